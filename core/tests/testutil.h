@@ -1,0 +1,119 @@
+/* testutil.h - leak checks shared by the cmocka unit tests.
+ *
+ * Every test runs between ipct_setup() and ipct_teardown() (use IPCT_TEST(fn)),
+ * which assert that the test left no child process, no zombie, no extra open fd
+ * and no new /dev/shm object behind. Header-only so that each test executable
+ * stays one file. */
+#ifndef IPC_TESTUTIL_H
+#define IPC_TESTUTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+struct ipct_state {
+    int fd_count;
+    int shm_count;
+};
+
+static inline int ipct_count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Open fds of this process, not counting the one opendir itself uses. */
+static inline int ipct_fd_count(void)
+{
+    return ipct_count_dir("/proc/self/fd") - 1;
+}
+
+/* Objects in /dev/shm whose name starts with "ipc" (the library's and tests'). */
+static inline int ipct_shm_count(void)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "ipc", 3) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* True when this process has no child at all: waitpid reports ECHILD. A zombie
+ * still counts as a child, so this also catches unreaped children. */
+static inline int ipct_no_children(void)
+{
+    int status;
+    pid_t p = waitpid(-1, &status, WNOHANG);
+    return p == -1 && errno == ECHILD;
+}
+
+static inline int ipct_setup(void **state)
+{
+    struct ipct_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -1;
+    s->fd_count = ipct_fd_count();
+    s->shm_count = ipct_shm_count();
+    *state = s;
+    return 0;
+}
+
+static inline int ipct_teardown(void **state)
+{
+    struct ipct_state *s = *state;
+    int fds = ipct_fd_count(), shms = ipct_shm_count();
+    int children_ok = ipct_no_children();
+    int ok = 1;
+    if (fds != s->fd_count) {
+        fprintf(stderr, "leak check: %d open fds before the test, %d after\n", s->fd_count, fds);
+        ok = 0;
+    }
+    if (shms != s->shm_count) {
+        fprintf(stderr, "leak check: %d /dev/shm objects before, %d after\n", s->shm_count, shms);
+        ok = 0;
+    }
+    if (!children_ok) {
+        fprintf(stderr, "leak check: the test left a child process or zombie\n");
+        /* Reap it so that one leak does not cascade into every later test. */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        ok = 0;
+    }
+    free(s);
+    return ok ? 0 : -1;
+}
+
+#define IPCT_TEST(fn) cmocka_unit_test_setup_teardown(fn, ipct_setup, ipct_teardown)
+
+/* Asserts a libipc call succeeded, printing ipc_strerror on failure. */
+#define IPCT_OK(expr)                                                                              \
+    do {                                                                                           \
+        long ipct_rc_ = (long)(expr);                                                              \
+        if (ipct_rc_ < 0)                                                                          \
+            fail_msg("%s failed: %ld (%s)", #expr, ipct_rc_, ipc_strerror((int)ipct_rc_));        \
+    } while (0)
+
+#endif
