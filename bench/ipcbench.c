@@ -1,0 +1,364 @@
+/* ipcbench.c - micro-benchmarks behind scripts/bench. Each mode measures one side of
+ * a pair (ours or its anchor) for a given time and prints one line:
+ *     <mode> <rate> <unit>
+ * scripts/bench alternates the two sides of every pair and takes medians, so this
+ * program never compares anything itself. Invariant checks stay on while
+ * measuring: every decoded frame's CRC is verified by the decoder, every framed
+ * pipe message carries a sequence number that the reader checks, and every
+ * counter run checks its final value. A broken invariant exits 2. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc/crc32c.h"
+#include "ipc/frame.h"
+#include "ipc/pipe.h"
+#include "ipc/shm.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, long rc)
+{
+    fprintf(stderr, "ipcbench: %s: %s\n", what, rc < 0 ? ipc_strerror((int)rc) : "failed");
+    exit(1);
+}
+
+static void violation(const char *what)
+{
+    fprintf(stderr, "ipcbench: invariant violated: %s\n", what);
+    exit(2);
+}
+
+/* ---- in-memory decode -------------------------------------------------------- */
+
+/* Builds count frames of payload_len bytes each, back to back. */
+static uint8_t *make_stream(size_t payload_len, size_t count, size_t *out_len)
+{
+    size_t frame_len = ipc_frame_encoded_size(payload_len);
+    uint8_t *s = malloc(frame_len * count);
+    uint8_t *payload = malloc(payload_len ? payload_len : 1);
+    if (!s || !payload)
+        die("malloc", -ENOMEM);
+    for (size_t i = 0; i < payload_len; i++)
+        payload[i] = (uint8_t)(i * 131 + 7);
+    for (size_t i = 0; i < count; i++) {
+        ssize_t n = ipc_frame_encode(s + i * frame_len, frame_len, 1, payload, payload_len);
+        if (n < 0)
+            die("ipc_frame_encode", n);
+    }
+    free(payload);
+    *out_len = frame_len * count;
+    return s;
+}
+
+/* Decodes the stream repeatedly; returns bytes/s (or frames/s). */
+static double bench_decode(size_t payload_len, size_t count, double seconds, int per_frame)
+{
+    size_t len;
+    uint8_t *s = make_stream(payload_len, count, &len);
+    struct ipc_frame_dec dec = {0};
+    uint64_t bytes = 0, frames = 0;
+    double t0 = now_s(), t;
+    do {
+        ipc_frame_dec_reset(&dec);
+        size_t off = 0;
+        for (size_t i = 0; i < count; i++) {
+            struct ipc_frame f;
+            ssize_t n = ipc_frame_decode(&dec, s + off, len - off, &f);
+            if (n < 0)
+                die("ipc_frame_decode", n);
+            if (f.len != payload_len)
+                violation("decoded payload length differs from the encoded one");
+            off += (size_t)n;
+        }
+        bytes += len;
+        frames += count;
+        t = now_s();
+    } while (t - t0 < seconds);
+    ipc_frame_dec_free(&dec);
+    free(s);
+    return (per_frame ? (double)frames : (double)bytes) / (t - t0);
+}
+
+/* The anchor for decode throughput: one stream of the SSE4.2 crc32q instruction,
+ * the obvious way to checksum a buffer, over the same bytes. */
+__attribute__((target("sse4.2"))) static uint32_t crc32q_single(uint32_t crc, const uint8_t *p,
+                                                                  size_t n)
+{
+    uint64_t c = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    uint32_t c32 = (uint32_t)c;
+    for (; n; n--, p++)
+        c32 = __builtin_ia32_crc32qi(c32, *p);
+    return ~c32;
+}
+
+static double bench_crc_anchor(size_t payload_len, size_t count, double seconds)
+{
+    size_t len;
+    uint8_t *s = make_stream(payload_len, count, &len);
+    size_t frame_len = ipc_frame_encoded_size(payload_len);
+    uint64_t bytes = 0;
+    volatile uint32_t sink = 0;
+    double t0 = now_s(), t;
+    do {
+        for (size_t i = 0; i < count; i++)
+            sink ^= crc32q_single(0, s + i * frame_len, frame_len - IPC_FRAME_TRAILER_SIZE);
+        bytes += len;
+        t = now_s();
+    } while (t - t0 < seconds);
+    (void)sink;
+    free(s);
+    return (double)bytes / (t - t0);
+}
+
+/* ---- pipes ------------------------------------------------------------------- */
+
+/* One writer process, this process reads. framed: ipc_frame_write_fd per chunk
+ * (payload = chunk - 12 bytes, starting with a sequence number) and a reader that
+ * decodes from large reads; raw: write/read of chunk bytes. Returns bytes/s of
+ * stream (frame overhead included, so both sides move the same bytes). */
+static double bench_pipe(size_t chunk, double seconds, int framed)
+{
+    if (chunk <= IPC_FRAME_OVERHEAD + 8)
+        die("chunk too small", -EINVAL);
+    struct ipc_pipe p, stop;
+    int rc = ipc_pipe_open(&p, 0);
+    if (rc < 0 || (rc = ipc_pipe_open(&stop, IPC_PIPE_NONBLOCK)) < 0)
+        die("ipc_pipe_open", rc);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork", -errno);
+    if (pid == 0) {
+        /* The reader closes its end when time is up; the writer then sees EPIPE. */
+        signal(SIGPIPE, SIG_IGN);
+        int wr = ipc_pipe_use_write_end(&p);
+        uint8_t *buf = calloc(1, chunk);
+        char c;
+        if (!buf)
+            _exit(1);
+        for (uint64_t seq = 0; read(stop.rd, &c, 1) < 0 && errno == EAGAIN; seq++) {
+            ssize_t n;
+            if (framed) {
+                memcpy(buf, &seq, sizeof(seq));
+                n = ipc_frame_write_fd(wr, 1, buf, chunk - IPC_FRAME_OVERHEAD,
+                                       IPC_PIPE_NO_SIGPIPE_GUARD);
+            } else {
+                n = ipc_pipe_write_all(wr, buf, chunk, IPC_PIPE_NO_SIGPIPE_GUARD);
+            }
+            if (n < 0)
+                _exit(n == -EPIPE ? 0 : 1);
+        }
+        _exit(0);
+    }
+    int rd = ipc_pipe_use_read_end(&p);
+    size_t cap = framed ? 256 * 1024 : chunk;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        die("malloc", -ENOMEM);
+    struct ipc_frame_dec dec = {0};
+    uint64_t bytes = 0, expect_seq = 0;
+    double t0 = now_s(), t = t0;
+    while (t - t0 < seconds) {
+        ssize_t n = framed ? read(rd, buf, cap) : ipc_pipe_read_full(rd, buf, cap);
+        if (n <= 0)
+            die("pipe read", n < 0 ? -errno : -EIO);
+        bytes += (uint64_t)n;
+        if (framed) {
+            size_t off = 0;
+            while (off < (size_t)n) {
+                struct ipc_frame f;
+                ssize_t used = ipc_frame_decode(&dec, buf + off, (size_t)n - off, &f);
+                if (used == IPC_ENEEDMORE)
+                    break;
+                if (used < 0)
+                    die("ipc_frame_decode", used);
+                uint64_t seq;
+                memcpy(&seq, f.payload, sizeof(seq));
+                if (seq != expect_seq++)
+                    violation("framed pipe: sequence number out of order");
+                off += (size_t)used;
+            }
+        }
+        t = now_s();
+    }
+    if (write(stop.wr, "x", 1) != 1)
+        die("stop write", -errno);
+    close(rd);
+    int status;
+    waitpid(pid, &status, 0);
+    ipc_pipe_close(&stop);
+    ipc_frame_dec_free(&dec);
+    free(buf);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("writer process failed", -EIO);
+    return (double)bytes / (t - t0);
+}
+
+/* ---- counters ------------------------------------------------------------------ */
+
+enum counter_side { OURS_MUTEX, BARE_ROBUST_MUTEX, BARE_ATOMIC };
+
+struct bare_shared {
+    pthread_mutex_t mutex;
+    int64_t value;
+    _Atomic int64_t atomic_value;
+};
+
+/* procs processes each add 1 incs times; returns increments/s, checks the total. */
+static double bench_counter(enum counter_side side, int procs, uint64_t incs)
+{
+    ipc_counter *c = NULL;
+    struct bare_shared *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (b == MAP_FAILED)
+        die("mmap", -errno);
+    if (side == OURS_MUTEX) {
+        int rc = ipc_counter_new(&c, IPC_LOCK_MUTEX);
+        if (rc < 0)
+            die("ipc_counter_new", rc);
+    } else {
+        pthread_mutexattr_t a;
+        pthread_mutexattr_init(&a);
+        pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+        pthread_mutex_init(&b->mutex, &a);
+        pthread_mutexattr_destroy(&a);
+    }
+    double t0 = now_s();
+    for (int i = 0; i < procs; i++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            die("fork", -errno);
+        if (pid)
+            continue;
+        for (uint64_t k = 0; k < incs; k++) {
+            if (side == OURS_MUTEX) {
+                if (ipc_counter_add(c, 1, NULL) < 0)
+                    _exit(1);
+            } else if (side == BARE_ROBUST_MUTEX) {
+                if (pthread_mutex_lock(&b->mutex) != 0)
+                    _exit(1);
+                b->value++;
+                pthread_mutex_unlock(&b->mutex);
+            } else {
+                atomic_fetch_add_explicit(&b->atomic_value, 1, memory_order_relaxed);
+            }
+        }
+        _exit(0);
+    }
+    int failed = 0, status;
+    for (int i = 0; i < procs; i++)
+        if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            failed = 1;
+    double t = now_s() - t0;
+    int64_t got = 0;
+    if (side == OURS_MUTEX) {
+        if (ipc_counter_get(c, &got) < 0)
+            failed = 1;
+        ipc_counter_free(c);
+    } else {
+        got = side == BARE_ATOMIC ? atomic_load(&b->atomic_value) : b->value;
+        pthread_mutex_destroy(&b->mutex);
+    }
+    munmap(b, sizeof(*b));
+    if (failed)
+        die("counter process failed", -EIO);
+    if (got != (int64_t)incs * procs)
+        violation("counter total differs from the increments made");
+    return (double)incs * procs / t;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N]\n\n"
+            "Prints \"MODE RATE UNIT\". Modes (ours / anchor pairs):\n"
+            "  decode-64k        frame decoder on 64 KiB frames, bytes/s\n"
+            "  crc32q-64k        single-stream SSE4.2 crc32q over the same bytes, bytes/s\n"
+            "  decode-16         frame decoder on 16-byte payloads, frames/s\n"
+            "  pipe-framed       framed pipe, one writer, --chunk bytes per frame, bytes/s\n"
+            "  pipe-raw          raw write/read of --chunk bytes, bytes/s\n"
+            "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
+            "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
+            "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2;
+    }
+    const char *mode = argv[1];
+    double seconds = 1.0;
+    size_t chunk = 65536;
+    uint64_t incs = 2000000;
+    for (int i = 2; i < argc; i++) {
+        if (i + 1 >= argc) {
+            fprintf(stderr, "ipcbench: option %s needs a value\n", argv[i]);
+            return 1;
+        }
+        char *end;
+        errno = 0;
+        double v = strtod(argv[i + 1], &end);
+        if (errno || *end || v <= 0) {
+            fprintf(stderr, "ipcbench: invalid value for %s: '%s'\n", argv[i], argv[i + 1]);
+            return 1;
+        }
+        if (!strcmp(argv[i], "--seconds"))
+            seconds = v;
+        else if (!strcmp(argv[i], "--chunk"))
+            chunk = (size_t)v;
+        else if (!strcmp(argv[i], "--incs"))
+            incs = (uint64_t)v;
+        else {
+            fprintf(stderr, "ipcbench: unknown option '%s'\n", argv[i]);
+            return 1;
+        }
+        i++;
+    }
+    double rate;
+    const char *unit = "bytes/s";
+    if (!strcmp(mode, "decode-64k"))
+        rate = bench_decode(65536, 64, seconds, 0);
+    else if (!strcmp(mode, "crc32q-64k"))
+        rate = bench_crc_anchor(65536, 64, seconds);
+    else if (!strcmp(mode, "decode-16"))
+        rate = bench_decode(16, 65536, seconds, 1), unit = "frames/s";
+    else if (!strcmp(mode, "pipe-framed"))
+        rate = bench_pipe(chunk, seconds, 1);
+    else if (!strcmp(mode, "pipe-raw"))
+        rate = bench_pipe(chunk, seconds, 0);
+    else if (!strcmp(mode, "counter-mutex"))
+        rate = bench_counter(OURS_MUTEX, 2, incs), unit = "incs/s";
+    else if (!strcmp(mode, "counter-bare"))
+        rate = bench_counter(BARE_ROBUST_MUTEX, 2, incs), unit = "incs/s";
+    else if (!strcmp(mode, "counter-atomic"))
+        rate = bench_counter(BARE_ATOMIC, 2, incs), unit = "incs/s";
+    else {
+        fprintf(stderr, "ipcbench: unknown mode '%s'\n", mode);
+        usage(stderr);
+        return 1;
+    }
+    printf("%s %.0f %s\n", mode, rate, unit);
+    return 0;
+}

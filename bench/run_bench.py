@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks of ipcstorm against its anchors (DESIGN.md section 8).
+
+Every pair is measured in this one run, alternating ours and the anchor (A, B, A,
+B, ...) so that the machine's state affects both sides alike; the table reports
+medians and ratios. Called by scripts/bench, which builds the release preset first.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run(cmd, timeout):
+    """Runs cmd (a list), returns stdout; raises with stderr on failure."""
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError("%s exited %d: %s" % (" ".join(cmd), p.returncode,
+                                                 p.stderr.strip()[-400:]))
+    return p.stdout
+
+
+class Bench:
+    def __init__(self, build, seconds):
+        self.build = build
+        self.seconds = seconds
+        self.ipcstorm = os.path.join(build, "ipcstorm")
+        self.ipcbench = os.path.join(build, "bench", "ipcbench")
+
+    def ipcbench_rate(self, mode, *extra):
+        out = run([self.ipcbench, mode, "--seconds", str(self.seconds)] + list(extra),
+                  self.seconds * 10 + 60)
+        return float(out.split()[1])
+
+    def counter_rate(self, mode):
+        # A fixed amount of work, sized so one run takes about --seconds.
+        incs = str(int(max(200000, 4000000 * self.seconds)))
+        out = run([self.ipcbench, mode, "--incs", incs], self.seconds * 30 + 60)
+        return float(out.split()[1])
+
+    def stress_rate(self, driver, *extra):
+        out = run([self.ipcstorm, "stress", driver, "--duration", str(self.seconds),
+                   "--json"] + list(extra), self.seconds * 10 + 60)
+        obj = json.loads(out.strip().splitlines()[-1])
+        if obj.get("violations"):
+            raise RuntimeError("%s reported violations: %s" % (driver, obj["violations"]))
+        return float(obj["ops_per_sec"])
+
+    def stress_ng_rate(self, stressor):
+        with tempfile.TemporaryDirectory() as tmp:
+            yaml = os.path.join(tmp, "m.yaml")
+            run(["stress-ng", "--" + stressor, "1", "--timeout", "%gs" % self.seconds,
+                 "--metrics-brief", "--yaml", yaml], self.seconds * 10 + 60)
+            text = open(yaml).read()
+        m = re.search(r"bogo-ops-per-second-real-time:\s*([0-9.]+)", text)
+        if not m:
+            raise RuntimeError("stress-ng --%s printed no bogo-ops/s" % stressor)
+        return float(m.group(1))
+
+
+def measure_pair(rounds, ours, anchor):
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(ours())
+        if anchor:
+            b.append(anchor())
+    return statistics.median(a), (statistics.median(b) if b else None), a, b
+
+
+def human(v, unit):
+    if v is None:
+        return "-"
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return "%.2f %s%s" % (v / div, suffix, unit)
+    return "%.0f %s" % (v, unit)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", required=True, help="release build directory")
+    ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="A/B rounds per pair (>= 3)")
+    ap.add_argument("--out", required=True, help="results.json path")
+    ap.add_argument("--only", default="", help="comma-separated row ids to run")
+    ap.add_argument("--skip", default="", help="comma-separated row ids to skip")
+    args = ap.parse_args()
+    rounds = max(3, args.rounds)
+    b = Bench(args.build, args.seconds)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    # id, metric, ours, anchor, unit, goal (ratio or absolute), goal is absolute?
+    rows = [
+        ("fork", "processes/s, fork, every status verified",
+         lambda: b.stress_rate("forkwait", "--method", "fork"),
+         lambda: b.stress_ng_rate("fork"), "proc/s", 2.0, False,
+         "ipcstorm stress forkwait --method fork", "stress-ng --fork 1"),
+        ("vfork", "processes/s, vfork",
+         lambda: b.stress_rate("forkwait", "--method", "vfork"),
+         lambda: b.stress_ng_rate("vfork"), "proc/s", 1.0, False,
+         "ipcstorm stress forkwait --method vfork", "stress-ng --vfork 1"),
+        ("signals", "RT signals/s, every one verified",
+         lambda: b.stress_rate("signals"), lambda: b.stress_ng_rate("sigq"), "sig/s", 1.0,
+         False, "ipcstorm stress signals", "stress-ng --sigq 1"),
+        ("counter", "locked increments/s, 2 processes",
+         lambda: b.counter_rate("counter-mutex"), lambda: b.counter_rate("counter-bare"),
+         "inc/s", 0.95, False, "libipc counter, mutex kind", "bare glibc robust mutex loop"),
+        ("counter-atomic", "locked increments/s vs a bare atomic (hardware limit)",
+         lambda: b.counter_rate("counter-mutex"), lambda: b.counter_rate("counter-atomic"),
+         "inc/s", None, False, "libipc counter, mutex kind", "bare atomic fetch_add"),
+        ("pipe-64k", "framed pipe bytes/s, 64 KiB chunks",
+         lambda: b.ipcbench_rate("pipe-framed", "--chunk", "65536"),
+         lambda: b.ipcbench_rate("pipe-raw", "--chunk", "65536"), "B/s", 0.9, False,
+         "framed pipe, one writer", "raw write/read"),
+        ("pipe-4k", "framed pipe bytes/s, 4 KiB chunks",
+         lambda: b.ipcbench_rate("pipe-framed", "--chunk", "4096"),
+         lambda: b.ipcbench_rate("pipe-raw", "--chunk", "4096"), "B/s", 0.9, False,
+         "framed pipe, one writer", "raw write/read"),
+        ("decode-64k", "decode bytes/s, 64 KiB frames, in memory",
+         lambda: b.ipcbench_rate("decode-64k"), lambda: b.ipcbench_rate("crc32q-64k"), "B/s",
+         1.0, False, "frame decoder (CRC verified)", "single-stream SSE4.2 crc32q loop"),
+        ("decode-16", "decode frames/s, 16-byte payloads",
+         lambda: b.ipcbench_rate("decode-16"), None, "frames/s", 30e6, True,
+         "frame decoder", "-"),
+    ]
+    only = set(filter(None, args.only.split(",")))
+    skip = set(filter(None, args.skip.split(",")))
+    results = []
+    for rid, metric, ours, anchor, unit, goal, absolute, ours_desc, anchor_desc in rows:
+        if (only and rid not in only) or rid in skip:
+            continue
+        print("bench: %s ..." % rid, file=sys.stderr, flush=True)
+        try:
+            mo, ma, a, bb = measure_pair(rounds, ours, anchor)
+            err = None
+        except Exception as e:  # a row that cannot run is reported, not fatal
+            mo = ma = None
+            a = bb = []
+            err = str(e)
+        ratio = None
+        if mo is not None and ma:
+            ratio = mo / ma
+        value = mo if absolute else ratio
+        met = None if goal is None or value is None else value >= goal
+        results.append(dict(id=rid, metric=metric, unit=unit, ours=mo, anchor=ma,
+                            ours_samples=a, anchor_samples=bb, ratio=ratio, goal=goal,
+                            goal_is_absolute=absolute, met=met, ours_cmd=ours_desc,
+                            anchor_cmd=anchor_desc, error=err))
+
+    # The server pair and fuzz exec/s come from their own scripts.
+    extra = os.path.join(root, "bench", "serve_vs_redis")
+    if os.access(extra, os.X_OK) and "serve" not in skip and (not only or "serve" in only):
+        print("bench: serve vs redis-server ...", file=sys.stderr, flush=True)
+        p = subprocess.run([extra, "--json", "--build", args.build,
+                            "--rounds", str(rounds)],
+                           stdout=subprocess.PIPE, text=True)
+        try:
+            for r in json.loads(p.stdout):
+                r.setdefault("goal", 1.0)
+                r.setdefault("goal_is_absolute", False)
+                r["met"] = r.get("ratio") is not None and r["ratio"] >= r["goal"]
+                results.append(r)
+        except ValueError:
+            results.append(dict(id="serve", metric="serve vs redis-server", error=
+                                "bench/serve_vs_redis failed (exit %d)" % p.returncode))
+
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(dict(seconds=args.seconds, rounds=rounds, rows=results,
+                       when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       cpus=os.cpu_count()), f, indent=2)
+
+    print("| metric | ours (median) | anchor (median) | ratio | goal | met? |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        if r.get("error"):
+            print("| %s | error: %s | | | | no |" % (r["metric"], r["error"][:120]))
+            continue
+        goal = r.get("goal")
+        goal_s = "-" if goal is None else (
+            (">= " + human(goal, r.get("unit", ""))) if r.get("goal_is_absolute")
+            else ">= %.2f" % goal)
+        ratio_s = "-" if r.get("ratio") is None else "%.2f" % r["ratio"]
+        met_s = "-" if r.get("met") is None else ("yes" if r["met"] else "NO")
+        print("| %s | %s | %s | %s | %s | %s |" % (
+            r["metric"], human(r.get("ours"), r.get("unit", "")),
+            human(r.get("anchor"), r.get("unit", "")), ratio_s, goal_s, met_s))
+    print("\nresults: %s" % args.out, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+/* ipc/shm.h - shared memory: regions (anonymous, memfd, named POSIX shm), a
+ * shared counter with a selectable lock, and a fixed-capacity table of named
+ * 64-bit counters guarded by a robust process-shared mutex.
+ *
+ * Fork model: a region, counter or table created BEFORE fork() is shared by the
+ * parent and the children (MAP_SHARED). A child that ends with _exit() need not
+ * free anything; a child that calls the _free functions only unmaps/closes its
+ * own copy: destruction of locks and unlinking of named objects is done only by
+ * the creating process (tracked by pid).
+ *
+ * Safety, unless a function says otherwise: thread-safe (no hidden global
+ * state; the counter and table functions lock what they share), NOT
+ * async-signal-safe (they may call mmap/malloc or block on a lock), usable in a
+ * forked child of a single-threaded parent.
+ *
+ * Return convention: see ipc/error.h (>= 0 success, negative errno on failure). */
+#ifndef IPC_SHM_H
+#define IPC_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- regions ----------------------------------------------------------------- */
+
+typedef struct ipc_shm ipc_shm;
+
+/* Largest region size accepted (1 TiB): a bound, not a promise of memory. */
+#define IPC_SHM_MAX_SIZE ((size_t)1 << 40)
+/* Longest named-region name including the leading '/' (NAME_MAX of /dev/shm). */
+#define IPC_SHM_NAME_MAX 255
+
+enum ipc_shm_kind {
+    IPC_SHM_ANON = 1,    /* MAP_SHARED|MAP_ANONYMOUS, no fd */
+    IPC_SHM_MEMFD = 2,   /* memfd_create(MFD_CLOEXEC) */
+    IPC_SHM_NAMED = 3,   /* shm_open */
+    IPC_SHM_FROM_FD = 4, /* ipc_shm_map_fd */
+};
+
+/* Flags for ipc_shm_new_named. */
+enum ipc_shm_flags {
+    /* Open the object if it already exists instead of failing with -EEXIST. The
+     * region is then not the creator and does not unlink on free; size 0 means
+     * "use the existing size". */
+    IPC_SHM_OPEN_EXISTING = 1u << 0,
+};
+
+/* Anonymous shared mapping of size bytes (zero-filled), inherited over fork.
+ * Returns 0 with *out set; -EINVAL (out NULL, size 0 or > IPC_SHM_MAX_SIZE),
+ * -ENOMEM. Thread-safe, not async-signal-safe. */
+IPC_MUST_USE int ipc_shm_new_anon(ipc_shm **out, size_t size);
+
+/* memfd_create(name, MFD_CLOEXEC) sized with ftruncate and mapped MAP_SHARED.
+ * name is only a debugging label (may be NULL -> "ipc"; at most 249 bytes).
+ * ipc_shm_fd() gives the fd, to be passed to another process (inherit it across
+ * fork after clearing FD_CLOEXEC in the child, or send it with SCM_RIGHTS), which
+ * maps it with ipc_shm_map_fd. Returns 0; -EINVAL, -ENOMEM, -EMFILE, -ENOSYS. */
+IPC_MUST_USE int ipc_shm_new_memfd(ipc_shm **out, const char *name, size_t size);
+
+/* Named POSIX shared memory: shm_open(name, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC,
+ * 0600), ftruncate(size), mmap MAP_SHARED. name must start with '/', contain no
+ * other '/', and be 2..IPC_SHM_NAME_MAX bytes long. The creator unlinks the name
+ * on free (only in the creating process, not in forked children).
+ * Returns 0; -EEXIST if the name exists and IPC_SHM_OPEN_EXISTING is not given;
+ * -EINVAL (bad name, size 0 without OPEN_EXISTING, size > IPC_SHM_MAX_SIZE,
+ * existing object smaller than size, unknown flags); -EACCES; -ENOENT
+ * (/dev/shm missing); -EMFILE; -ENOMEM. */
+IPC_MUST_USE int ipc_shm_new_named(ipc_shm **out, const char *name, size_t size, unsigned flags);
+
+/* Maps an existing shared-memory fd (a memfd or shm_open fd, e.g. inherited or
+ * received). size 0 means the object's current size (fstat). The caller keeps
+ * ownership of fd: the region holds its own F_DUPFD_CLOEXEC duplicate, so the
+ * caller may close fd right after. Returns 0; -EBADF, -EINVAL (size larger than
+ * the object, zero-sized object), -ENOMEM. */
+IPC_MUST_USE int ipc_shm_map_fd(ipc_shm **out, int fd, size_t size);
+
+/* Unlinks a named object (e.g. a leftover from a crashed run). Returns 0,
+ * -ENOENT, -EINVAL (bad name), -EACCES. */
+IPC_MUST_USE int ipc_shm_unlink(const char *name);
+
+/* Base address of the mapping (page-aligned), NULL for a NULL region. */
+void *ipc_shm_base(const ipc_shm *r);
+/* Size in bytes requested (or found, for OPEN_EXISTING / map_fd); 0 for NULL. */
+size_t ipc_shm_size(const ipc_shm *r);
+/* The region's fd (memfd, named, from-fd), owned by the region: do not close.
+ * Returns -EBADF for an anonymous region, -EINVAL for NULL. */
+int ipc_shm_fd(const ipc_shm *r);
+/* enum ipc_shm_kind, or -EINVAL for NULL. */
+int ipc_shm_kind(const ipc_shm *r);
+
+/* Unmaps, closes the fd and, in the creating process of a named region, unlinks
+ * the name. NULL is a no-op. Not async-signal-safe. */
+void ipc_shm_free(ipc_shm *r);
+
+/* ---- shared counter ----------------------------------------------------------- */
+
+enum ipc_lock_kind {
+    IPC_LOCK_MUTEX = 1,  /* robust PTHREAD_PROCESS_SHARED mutex; holder death is recovered */
+    IPC_LOCK_SEM = 2,    /* sem_init(pshared=1) binary semaphore; NO owner-death recovery:
+                          * a holder killed while holding it blocks everyone forever */
+    IPC_LOCK_ATOMIC = 3, /* C11 atomic_fetch_add; no lock at all */
+    IPC_LOCK_NONE = 4,   /* deliberately racy read / yield window / write: loses updates */
+};
+
+/* Parses "mutex", "sem", "atomic", "none" into *out. Returns 0 or -EINVAL. */
+IPC_MUST_USE int ipc_lock_kind_parse(const char *name, enum ipc_lock_kind *out);
+/* "mutex", "sem", "atomic", "none", or "?" */
+const char *ipc_lock_kind_name(enum ipc_lock_kind kind);
+
+/* A counter placed by the caller inside shared memory (e.g. at the base of an
+ * ipc_shm region created before fork). Its contents are private; only its size
+ * and alignment are public. */
+typedef struct ipc_counter {
+    _Alignas(64) unsigned char opaque_[192];
+} ipc_counter;
+
+/* Initialises *c in place with the given lock kind and value 0. c must be in
+ * memory shared by every process that will use it (MAP_SHARED) and must not be
+ * in use. Returns 0; -EINVAL (NULL, unknown kind, misaligned), or the error of
+ * pthread_mutex_init/sem_init. Not thread-safe against users of c. */
+IPC_MUST_USE int ipc_counter_init(ipc_counter *c, enum ipc_lock_kind kind);
+
+/* Creates a counter in its own anonymous shared region (inherited over fork).
+ * Free with ipc_counter_free. Returns 0; -EINVAL, -ENOMEM. */
+IPC_MUST_USE int ipc_counter_new(ipc_counter **out, enum ipc_lock_kind kind);
+
+/* Adds n and stores the new value in *out_new (may be NULL).
+ * Returns 0; IPC_EOWNERDEAD (mutex kind: the add DID happen and *out_new is
+ * valid, but a previous holder died holding the lock; the lock was made
+ * consistent again: the value is the last one a holder stored); -EOVERFLOW for
+ * mutex/sem when the result would leave int64_t (value unchanged); -EINVAL;
+ * -ENOTRECOVERABLE. The atomic and none kinds wrap modulo 2^64 instead of
+ * reporting overflow (no undefined behaviour either way).
+ * Thread-safe and process-safe (except kind none, by design). Not
+ * async-signal-safe. */
+IPC_MUST_USE int ipc_counter_add(ipc_counter *c, int64_t n, int64_t *out_new);
+
+/* Reads the current value (an atomic load: no lock taken). Returns 0 or -EINVAL.
+ * Thread-safe, async-signal-safe. */
+IPC_MUST_USE int ipc_counter_get(const ipc_counter *c, int64_t *out);
+
+/* Takes / releases the counter's lock explicitly (mutex and sem kinds), e.g.
+ * to hold it while being killed in a stress test. lock returns 0,
+ * IPC_EOWNERDEAD (acquired, previous holder died, recovered), -ENOTSUP (atomic,
+ * none), -EINVAL, -EDEADLK. unlock returns 0, -EPERM (mutex not held by the
+ * caller), -ENOTSUP, -EINVAL. Do not call ipc_counter_add while holding it. */
+IPC_MUST_USE int ipc_counter_lock(ipc_counter *c);
+IPC_MUST_USE int ipc_counter_unlock(ipc_counter *c);
+
+/* The kind given at init, or -EINVAL. */
+int ipc_counter_kind(const ipc_counter *c);
+
+/* Number of owner-death recoveries this counter has seen (mutex kind). */
+uint64_t ipc_counter_recoveries(const ipc_counter *c);
+
+/* Destroys the lock of an in-place counter (no process may use it any more).
+ * Only the process that called ipc_counter_init destroys; in others it is a
+ * no-op. NULL is a no-op. */
+void ipc_counter_destroy(ipc_counter *c);
+
+/* Destroys (in the creating process) and unmaps a counter from
+ * ipc_counter_new. In a forked child it only unmaps. NULL is a no-op. */
+void ipc_counter_free(ipc_counter *c);
+
+/* Fault injection for the stress self-tests. With IPC_TEST_FAULTS compiled in,
+ * makes every nth ipc_counter_add of the mutex or sem kind skip the lock
+ * (0 disables), so that the driver's exactness check must fail. The setting
+ * lives in shared memory (children forked later see it); the add count is per
+ * process. Returns 0, -EINVAL, or -ENOTSUP when faults are compiled out. */
+IPC_MUST_USE int ipc_counter_fault_skip_lock(ipc_counter *c, uint32_t every_nth);
+
+/* ---- counter table -------------------------------------------------------------- */
+
+typedef struct ipc_ctab ipc_ctab;
+
+#define IPC_CTAB_KEY_MAX          64   /* bytes; keys are binary, not NUL-terminated */
+#define IPC_CTAB_DEFAULT_CAPACITY 4096 /* keys, when capacity 0 is passed */
+#define IPC_CTAB_MAX_CAPACITY     (1u << 20)
+
+/* Creates a table for up to capacity live keys (0 -> default, at most
+ * IPC_CTAB_MAX_CAPACITY) in an anonymous MAP_SHARED region: create it before
+ * forking the processes that share it. Returns 0; -EINVAL, -ENOMEM. */
+IPC_MUST_USE int ipc_ctab_new(ipc_ctab **out, size_t capacity);
+
+/* Adds delta to key's value (a missing key starts at 0 and is created) and
+ * stores the new value in *result (may be NULL).
+ * Returns 0; IPC_EOWNERDEAD: SUCCESS too (the operation happened, *result is
+ * valid) - a process died holding the table lock and the table was recovered
+ * (every mutation commits with one final store, so a half-done one is never
+ * visible); -EOVERFLOW (value unchanged); -ENOSPC (new key, table full);
+ * -E2BIG (keylen > IPC_CTAB_KEY_MAX); -EINVAL (NULL table, NULL key with
+ * keylen > 0); -ENOTRECOVERABLE.
+ * Process-safe and thread-safe (one robust mutex), not async-signal-safe. */
+IPC_MUST_USE int ipc_ctab_incrby(ipc_ctab *t, const void *key, size_t keylen, int64_t delta,
+                                 int64_t *result);
+
+/* Reads key's value. Returns 0 or IPC_EOWNERDEAD (success, recovered) with *out
+ * set; -ENOENT (missing), -E2BIG, -EINVAL, -ENOTRECOVERABLE. */
+IPC_MUST_USE int ipc_ctab_get(ipc_ctab *t, const void *key, size_t keylen, int64_t *out);
+
+/* Deletes key. Returns 1 if it existed, 0 if not (an owner-death recovery on
+ * the way is counted in ipc_ctab_recoveries, not reported); -E2BIG, -EINVAL,
+ * -ENOTRECOVERABLE. */
+IPC_MUST_USE int ipc_ctab_del(ipc_ctab *t, const void *key, size_t keylen);
+
+/* Number of live keys (DBSIZE), or a negative error. */
+IPC_MUST_USE long ipc_ctab_count(ipc_ctab *t);
+
+/* Capacity in keys given at creation, 0 for NULL. */
+size_t ipc_ctab_capacity(const ipc_ctab *t);
+
+/* Owner-death recoveries seen by the table since creation (all processes). */
+uint64_t ipc_ctab_recoveries(const ipc_ctab *t);
+
+/* Explicit lock / unlock of the table mutex, for stress tests that SIGKILL a
+ * holder. lock returns 0, IPC_EOWNERDEAD (acquired and recovered), -EDEADLK,
+ * -ENOTRECOVERABLE; unlock 0 or -EPERM. Do not call other ctab functions while
+ * holding it. */
+IPC_MUST_USE int ipc_ctab_lock(ipc_ctab *t);
+IPC_MUST_USE int ipc_ctab_unlock(ipc_ctab *t);
+
+/* Destroys the mutex (creating process only) and unmaps. NULL is a no-op. */
+void ipc_ctab_free(ipc_ctab *t);
+
+/* Fault injection (IPC_TEST_FAULTS): the next incrby that inserts a NEW key in
+ * the calling process raises SIGKILL on itself after writing the key and value
+ * but before the commit store, while holding the lock. Returns 0 or -ENOTSUP
+ * when faults are compiled out. */
+IPC_MUST_USE int ipc_ctab_fault_die_mid_insert(ipc_ctab *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

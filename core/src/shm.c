@@ -1,0 +1,898 @@
+/* shm.c - shared-memory regions, the shared counter and the counter table. */
+#include "ipc/shm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---- regions --------------------------------------------------------------------- */
+
+struct ipc_shm {
+    void *base;
+    size_t size;
+    int fd;
+    int kind;
+    pid_t creator; /* process that may unlink a named object; 0 when not the creator */
+    char name[IPC_SHM_NAME_MAX + 1];
+};
+
+static int map_region(struct ipc_shm *r, int fd, size_t size)
+{
+    int flags = MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    if (p == MAP_FAILED)
+        return ipc__neg_errno();
+    r->base = p;
+    r->size = size;
+    return 0;
+}
+
+static struct ipc_shm *region_alloc(int kind)
+{
+    struct ipc_shm *r = calloc(1, sizeof(*r));
+    if (r) {
+        r->fd = -1;
+        r->kind = kind;
+    }
+    return r;
+}
+
+int ipc_shm_new_anon(ipc_shm **out, size_t size)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (size == 0 || size > IPC_SHM_MAX_SIZE)
+        return -EINVAL;
+    struct ipc_shm *r = region_alloc(IPC_SHM_ANON);
+    if (!r)
+        return -ENOMEM;
+    int rc = map_region(r, -1, size);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Sizes the fd (when size != 0 and resize) and maps it; on failure the caller
+ * still owns fd. */
+static int region_from_fd(struct ipc_shm **out, int kind, int fd, size_t size, bool resize)
+{
+    if (resize && ftruncate(fd, (off_t)size) < 0)
+        return ipc__neg_errno();
+    struct ipc_shm *r = region_alloc(kind);
+    if (!r)
+        return -ENOMEM;
+    int rc = map_region(r, fd, size);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    r->fd = fd;
+    *out = r;
+    return 0;
+}
+
+int ipc_shm_new_memfd(ipc_shm **out, const char *name, size_t size)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (size == 0 || size > IPC_SHM_MAX_SIZE)
+        return -EINVAL;
+    if (!name)
+        name = "ipc";
+    if (strnlen(name, 250) > 249) /* memfd_create's limit */
+        return -EINVAL;
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0)
+        return ipc__neg_errno();
+    int rc = region_from_fd(out, IPC_SHM_MEMFD, fd, size, true);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+static int name_valid(const char *name)
+{
+    if (!name || name[0] != '/')
+        return 0;
+    size_t len = strnlen(name, IPC_SHM_NAME_MAX + 1);
+    if (len < 2 || len > IPC_SHM_NAME_MAX)
+        return 0;
+    if (strchr(name + 1, '/'))
+        return 0;
+    if (!strcmp(name, "/.") || !strcmp(name, "/.."))
+        return 0;
+    return 1;
+}
+
+int ipc_shm_new_named(ipc_shm **out, const char *name, size_t size, unsigned flags)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!name_valid(name) || (flags & ~(unsigned)IPC_SHM_OPEN_EXISTING) || size > IPC_SHM_MAX_SIZE)
+        return -EINVAL;
+    bool existing_ok = flags & IPC_SHM_OPEN_EXISTING;
+    if (size == 0 && !existing_ok)
+        return -EINVAL;
+
+    int fd = -1;
+    bool created = false;
+    /* A concurrent unlink between the two opens sends us round again; bounded so
+     * that a pathological race cannot spin forever. */
+    for (int attempt = 0; attempt < 8 && fd < 0; attempt++) {
+        if (size > 0) {
+            fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd >= 0) {
+                created = true;
+                break;
+            }
+            if (errno != EEXIST || !existing_ok)
+                return ipc__neg_errno();
+        }
+        fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0 && (errno != ENOENT || size == 0))
+            return ipc__neg_errno();
+    }
+    if (fd < 0)
+        return -EAGAIN;
+
+    int rc;
+    if (created) {
+        rc = region_from_fd(out, IPC_SHM_NAMED, fd, size, true);
+    } else {
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            rc = ipc__neg_errno();
+        } else if (st.st_size <= 0 || (uint64_t)st.st_size < size ||
+                   (uint64_t)st.st_size > IPC_SHM_MAX_SIZE) {
+            rc = -EINVAL;
+        } else {
+            rc = region_from_fd(out, IPC_SHM_NAMED, fd, size ? size : (size_t)st.st_size, false);
+        }
+    }
+    if (rc < 0) {
+        if (created)
+            shm_unlink(name);
+        close(fd);
+        return rc;
+    }
+    (*out)->creator = created ? getpid() : 0;
+    memcpy((*out)->name, name, strlen(name) + 1);
+    return 0;
+}
+
+int ipc_shm_map_fd(ipc_shm **out, int fd, size_t size)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (fd < 0)
+        return -EBADF;
+    if (size > IPC_SHM_MAX_SIZE)
+        return -EINVAL;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return ipc__neg_errno();
+    if (st.st_size <= 0 || (uint64_t)st.st_size < size)
+        return -EINVAL;
+    if (size == 0) {
+        if ((uint64_t)st.st_size > IPC_SHM_MAX_SIZE)
+            return -EINVAL;
+        size = (size_t)st.st_size;
+    }
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0)
+        return ipc__neg_errno();
+    int rc = region_from_fd(out, IPC_SHM_FROM_FD, dup, size, false);
+    if (rc < 0)
+        close(dup);
+    return rc;
+}
+
+int ipc_shm_unlink(const char *name)
+{
+    if (!name_valid(name))
+        return -EINVAL;
+    if (shm_unlink(name) < 0)
+        return ipc__neg_errno();
+    return 0;
+}
+
+void *ipc_shm_base(const ipc_shm *r)
+{
+    return r ? r->base : NULL;
+}
+
+size_t ipc_shm_size(const ipc_shm *r)
+{
+    return r ? r->size : 0;
+}
+
+int ipc_shm_fd(const ipc_shm *r)
+{
+    if (!r)
+        return -EINVAL;
+    return r->fd >= 0 ? r->fd : -EBADF;
+}
+
+int ipc_shm_kind(const ipc_shm *r)
+{
+    return r ? r->kind : -EINVAL;
+}
+
+void ipc_shm_free(ipc_shm *r)
+{
+    if (!r)
+        return;
+    if (r->base)
+        munmap(r->base, r->size);
+    if (r->fd >= 0)
+        close(r->fd);
+    /* A forked child freeing its inherited copy must not pull the name from
+     * under the parent. */
+    if (r->kind == IPC_SHM_NAMED && r->creator != 0 && r->creator == getpid())
+        shm_unlink(r->name);
+    free(r);
+}
+
+/* ---- robust mutex helpers ---------------------------------------------------------- */
+
+static int robust_mutex_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc)
+        return -rc;
+    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!rc)
+        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!rc)
+        rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return rc ? -rc : 0;
+}
+
+/* Locks m; on EOWNERDEAD runs recover(arg) (may be NULL) while holding it, marks
+ * the mutex consistent and returns IPC_EOWNERDEAD. */
+static int robust_lock(pthread_mutex_t *m, void (*recover)(void *), void *arg,
+                       _Atomic uint64_t *recoveries)
+{
+    int rc = pthread_mutex_lock(m);
+    if (rc == 0)
+        return 0;
+    if (rc == EOWNERDEAD) {
+        if (recover)
+            recover(arg);
+        pthread_mutex_consistent(m);
+        atomic_fetch_add(recoveries, 1);
+        return IPC_EOWNERDEAD;
+    }
+    return -rc;
+}
+
+/* ---- shared counter ------------------------------------------------------------------ */
+
+#define COUNTER_MAGIC 0x49435452u /* "ICTR" */
+
+struct counter_impl {
+    uint32_t magic;
+    uint32_t kind;
+    /* Every access is atomic, even under a lock: the none kind relies on relaxed
+     * loads and stores to race without undefined behaviour, and locked kinds pay
+     * nothing extra on x86/arm64 for relaxed accesses. */
+    _Atomic int64_t value;
+    _Atomic uint64_t recoveries;
+    _Atomic uint32_t fault_every;
+    pid_t creator;
+    uint32_t own_region; /* allocated by ipc_counter_new */
+    union {
+        pthread_mutex_t mutex;
+        sem_t sem;
+    } lock;
+};
+
+_Static_assert(sizeof(struct counter_impl) <= sizeof(ipc_counter), "ipc_counter too small");
+_Static_assert(alignof(struct counter_impl) <= alignof(ipc_counter), "ipc_counter misaligned");
+
+static struct counter_impl *counter_impl(const ipc_counter *c)
+{
+    if (!c)
+        return NULL;
+    struct counter_impl *ci = (struct counter_impl *)(uintptr_t)c->opaque_;
+    if (ci->magic != COUNTER_MAGIC)
+        return NULL;
+    return ci;
+}
+
+int ipc_lock_kind_parse(const char *name, enum ipc_lock_kind *out)
+{
+    static const struct {
+        const char *name;
+        enum ipc_lock_kind kind;
+    } names[] = {{"mutex", IPC_LOCK_MUTEX},
+                 {"sem", IPC_LOCK_SEM},
+                 {"atomic", IPC_LOCK_ATOMIC},
+                 {"none", IPC_LOCK_NONE}};
+    if (!name || !out)
+        return -EINVAL;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(names); i++) {
+        if (!strcmp(name, names[i].name)) {
+            *out = names[i].kind;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+const char *ipc_lock_kind_name(enum ipc_lock_kind kind)
+{
+    switch (kind) {
+    case IPC_LOCK_MUTEX:
+        return "mutex";
+    case IPC_LOCK_SEM:
+        return "sem";
+    case IPC_LOCK_ATOMIC:
+        return "atomic";
+    case IPC_LOCK_NONE:
+        return "none";
+    }
+    return "?";
+}
+
+int ipc_counter_init(ipc_counter *c, enum ipc_lock_kind kind)
+{
+    if (!c || ((uintptr_t)c % alignof(ipc_counter)) != 0)
+        return -EINVAL;
+    if (kind < IPC_LOCK_MUTEX || kind > IPC_LOCK_NONE)
+        return -EINVAL;
+    struct counter_impl *ci = (struct counter_impl *)(uintptr_t)c->opaque_;
+    memset(c, 0, sizeof(*c));
+    atomic_init(&ci->value, 0);
+    atomic_init(&ci->recoveries, 0);
+    atomic_init(&ci->fault_every, 0);
+    ci->kind = (uint32_t)kind;
+    ci->creator = getpid();
+    int rc = 0;
+    if (kind == IPC_LOCK_MUTEX)
+        rc = robust_mutex_init(&ci->lock.mutex);
+    else if (kind == IPC_LOCK_SEM && sem_init(&ci->lock.sem, 1, 1) < 0)
+        rc = ipc__neg_errno();
+    if (rc < 0)
+        return rc;
+    /* The magic goes last: a half-initialised counter is never accepted. */
+    atomic_thread_fence(memory_order_release);
+    ci->magic = COUNTER_MAGIC;
+    return 0;
+}
+
+int ipc_counter_new(ipc_counter **out, enum ipc_lock_kind kind)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    void *p =
+        mmap(NULL, sizeof(ipc_counter), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return ipc__neg_errno();
+    int rc = ipc_counter_init(p, kind);
+    if (rc < 0) {
+        munmap(p, sizeof(ipc_counter));
+        return rc;
+    }
+    counter_impl(p)->own_region = 1;
+    *out = p;
+    return 0;
+}
+
+static int counter_lock(struct counter_impl *ci)
+{
+    if (ci->kind == IPC_LOCK_MUTEX)
+        return robust_lock(&ci->lock.mutex, NULL, NULL, &ci->recoveries);
+    if (ci->kind == IPC_LOCK_SEM) {
+        if (IPC__RETRY(sem_wait(&ci->lock.sem)) < 0)
+            return ipc__neg_errno();
+        return 0;
+    }
+    return -ENOTSUP;
+}
+
+static int counter_unlock(struct counter_impl *ci)
+{
+    if (ci->kind == IPC_LOCK_MUTEX) {
+        int rc = pthread_mutex_unlock(&ci->lock.mutex);
+        return rc ? -rc : 0;
+    }
+    if (ci->kind == IPC_LOCK_SEM)
+        return sem_post(&ci->lock.sem) < 0 ? ipc__neg_errno() : 0;
+    return -ENOTSUP;
+}
+
+/* The lost-update demonstration: read, give the other processes a chance to
+ * read the same value, write back. Relaxed atomics keep this free of undefined
+ * behaviour (and TSan reports) while the read-modify-write stays non-atomic. */
+static int64_t racy_add(struct counter_impl *ci, int64_t n)
+{
+    int64_t v = atomic_load_explicit(&ci->value, memory_order_relaxed);
+    sched_yield();
+    int64_t nv = (int64_t)((uint64_t)v + (uint64_t)n);
+    atomic_store_explicit(&ci->value, nv, memory_order_relaxed);
+    return nv;
+}
+
+#ifdef IPC_TEST_FAULTS
+static _Thread_local uint64_t g_fault_adds;
+#endif
+
+int ipc_counter_add(ipc_counter *c, int64_t n, int64_t *out_new)
+{
+    struct counter_impl *ci = counter_impl(c);
+    if (!ci)
+        return -EINVAL;
+    int64_t nv;
+    switch (ci->kind) {
+    case IPC_LOCK_ATOMIC: {
+        int64_t old = atomic_fetch_add_explicit(&ci->value, n, memory_order_seq_cst);
+        nv = (int64_t)((uint64_t)old + (uint64_t)n);
+        break;
+    }
+    case IPC_LOCK_NONE:
+        nv = racy_add(ci, n);
+        break;
+    case IPC_LOCK_MUTEX:
+    case IPC_LOCK_SEM: {
+#ifdef IPC_TEST_FAULTS
+        uint32_t every = atomic_load_explicit(&ci->fault_every, memory_order_relaxed);
+        if (every && ++g_fault_adds % every == 0) {
+            nv = racy_add(ci, n);
+            break;
+        }
+#endif
+        int rc = counter_lock(ci);
+        if (rc < 0 && rc != IPC_EOWNERDEAD)
+            return rc;
+        int64_t v = atomic_load_explicit(&ci->value, memory_order_relaxed);
+        if (__builtin_add_overflow(v, n, &nv)) {
+            counter_unlock(ci);
+            return -EOVERFLOW;
+        }
+        atomic_store_explicit(&ci->value, nv, memory_order_relaxed);
+        int urc = counter_unlock(ci);
+        if (out_new)
+            *out_new = nv;
+        return urc < 0 ? urc : rc;
+    }
+    default:
+        return -EINVAL;
+    }
+    if (out_new)
+        *out_new = nv;
+    return 0;
+}
+
+int ipc_counter_get(const ipc_counter *c, int64_t *out)
+{
+    struct counter_impl *ci = counter_impl(c);
+    if (!ci || !out)
+        return -EINVAL;
+    *out = atomic_load(&ci->value);
+    return 0;
+}
+
+int ipc_counter_lock(ipc_counter *c)
+{
+    struct counter_impl *ci = counter_impl(c);
+    if (!ci)
+        return -EINVAL;
+    return counter_lock(ci);
+}
+
+int ipc_counter_unlock(ipc_counter *c)
+{
+    struct counter_impl *ci = counter_impl(c);
+    if (!ci)
+        return -EINVAL;
+    return counter_unlock(ci);
+}
+
+int ipc_counter_kind(const ipc_counter *c)
+{
+    struct counter_impl *ci = counter_impl(c);
+    return ci ? (int)ci->kind : -EINVAL;
+}
+
+uint64_t ipc_counter_recoveries(const ipc_counter *c)
+{
+    struct counter_impl *ci = counter_impl(c);
+    return ci ? atomic_load(&ci->recoveries) : 0;
+}
+
+void ipc_counter_destroy(ipc_counter *c)
+{
+    struct counter_impl *ci = counter_impl(c);
+    if (!ci || ci->creator != getpid())
+        return;
+    if (ci->kind == IPC_LOCK_MUTEX)
+        pthread_mutex_destroy(&ci->lock.mutex);
+    else if (ci->kind == IPC_LOCK_SEM)
+        sem_destroy(&ci->lock.sem);
+    ci->magic = 0;
+}
+
+void ipc_counter_free(ipc_counter *c)
+{
+    struct counter_impl *ci = counter_impl(c);
+    if (!ci || !ci->own_region)
+        return;
+    ipc_counter_destroy(c);
+    munmap(c, sizeof(ipc_counter));
+}
+
+int ipc_counter_fault_skip_lock(ipc_counter *c, uint32_t every_nth)
+{
+    struct counter_impl *ci = counter_impl(c);
+    if (!ci)
+        return -EINVAL;
+#ifdef IPC_TEST_FAULTS
+    atomic_store(&ci->fault_every, every_nth);
+    return 0;
+#else
+    (void)every_nth;
+    return -ENOTSUP;
+#endif
+}
+
+/* ---- counter table ------------------------------------------------------------------- */
+
+#define CTAB_MAGIC 0x49435442u /* "ICTB" */
+
+enum { SLOT_EMPTY = 0, SLOT_LIVE = 1, SLOT_TOMB = 2 };
+
+struct ctab_slot {
+    unsigned char key[IPC_CTAB_KEY_MAX];
+    _Atomic int64_t value;
+    uint8_t keylen;
+    _Atomic uint8_t state; /* the commit point of an insert or delete */
+    uint8_t pad_[6];
+};
+
+/* Crash consistency: every mutation becomes visible through ONE final store (a
+ * slot's value, a slot's state, or the active-array index after a rebuild into
+ * the spare array). live/tombs are hints recomputed from the slots whenever a
+ * holder died, so a process killed anywhere inside the lock leaves a table that
+ * is exactly "before" or "after" its operation. */
+struct ipc_ctab {
+    uint32_t magic;
+    uint32_t capacity; /* max live keys */
+    uint32_t nslots;   /* per array, power of two >= 2 * capacity */
+    _Atomic uint32_t active;
+    pid_t creator;
+    uint32_t live;
+    uint32_t tombs;
+    size_t map_size;
+    size_t slots_off; /* offset of array 0; array 1 follows */
+    _Atomic uint64_t recoveries;
+    pthread_mutex_t lock;
+};
+
+#ifdef IPC_TEST_FAULTS
+static int g_ctab_die_mid_insert;
+#endif
+
+static struct ctab_slot *ctab_array(const struct ipc_ctab *t, uint32_t which)
+{
+    return (struct ctab_slot *)((char *)(uintptr_t)t + t->slots_off) + (size_t)which * t->nslots;
+}
+
+static struct ctab_slot *ctab_slots(const struct ipc_ctab *t)
+{
+    return ctab_array(t, atomic_load_explicit(&t->active, memory_order_acquire));
+}
+
+static uint64_t ctab_hash(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a finaliser for the low bits */
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static void ctab_recount(void *arg)
+{
+    struct ipc_ctab *t = arg;
+    struct ctab_slot *s = ctab_slots(t);
+    uint32_t live = 0, tombs = 0;
+    for (uint32_t i = 0; i < t->nslots; i++) {
+        uint8_t st = atomic_load_explicit(&s[i].state, memory_order_relaxed);
+        live += st == SLOT_LIVE;
+        tombs += st == SLOT_TOMB;
+    }
+    t->live = live;
+    t->tombs = tombs;
+}
+
+int ipc_ctab_new(ipc_ctab **out, size_t capacity)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (capacity == 0)
+        capacity = IPC_CTAB_DEFAULT_CAPACITY;
+    if (capacity > IPC_CTAB_MAX_CAPACITY)
+        return -EINVAL;
+    uint32_t nslots = 8;
+    while (nslots < 2 * capacity)
+        nslots *= 2;
+    size_t off = (sizeof(struct ipc_ctab) + 63) & ~(size_t)63;
+    size_t size = off + 2 * (size_t)nslots * sizeof(struct ctab_slot);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return ipc__neg_errno();
+    struct ipc_ctab *t = p; /* zero-filled: every slot EMPTY */
+    t->capacity = (uint32_t)capacity;
+    t->nslots = nslots;
+    atomic_init(&t->active, 0);
+    atomic_init(&t->recoveries, 0);
+    t->creator = getpid();
+    t->map_size = size;
+    t->slots_off = off;
+    int rc = robust_mutex_init(&t->lock);
+    if (rc < 0) {
+        munmap(p, size);
+        return rc;
+    }
+    t->magic = CTAB_MAGIC;
+    *out = t;
+    return 0;
+}
+
+static int ctab_check(const ipc_ctab *t, const void *key, size_t keylen)
+{
+    if (!t || t->magic != CTAB_MAGIC || (!key && keylen))
+        return -EINVAL;
+    if (keylen > IPC_CTAB_KEY_MAX)
+        return -E2BIG;
+    return 0;
+}
+
+static int ctab_lock(struct ipc_ctab *t)
+{
+    return robust_lock(&t->lock, ctab_recount, t, &t->recoveries);
+}
+
+/* Finds key in slots. Returns its index, or -1 with *ins set to the slot an
+ * insert should use (first tombstone on the probe path, else the terminating
+ * empty slot; UINT32_MAX if the probe met no free slot at all). */
+static int64_t ctab_find(const struct ipc_ctab *t, const struct ctab_slot *s, const void *key,
+                         size_t keylen, uint32_t *ins)
+{
+    uint32_t mask = t->nslots - 1;
+    uint32_t i = (uint32_t)ctab_hash(key, keylen) & mask;
+    uint32_t first_tomb = UINT32_MAX;
+    for (uint32_t n = 0; n < t->nslots; n++, i = (i + 1) & mask) {
+        uint8_t st = atomic_load_explicit(&s[i].state, memory_order_acquire);
+        if (st == SLOT_EMPTY) {
+            if (ins)
+                *ins = first_tomb != UINT32_MAX ? first_tomb : i;
+            return -1;
+        }
+        if (st == SLOT_TOMB) {
+            if (first_tomb == UINT32_MAX)
+                first_tomb = i;
+            continue;
+        }
+        if (s[i].keylen == keylen && (keylen == 0 || !memcmp(s[i].key, key, keylen)))
+            return i;
+    }
+    if (ins)
+        *ins = first_tomb;
+    return -1;
+}
+
+/* Copies the live keys into the spare array without tombstones, then switches
+ * arrays with one store. A crash before the switch leaves the old array intact. */
+static void ctab_rebuild(struct ipc_ctab *t)
+{
+    uint32_t cur = atomic_load_explicit(&t->active, memory_order_relaxed);
+    struct ctab_slot *from = ctab_array(t, cur), *to = ctab_array(t, 1 - cur);
+    memset(to, 0, (size_t)t->nslots * sizeof(*to));
+    uint32_t mask = t->nslots - 1, live = 0;
+    for (uint32_t i = 0; i < t->nslots; i++) {
+        if (atomic_load_explicit(&from[i].state, memory_order_relaxed) != SLOT_LIVE)
+            continue;
+        uint32_t j = (uint32_t)ctab_hash(from[i].key, from[i].keylen) & mask;
+        while (atomic_load_explicit(&to[j].state, memory_order_relaxed) != SLOT_EMPTY)
+            j = (j + 1) & mask;
+        memcpy(to[j].key, from[i].key, from[i].keylen);
+        to[j].keylen = from[i].keylen;
+        atomic_store_explicit(&to[j].value,
+                              atomic_load_explicit(&from[i].value, memory_order_relaxed),
+                              memory_order_relaxed);
+        atomic_store_explicit(&to[j].state, SLOT_LIVE, memory_order_relaxed);
+        live++;
+    }
+    atomic_store_explicit(&t->active, 1 - cur, memory_order_release);
+    t->live = live;
+    t->tombs = 0;
+}
+
+int ipc_ctab_incrby(ipc_ctab *t, const void *key, size_t keylen, int64_t delta, int64_t *result)
+{
+    int rc = ctab_check(t, key, keylen);
+    if (rc < 0)
+        return rc;
+    int lrc = ctab_lock(t);
+    if (lrc < 0 && lrc != IPC_EOWNERDEAD)
+        return lrc;
+    struct ctab_slot *s = ctab_slots(t);
+    uint32_t ins = UINT32_MAX;
+    int64_t idx = ctab_find(t, s, key, keylen, &ins);
+    int64_t nv;
+    if (idx >= 0) {
+        int64_t v = atomic_load_explicit(&s[idx].value, memory_order_relaxed);
+        if (__builtin_add_overflow(v, delta, &nv)) {
+            rc = -EOVERFLOW;
+            goto out;
+        }
+        atomic_store_explicit(&s[idx].value, nv, memory_order_release); /* commit */
+        goto out;
+    }
+    if (t->live >= t->capacity) {
+        rc = -ENOSPC;
+        goto out;
+    }
+    /* Using an empty slot grows the probe chains; past 3/4 occupancy (tombstones
+     * included) rebuild first so lookups stay short and always meet an empty slot. */
+    bool reuse_tomb =
+        ins != UINT32_MAX && atomic_load_explicit(&s[ins].state, memory_order_relaxed) == SLOT_TOMB;
+    if (!reuse_tomb && (uint64_t)(t->live + t->tombs + 1) * 4 > (uint64_t)t->nslots * 3) {
+        ctab_rebuild(t);
+        s = ctab_slots(t);
+        idx = ctab_find(t, s, key, keylen, &ins);
+        reuse_tomb = false;
+    }
+    if (ins == UINT32_MAX) { /* cannot happen while live <= nslots / 2 */
+        rc = -ENOSPC;
+        goto out;
+    }
+    nv = delta;
+    memcpy(s[ins].key, key, keylen);
+    s[ins].keylen = (uint8_t)keylen;
+    atomic_store_explicit(&s[ins].value, nv, memory_order_relaxed);
+#ifdef IPC_TEST_FAULTS
+    if (g_ctab_die_mid_insert) {
+        g_ctab_die_mid_insert = 0;
+        raise(SIGKILL);
+    }
+#endif
+    atomic_store_explicit(&s[ins].state, SLOT_LIVE, memory_order_release); /* commit */
+    t->live++;
+    if (reuse_tomb)
+        t->tombs--;
+out:
+    pthread_mutex_unlock(&t->lock);
+    if (rc < 0)
+        return rc;
+    if (result)
+        *result = nv;
+    return lrc;
+}
+
+int ipc_ctab_get(ipc_ctab *t, const void *key, size_t keylen, int64_t *out)
+{
+    int rc = ctab_check(t, key, keylen);
+    if (rc < 0)
+        return rc;
+    if (!out)
+        return -EINVAL;
+    int lrc = ctab_lock(t);
+    if (lrc < 0 && lrc != IPC_EOWNERDEAD)
+        return lrc;
+    struct ctab_slot *s = ctab_slots(t);
+    int64_t idx = ctab_find(t, s, key, keylen, NULL);
+    if (idx >= 0)
+        *out = atomic_load_explicit(&s[idx].value, memory_order_relaxed);
+    pthread_mutex_unlock(&t->lock);
+    return idx >= 0 ? lrc : -ENOENT;
+}
+
+int ipc_ctab_del(ipc_ctab *t, const void *key, size_t keylen)
+{
+    int rc = ctab_check(t, key, keylen);
+    if (rc < 0)
+        return rc;
+    int lrc = ctab_lock(t);
+    if (lrc < 0 && lrc != IPC_EOWNERDEAD)
+        return lrc;
+    struct ctab_slot *s = ctab_slots(t);
+    int64_t idx = ctab_find(t, s, key, keylen, NULL);
+    if (idx >= 0) {
+        /* A tombstone, not EMPTY: later keys of the same probe chain stay reachable. */
+        atomic_store_explicit(&s[idx].state, SLOT_TOMB, memory_order_release); /* commit */
+        t->live--;
+        t->tombs++;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return idx >= 0 ? 1 : 0;
+}
+
+long ipc_ctab_count(ipc_ctab *t)
+{
+    if (!t || t->magic != CTAB_MAGIC)
+        return -EINVAL;
+    int lrc = ctab_lock(t);
+    if (lrc < 0 && lrc != IPC_EOWNERDEAD)
+        return lrc;
+    long n = t->live;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+size_t ipc_ctab_capacity(const ipc_ctab *t)
+{
+    return t && t->magic == CTAB_MAGIC ? t->capacity : 0;
+}
+
+uint64_t ipc_ctab_recoveries(const ipc_ctab *t)
+{
+    return t && t->magic == CTAB_MAGIC ? atomic_load(&t->recoveries) : 0;
+}
+
+int ipc_ctab_lock(ipc_ctab *t)
+{
+    if (!t || t->magic != CTAB_MAGIC)
+        return -EINVAL;
+    return ctab_lock(t);
+}
+
+int ipc_ctab_unlock(ipc_ctab *t)
+{
+    if (!t || t->magic != CTAB_MAGIC)
+        return -EINVAL;
+    int rc = pthread_mutex_unlock(&t->lock);
+    return rc ? -rc : 0;
+}
+
+void ipc_ctab_free(ipc_ctab *t)
+{
+    if (!t || t->magic != CTAB_MAGIC)
+        return;
+    if (t->creator == getpid())
+        pthread_mutex_destroy(&t->lock);
+    munmap(t, t->map_size);
+}
+
+int ipc_ctab_fault_die_mid_insert(ipc_ctab *t)
+{
+    if (!t || t->magic != CTAB_MAGIC)
+        return -EINVAL;
+#ifdef IPC_TEST_FAULTS
+    g_ctab_die_mid_insert = 1;
+    return 0;
+#else
+    return -ENOTSUP;
+#endif
+}
