@@ -1,0 +1,175 @@
+/* cmd_echo_client.c - `ipcstorm echo-client`: the tutorial's socket client. It
+ * sends one message to an echo-server and prints the answer. Over a stream the end
+ * of the message is signalled by shutting down the sending side, so the server
+ * knows the message is complete without a length prefix. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ipc/sock.h"
+
+const char ipcstorm_cmd_echo_client_summary[] =
+    "tutorial socket client: send a message to echo-server, print the answer";
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ipcstorm echo-client [--tcp|--udp] --addr ADDR [--message M]\n"
+                 "                            [--timeout SECONDS]\n"
+                 "\n"
+                 "Sends M (default \"Hello, server!\") to an `ipcstorm echo-server` and prints\n"
+                 "its answer on stdout. Exit status 0 when an answer arrived, 1 otherwise.\n"
+                 "\n"
+                 "  --tcp          stream socket (default)\n"
+                 "  --udp          datagram socket\n"
+                 "  --addr ADDR    127.0.0.1:PORT, [::1]:PORT, localhost:PORT,\n"
+                 "                 unix:/path or unix:@name (as echo-server printed it)\n"
+                 "  --message M    the message to send\n"
+                 "  --timeout S    give up connecting or waiting for the answer after S\n"
+                 "                 seconds (default 5)\n");
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is readable or the deadline passes: 1 ready, 0 timeout, -1 error. */
+static int wait_readable(int fd, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left < 0)
+            left = 0;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int rc = poll(&pfd, 1, (int)left);
+        if (rc >= 0)
+            return rc;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+int ipcstorm_cmd_echo_client(int argc, char **argv)
+{
+    int udp = 0;
+    const char *addr_text = NULL, *msg = "Hello, server!";
+    double timeout = 5.0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--tcp")) {
+            udp = 0;
+        } else if (!strcmp(a, "--udp")) {
+            udp = 1;
+        } else if (!strcmp(a, "--addr") && i + 1 < argc) {
+            addr_text = argv[++i];
+        } else if (!strcmp(a, "--message") && i + 1 < argc) {
+            msg = argv[++i];
+        } else if (!strcmp(a, "--timeout") && i + 1 < argc) {
+            if (cli_parse_seconds("echo-client", "--timeout", argv[++i], &timeout) < 0)
+                return 1;
+        } else {
+            fprintf(stderr, "ipcstorm echo-client: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (!addr_text) {
+        fprintf(stderr, "ipcstorm echo-client: --addr is required\n");
+        usage(stderr);
+        return 1;
+    }
+    struct ipc_sock_addr addr;
+    if (ipc_sock_addr_parse(&addr, addr_text) < 0) {
+        fprintf(stderr,
+                "ipcstorm echo-client: invalid --addr '%s' (expected 127.0.0.1:PORT, "
+                "[::1]:PORT, localhost:PORT, unix:/path or unix:@name)\n",
+                addr_text);
+        return 1;
+    }
+    if (timeout > 86400)
+        timeout = 86400;
+    int timeout_ms = (int)(timeout * 1000);
+    int64_t deadline = now_ms() + timeout_ms;
+    size_t mlen = strlen(msg);
+    char reply[65536];
+    size_t got = 0;
+    int fd;
+
+    if (udp) {
+        fd = ipc_sock_dgram_open(addr.family, 0);
+        if (fd < 0) {
+            fprintf(stderr, "ipcstorm echo-client: socket: %s\n", ipc_strerror(fd));
+            return 1;
+        }
+        ssize_t w = ipc_sock_sendto(fd, msg, mlen, &addr);
+        if (w < 0) {
+            fprintf(stderr, "ipcstorm echo-client: send to %s: %s\n", addr_text,
+                    ipc_strerror((int)w));
+            close(fd);
+            return 1;
+        }
+        /* Datagrams carry no connection: the only sign of a missing server is
+         * silence (or a late ICMP error), hence the deadline. */
+        int ready = wait_readable(fd, deadline);
+        ssize_t n = ready > 0 ? ipc_sock_recvfrom(fd, reply, sizeof(reply), NULL) : -ETIMEDOUT;
+        if (n < 0) {
+            fprintf(stderr, "ipcstorm echo-client: no answer from %s: %s\n", addr_text,
+                    ipc_strerror((int)n));
+            close(fd);
+            return 1;
+        }
+        got = (size_t)n;
+    } else {
+        fd = ipc_sock_connect(&addr, SOCK_STREAM, timeout_ms, 0);
+        if (fd < 0) {
+            fprintf(stderr, "ipcstorm echo-client: cannot connect to %s: %s\n", addr_text,
+                    ipc_strerror(fd));
+            return 1;
+        }
+        ssize_t w = ipc_sock_send_all(fd, msg, mlen);
+        if (w < 0 || shutdown(fd, SHUT_WR) < 0) {
+            fprintf(stderr, "ipcstorm echo-client: send to %s: %s\n", addr_text,
+                    w < 0 ? ipc_strerror((int)w) : strerror(errno));
+            close(fd);
+            return 1;
+        }
+        while (got < sizeof(reply)) {
+            int ready = wait_readable(fd, deadline);
+            if (ready <= 0) {
+                fprintf(stderr, "ipcstorm echo-client: no answer from %s within %gs\n", addr_text,
+                        timeout);
+                close(fd);
+                return 1;
+            }
+            ssize_t n = ipc_sock_recv(fd, reply + got, sizeof(reply) - got);
+            if (n == 0)
+                break;
+            if (n < 0) {
+                fprintf(stderr, "ipcstorm echo-client: receive from %s: %s\n", addr_text,
+                        ipc_strerror((int)n));
+                close(fd);
+                return 1;
+            }
+            got += (size_t)n;
+        }
+        if (got == 0) {
+            fprintf(stderr, "ipcstorm echo-client: %s closed the connection without an answer\n",
+                    addr_text);
+            close(fd);
+            return 1;
+        }
+    }
+    close(fd);
+    printf("%.*s\n", (int)got, reply);
+    return 0;
+}

@@ -1,0 +1,625 @@
+/* resp.c - incremental RESP2 request parser and reply writer (see ipc/resp.h). */
+#include "ipc/resp.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum {
+    ST_START = 0, /* all-zero parser: nothing seen of the next request */
+    ST_MB_HDR,    /* waiting for "*<count>\r\n" */
+    ST_ARG_HDR,   /* waiting for "$<len>\r\n" at pos */
+    ST_ARG_DATA,  /* waiting for <bulk_len> bytes + "\r\n" at pos */
+    ST_INLINE,    /* scanning for '\n'; bytes before pos hold none */
+};
+
+/* While a multibulk request is incomplete its arguments are stored as offsets,
+ * because the caller may move its buffer between calls; the slots become pointers
+ * only when the command is returned. */
+union slot {
+    struct ipc_resp_arg arg;
+    struct {
+        size_t off;
+        size_t len;
+    } o;
+};
+
+/* cmd->argv hands the slot array out as struct ipc_resp_arg[]. */
+_Static_assert(sizeof(union slot) == sizeof(struct ipc_resp_arg), "slot layout");
+
+struct limits {
+    size_t mb, bulk, inl;
+};
+
+static size_t clamp_limit(size_t v, size_t def, size_t hard)
+{
+    if (v == 0)
+        return def;
+    return v > hard ? hard : v;
+}
+
+static struct limits eff_limits(const struct ipc_resp_parser *p)
+{
+    struct limits l = {
+        clamp_limit(p->limits.max_multibulk, IPC_RESP_DEFAULT_MAX_MULTIBULK,
+                    IPC_RESP_DEFAULT_MAX_MULTIBULK),
+        clamp_limit(p->limits.max_bulk, IPC_RESP_DEFAULT_MAX_BULK, IPC_RESP_HARD_MAX_BULK),
+        clamp_limit(p->limits.max_inline, IPC_RESP_DEFAULT_MAX_INLINE, IPC_RESP_HARD_MAX_INLINE),
+    };
+    return l;
+}
+
+int ipc_resp_parser_init(struct ipc_resp_parser *p, const struct ipc_resp_limits *lim)
+{
+    if (!p)
+        return -EINVAL;
+    memset(p, 0, sizeof(*p));
+    if (!lim)
+        return 0;
+    if (lim->max_multibulk > IPC_RESP_DEFAULT_MAX_MULTIBULK ||
+        lim->max_bulk > IPC_RESP_HARD_MAX_BULK || lim->max_inline > IPC_RESP_HARD_MAX_INLINE)
+        return -EINVAL;
+    p->limits = *lim;
+    return 0;
+}
+
+static void clear_request(struct ipc_resp_parser *p)
+{
+    p->state = ST_START;
+    p->pos = 0;
+    p->remaining = 0;
+    p->bulk_len = 0;
+    p->nargs = 0;
+}
+
+void ipc_resp_parser_reset(struct ipc_resp_parser *p)
+{
+    if (!p)
+        return;
+    clear_request(p);
+    p->err = 0;
+    p->err_byte = 0;
+    p->errmsg[0] = '\0';
+}
+
+void ipc_resp_parser_free(struct ipc_resp_parser *p)
+{
+    if (!p)
+        return;
+    free(p->args);
+    free(p->scratch);
+    p->args = NULL;
+    p->args_cap = 0;
+    p->scratch = NULL;
+    p->scratch_cap = 0;
+    ipc_resp_parser_reset(p);
+}
+
+const char *ipc_resp_errmsg(int code)
+{
+    switch (code) {
+    case IPC_EPROTO_MULTIBULK:
+        return "ERR Protocol error: invalid multibulk length";
+    case IPC_EPROTO_BULK:
+        return "ERR Protocol error: invalid bulk length";
+    case IPC_EPROTO_DOLLAR:
+        return "ERR Protocol error: expected '$'";
+    case IPC_EPROTO_INLINE:
+        return "ERR Protocol error: too big inline request";
+    case IPC_EPROTO_QUOTES:
+        return "ERR Protocol error: unbalanced quotes in request";
+    default:
+        return NULL;
+    }
+}
+
+const char *ipc_resp_parser_errmsg(const struct ipc_resp_parser *p)
+{
+    if (!p || !p->err)
+        return NULL;
+    return p->errmsg;
+}
+
+static ssize_t fail(struct ipc_resp_parser *p, int code, unsigned char byte)
+{
+    p->err = code;
+    p->err_byte = byte;
+    if (code == IPC_EPROTO_DOLLAR) {
+        /* Redis maps CR/LF to spaces so the error stays one line; NUL too here,
+         * because the text is a C string. */
+        char c = (byte == '\r' || byte == '\n' || byte == '\0') ? ' ' : (char)byte;
+        snprintf(p->errmsg, sizeof(p->errmsg), "ERR Protocol error: expected '$', got '%c'", c);
+    } else {
+        const char *m = ipc_resp_errmsg(code);
+        snprintf(p->errmsg, sizeof(p->errmsg), "%s", m ? m : "ERR Protocol error");
+    }
+    clear_request(p);
+    return code;
+}
+
+/* Parses "<decimal>\r\n" starting at buf[i], as Redis's string2ll: optional '-'
+ * when neg_ok, no '+', no spaces, no leading zeros, "-0" invalid. Positive values
+ * above max are rejected as soon as the digit that exceeds it arrives, so the caller
+ * never buffers a header that can only fail. Returns 1 (complete: *val, *neg,
+ * *next = offset after "\n"), 0 (need more) or -1 (invalid). */
+static int parse_num(const char *buf, size_t i, size_t len, int neg_ok, uint64_t max, uint64_t *val,
+                     int *neg, size_t *next)
+{
+    int is_neg = 0;
+    if (i < len && buf[i] == '-' && neg_ok) {
+        is_neg = 1;
+        i++;
+    }
+    uint64_t v = 0;
+    size_t ndig = 0;
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c >= '0' && c <= '9') {
+            if (ndig == 1 && v == 0)
+                return -1; /* leading zero */
+            if (ndig == 0 && c == '0' && is_neg)
+                return -1; /* "-0" */
+            v = v * 10 + (c - '0');
+            ndig++;
+            /* A negative count is only "ignore"; 18 digits keep v far from overflow. */
+            if ((!is_neg && v > max) || ndig > 18)
+                return -1;
+            continue;
+        }
+        if (c != '\r' || ndig == 0)
+            return -1;
+        if (i + 1 >= len)
+            return 0;
+        if (buf[i + 1] != '\n')
+            return -1;
+        *val = v;
+        *neg = is_neg;
+        *next = i + 2;
+        return 1;
+    }
+    return 0;
+}
+
+static int grow_args(struct ipc_resp_parser *p, size_t need)
+{
+    if (need <= p->args_cap)
+        return 0;
+    size_t cap = p->args_cap ? p->args_cap : 16;
+    while (cap < need)
+        cap *= 2;
+    void *n = realloc(p->args, cap * sizeof(union slot));
+    if (!n)
+        return -ENOMEM;
+    p->args = n;
+    p->args_cap = cap;
+    return 0;
+}
+
+static int is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int hex_val(unsigned char c)
+{
+    if (c <= '9')
+        return c - '0';
+    if (c >= 'a')
+        return c - 'a' + 10;
+    return c - 'A' + 10;
+}
+
+/* isspace() in the C locale, which sdssplitargs uses between arguments. */
+static int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/* Splits an inline line as Redis's sdssplitargs. line[0, n) has no '\n'. Quoted
+ * arguments are unescaped into p->scratch (sized n beforehand, so pointers into it
+ * stay stable). Returns argc >= 0, IPC_EPROTO_QUOTES or -ENOMEM. */
+static ssize_t split_inline(struct ipc_resp_parser *p, const char *line, size_t n)
+{
+    /* sdssplitargs works on a C string: a NUL ends the line. */
+    const char *nul = memchr(line, '\0', n);
+    if (nul)
+        n = (size_t)(nul - line);
+    if ((memchr(line, '"', n) || memchr(line, '\'', n)) && n > p->scratch_cap) {
+        char *s = realloc(p->scratch, n);
+        if (!s)
+            return -ENOMEM;
+        p->scratch = s;
+        p->scratch_cap = n;
+    }
+    size_t i = 0, argc = 0, sc = 0;
+    for (;;) {
+        while (i < n && is_ws((unsigned char)line[i]))
+            i++;
+        if (i == n)
+            return (ssize_t)argc;
+        size_t start = i;
+        int inq = 0, insq = 0, in_scratch = 0, done = 0;
+        size_t sc_start = sc;
+        while (!done) {
+            if (i == n) {
+                if (inq || insq)
+                    return IPC_EPROTO_QUOTES; /* unterminated quotes */
+                break;
+            }
+            unsigned char c = (unsigned char)line[i];
+            if (inq) {
+                if (c == '\\' && i + 3 < n && line[i + 1] == 'x' &&
+                    is_hex((unsigned char)line[i + 2]) && is_hex((unsigned char)line[i + 3])) {
+                    p->scratch[sc++] = (char)(hex_val((unsigned char)line[i + 2]) * 16 +
+                                              hex_val((unsigned char)line[i + 3]));
+                    i += 3;
+                } else if (c == '\\' && i + 1 < n) {
+                    i++;
+                    char e;
+                    switch (line[i]) {
+                    case 'n':
+                        e = '\n';
+                        break;
+                    case 'r':
+                        e = '\r';
+                        break;
+                    case 't':
+                        e = '\t';
+                        break;
+                    case 'b':
+                        e = '\b';
+                        break;
+                    case 'a':
+                        e = '\a';
+                        break;
+                    default:
+                        e = line[i];
+                        break;
+                    }
+                    p->scratch[sc++] = e;
+                } else if (c == '"') {
+                    /* closing quote must be followed by a space or nothing at all */
+                    if (i + 1 < n && !is_ws((unsigned char)line[i + 1]))
+                        return IPC_EPROTO_QUOTES;
+                    done = 1;
+                } else {
+                    p->scratch[sc++] = (char)c;
+                }
+            } else if (insq) {
+                if (c == '\\' && i + 1 < n && line[i + 1] == '\'') {
+                    i++;
+                    p->scratch[sc++] = '\'';
+                } else if (c == '\'') {
+                    if (i + 1 < n && !is_ws((unsigned char)line[i + 1]))
+                        return IPC_EPROTO_QUOTES;
+                    done = 1;
+                } else {
+                    p->scratch[sc++] = (char)c;
+                }
+            } else {
+                switch (c) {
+                case ' ':
+                case '\n':
+                case '\r':
+                case '\t':
+                    done = 1;
+                    continue; /* the separator is skipped by the next argument */
+                case '"':
+                case '\'':
+                    if (!in_scratch) {
+                        /* the unquoted prefix joins the quoted part, as in Redis */
+                        memcpy(p->scratch + sc, line + start, i - start);
+                        sc += i - start;
+                        in_scratch = 1;
+                    }
+                    if (c == '"')
+                        inq = 1;
+                    else
+                        insq = 1;
+                    break;
+                default:
+                    if (in_scratch)
+                        p->scratch[sc++] = (char)c;
+                    break;
+                }
+            }
+            i++;
+        }
+        int rc = grow_args(p, argc + 1);
+        if (rc < 0)
+            return rc;
+        union slot *s = p->args;
+        if (in_scratch) {
+            s[argc].arg.ptr = p->scratch + sc_start;
+            s[argc].arg.len = sc - sc_start;
+        } else {
+            s[argc].arg.ptr = line + start;
+            s[argc].arg.len = i - start;
+        }
+        argc++;
+    }
+}
+
+static ssize_t parse_inline(struct ipc_resp_parser *p, const char *buf, size_t len,
+                            const struct limits *l, struct ipc_resp_cmd *cmd)
+{
+    /* A line is at most l->inl bytes before its '\n': look no further than that, and
+     * fail as soon as that many bytes have arrived without one. */
+    size_t window = len < l->inl + 1 ? len : l->inl + 1;
+    const char *nl = p->pos < window ? memchr(buf + p->pos, '\n', window - p->pos) : NULL;
+    if (!nl) {
+        if (len > l->inl)
+            return fail(p, IPC_EPROTO_INLINE, 0);
+        p->pos = len;
+        return IPC_ENEEDMORE;
+    }
+    size_t e = (size_t)(nl - buf);
+    size_t consumed = e + 1;
+    if (e > 0 && buf[e - 1] == '\r')
+        e--;
+    ssize_t argc = split_inline(p, buf, e);
+    if (argc == IPC_EPROTO_QUOTES)
+        return fail(p, IPC_EPROTO_QUOTES, 0);
+    if (argc < 0) {
+        clear_request(p);
+        return argc;
+    }
+    clear_request(p);
+    if (argc > 0) {
+        cmd->argc = (size_t)argc;
+        cmd->argv = p->args;
+        cmd->is_inline = 1;
+    }
+    return (ssize_t)consumed;
+}
+
+static ssize_t parse_multibulk(struct ipc_resp_parser *p, const char *buf, size_t len,
+                               const struct limits *l, struct ipc_resp_cmd *cmd)
+{
+    uint64_t v;
+    int neg;
+    size_t next;
+    if (p->state == ST_MB_HDR) {
+        int r = parse_num(buf, 1, len, 1, l->mb, &v, &neg, &next);
+        if (r == 0)
+            return IPC_ENEEDMORE;
+        if (r < 0)
+            return fail(p, IPC_EPROTO_MULTIBULK, 0);
+        if (neg || v == 0) {
+            clear_request(p);
+            return (ssize_t)next;
+        }
+        p->remaining = (size_t)v;
+        p->nargs = 0;
+        p->pos = next;
+        p->state = ST_ARG_HDR;
+    }
+    while (p->remaining > 0) {
+        if (p->state == ST_ARG_HDR) {
+            if (p->pos >= len)
+                return IPC_ENEEDMORE;
+            if (buf[p->pos] != '$')
+                return fail(p, IPC_EPROTO_DOLLAR, (unsigned char)buf[p->pos]);
+            int r = parse_num(buf, p->pos + 1, len, 0, l->bulk, &v, &neg, &next);
+            if (r == 0)
+                return IPC_ENEEDMORE;
+            if (r < 0)
+                return fail(p, IPC_EPROTO_BULK, 0);
+            p->bulk_len = (size_t)v;
+            p->pos = next;
+            p->state = ST_ARG_DATA;
+        }
+        /* ST_ARG_DATA */
+        size_t avail = len - p->pos;
+        if (avail > p->bulk_len && buf[p->pos + p->bulk_len] != '\r')
+            return fail(p, IPC_EPROTO_BULK, 0);
+        if (avail < p->bulk_len + 2)
+            return IPC_ENEEDMORE;
+        if (buf[p->pos + p->bulk_len + 1] != '\n')
+            return fail(p, IPC_EPROTO_BULK, 0);
+        /* nargs < remaining + nargs = count <= l->mb bounds this allocation */
+        int rc = grow_args(p, p->nargs + 1);
+        if (rc < 0) {
+            clear_request(p);
+            return rc;
+        }
+        union slot *s = p->args;
+        s[p->nargs].o.off = p->pos;
+        s[p->nargs].o.len = p->bulk_len;
+        p->nargs++;
+        p->pos += p->bulk_len + 2;
+        p->remaining--;
+        p->state = ST_ARG_HDR;
+    }
+    union slot *s = p->args;
+    for (size_t k = 0; k < p->nargs; k++) {
+        size_t off = s[k].o.off, n = s[k].o.len;
+        s[k].arg.ptr = buf + off;
+        s[k].arg.len = n;
+    }
+    cmd->argc = p->nargs;
+    cmd->argv = p->args;
+    cmd->is_inline = 0;
+    size_t consumed = p->pos;
+    clear_request(p);
+    return (ssize_t)consumed;
+}
+
+ssize_t ipc_resp_parse(struct ipc_resp_parser *p, const char *buf, size_t len,
+                       struct ipc_resp_cmd *cmd)
+{
+    if (!p || !cmd || (!buf && len > 0))
+        return -EINVAL;
+    cmd->argc = 0;
+    cmd->argv = NULL;
+    cmd->is_inline = 0;
+    if (p->err)
+        return p->err;
+    if (p->pos > len)
+        clear_request(p); /* the caller dropped bytes it was told to keep: start over */
+    if (p->state == ST_START) {
+        if (len == 0)
+            return IPC_ENEEDMORE;
+        p->state = buf[0] == '*' ? ST_MB_HDR : ST_INLINE;
+        p->pos = 0;
+    }
+    struct limits l = eff_limits(p);
+    if (p->state == ST_INLINE)
+        return parse_inline(p, buf, len, &l, cmd);
+    return parse_multibulk(p, buf, len, &l, cmd);
+}
+
+/* ---- reply writer -------------------------------------------------------- */
+
+static size_t buf_max(const struct ipc_resp_buf *b)
+{
+    return b->max ? b->max : IPC_RESP_BUF_DEFAULT_MAX;
+}
+
+/* Makes room for n more bytes, all-or-nothing. */
+static int reserve(struct ipc_resp_buf *b, size_t n)
+{
+    size_t max = buf_max(b);
+    if (n > max || b->len > max - n)
+        return -ENOBUFS;
+    size_t need = b->len + n;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (cap > max)
+        cap = max;
+    char *d = realloc(b->data, cap);
+    if (!d)
+        return -ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+void ipc_resp_buf_free(struct ipc_resp_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+int ipc_resp_buf_consume(struct ipc_resp_buf *b, size_t n)
+{
+    if (!b || n > b->len)
+        return -EINVAL;
+    if (n > 0 && n < b->len)
+        memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    return 0;
+}
+
+int ipc_resp_buf_append(struct ipc_resp_buf *b, const void *p, size_t n)
+{
+    if (!b || (!p && n > 0))
+        return -EINVAL;
+    int rc = reserve(b, n);
+    if (rc < 0)
+        return rc;
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* "<prefix><body>\r\n" in one reservation; sanitize maps CR/LF in body to spaces. */
+static int write_line(struct ipc_resp_buf *b, char prefix, const char *body, size_t n, int sanitize)
+{
+    if (!b || (!body && n > 0) || n > SIZE_MAX - 3)
+        return -EINVAL;
+    int rc = reserve(b, n + 3);
+    if (rc < 0)
+        return rc;
+    char *d = b->data + b->len;
+    d[0] = prefix;
+    for (size_t i = 0; i < n; i++) {
+        char c = body[i];
+        d[1 + i] = (sanitize && (c == '\r' || c == '\n')) ? ' ' : c;
+    }
+    d[1 + n] = '\r';
+    d[2 + n] = '\n';
+    b->len += n + 3;
+    return 0;
+}
+
+int ipc_resp_write_simple(struct ipc_resp_buf *b, const char *s, size_t len)
+{
+    if (s && (memchr(s, '\r', len) || memchr(s, '\n', len)))
+        return -EINVAL;
+    return write_line(b, '+', s, len, 0);
+}
+
+int ipc_resp_write_error(struct ipc_resp_buf *b, const char *msg, size_t len)
+{
+    return write_line(b, '-', msg, len, 1);
+}
+
+int ipc_resp_write_parse_error(struct ipc_resp_buf *b, const struct ipc_resp_parser *p)
+{
+    const char *m = ipc_resp_parser_errmsg(p);
+    if (!m)
+        return -EINVAL;
+    return ipc_resp_write_error(b, m, strlen(m));
+}
+
+int ipc_resp_write_int(struct ipc_resp_buf *b, int64_t v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), ":%" PRId64 "\r\n", v);
+    return ipc_resp_buf_append(b, tmp, (size_t)n);
+}
+
+int ipc_resp_write_bulk(struct ipc_resp_buf *b, const void *p, size_t len)
+{
+    if (!b || (!p && len > 0))
+        return -EINVAL;
+    char hdr[32];
+    int h = snprintf(hdr, sizeof(hdr), "$%zu\r\n", len);
+    if (len > SIZE_MAX - 64)
+        return -ENOBUFS;
+    int rc = reserve(b, (size_t)h + len + 2);
+    if (rc < 0)
+        return rc;
+    char *d = b->data + b->len;
+    memcpy(d, hdr, (size_t)h);
+    if (len > 0)
+        memcpy(d + h, p, len);
+    memcpy(d + h + len, "\r\n", 2);
+    b->len += (size_t)h + len + 2;
+    return 0;
+}
+
+int ipc_resp_write_null(struct ipc_resp_buf *b)
+{
+    return ipc_resp_buf_append(b, "$-1\r\n", 5);
+}
+
+int ipc_resp_write_array(struct ipc_resp_buf *b, size_t n)
+{
+    char tmp[32];
+    int h = snprintf(tmp, sizeof(tmp), "*%zu\r\n", n);
+    return ipc_resp_buf_append(b, tmp, (size_t)h);
+}
+
+int ipc_resp_write_empty_array(struct ipc_resp_buf *b)
+{
+    return ipc_resp_buf_append(b, "*0\r\n", 4);
+}
+
+int ipc_resp_write_null_array(struct ipc_resp_buf *b)
+{
+    return ipc_resp_buf_append(b, "*-1\r\n", 5);
+}
