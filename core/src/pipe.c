@@ -1,0 +1,221 @@
+/* pipe.c - close-on-exec pipes, full reads/writes, per-thread SIGPIPE guard. */
+#include "ipc/pipe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define IPC_PIPE_MAX_IOV 64
+
+int ipc_pipe_open(struct ipc_pipe *p, unsigned flags)
+{
+    if (!p)
+        return -EINVAL;
+    p->rd = p->wr = -1;
+    if (flags & ~IPC_PIPE_NONBLOCK)
+        return -EINVAL;
+    int fds[2];
+    int oflags = O_CLOEXEC | ((flags & IPC_PIPE_NONBLOCK) ? O_NONBLOCK : 0);
+    if (pipe2(fds, oflags) < 0)
+        return ipc__neg_errno();
+    p->rd = fds[0];
+    p->wr = fds[1];
+    return 0;
+}
+
+void ipc_pipe_close(struct ipc_pipe *p)
+{
+    if (!p)
+        return;
+    if (p->rd >= 0)
+        close(p->rd);
+    if (p->wr >= 0)
+        close(p->wr);
+    p->rd = p->wr = -1;
+}
+
+int ipc_pipe_use_read_end(struct ipc_pipe *p)
+{
+    if (!p)
+        return -EINVAL;
+    if (p->rd < 0)
+        return -EBADF;
+    if (p->wr >= 0)
+        close(p->wr);
+    p->wr = -1;
+    return p->rd;
+}
+
+int ipc_pipe_use_write_end(struct ipc_pipe *p)
+{
+    if (!p)
+        return -EINVAL;
+    if (p->wr < 0)
+        return -EBADF;
+    if (p->rd >= 0)
+        close(p->rd);
+    p->rd = -1;
+    return p->wr;
+}
+
+ssize_t ipc_pipe_read_full(int fd, void *buf, size_t len)
+{
+    if (fd < 0)
+        return -EBADF;
+    if ((!buf && len) || len > SSIZE_MAX)
+        return -EINVAL;
+    unsigned char *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = read(fd, p + done, len - done);
+        if (r > 0) {
+            done += (size_t)r;
+        } else if (r == 0) {
+            break; /* EOF: a short count tells the caller */
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN && done > 0) {
+            break;
+        } else {
+            return ipc__neg_errno();
+        }
+    }
+    return (ssize_t)done;
+}
+
+/* The guard blocks SIGPIPE in this thread only; the kernel sends the SIGPIPE for
+ * a failed pipe write to the writing thread, so it stays pending here and can be
+ * consumed before the old mask comes back. A thread that already blocked SIGPIPE
+ * keeps full control of its pending signals (active = 0). */
+struct sigpipe_guard {
+    sigset_t old;
+    int active;
+};
+
+static void guard_begin(struct sigpipe_guard *g, unsigned flags)
+{
+    g->active = 0;
+    if (flags & IPC_PIPE_NO_SIGPIPE_GUARD)
+        return;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &s, &g->old) == 0)
+        g->active = !sigismember(&g->old, SIGPIPE);
+}
+
+static void guard_end(struct sigpipe_guard *g, int got_epipe)
+{
+    if (!g->active)
+        return;
+    if (got_epipe) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGPIPE);
+        struct timespec zero = {0, 0};
+        /* One EPIPE write raises one SIGPIPE; loop only over EINTR. */
+        while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+ssize_t ipc_pipe_writev_all(int fd, const struct iovec *iov, int iovcnt, unsigned flags)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (iovcnt < 0 || iovcnt > IPC_PIPE_MAX_IOV || (!iov && iovcnt) ||
+        (flags & ~IPC_PIPE_NO_SIGPIPE_GUARD))
+        return -EINVAL;
+    struct iovec v[IPC_PIPE_MAX_IOV];
+    size_t total = 0;
+    int n = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (!iov[i].iov_base && iov[i].iov_len)
+            return -EINVAL;
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+            return -EINVAL;
+        total += iov[i].iov_len;
+        if (iov[i].iov_len) /* drop empty entries so progress tracking stays simple */
+            v[n++] = iov[i];
+    }
+    if (total == 0)
+        return 0;
+
+    struct sigpipe_guard g;
+    guard_begin(&g, flags);
+    size_t done = 0;
+    int idx = 0, err = 0;
+    while (idx < n) {
+        ssize_t w = n - idx == 1 ? write(fd, v[idx].iov_base, v[idx].iov_len)
+                                 : writev(fd, v + idx, n - idx);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            err = errno;
+            break;
+        }
+        done += (size_t)w;
+        size_t left = (size_t)w;
+        while (idx < n && left >= v[idx].iov_len) {
+            left -= v[idx].iov_len;
+            idx++;
+        }
+        if (left) {
+            v[idx].iov_base = (char *)v[idx].iov_base + left;
+            v[idx].iov_len -= left;
+        }
+    }
+    guard_end(&g, err == EPIPE);
+    if (err == EAGAIN && done > 0)
+        return (ssize_t)done;
+    if (err)
+        return -err;
+    return (ssize_t)done;
+}
+
+ssize_t ipc_pipe_write_all(int fd, const void *buf, size_t len, unsigned flags)
+{
+    if ((!buf && len) || len > SSIZE_MAX)
+        return -EINVAL;
+    struct iovec v = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+    return ipc_pipe_writev_all(fd, &v, 1, flags);
+}
+
+int ipc_pipe_set_nonblock(int fd, int on)
+{
+    if (fd < 0)
+        return -EBADF;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return ipc__neg_errno();
+    int nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
+        return ipc__neg_errno();
+    return 0;
+}
+
+int ipc_pipe_capacity(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    int r = fcntl(fd, F_GETPIPE_SZ);
+    return r < 0 ? ipc__neg_errno() : r;
+}
+
+int ipc_pipe_set_capacity(int fd, size_t bytes)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (bytes == 0 || bytes > INT_MAX)
+        return -EINVAL;
+    int r = fcntl(fd, F_SETPIPE_SZ, (int)bytes);
+    return r < 0 ? ipc__neg_errno() : r;
+}
