@@ -1,0 +1,974 @@
+/* proc.c - spawn, exec family, wait, status, subreaper. See ipc/proc.h.
+ *
+ * The child side (everything reached from child_main) runs between fork/vfork and
+ * exec: it only makes async-signal-safe calls and never allocates; everything it
+ * needs (argv, envp, PATH, resolved stdio) is prepared by the parent beforehand. */
+#include "ipc/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "ipc/redir.h"
+
+extern char **environ;
+
+struct ipc_proc {
+    pid_t pid;
+    int pidfd;    /* -1 when none */
+    int own_pgrp; /* child leads its own process group */
+    int reaped;   /* terminal status collected (raw valid) */
+    int lost;     /* someone else reaped it: no status */
+    int raw;
+    /* Registry of live (unreaped) processes, so reap_orphans can tell adopted
+     * orphans from children that belong to an object. Guarded by reg_lock. */
+    struct ipc_proc *prev, *next;
+    int registered;
+    int stashed; /* reap_orphans reaped it: stash_raw holds the status */
+    int stash_raw;
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ipc_proc *reg_head;
+
+static void reg_add(struct ipc_proc *p)
+{
+    pthread_mutex_lock(&reg_lock);
+    p->prev = NULL;
+    p->next = reg_head;
+    if (reg_head)
+        reg_head->prev = p;
+    reg_head = p;
+    p->registered = 1;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_del_locked(struct ipc_proc *p)
+{
+    if (!p->registered)
+        return;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        reg_head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+    p->registered = 0;
+}
+
+static struct ipc_proc *reg_find_locked(pid_t pid)
+{
+    for (struct ipc_proc *p = reg_head; p; p = p->next)
+        if (p->pid == pid)
+            return p;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Child side                                                                 */
+
+struct child_ctx {
+    const char *file;
+    char *const *argv;
+    char *const *envp;
+    const char *path_env; /* non-NULL: search these directories */
+    const char *cwd;
+    int src[3];
+    int setpgid;
+    int reset_signals; /* vfork: handlers live in the parent's memory */
+    sigset_t oldmask;
+    int err_fd;               /* fork: report errno here; -1 for vfork */
+    volatile int child_errno; /* vfork: report errno here (shared memory) */
+    ipc_proc_fn fn;
+    void *arg;
+};
+
+static void child_report(struct child_ctx *c, int err)
+{
+    if (c->err_fd >= 0) {
+        ssize_t n;
+        do {
+            n = write(c->err_fd, &err, sizeof(err));
+        } while (n < 0 && errno == EINTR);
+    } else {
+        c->child_errno = err;
+    }
+}
+
+static int child_setup(struct child_ctx *c)
+{
+    if (c->reset_signals) {
+        /* A signal arriving before exec must not run a parent handler on the shared
+         * stack: default every caught signal, then unblock what the parent had. */
+        for (int sig = 1; sig < NSIG; sig++) {
+            struct sigaction sa;
+            if (sig == SIGKILL || sig == SIGSTOP)
+                continue;
+            if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+                sa.sa_handler != SIG_DFL) {
+                memset(&sa, 0, sizeof(sa));
+                sa.sa_handler = SIG_DFL;
+                (void)sigaction(sig, &sa, NULL);
+            }
+        }
+        sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
+    }
+    if (c->setpgid && setpgid(0, 0) < 0)
+        return errno;
+    int rc = ipc_redir_apply_fds(c->src);
+    if (rc < 0)
+        return -rc;
+    if (c->cwd && chdir(c->cwd) < 0)
+        return errno;
+    return 0;
+}
+
+/* execvp's search without its allocation: returns the errno to report. */
+static int child_exec_path(struct child_ctx *c)
+{
+    char buf[4096];
+    size_t flen = strlen(c->file);
+    int seen_eacces = 0, last = ENOENT;
+    const char *p = c->path_env;
+    for (;;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        const char *dir = dlen ? p : ".";
+        if (!dlen)
+            dlen = 1;
+        if (dlen + 1 + flen + 1 <= sizeof(buf)) {
+            memcpy(buf, dir, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, c->file, flen + 1);
+            execve(buf, c->argv, c->envp);
+            switch (errno) {
+            case EACCES:
+                seen_eacces = 1;
+                break;
+            case ENOENT:
+            case ENOTDIR:
+            case ESTALE:
+            case ENODEV:
+            case ETIMEDOUT:
+            case ELOOP:
+            case ENAMETOOLONG:
+                last = errno;
+                break;
+            default:
+                return errno; /* found but not runnable: stop like execvp */
+            }
+        } else {
+            last = ENAMETOOLONG;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return seen_eacces ? EACCES : last;
+}
+
+static _Noreturn void child_main(struct child_ctx *c)
+{
+    int err = child_setup(c);
+    if (err == 0) {
+        if (c->fn) {
+            /* Setup done: closing the error pipe tells the parent spawn succeeded. */
+            close(c->err_fd);
+            c->err_fd = -1;
+            int rc = c->fn(c->arg);
+            fflush(stdout);
+            fflush(stderr);
+            _exit(rc & 0xff);
+        }
+        if (c->path_env && !strchr(c->file, '/')) {
+            err = child_exec_path(c);
+        } else {
+            execve(c->file, c->argv, c->envp);
+            err = errno;
+        }
+    }
+    child_report(c, err ? err : EIO);
+    _exit(127);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Parent side                                                                */
+
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    /* pidfd_open always sets O_CLOEXEC on the new fd. */
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -1 : (int)fd;
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+static void reap_failed(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+}
+
+static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
+{
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC) < 0)
+        return ipc__neg_errno();
+    /* The write end must survive the dup2s onto 0-2 (fds 0-2 may be closed here). */
+    if (ep[1] <= 2) {
+        int hi = fcntl(ep[1], F_DUPFD_CLOEXEC, 3);
+        int e = hi < 0 ? ipc__neg_errno() : 0;
+        close(ep[1]);
+        if (hi < 0) {
+            close(ep[0]);
+            return e;
+        }
+        ep[1] = hi;
+    }
+    c->err_fd = ep[1];
+    if (c->fn) {
+        /* Otherwise buffered parent output would be written twice, once per process. */
+        fflush(stdout);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = ipc__neg_errno();
+        close(ep[0]);
+        close(ep[1]);
+        return e;
+    }
+    if (pid == 0) {
+        close(ep[0]);
+        child_main(c);
+    }
+    close(ep[1]);
+    int err = 0;
+    ssize_t n = IPC__RETRY(read(ep[0], &err, sizeof(err)));
+    close(ep[0]);
+    if (n == (ssize_t)sizeof(err)) {
+        reap_failed(pid);
+        return err > 0 ? -err : -EIO;
+    }
+    *pid_out = pid;
+    return 0;
+}
+
+static __attribute__((noinline)) pid_t do_vfork(struct child_ctx *c)
+{
+    pid_t pid = vfork();
+    if (pid == 0)
+        child_main(c);
+    return pid;
+}
+
+static int spawn_vfork(struct child_ctx *c, pid_t *pid_out)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &c->oldmask);
+    c->err_fd = -1;
+    c->child_errno = 0;
+    c->reset_signals = 1;
+    pid_t pid = do_vfork(c);
+    int e = pid < 0 ? ipc__neg_errno() : 0;
+    pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
+    if (pid < 0)
+        return e;
+    if (c->child_errno) {
+        reap_failed(pid);
+        return -c->child_errno;
+    }
+    *pid_out = pid;
+    return 0;
+}
+
+static int spawn_posix(struct child_ctx *c, pid_t *pid_out)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int tmp[3] = {-1, -1, -1};
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc)
+        return -rc;
+    rc = posix_spawnattr_init(&attr);
+    if (rc) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -rc;
+    }
+    /* File actions run in order and cannot F_DUPFD: copy sources that are
+     * themselves targets above 2 here, so the dup2s cannot clobber each other. */
+    for (int t = 0; t < 3 && !rc; t++) {
+        int s = c->src[t];
+        if (s < 0)
+            continue;
+        if (s <= 2) {
+            tmp[t] = fcntl(s, F_DUPFD_CLOEXEC, 3);
+            if (tmp[t] < 0) {
+                rc = errno;
+                break;
+            }
+            s = tmp[t];
+        }
+        rc = posix_spawn_file_actions_adddup2(&fa, s, t);
+    }
+    if (!rc && c->cwd)
+        rc = posix_spawn_file_actions_addchdir_np(&fa, c->cwd);
+    if (!rc && c->setpgid) {
+        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        if (!rc)
+            rc = posix_spawnattr_setpgroup(&attr, 0);
+    }
+    pid_t pid = -1;
+    if (!rc) {
+        if (c->path_env && !strchr(c->file, '/'))
+            rc = posix_spawnp(&pid, c->file, &fa, &attr, c->argv, c->envp);
+        else
+            rc = posix_spawn(&pid, c->file, &fa, &attr, c->argv, c->envp);
+    }
+    for (int t = 0; t < 3; t++)
+        if (tmp[t] >= 0)
+            close(tmp[t]);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc)
+        return -rc; /* glibc already reaped a child whose exec failed */
+    *pid_out = pid;
+    return 0;
+}
+
+static int valid_options(const struct ipc_proc_options *o)
+{
+    if (!o)
+        return 1;
+    if (o->flags & ~IPC_PROC_F_ALL)
+        return 0;
+    if ((unsigned)o->method > IPC_PROC_POSIX_SPAWN)
+        return 0;
+    if (o->flags & IPC_PROC_F_STDIO)
+        for (int t = 0; t < 3; t++)
+            if (o->stdio[t] < -1)
+                return 0;
+    if (o->cwd && !*o->cwd)
+        return 0;
+    return 1;
+}
+
+/* Fills c->src from stdio[] and the redir plan. */
+static int resolve_stdio(struct child_ctx *c, const struct ipc_proc_options *o)
+{
+    for (int t = 0; t < 3; t++)
+        c->src[t] = -1;
+    if (!o)
+        return 0;
+    if (o->redir) {
+        int rc = ipc_redir_resolve(o->redir, c->src);
+        if (rc < 0)
+            return rc;
+    }
+    if (o->flags & IPC_PROC_F_STDIO) {
+        for (int t = 0; t < 3; t++) {
+            if (o->stdio[t] < 0)
+                continue;
+            if (c->src[t] >= 0)
+                return -EINVAL;
+            if (fcntl(o->stdio[t], F_GETFD) < 0)
+                return -EBADF;
+            c->src[t] = o->stdio[t];
+        }
+    }
+    return 0;
+}
+
+static int finish(struct ipc_proc **out, pid_t pid, const struct ipc_proc_options *o)
+{
+    struct ipc_proc *p = calloc(1, sizeof(*p));
+    if (!p) {
+        /* Never leave an unowned child behind. */
+        kill(pid, SIGKILL);
+        reap_failed(pid);
+        return -ENOMEM;
+    }
+    p->pid = pid;
+    p->pidfd = (o && (o->flags & IPC_PROC_F_NO_PIDFD)) ? -1 : open_pidfd(pid);
+    if (o && (o->flags & IPC_PROC_F_SETPGID)) {
+        /* Also in the parent, so a signal to the group right after spawn cannot race
+         * the child's own setpgid (EACCES once it has exec'd is fine). */
+        (void)setpgid(pid, pid);
+        p->own_pgrp = 1;
+    }
+    reg_add(p);
+    *out = p;
+    return 0;
+}
+
+int ipc_proc_spawn(struct ipc_proc **out, char *const argv[], const struct ipc_proc_options *opts)
+{
+    if (!out || !argv || !argv[0] || !valid_options(opts))
+        return -EINVAL;
+    *out = NULL;
+    struct child_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.file = (opts && opts->file) ? opts->file : argv[0];
+    if (!*c.file)
+        return -ENOENT;
+    c.argv = argv;
+    c.envp = (opts && opts->env) ? opts->env : environ;
+    c.cwd = opts ? opts->cwd : NULL;
+    c.setpgid = opts && (opts->flags & IPC_PROC_F_SETPGID);
+    c.err_fd = -1;
+    if (opts && (opts->flags & IPC_PROC_F_PATH)) {
+        const char *path = getenv("PATH");
+        c.path_env = path ? path : "/bin:/usr/bin";
+    }
+    int rc = resolve_stdio(&c, opts);
+    if (rc < 0)
+        return rc;
+    pid_t pid = -1;
+    switch (opts ? opts->method : IPC_PROC_AUTO) {
+    case IPC_PROC_FORK:
+        rc = spawn_fork(&c, &pid);
+        break;
+    case IPC_PROC_POSIX_SPAWN:
+        rc = spawn_posix(&c, &pid);
+        break;
+    default:
+        rc = spawn_vfork(&c, &pid);
+        break;
+    }
+    if (rc < 0)
+        return rc;
+    return finish(out, pid, opts);
+}
+
+int ipc_proc_fork(struct ipc_proc **out, ipc_proc_fn fn, void *arg,
+                  const struct ipc_proc_options *opts)
+{
+    if (!out || !fn || !valid_options(opts))
+        return -EINVAL;
+    *out = NULL;
+    if (opts && ((opts->method != IPC_PROC_AUTO && opts->method != IPC_PROC_FORK) || opts->file ||
+                 opts->env || opts->cwd || (opts->flags & IPC_PROC_F_PATH)))
+        return -EINVAL;
+    struct child_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.fn = fn;
+    c.arg = arg;
+    c.err_fd = -1;
+    c.setpgid = opts && (opts->flags & IPC_PROC_F_SETPGID);
+    int rc = resolve_stdio(&c, opts);
+    if (rc < 0)
+        return rc;
+    pid_t pid = -1;
+    rc = spawn_fork(&c, &pid);
+    if (rc < 0)
+        return rc;
+    return finish(out, pid, opts);
+}
+
+/* Collects the list arguments of the spawnl* variants into a malloc'ed vector. */
+static int collect_list(const char *arg0, va_list ap, char ***argv_out)
+{
+    if (!arg0)
+        return -EINVAL;
+    va_list cp;
+    va_copy(cp, ap);
+    size_t n = 1;
+    while (va_arg(cp, const char *) != NULL) {
+        if (++n >= IPC_PROC_MAX_ARGS) {
+            va_end(cp);
+            return -E2BIG;
+        }
+    }
+    va_end(cp);
+    char **argv = calloc(n + 1, sizeof(*argv));
+    if (!argv)
+        return -ENOMEM;
+    argv[0] = (char *)arg0;
+    for (size_t i = 1; i < n; i++)
+        argv[i] = va_arg(ap, char *);
+    argv[n] = NULL;
+    *argv_out = argv;
+    return 0;
+}
+
+static int spawn_simple(struct ipc_proc **out, const char *file, char *const argv[],
+                        char *const envp[], unsigned flags)
+{
+    if (!out || !file)
+        return -EINVAL;
+    struct ipc_proc_options o;
+    memset(&o, 0, sizeof(o));
+    o.file = file;
+    o.env = envp;
+    o.flags = flags;
+    return ipc_proc_spawn(out, argv, &o);
+}
+
+int ipc_proc_spawnl(struct ipc_proc **out, const char *path, const char *arg0, ...)
+{
+    if (!out || !path || !arg0)
+        return -EINVAL;
+    char **argv = NULL;
+    va_list ap;
+    va_start(ap, arg0);
+    int rc = collect_list(arg0, ap, &argv);
+    va_end(ap);
+    if (rc < 0)
+        return rc;
+    rc = spawn_simple(out, path, argv, NULL, 0);
+    free(argv);
+    return rc;
+}
+
+int ipc_proc_spawnlp(struct ipc_proc **out, const char *file, const char *arg0, ...)
+{
+    if (!out || !file || !arg0)
+        return -EINVAL;
+    char **argv = NULL;
+    va_list ap;
+    va_start(ap, arg0);
+    int rc = collect_list(arg0, ap, &argv);
+    va_end(ap);
+    if (rc < 0)
+        return rc;
+    rc = spawn_simple(out, file, argv, NULL, IPC_PROC_F_PATH);
+    free(argv);
+    return rc;
+}
+
+int ipc_proc_spawnv(struct ipc_proc **out, const char *path, char *const argv[])
+{
+    return spawn_simple(out, path, argv, NULL, 0);
+}
+
+int ipc_proc_spawnvp(struct ipc_proc **out, const char *file, char *const argv[])
+{
+    return spawn_simple(out, file, argv, NULL, IPC_PROC_F_PATH);
+}
+
+int ipc_proc_spawnvpe(struct ipc_proc **out, const char *file, char *const argv[],
+                      char *const envp[])
+{
+    if (!envp)
+        return -EINVAL;
+    return spawn_simple(out, file, argv, envp, IPC_PROC_F_PATH);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Status                                                                     */
+
+int ipc_proc_status_decode(int raw, struct ipc_proc_status *st)
+{
+    if (!st)
+        return -EINVAL;
+    struct ipc_proc_status s;
+    memset(&s, 0, sizeof(s));
+    s.raw = raw;
+    if (raw & ~0xffff)
+        return -EINVAL;
+    if (raw == 0xffff) {
+        s.continued = 1;
+    } else if ((raw & 0xff) == 0x7f) {
+        int sig = (raw >> 8) & 0xff;
+        if (sig < 1 || sig >= NSIG)
+            return -EINVAL;
+        s.stopped = 1;
+        s.signal = sig;
+    } else if ((raw & 0x7f) == 0) {
+        if (raw & 0x80)
+            return -EINVAL;
+        s.exited = 1;
+        s.code = (raw >> 8) & 0xff;
+    } else {
+        int sig = raw & 0x7f;
+        if ((raw >> 8) != 0 || sig >= NSIG)
+            return -EINVAL;
+        s.signaled = 1;
+        s.signal = sig;
+        s.core_dumped = (raw & 0x80) != 0;
+    }
+    *st = s;
+    return 0;
+}
+
+static const char *const signames[] = {
+    [SIGHUP] = "SIGHUP",       [SIGINT] = "SIGINT",   [SIGQUIT] = "SIGQUIT",
+    [SIGILL] = "SIGILL",       [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT",
+    [SIGBUS] = "SIGBUS",       [SIGFPE] = "SIGFPE",   [SIGKILL] = "SIGKILL",
+    [SIGUSR1] = "SIGUSR1",     [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
+    [SIGPIPE] = "SIGPIPE",     [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM",
+#ifdef SIGSTKFLT
+    [SIGSTKFLT] = "SIGSTKFLT",
+#endif
+    [SIGCHLD] = "SIGCHLD",     [SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP",
+    [SIGTSTP] = "SIGTSTP",     [SIGTTIN] = "SIGTTIN", [SIGTTOU] = "SIGTTOU",
+    [SIGURG] = "SIGURG",       [SIGXCPU] = "SIGXCPU", [SIGXFSZ] = "SIGXFSZ",
+    [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH",
+    [SIGIO] = "SIGIO",         [SIGPWR] = "SIGPWR",   [SIGSYS] = "SIGSYS",
+};
+
+/* Small async-signal-safe string builder (snprintf is not async-signal-safe). */
+struct sbuf {
+    char *buf;
+    size_t len, pos;
+    int overflow;
+};
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (b->pos + 1 < b->len)
+            b->buf[b->pos++] = *s;
+        else
+            b->overflow = 1;
+    }
+    if (b->len)
+        b->buf[b->pos < b->len ? b->pos : b->len - 1] = '\0';
+}
+
+static void sb_putu(struct sbuf *b, unsigned v)
+{
+    char tmp[16];
+    int i = (int)sizeof(tmp) - 1;
+    tmp[i] = '\0';
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && i > 0);
+    sb_puts(b, tmp + i);
+}
+
+/* Writes the name of sig into b. */
+static void sb_signame(struct sbuf *b, int sig)
+{
+    if (sig > 0 && (size_t)sig < IPC__ARRAY_SIZE(signames) && signames[sig]) {
+        sb_puts(b, signames[sig]);
+    } else if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+        sb_puts(b, "SIGRTMIN+");
+        sb_putu(b, (unsigned)(sig - SIGRTMIN));
+    } else {
+        sb_puts(b, "SIG?");
+    }
+}
+
+const char *ipc_proc_signame(int sig)
+{
+    if (sig > 0 && (size_t)sig < IPC__ARRAY_SIZE(signames) && signames[sig])
+        return signames[sig];
+    static _Thread_local char buf[24];
+    struct sbuf b = {buf, sizeof(buf), 0, 0};
+    sb_signame(&b, sig);
+    return buf;
+}
+
+int ipc_proc_status_format(const struct ipc_proc_status *st, char *buf, size_t len)
+{
+    if (!st || !buf || !len)
+        return -EINVAL;
+    struct sbuf b = {buf, len, 0, 0};
+    buf[0] = '\0';
+    if (st->exited) {
+        sb_puts(&b, "exit ");
+        sb_putu(&b, (unsigned)st->code);
+    } else if (st->signaled || st->stopped) {
+        sb_puts(&b, st->signaled ? "signal " : "stopped by signal ");
+        sb_putu(&b, (unsigned)st->signal);
+        sb_puts(&b, " (");
+        sb_signame(&b, st->signal);
+        if (st->signaled && st->core_dumped)
+            sb_puts(&b, ", core dumped");
+        sb_puts(&b, ")");
+    } else if (st->continued) {
+        sb_puts(&b, "continued");
+    } else {
+        return -EINVAL;
+    }
+    return b.overflow ? -ENOSPC : (int)b.pos;
+}
+
+int ipc_proc_status_shell(const struct ipc_proc_status *st)
+{
+    if (!st)
+        return -EINVAL;
+    if (st->exited)
+        return st->code & 0xff;
+    if (st->signaled)
+        return 128 + st->signal;
+    return -EINVAL;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Wait, kill, accessors                                                      */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Milliseconds until deadline_ns, rounded up so a timeout never fires early. */
+static int64_t ms_left(int64_t deadline_ns)
+{
+    int64_t d = deadline_ns - now_ns();
+    return d <= 0 ? 0 : (d + 999999) / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL); /* EINTR just ends the nap early */
+}
+
+static void mark_reaped(struct ipc_proc *p, int raw)
+{
+    p->reaped = 1;
+    p->raw = raw;
+    if (p->pidfd >= 0) {
+        close(p->pidfd);
+        p->pidfd = -1;
+    }
+}
+
+/* One waitpid attempt: 0 terminated (reaped), 1 stop/continue event, -EAGAIN
+ * nothing yet (only with WNOHANG), -ECHILD reaped elsewhere. */
+static int try_wait(struct ipc_proc *p, int options, struct ipc_proc_status *st)
+{
+    int raw = 0;
+    pid_t r = IPC__RETRY(waitpid(p->pid, &raw, options));
+    if (r == 0)
+        return -EAGAIN;
+    if (r < 0) {
+        int e = ipc__neg_errno();
+        if (e != -ECHILD)
+            return e;
+        pthread_mutex_lock(&reg_lock);
+        int stashed = p->stashed;
+        raw = p->stash_raw;
+        reg_del_locked(p);
+        pthread_mutex_unlock(&reg_lock);
+        if (!stashed) {
+            p->lost = 1;
+            mark_reaped(p, 0);
+            return -ECHILD;
+        }
+    }
+    struct ipc_proc_status s;
+    if (ipc_proc_status_decode(raw, &s) < 0)
+        return -EIO;
+    if (s.stopped || s.continued) {
+        if (st)
+            *st = s;
+        return 1;
+    }
+    if (r > 0) {
+        pthread_mutex_lock(&reg_lock);
+        reg_del_locked(p);
+        pthread_mutex_unlock(&reg_lock);
+    }
+    mark_reaped(p, raw);
+    if (st)
+        *st = s;
+    return 0;
+}
+
+int ipc_proc_wait(struct ipc_proc *p, int timeout_ms, unsigned flags, struct ipc_proc_status *st)
+{
+    if (!p || timeout_ms < -1 || (flags & ~IPC_PROC_WAIT_UNTRACED))
+        return -EINVAL;
+    if (p->reaped)
+        return -ECHILD;
+    int options = (flags & IPC_PROC_WAIT_UNTRACED) ? (WUNTRACED | WCONTINUED) : 0;
+    if (timeout_ms < 0)
+        return try_wait(p, options, st);
+    int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+    int nap = 1;
+    for (;;) {
+        int rc = try_wait(p, options | WNOHANG, st);
+        if (rc != -EAGAIN)
+            return rc;
+        int64_t left = ms_left(deadline);
+        if (left <= 0)
+            return -ETIMEDOUT;
+        if (p->pidfd >= 0 && !options) {
+            /* Readable once the child has terminated. */
+            struct pollfd pfd = {p->pidfd, POLLIN, 0};
+            if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+                return ipc__neg_errno();
+        } else {
+            sleep_ms(left < nap ? (int)left : nap);
+            if (nap < 16)
+                nap *= 2;
+        }
+    }
+}
+
+int ipc_proc_kill(struct ipc_proc *p, int sig)
+{
+    if (!p || sig < 0 || sig >= NSIG)
+        return -EINVAL;
+    if (p->reaped)
+        return -ESRCH;
+    /* Reaped by ipc_proc_reap_orphans: without a pidfd the pid may be reused. */
+    pthread_mutex_lock(&reg_lock);
+    int gone = p->stashed;
+    pthread_mutex_unlock(&reg_lock);
+    if (gone)
+        return -ESRCH;
+#ifdef SYS_pidfd_send_signal
+    if (p->pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) == 0)
+            return 0;
+        if (errno != ENOSYS)
+            return ipc__neg_errno();
+    }
+#endif
+    return kill(p->pid, sig) < 0 ? ipc__neg_errno() : 0;
+}
+
+int ipc_proc_kill_group(struct ipc_proc *p, int sig)
+{
+    if (!p || sig < 0 || sig >= NSIG || !p->own_pgrp)
+        return -EINVAL;
+    if (p->reaped)
+        return -ESRCH;
+    return killpg(p->pid, sig) < 0 ? ipc__neg_errno() : 0;
+}
+
+pid_t ipc_proc_pid(const struct ipc_proc *p)
+{
+    return p ? p->pid : -EINVAL;
+}
+
+int ipc_proc_pidfd(const struct ipc_proc *p)
+{
+    if (!p)
+        return -EINVAL;
+    return p->pidfd >= 0 ? p->pidfd : -ENOSYS;
+}
+
+int ipc_proc_status(const struct ipc_proc *p, struct ipc_proc_status *st)
+{
+    if (!p || !st)
+        return -EINVAL;
+    if (!p->reaped)
+        return -EAGAIN;
+    if (p->lost)
+        return -ECHILD;
+    return ipc_proc_status_decode(p->raw, st);
+}
+
+void ipc_proc_free(struct ipc_proc *p)
+{
+    if (!p)
+        return;
+    if (!p->reaped) {
+        /* Errors only mean it is already gone (or reaped elsewhere). */
+        int rc = ipc_proc_kill(p, SIGKILL);
+        rc = ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, NULL);
+        (void)rc;
+    }
+    pthread_mutex_lock(&reg_lock);
+    reg_del_locked(p);
+    pthread_mutex_unlock(&reg_lock);
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    free(p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Subreaper                                                                  */
+
+int ipc_proc_set_subreaper(int on)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1UL : 0UL, 0UL, 0UL, 0UL) < 0)
+        return ipc__neg_errno();
+    return 0;
+}
+
+int ipc_proc_is_subreaper(void)
+{
+    int v = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&v, 0UL, 0UL, 0UL) < 0)
+        return ipc__neg_errno();
+    return v != 0;
+}
+
+/* Reaps what has terminated now. Returns orphans reaped, or -ECHILD when this
+ * process has no child at all. */
+static int reap_once(void)
+{
+    int count = 0;
+    pthread_mutex_lock(&reg_lock);
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        /* Peek first: the child may belong to an object, whose status must be kept. */
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ECHILD && count == 0) {
+                pthread_mutex_unlock(&reg_lock);
+                return -ECHILD;
+            }
+            break;
+        }
+        if (si.si_pid == 0)
+            break;
+        int raw = 0;
+        if (IPC__RETRY(waitpid(si.si_pid, &raw, WNOHANG)) <= 0)
+            break;
+        struct ipc_proc *p = reg_find_locked(si.si_pid);
+        if (p) {
+            p->stashed = 1;
+            p->stash_raw = raw;
+        } else {
+            count++;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return count;
+}
+
+int ipc_proc_reap_orphans(int timeout_ms)
+{
+    if (timeout_ms < -1)
+        return -EINVAL;
+    int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : 0;
+    int nap = 1;
+    for (;;) {
+        int n = reap_once();
+        if (n == -ECHILD)
+            return 0;
+        if (n > 0 || timeout_ms == 0)
+            return n;
+        if (timeout_ms > 0) {
+            int64_t left = ms_left(deadline);
+            if (left <= 0)
+                return 0;
+            sleep_ms(left < nap ? (int)left : nap);
+        } else {
+            sleep_ms(nap);
+        }
+        if (nap < 16)
+            nap *= 2;
+    }
+}
