@@ -44,16 +44,14 @@ struct ipc_proc {
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ipc_proc *reg_head;
 
-static void reg_add(struct ipc_proc *p)
+static void reg_add_locked(struct ipc_proc *p)
 {
-    pthread_mutex_lock(&reg_lock);
     p->prev = NULL;
     p->next = reg_head;
     if (reg_head)
         reg_head->prev = p;
     reg_head = p;
     p->registered = 1;
-    pthread_mutex_unlock(&reg_lock);
 }
 
 static void reg_del_locked(struct ipc_proc *p)
@@ -89,31 +87,32 @@ struct child_ctx {
     const char *cwd;
     int src[3];
     int setpgid;
-    int reset_signals; /* vfork: handlers live in the parent's memory */
-    sigset_t oldmask;
-    int err_fd;               /* fork: report errno here; -1 for vfork */
-    volatile int child_errno; /* vfork: report errno here (shared memory) */
+    sigset_t oldmask; /* the spawning thread's mask, restored for function children */
+    int err_fd;       /* report errno here (CLOEXEC error pipe) */
     ipc_proc_fn fn;
     void *arg;
 };
 
 static void child_report(struct child_ctx *c, int err)
 {
-    if (c->err_fd >= 0) {
-        ssize_t n;
-        do {
-            n = write(c->err_fd, &err, sizeof(err));
-        } while (n < 0 && errno == EINTR);
-    } else {
-        c->child_errno = err;
-    }
+    ssize_t n;
+    do {
+        n = write(c->err_fd, &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
 }
 
 static int child_setup(struct child_ctx *c)
 {
-    if (c->reset_signals) {
-        /* A signal arriving before exec must not run a parent handler on the shared
-         * stack: default every caught signal, then unblock what the parent had. */
+    /* Every signal is blocked here (see block_all). A function child is a copy of the
+     * caller: it gets the caller's handlers and mask back. An exec child must not run
+     * a parent handler before exec (with vfork it would run on the parent's stack and
+     * memory; with fork it could write to the parent's self-pipe), and starts with an
+     * empty mask as with libuv: a caller that blocks SIGTERM for a signalfd must
+     * not make its children immune to ipc_run's timeout. Ignored signals stay
+     * ignored, as exec keeps them. */
+    if (c->fn) {
+        sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
+    } else {
         for (int sig = 1; sig < NSIG; sig++) {
             struct sigaction sa;
             if (sig == SIGKILL || sig == SIGSTOP)
@@ -125,7 +124,9 @@ static int child_setup(struct child_ctx *c)
                 (void)sigaction(sig, &sa, NULL);
             }
         }
-        sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
     }
     if (c->setpgid && setpgid(0, 0) < 0)
         return errno;
@@ -186,7 +187,10 @@ static _Noreturn void child_main(struct child_ctx *c)
     int err = child_setup(c);
     if (err == 0) {
         if (c->fn) {
-            /* Setup done: closing the error pipe tells the parent spawn succeeded. */
+            /* Setup done: an explicit 0 tells the parent spawn succeeded. It must not
+             * wait for EOF instead: a function child forked meanwhile by another
+             * thread (outside this library) would hold the pipe open for its life. */
+            child_report(c, 0);
             close(c->err_fd);
             c->err_fd = -1;
             int rc = c->fn(c->arg);
@@ -220,6 +224,15 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
+/* Blocks every signal in the calling thread across fork/vfork, so that no handler
+ * runs in the child before child_setup has reset it. */
+static void block_all(struct child_ctx *c)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &c->oldmask);
+}
+
 static void reap_failed(pid_t pid)
 {
     int st;
@@ -227,9 +240,10 @@ static void reap_failed(pid_t pid)
         ;
 }
 
-static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
+/* The CLOEXEC error pipe: the child writes its errno (or 0 for a function child
+ * that is set up) and the exec closes the write end. */
+static int err_pipe_open(int ep[2])
 {
-    int ep[2];
     if (pipe2(ep, O_CLOEXEC) < 0)
         return ipc__neg_errno();
     /* The write end must survive the dup2s onto 0-2 (fds 0-2 may be closed here). */
@@ -243,30 +257,54 @@ static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
         }
         ep[1] = hi;
     }
+    return 0;
+}
+
+/* Parent side, after closing ep[1]: 0 when the child exec'd (EOF) or reported
+ * success, else the child's error, the child already reaped. */
+static int err_pipe_collect(int ep0, pid_t pid)
+{
+    int err = 0;
+    ssize_t n = IPC__RETRY(read(ep0, &err, sizeof(err)));
+    close(ep0);
+    if (n == (ssize_t)sizeof(err) && err != 0) {
+        reap_failed(pid);
+        return err > 0 ? -err : -EIO;
+    }
+    return 0;
+}
+
+static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
+{
+    int ep[2];
+    int rc = err_pipe_open(ep);
+    if (rc < 0)
+        return rc;
     c->err_fd = ep[1];
     if (c->fn) {
         /* Otherwise buffered parent output would be written twice, once per process. */
         fflush(stdout);
     }
+    block_all(c);
     pid_t pid = fork();
+    if (pid == 0) {
+        /* The forking thread held reg_lock (see spawn_common); this copy of it is
+         * the child's only thread, so a function child can use the library. */
+        pthread_mutex_unlock(&reg_lock);
+        close(ep[0]);
+        child_main(c);
+    }
+    int e = pid < 0 ? ipc__neg_errno() : 0;
+    pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
     if (pid < 0) {
-        int e = ipc__neg_errno();
         close(ep[0]);
         close(ep[1]);
         return e;
     }
-    if (pid == 0) {
-        close(ep[0]);
-        child_main(c);
-    }
     close(ep[1]);
-    int err = 0;
-    ssize_t n = IPC__RETRY(read(ep[0], &err, sizeof(err)));
-    close(ep[0]);
-    if (n == (ssize_t)sizeof(err)) {
-        reap_failed(pid);
-        return err > 0 ? -err : -EIO;
-    }
+    rc = err_pipe_collect(ep[0], pid);
+    if (rc < 0)
+        return rc;
     *pid_out = pid;
     return 0;
 }
@@ -279,23 +317,30 @@ static __attribute__((noinline)) pid_t do_vfork(struct child_ctx *c)
     return pid;
 }
 
+/* The error goes through a pipe rather than through the shared memory alone:
+ * ThreadSanitizer (and some other interposers) turn vfork into fork, and a write to
+ * shared memory would then never reach the parent, losing every exec error. With a
+ * real vfork the child has exec'd or exited when we resume, so the read does not
+ * block. */
 static int spawn_vfork(struct child_ctx *c, pid_t *pid_out)
 {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &c->oldmask);
-    c->err_fd = -1;
-    c->child_errno = 0;
-    c->reset_signals = 1;
+    int ep[2];
+    int rc = err_pipe_open(ep);
+    if (rc < 0)
+        return rc;
+    c->err_fd = ep[1];
+    block_all(c);
     pid_t pid = do_vfork(c);
     int e = pid < 0 ? ipc__neg_errno() : 0;
     pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
-    if (pid < 0)
+    close(ep[1]);
+    if (pid < 0) {
+        close(ep[0]);
         return e;
-    if (c->child_errno) {
-        reap_failed(pid);
-        return -c->child_errno;
     }
+    rc = err_pipe_collect(ep[0], pid);
+    if (rc < 0)
+        return rc;
     *pid_out = pid;
     return 0;
 }
@@ -331,11 +376,18 @@ static int spawn_posix(struct child_ctx *c, pid_t *pid_out)
     }
     if (!rc && c->cwd)
         rc = posix_spawn_file_actions_addchdir_np(&fa, c->cwd);
-    if (!rc && c->setpgid) {
-        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-        if (!rc)
-            rc = posix_spawnattr_setpgroup(&attr, 0);
+    if (!rc) {
+        /* Same start as the other methods: an empty signal mask (glibc already
+         * defaults caught signals in the child). */
+        sigset_t none;
+        sigemptyset(&none);
+        rc = posix_spawnattr_setsigmask(&attr, &none);
     }
+    if (!rc)
+        rc = posix_spawnattr_setflags(
+            &attr, (short)(POSIX_SPAWN_SETSIGMASK | (c->setpgid ? POSIX_SPAWN_SETPGROUP : 0)));
+    if (!rc && c->setpgid)
+        rc = posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid = -1;
     if (!rc) {
         if (c->path_env && !strchr(c->file, '/'))
@@ -397,14 +449,37 @@ static int resolve_stdio(struct child_ctx *c, const struct ipc_proc_options *o)
     return 0;
 }
 
-static int finish(struct ipc_proc **out, pid_t pid, const struct ipc_proc_options *o)
+/* Creates the child with method m and registers its object. reg_lock is held from
+ * before the fork until the child is registered, so that:
+ * - ipc_proc_reap_orphans (another thread) cannot take a child that exits at once
+ *   for an orphan, losing its status and letting pidfd_open meet a reused pid;
+ * - no other spawn's error pipe is open in this process while we fork: a function
+ *   child would otherwise inherit it and keep that spawn waiting for EOF for as
+ *   long as it runs. */
+static int spawn_common(struct ipc_proc **out, struct child_ctx *c, enum ipc_proc_method m,
+                        const struct ipc_proc_options *o)
 {
     struct ipc_proc *p = calloc(1, sizeof(*p));
-    if (!p) {
-        /* Never leave an unowned child behind. */
-        kill(pid, SIGKILL);
-        reap_failed(pid);
+    if (!p)
         return -ENOMEM;
+    pid_t pid = -1;
+    int rc;
+    pthread_mutex_lock(&reg_lock);
+    switch (m) {
+    case IPC_PROC_FORK:
+        rc = spawn_fork(c, &pid);
+        break;
+    case IPC_PROC_POSIX_SPAWN:
+        rc = spawn_posix(c, &pid);
+        break;
+    default:
+        rc = spawn_vfork(c, &pid);
+        break;
+    }
+    if (rc < 0) {
+        pthread_mutex_unlock(&reg_lock);
+        free(p);
+        return rc;
     }
     p->pid = pid;
     p->pidfd = (o && (o->flags & IPC_PROC_F_NO_PIDFD)) ? -1 : open_pidfd(pid);
@@ -414,7 +489,8 @@ static int finish(struct ipc_proc **out, pid_t pid, const struct ipc_proc_option
         (void)setpgid(pid, pid);
         p->own_pgrp = 1;
     }
-    reg_add(p);
+    reg_add_locked(p);
+    pthread_mutex_unlock(&reg_lock);
     *out = p;
     return 0;
 }
@@ -441,21 +517,7 @@ int ipc_proc_spawn(struct ipc_proc **out, char *const argv[], const struct ipc_p
     int rc = resolve_stdio(&c, opts);
     if (rc < 0)
         return rc;
-    pid_t pid = -1;
-    switch (opts ? opts->method : IPC_PROC_AUTO) {
-    case IPC_PROC_FORK:
-        rc = spawn_fork(&c, &pid);
-        break;
-    case IPC_PROC_POSIX_SPAWN:
-        rc = spawn_posix(&c, &pid);
-        break;
-    default:
-        rc = spawn_vfork(&c, &pid);
-        break;
-    }
-    if (rc < 0)
-        return rc;
-    return finish(out, pid, opts);
+    return spawn_common(out, &c, opts ? opts->method : IPC_PROC_AUTO, opts);
 }
 
 int ipc_proc_fork(struct ipc_proc **out, ipc_proc_fn fn, void *arg,
@@ -476,11 +538,7 @@ int ipc_proc_fork(struct ipc_proc **out, ipc_proc_fn fn, void *arg,
     int rc = resolve_stdio(&c, opts);
     if (rc < 0)
         return rc;
-    pid_t pid = -1;
-    rc = spawn_fork(&c, &pid);
-    if (rc < 0)
-        return rc;
-    return finish(out, pid, opts);
+    return spawn_common(out, &c, IPC_PROC_FORK, opts);
 }
 
 /* Collects the list arguments of the spawnl* variants into a malloc'ed vector. */
@@ -849,6 +907,12 @@ int ipc_proc_kill_group(struct ipc_proc *p, int sig)
     if (!p || sig < 0 || sig >= NSIG || !p->own_pgrp)
         return -EINVAL;
     if (p->reaped)
+        return -ESRCH;
+    /* Reaped by ipc_proc_reap_orphans: the group id may belong to someone else now. */
+    pthread_mutex_lock(&reg_lock);
+    int gone = p->stashed;
+    pthread_mutex_unlock(&reg_lock);
+    if (gone)
         return -ESRCH;
     return killpg(p->pid, sig) < 0 ? ipc__neg_errno() : 0;
 }

@@ -175,9 +175,12 @@ static int clamp_ms(int64_t v)
 
 int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_run_result *res)
 {
+    /* Zeroed before validation too: the header promises a zeroed res on every
+     * failure, so a caller may free it unconditionally. */
+    if (res)
+        memset(res, 0, sizeof(*res));
     if (!valid(argv, opts, res))
         return -EINVAL;
-    memset(res, 0, sizeof(*res));
     struct ipc_run_options o;
     if (opts)
         o = *opts;

@@ -2,10 +2,16 @@
  *
  * Helper programs are this test binary re-executed with argv[1] == "__child"
  * (see child_mode), so the tests need nothing but /bin/sh and coreutils. */
+/* Also run under ThreadSanitizer (label tsan): TSan turns vfork into fork, which
+ * once made every exec error of the vfork method vanish (spawn returned 0, exit 127). */
+// ctest-labels: tsan
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +337,15 @@ static int fn_raise(void *arg)
     return 0;
 }
 
+/* Exits 7 when the child still has SIGTERM blocked, as the caller had. */
+static int fn_raise_blocked_term(void *arg)
+{
+    (void)arg;
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    return sigismember(&cur, SIGTERM) ? 7 : 8;
+}
+
 static int fn_write_fd1(void *arg)
 {
     const char *msg = arg;
@@ -622,6 +637,215 @@ static void test_many_spawns_each_method(void **state)
     }
 }
 
+/* ---- regressions (review) ---------------------------------------------------- */
+
+struct inherit_ctx {
+    int base_fds; /* fd count before the spawn */
+    int gate_rd;  /* the plain child blocks reading this */
+    int out_rd;   /* read end of our redirected stdout */
+    size_t drain; /* bytes to read from it */
+    pid_t forked; /* the plain child, or -1 */
+    int ready[2]; /* thread -> main: baseline taken */
+};
+
+/* Waits until the spawn in the main thread has opened its error pipe (two new fds),
+ * forks a plain child that inherits it (as any other thread's fork could), then
+ * unblocks the main thread's fflush by draining its stdout pipe. */
+static void *inherit_main(void *arg)
+{
+    struct inherit_ctx *c = arg;
+    c->base_fds = ipct_fd_count();
+    if (write(c->ready[1], "r", 1) != 1)
+        return NULL;
+    while (ipct_fd_count() < c->base_fds + 2)
+        sched_yield();
+    c->forked = fork();
+    if (c->forked == 0) {
+        char b;
+        while (read(c->gate_rd, &b, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    static char sink[65536];
+    while (c->drain > 0) {
+        ssize_t n = read(c->out_rd, sink, c->drain < sizeof(sink) ? c->drain : sizeof(sink));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        c->drain -= (size_t)n;
+    }
+    return NULL;
+}
+
+struct watchdog {
+    int done[2]; /* main writes when finished */
+    int gate_wr;
+    atomic_int fired;
+};
+
+/* Not synchronisation: only turns a hang into a failure after 20 s. */
+static void *watchdog_main(void *arg)
+{
+    struct watchdog *w = arg;
+    struct pollfd pfd = {w->done[0], POLLIN, 0};
+    if (poll(&pfd, 1, 20000) == 0) {
+        atomic_store(&w->fired, 1);
+        ssize_t n = write(w->gate_wr, "x", 1);
+        (void)n;
+    }
+    return NULL;
+}
+
+/* Bug: ipc_proc_fork waited for EOF on its error pipe, so a process forked by
+ * another thread while the pipe was open (it inherits the write end) kept the spawn
+ * blocked for as long as it lived. The fork is made deterministic by holding the
+ * spawn in its pre-fork fflush(stdout) (stdout is a full pipe) until the other
+ * thread has forked. */
+static void test_fork_fn_ignores_inherited_error_pipe(void **state)
+{
+    (void)state;
+    int gate[2], outp[2];
+    assert_int_equal(pipe2(gate, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(outp, O_CLOEXEC), 0);
+    /* Fill the pipe, then leave unflushed bytes in stdout's buffer. */
+    int fl = fcntl(outp[1], F_GETFL);
+    assert_int_equal(fcntl(outp[1], F_SETFL, fl | O_NONBLOCK), 0);
+    static char fill[4096];
+    memset(fill, 'f', sizeof(fill));
+    size_t filled = 0;
+    for (;;) {
+        ssize_t n = write(outp[1], fill, sizeof(fill));
+        if (n <= 0)
+            break;
+        filled += (size_t)n;
+    }
+    assert_int_equal(fcntl(outp[1], F_SETFL, fl), 0);
+    fflush(stdout);
+    struct ipc_redir *r;
+    struct ipc_redir_saved saved;
+    IPCT_OK(ipc_redir_new(&r));
+    IPCT_OK(ipc_redir_fd(r, 1, outp[1]));
+    IPCT_OK(ipc_redir_apply(r, &saved)); /* flushes stdout first: buffer empty */
+    ipc_redir_free(r);
+    const char msg[] = "buffered before the fork";
+    fputs(msg, stdout);
+
+    struct watchdog w = {.gate_wr = gate[1]};
+    atomic_init(&w.fired, 0);
+    assert_int_equal(pipe2(w.done, O_CLOEXEC), 0);
+    struct inherit_ctx ic = {
+        .gate_rd = gate[0], .out_rd = outp[0], .drain = filled + sizeof(msg) - 1, .forked = -1};
+    assert_int_equal(pipe2(ic.ready, O_CLOEXEC), 0);
+    pthread_t wt, it;
+    assert_int_equal(pthread_create(&wt, NULL, watchdog_main, &w), 0);
+    assert_int_equal(pthread_create(&it, NULL, inherit_main, &ic), 0);
+    char b;
+    assert_int_equal(read(ic.ready[0], &b, 1), 1);
+    struct ipc_proc *pr;
+    int rc = ipc_proc_fork(&pr, fn_exit42, NULL, NULL);
+    int fired = atomic_load(&w.fired);
+    assert_int_equal(write(w.done[1], "x", 1), 1);
+    assert_int_equal(pthread_join(wt, NULL), 0);
+    assert_int_equal(pthread_join(it, NULL), 0);
+    IPCT_OK(ipc_redir_restore(&saved));
+    if (!fired)
+        assert_int_equal(write(gate[1], "x", 1), 1);
+    if (ic.forked > 0)
+        assert_int_equal(waitpid(ic.forked, NULL, 0), ic.forked);
+    IPCT_OK(rc);
+    struct ipc_proc_status st;
+    IPCT_OK(ipc_proc_wait(pr, -1, 0, &st));
+    assert_true(st.exited && st.code == 42);
+    ipc_proc_free(pr);
+    int fds[] = {gate[0],   gate[1],   outp[0],     outp[1],
+                 w.done[0], w.done[1], ic.ready[0], ic.ready[1]};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(fds); i++)
+        close(fds[i]);
+    assert_true(ic.forked > 0);
+    assert_int_equal(ic.drain, 0);
+    assert_false(fired);
+}
+
+struct reaper {
+    atomic_int stop;
+    int orphans;
+};
+
+static void *reaper_main(void *arg)
+{
+    struct reaper *r = arg;
+    while (!atomic_load(&r->stop)) {
+        int n = ipc_proc_reap_orphans(0);
+        if (n > 0)
+            r->orphans += n;
+    }
+    return NULL;
+}
+
+/* Bug: a child that exited before its object was registered was reaped by a
+ * concurrent ipc_proc_reap_orphans as an orphan: its status was lost (wait gave
+ * -ECHILD) and pidfd_open could meet a reused pid. */
+static void test_reap_orphans_concurrent_with_spawn(void **state)
+{
+    (void)state;
+    struct reaper r = {.orphans = 0};
+    atomic_init(&r.stop, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reaper_main, &r), 0);
+    int lost = 0, wrong = 0;
+    for (int i = 0; i < 150; i++) {
+        struct ipc_proc *pr;
+        IPCT_OK(ipc_proc_fork(&pr, fn_exit42, NULL, NULL));
+        struct ipc_proc_status st;
+        int rc = ipc_proc_wait(pr, -1, 0, &st);
+        if (rc == -ECHILD)
+            lost++;
+        else if (rc != 0 || !st.exited || st.code != 42)
+            wrong++;
+        ipc_proc_free(pr);
+    }
+    atomic_store(&r.stop, 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(lost, 0);
+    assert_int_equal(wrong, 0);
+    assert_int_equal(r.orphans, 0); /* every child had an owner */
+}
+
+/* Bug: exec children inherited the calling thread's signal mask, so a caller that
+ * blocks SIGTERM (e.g. for a signalfd) spawned children that SIGTERM (ipc_run's
+ * timeout) could not stop. */
+static void test_exec_child_starts_with_empty_mask(void **state)
+{
+    (void)state;
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+    int failures = 0;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(methods); i++) {
+        char *argv[] = {"/bin/sleep", "100", NULL};
+        struct ipc_proc_options o = {.method = methods[i]};
+        struct ipc_proc *pr;
+        IPCT_OK(ipc_proc_spawn(&pr, argv, &o));
+        IPCT_OK(ipc_proc_kill(pr, SIGTERM));
+        struct ipc_proc_status st;
+        int rc = ipc_proc_wait(pr, 10000, 0, &st);
+        if (rc != 0 || !st.signaled || st.signal != SIGTERM)
+            failures++;
+        ipc_proc_free(pr); /* SIGKILLs it when SIGTERM did not work */
+    }
+    /* A function child keeps the caller's mask: it is a copy of the caller. */
+    struct ipc_proc *pr;
+    IPCT_OK(ipc_proc_fork(&pr, fn_raise_blocked_term, NULL, NULL));
+    struct ipc_proc_status st;
+    IPCT_OK(ipc_proc_wait(pr, -1, 0, &st));
+    assert_true(st.exited && st.code == 7);
+    ipc_proc_free(pr);
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+    assert_int_equal(failures, 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "__child"))
@@ -644,6 +868,9 @@ int main(int argc, char **argv)
         IPCT_TEST(test_subreaper_adopts_orphan),
         IPCT_TEST(test_argument_validation),
         IPCT_TEST(test_many_spawns_each_method),
+        IPCT_TEST(test_fork_fn_ignores_inherited_error_pipe),
+        IPCT_TEST(test_reap_orphans_concurrent_with_spawn),
+        IPCT_TEST(test_exec_child_starts_with_empty_mask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,12 @@
  * it writes a pseudo-random (non-periodic) byte stream to stdout and another to
  * stderr, interleaving chunks of random size, so a reader that drains one pipe
  * at a time deadlocks and any lost, duplicated or reordered byte is detected. */
+/* Also run under ThreadSanitizer (label tsan): TSan turns vfork into fork, which
+ * once made every exec error of the vfork method vanish (spawn returned 0, exit 127). */
+// ctest-labels: tsan
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -210,11 +214,17 @@ static void test_timeout_kills_sleep(void **state)
 static void test_timeout_grace_then_sigkill(void **state)
 {
     (void)state;
-    /* exec keeps one process: the ignored SIGTERM is inherited by sleep. */
-    char *argv[] = {"/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 100", NULL};
+    /* The child ignores SIGTERM from its first instruction: ignored signals survive
+     * spawn and exec. (A `trap '' TERM` in the script raced the 200 ms timeout on a
+     * loaded machine: sh could be killed by SIGTERM before running the trap.) */
+    char *argv[] = {"/bin/sh", "-c", "echo ready; exec sleep 100", NULL};
     struct ipc_run_options o = {.timeout_ms = 200, .grace_ms = 200};
     struct ipc_run_result r;
-    IPCT_OK(ipc_run(argv, &o, &r));
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_term;
+    assert_int_equal(sigaction(SIGTERM, &ign, &old_term), 0);
+    int rc = ipc_run(argv, &o, &r);
+    assert_int_equal(sigaction(SIGTERM, &old_term, NULL), 0);
+    IPCT_OK(rc);
     assert_true(r.timed_out);
     assert_true(r.killed);
     assert_true(r.status.signaled);
@@ -243,6 +253,29 @@ static void test_timeout_grace_then_sigkill(void **state)
     assert_true(reaped <= 1);
     assert_true(ipct_no_children());
     IPCT_OK(ipc_proc_set_subreaper(0));
+}
+
+/* Bug: the child inherited the caller's signal mask, so with SIGTERM blocked in the
+ * calling thread (as a signalfd user does) the timeout's SIGTERM never took effect and
+ * every timeout ended in SIGKILL after the grace period. */
+static void test_timeout_with_sigterm_blocked_in_caller(void **state)
+{
+    (void)state;
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(methods); i++) {
+        char *argv[] = {"/bin/sleep", "100", NULL};
+        struct ipc_run_options o = {.timeout_ms = 100, .grace_ms = 20000, .method = methods[i]};
+        struct ipc_run_result r;
+        IPCT_OK(ipc_run(argv, &o, &r));
+        assert_true(r.timed_out);
+        assert_false(r.killed);
+        assert_true(r.status.signaled && r.status.signal == SIGTERM);
+        ipc_run_result_free(&r);
+    }
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
 }
 
 static void test_missing_binary(void **state)
@@ -322,7 +355,19 @@ static void test_argument_validation(void **state)
     struct ipc_run_result r;
     char *argv[] = {"/bin/true", NULL};
     char *empty[] = {NULL};
+    /* Bug: -EINVAL left res as it was, so freeing it (allowed after any failure)
+     * freed garbage. */
+    memset(&r, 0x5a, sizeof(r));
     assert_int_equal(ipc_run(NULL, NULL, &r), -EINVAL);
+    assert_null(r.out);
+    assert_null(r.err);
+    assert_int_equal(r.out_len, 0);
+    ipc_run_result_free(&r);
+    memset(&r, 0x5a, sizeof(r));
+    struct ipc_run_options bad = {.flags = 0x8000};
+    assert_int_equal(ipc_run(argv, &bad, &r), -EINVAL);
+    assert_null(r.out);
+    ipc_run_result_free(&r);
     assert_int_equal(ipc_run(empty, NULL, &r), -EINVAL);
     assert_int_equal(ipc_run(argv, NULL, NULL), -EINVAL);
     struct ipc_run_options o = {.flags = 0x8000};
@@ -362,6 +407,7 @@ int main(int argc, char **argv)
         IPCT_TEST(test_timeout_kills_sleep),
         IPCT_TEST(test_timeout_grace_then_sigkill),
         IPCT_TEST(test_missing_binary),
+        IPCT_TEST(test_timeout_with_sigterm_blocked_in_caller),
         IPCT_TEST(test_cap_merge_and_callback),
         IPCT_TEST(test_argument_validation),
     };

@@ -12,7 +12,7 @@
  * process is safe: only async-signal-safe calls run between fork and exec (function
  * children, see ipc_proc_fork, are the caller's responsibility).
  * Nothing here changes process-wide signal dispositions; a spawn blocks signals in
- * the calling thread only for the few instructions around vfork. */
+ * the calling thread only for the few instructions around fork/vfork. */
 #ifndef IPC_PROC_H
 #define IPC_PROC_H
 
@@ -33,7 +33,7 @@ struct ipc_redir; /* ipc/redir.h */
 enum ipc_proc_method {
     IPC_PROC_AUTO = 0,
     IPC_PROC_FORK = 1,        /* fork + exec; exec errors through a CLOEXEC error pipe */
-    IPC_PROC_VFORK = 2,       /* vfork (CLONE_VM|CLONE_VFORK) + exec; errors via shared memory */
+    IPC_PROC_VFORK = 2,       /* vfork (CLONE_VM|CLONE_VFORK) + exec; errors via the error pipe */
     IPC_PROC_POSIX_SPAWN = 3, /* posix_spawn / posix_spawnp (glibc reports exec errors) */
 };
 
@@ -65,7 +65,10 @@ struct ipc_proc_options {
  * the exec error seen by the child (the child is already reaped); -EBADF a stdio fd
  * is not open; -EAGAIN/-ENOMEM fork limits; -ENOMEM allocation.
  * The parent's fds are inherited only if they are not close-on-exec; stdio fds and
- * redir plans are applied with dup2 so overlapping targets are safe. */
+ * redir plans are applied with dup2 so overlapping targets are safe. Signals, as
+ * with libuv: the child starts with an empty signal mask (whatever the calling
+ * thread blocks), caught signals revert to the default and ignored ones stay
+ * ignored (exec's rule). */
 IPC_MUST_USE int ipc_proc_spawn(struct ipc_proc **out, char *const argv[],
                                 const struct ipc_proc_options *opts);
 
