@@ -264,6 +264,10 @@ static int robust_mutex_init(pthread_mutex_t *m)
     rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
     if (!rc)
         rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    /* Error-checking: a holder that locks again gets EDEADLK, as the header
+     * documents, instead of blocking forever on its own lock. */
+    if (!rc)
+        rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
     if (!rc)
         rc = pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
@@ -779,7 +783,8 @@ int ipc_ctab_incrby(ipc_ctab *t, const void *key, size_t keylen, int64_t delta, 
         goto out;
     }
     nv = delta;
-    memcpy(s[ins].key, key, keylen);
+    if (keylen) /* key may be NULL for the empty key; memcpy(NULL, 0) is UB */
+        memcpy(s[ins].key, key, keylen);
     s[ins].keylen = (uint8_t)keylen;
     atomic_store_explicit(&s[ins].value, nv, memory_order_relaxed);
 #ifdef IPC_TEST_FAULTS

@@ -212,8 +212,9 @@ int ipc_sig_child_reset(void)
         struct sigaction old;
         if (sigaction(s, NULL, &old) < 0)
             continue;
-        if (!(old.sa_flags & SA_SIGINFO) &&
-            (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN))
+        /* sa_handler aliases sa_sigaction: SIG_IGN stays ignored even when it
+         * was installed with SA_SIGINFO in sa_flags. */
+        if (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)
             continue;
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));

@@ -412,15 +412,25 @@ static void test_capacity(void **state)
     int cap = ipc_pipe_capacity(p.rd);
     assert_true(cap > 0);
     int set = ipc_pipe_set_capacity(p.wr, 100000);
-    assert_true(set >= 100000);
-    assert_int_equal(ipc_pipe_capacity(p.rd), set);
+    /* Growing fails with EPERM once this user's pipes exceed pipe-user-pages-soft,
+     * which other processes of a shared CI user can cause: documented, not a bug. */
+    if (set != -EPERM) {
+        assert_true(set >= 100000);
+        assert_int_equal(ipc_pipe_capacity(p.rd), set);
+    }
     assert_int_equal(ipc_pipe_set_capacity(p.wr, 0), -EINVAL);
     assert_int_equal(ipc_pipe_set_capacity(p.wr, (size_t)INT_MAX + 1), -EINVAL);
-    /* Shrinking below the data held is refused. */
-    uint8_t *b = make_buf(20000);
-    assert_int_equal(ipc_pipe_write_all(p.wr, b, 20000, 0), 20000);
-    assert_int_equal(ipc_pipe_set_capacity(p.wr, 4096), -EBUSY);
-    free(b);
+    /* Shrinking below the data held is refused. Hold no more than fits (a pipe
+     * made under that quota has only 2 pages), so the blocking write cannot hang. */
+    int now = ipc_pipe_capacity(p.wr);
+    assert_true(now >= 4096);
+    if (now > 4096) { /* a 1-page pipe (older kernels, under quota) cannot shrink */
+        size_t held = now > 20000 ? 20000 : (size_t)now - 1;
+        uint8_t *b = make_buf(held);
+        assert_int_equal(ipc_pipe_write_all(p.wr, b, held, 0), (ssize_t)held);
+        assert_int_equal(ipc_pipe_set_capacity(p.wr, 4096), -EBUSY);
+        free(b);
+    }
     ipc_pipe_close(&p);
     int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,8 +84,11 @@ static char g_name1[64], g_name2[64];
 
 static int named_setup(void **state)
 {
-    snprintf(g_name1, sizeof(g_name1), "/ipc-test-shm-%d-a", (int)getpid());
-    snprintf(g_name2, sizeof(g_name2), "/ipc-test-shm-%d-b", (int)getpid());
+    /* Not "ipc*": the generic leak check counts every /dev/shm/ipc* object on the
+     * machine, so these would fail other test executables running in parallel
+     * (ctest -j). named_teardown checks these exact names instead. */
+    snprintf(g_name1, sizeof(g_name1), "/test-ipc-shm-%d-a", (int)getpid());
+    snprintf(g_name2, sizeof(g_name2), "/test-ipc-shm-%d-b", (int)getpid());
     shm_unlink(g_name1);
     shm_unlink(g_name2);
     return ipct_setup(state);
@@ -686,6 +690,97 @@ static void test_ctab_death_mid_insert(void **state)
     ipc_ctab_free(t);
 }
 
+/* Runs fn(arg) in a child bounded by timeout_ms; returns its exit code, or -1
+ * if it had to be killed (e.g. it blocked forever on its own lock). */
+static int run_bounded(int (*fn)(void *), void *arg, int timeout_ms)
+{
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        _exit(fn(arg)); /* the write end closes at exit: EOF for the parent */
+    }
+    close(p[1]);
+    struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+    int rc;
+    do
+        rc = poll(&pfd, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    close(p[0]);
+    if (rc == 0)
+        kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (rc == 0 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+/* Exit 0 when a second lock by the holder reports -EDEADLK, as documented. */
+static int relock_counter(void *arg)
+{
+    ipc_counter *c = arg;
+    if (ipc_counter_lock(c) != 0)
+        return 1;
+    if (ipc_counter_lock(c) != -EDEADLK)
+        return 2;
+    int64_t v;
+    if (ipc_counter_add(c, 1, &v) != -EDEADLK) /* misuse: an error, not a hang */
+        return 3;
+    return ipc_counter_unlock(c) == 0 ? 0 : 4;
+}
+
+static int relock_ctab(void *arg)
+{
+    ipc_ctab *t = arg;
+    if (ipc_ctab_lock(t) != 0)
+        return 1;
+    if (ipc_ctab_lock(t) != -EDEADLK)
+        return 2;
+    return ipc_ctab_unlock(t) == 0 ? 0 : 3;
+}
+
+/* Regression: the robust mutexes were of the default type, so a holder locking
+ * again blocked forever instead of getting the documented -EDEADLK. */
+static void test_relock_is_edeadlk(void **state)
+{
+    (void)state;
+    ipc_counter *c = NULL;
+    IPCT_OK(ipc_counter_new(&c, IPC_LOCK_MUTEX));
+    assert_int_equal(run_bounded(relock_counter, c, 10000), 0);
+    int64_t v;
+    IPCT_OK(ipc_counter_add(c, 1, &v)); /* the child unlocked: still usable */
+    assert_int_equal(v, 1);
+    ipc_counter_free(c);
+
+    ipc_ctab *t = NULL;
+    IPCT_OK(ipc_ctab_new(&t, 8));
+    assert_int_equal(run_bounded(relock_ctab, t, 10000), 0);
+    IPCT_OK(incr(t, "k", 2, &v));
+    assert_int_equal(v, 2);
+    ipc_ctab_free(t);
+}
+
+/* Regression: inserting the empty key passed as (NULL, 0), which the header
+ * allows, called memcpy with a NULL source (UB; trapped by UBSan). */
+static void test_ctab_null_empty_key(void **state)
+{
+    (void)state;
+    ipc_ctab *t = NULL;
+    IPCT_OK(ipc_ctab_new(&t, 8));
+    int64_t v = 0;
+    IPCT_OK(ipc_ctab_incrby(t, NULL, 0, 4, &v));
+    assert_int_equal(v, 4);
+    IPCT_OK(ipc_ctab_incrby(t, "", 0, 1, &v)); /* same key */
+    assert_int_equal(v, 5);
+    assert_int_equal(ipc_ctab_count(t), 1);
+    assert_int_equal(ipc_ctab_del(t, NULL, 0), 1);
+    assert_int_equal(ipc_ctab_count(t), 0);
+    ipc_ctab_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +803,8 @@ int main(void)
         IPCT_TEST(test_ctab_across_fork),
         IPCT_TEST(test_ctab_owner_death),
         IPCT_TEST(test_ctab_death_mid_insert),
+        IPCT_TEST(test_relock_is_edeadlk),
+        IPCT_TEST(test_ctab_null_empty_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

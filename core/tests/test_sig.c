@@ -468,14 +468,49 @@ static void test_child_reset(void **state)
     reap_ok(pid);
 }
 
+/* Regression: an ignored signal whose action was set with SA_SIGINFO in
+ * sa_flags (sa_handler == SIG_IGN all the same) was reset to SIG_DFL, against
+ * the documented "ignored ones stay ignored". */
+static int child_reset_siginfo_ign(void)
+{
+    struct sigaction ign;
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    ign.sa_flags = SA_SIGINFO;
+    sigemptyset(&ign.sa_mask);
+    if (sigaction(SIGWINCH, &ign, NULL) < 0)
+        return 1;
+    if (ipc_sig_child_reset() < 0)
+        return 2;
+    struct sigaction sa;
+    sigaction(SIGWINCH, NULL, &sa);
+    return sa.sa_handler == SIG_IGN ? 0 : 3;
+}
+
+static void test_child_reset_keeps_siginfo_ignored(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_reset_siginfo_ign());
+    reap_ok(pid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IPCT_TEST(test_install_restore_errno),   IPCT_TEST(test_catch_counts),
-        IPCT_TEST(test_eintr_and_library_retry), IPCT_TEST(test_wait_payload_and_timeout),
-        IPCT_TEST(test_sigsrc_rt_signalfd),      IPCT_TEST(test_sigsrc_rt_selfpipe),
-        IPCT_TEST(test_sigsrc_sigchld_signalfd), IPCT_TEST(test_sigsrc_sigchld_selfpipe),
-        IPCT_TEST(test_sigsrc_bad_args),         IPCT_TEST(test_child_reset),
+        IPCT_TEST(test_install_restore_errno),
+        IPCT_TEST(test_catch_counts),
+        IPCT_TEST(test_eintr_and_library_retry),
+        IPCT_TEST(test_wait_payload_and_timeout),
+        IPCT_TEST(test_sigsrc_rt_signalfd),
+        IPCT_TEST(test_sigsrc_rt_selfpipe),
+        IPCT_TEST(test_sigsrc_sigchld_signalfd),
+        IPCT_TEST(test_sigsrc_sigchld_selfpipe),
+        IPCT_TEST(test_sigsrc_bad_args),
+        IPCT_TEST(test_child_reset),
+        IPCT_TEST(test_child_reset_keeps_siginfo_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  *
  * Every test runs between ipct_setup() and ipct_teardown() (use IPCT_TEST(fn)),
  * which assert that the test left no child process, no zombie, no extra open fd
- * and no new /dev/shm object behind. Header-only so that each test executable
+ * and no new /dev/shm object named with its pid behind. Header-only so that each test executable
  * stays one file. */
 #ifndef IPC_TESTUTIL_H
 #define IPC_TESTUTIL_H
@@ -46,17 +46,28 @@ static inline int ipct_fd_count(void)
     return ipct_count_dir("/proc/self/fd") - 1;
 }
 
-/* Objects in /dev/shm whose name starts with "ipc" (the library's and tests'). */
+/* Objects in /dev/shm whose name contains this process's pid as a whole number.
+ * Tests name their objects with their pid, so tests running in parallel (and
+ * anything else on the machine) cannot disturb each other's leak checks. */
 static inline int ipct_shm_count(void)
 {
     DIR *d = opendir("/dev/shm");
     if (!d)
         return 0;
+    char pid[24];
+    int pid_len = snprintf(pid, sizeof(pid), "%d", (int)getpid());
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, "ipc", 3) == 0)
-            n++;
+    while ((e = readdir(d)) != NULL) {
+        for (const char *at = strstr(e->d_name, pid); at; at = strstr(at + 1, pid)) {
+            int digit_before = at > e->d_name && at[-1] >= '0' && at[-1] <= '9';
+            int digit_after = at[pid_len] >= '0' && at[pid_len] <= '9';
+            if (!digit_before && !digit_after) {
+                n++;
+                break;
+            }
+        }
+    }
     closedir(d);
     return n;
 }
