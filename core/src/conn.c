@@ -1,0 +1,800 @@
+/* conn.c - the per-connection RESP2 engine of `ipcstorm serve`. */
+#include "ipc/conn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "ipc/resp.h"
+
+#define CONN_DEFAULT_MAX_BULK      ((size_t)1 << 20)
+#define CONN_DEFAULT_MAX_INLINE    ((size_t)64 << 10)
+#define CONN_DEFAULT_MAX_MULTIBULK ((size_t)1048576)
+#define CONN_DEFAULT_HIGH_WATER    ((size_t)256 << 10)
+#define CONN_MAX_BULK_LIMIT        ((size_t)512 << 20)
+#define CONN_IN_INITIAL            ((size_t)16 << 10)
+#define CONN_OUT_INITIAL           ((size_t)16 << 10)
+/* Commands have few arguments; DEL takes many keys, which are executed in chunks
+ * of argv slots would complicate the engine, so argv is grown on demand instead. */
+#define CONN_ARGV_INITIAL 16
+
+struct ipc_conn {
+    struct ipc_conn_env *env;
+    struct ipc_conn_limits lim;
+    struct ipc_resp_parser parser;
+    char *in;
+    size_t in_cap, in_len, in_pos; /* unparsed input is in[in_pos, in_len) */
+    char *out;
+    size_t out_cap, out_len, out_pos; /* pending output is out[out_pos, out_len) */
+    int closing;                      /* QUIT / protocol error / EOF seen */
+    int eof;
+    int failed; /* socket error: DONE regardless of output */
+};
+
+/* ---- output buffer --------------------------------------------------------- */
+
+static int out_reserve(struct ipc_conn *c, size_t n)
+{
+    if (c->out_cap - c->out_len >= n)
+        return 0;
+    if (c->out_pos > 0) {
+        /* Shift the unsent tail down before growing: the buffer is reused. */
+        memmove(c->out, c->out + c->out_pos, c->out_len - c->out_pos);
+        c->out_len -= c->out_pos;
+        c->out_pos = 0;
+        if (c->out_cap - c->out_len >= n)
+            return 0;
+    }
+    size_t cap = c->out_cap ? c->out_cap : CONN_OUT_INITIAL;
+    while (cap - c->out_len < n) {
+        if (cap > SIZE_MAX / 2)
+            return -ENOMEM;
+        cap *= 2;
+    }
+    char *p = realloc(c->out, cap);
+    if (!p)
+        return -ENOMEM;
+    c->out = p;
+    c->out_cap = cap;
+    return 0;
+}
+
+static int out_raw(struct ipc_conn *c, const void *p, size_t n)
+{
+    int rc = out_reserve(c, n);
+    if (rc < 0)
+        return rc;
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    return 0;
+}
+
+#define OUT_LIT(c, s) out_raw((c), (s), sizeof(s) - 1)
+
+/* Formats v in decimal at the end of buf (of at least 21 bytes); returns start. */
+static char *fmt_i64(char *end, int64_t v)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
+/* ":<v>\r\n" or "$<len>\r\n" etc.: prefix char, a number, CRLF. */
+static int out_num_line(struct ipc_conn *c, char prefix, int64_t v)
+{
+    char buf[32];
+    char *end = buf + sizeof(buf);
+    *--end = '\n';
+    *--end = '\r';
+    char *p = fmt_i64(end, v);
+    *--p = prefix;
+    return out_raw(c, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+static int out_bulk(struct ipc_conn *c, const void *p, size_t n)
+{
+    int rc = out_reserve(c, n + 32);
+    if (rc < 0)
+        return rc;
+    rc = out_num_line(c, '$', (int64_t)n);
+    if (rc < 0)
+        return rc;
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    c->out[c->out_len++] = '\r';
+    c->out[c->out_len++] = '\n';
+    return 0;
+}
+
+/* "-<text>\r\n": bytes that would break the simple-string framing become spaces,
+ * as Redis does for error texts that quote client input. */
+static int out_error(struct ipc_conn *c, const char *text, size_t n)
+{
+    int rc = out_reserve(c, n + 3);
+    if (rc < 0)
+        return rc;
+    char *d = c->out + c->out_len;
+    *d++ = '-';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        *d++ = (ch == '\r' || ch == '\n' || ch == 0) ? ' ' : (char)ch;
+    }
+    *d++ = '\r';
+    *d++ = '\n';
+    c->out_len = (size_t)(d - c->out);
+    return 0;
+}
+
+static int out_errorf(struct ipc_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int out_errorf(struct ipc_conn *c, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n >= sizeof(buf))
+        n = (int)sizeof(buf) - 1;
+    return out_error(c, buf, (size_t)n);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+/* Case-insensitive compare of an argument with a lowercase ASCII name. */
+static int arg_is(const char *a, size_t alen, const char *name)
+{
+    size_t i = 0;
+    for (; i < alen; i++) {
+        unsigned char ch = (unsigned char)a[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (unsigned char)(ch + 32);
+        if (name[i] == 0 || ch != (unsigned char)name[i])
+            return 0;
+    }
+    return name[i] == 0;
+}
+
+/* Strict signed 64-bit decimal, as Redis's string2ll: no spaces, no '+', no
+ * leading zeros (except "0"), no "-0". */
+static int parse_i64(const char *s, size_t n, int64_t *out)
+{
+    if (n == 0 || n > 20)
+        return -1;
+    size_t i = 0;
+    int neg = 0;
+    if (s[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (n == 1)
+            return -1;
+    }
+    if (s[i] == '0') {
+        if (n == 1) {
+            *out = 0;
+            return 0;
+        }
+        return -1;
+    }
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1)
+            return -1;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX)
+            return -1;
+        *out = (int64_t)v;
+    }
+    return 0;
+}
+
+static int reply_arity(struct ipc_conn *c, const char *lname)
+{
+    return out_errorf(c, "ERR wrong number of arguments for '%s' command", lname);
+}
+
+static int reply_table_error(struct ipc_conn *c, int rc)
+{
+    if (rc == -ERANGE || rc == -EOVERFLOW)
+        return OUT_LIT(c, "-ERR increment or decrement would overflow\r\n");
+    if (rc == -ENAMETOOLONG || rc == -E2BIG)
+        return OUT_LIT(c, "-ERR key too long\r\n");
+    if (rc == -ENOSPC)
+        return OUT_LIT(c, "-ERR counter table full\r\n");
+    return out_errorf(c, "ERR counter table: %s", ipc_strerror(rc));
+}
+
+static int cmd_incrby(struct ipc_conn *c, const char *key, size_t klen, int64_t delta)
+{
+    if (!c->env->table)
+        return OUT_LIT(c, "-ERR no counter table\r\n");
+    int64_t v = 0;
+    int rc = ipc_ctab_incrby(c->env->table, key, klen, delta, &v);
+    if (rc < 0 && rc != IPC_EOWNERDEAD)
+        return reply_table_error(c, rc);
+    return out_num_line(c, ':', v);
+}
+
+static int cmd_info(struct ipc_conn *c)
+{
+    char buf[1024];
+    uint64_t up = 0;
+    if (c->env->start_ns) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        up = now > c->env->start_ns ? (now - c->env->start_ns) / 1000000000u : 0;
+    }
+    const struct ipc_conn_stats *s = &c->env->stats;
+    int n = snprintf(buf, sizeof(buf),
+                     "# Server\r\n"
+                     "server_name:%s\r\n"
+                     "redis_version:7.0.0\r\n"
+                     "process_id:%ld\r\n"
+                     "workers:%u\r\n"
+                     "worker_index:%u\r\n"
+                     "uptime_in_seconds:%" PRIu64 "\r\n"
+                     "# Clients\r\n"
+                     "connected_clients:%" PRIu64 "\r\n"
+                     "# Stats\r\n"
+                     "total_connections_received:%" PRIu64 "\r\n"
+                     "total_commands_processed:%" PRIu64 "\r\n",
+                     c->env->server_name ? c->env->server_name : "ipcstorm", (long)getpid(),
+                     c->env->workers, c->env->worker_index, up, s->clients, s->connections,
+                     s->commands);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n >= sizeof(buf))
+        n = (int)sizeof(buf) - 1;
+    return out_bulk(c, buf, (size_t)n);
+}
+
+/* Executes one command; returns 1 for QUIT, 0 otherwise, negative on -ENOMEM. */
+static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv)
+{
+    c->env->stats.commands++;
+    const char *a0 = argv[0].ptr;
+    size_t l0 = argv[0].len;
+    switch (l0) {
+    case 3:
+        if (arg_is(a0, l0, "get")) {
+            if (argc != 2)
+                return reply_arity(c, "get");
+            if (!c->env->table)
+                return OUT_LIT(c, "-ERR no counter table\r\n");
+            int64_t v = 0;
+            int rc = ipc_ctab_get(c->env->table, argv[1].ptr, argv[1].len, &v);
+            if (rc == -ENOENT)
+                return OUT_LIT(c, "$-1\r\n");
+            if (rc < 0 && rc != IPC_EOWNERDEAD)
+                return reply_table_error(c, rc);
+            char buf[24];
+            char *p = fmt_i64(buf + sizeof(buf), v);
+            return out_bulk(c, p, (size_t)(buf + sizeof(buf) - p));
+        }
+        if (arg_is(a0, l0, "del")) {
+            if (argc < 2)
+                return reply_arity(c, "del");
+            if (!c->env->table)
+                return OUT_LIT(c, "-ERR no counter table\r\n");
+            int64_t removed = 0;
+            for (int i = 1; i < argc; i++) {
+                int rc = ipc_ctab_del(c->env->table, argv[i].ptr, argv[i].len);
+                if (rc > 0)
+                    removed++;
+                else if (rc < 0 && rc != -ENOENT && rc != IPC_EOWNERDEAD)
+                    return reply_table_error(c, rc);
+            }
+            return out_num_line(c, ':', removed);
+        }
+        break;
+    case 4:
+        if (arg_is(a0, l0, "ping")) {
+            if (argc == 1)
+                return OUT_LIT(c, "+PONG\r\n");
+            if (argc == 2)
+                return out_bulk(c, argv[1].ptr, argv[1].len);
+            return reply_arity(c, "ping");
+        }
+        if (arg_is(a0, l0, "incr")) {
+            if (argc != 2)
+                return reply_arity(c, "incr");
+            return cmd_incrby(c, argv[1].ptr, argv[1].len, 1);
+        }
+        if (arg_is(a0, l0, "decr")) {
+            if (argc != 2)
+                return reply_arity(c, "decr");
+            return cmd_incrby(c, argv[1].ptr, argv[1].len, -1);
+        }
+        if (arg_is(a0, l0, "echo")) {
+            if (argc != 2)
+                return reply_arity(c, "echo");
+            return out_bulk(c, argv[1].ptr, argv[1].len);
+        }
+        if (arg_is(a0, l0, "info"))
+            return cmd_info(c); /* sections are ignored: one short text */
+        if (arg_is(a0, l0, "quit")) {
+            int rc = OUT_LIT(c, "+OK\r\n");
+            return rc < 0 ? rc : 1;
+        }
+        break;
+    case 5:
+        if (c->env->debug_faults && arg_is(a0, l0, "debug")) {
+            if (argc != 2)
+                return reply_arity(c, "debug");
+            if (!arg_is(argv[1].ptr, argv[1].len, "die-mid-insert"))
+                return OUT_LIT(c, "-ERR unknown DEBUG subcommand\r\n");
+            if (!c->env->table)
+                return OUT_LIT(c, "-ERR no counter table\r\n");
+            int rc = ipc_ctab_fault_die_mid_insert(c->env->table);
+            if (rc < 0)
+                return out_errorf(c, "ERR faults not available: %s", ipc_strerror(rc));
+            return OUT_LIT(c, "+OK\r\n");
+        }
+        break;
+    case 6:
+        if (arg_is(a0, l0, "incrby")) {
+            if (argc != 3)
+                return reply_arity(c, "incrby");
+            int64_t d;
+            if (parse_i64(argv[2].ptr, argv[2].len, &d) < 0)
+                return OUT_LIT(c, "-ERR value is not an integer or out of range\r\n");
+            return cmd_incrby(c, argv[1].ptr, argv[1].len, d);
+        }
+        if (arg_is(a0, l0, "dbsize")) {
+            if (argc != 1)
+                return reply_arity(c, "dbsize");
+            if (!c->env->table)
+                return OUT_LIT(c, "-ERR no counter table\r\n");
+            long n = ipc_ctab_count(c->env->table);
+            if (n < 0 && n != IPC_EOWNERDEAD)
+                return reply_table_error(c, (int)n);
+            return out_num_line(c, ':', n < 0 ? 0 : n);
+        }
+        if (arg_is(a0, l0, "config")) {
+            if (argc < 2)
+                return reply_arity(c, "config");
+            if (!arg_is(argv[1].ptr, argv[1].len, "get"))
+                return out_errorf(c, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
+                                  (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].ptr);
+            if (argc != 3)
+                return reply_arity(c, "config|get");
+            /* redis-benchmark reads these two to print its header; answer them as a
+             * Redis without persistence would. */
+            if (arg_is(argv[2].ptr, argv[2].len, "save"))
+                return OUT_LIT(c, "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+            if (arg_is(argv[2].ptr, argv[2].len, "appendonly"))
+                return OUT_LIT(c, "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
+            return OUT_LIT(c, "*0\r\n");
+        }
+        break;
+    case 7:
+        if (arg_is(a0, l0, "command"))
+            return OUT_LIT(c, "*0\r\n");
+        break;
+    default:
+        break;
+    }
+    /* Redis 7's text; clients print it, the prefix is what scripts match. */
+    char args[160];
+    size_t an = 0;
+    args[0] = 0;
+    for (int i = 1; i < argc && an < 128; i++) {
+        int w = snprintf(args + an, sizeof(args) - an, "'%.*s' ",
+                         (int)(argv[i].len > 128 - an ? 128 - an : argv[i].len), argv[i].ptr);
+        if (w < 0)
+            break;
+        an += (size_t)w;
+        if (an >= sizeof(args))
+            an = sizeof(args) - 1;
+    }
+    return out_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s",
+                      (int)(l0 > 128 ? 128 : l0), a0, args);
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+static int limits_resolve(const struct ipc_conn_limits *in, struct ipc_conn_limits *out)
+{
+    *out = *in;
+    if (!out->max_bulk)
+        out->max_bulk = CONN_DEFAULT_MAX_BULK;
+    if (!out->max_inline)
+        out->max_inline = CONN_DEFAULT_MAX_INLINE;
+    if (!out->max_multibulk)
+        out->max_multibulk = CONN_DEFAULT_MAX_MULTIBULK;
+    if (!out->out_high_water)
+        out->out_high_water = CONN_DEFAULT_HIGH_WATER;
+    if (out->max_bulk > CONN_MAX_BULK_LIMIT || out->max_inline > CONN_MAX_BULK_LIMIT ||
+        out->max_multibulk > CONN_DEFAULT_MAX_MULTIBULK ||
+        out->out_high_water > CONN_MAX_BULK_LIMIT)
+        return -EINVAL;
+    size_t need = out->max_bulk + 64;
+    if (out->max_inline + 2 > need)
+        need = out->max_inline + 2;
+    if (!out->max_request)
+        out->max_request = 2 * out->max_bulk + ((size_t)64 << 10);
+    if (out->max_request < need || out->max_request > 2 * CONN_MAX_BULK_LIMIT)
+        return -EINVAL;
+    return 0;
+}
+
+int ipc_conn_new(struct ipc_conn_env *env, struct ipc_conn **out)
+{
+    if (!env || !out)
+        return -EINVAL;
+    *out = NULL;
+    struct ipc_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int rc = limits_resolve(&env->limits, &c->lim);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    c->env = env;
+    struct ipc_resp_limits rl = {
+        .max_bulk = c->lim.max_bulk,
+        .max_inline = c->lim.max_inline,
+        .max_multibulk = c->lim.max_multibulk,
+    };
+    rc = ipc_resp_parser_init(&c->parser, &rl);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    env->stats.connections++;
+    env->stats.clients++;
+    *out = c;
+    return 0;
+}
+
+void ipc_conn_free(struct ipc_conn *c)
+{
+    if (!c)
+        return;
+    if (c->env->stats.clients)
+        c->env->stats.clients--;
+    ipc_resp_parser_free(&c->parser);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+static size_t out_pending(const struct ipc_conn *c)
+{
+    return c->out_len - c->out_pos;
+}
+
+int ipc_conn_state(const struct ipc_conn *c)
+{
+    if (!c)
+        return IPC_CONN_DONE;
+    if (c->failed)
+        return IPC_CONN_DONE | IPC_CONN_CLOSING;
+    int st = 0;
+    if (out_pending(c))
+        st |= IPC_CONN_WANT_WRITE;
+    if (c->closing) {
+        st |= IPC_CONN_CLOSING;
+        if (!out_pending(c))
+            st |= IPC_CONN_DONE;
+        return st;
+    }
+    if (out_pending(c) < c->lim.out_high_water && c->in_len < c->lim.max_request)
+        st |= IPC_CONN_WANT_READ;
+    return st;
+}
+
+static void protocol_error(struct ipc_conn *c, int rc)
+{
+    c->env->stats.proto_errors++;
+    const char *text = ipc_resp_parser_errmsg(&c->parser);
+    if (!text)
+        text = ipc_resp_errmsg(rc);
+    if (!text)
+        text = "ERR Protocol error";
+    (void)out_error(c, text, strlen(text));
+    c->closing = 1;
+}
+
+/* Runs complete requests from the input buffer while output is below high water. */
+static void run_input(struct ipc_conn *c)
+{
+    while (!c->closing && out_pending(c) < c->lim.out_high_water && c->in_pos < c->in_len) {
+        struct ipc_resp_cmd req;
+        ssize_t n = ipc_resp_parse(&c->parser, c->in + c->in_pos, c->in_len - c->in_pos, &req);
+        if (n == IPC_ENEEDMORE)
+            break;
+        if (n == -ENOMEM) {
+            c->failed = 1;
+            c->closing = 1;
+            break;
+        }
+        if (n < 0) {
+            protocol_error(c, (int)n);
+            break;
+        }
+        c->in_pos += (size_t)n;
+        if (req.argc == 0)
+            continue; /* "*0", "*-1" and empty lines are ignored */
+        int rc = execute(c, (int)req.argc, req.argv);
+        if (rc == 1) {
+            c->closing = 1;
+        } else if (rc < 0) {
+            /* Out of memory for a reply: drop the client rather than lie to it. */
+            c->failed = 1;
+            c->closing = 1;
+        }
+    }
+    if (c->in_pos == c->in_len) {
+        c->in_pos = c->in_len = 0;
+        /* Give back a buffer that one large request made grow. */
+        if (c->in_cap > CONN_IN_INITIAL * 4) {
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = 0;
+        }
+    }
+    /* The loop only stops below high water when no complete request is left. */
+    if (c->eof && !c->closing && out_pending(c) < c->lim.out_high_water)
+        c->closing = 1;
+}
+
+/* Makes room for at least one more byte of input (up to max_request); returns the
+ * free space, 0 when the buffer is at its cap. */
+static size_t in_space(struct ipc_conn *c)
+{
+    if (c->in_pos > 0 && (c->in_cap - c->in_len < CONN_IN_INITIAL / 2 || c->in_pos == c->in_len)) {
+        memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
+        c->in_len -= c->in_pos;
+        c->in_pos = 0;
+    }
+    if (c->in_cap - c->in_len > 0)
+        return c->in_cap - c->in_len;
+    if (c->in_cap >= c->lim.max_request)
+        return 0;
+    size_t cap = c->in_cap ? c->in_cap * 2 : CONN_IN_INITIAL;
+    if (cap > c->lim.max_request)
+        cap = c->lim.max_request;
+    char *p = realloc(c->in, cap);
+    if (!p) {
+        /* Cannot hold the request: drop the client rather than stall it forever. */
+        c->failed = 1;
+        c->closing = 1;
+        return 0;
+    }
+    c->in = p;
+    c->in_cap = cap;
+    return c->in_cap - c->in_len;
+}
+
+static void too_big(struct ipc_conn *c)
+{
+    c->env->stats.proto_errors++;
+    (void)OUT_LIT(c, "-ERR Protocol error: too big request\r\n");
+    c->closing = 1;
+}
+
+long ipc_conn_feed(struct ipc_conn *c, const void *bytes, size_t len)
+{
+    if (!c || (!bytes && len))
+        return -EINVAL;
+    size_t done = 0;
+    while (!c->closing) {
+        run_input(c);
+        if (c->closing || done == len || out_pending(c) >= c->lim.out_high_water)
+            break;
+        size_t space = in_space(c);
+        if (space == 0) {
+            if (c->in_len - c->in_pos >= c->lim.max_request)
+                too_big(c);
+            break;
+        }
+        size_t n = len - done < space ? len - done : space;
+        memcpy(c->in + c->in_len, (const char *)bytes + done, n);
+        c->in_len += n;
+        done += n;
+        c->env->stats.bytes_in += n;
+    }
+    return (long)done;
+}
+
+int ipc_conn_run(struct ipc_conn *c)
+{
+    if (!c)
+        return IPC_CONN_DONE;
+    run_input(c);
+    return ipc_conn_state(c);
+}
+
+void ipc_conn_eof(struct ipc_conn *c)
+{
+    if (!c)
+        return;
+    c->eof = 1;
+    run_input(c);
+    if (!c->closing && out_pending(c) < c->lim.out_high_water)
+        c->closing = 1;
+}
+
+size_t ipc_conn_output(const struct ipc_conn *c, const void **ptr, size_t *len)
+{
+    size_t n = c ? out_pending(c) : 0;
+    if (ptr)
+        *ptr = c && n ? c->out + c->out_pos : NULL;
+    if (len)
+        *len = n;
+    return n;
+}
+
+int ipc_conn_consume_output(struct ipc_conn *c, size_t n)
+{
+    if (!c)
+        return IPC_CONN_DONE;
+    if (n > out_pending(c))
+        n = out_pending(c);
+    c->out_pos += n;
+    c->env->stats.bytes_out += n;
+    if (c->out_pos == c->out_len) {
+        c->out_pos = c->out_len = 0;
+        if (c->out_cap > CONN_OUT_INITIAL * 4) {
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
+    }
+    if (out_pending(c) < c->lim.out_high_water)
+        run_input(c);
+    return ipc_conn_state(c);
+}
+
+size_t ipc_conn_memory(const struct ipc_conn *c)
+{
+    return c ? c->in_cap + c->out_cap : 0;
+}
+
+int ipc_conn_execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv)
+{
+    if (!c || argc < 1 || !argv)
+        return -EINVAL;
+    for (int i = 0; i < argc; i++)
+        if (!argv[i].ptr && argv[i].len)
+            return -EINVAL;
+    int rc = execute(c, argc, argv);
+    if (rc == 1)
+        c->closing = 1;
+    return rc;
+}
+
+/* Writes pending output until it would block. Returns 0, or a negative errno. */
+static int flush_out(struct ipc_conn *c, int fd)
+{
+    while (out_pending(c)) {
+        ssize_t w = send(fd, c->out + c->out_pos, out_pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            return -errno;
+        }
+        (void)ipc_conn_consume_output(c, (size_t)w);
+        if (c->closing && !out_pending(c))
+            break;
+    }
+    return 0;
+}
+
+int ipc_conn_pump(struct ipc_conn *c, int fd)
+{
+    if (!c || fd < 0)
+        return -EINVAL;
+    if (c->failed)
+        return IPC_CONN_DONE | IPC_CONN_CLOSING;
+    /* Read once: a short read means the socket is drained for now, and level-
+     * triggered readiness brings us back; a full read loops so that pipelined input
+     * is executed in batches without waiting for another wakeup. */
+    for (int rounds = 0; rounds < 8; rounds++) {
+        int st = ipc_conn_state(c);
+        if (!(st & IPC_CONN_WANT_READ))
+            break;
+        size_t space = in_space(c);
+        if (space == 0) {
+            if (c->in_len - c->in_pos >= c->lim.max_request)
+                too_big(c);
+            break;
+        }
+        ssize_t r = recv(fd, c->in + c->in_len, space, MSG_DONTWAIT);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            int e = -errno;
+            c->failed = 1;
+            c->closing = 1;
+            return (e == -ECONNRESET || e == -EPIPE) ? (IPC_CONN_DONE | IPC_CONN_CLOSING) : e;
+        }
+        if (r == 0) {
+            ipc_conn_eof(c);
+            break;
+        }
+        c->in_len += (size_t)r;
+        c->env->stats.bytes_in += (size_t)r;
+        run_input(c);
+        int frc = flush_out(c, fd);
+        if (frc < 0) {
+            c->failed = 1;
+            c->closing = 1;
+            return (frc == -ECONNRESET || frc == -EPIPE) ? (IPC_CONN_DONE | IPC_CONN_CLOSING) : frc;
+        }
+        if ((size_t)r < space)
+            break;
+    }
+    run_input(c);
+    int frc = flush_out(c, fd);
+    if (frc < 0) {
+        c->failed = 1;
+        c->closing = 1;
+        return (frc == -ECONNRESET || frc == -EPIPE) ? (IPC_CONN_DONE | IPC_CONN_CLOSING) : frc;
+    }
+    return ipc_conn_state(c);
+}
+
+int ipc_conn_serve_fd(struct ipc_conn_env *env, int fd)
+{
+    if (!env || fd < 0)
+        return -EINVAL;
+    struct ipc_conn *c;
+    int rc = ipc_conn_new(env, &c);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    for (;;) {
+        int st = ipc_conn_pump(c, fd);
+        if (st < 0) {
+            rc = st;
+            break;
+        }
+        if (st & IPC_CONN_DONE)
+            break;
+        struct pollfd p = {.fd = fd, .events = 0};
+        if (st & IPC_CONN_WANT_READ)
+            p.events |= POLLIN;
+        if (st & IPC_CONN_WANT_WRITE)
+            p.events |= POLLOUT;
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+            rc = ipc__neg_errno();
+            break;
+        }
+    }
+    ipc_conn_free(c);
+    return rc;
+}

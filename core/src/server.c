@@ -1,0 +1,987 @@
+/* server.c - the pre-fork RESP2 server: supervisor (parent) and workers. */
+#include "ipc/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "ipc/conn.h"
+#include "ipc/frame.h"
+#include "ipc/pipe.h"
+#include "ipc/shm.h"
+#include "ipc/sig.h"
+#include "ipc/sock.h"
+
+#define SRV_BACKLOG         511
+#define SRV_RESTART_MIN_MS  100u
+#define SRV_RESTART_MAX_MS  5000u
+#define SRV_CRASH_WINDOW_NS 1000000000ull  /* dying sooner than this is a crash loop */
+#define SRV_STOP_GRACE_NS   10000000000ull /* then the supervisor SIGKILLs stragglers */
+#define SRV_DRAIN_NS        2000000000ull  /* a stopping worker flushes this long at most */
+#define SRV_STATS_WAIT_NS   1000000000ull
+#define SRV_ACCEPT_BATCH    64
+#define SRV_UDP_MAX         65536
+#define SRV_UDP_REPLY_MAX   65507
+#define SRV_FRAME_STATS     1
+#define SRV_STATS_FIELDS    8
+
+/* Best-effort calls whose failure changes nothing (gcc ignores a (void) cast on
+ * warn_unused_result). */
+#define IGNORE_RC(expr)                                                                            \
+    do {                                                                                           \
+        long ignored_rc_ = (long)(expr);                                                           \
+        (void)ignored_rc_;                                                                         \
+    } while (0)
+
+static const char max_clients_reply[] = "-ERR max number of clients reached\r\n";
+
+/* Lives in a MAP_SHARED region so that every worker sees the same client count,
+ * and the supervisor can give back the share of a worker that died. */
+struct shared_state {
+    _Atomic long clients;
+    _Atomic long worker_clients[IPC_SERVER_MAX_WORKERS];
+};
+
+struct worker_slot {
+    pid_t pid; /* 0: not running */
+    int ctl_rd;
+    struct ipc_frame_dec dec;
+    uint64_t started_ns;
+    uint64_t restart_at_ns; /* pending restart when pid == 0 and restart_pending */
+    int restart_pending;
+    unsigned backoff_ms;
+    int stats_answered;
+};
+
+struct ipc_server {
+    struct ipc_server_options opt;
+    FILE *log;
+    int tcp_fd, unix_fd, udp_fd;
+    struct ipc_sock_addr tcp_addr, unix_addr, udp_addr;
+    pid_t creator;
+    ipc_ctab *table;
+    ipc_shm *region;
+    struct shared_state *shared;
+    unsigned nworkers;
+    struct worker_slot slots[IPC_SERVER_MAX_WORKERS];
+    uint64_t start_ns;
+    ipc_sigsrc *sigsrc;
+    int epfd;
+    int ran;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void slog(const struct ipc_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void slog(const struct ipc_server *s, const char *fmt, ...)
+{
+    if (s->opt.quiet)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    fprintf(s->log, "ipcstorm serve[%ld]: %s\n", (long)getpid(), line);
+    fflush(s->log);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* ---- construction ---------------------------------------------------------- */
+
+int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
+{
+    if (!out || !opts)
+        return -EINVAL;
+    *out = NULL;
+    if (opts->port < 0 || opts->port > 65535 || opts->workers > IPC_SERVER_MAX_WORKERS ||
+        opts->max_bulk > IPC_RESP_HARD_MAX_BULK || opts->table_capacity > IPC_CTAB_MAX_CAPACITY ||
+        opts->max_clients > 10000000u || (opts->no_tcp && !opts->unix_path))
+        return -EINVAL;
+    struct ipc_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->opt = *opts;
+    s->log = opts->log ? opts->log : stderr;
+    s->tcp_fd = s->unix_fd = s->udp_fd = s->epfd = -1;
+    s->creator = getpid();
+    for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++)
+        s->slots[i].ctl_rd = -1;
+    if (!s->opt.workers) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->opt.workers = n < 1                        ? 1
+                         : n > IPC_SERVER_MAX_WORKERS ? IPC_SERVER_MAX_WORKERS
+                                                      : (unsigned)n;
+    }
+    if (!s->opt.max_clients)
+        s->opt.max_clients = IPC_SERVER_DEFAULT_MAX_CLIENTS;
+    if (!s->opt.table_capacity)
+        s->opt.table_capacity = (size_t)IPC_CTAB_DEFAULT_CAPACITY * 16;
+    s->nworkers = s->opt.workers;
+
+    int rc;
+    if (!opts->no_tcp) {
+        struct ipc_sock_addr a;
+        rc = ipc_sock_addr_from_host_port(&a, opts->bind ? opts->bind : "127.0.0.1", opts->port);
+        if (rc < 0 || a.family == AF_UNIX) {
+            rc = rc < 0 ? rc : -EINVAL;
+            goto fail;
+        }
+        rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK, &s->tcp_addr);
+        if (rc < 0)
+            goto fail;
+        s->tcp_fd = rc;
+        if (opts->udp) {
+            int port = ipc_sock_addr_port(&s->tcp_addr);
+            rc = ipc_sock_addr_from_host_port(&a, opts->bind ? opts->bind : "127.0.0.1", port);
+            if (rc < 0)
+                goto fail;
+            rc = ipc_sock_bind_dgram(&a, IPC_SOCK_NONBLOCK, &s->udp_addr);
+            if (rc < 0)
+                goto fail;
+            s->udp_fd = rc;
+        }
+    } else if (opts->udp) {
+        rc = -EINVAL;
+        goto fail;
+    }
+    if (opts->unix_path) {
+        char text[IPC_SOCK_ADDRSTRLEN + 8];
+        const char *p = opts->unix_path;
+        if (strncmp(p, "unix:", 5) == 0)
+            p += 5;
+        if (!*p || snprintf(text, sizeof(text), "unix:%s", p) >= (int)sizeof(text)) {
+            rc = -EINVAL;
+            goto fail;
+        }
+        struct ipc_sock_addr a;
+        rc = ipc_sock_addr_parse(&a, text);
+        if (rc < 0)
+            goto fail;
+        rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK | IPC_SOCK_UNLINK_STALE, NULL);
+        if (rc < 0)
+            goto fail;
+        s->unix_fd = rc;
+        s->unix_addr = a;
+    }
+    rc = ipc_ctab_new(&s->table, s->opt.table_capacity);
+    if (rc < 0)
+        goto fail;
+    rc = ipc_shm_new_anon(&s->region, sizeof(struct shared_state));
+    if (rc < 0)
+        goto fail;
+    s->shared = ipc_shm_base(s->region);
+    s->start_ns = now_ns();
+    *out = s;
+    return 0;
+fail:
+    ipc_server_free(s);
+    return rc;
+}
+
+int ipc_server_port(const ipc_server *s)
+{
+    if (!s || s->tcp_fd < 0)
+        return -EINVAL;
+    return ipc_sock_addr_port(&s->tcp_addr);
+}
+
+int ipc_server_describe(const ipc_server *s, char *buf, size_t size)
+{
+    if (!s || !buf || !size)
+        return -EINVAL;
+    char a[IPC_SOCK_ADDRSTRLEN];
+    size_t n = 0;
+    int w = snprintf(buf, size, "listening");
+    if (w < 0)
+        return -EINVAL;
+    n = (size_t)w;
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        if (n >= size)                                                                             \
+            return -ENOSPC;                                                                        \
+        w = snprintf(buf + n, size - n, __VA_ARGS__);                                              \
+        if (w < 0)                                                                                 \
+            return -EINVAL;                                                                        \
+        n += (size_t)w;                                                                            \
+    } while (0)
+    if (s->tcp_fd >= 0 && ipc_sock_addr_format(&s->tcp_addr, a, sizeof(a)) >= 0)
+        APPEND(" tcp %s", a);
+    if (s->udp_fd >= 0 && ipc_sock_addr_format(&s->udp_addr, a, sizeof(a)) >= 0)
+        APPEND(" udp %s", a);
+    if (s->unix_fd >= 0 && ipc_sock_addr_format(&s->unix_addr, a, sizeof(a)) >= 0)
+        APPEND(" unix %s", a + 5);
+    APPEND(" workers %u", s->nworkers);
+#undef APPEND
+    return n >= size ? -ENOSPC : (int)n;
+}
+
+void ipc_server_free(ipc_server *s)
+{
+    if (!s)
+        return;
+    close_fd(&s->tcp_fd);
+    close_fd(&s->udp_fd);
+    if (s->unix_fd >= 0) {
+        close_fd(&s->unix_fd);
+        if (getpid() == s->creator)
+            IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
+    }
+    for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++) {
+        close_fd(&s->slots[i].ctl_rd);
+        ipc_frame_dec_free(&s->slots[i].dec);
+    }
+    close_fd(&s->epfd);
+    ipc_sigsrc_free(s->sigsrc);
+    ipc_ctab_free(s->table);
+    ipc_shm_free(s->region);
+    free(s);
+}
+
+/* ---- worker ------------------------------------------------------------------ */
+
+struct wconn {
+    struct ipc_conn *c;
+    uint32_t events;
+};
+
+struct worker {
+    struct ipc_server *s;
+    unsigned idx;
+    int ctl_wr;
+    int epfd;
+    ipc_sigsrc *sig;
+    int sigfd;
+    int reserve_fd;
+    struct ipc_conn_env env, udp_env;
+    struct wconn *conns; /* indexed by fd */
+    size_t nconns_cap;
+    size_t live;
+    int stopping;
+    uint64_t paused_until; /* listeners taken out of epoll after EMFILE without reserve */
+    int listeners_paused;
+    uint64_t emfile_events;
+    uint64_t emfile_logged_ns;
+    char *udp_buf;
+};
+
+static int is_listener(const struct worker *w, int fd)
+{
+    return fd == w->s->tcp_fd || fd == w->s->unix_fd;
+}
+
+static void worker_set_listeners(struct worker *w, int on)
+{
+    int fds[3] = {w->s->tcp_fd, w->s->unix_fd, w->s->udp_fd};
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (on) {
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+                                     .data.u64 = (uint64_t)fds[i]};
+            if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0 && errno == EINVAL) {
+                ev.events = EPOLLIN; /* kernels before 4.5 */
+                (void)epoll_ctl(w->epfd, EPOLL_CTL_ADD, fds[i], &ev);
+            }
+        } else {
+            (void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, fds[i], NULL);
+        }
+    }
+}
+
+static void release_client_slot(struct worker *w)
+{
+    atomic_fetch_sub(&w->s->shared->clients, 1);
+    atomic_fetch_sub(&w->s->shared->worker_clients[w->idx], 1);
+}
+
+/* Reads and drops what the client already sent, so that close() sends FIN after our
+ * last reply instead of an RST that could destroy it in the client's buffer. */
+static void drain_and_close(int fd)
+{
+    char junk[4096];
+    for (int i = 0; i < 16; i++)
+        if (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+            break;
+    close(fd);
+}
+
+static void close_conn(struct worker *w, int fd)
+{
+    struct wconn *wc = &w->conns[fd];
+    (void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+    ipc_conn_free(wc->c);
+    wc->c = NULL;
+    wc->events = 0;
+    drain_and_close(fd);
+    w->live--;
+    release_client_slot(w);
+}
+
+static int conns_reserve(struct worker *w, int fd)
+{
+    if ((size_t)fd < w->nconns_cap)
+        return 0;
+    size_t cap = w->nconns_cap ? w->nconns_cap : 64;
+    while (cap <= (size_t)fd)
+        cap *= 2;
+    struct wconn *p = realloc(w->conns, cap * sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    memset(p + w->nconns_cap, 0, (cap - w->nconns_cap) * sizeof(*p));
+    w->conns = p;
+    w->nconns_cap = cap;
+    return 0;
+}
+
+static void update_events(struct worker *w, int fd, int st)
+{
+    struct wconn *wc = &w->conns[fd];
+    uint32_t want = 0;
+    if ((st & IPC_CONN_WANT_READ) && !w->stopping)
+        want |= EPOLLIN;
+    if (st & IPC_CONN_WANT_WRITE)
+        want |= EPOLLOUT;
+    if (want == wc->events)
+        return;
+    struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)fd};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+        wc->events = want;
+}
+
+static void serve_conn(struct worker *w, int fd)
+{
+    struct wconn *wc = &w->conns[fd];
+    int st = ipc_conn_pump(wc->c, fd);
+    if (st < 0 || (st & IPC_CONN_DONE)) {
+        close_conn(w, fd);
+        return;
+    }
+    if (!(st & (IPC_CONN_WANT_READ | IPC_CONN_WANT_WRITE))) {
+        close_conn(w, fd); /* nothing it could wait for: a stuck client */
+        return;
+    }
+    update_events(w, fd, st);
+}
+
+static void new_client(struct worker *w, int fd, int tcp)
+{
+    long max = (long)w->s->opt.max_clients;
+    if (atomic_fetch_add(&w->s->shared->clients, 1) >= max) {
+        atomic_fetch_sub(&w->s->shared->clients, 1);
+        IGNORE_RC(ipc_sock_send(fd, max_clients_reply, sizeof(max_clients_reply) - 1));
+        drain_and_close(fd);
+        return;
+    }
+    atomic_fetch_add(&w->s->shared->worker_clients[w->idx], 1);
+    struct ipc_conn *c = NULL;
+    if (conns_reserve(w, fd) < 0 || ipc_conn_new(&w->env, &c) < 0) {
+        release_client_slot(w);
+        close(fd);
+        return;
+    }
+    if (tcp)
+        IGNORE_RC(ipc_sock_set_nodelay(fd, 1));
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)fd};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        ipc_conn_free(c);
+        release_client_slot(w);
+        close(fd);
+        return;
+    }
+    w->conns[fd].c = c;
+    w->conns[fd].events = EPOLLIN;
+    w->live++;
+}
+
+/* Out of descriptors: the pending connection stays queued and the listener stays
+ * readable, so a naive loop would spin. Spend the reserve descriptor to accept and
+ * close one connection (the client sees the close at once), or, without a reserve,
+ * stop watching the listeners for a moment. */
+static void on_emfile(struct worker *w, int lfd)
+{
+    w->emfile_events++;
+    uint64_t now = now_ns();
+    if (now - w->emfile_logged_ns >= 1000000000ull) {
+        w->emfile_logged_ns = now;
+        slog(w->s,
+             "worker %u: out of file descriptors (%" PRIu64 " times): dropping new connections",
+             w->idx, w->emfile_events);
+    }
+    if (w->reserve_fd >= 0) {
+        close_fd(&w->reserve_fd);
+        int fd = ipc_sock_accept(lfd, IPC_SOCK_NONBLOCK, NULL);
+        if (fd >= 0)
+            close(fd);
+        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (w->reserve_fd >= 0)
+            return;
+    }
+    if (!w->listeners_paused) {
+        worker_set_listeners(w, 0);
+        w->listeners_paused = 1;
+        w->paused_until = now_ns() + 100000000ull;
+    }
+}
+
+static void accept_clients(struct worker *w, int lfd)
+{
+    for (int i = 0; i < SRV_ACCEPT_BATCH && !w->stopping; i++) {
+        int fd = ipc_sock_accept(lfd, IPC_SOCK_NONBLOCK, NULL);
+        if (fd == -ECONNABORTED || fd == -EPROTO)
+            continue;
+        if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+            on_emfile(w, lfd);
+            return;
+        }
+        if (fd < 0)
+            return; /* -EAGAIN: another worker took it, or the queue is empty */
+        new_client(w, fd, lfd == w->s->tcp_fd);
+    }
+}
+
+static void serve_udp(struct worker *w)
+{
+    int fd = w->s->udp_fd;
+    for (int i = 0; i < SRV_ACCEPT_BATCH; i++) {
+        struct ipc_sock_addr from;
+        ssize_t n = ipc_sock_recvfrom(fd, w->udp_buf, SRV_UDP_MAX, &from);
+        if (n == -EAGAIN || (n < 0 && n != -EMSGSIZE))
+            return;
+        if (n < 0)
+            n = SRV_UDP_MAX; /* truncated: answered like any other bytes */
+        struct ipc_conn *c;
+        if (ipc_conn_new(&w->udp_env, &c) < 0)
+            return;
+        /* One datagram is one request: whatever it holds is all there is. */
+        long fed = ipc_conn_feed(c, w->udp_buf, (size_t)n);
+        (void)fed;
+        ipc_conn_eof(c);
+        const void *p;
+        size_t len;
+        ipc_conn_output(c, &p, &len);
+        if (len > SRV_UDP_REPLY_MAX) {
+            static const char big[] = "-ERR reply too large for a datagram\r\n";
+            p = big;
+            len = sizeof(big) - 1;
+        }
+        if (len)
+            IGNORE_RC(ipc_sock_sendto(fd, p, len, &from));
+        ipc_conn_free(c);
+    }
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void send_stats(struct worker *w)
+{
+    uint8_t payload[SRV_STATS_FIELDS * 8];
+    const struct ipc_conn_stats *a = &w->env.stats, *u = &w->udp_env.stats;
+    uint64_t f[SRV_STATS_FIELDS] = {
+        w->idx,
+        (uint64_t)getpid(),
+        a->commands + u->commands,
+        a->connections,
+        a->clients,
+        a->bytes_in + u->bytes_in,
+        a->bytes_out + u->bytes_out,
+        a->proto_errors + u->proto_errors,
+    };
+    for (int i = 0; i < SRV_STATS_FIELDS; i++)
+        put_be64(payload + 8 * i, f[i]);
+    /* A small frame is one atomic pipe write; if the supervisor is not reading,
+     * the report is dropped rather than blocking the clients. */
+    IGNORE_RC(ipc_frame_write_fd(w->ctl_wr, SRV_FRAME_STATS, payload, sizeof(payload), 0));
+}
+
+static void worker_begin_stop(struct worker *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    worker_set_listeners(w, 0);
+    close_fd(&w->s->tcp_fd);
+    close_fd(&w->s->unix_fd);
+    close_fd(&w->s->udp_fd);
+    for (size_t fd = 0; fd < w->nconns_cap; fd++) {
+        struct wconn *wc = &w->conns[fd];
+        if (!wc->c)
+            continue;
+        int st = ipc_conn_state(wc->c);
+        if (!(st & IPC_CONN_WANT_WRITE))
+            close_conn(w, (int)fd);
+        else
+            update_events(w, (int)fd, st);
+    }
+}
+
+static void worker_signals(struct worker *w)
+{
+    struct ipc_sig_info si;
+    while (ipc_sigsrc_read(w->sig, &si) == 1) {
+        if (si.signo == SIGTERM || si.signo == SIGINT)
+            worker_begin_stop(w);
+        else if (si.signo == SIGUSR1)
+            send_stats(w);
+    }
+}
+
+static void worker_flush_stopping(struct worker *w, int fd)
+{
+    struct wconn *wc = &w->conns[fd];
+    const void *p;
+    size_t len;
+    while (ipc_conn_output(wc->c, &p, &len)) {
+        ssize_t n = ipc_sock_send(fd, p, len);
+        if (n == -EAGAIN)
+            return;
+        if (n <= 0)
+            break;
+        (void)ipc_conn_consume_output(wc->c, (size_t)n);
+    }
+    close_conn(w, fd);
+}
+
+static __attribute__((noreturn)) void worker_main(struct ipc_server *s, unsigned idx, int ctl_wr,
+                                                  pid_t parent)
+{
+    struct worker w = {.s = s, .idx = idx, .ctl_wr = ctl_wr, .epfd = -1, .reserve_fd = -1};
+    int code = 1;
+    /* A worker must not outlive a supervisor that was SIGKILLed. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(0);
+    w.env.table = s->table;
+    w.env.limits.max_bulk = s->opt.max_bulk;
+    w.env.server_name = "ipcstorm";
+    w.env.workers = s->nworkers;
+    w.env.worker_index = idx;
+    w.env.start_ns = s->start_ns;
+    w.env.debug_faults = s->opt.debug_faults;
+    w.udp_env = w.env;
+    sigset_t set;
+    if (ipc_sig_mkset(&set, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0) < 0 ||
+        ipc_sigsrc_new(&w.sig, &set, 0) < 0)
+        goto out;
+    w.sigfd = ipc_sigsrc_fd(w.sig);
+    w.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w.epfd < 0)
+        goto out;
+    w.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->udp_fd >= 0 && !(w.udp_buf = malloc(SRV_UDP_MAX)))
+        goto out;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w.sigfd};
+    if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.sigfd, &ev) < 0)
+        goto out;
+    worker_set_listeners(&w, 1);
+
+    struct epoll_event evs[128];
+    uint64_t drain_deadline = 0;
+    for (;;) {
+        int timeout = -1;
+        uint64_t now = now_ns();
+        if (w.listeners_paused) {
+            if (now >= w.paused_until) {
+                w.listeners_paused = 0;
+                if (!w.stopping)
+                    worker_set_listeners(&w, 1);
+            } else {
+                timeout = (int)((w.paused_until - now) / 1000000u) + 1;
+            }
+        }
+        if (w.stopping) {
+            if (!drain_deadline)
+                drain_deadline = now + SRV_DRAIN_NS;
+            if (w.live == 0 || now >= drain_deadline)
+                break;
+            int t = (int)((drain_deadline - now) / 1000000u) + 1;
+            if (timeout < 0 || t < timeout)
+                timeout = t;
+        }
+        int n = epoll_wait(w.epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            goto out;
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = (int)evs[i].data.u64;
+            if (fd == w.sigfd) {
+                worker_signals(&w);
+            } else if (is_listener(&w, fd)) {
+                if (!w.stopping)
+                    accept_clients(&w, fd);
+            } else if (fd == s->udp_fd && fd >= 0) {
+                serve_udp(&w);
+            } else if ((size_t)fd < w.nconns_cap && w.conns[fd].c) {
+                if (w.stopping)
+                    worker_flush_stopping(&w, fd);
+                else
+                    serve_conn(&w, fd);
+            }
+        }
+    }
+    code = 0;
+out:
+    for (size_t fd = 0; fd < w.nconns_cap; fd++)
+        if (w.conns[fd].c)
+            close_conn(&w, (int)fd);
+    fflush(NULL);
+    _exit(code);
+}
+
+/* ---- supervisor -------------------------------------------------------------- */
+
+static unsigned live_workers(const struct ipc_server *s)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        n += s->slots[i].pid > 0;
+    return n;
+}
+
+static int spawn_worker(struct ipc_server *s, unsigned idx)
+{
+    struct worker_slot *ws = &s->slots[idx];
+    struct ipc_pipe p;
+    int rc = ipc_pipe_open(&p, 0);
+    if (rc < 0)
+        return rc;
+    fflush(stdout);
+    fflush(s->log);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = ipc__neg_errno();
+        ipc_pipe_close(&p);
+        return rc;
+    }
+    if (pid == 0) {
+        /* The child is a copy of a single-threaded supervisor, so it may allocate;
+         * it drops what only the supervisor uses. */
+        close(p.rd);
+        for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++)
+            close_fd(&s->slots[i].ctl_rd);
+        close_fd(&s->epfd);
+        int sfd = ipc_sigsrc_fd(s->sigsrc);
+        if (sfd >= 0)
+            close(sfd);
+        worker_main(s, idx, p.wr, parent);
+    }
+    close(p.wr);
+    IGNORE_RC(ipc_pipe_set_nonblock(p.rd, 1));
+    ws->pid = pid;
+    ws->ctl_rd = p.rd;
+    ws->started_ns = now_ns();
+    ws->restart_pending = 0;
+    ipc_frame_dec_free(&ws->dec);
+    IGNORE_RC(ipc_frame_dec_init(&ws->dec, 4096));
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)idx + 1};
+    (void)epoll_ctl(s->epfd, EPOLL_CTL_ADD, p.rd, &ev);
+    slog(s, "worker %u started (pid %ld)", idx, (long)pid);
+    return 0;
+}
+
+struct stats_round {
+    int active;
+    uint64_t deadline;
+    unsigned asked, answered;
+    uint64_t sum[SRV_STATS_FIELDS];
+};
+
+static void stats_print(struct ipc_server *s, struct stats_round *r)
+{
+    /* Printed even with --quiet: the operator asked for it. */
+    fprintf(s->log,
+            "ipcstorm serve[%ld]: stats workers=%u/%u commands=%" PRIu64 " connections=%" PRIu64
+            " clients=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64
+            " protocol_errors=%" PRIu64 " clients_total=%ld table_recoveries=%" PRIu64 "\n",
+            (long)getpid(), r->answered, r->asked, r->sum[2], r->sum[3], r->sum[4], r->sum[5],
+            r->sum[6], r->sum[7], atomic_load(&s->shared->clients), ipc_ctab_recoveries(s->table));
+    fflush(s->log);
+    r->active = 0;
+}
+
+static void read_control(struct ipc_server *s, unsigned idx, struct stats_round *r)
+{
+    struct worker_slot *ws = &s->slots[idx];
+    uint8_t buf[1024];
+    for (;;) {
+        if (ws->ctl_rd < 0)
+            return;
+        ssize_t n = read(ws->ctl_rd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 || errno != EAGAIN) {
+                (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
+                close_fd(&ws->ctl_rd);
+            }
+            return;
+        }
+        size_t off = 0;
+        while (off < (size_t)n) {
+            struct ipc_frame f;
+            ssize_t k = ipc_frame_decode(&ws->dec, buf + off, (size_t)n - off, &f);
+            if (k == IPC_ENEEDMORE)
+                break;
+            if (k < 0) {
+                slog(s, "worker %u: bad control frame: %s", idx, ipc_strerror((int)k));
+                (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
+                close_fd(&ws->ctl_rd);
+                return;
+            }
+            off += (size_t)k;
+            if (f.type == SRV_FRAME_STATS && f.len == SRV_STATS_FIELDS * 8 && r->active &&
+                !ws->stats_answered) {
+                ws->stats_answered = 1;
+                for (int i = 0; i < SRV_STATS_FIELDS; i++)
+                    r->sum[i] += get_be64(f.payload + 8 * i);
+                if (++r->answered >= r->asked)
+                    stats_print(s, r);
+            }
+        }
+    }
+}
+
+static void describe_status(int status, char *buf, size_t size)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, size, "exited with code %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "status 0x%x", (unsigned)status);
+}
+
+static void reap(struct ipc_server *s, int stopping, struct stats_round *r)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        unsigned idx = s->nworkers;
+        for (unsigned i = 0; i < s->nworkers; i++)
+            if (s->slots[i].pid == pid)
+                idx = i;
+        if (idx == s->nworkers)
+            continue; /* not ours (e.g. inherited); reaped all the same */
+        struct worker_slot *ws = &s->slots[idx];
+        /* Its clients are gone with it: give their share of max-clients back. */
+        long gone = atomic_exchange(&s->shared->worker_clients[idx], 0);
+        atomic_fetch_sub(&s->shared->clients, gone);
+        read_control(s, idx, r);
+        if (ws->ctl_rd >= 0) {
+            (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
+            close_fd(&ws->ctl_rd);
+        }
+        ws->pid = 0;
+        if (r->active && !ws->stats_answered && r->asked > 0)
+            r->asked--;
+        char what[96];
+        describe_status(status, what, sizeof(what));
+        if (stopping) {
+            slog(s, "worker %u (pid %ld) %s", idx, (long)pid, what);
+            continue;
+        }
+        uint64_t now = now_ns();
+        if (now - ws->started_ns < SRV_CRASH_WINDOW_NS) {
+            ws->backoff_ms = ws->backoff_ms ? ws->backoff_ms * 2 : SRV_RESTART_MIN_MS;
+            if (ws->backoff_ms > SRV_RESTART_MAX_MS)
+                ws->backoff_ms = SRV_RESTART_MAX_MS;
+        } else {
+            ws->backoff_ms = 0;
+        }
+        ws->restart_pending = 1;
+        ws->restart_at_ns = now + (uint64_t)ws->backoff_ms * 1000000ull;
+        slog(s, "worker %u (pid %ld) %s; replacing it in %u ms", idx, (long)pid, what,
+             ws->backoff_ms);
+    }
+}
+
+int ipc_server_run(ipc_server *s)
+{
+    if (!s || s->ran || getpid() != s->creator)
+        return -EINVAL;
+    s->ran = 1;
+    sigset_t set;
+    int rc = ipc_sig_mkset(&set, SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0);
+    if (rc < 0)
+        return rc;
+    rc = ipc_sigsrc_new(&s->sigsrc, &set, 0);
+    if (rc < 0)
+        return rc;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0)
+        return ipc__neg_errno();
+    int sfd = ipc_sigsrc_fd(s->sigsrc);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, sfd, &ev) < 0)
+        return ipc__neg_errno();
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        rc = spawn_worker(s, i);
+        if (rc < 0) {
+            slog(s, "cannot start worker %u: %s", i, ipc_strerror(rc));
+            s->slots[i].restart_pending = 1;
+            s->slots[i].backoff_ms = SRV_RESTART_MIN_MS;
+            s->slots[i].restart_at_ns = now_ns() + SRV_RESTART_MIN_MS * 1000000ull;
+        }
+    }
+
+    rc = 0;
+    struct stats_round round = {0};
+    int stopping = 0, killed = 0;
+    uint64_t stop_deadline = 0;
+    struct epoll_event evs[32];
+    for (;;) {
+        uint64_t now = now_ns();
+        uint64_t next = UINT64_MAX;
+        if (!stopping) {
+            for (unsigned i = 0; i < s->nworkers; i++) {
+                struct worker_slot *ws = &s->slots[i];
+                if (ws->pid || !ws->restart_pending)
+                    continue;
+                if (ws->restart_at_ns <= now) {
+                    rc = spawn_worker(s, i);
+                    if (rc < 0) {
+                        ws->backoff_ms = ws->backoff_ms ? ws->backoff_ms * 2 : SRV_RESTART_MIN_MS;
+                        if (ws->backoff_ms > SRV_RESTART_MAX_MS)
+                            ws->backoff_ms = SRV_RESTART_MAX_MS;
+                        ws->restart_at_ns = now + (uint64_t)ws->backoff_ms * 1000000ull;
+                        slog(s, "cannot start worker %u: %s", i, ipc_strerror(rc));
+                    }
+                }
+                if (!ws->pid && ws->restart_at_ns < next)
+                    next = ws->restart_at_ns;
+            }
+        } else {
+            if (live_workers(s) == 0)
+                break;
+            if (now >= stop_deadline && !killed) {
+                for (unsigned i = 0; i < s->nworkers; i++)
+                    if (s->slots[i].pid > 0)
+                        IGNORE_RC(ipc_sig_send(s->slots[i].pid, SIGKILL));
+                killed = 1;
+                slog(s, "workers did not stop in time: killed");
+            }
+            if (!killed)
+                next = stop_deadline;
+        }
+        if (round.active) {
+            if (now >= round.deadline || round.answered >= round.asked)
+                stats_print(s, &round);
+            else if (round.deadline < next)
+                next = round.deadline;
+        }
+        int timeout = -1;
+        if (next != UINT64_MAX)
+            timeout = next <= now ? 0 : (int)((next - now) / 1000000u) + 1;
+        int n = epoll_wait(s->epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = ipc__neg_errno();
+            slog(s, "epoll_wait: %s", ipc_strerror(rc));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64;
+            if (tag > 0) {
+                if (tag - 1 < s->nworkers)
+                    read_control(s, (unsigned)(tag - 1), &round);
+                continue;
+            }
+            struct ipc_sig_info si;
+            while (ipc_sigsrc_read(s->sigsrc, &si) == 1) {
+                switch (si.signo) {
+                case SIGCHLD:
+                    reap(s, stopping, &round);
+                    break;
+                case SIGTERM:
+                case SIGINT:
+                    if (stopping)
+                        break;
+                    stopping = 1;
+                    stop_deadline = now_ns() + SRV_STOP_GRACE_NS;
+                    slog(s, "%s received: stopping %u workers",
+                         si.signo == SIGTERM ? "SIGTERM" : "SIGINT", live_workers(s));
+                    /* New connections now get ECONNREFUSED instead of waiting in a
+                     * queue nobody will serve once the workers close their copies. */
+                    close_fd(&s->tcp_fd);
+                    close_fd(&s->udp_fd);
+                    if (s->unix_fd >= 0)
+                        close_fd(&s->unix_fd);
+                    for (unsigned w = 0; w < s->nworkers; w++) {
+                        s->slots[w].restart_pending = 0;
+                        if (s->slots[w].pid > 0)
+                            IGNORE_RC(ipc_sig_send(s->slots[w].pid, SIGTERM));
+                    }
+                    break;
+                case SIGUSR1:
+                    if (round.active || stopping)
+                        break;
+                    memset(&round, 0, sizeof(round));
+                    round.active = 1;
+                    round.deadline = now_ns() + SRV_STATS_WAIT_NS;
+                    for (unsigned w = 0; w < s->nworkers; w++) {
+                        s->slots[w].stats_answered = 0;
+                        if (s->slots[w].pid > 0 && ipc_sig_send(s->slots[w].pid, SIGUSR1) == 0)
+                            round.asked++;
+                    }
+                    break;
+                default:
+                    break; /* SIGHUP: nothing to reload */
+                }
+            }
+        }
+    }
+    if (s->unix_fd < 0 && s->unix_addr.family == AF_UNIX)
+        IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
+    slog(s, "stopped");
+    return rc < 0 ? rc : 0;
+}
