@@ -82,6 +82,57 @@ def human(v, unit):
     return "%.0f %s" % (v, unit)
 
 
+def serve_rows(root, build, rounds, seconds):
+    """Runs bench/serve_vs_redis and turns its table rows into result rows."""
+    script = os.path.join(root, "bench", "serve_vs_redis")
+    # About `seconds` per redis-benchmark run at the rates this machine reaches.
+    plain = str(int(max(20000, 40000 * seconds)))
+    piped = str(int(max(200000, 400000 * seconds)))
+    p = subprocess.run([script, "--ipcstorm", os.path.join(build, "ipcstorm"), "--rounds",
+                        str(rounds), "--requests", plain, "--requests-pipelined", piped],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rows = []
+    for line in p.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 6 or not cells[0].isdigit():
+            continue
+        workers, test, pipeline, redis_rps, ours_rps = cells[:5]
+        ours, anchor = float(ours_rps), float(redis_rps)
+        ratio = ours / anchor if anchor else None
+        rows.append(dict(id="serve", metric="%s rps, -c 50, -P %s, %s worker(s)" % (
+            test, pipeline, workers), unit="req/s", ours=ours, anchor=anchor, ratio=ratio,
+            goal=1.0, goal_is_absolute=False, met=ratio is not None and ratio >= 1.0,
+            ours_cmd="ipcstorm serve --workers %s" % workers, anchor_cmd="redis-server",
+            error=None))
+    if not rows:
+        rows.append(dict(id="serve", metric="serve vs redis-server", error=(
+            "bench/serve_vs_redis exited %d: %s" % (p.returncode, p.stderr.strip()[-200:]))))
+    return rows
+
+
+def fuzz_rows(root, seconds):
+    """Runs scripts/fuzz --bench and reports exec/s per target and engine."""
+    script = os.path.join(root, "scripts", "fuzz")
+    p = subprocess.run([script, "--bench", "--seconds", str(max(2, int(seconds * 2)))],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rows = []
+    for line in p.stdout.splitlines():
+        m = re.match(r"\s*\|?\s*(\w+)\s*\|\s*([\w+-]+)\s*\|\s*([0-9.]+)", line)
+        if not m:
+            continue
+        target, engine, rate = m.group(1), m.group(2), float(m.group(3))
+        goal = 200000.0 if engine == "libfuzzer" and target in ("frame_decode", "resp_parse") \
+            else None
+        rows.append(dict(id="fuzz", metric="fuzz exec/s, %s, %s" % (target, engine),
+                         unit="exec/s", ours=rate, anchor=None, ratio=None, goal=goal,
+                         goal_is_absolute=True, met=None if goal is None else rate >= goal,
+                         ours_cmd="scripts/fuzz --bench", anchor_cmd="-", error=None))
+    if not rows:
+        rows.append(dict(id="fuzz", metric="fuzz exec/s", error=(
+            "scripts/fuzz --bench exited %d: %s" % (p.returncode, p.stderr.strip()[-200:]))))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", required=True, help="release build directory")
@@ -131,9 +182,13 @@ def main():
     ]
     only = set(filter(None, args.only.split(",")))
     skip = set(filter(None, args.skip.split(",")))
+
+    def want(rid):
+        return (not only or rid in only) and rid not in skip
+
     results = []
     for rid, metric, ours, anchor, unit, goal, absolute, ours_desc, anchor_desc in rows:
-        if (only and rid not in only) or rid in skip:
+        if not want(rid):
             continue
         print("bench: %s ..." % rid, file=sys.stderr, flush=True)
         try:
@@ -153,22 +208,14 @@ def main():
                             goal_is_absolute=absolute, met=met, ours_cmd=ours_desc,
                             anchor_cmd=anchor_desc, error=err))
 
-    # The server pair and fuzz exec/s come from their own scripts.
-    extra = os.path.join(root, "bench", "serve_vs_redis")
-    if os.access(extra, os.X_OK) and "serve" not in skip and (not only or "serve" in only):
+    # The server pair and fuzz exec/s come from their own scripts, which alternate
+    # their own A/B rounds; their Markdown rows are folded into this table.
+    if want("serve"):
         print("bench: serve vs redis-server ...", file=sys.stderr, flush=True)
-        p = subprocess.run([extra, "--json", "--build", args.build,
-                            "--rounds", str(rounds)],
-                           stdout=subprocess.PIPE, text=True)
-        try:
-            for r in json.loads(p.stdout):
-                r.setdefault("goal", 1.0)
-                r.setdefault("goal_is_absolute", False)
-                r["met"] = r.get("ratio") is not None and r["ratio"] >= r["goal"]
-                results.append(r)
-        except ValueError:
-            results.append(dict(id="serve", metric="serve vs redis-server", error=
-                                "bench/serve_vs_redis failed (exit %d)" % p.returncode))
+        results += serve_rows(root, args.build, rounds, args.seconds)
+    if want("fuzz"):
+        print("bench: fuzz exec/s ...", file=sys.stderr, flush=True)
+        results += fuzz_rows(root, args.seconds)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
