@@ -1,0 +1,331 @@
+/* frame_decode - fuzz target for the incremental frame decoder (ipc/frame.h).
+ *
+ * Targets: ipc_frame_dec_init, ipc_frame_decode, ipc_frame_dec_finish,
+ * ipc_frame_dec_error, ipc_frame_dec_error_offset, ipc_frame_dec_offset,
+ * ipc_frame_dec_reset, ipc_frame_dec_free, ipc_frame_encode, ipc_crc32c.
+ *
+ * A one-byte input checks argument validation instead (api_edges).
+ *
+ * Input: byte 0 = config (bits 0-2: max_payload choice, bit 3: declare EOF with
+ * ipc_frame_dec_finish, bits 4-7: largest chunk = 2^n bytes), byte 1 = seed of
+ * the chunking schedule, then the byte stream.
+ *
+ * Invariants (abort on violation):
+ *  - whole vs chunked: the stream decoded in one buffer and decoded in chunks
+ *    (each chunk copied flush against the end of a heap block, so that ASan
+ *    sees a read past it) yields the same frames (offset, type,
+ *    payload bytes) and the same sticky error at the same error offset;
+ *  - both agree with a reference decoder written here from the wire format
+ *    (DESIGN.md section 3), including CRC-32C and which field fails first;
+ *  - every returned length is within the call's buffer; a frame's payload points
+ *    into that buffer (exactly buf + 8 when the frame lay whole in it) or into the
+ *    decoder's own buffer; payload length <= max_payload;
+ *  - IPC_ENEEDMORE consumes everything; errors are sticky; the stream offset
+ *    equals the bytes fed; ipc_frame_dec_finish reports IPC_ETRUNCATED exactly
+ *    when EOF falls inside a frame;
+ *  - re-encoding each decoded frame with ipc_frame_encode reproduces its bytes.
+ */
+// libfuzzer-options: max_len=8192
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_util.h"
+#include "ipc/crc32c.h"
+#include "ipc/frame.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_FRAMES 4096
+
+static const size_t max_payload_choice[8] = {0, 1, 16, 255, 256, 4096, 65535, 65536};
+
+struct outcome {
+    size_t nframes;
+    uint64_t off[MAX_FRAMES]; /* each frame's stream offset; its bytes are in the input */
+    int err;                  /* sticky error, 0 if none */
+    uint64_t err_off;
+    int finish; /* ipc_frame_dec_finish result, when called */
+};
+
+FUZZ_NOCOV static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The wire format, written from the spec without looking at the decoder. */
+FUZZ_NOCOV static void reference(const uint8_t *s, size_t n, size_t maxp, int finish,
+                                 struct outcome *o)
+{
+    size_t at = 0;
+    o->nframes = 0;
+    o->err = 0;
+    o->err_off = 0;
+    o->finish = 0;
+    for (;;) {
+        size_t left = n - at;
+        if (left >= 1 && s[at] != IPC_FRAME_MAGIC0)
+            goto bad_magic;
+        if (left >= 2 && s[at + 1] != IPC_FRAME_MAGIC1)
+            goto bad_magic;
+        if (left >= 3 && s[at + 2] != IPC_FRAME_VERSION) {
+            o->err = IPC_EBADVERSION;
+            o->err_off = at + 2;
+            return;
+        }
+        if (left < 8)
+            break;
+        uint32_t len = be32(s + at + 4);
+        if (len > maxp) {
+            o->err = IPC_ETOOLARGE;
+            o->err_off = at + 4;
+            return;
+        }
+        if (left < 12 + (size_t)len)
+            break;
+        if (be32(s + at + 8 + len) != ipc_crc32c(0, s + at, 8 + (size_t)len)) {
+            o->err = IPC_EBADCRC;
+            o->err_off = at + 8 + len;
+            return;
+        }
+        FUZZ_CHECK(o->nframes < MAX_FRAMES);
+        o->off[o->nframes++] = at;
+        at += 12 + (size_t)len;
+    }
+    if (finish && at < n) {
+        o->err = IPC_ETRUNCATED;
+        o->err_off = at;
+        o->finish = IPC_ETRUNCATED;
+    }
+    return;
+bad_magic:
+    o->err = IPC_EBADMAGIC;
+    o->err_off = at;
+}
+
+/* Checks one decoded frame against the stream it came from and re-encodes it. */
+FUZZ_NOCOV static void check_frame(const uint8_t *s, size_t n, const struct ipc_frame *f,
+                                   size_t maxp)
+{
+    FUZZ_CHECK(f->payload != NULL);
+    FUZZ_CHECK(f->len <= maxp);
+    FUZZ_CHECK(f->offset <= n && n - f->offset >= 12 + f->len);
+    const uint8_t *raw = s + f->offset;
+    FUZZ_CHECK(f->type == raw[3]);
+    FUZZ_CHECK(f->len == 0 || memcmp(f->payload, raw + 8, f->len) == 0);
+    static uint8_t small[4096 + 12];
+    uint8_t *enc = f->len <= 4096 ? small : malloc(12 + f->len);
+    FUZZ_CHECK(enc != NULL);
+    /* one byte short must be refused without writing */
+    FUZZ_CHECK(ipc_frame_encode(enc, 11 + f->len, f->type, f->payload, f->len) == -ENOBUFS);
+    ssize_t e = ipc_frame_encode(enc, 12 + f->len, f->type, f->payload, f->len);
+    FUZZ_CHECK(e == (ssize_t)(12 + f->len));
+    FUZZ_CHECK(memcmp(enc, raw, 12 + f->len) == 0);
+    if (enc != small)
+        free(enc);
+}
+
+FUZZ_NOCOV static void record(struct outcome *o, const struct ipc_frame *f)
+{
+    FUZZ_CHECK(o->nframes < MAX_FRAMES);
+    o->off[o->nframes++] = f->offset;
+}
+
+FUZZ_NOCOV static void check_sticky(struct ipc_frame_dec *dec, int err, uint64_t err_off)
+{
+    struct ipc_frame f;
+    uint8_t b = IPC_FRAME_MAGIC0;
+    FUZZ_CHECK(ipc_frame_dec_error(dec) == err);
+    FUZZ_CHECK(ipc_frame_dec_error_offset(dec) == err_off);
+    FUZZ_CHECK(ipc_frame_decode(dec, &b, 1, &f) == err);
+    FUZZ_CHECK(ipc_frame_dec_finish(dec) == err);
+}
+
+FUZZ_NOCOV static void whole(const uint8_t *s, size_t n, size_t maxp, int finish, struct outcome *o)
+{
+    struct ipc_frame_dec dec;
+    FUZZ_CHECK(ipc_frame_dec_init(&dec, maxp) == 0);
+    size_t at = 0;
+    o->nframes = 0;
+    o->err = 0;
+    o->err_off = 0;
+    o->finish = 0;
+    for (;;) {
+        struct ipc_frame f;
+        ssize_t r = ipc_frame_decode(&dec, s + at, n - at, &f);
+        if (r > 0) {
+            FUZZ_CHECK((size_t)r <= n - at);
+            /* The frame lies whole in buf: zero-copy, starting where the call did. */
+            FUZZ_CHECK(f.offset == at);
+            FUZZ_CHECK((size_t)r == 12 + f.len);
+            FUZZ_CHECK(f.payload == s + at + 8);
+            check_frame(s, n, &f, maxp ? maxp : IPC_FRAME_DEFAULT_MAX_PAYLOAD);
+            record(o, &f);
+            at += (size_t)r;
+            FUZZ_CHECK(ipc_frame_dec_offset(&dec) == at);
+            continue;
+        }
+        if (r == IPC_ENEEDMORE) {
+            FUZZ_CHECK(ipc_frame_dec_offset(&dec) == n);
+            break;
+        }
+        FUZZ_CHECK(r == IPC_EBADMAGIC || r == IPC_EBADVERSION || r == IPC_ETOOLARGE ||
+                   r == IPC_EBADCRC);
+        o->err = (int)r;
+        o->err_off = ipc_frame_dec_error_offset(&dec);
+        check_sticky(&dec, o->err, o->err_off);
+        break;
+    }
+    if (finish && o->err == 0) {
+        o->finish = ipc_frame_dec_finish(&dec);
+        if (o->finish != 0) {
+            FUZZ_CHECK(o->finish == IPC_ETRUNCATED);
+            o->err = o->finish;
+            o->err_off = ipc_frame_dec_error_offset(&dec);
+            check_sticky(&dec, o->err, o->err_off);
+        }
+    }
+    /* reset makes the decoder usable again from offset 0 */
+    ipc_frame_dec_reset(&dec);
+    FUZZ_CHECK(ipc_frame_dec_error(&dec) == 0 && ipc_frame_dec_offset(&dec) == 0);
+    ipc_frame_dec_free(&dec);
+}
+
+FUZZ_NOCOV static void chunked(const uint8_t *s, size_t n, size_t maxp, int finish,
+                               unsigned max_chunk, uint32_t seed, struct outcome *o)
+{
+    struct ipc_frame_dec dec;
+    struct fuzz_rng rng;
+    fuzz_rng_seed(&rng, seed);
+    FUZZ_CHECK(ipc_frame_dec_init(&dec, maxp) == 0);
+    o->nframes = 0;
+    o->err = 0;
+    o->err_off = 0;
+    o->finish = 0;
+    size_t fed = 0;
+    struct fuzz_tail tail;
+    fuzz_tail_init(&tail, n);
+    while (fed < n && o->err == 0) {
+        size_t clen = fuzz_rng_size(&rng, max_chunk);
+        if (clen > n - fed)
+            clen = n - fed;
+        uint8_t *chunk = fuzz_tail_put(&tail, s + fed, clen);
+        size_t at = 0;
+        for (;;) {
+            struct ipc_frame f;
+            ssize_t r = ipc_frame_decode(&dec, chunk + at, clen - at, &f);
+            if (r > 0) {
+                FUZZ_CHECK((size_t)r <= clen - at);
+                /* an empty payload only has to be non-NULL */
+                FUZZ_CHECK(f.len == 0 || fuzz_inside(f.payload, f.len, chunk + at, (size_t)r) ||
+                           fuzz_inside(f.payload, f.len, dec.buf_, dec.buf_cap_));
+                /* the frame ends exactly at the last byte this call consumed */
+                FUZZ_CHECK(f.offset + 12 + f.len == fed + at + (size_t)r);
+                check_frame(s, n, &f, maxp ? maxp : IPC_FRAME_DEFAULT_MAX_PAYLOAD);
+                record(o, &f);
+                at += (size_t)r;
+                FUZZ_CHECK(ipc_frame_dec_offset(&dec) == fed + at);
+                continue;
+            }
+            if (r == IPC_ENEEDMORE) {
+                FUZZ_CHECK(ipc_frame_dec_offset(&dec) == fed + clen);
+                break;
+            }
+            FUZZ_CHECK(r == IPC_EBADMAGIC || r == IPC_EBADVERSION || r == IPC_ETOOLARGE ||
+                       r == IPC_EBADCRC);
+            o->err = (int)r;
+            o->err_off = ipc_frame_dec_error_offset(&dec);
+            check_sticky(&dec, o->err, o->err_off);
+            break;
+        }
+        fed += clen;
+    }
+    fuzz_tail_free(&tail);
+    if (finish && o->err == 0) {
+        o->finish = ipc_frame_dec_finish(&dec);
+        if (o->finish != 0) {
+            FUZZ_CHECK(o->finish == IPC_ETRUNCATED);
+            o->err = o->finish;
+            o->err_off = ipc_frame_dec_error_offset(&dec);
+        }
+    }
+    ipc_frame_dec_free(&dec);
+}
+
+FUZZ_NOCOV static void same(const struct outcome *a, const struct outcome *b)
+{
+    FUZZ_CHECK(a->nframes == b->nframes);
+    FUZZ_CHECK(a->err == b->err);
+    FUZZ_CHECK(a->err == 0 || a->err_off == b->err_off);
+    FUZZ_CHECK(a->finish == b->finish);
+    for (size_t i = 0; i < a->nframes; i++)
+        FUZZ_CHECK(a->off[i] == b->off[i]);
+}
+
+/* Argument validation: every documented -EINVAL/IPC_ETOOLARGE, and the no-ops. */
+FUZZ_NOCOV static void api_edges(void)
+{
+    struct ipc_frame_dec dec;
+    struct ipc_frame f;
+    struct ipc_frame_enc enc;
+    struct iovec iov[3];
+    uint8_t b[16] = {0};
+    FUZZ_CHECK(ipc_frame_dec_init(NULL, 0) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_dec_init(&dec, (size_t)IPC_FRAME_MAX_PAYLOAD + 1) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_dec_init(&dec, 0) == 0);
+    FUZZ_CHECK(ipc_frame_decode(NULL, b, 1, &f) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_decode(&dec, NULL, 1, &f) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_decode(&dec, b, 1, NULL) == -EINVAL);
+    dec.max_payload = (size_t)IPC_FRAME_MAX_PAYLOAD + 1;
+    FUZZ_CHECK(ipc_frame_decode(&dec, b, 1, &f) == -EINVAL);
+    dec.max_payload = 0;
+    FUZZ_CHECK(ipc_frame_decode(&dec, NULL, 0, &f) == IPC_ENEEDMORE);
+    FUZZ_CHECK(ipc_frame_dec_finish(NULL) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_dec_finish(&dec) == 0);
+    FUZZ_CHECK(ipc_frame_encode_iov(NULL, 0, b, 1, iov) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_encode_iov(&enc, 0, NULL, 1, iov) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_encode_iov(&enc, 0, b, (size_t)IPC_FRAME_MAX_PAYLOAD + 1, iov) ==
+               IPC_ETOOLARGE);
+    FUZZ_CHECK(ipc_frame_encode(NULL, 16, 0, b, 1) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_encode(b, 16, 0, NULL, 1) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_encode(b, 16, 0, b, (size_t)IPC_FRAME_MAX_PAYLOAD + 1) == IPC_ETOOLARGE);
+    /* the payload may already sit at out + 8 */
+    memcpy(b + 8, "ab", 2);
+    FUZZ_CHECK(ipc_frame_encode(b, sizeof(b), 7, b + 8, 2) == 14);
+    FUZZ_CHECK(ipc_frame_decode(&dec, b, 14, &f) == 14 && f.len == 2 && f.type == 7 &&
+               memcmp(f.payload, "ab", 2) == 0);
+    FUZZ_CHECK(ipc_frame_read_fd(-1, &dec, &f) == -EBADF);
+    ssize_t rr = ipc_frame_read_fd(-1, NULL, &f);
+    FUZZ_CHECK(rr == -EINVAL || rr == -EBADF);
+    FUZZ_CHECK(ipc_frame_write_fd(-1, 0, b, 1, 0) == -EBADF);
+    /* read_fd refuses a decoder that holds part of a frame */
+    FUZZ_CHECK(ipc_frame_decode(&dec, b, 3, &f) == IPC_ENEEDMORE);
+    FUZZ_CHECK(ipc_frame_read_fd(0, &dec, &f) == -EINVAL);
+    ipc_frame_dec_reset(NULL);
+    ipc_frame_dec_free(NULL);
+    ipc_frame_dec_free(&dec);
+}
+
+FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 1)
+        api_edges();
+    static struct outcome ref, w, c;
+    if (size < 2)
+        return 0;
+    uint8_t cfg = data[0];
+    size_t maxp = max_payload_choice[cfg & 7];
+    int finish = (cfg >> 3) & 1;
+    unsigned max_chunk = 1u << (cfg >> 4); /* 1 (byte at a time) .. 32768 */
+    uint32_t seed = data[1];
+    const uint8_t *s = data + 2;
+    size_t n = size - 2;
+
+    reference(s, n, maxp ? maxp : IPC_FRAME_DEFAULT_MAX_PAYLOAD, finish, &ref);
+    whole(s, n, maxp, finish, &w);
+    same(&ref, &w);
+    chunked(s, n, maxp, finish, max_chunk, seed, &c);
+    same(&ref, &c);
+    return 0;
+}

@@ -1,0 +1,336 @@
+/* frame_roundtrip - fuzz target for frame encoding, a real pipe and decoding.
+ *
+ * Targets: ipc_frame_encode, ipc_frame_encode_iov, ipc_frame_decode,
+ * ipc_frame_dec_finish, ipc_frame_write_fd, ipc_frame_read_fd, ipc_pipe_open,
+ * ipc_pipe_write_all, ipc_pipe_read_full, ipc_pipe_capacity, ipc_pipe_close.
+ *
+ * Input: byte 0 = I/O sizes (low nibble: largest write 2^n, high nibble: largest
+ * read 2^n), byte 1 = seed of the size schedule, byte 2 = flags (bit 0: blocking
+ * mode with ipc_frame_write_fd/ipc_frame_read_fd when everything fits in the pipe,
+ * bit 1: decoder max_payload set to exactly the largest payload, bits 2-3: 1 =
+ * the stream is cut short, 2 = one bit is flipped, read back with
+ * ipc_frame_read_fd; see through_damaged), then frame
+ * descriptors: type, flags (bit 0: payload generated, bit 1: 64 KiB payload,
+ * bit 2: encode with the iovec encoder), length (16-bit little-endian), and for
+ * copied payloads the payload bytes themselves (truncated at the end of input).
+ *
+ * The frames are encoded into one stream and pushed through a non-blocking pipe2
+ * pipe in one thread, alternating writes and reads of sizes taken from the
+ * schedule (so no deadlock is possible: a full pipe is drained, an empty one
+ * filled), and every read is fed to the decoder.
+ *
+ * Invariants (abort on violation): the decoded frames equal the encoded ones
+ * byte for byte (type, length, payload, stream offset) and in order; nothing more
+ * is decoded; ipc_frame_dec_finish at EOF reports a frame boundary; the two
+ * encoders produce identical bytes; the pipe always makes progress; the target
+ * closes both pipe ends (the replay main checks no fd leaks).
+ */
+// libfuzzer-options: max_len=16384
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fuzz_util.h"
+#include "ipc/frame.h"
+#include "ipc/pipe.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_FRAMES 256
+#define MAX_STREAM (1u << 20)
+
+struct frame_desc {
+    uint8_t type;
+    size_t len;
+    size_t offset; /* in the stream */
+};
+
+struct rt {
+    struct frame_desc f[MAX_FRAMES];
+    size_t n;
+    uint8_t *stream;
+    size_t len;
+    size_t max_len; /* largest payload */
+    size_t decoded;
+};
+
+FUZZ_NOCOV static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+    struct fuzz_rng r;
+    fuzz_rng_seed(&r, seed);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t v = fuzz_rng_next(&r);
+        memcpy(p + i, &v, 4);
+    }
+    for (; i < n; i++)
+        p[i] = (uint8_t)(fuzz_rng_next(&r) >> 24);
+}
+
+/* Parses the descriptors and encodes every frame into rt->stream. */
+FUZZ_NOCOV static void build(struct rt *rt, const uint8_t *in, size_t n)
+{
+    rt->stream = malloc(MAX_STREAM);
+    FUZZ_CHECK(rt->stream != NULL);
+    size_t i = 0;
+    while (i + 4 <= n && rt->n < MAX_FRAMES) {
+        uint8_t type = in[i], fl = in[i + 1];
+        size_t len = (size_t)in[i + 2] | (size_t)in[i + 3] << 8;
+        i += 4;
+        const uint8_t *payload;
+        uint8_t *gen = NULL;
+        if (fl & 3) {
+            if (fl & 2)
+                len = 65536;
+            gen = malloc(len ? len : 1);
+            FUZZ_CHECK(gen != NULL);
+            fill(gen, len, (uint32_t)len ^ type);
+            payload = gen;
+        } else {
+            if (len > n - i)
+                len = n - i;
+            payload = in + i;
+            i += len;
+        }
+        if (rt->len + 12 + len > MAX_STREAM) {
+            free(gen);
+            break;
+        }
+        uint8_t *out = rt->stream + rt->len;
+        if (fl & 4) {
+            struct ipc_frame_enc enc;
+            struct iovec iov[3];
+            FUZZ_CHECK(ipc_frame_encode_iov(&enc, type, payload, len, iov) == 0);
+            FUZZ_CHECK(iov[0].iov_len == 8 && iov[1].iov_len == len && iov[2].iov_len == 4);
+            FUZZ_CHECK(iov[1].iov_base == (void *)payload || len == 0);
+            memcpy(out, iov[0].iov_base, 8);
+            if (len)
+                memcpy(out + 8, iov[1].iov_base, len);
+            memcpy(out + 8 + len, iov[2].iov_base, 4);
+            /* both encoders agree */
+            uint8_t *alt = malloc(12 + len);
+            FUZZ_CHECK(alt != NULL);
+            FUZZ_CHECK(ipc_frame_encode(alt, 12 + len, type, payload, len) == (ssize_t)(12 + len));
+            FUZZ_CHECK(memcmp(alt, out, 12 + len) == 0);
+            free(alt);
+        } else {
+            FUZZ_CHECK(ipc_frame_encode(out, MAX_STREAM - rt->len, type, payload, len) ==
+                       (ssize_t)(12 + len));
+        }
+        free(gen);
+        rt->f[rt->n].type = type;
+        rt->f[rt->n].len = len;
+        rt->f[rt->n].offset = rt->len;
+        rt->n++;
+        rt->len += 12 + len;
+        if (len > rt->max_len)
+            rt->max_len = len;
+    }
+}
+
+FUZZ_NOCOV static void expect(struct rt *rt, const struct ipc_frame *f)
+{
+    FUZZ_CHECK(rt->decoded < rt->n);
+    const struct frame_desc *d = &rt->f[rt->decoded++];
+    FUZZ_CHECK(f->type == d->type);
+    FUZZ_CHECK(f->len == d->len);
+    FUZZ_CHECK(f->offset == d->offset);
+    FUZZ_CHECK(f->payload != NULL);
+    FUZZ_CHECK(d->len == 0 || memcmp(f->payload, rt->stream + d->offset + 8, d->len) == 0);
+}
+
+FUZZ_NOCOV static void feed(struct rt *rt, struct ipc_frame_dec *dec, const uint8_t *buf,
+                            size_t len)
+{
+    size_t at = 0;
+    for (;;) {
+        struct ipc_frame f;
+        ssize_t r = ipc_frame_decode(dec, buf + at, len - at, &f);
+        if (r == IPC_ENEEDMORE)
+            return;
+        FUZZ_CHECK(r > 0 && (size_t)r <= len - at);
+        expect(rt, &f);
+        at += (size_t)r;
+    }
+}
+
+/* Non-blocking pipe, one thread: alternate a write and a read of schedule sizes. */
+FUZZ_NOCOV static void through_nonblocking(struct rt *rt, struct fuzz_rng *rng, size_t wmax,
+                                           size_t rmax, struct ipc_frame_dec *dec)
+{
+    struct ipc_pipe p;
+    FUZZ_CHECK(ipc_pipe_open(&p, IPC_PIPE_NONBLOCK) == 0);
+    size_t wpos = 0, rpos = 0;
+    /* At most about 64 writes and reads per input: byte-at-a-time I/O of a 64 KiB
+     * stream would take a second and teach the fuzzer nothing new. */
+    size_t floor = rt->len / 64 + 1;
+    if (rmax < floor)
+        rmax = floor;
+    uint8_t *rbuf = malloc(rmax);
+    FUZZ_CHECK(rbuf != NULL);
+    for (;;) {
+        int progress = 0;
+        if (wpos < rt->len) {
+            size_t w = fuzz_rng_size(rng, wmax);
+            if (w < floor)
+                w = floor;
+            if (w > rt->len - wpos)
+                w = rt->len - wpos;
+            ssize_t r = ipc_pipe_write_all(p.wr, rt->stream + wpos, w, IPC_PIPE_NO_SIGPIPE_GUARD);
+            FUZZ_CHECK(r == -EAGAIN || (r > 0 && (size_t)r <= w));
+            if (r > 0) {
+                wpos += (size_t)r;
+                progress = 1;
+            }
+        } else if (p.wr >= 0) {
+            close(p.wr);
+            p.wr = -1;
+            progress = 1;
+        }
+        size_t want = fuzz_rng_size(rng, rmax);
+        if (want < floor)
+            want = floor;
+        ssize_t r = ipc_pipe_read_full(p.rd, rbuf, want);
+        if (r == 0) {
+            /* EOF: only once the writer closed and everything arrived */
+            FUZZ_CHECK(p.wr < 0 && rpos == rt->len);
+            break;
+        }
+        FUZZ_CHECK(r == -EAGAIN || (r > 0 && (size_t)r <= want));
+        if (r > 0) {
+            /* the bytes come out of the pipe exactly as they went in */
+            FUZZ_CHECK(rpos + (size_t)r <= wpos);
+            FUZZ_CHECK(memcmp(rbuf, rt->stream + rpos, (size_t)r) == 0);
+            rpos += (size_t)r;
+            feed(rt, dec, rbuf, (size_t)r);
+            progress = 1;
+        }
+        FUZZ_CHECK(progress);
+    }
+    free(rbuf);
+    ipc_pipe_close(&p);
+}
+
+/* Blocking helpers: everything fits in the pipe, so the writes never block.
+ * Returns 0 without touching the decoder when the pipe is too small for that (the
+ * kernel shrinks new pipes to one page once the user's pipe quota is used up). */
+FUZZ_NOCOV static int through_blocking(struct rt *rt, struct ipc_frame_dec *dec)
+{
+    struct ipc_pipe p;
+    FUZZ_CHECK(ipc_pipe_open(&p, 0) == 0);
+    int cap = ipc_pipe_capacity(p.wr);
+    FUZZ_CHECK(cap > 0);
+    /* A pipe holds cap / page-size buffers, and a write only shares the last
+     * buffer when its sub-page remainder fits there, so each frame may take up to
+     * (size / 4096 + 2) buffers: count those, not bytes, or a write could block. */
+    size_t slots = 0;
+    for (size_t i = 0; i < rt->n; i++)
+        slots += (12 + rt->f[i].len) / 4096 + 2;
+    if (slots > (size_t)cap / 4096) {
+        ipc_pipe_close(&p);
+        return 0;
+    }
+    for (size_t i = 0; i < rt->n; i++) {
+        const struct frame_desc *d = &rt->f[i];
+        ssize_t r = ipc_frame_write_fd(p.wr, d->type, rt->stream + d->offset + 8, d->len, 0);
+        FUZZ_CHECK(r == (ssize_t)(12 + d->len));
+    }
+    close(p.wr);
+    p.wr = -1;
+    for (;;) {
+        struct ipc_frame f;
+        ssize_t r = ipc_frame_read_fd(p.rd, dec, &f);
+        if (r == 0)
+            break;
+        FUZZ_CHECK(r > 0 && (size_t)r == 12 + f.len);
+        expect(rt, &f);
+    }
+    ipc_pipe_close(&p);
+    return 1;
+}
+
+/* A damaged stream through ipc_frame_read_fd: cut short (mode 1) or with one byte
+ * flipped (mode 2). The frames before the damage must come out intact; then a cut
+ * at a frame boundary is a clean EOF (0) and a cut inside a frame IPC_ETRUNCATED;
+ * a flipped byte is an error (or, with CRC-32C's 2^-32 odds, a different frame). */
+FUZZ_NOCOV static int through_damaged(struct rt *rt, struct ipc_frame_dec *dec,
+                                      struct fuzz_rng *rng, int mode)
+{
+    if (rt->len == 0)
+        return 0;
+    struct ipc_pipe p;
+    FUZZ_CHECK(ipc_pipe_open(&p, 0) == 0);
+    int cap = ipc_pipe_capacity(p.wr);
+    FUZZ_CHECK(cap > 0);
+    if ((size_t)cap < rt->len) {
+        ipc_pipe_close(&p);
+        return 0;
+    }
+    size_t pos = fuzz_rng_next(rng) % rt->len; /* cut length, or the flipped byte */
+    size_t wlen = mode == 1 ? pos : rt->len;
+    if (mode == 2)
+        rt->stream[pos] ^= (uint8_t)(1u << (fuzz_rng_next(rng) & 7));
+    FUZZ_CHECK(ipc_pipe_write_all(p.wr, rt->stream, wlen, 0) == (ssize_t)wlen);
+    close(p.wr);
+    p.wr = -1;
+    size_t intact = 0; /* frames wholly before the damage */
+    while (intact < rt->n && rt->f[intact].offset + 12 + rt->f[intact].len <= pos)
+        intact++;
+    for (size_t i = 0; i < intact; i++) {
+        struct ipc_frame f;
+        ssize_t r = ipc_frame_read_fd(p.rd, dec, &f);
+        FUZZ_CHECK(r == (ssize_t)(12 + f.len));
+        expect(rt, &f);
+    }
+    struct ipc_frame f;
+    ssize_t r = ipc_frame_read_fd(p.rd, dec, &f);
+    if (mode == 1) {
+        int boundary = intact == rt->n || rt->f[intact].offset == pos;
+        FUZZ_CHECK(boundary ? r == 0 : r == IPC_ETRUNCATED);
+        if (!boundary)
+            FUZZ_CHECK(ipc_frame_dec_error_offset(dec) == rt->f[intact].offset);
+    } else {
+        FUZZ_CHECK(r != 0);
+        if (r < 0)
+            FUZZ_CHECK(ipc_frame_read_fd(p.rd, dec, &f) == r); /* sticky */
+    }
+    ipc_pipe_close(&p);
+    return 1;
+}
+
+FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 3)
+        return 0;
+    size_t wmax = (size_t)1 << (data[0] & 15);
+    size_t rmax = (size_t)1 << (data[0] >> 4);
+    struct fuzz_rng rng;
+    fuzz_rng_seed(&rng, data[1]);
+    uint8_t flags = data[2];
+
+    static struct rt rt;
+    memset(&rt, 0, sizeof(rt));
+    build(&rt, data + 3, size - 3);
+
+    struct ipc_frame_dec dec;
+    FUZZ_CHECK(ipc_frame_dec_init(&dec, (flags & 2) ? (rt.max_len ? rt.max_len : 1) : 0) == 0);
+    int mode = (flags >> 2) & 3;
+    if (mode == 1 || mode == 2) {
+        (void)through_damaged(&rt, &dec, &rng, mode);
+        ipc_frame_dec_free(&dec);
+        free(rt.stream);
+        return 0;
+    }
+    if (!((flags & 1) && through_blocking(&rt, &dec))) {
+        through_nonblocking(&rt, &rng, wmax, rmax, &dec);
+        FUZZ_CHECK(ipc_frame_dec_finish(&dec) == 0);
+    }
+    FUZZ_CHECK(rt.decoded == rt.n);
+    FUZZ_CHECK(ipc_frame_dec_offset(&dec) == rt.len);
+    ipc_frame_dec_free(&dec);
+    free(rt.stream);
+    return 0;
+}

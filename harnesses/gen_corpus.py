@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""gen_corpus.py - writes the seed corpus of every fuzz target into corpus/<target>/.
+
+Each seed is named by the SHA-1 of its content (as libFuzzer names the inputs it
+adds with -merge=1), so regenerating is idempotent and never duplicates a seed.
+
+  harnesses/gen_corpus.py [--out corpus] [--capture]
+
+--capture also records real client traffic: it starts redis-server (or, with
+--server CMD, another RESP server such as `ipcstorm serve`) on an ephemeral port
+behind a recording proxy written here, drives it with redis-cli and
+redis-benchmark, and stores each client's byte stream as a resp_parse and a
+resp_session seed.
+
+Input layouts (the first bytes configure the harness; see each harness's comment):
+  frame_decode     [cfg][seed] stream
+  frame_roundtrip  [io][seed][flags] ([type][fl][len16le] payload?)*
+  resp_parse       [cfg][seed] stream
+  resp_session     [cfg][seed] stream
+"""
+import argparse
+import hashlib
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+# ---- CRC-32C (Castagnoli), reflected polynomial 0x82F63B78 ----
+_T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    _T.append(c)
+
+
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c = _T[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283
+
+
+def frame(ftype, payload, magic=b"IF", version=1, length=None, crc=None):
+    n = len(payload) if length is None else length
+    head = magic + bytes([version, ftype]) + struct.pack(">I", n)
+    c = crc32c(head + payload) if crc is None else crc
+    return head + payload + struct.pack(">I", c)
+
+
+def pattern(n, seed=1):
+    return bytes((i * 131 + seed * 7 + (i >> 8)) & 0xFF for i in range(n))
+
+
+class Out:
+    def __init__(self, root):
+        self.root = root
+        self.count = {}
+
+    def add(self, target, data):
+        d = os.path.join(self.root, target)
+        os.makedirs(d, exist_ok=True)
+        name = hashlib.sha1(data).hexdigest()
+        p = os.path.join(d, name)
+        if not os.path.exists(p):
+            with open(p, "wb") as f:
+                f.write(data)
+        self.count[target] = self.count.get(target, 0) + 1
+
+
+# frame_decode cfg byte: bits 0-2 max_payload index into
+# {default 1 MiB, 1, 16, 255, 256, 4096, 65535, 65536}, bit 3 finish, bits 4-7 chunk 2^n.
+def fd_cfg(maxsel=0, finish=True, chunk=4):
+    return bytes([(maxsel & 7) | (8 if finish else 0) | (chunk << 4), 0x5A])
+
+
+def gen_frame_decode(o):
+    t = "frame_decode"
+    ok = [frame(1, b""), frame(2, b"x"), frame(3, pattern(4096)), frame(4, pattern(65536))]
+    for i, f in enumerate(ok):
+        o.add(t, fd_cfg(0, True, 4 + i) + f)
+    o.add(t, fd_cfg(0, True, 0) + frame(7, b"hello"))  # byte at a time
+    o.add(t, fd_cfg(0, True, 15) + frame(8, pattern(4084)))  # PIPE_BUF on the wire
+    o.add(t, fd_cfg(0, True, 3) + b"".join(frame(i, pattern(i * 3, i)) for i in range(20)))
+    o.add(t, fd_cfg(0, False, 2) + frame(1, b"abc") + frame(2, b"defg")[:7])  # need more
+    # each error kind
+    o.add(t, fd_cfg(0, True, 2) + b"XF\x01\x00\x00\x00\x00\x00")  # bad magic byte 0
+    o.add(t, fd_cfg(0, True, 2) + b"IX\x01\x00\x00\x00\x00\x00")  # bad magic byte 1
+    o.add(t, fd_cfg(0, True, 2) + frame(1, b"v", version=2))  # bad version
+    o.add(t, fd_cfg(2, True, 2) + frame(1, pattern(17)))  # 17 > 16: too large
+    o.add(t, fd_cfg(2, True, 2) + frame(1, pattern(16)))  # == max: fine
+    o.add(t, fd_cfg(0, True, 1) + frame(1, b"", length=(1 << 20) + 1))  # too large (1 MiB)
+    o.add(t, fd_cfg(1, True, 0) + frame(1, b"ab"))  # max 1
+    o.add(t, fd_cfg(0, True, 3) + frame(1, b"payload", crc=0xDEADBEEF))  # bad CRC
+    o.add(t, fd_cfg(0, True, 3) + frame(1, b"good") + frame(2, b"bad", crc=1))
+    o.add(t, fd_cfg(0, True, 3) + frame(1, pattern(100))[:50])  # truncated payload
+    o.add(t, fd_cfg(0, True, 3) + b"IF\x01")  # truncated header
+    o.add(t, fd_cfg(0, True, 3) + frame(1, b"x")[:-1])  # truncated CRC
+    o.add(t, fd_cfg(0, True, 3) + b"")  # empty stream, finish
+    o.add(t, fd_cfg(6, True, 12) + frame(9, pattern(65535)) + frame(9, b"after"))
+    o.add(t, fd_cfg(7, True, 14) + frame(9, pattern(65537)))  # 65537 > 65536
+    o.add(t, fd_cfg(5, False, 6) + frame(1, pattern(4096)) + frame(1, pattern(4097)))
+    o.add(t, fd_cfg(0, True, 5) + frame(1, b"a") + b"IF\x01\x01\x00\x00" + b"IG")
+    o.add(t, b"\x00")  # one byte: argument validation (api_edges)
+
+
+# frame_roundtrip: [io: low nibble write 2^n, high nibble read 2^n][seed][flags]
+# flags bit 0 blocking (write_fd/read_fd), bit 1 tight max_payload;
+# frame descriptor [type][fl: 1 generated, 2 64 KiB, 4 iovec encoder][len16le] payload?
+def rt_desc(ftype, payload=None, gen_len=None, big=False, iov=False):
+    if big:
+        return bytes([ftype, 2 | (4 if iov else 0), 0, 0])
+    if gen_len is not None:
+        return bytes([ftype, 1 | (4 if iov else 0)]) + struct.pack("<H", gen_len)
+    return bytes([ftype, 4 if iov else 0]) + struct.pack("<H", len(payload)) + payload
+
+
+def gen_frame_roundtrip(o):
+    t = "frame_roundtrip"
+    add = lambda io, seed, flags, *descs: o.add(t, bytes([io, seed, flags]) + b"".join(descs))
+    add(0xCC, 1, 0, rt_desc(0, b""))
+    add(0xCC, 2, 0, rt_desc(1, b"x"))
+    add(0xCC, 3, 0, rt_desc(2, gen_len=4096))  # PIPE_BUF payload
+    add(0xCC, 3, 0, rt_desc(2, gen_len=4084))  # PIPE_BUF on the wire
+    add(0xFF, 4, 0, rt_desc(3, big=True))  # 64 KiB
+    add(0x00, 5, 0, rt_desc(4, b"byte at a time both ways"))
+    add(0x0F, 6, 0, rt_desc(5, gen_len=20000), rt_desc(6, b"tail"))
+    add(0xF0, 7, 0, rt_desc(5, gen_len=20000, iov=True), rt_desc(6, b"tail", iov=True))
+    add(0x8C, 8, 1, rt_desc(1, b"blocking"), rt_desc(2, gen_len=5000))
+    add(0x8C, 9, 2, rt_desc(1, b"tight max"), rt_desc(2, b"tight"))
+    add(0x8C, 9, 3, rt_desc(1, gen_len=1000), rt_desc(2, gen_len=999))
+    add(0x55, 10, 0, *[rt_desc(i, pattern(i, i), iov=bool(i & 1)) for i in range(40)])
+    add(0xA3, 11, 0, *[rt_desc(i, gen_len=i * 97) for i in range(30)])
+    add(0x3A, 12, 0, rt_desc(255, big=True, iov=True), rt_desc(0, b""), rt_desc(7, big=True))
+    add(0xE7, 13, 1, rt_desc(9, gen_len=65536 - 100))  # blocking, near pipe capacity
+    add(0xE7, 14, 1, rt_desc(9, big=True), rt_desc(9, gen_len=5000))  # too big to block: falls back
+    add(0x44, 15, 0, rt_desc(1, b"\x00" * 64), rt_desc(1, b"\xff" * 64))
+    add(0x9B, 16, 2, rt_desc(1, gen_len=0), rt_desc(2, gen_len=0))
+    add(0x11, 17, 0, rt_desc(1, b"IF\x01\x00\x00\x00\x00\x00 nested header"))
+    add(0x7D, 18, 0, rt_desc(200, gen_len=511), rt_desc(201, gen_len=512),
+        rt_desc(202, gen_len=513))
+    add(0xDD, 19, 0, rt_desc(3, b"truncated descriptor") + b"\x01\x00")
+    # damaged streams read back with ipc_frame_read_fd: cut short (4), one bit flipped (8)
+    for seed in range(3):
+        add(0x8C, 20 + seed, 4, rt_desc(1, b"first"), rt_desc(2, gen_len=300), rt_desc(3, b""))
+        add(0x8C, 30 + seed, 8, rt_desc(1, b"first"), rt_desc(2, gen_len=300), rt_desc(3, b""))
+
+
+# resp cfg byte (resp_parse and resp_session): bits 0-1 limits profile
+# (0 defaults, 1 small, 2 tiny, 3 mixed), bits 4-7 chunk 2^n.
+def rcfg(profile=0, chunk=6, seed=0x33):
+    return bytes([(profile & 3) | (chunk << 4), seed])
+
+
+def mb(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else a.encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+RESP_SEEDS = [
+    mb("PING"),
+    mb("PING", "hello"),
+    mb("ECHO", "hello world"),
+    mb("INCR", "counter") * 3 + mb("GET", "counter"),
+    mb("DECR", "k") + mb("INCRBY", "k", "-42") + mb("GET", "k"),
+    mb("INCRBY", "k", "9223372036854775807") + mb("INCR", "k"),  # overflow is an error
+    mb("DEL", "a", "b", "c") + mb("DBSIZE"),
+    mb("INFO"),
+    mb("COMMAND") + mb("CONFIG", "GET", "save"),
+    mb("PING") + mb("QUIT") + mb("PING"),  # nothing after QUIT
+    mb("SET", "x", "1"),  # unknown command
+    mb("PING", "a", "b"),  # wrong arity
+    mb("GET"),
+    b"PING\r\n",
+    b"PING\n",
+    b"ECHO \"quoted \\x41\\n arg\"\r\n",
+    b"ECHO 'single \\' quote'\r\n",
+    b"INCR   spaced\t\tkey  \r\n",
+    b"\r\n\n   \r\n" + mb("PING"),  # blank lines are ignored
+    b"*0\r\n*-1\r\n" + mb("PING"),  # ignored counts
+    mb("PING") * 16,  # pipelined
+    # protocol errors of DESIGN.md section 4
+    b"*1048577\r\n",  # invalid multibulk length
+    b"*abc\r\n",
+    b"*1\r\n$-5\r\n",  # invalid bulk length
+    b"*1\r\n$x\r\n",
+    b"*1\r\n$1048577\r\n",
+    b"*1\r\n+PING\r\n",  # expected '$', got '+'
+    b"*1\r\n\r\n",
+    b"A" * 65537 + b"\r\n",  # too big inline request
+    b"ECHO \"unbalanced\r\n",  # unbalanced quotes
+    b"ECHO \"closed\"x\r\n",
+    b"*1\r\n$4\r\nPINGxx",  # data not followed by CRLF
+    mb("PING") + b"*2\r\n$4\r\nECHO\r\n$3\r\nab",  # incomplete tail
+    mb("ECHO", bytes(range(256))),  # binary argument
+    b'ECHO "\\r\\t\\b\\a\\z\\x4a\\x4A\\xzz\\\\"\r\n',  # every escape
+    b"ECHO '\\n stays' \"\"\r\n",
+    b"*01\r\n",  # leading zero: invalid multibulk length
+    b"*-0\r\n",
+    b"*1\r\n$01\r\nx\r\n",  # leading zero: invalid bulk length
+    b"*1\r\n$1x\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",  # empty bulk
+    mb("INCRBY", "k", "notanumber") + mb("INCRBY", "k", "-9223372036854775808") + mb("DECR", "k"),
+]
+
+
+def gen_resp(o):
+    for i, s in enumerate(RESP_SEEDS):
+        o.add("resp_parse", rcfg(i & 3, (i * 5) % 16, i) + s)
+        o.add("resp_session", rcfg(i & 3, (i * 3 + 4) % 16, i) + s)
+    o.add("resp_parse", rcfg(0, 0) + mb("ECHO", "byte at a time"))
+    o.add("resp_session", rcfg(0, 0) + mb("ECHO", "byte at a time"))
+    # tiny limits: reached with short inputs (profile 2)
+    o.add("resp_parse", rcfg(2, 3) + mb("ECHO", "x" * 40))
+    o.add("resp_session", rcfg(2, 3) + mb("ECHO", "x" * 40))
+    o.add("resp_parse", rcfg(2, 3) + b"*9\r\n")
+    o.add("resp_parse", b"\x00")  # one byte: argument validation (api_edges)
+    o.add("resp_session", rcfg(1, 8) + b"INCR a\r\n" * 200)
+
+
+# ---- capture of real client traffic ----
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Recorder:
+    """A TCP proxy that records what each client sends."""
+
+    def __init__(self, upstream_port):
+        self.up = upstream_port
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.streams = []
+        self.lock = threading.Lock()
+        self.stop = False
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def accept_loop(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.up))
+            rec = bytearray()
+            with self.lock:
+                self.streams.append(rec)
+            threading.Thread(target=self.pump, args=(c, u, rec), daemon=True).start()
+            threading.Thread(target=self.pump, args=(u, c, None), daemon=True).start()
+
+    @staticmethod
+    def pump(src, dst, rec):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                if rec is not None:
+                    rec.extend(b)
+                dst.sendall(b)
+        except OSError:
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+
+
+def capture(o, server_cmd):
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="ipc-capture-")
+    if server_cmd:
+        cmd = [a.replace("{port}", str(port)) for a in server_cmd.split()]
+    else:
+        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", tmp]
+    srv = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        rec = Recorder(port)
+        p = str(rec.port)
+        cli = ["redis-cli", "-h", "127.0.0.1", "-p", p]
+        runs = [
+            cli + ["PING"], cli + ["ECHO", "hello from redis-cli"], cli + ["INCR", "c"],
+            cli + ["INCRBY", "c", "10"], cli + ["DECR", "c"], cli + ["GET", "c"],
+            cli + ["DEL", "c", "d"], cli + ["DBSIZE"], cli + ["INFO"],
+            cli + ["-r", "5", "INCR", "rep"],
+        ]
+        for r in runs:
+            subprocess.run(r, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
+        # interactive-style session through stdin (redis-cli sends inline-free multibulk)
+        subprocess.run(cli, input=b"PING\nINCR k\nGET k\nECHO \"two words\"\nQUIT\n",
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
+        bench = ["redis-benchmark", "-h", "127.0.0.1", "-p", p, "-c", "1", "-q"]
+        for extra in (["-t", "ping", "-n", "20"], ["-t", "incr", "-n", "20"],
+                      ["-t", "ping", "-n", "64", "-P", "16"], ["-t", "incr", "-n", "64", "-P", "16"]):
+            subprocess.run(bench + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=60)
+        time.sleep(0.3)
+        rec.close()
+        with rec.lock:
+            streams = [bytes(s) for s in rec.streams if s]
+    finally:
+        srv.terminate()
+        srv.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    for i, s in enumerate(streams):
+        s = s[:16384]
+        o.add("resp_parse", rcfg(0, 4 + i % 12, i) + s)
+        o.add("resp_session", rcfg(0, 4 + i % 12, i) + s)
+    return len(streams)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus")
+    ap.add_argument("--out", default=os.path.normpath(root))
+    ap.add_argument("--capture", action="store_true")
+    ap.add_argument("--server", default="", help="server command, {port} replaced")
+    a = ap.parse_args()
+    o = Out(a.out)
+    gen_frame_decode(o)
+    gen_frame_roundtrip(o)
+    gen_resp(o)
+    if a.capture:
+        n = capture(o, a.server)
+        print(f"gen_corpus: captured {n} client streams", file=sys.stderr)
+    for t, n in sorted(o.count.items()):
+        print(f"gen_corpus: {t}: {n} seeds", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

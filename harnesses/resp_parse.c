@@ -1,0 +1,340 @@
+/* resp_parse - fuzz target for the incremental RESP2 request parser (ipc/resp.h).
+ *
+ * Targets: ipc_resp_parser_init, ipc_resp_parse, ipc_resp_parser_errmsg,
+ * ipc_resp_errmsg, ipc_resp_parser_reset, ipc_resp_parser_free, and the reply
+ * writer: ipc_resp_write_{array,bulk,simple,error,int,null,empty_array,
+ * null_array,parse_error}, ipc_resp_buf_consume, ipc_resp_buf_free.
+ *
+ * A one-byte input checks argument validation instead (api_edges).
+ *
+ * Input: byte 0 = config (bits 0-1: limits profile: defaults, small, tiny, mixed;
+ * bits 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule, then
+ * the request stream.
+ *
+ * Invariants (abort on violation):
+ *  - whole vs chunked: parsing the stream from one buffer and parsing it as it
+ *    arrives in chunks (before each call the unconsumed bytes move, since the
+ *    contract lets the caller's buffer move, and end flush with a heap block) gives the same
+ *    commands (consumed offsets, argc, inline flag, argument bytes), the same
+ *    protocol error after the same commands, and the same unconsumed tail;
+ *  - a consumed count is within the buffer; every argument lies inside the bytes
+ *    consumed, or (quoted inline arguments only) inside the parser's scratch;
+ *    argc <= max_multibulk and bulk lengths <= max_bulk for multibulk requests,
+ *    argument lengths <= max_inline for inline ones;
+ *  - IPC_ENEEDMORE never holds more than one request's worth of bytes: with small
+ *    limits, the pending bytes stay below what the limits allow;
+ *  - errors are one of the five protocol errors, sticky, with the Redis text
+ *    "ERR Protocol error: ..." on one line; reset clears them;
+ *  - each multibulk command, re-encoded with the reply writer's array and bulk
+ *    functions, parses back to the same arguments;
+ *  - replies written from the first command's arguments with every ipc_resp_write_*
+ *    function (into a small bounded buffer) are valid RESP2, and a write that does
+ *    not fit (-ENOBUFS) leaves the buffer unchanged.
+ */
+// libfuzzer-options: max_len=4096
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_util.h"
+#include "resp_validate.h"
+#include "ipc/resp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const struct ipc_resp_limits profiles[4] = {
+    {0, 0, 0},
+    {64, 512, 1024},
+    {8, 16, 32},
+    {1024, 64, 256},
+};
+
+struct outcome {
+    uint64_t hash; /* FNV-1a over every command's offset, argc, flag and arguments */
+    size_t ncmds;
+    int err;
+    size_t tail; /* stream offset of the first unconsumed byte */
+};
+
+FUZZ_NOCOV static void mix(uint64_t *h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
+        *h *= 1099511628211ull;
+    }
+}
+
+FUZZ_NOCOV static size_t eff(size_t v, size_t def)
+{
+    return v ? v : def;
+}
+
+/* Re-encodes a multibulk command with the writer and parses it back. */
+FUZZ_NOCOV static void reencode(const struct ipc_resp_limits *lim, const struct ipc_resp_cmd *cmd)
+{
+    struct ipc_resp_buf b = {0};
+    FUZZ_CHECK(ipc_resp_write_array(&b, cmd->argc) == 0);
+    for (size_t i = 0; i < cmd->argc; i++)
+        FUZZ_CHECK(ipc_resp_write_bulk(&b, cmd->argv[i].ptr, cmd->argv[i].len) == 0);
+    struct ipc_resp_parser p;
+    FUZZ_CHECK(ipc_resp_parser_init(&p, lim) == 0);
+    struct ipc_resp_cmd c2;
+    ssize_t r = ipc_resp_parse(&p, b.data, b.len, &c2);
+    FUZZ_CHECK(r == (ssize_t)b.len);
+    FUZZ_CHECK(c2.argc == cmd->argc && !c2.is_inline);
+    for (size_t i = 0; i < cmd->argc; i++) {
+        FUZZ_CHECK(c2.argv[i].len == cmd->argv[i].len);
+        FUZZ_CHECK(cmd->argv[i].len == 0 ||
+                   memcmp(c2.argv[i].ptr, cmd->argv[i].ptr, cmd->argv[i].len) == 0);
+    }
+    ipc_resp_parser_free(&p);
+    ipc_resp_buf_free(&b);
+}
+
+/* Writes replies built from a command's arguments with every ipc_resp_write_*
+ * function into a buffer bounded at max bytes, checks that each write either
+ * appended a valid reply or (-ENOBUFS) left the buffer untouched, and that the
+ * whole buffer is a sequence of valid replies. */
+FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
+                               const struct ipc_resp_parser *failed)
+{
+    struct ipc_resp_buf b = {0};
+    b.max = max;
+    size_t expect = 0;
+    for (size_t i = 0; i < cmd->argc + 1; i++) {
+        const char *a = i < cmd->argc ? cmd->argv[i].ptr : "";
+        size_t n = i < cmd->argc ? cmd->argv[i].len : 0;
+        for (int kind = 0; kind < 8; kind++) {
+            size_t before = b.len;
+            int r;
+            switch (kind) {
+            case 0:
+                r = ipc_resp_write_simple(&b, a, n);
+                if (n && (memchr(a, '\r', n) || memchr(a, '\n', n))) {
+                    FUZZ_CHECK(r == -EINVAL);
+                    continue;
+                }
+                break;
+            case 1:
+                r = ipc_resp_write_error(&b, a, n);
+                break;
+            case 2:
+                r = ipc_resp_write_int(&b, (int64_t)n - (int64_t)i * 1000003);
+                break;
+            case 3:
+                r = ipc_resp_write_bulk(&b, a, n);
+                break;
+            case 4:
+                r = ipc_resp_write_null(&b);
+                break;
+            case 5:
+                r = ipc_resp_write_empty_array(&b);
+                break;
+            case 6:
+                r = ipc_resp_write_null_array(&b);
+                break;
+            default:
+                if (!failed)
+                    continue;
+                r = ipc_resp_write_parse_error(&b, failed);
+                break;
+            }
+            FUZZ_CHECK(r == 0 || r == -ENOBUFS);
+            if (r == -ENOBUFS) {
+                FUZZ_CHECK(b.len == before);
+                /* make room the way a server does once the socket took bytes */
+                FUZZ_CHECK(ipc_resp_buf_consume(&b, b.len) == 0);
+                FUZZ_CHECK(b.len == 0);
+                expect = 0;
+                continue;
+            }
+            FUZZ_CHECK(b.len > before && b.len <= (max ? max : IPC_RESP_BUF_DEFAULT_MAX));
+            FUZZ_CHECK(reply_one(b.data + before, b.len - before, 0) == b.len - before);
+            expect++;
+        }
+    }
+    size_t at = 0, count = 0;
+    while (at < b.len) {
+        size_t r = reply_one(b.data + at, b.len - at, 0);
+        FUZZ_CHECK(r > 0);
+        at += r;
+        count++;
+    }
+    FUZZ_CHECK(count == expect);
+    FUZZ_CHECK(ipc_resp_buf_consume(&b, b.len + 1) == -EINVAL);
+    ipc_resp_buf_free(&b);
+}
+
+/* Checks one parse result on buf[0, len) and folds it into o. Returns 1 to go on
+ * (a command was consumed), 0 to stop (need more, or an error). */
+FUZZ_NOCOV static int step(struct ipc_resp_parser *p, const struct ipc_resp_limits *lim,
+                           const char *buf, size_t len, size_t stream_off, struct outcome *o,
+                           int check_reencode)
+{
+    struct ipc_resp_cmd cmd;
+    ssize_t r = ipc_resp_parse(p, buf, len, &cmd);
+    if (r > 0) {
+        FUZZ_CHECK((size_t)r <= len);
+        size_t max_mb = eff(lim->max_multibulk, IPC_RESP_DEFAULT_MAX_MULTIBULK);
+        size_t max_bulk = eff(lim->max_bulk, IPC_RESP_DEFAULT_MAX_BULK);
+        size_t max_inl = eff(lim->max_inline, IPC_RESP_DEFAULT_MAX_INLINE);
+        FUZZ_CHECK(cmd.argc == 0 || cmd.argv != NULL);
+        if (!cmd.is_inline)
+            FUZZ_CHECK(cmd.argc <= max_mb && (cmd.argc == 0 || buf[0] == '*'));
+        for (size_t i = 0; i < cmd.argc; i++) {
+            const struct ipc_resp_arg *a = &cmd.argv[i];
+            FUZZ_CHECK(a->len == 0 || a->ptr != NULL);
+            if (cmd.is_inline) {
+                FUZZ_CHECK(a->len <= max_inl);
+                FUZZ_CHECK(a->len == 0 || fuzz_inside(a->ptr, a->len, buf, (size_t)r) ||
+                           fuzz_inside(a->ptr, a->len, p->scratch, p->scratch_cap));
+            } else {
+                FUZZ_CHECK(a->len <= max_bulk);
+                FUZZ_CHECK(a->len == 0 || fuzz_inside(a->ptr, a->len, buf, (size_t)r));
+            }
+        }
+        uint64_t end = stream_off + (size_t)r;
+        mix(&o->hash, &end, sizeof(end));
+        mix(&o->hash, &cmd.argc, sizeof(cmd.argc));
+        mix(&o->hash, &cmd.is_inline, sizeof(cmd.is_inline));
+        for (size_t i = 0; i < cmd.argc; i++) {
+            mix(&o->hash, &cmd.argv[i].len, sizeof(cmd.argv[i].len));
+            mix(&o->hash, cmd.argv[i].ptr, cmd.argv[i].len);
+        }
+        if (check_reencode && !cmd.is_inline && cmd.argc > 0)
+            reencode(lim, &cmd);
+        /* the writer once per input: per command it would cost more than parsing */
+        if (check_reencode && o->ncmds == 0)
+            replies(&cmd, 64 + (end & 3) * 512, NULL);
+        o->ncmds++;
+        o->tail = end;
+        return 1;
+    }
+    if (r == IPC_ENEEDMORE) {
+        FUZZ_CHECK(ipc_resp_parser_errmsg(p) == NULL);
+        return 0;
+    }
+    FUZZ_CHECK(r == IPC_EPROTO_MULTIBULK || r == IPC_EPROTO_BULK || r == IPC_EPROTO_DOLLAR ||
+               r == IPC_EPROTO_INLINE || r == IPC_EPROTO_QUOTES);
+    const char *msg = ipc_resp_parser_errmsg(p);
+    FUZZ_CHECK(msg != NULL && strncmp(msg, "ERR Protocol error: ", 20) == 0);
+    FUZZ_CHECK(strchr(msg, '\r') == NULL && strchr(msg, '\n') == NULL);
+    FUZZ_CHECK(ipc_resp_errmsg((int)r) != NULL);
+    FUZZ_CHECK(r != IPC_EPROTO_DOLLAR || strstr(msg, "expected '$', got '") != NULL);
+    /* sticky */
+    FUZZ_CHECK(ipc_resp_parse(p, buf, len, &cmd) == r);
+    o->err = (int)r;
+    if (check_reencode) {
+        struct ipc_resp_cmd none = {0, NULL, 0};
+        replies(&none, 0, p);
+    }
+    return 0;
+}
+
+/* Largest number of bytes a pending (incomplete) request may hold under lim. */
+FUZZ_NOCOV static size_t pending_bound(const struct ipc_resp_limits *lim, char first)
+{
+    if (first != '*')
+        return lim->max_inline + 2;
+    return 32 + lim->max_multibulk * (32 + lim->max_bulk + 2);
+}
+
+/* Argument validation and the documented corner cases of the API. */
+FUZZ_NOCOV static void api_edges(void)
+{
+    struct ipc_resp_parser p;
+    struct ipc_resp_cmd cmd;
+    struct ipc_resp_limits big = {IPC_RESP_DEFAULT_MAX_MULTIBULK + 1, 0, 0};
+    FUZZ_CHECK(ipc_resp_parser_init(NULL, NULL) == -EINVAL);
+    FUZZ_CHECK(ipc_resp_parser_init(&p, &big) == -EINVAL);
+    FUZZ_CHECK(ipc_resp_parser_init(&p, NULL) == 0);
+    FUZZ_CHECK(ipc_resp_parse(NULL, "x", 1, &cmd) == -EINVAL);
+    FUZZ_CHECK(ipc_resp_parse(&p, NULL, 1, &cmd) == -EINVAL);
+    FUZZ_CHECK(ipc_resp_parse(&p, "x", 1, NULL) == -EINVAL);
+    /* a caller that drops bytes it was told to keep makes the parser start over */
+    const char *req = "*1\r\n$4\r\nPING\r\n";
+    FUZZ_CHECK(ipc_resp_parse(&p, req, 12, &cmd) == IPC_ENEEDMORE);
+    FUZZ_CHECK(ipc_resp_parse(&p, req, 2, &cmd) == IPC_ENEEDMORE);
+    FUZZ_CHECK(ipc_resp_parse(&p, req, 14, &cmd) == 14 && cmd.argc == 1);
+    FUZZ_CHECK(ipc_resp_parser_errmsg(&p) == NULL);
+    FUZZ_CHECK(ipc_resp_errmsg(0) == NULL && ipc_resp_errmsg(-EINVAL) == NULL);
+    ipc_resp_parser_reset(NULL);
+    ipc_resp_parser_free(NULL);
+    ipc_resp_parser_free(&p);
+
+    struct ipc_resp_buf b = {0};
+    b.max = 32;
+    FUZZ_CHECK(ipc_resp_buf_append(NULL, "x", 1) == -EINVAL);
+    FUZZ_CHECK(ipc_resp_write_simple(NULL, "x", 1) == -EINVAL);
+    FUZZ_CHECK(ipc_resp_write_parse_error(&b, &p) == -EINVAL);
+    FUZZ_CHECK(ipc_resp_write_bulk(&b, NULL, 1) == -EINVAL);
+    FUZZ_CHECK(ipc_resp_write_bulk(&b, "0123456789abcdef0123456789abcdef", 32) == -ENOBUFS &&
+               b.len == 0);
+    FUZZ_CHECK(ipc_resp_write_int(&b, INT64_MIN) == 0);
+    FUZZ_CHECK(reply_one(b.data, b.len, 0) == b.len);
+    size_t before = b.len;
+    FUZZ_CHECK(ipc_resp_buf_consume(&b, 1) == 0 && b.len == before - 1);
+    ipc_resp_buf_free(NULL);
+    ipc_resp_buf_free(&b);
+}
+
+FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 1)
+        api_edges();
+    if (size < 2)
+        return 0;
+    int profile = data[0] & 3;
+    const struct ipc_resp_limits *lim = &profiles[profile];
+    size_t max_chunk = (size_t)1 << (data[0] >> 4);
+    struct fuzz_rng rng;
+    fuzz_rng_seed(&rng, data[1]);
+    const char *s = (const char *)data + 2;
+    size_t n = size - 2;
+
+    /* whole */
+    struct outcome w = {14695981039346656037ull, 0, 0, 0};
+    struct ipc_resp_parser p;
+    FUZZ_CHECK(ipc_resp_parser_init(&p, lim) == 0);
+    char *copy = (char *)fuzz_dup((const uint8_t *)s, n);
+    while (step(&p, lim, copy + w.tail, n - w.tail, w.tail, &w, 1))
+        ;
+    free(copy);
+    if (w.err) {
+        ipc_resp_parser_reset(&p);
+        FUZZ_CHECK(ipc_resp_parser_errmsg(&p) == NULL);
+    }
+    ipc_resp_parser_free(&p);
+
+    /* chunked */
+    struct outcome c = {14695981039346656037ull, 0, 0, 0};
+    FUZZ_CHECK(ipc_resp_parser_init(&p, lim) == 0);
+    size_t avail = 0;
+    struct fuzz_tail tail;
+    fuzz_tail_init(&tail, n);
+    while (avail < n && !c.err) {
+        avail += fuzz_rng_size(&rng, max_chunk);
+        if (avail > n)
+            avail = n;
+        for (;;) {
+            /* the unconsumed bytes move to a new place before every call, and end
+             * where the heap block ends */
+            char *win = (char *)fuzz_tail_put(&tail, s + c.tail, avail - c.tail);
+            int more = step(&p, lim, win, avail - c.tail, c.tail, &c, 0);
+            if (!more)
+                break;
+        }
+        if (!c.err && profile != 0 && avail > c.tail)
+            FUZZ_CHECK(avail - c.tail <= pending_bound(lim, s[c.tail]));
+    }
+    ipc_resp_parser_free(&p);
+    fuzz_tail_free(&tail);
+
+    FUZZ_CHECK(w.ncmds == c.ncmds);
+    FUZZ_CHECK(w.hash == c.hash);
+    FUZZ_CHECK(w.err == c.err);
+    FUZZ_CHECK(w.tail == c.tail);
+    return 0;
+}

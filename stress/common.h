@@ -1,0 +1,200 @@
+/* common.h - the framework every stress driver (stress/drv_<name>.c) shares.
+ *
+ * A driver is a loop of bounded rounds:
+ *
+ *     struct stress s;
+ *     int rc = stress_begin(&s, &spec, argc, argv);   // options, baseline, stress-ng
+ *     if (rc != STRESS_RUN)
+ *         return rc;                                   // --help (0) or usage error (1)
+ *     while (stress_running(&s)) {                     // ops/duration/Ctrl-C, progress
+ *         ... one round: spawn, hammer, check ...
+ *         stress_check(&s, ok, "invariant-name", "detail %d", x);
+ *         stress_add_ops(&s, n);
+ *     }
+ *     ... tear down every child, fd and region ...
+ *     return stress_end(&s);                           // hygiene, result, JSON: 0/1/2
+ *
+ * Exit status: 0 when every invariant held, 2 on any violation, 1 on a usage or
+ * setup error (or a run interrupted by SIGINT/SIGTERM without a violation).
+ * Everything here runs in the driver's parent process only, single-threaded;
+ * children report to the parent through pipes or shared memory. */
+#ifndef IPCSTORM_STRESS_COMMON_H
+#define IPCSTORM_STRESS_COMMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STRESS_RUN            (-1)
+#define STRESS_MAX_XOPTS      16
+#define STRESS_MAX_SHM        256
+#define STRESS_EXIT_OK        0
+#define STRESS_EXIT_SETUP     1
+#define STRESS_EXIT_VIOLATION 2
+
+/* ---- deterministic PRNG (xoshiro256**, seeded through splitmix64) ---------- */
+struct stress_rng {
+    uint64_t s[4];
+};
+/* Seeds a generator from the run's seed and a stream number (child index...), so
+ * that every process of a run draws its own reproducible sequence. */
+void stress_rng_init(struct stress_rng *r, uint64_t seed, uint64_t stream);
+uint64_t stress_rng_next(struct stress_rng *r);
+/* Uniform in [0, n) (n > 0), without modulo bias. */
+uint64_t stress_rng_below(struct stress_rng *r, uint64_t n);
+/* Uniform in [lo, hi]. */
+uint64_t stress_rng_range(struct stress_rng *r, uint64_t lo, uint64_t hi);
+/* Fills buf with bytes from the generator. */
+void stress_rng_fill(struct stress_rng *r, void *buf, size_t len);
+
+/* ---- driver description ------------------------------------------------------ */
+enum stress_xopt_kind {
+    STRESS_XOPT_U64,     /* uint64_t *, within [min, max] */
+    STRESS_XOPT_SECONDS, /* double *, seconds >= 0 */
+    STRESS_XOPT_STR,     /* const char **, pointing into argv */
+    STRESS_XOPT_FLAG,    /* bool *, no argument */
+};
+
+/* A driver-specific option "--name VALUE"; its value also appears in the JSON
+ * params object and in the reproduce command. */
+struct stress_xopt {
+    const char *name; /* without the leading "--" */
+    enum stress_xopt_kind kind;
+    void *ptr;
+    uint64_t min, max; /* STRESS_XOPT_U64 only */
+    const char *help;
+};
+
+struct stress_fault {
+    const char *name;
+    const char *help;
+};
+
+struct stress_spec {
+    const char *name;                  /* "pipe" */
+    const char *summary;               /* one line */
+    const char *invariants;            /* paragraph printed by --help */
+    unsigned default_procs;            /* --procs default */
+    unsigned max_procs;                /* --procs upper bound */
+    const struct stress_xopt *xopts;   /* terminated by name NULL; may be NULL */
+    const struct stress_fault *faults; /* IPC_TEST_FAULTS only; terminated by name NULL */
+};
+
+/* ---- run state --------------------------------------------------------------- */
+struct stress {
+    const struct stress_spec *spec;
+    /* common options */
+    double duration;  /* seconds; 0 = no time limit (then --ops must be set) */
+    uint64_t ops_max; /* 0 = no ops limit */
+    unsigned procs;
+    uint64_t seed;
+    bool json;
+    const char *stress_ng_args;
+    const char *fault; /* NULL unless --fault NAME (test builds) */
+    int argc;
+    char **argv;
+
+    /* progress */
+    double t_start, t_end, t_last_progress;
+    uint64_t ops;
+    uint64_t checks;
+    uint64_t violations;
+    volatile sig_atomic_t *stop_flag;
+    bool tty;
+    bool setup_failed;
+    char note[256]; /* driver's extra observation, shown in the result and JSON */
+
+    /* hygiene baseline */
+    int fd_baseline;
+    size_t shm_n;
+    char *shm_names[STRESS_MAX_SHM];
+
+    /* stress-ng load */
+    void *load; /* opaque: the ipc process handle */
+    pid_t load_pid;
+};
+
+/* Parses options, prints --help, takes the hygiene baseline, installs the
+ * SIGINT/SIGTERM stop handlers and starts stress-ng when asked. Returns STRESS_RUN
+ * to run, otherwise the exit status to return at once (0 after --help, 1 on a
+ * usage or setup error, which it has already printed). */
+int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, char **argv);
+
+/* True while the run should go on: no stop signal, ops below --ops, elapsed time
+ * below --duration. Refreshes the progress line on a terminal (at most 5 times/s). */
+bool stress_running(struct stress *s);
+
+/* True after SIGINT or SIGTERM reached the driver. */
+bool stress_interrupted(const struct stress *s);
+
+/* Seconds since stress_begin. */
+double stress_elapsed(const struct stress *s);
+
+/* Seconds left before --duration (a large number when only --ops bounds the run). */
+double stress_remaining(const struct stress *s);
+
+void stress_add_ops(struct stress *s, uint64_t n);
+
+/* True when the test build planted fault NAME with --fault NAME. */
+bool stress_fault(const struct stress *s, const char *name);
+
+/* Counts one check; when ok is false, records a violation of INVARIANT (a short
+ * kebab-case name) and prints the one-line report with the reproduce command.
+ * Returns ok. */
+bool stress_check(struct stress *s, bool ok, const char *invariant, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Records a violation unconditionally (same line as a failed stress_check). */
+void stress_violation(struct stress *s, const char *invariant, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reports a setup failure (not an invariant violation): prints it, makes the
+ * exit status 1 unless a violation was seen, and stops the run. */
+void stress_setup_error(struct stress *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* True when pid is the stress-ng load process (drivers that peek at waitid(P_ALL)
+ * must leave it alone). */
+bool stress_is_load_pid(const struct stress *s, pid_t pid);
+
+/* Reports any child of this process that the driver has not reaped and is not the
+ * stress-ng load (peeks with WNOWAIT, never reaps); returns the number found. */
+int stress_check_no_stray_children(struct stress *s, const char *invariant);
+
+/* Stops stress-ng, runs the hygiene checks (no child, no zombie, fd count, no new
+ * /dev/shm object), prints the result line (and the JSON object with --json) and
+ * returns the exit status: 0, 1 or 2. */
+int stress_end(struct stress *s);
+
+/* stress/load.c: starts `stress-ng ARGS --timeout T` through libipc's spawn with
+ * its own process group, and stops (SIGTERM, grace, SIGKILL to the group) and reaps
+ * it. Called by stress_begin/stress_end; load_stop is idempotent. */
+int stress_load_start(struct stress *s);
+void stress_load_stop(struct stress *s);
+
+/* ---- small helpers shared by drivers ------------------------------------------- */
+/* Discards the result of a warn_unused_result call whose failure is harmless
+ * (a kill racing with the child's own exit, ...); gcc ignores a (void) cast. */
+static inline void stress_ignore(long r)
+{
+    (void)r;
+}
+
+double stress_now(void);
+/* Burns about n loop iterations of CPU (a window for a kill to land in). */
+static inline void stress_spin(uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        __asm__ volatile("" : : "r"(i) : "memory");
+}
+/* Number of open fds of this process. */
+int stress_fd_count(void);
+/* Sleeps (nanosleep) without being a synchronisation primitive: used only to
+ * spread kills over random moments. */
+void stress_sleep_us(uint64_t us);
+/* Path of the running ipcstorm binary (/proc/self/exe resolved), static storage. */
+const char *stress_self_exe(void);
+
+#endif

@@ -1,0 +1,623 @@
+/* drv_sock.c - `ipcstorm stress sock`: the pre-fork RESP2 server (ipc/server.h,
+ * run in a forked child of the driver, the same code as `ipcstorm serve`) on an
+ * ephemeral TCP port and an abstract Unix socket, with good clients pipelining
+ * PING / ECHO / INCR over both and hostile clients mixed in: garbage, half
+ * commands left hanging, disconnects in the middle of a pipeline, pipelines that
+ * never read their replies, one byte at a time.
+ *
+ * Every reply of a good client is checked (type and exact value); each client's
+ * private key must count 1, 2, 3... in its replies; the shared key must end equal
+ * to the number of acknowledged INCRs; a good client's batch must complete within
+ * --stall-limit seconds whatever the hostile clients do; the server must stop
+ * gracefully (exit 0) on SIGTERM. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common.h"
+#include "ipc/pipe.h"
+#include "ipc/proc.h"
+#include "ipc/server.h"
+#include "ipc/sock.h"
+
+const char ipcstorm_stress_sock_summary[] =
+    "pre-fork server + pipelining PING/ECHO/INCR clients over TCP and Unix, hostile clients";
+
+#define MAX_CLIENTS 32
+
+static uint64_t opt_batches = 20;
+static uint64_t opt_depth = 32;
+static uint64_t opt_hostile = 3;
+static uint64_t opt_workers = 2;
+static double opt_stall = 10.0;
+
+static const struct stress_xopt xopts[] = {
+    {"batches", STRESS_XOPT_U64, &opt_batches, 1, 100000,
+     "pipelined batches per good client per round (default 20)"},
+    {"depth", STRESS_XOPT_U64, &opt_depth, 1, 4096, "largest pipeline depth (default 32)"},
+    {"hostile", STRESS_XOPT_U64, &opt_hostile, 0, MAX_CLIENTS,
+     "hostile clients per round (default 3)"},
+    {"workers", STRESS_XOPT_U64, &opt_workers, 1, 64, "server worker processes (default 2)"},
+    {"stall-limit", STRESS_XOPT_SECONDS, &opt_stall, 0, 0,
+     "seconds a good client's batch may take before it counts as stalled (default 10)"},
+    {NULL, 0, NULL, 0, 0, NULL},
+};
+
+static const struct stress_fault faults[] = {
+    {"miscount-incr", "one good client per round sends INCRBY 2 but books it as 1"},
+    {NULL, NULL},
+};
+
+static const struct stress_spec spec = {
+    .name = "sock",
+    .summary =
+        "The pre-fork RESP2 server with clients pipelining PING/ECHO/INCR over TCP and Unix\n"
+        "sockets, hostile clients mixed in.",
+    .invariants = "  reply-exact       every reply has the expected type and value, in order\n"
+                  "  incr-sequence     a client's private key counts 1, 2, 3... in its replies\n"
+                  "  counter-exact     the shared key == acknowledged INCRs of all clients\n"
+                  "  no-stall          hostile clients never stall a good client's batch\n"
+                  "  server-graceful   the server answers after each round and exits 0 on SIGTERM",
+    .default_procs = 4,
+    .max_procs = MAX_CLIENTS,
+    .xopts = xopts,
+    .faults = faults,
+};
+
+/* ---- a small blocking RESP client with deadlines ---------------------------------- */
+struct conn {
+    int fd;
+    uint8_t buf[65536];
+    size_t have, pos;
+    double deadline;
+    int err; /* sticky: 0, -ETIMEDOUT, -ECONNRESET, -EPROTO */
+};
+
+static int conn_fill(struct conn *c)
+{
+    if (c->pos > 0) {
+        memmove(c->buf, c->buf + c->pos, c->have - c->pos);
+        c->have -= c->pos;
+        c->pos = 0;
+    }
+    if (c->have == sizeof(c->buf))
+        return c->err = -EPROTO;
+    for (;;) {
+        double left = c->deadline - stress_now();
+        if (left <= 0)
+            return c->err = -ETIMEDOUT;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        int r = poll(&p, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0)
+            continue;
+        ssize_t n = ipc_sock_recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
+        if (n == -EAGAIN)
+            continue;
+        if (n <= 0)
+            return c->err = n == 0 ? -ECONNRESET : (int)n;
+        c->have += (size_t)n;
+        return 0;
+    }
+}
+
+/* Reads one line (without CRLF) into out (NUL-terminated). */
+static int conn_line(struct conn *c, char *out, size_t cap)
+{
+    for (;;) {
+        uint8_t *nl = memchr(c->buf + c->pos, '\n', c->have - c->pos);
+        if (nl) {
+            size_t len = (size_t)(nl - (c->buf + c->pos));
+            if (len == 0 || c->buf[c->pos + len - 1] != '\r' || len - 1 >= cap)
+                return c->err = -EPROTO;
+            memcpy(out, c->buf + c->pos, len - 1);
+            out[len - 1] = '\0';
+            c->pos += len + 1;
+            return 0;
+        }
+        if (c->err || conn_fill(c) < 0)
+            return c->err;
+    }
+}
+
+static int conn_bytes(struct conn *c, uint8_t *out, size_t n)
+{
+    while (n) {
+        if (c->pos == c->have && (c->err || conn_fill(c) < 0))
+            return c->err;
+        size_t k = c->have - c->pos < n ? c->have - c->pos : n;
+        memcpy(out, c->buf + c->pos, k);
+        c->pos += k;
+        out += k;
+        n -= k;
+    }
+    return 0;
+}
+
+static int connect_to(const struct ipc_sock_addr *a)
+{
+    int fd = ipc_sock_connect(a, SOCK_STREAM, 5000, 0);
+    if (fd >= 0 && a->family != AF_UNIX)
+        stress_ignore(ipc_sock_set_nodelay(fd, 1));
+    return fd;
+}
+
+/* ---- good client ------------------------------------------------------------------- */
+struct client_report {
+    uint64_t replies;
+    uint64_t acked_incr; /* on the shared key, in units */
+    uint64_t bad;        /* replies that did not match */
+    uint64_t seq_bad;
+    double worst_batch;
+    int err;
+    char first_bad[160];
+};
+
+enum cmdk { C_PING, C_PING_MSG, C_ECHO, C_INCR_SHARED, C_INCR_OWN };
+
+struct good_arg {
+    struct ipc_sock_addr addr;
+    unsigned idx;
+    unsigned round;
+    uint64_t seed;
+    bool miscount;
+    int rep_fd;
+};
+
+static size_t append(uint8_t *out, size_t off, const void *p, size_t n)
+{
+    memcpy(out + off, p, n);
+    return off + n;
+}
+
+static size_t append_bulk(uint8_t *out, size_t off, const void *p, size_t n)
+{
+    char hdr[32];
+    int h = snprintf(hdr, sizeof(hdr), "$%zu\r\n", n);
+    off = append(out, off, hdr, (size_t)h);
+    off = append(out, off, p, n);
+    return append(out, off, "\r\n", 2);
+}
+
+static void bad(struct client_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void bad(struct client_report *r, const char *fmt, ...)
+{
+    if (r->bad++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->first_bad, sizeof(r->first_bad), fmt, ap);
+        va_end(ap);
+    }
+}
+
+static int good_client(void *p)
+{
+    struct good_arg *a = p;
+    struct client_report rep;
+    memset(&rep, 0, sizeof(rep));
+    struct stress_rng rng;
+    stress_rng_init(&rng, a->seed, 100 + a->idx);
+    struct conn *c = calloc(1, sizeof(*c));
+    size_t cap = opt_depth * 4200 + 64;
+    uint8_t *out = malloc(cap);
+    enum cmdk *kinds = malloc(opt_depth * sizeof(*kinds));
+    uint8_t(*msgs)[4096] = malloc(opt_depth * 4096);
+    size_t *mlen = malloc(opt_depth * sizeof(*mlen));
+    uint8_t *got = malloc(4096);
+    if (!c || !out || !kinds || !msgs || !mlen || !got)
+        return 3;
+    c->fd = connect_to(&a->addr);
+    if (c->fd < 0) {
+        rep.err = c->fd;
+        goto done;
+    }
+    char shared[64], own[64];
+    snprintf(shared, sizeof(shared), "stress:shared:%u", a->round);
+    snprintf(own, sizeof(own), "stress:own:%u:%u", a->round, a->idx);
+    int64_t own_next = 1;
+    bool miscount = a->miscount;
+    for (uint64_t b = 0; b < opt_batches; b++) {
+        unsigned depth = (unsigned)stress_rng_range(&rng, 1, opt_depth);
+        size_t off = 0;
+        for (unsigned i = 0; i < depth; i++) {
+            enum cmdk k = (enum cmdk)stress_rng_below(&rng, 5);
+            kinds[i] = k;
+            switch (k) {
+            case C_PING:
+                /* Inline and multibulk forms, mixed in one pipeline. */
+                if (stress_rng_below(&rng, 2))
+                    off = append(out, off, "PING\r\n", 6);
+                else
+                    off = append(out, off, "*1\r\n$4\r\nPING\r\n", 14);
+                break;
+            case C_PING_MSG:
+            case C_ECHO: {
+                mlen[i] = (size_t)stress_rng_below(&rng, stress_rng_below(&rng, 8) ? 64 : 4096);
+                stress_rng_fill(&rng, msgs[i], mlen[i]);
+                off = append(out, off, "*2\r\n", 4);
+                off = append_bulk(out, off, k == C_ECHO ? "ECHO" : "PING", 4);
+                off = append_bulk(out, off, msgs[i], mlen[i]);
+                break;
+            }
+            case C_INCR_SHARED:
+                if (miscount) {
+                    off = append(out, off, "*3\r\n", 4);
+                    off = append_bulk(out, off, "INCRBY", 6);
+                    off = append_bulk(out, off, shared, strlen(shared));
+                    off = append_bulk(out, off, "2", 1);
+                } else {
+                    off = append(out, off, "*2\r\n", 4);
+                    off = append_bulk(out, off, "INCR", 4);
+                    off = append_bulk(out, off, shared, strlen(shared));
+                }
+                break;
+            case C_INCR_OWN:
+                off = append(out, off, "*2\r\n", 4);
+                off = append_bulk(out, off, "INCR", 4);
+                off = append_bulk(out, off, own, strlen(own));
+                break;
+            }
+        }
+        double t0 = stress_now();
+        c->deadline = t0 + opt_stall;
+        ssize_t w = ipc_sock_send_all(c->fd, out, off);
+        if (w != (ssize_t)off) {
+            rep.err = (int)w;
+            goto done;
+        }
+        for (unsigned i = 0; i < depth; i++) {
+            char line[128];
+            if (conn_line(c, line, sizeof(line)) < 0) {
+                rep.err = c->err;
+                goto done;
+            }
+            rep.replies++;
+            switch (kinds[i]) {
+            case C_PING:
+                if (strcmp(line, "+PONG"))
+                    bad(&rep, "PING -> '%.60s'", line);
+                break;
+            case C_PING_MSG:
+            case C_ECHO: {
+                char want[32];
+                snprintf(want, sizeof(want), "$%zu", mlen[i]);
+                if (strcmp(line, want)) {
+                    bad(&rep, "%s of %zu bytes -> '%.60s'", kinds[i] == C_ECHO ? "ECHO" : "PING",
+                        mlen[i], line);
+                    rep.err = -EPROTO;
+                    goto done; /* the stream position is lost */
+                }
+                uint8_t crlf[2];
+                if (conn_bytes(c, got, mlen[i]) < 0 || conn_bytes(c, crlf, 2) < 0) {
+                    rep.err = c->err;
+                    goto done;
+                }
+                if (memcmp(got, msgs[i], mlen[i]) || crlf[0] != '\r' || crlf[1] != '\n')
+                    bad(&rep, "%s payload of %zu bytes differs",
+                        kinds[i] == C_ECHO ? "ECHO" : "PING", mlen[i]);
+                break;
+            }
+            case C_INCR_SHARED:
+                if (line[0] != ':')
+                    bad(&rep, "INCR shared -> '%.60s'", line);
+                else {
+                    rep.acked_incr += 1; /* miscount: INCRBY 2 booked as 1 */
+                    miscount = false;
+                }
+                break;
+            case C_INCR_OWN: {
+                char want[32];
+                snprintf(want, sizeof(want), ":%" PRId64, own_next);
+                if (strcmp(line, want)) {
+                    rep.seq_bad++;
+                    bad(&rep, "INCR own -> '%.60s', expected '%s'", line, want);
+                }
+                own_next++;
+                break;
+            }
+            }
+        }
+        double took = stress_now() - t0;
+        if (took > rep.worst_batch)
+            rep.worst_batch = took;
+    }
+done:
+    if (c->fd >= 0)
+        close(c->fd);
+    ssize_t w = ipc_pipe_write_all(a->rep_fd, &rep, sizeof(rep), 0);
+    return w == (ssize_t)sizeof(rep) ? 0 : 4;
+}
+
+/* ---- hostile client ------------------------------------------------------------------ */
+enum hostk { H_GARBAGE, H_HALF, H_DISCONNECT, H_NOREAD, H_SLOW, H_COUNT };
+
+struct hostile_arg {
+    struct ipc_sock_addr addr;
+    uint64_t seed;
+    unsigned idx;
+};
+
+static int hostile_client(void *p)
+{
+    struct hostile_arg *a = p;
+    struct stress_rng rng;
+    stress_rng_init(&rng, a->seed, 500 + a->idx);
+    uint8_t junk[4096];
+    /* Loops until the driver SIGKILLs it at the end of the round. */
+    for (;;) {
+        int fd = connect_to(&a->addr);
+        if (fd < 0) {
+            stress_sleep_us(10000);
+            continue;
+        }
+        enum hostk k = (enum hostk)stress_rng_below(&rng, H_COUNT);
+        switch (k) {
+        case H_GARBAGE: {
+            size_t n = (size_t)stress_rng_range(&rng, 1, sizeof(junk));
+            stress_rng_fill(&rng, junk, n);
+            if (stress_rng_below(&rng, 2))
+                junk[0] = '*'; /* a multibulk header with a junk count */
+            stress_ignore(ipc_sock_send_all(fd, junk, n));
+            /* Drain whatever error comes back, up to EOF or 200 ms. */
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            while (poll(&pf, 1, 200) > 0 && ipc_sock_recv(fd, junk, sizeof(junk)) > 0)
+                ;
+            break;
+        }
+        case H_HALF: {
+            static const char half[] = "*3\r\n$4\r\nECHO\r\n$100\r\nonly a part";
+            stress_ignore(ipc_sock_send_all(fd, half, sizeof(half) - 1));
+            stress_sleep_us(stress_rng_range(&rng, 50000, 500000));
+            break;
+        }
+        case H_DISCONNECT: {
+            char cmds[2048];
+            size_t off = 0;
+            while (off + 40 < sizeof(cmds))
+                off += (size_t)snprintf(cmds + off, sizeof(cmds) - off,
+                                        "*2\r\n$4\r\nINCR\r\n$7\r\nhostile\r\nPING\r\n");
+            stress_ignore(ipc_sock_send_all(fd, cmds, off));
+            if (stress_rng_below(&rng, 2)) {
+                /* RST instead of FIN. */
+                struct linger lg = {.l_onoff = 1, .l_linger = 0};
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+            }
+            break;
+        }
+        case H_NOREAD: {
+            /* Fill the server's output towards us and never read it. */
+            char cmd[4200];
+            int n = snprintf(cmd, sizeof(cmd), "*2\r\n$4\r\nECHO\r\n$4000\r\n");
+            memset(cmd + n, 'x', 4000);
+            memcpy(cmd + n + 4000, "\r\n", 2);
+            stress_ignore(ipc_sock_set_nonblock(fd, 1));
+            double end = stress_now() + 0.5;
+            while (stress_now() < end) {
+                ssize_t w = ipc_sock_send(fd, cmd, (size_t)n + 4002);
+                if (w == -EAGAIN)
+                    stress_sleep_us(5000);
+                else if (w < 0)
+                    break;
+            }
+            break;
+        }
+        case H_SLOW: {
+            static const char cmd[] = "*2\r\n$4\r\nECHO\r\n$5\r\nslow!\r\n";
+            for (size_t i = 0; i + 1 < sizeof(cmd); i++) {
+                if (ipc_sock_send(fd, cmd + i, 1) != 1)
+                    break;
+                stress_sleep_us(stress_rng_range(&rng, 1000, 20000));
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        close(fd);
+    }
+    return 0; /* not reached */
+}
+
+/* ---- the server child ------------------------------------------------------------------ */
+struct server_arg {
+    int port_fd;
+    char unix_name[96];
+    unsigned workers;
+};
+
+static int server_main(void *p)
+{
+    struct server_arg *a = p;
+    struct ipc_server_options o;
+    memset(&o, 0, sizeof(o));
+    o.bind = "127.0.0.1";
+    o.port = 0;
+    o.unix_path = a->unix_name;
+    o.workers = a->workers;
+    o.quiet = 1;
+    ipc_server *srv = NULL;
+    int r = ipc_server_new(&srv, &o);
+    int port = r < 0 ? r : ipc_server_port(srv);
+    if (ipc_pipe_write_all(a->port_fd, &port, sizeof(port), 0) != (ssize_t)sizeof(port) || r < 0) {
+        ipc_server_free(srv);
+        return 3;
+    }
+    close(a->port_fd);
+    r = ipc_server_run(srv);
+    ipc_server_free(srv);
+    return r == 0 ? 0 : 4;
+}
+
+/* One short request on a fresh connection; returns the reply line. */
+static int query(const struct ipc_sock_addr *a, const char *req, char *line, size_t cap)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->fd = connect_to(a);
+    int r = c->fd;
+    if (r >= 0) {
+        c->deadline = stress_now() + 10;
+        r = ipc_sock_send_all(c->fd, req, strlen(req)) < 0 ? -EPIPE : conn_line(c, line, cap);
+        close(c->fd);
+    }
+    free(c);
+    return r;
+}
+
+static uint64_t g_worst_ms;
+
+static void run_round(struct stress *s, unsigned round, const struct ipc_sock_addr *tcp,
+                      const struct ipc_sock_addr *unx, struct stress_rng *rng)
+{
+    struct ipc_proc *hp[MAX_CLIENTS] = {0}, *gp[MAX_CLIENTS] = {0};
+    struct hostile_arg ha[MAX_CLIENTS];
+    struct good_arg ga[MAX_CLIENTS];
+    unsigned nh = (unsigned)opt_hostile, ng = s->procs;
+    uint64_t seed = stress_rng_next(rng);
+    for (unsigned i = 0; i < nh; i++) {
+        ha[i] = (struct hostile_arg){.addr = (i % 2) ? *unx : *tcp, .seed = seed, .idx = i};
+        if (ipc_proc_fork(&hp[i], hostile_client, &ha[i], NULL) < 0)
+            hp[i] = NULL;
+    }
+    /* Opened after the hostile clients exist, so that only good clients hold the
+     * write end and EOF means every good client is done. */
+    struct ipc_pipe rep;
+    if (ipc_pipe_open(&rep, 0) < 0) {
+        stress_setup_error(s, "pipe: out of fds");
+        rep.rd = rep.wr = -1;
+        ng = 0;
+    }
+    unsigned miscount_idx = stress_fault(s, "miscount-incr") ? 0 : UINT32_MAX;
+    for (unsigned i = 0; i < ng; i++) {
+        ga[i] = (struct good_arg){.addr = (i % 2) ? *unx : *tcp,
+                                  .idx = i,
+                                  .round = round,
+                                  .seed = seed,
+                                  .miscount = i == miscount_idx,
+                                  .rep_fd = rep.wr};
+        int r = ipc_proc_fork(&gp[i], good_client, &ga[i], NULL);
+        if (r < 0) {
+            stress_setup_error(s, "fork client: %s", ipc_strerror(r));
+            gp[i] = NULL;
+        }
+    }
+    close(rep.wr);
+    rep.wr = -1;
+    uint64_t acked = 0, replies = 0;
+    unsigned reports = 0;
+    for (;;) {
+        struct client_report cr;
+        ssize_t n = ipc_pipe_read_full(rep.rd, &cr, sizeof(cr));
+        if (n != (ssize_t)sizeof(cr))
+            break;
+        reports++;
+        replies += cr.replies;
+        acked += cr.acked_incr;
+        uint64_t ms = (uint64_t)(cr.worst_batch * 1000);
+        if (ms > g_worst_ms)
+            g_worst_ms = ms;
+        stress_check(s, cr.bad == 0, cr.seq_bad ? "incr-sequence" : "reply-exact",
+                     "%" PRIu64 " bad replies, first: %s", cr.bad, cr.first_bad);
+        stress_check(s, cr.err == 0, cr.err == -ETIMEDOUT ? "no-stall" : "reply-exact",
+                     "good client stopped early: %s (after %" PRIu64
+                     " replies, worst batch %.2f s)",
+                     ipc_strerror(cr.err), cr.replies, cr.worst_batch);
+    }
+    ipc_pipe_close(&rep);
+    for (unsigned i = 0; i < ng; i++) {
+        if (!gp[i])
+            continue;
+        struct ipc_proc_status st;
+        int r = ipc_proc_wait(gp[i], 30000, 0, &st);
+        stress_check(s, r == 0 && st.exited && st.code == 0, "reply-exact",
+                     "good client %u ended badly (%s, raw 0x%x)", i, ipc_strerror(r), st.raw);
+        ipc_proc_free(gp[i]); /* kills and reaps if the wait timed out */
+    }
+    for (unsigned i = 0; i < nh; i++) {
+        if (!hp[i])
+            continue;
+        stress_ignore(ipc_proc_kill(hp[i], SIGKILL));
+        struct ipc_proc_status st;
+        stress_ignore(ipc_proc_wait(hp[i], IPC_PROC_WAIT_FOREVER, 0, &st));
+        stress_check(s, st.signaled && st.signal == SIGKILL, "server-graceful",
+                     "hostile client %u died on its own (raw 0x%x)", i, st.raw);
+        ipc_proc_free(hp[i]);
+    }
+    if (reports != ng)
+        stress_violation(s, "reply-exact", "%u of %u good clients reported", reports, ng);
+    /* INCRBY key 0 reads the counter as an integer reply (0 if never set). */
+    char req[128], line[128], want[48];
+    snprintf(req, sizeof(req), "INCRBY stress:shared:%u 0\r\n", round);
+    int r = query(round % 2 ? unx : tcp, req, line, sizeof(line));
+    snprintf(want, sizeof(want), ":%" PRIu64, acked);
+    if (stress_check(s, r == 0, "server-graceful", "query after the round failed: %s",
+                     ipc_strerror(r)))
+        stress_check(s, strcmp(line, want) == 0, "counter-exact",
+                     "shared counter reads '%s', %" PRIu64 " INCRs were acknowledged", line, acked);
+    stress_add_ops(s, replies);
+}
+
+int ipcstorm_stress_sock(int argc, char **argv)
+{
+    struct stress s;
+    int rc = stress_begin(&s, &spec, argc, argv);
+    if (rc != STRESS_RUN)
+        return rc;
+    struct ipc_pipe pp;
+    if (ipc_pipe_open(&pp, 0) < 0) {
+        stress_setup_error(&s, "pipe: out of fds");
+        return stress_end(&s);
+    }
+    struct server_arg sa = {.port_fd = pp.wr, .workers = (unsigned)opt_workers};
+    snprintf(sa.unix_name, sizeof(sa.unix_name), "@ipcstorm-stress-sock-%d-%" PRIu64, (int)getpid(),
+             s.seed);
+    struct ipc_proc *srv = NULL;
+    int r = ipc_proc_fork(&srv, server_main, &sa, NULL);
+    close(pp.wr);
+    int port = -1;
+    if (r < 0 || ipc_pipe_read_full(pp.rd, &port, sizeof(port)) != (ssize_t)sizeof(port) ||
+        port <= 0) {
+        close(pp.rd);
+        stress_setup_error(&s, "server did not start: %s",
+                           r < 0      ? ipc_strerror(r)
+                           : port < 0 ? ipc_strerror(port)
+                                      : "no port");
+        ipc_proc_free(srv);
+        return stress_end(&s);
+    }
+    close(pp.rd);
+    struct ipc_sock_addr tcp, unx;
+    char text[128];
+    snprintf(text, sizeof(text), "127.0.0.1:%d", port);
+    stress_ignore(ipc_sock_addr_parse(&tcp, text));
+    snprintf(text, sizeof(text), "unix:%s", sa.unix_name);
+    if (ipc_sock_addr_parse(&unx, text) < 0)
+        stress_setup_error(&s, "bad unix address %s", text);
+    struct stress_rng rng;
+    stress_rng_init(&rng, s.seed, 0);
+    for (unsigned round = 0; stress_running(&s); round++)
+        run_round(&s, round, &tcp, &unx, &rng);
+    /* Graceful stop: SIGTERM, then the server must exit 0 by itself. */
+    struct ipc_proc_status st;
+    memset(&st, 0, sizeof(st));
+    r = ipc_proc_kill(srv, SIGTERM);
+    if (r == 0)
+        r = ipc_proc_wait(srv, 20000, 0, &st);
+    stress_check(&s, r == 0 && st.exited && st.code == 0, "server-graceful",
+                 "server after SIGTERM: %s, raw status 0x%x", ipc_strerror(r), st.raw);
+    ipc_proc_free(srv);
+    snprintf(s.note, sizeof(s.note), "worst good-client batch latency %" PRIu64 " ms", g_worst_ms);
+    return stress_end(&s);
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# selftest.sh INVARIANT CMD... - runs a stress driver with a planted fault and
+# passes only if the driver caught it: exit status exactly 2 (not a crash, not a
+# setup error) and a "VIOLATION INVARIANT:" line naming the expected invariant
+# with a reproduce command.
+set -u
+inv="$1"; shift
+out=$("$@" 2>&1)
+rc=$?
+printf '%s\n' "$out" | head -n 20
+if [ "$rc" -ne 2 ]; then
+  echo "selftest: expected exit status 2 (violation), got $rc" >&2
+  exit 1
+fi
+if ! printf '%s\n' "$out" | grep -Eq "^VIOLATION ${inv}: .*reproduce: .* --seed [0-9]+"; then
+  echo "selftest: no 'VIOLATION ${inv}: ... reproduce: ... --seed N' line" >&2
+  exit 1
+fi
+echo "selftest: the driver caught the planted fault (invariant ${inv}, exit 2)"
+exit 0
