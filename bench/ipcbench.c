@@ -97,7 +97,7 @@ static double bench_decode(size_t payload_len, size_t count, double seconds, int
 /* The anchor for decode throughput: one stream of the SSE4.2 crc32q instruction,
  * the obvious way to checksum a buffer, over the same bytes. */
 __attribute__((target("sse4.2"))) static uint32_t crc32q_single(uint32_t crc, const uint8_t *p,
-                                                                  size_t n)
+                                                                size_t n)
 {
     uint64_t c = ~crc;
     for (; n >= 8; n -= 8, p += 8) {
@@ -227,8 +227,8 @@ struct bare_shared {
 static double bench_counter(enum counter_side side, int procs, uint64_t incs)
 {
     ipc_counter *c = NULL;
-    struct bare_shared *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
-                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct bare_shared *b =
+        mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (b == MAP_FAILED)
         die("mmap", -errno);
     if (side == OURS_MUTEX) {
@@ -289,17 +289,16 @@ static double bench_counter(enum counter_side side, int procs, uint64_t incs)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N]\n\n"
-            "Prints \"MODE RATE UNIT\". Modes (ours / anchor pairs):\n"
-            "  decode-64k        frame decoder on 64 KiB frames, bytes/s\n"
-            "  crc32q-64k        single-stream SSE4.2 crc32q over the same bytes, bytes/s\n"
-            "  decode-16         frame decoder on 16-byte payloads, frames/s\n"
-            "  pipe-framed       framed pipe, one writer, --chunk bytes per frame, bytes/s\n"
-            "  pipe-raw          raw write/read of --chunk bytes, bytes/s\n"
-            "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
-            "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
-            "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n");
+    fprintf(out, "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N]\n\n"
+                 "Prints \"MODE RATE UNIT\". Modes (ours / anchor pairs):\n"
+                 "  decode-64k        frame decoder on 64 KiB frames, bytes/s\n"
+                 "  crc32q-64k        single-stream SSE4.2 crc32q over the same bytes, bytes/s\n"
+                 "  decode-16         frame decoder on 16-byte payloads, frames/s\n"
+                 "  pipe-framed       framed pipe, one writer, --chunk bytes per frame, bytes/s\n"
+                 "  pipe-raw          raw write/read of --chunk bytes, bytes/s\n"
+                 "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
+                 "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
+                 "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n");
 }
 
 int main(int argc, char **argv)
@@ -312,11 +311,11 @@ int main(int argc, char **argv)
     double seconds = 1.0;
     size_t chunk = 65536;
     uint64_t incs = 2000000;
-    for (int i = 2; i < argc; i++) {
-        if (i + 1 >= argc) {
-            fprintf(stderr, "ipcbench: option %s needs a value\n", argv[i]);
-            return 1;
-        }
+    if ((argc - 2) % 2 != 0) {
+        fprintf(stderr, "ipcbench: option %s needs a value\n", argv[argc - 1]);
+        return 1;
+    }
+    for (int i = 2; i + 1 < argc; i += 2) {
         char *end;
         errno = 0;
         double v = strtod(argv[i + 1], &end);
@@ -334,7 +333,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "ipcbench: unknown option '%s'\n", argv[i]);
             return 1;
         }
-        i++;
     }
     double rate;
     const char *unit = "bytes/s";
