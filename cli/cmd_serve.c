@@ -1,5 +1,6 @@
 /* cmd_serve.c - `ipcstorm serve`: the pre-fork RESP2 server (ipc/server.h). */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "cli.h"
 #include "ipc/resp.h"
 #include "ipc/server.h"
+#include "ipc/sig.h"
 
 const char ipcstorm_cmd_serve_summary[] = "pre-fork RESP2 server (redis-cli/redis-benchmark)";
 
@@ -126,6 +128,15 @@ int ipcstorm_cmd_serve(int argc, char **argv)
     }
     if (o.no_tcp && !o.unix_path) {
         fprintf(stderr, "ipcstorm serve: --no-tcp needs --unix PATH\n");
+        return 1;
+    }
+    /* Block the signals the server consumes through signalfd before the listening
+     * line goes out: a SIGTERM sent as soon as a script reads it must stay pending
+     * for the supervisor (graceful stop, exit 0), not kill us by default action. */
+    sigset_t sigs;
+    if (ipc_sig_mkset(&sigs, SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0) < 0 ||
+        ipc_sig_block(&sigs, NULL) < 0) {
+        fprintf(stderr, "ipcstorm serve: cannot block signals\n");
         return 1;
     }
     ipc_server *srv;

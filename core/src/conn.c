@@ -114,7 +114,8 @@ static int out_bulk(struct ipc_conn *c, const void *p, size_t n)
     rc = out_num_line(c, '$', (int64_t)n);
     if (rc < 0)
         return rc;
-    memcpy(c->out + c->out_len, p, n);
+    if (n) /* ipc_conn_execute() allows {NULL, 0} arguments; memcpy(NULL) is UB */
+        memcpy(c->out + c->out_len, p, n);
     c->out_len += n;
     c->out[c->out_len++] = '\r';
     c->out[c->out_len++] = '\n';
@@ -438,8 +439,13 @@ static int limits_resolve(const struct ipc_conn_limits *in, struct ipc_conn_limi
     size_t need = out->max_bulk + 64;
     if (out->max_inline + 2 > need)
         need = out->max_inline + 2;
-    if (!out->max_request)
+    if (!out->max_request) {
         out->max_request = 2 * out->max_bulk + ((size_t)64 << 10);
+        /* The largest max_bulk would exceed the cap below and make every
+         * connection fail: clamp the default (still above what one argument needs). */
+        if (out->max_request > 2 * CONN_MAX_BULK_LIMIT)
+            out->max_request = 2 * CONN_MAX_BULK_LIMIT;
+    }
     if (out->max_request < need || out->max_request > 2 * CONN_MAX_BULK_LIMIT)
         return -EINVAL;
     return 0;
@@ -507,7 +513,9 @@ int ipc_conn_state(const struct ipc_conn *c)
             st |= IPC_CONN_DONE;
         return st;
     }
-    if (out_pending(c) < c->lim.out_high_water && c->in_len < c->lim.max_request)
+    /* Unparsed bytes, not in_len: in_space() compacts consumed input away, so a
+     * buffer that is full only because of executed requests still has room. */
+    if (out_pending(c) < c->lim.out_high_water && c->in_len - c->in_pos < c->lim.max_request)
         st |= IPC_CONN_WANT_READ;
     return st;
 }
@@ -524,14 +532,26 @@ static void protocol_error(struct ipc_conn *c, int rc)
     c->closing = 1;
 }
 
+static void too_big(struct ipc_conn *c)
+{
+    c->env->stats.proto_errors++;
+    (void)OUT_LIT(c, "-ERR Protocol error: too big request\r\n");
+    c->closing = 1;
+}
+
 /* Runs complete requests from the input buffer while output is below high water. */
 static void run_input(struct ipc_conn *c)
 {
     while (!c->closing && out_pending(c) < c->lim.out_high_water && c->in_pos < c->in_len) {
         struct ipc_resp_cmd req;
         ssize_t n = ipc_resp_parse(&c->parser, c->in + c->in_pos, c->in_len - c->in_pos, &req);
-        if (n == IPC_ENEEDMORE)
+        if (n == IPC_ENEEDMORE) {
+            /* A request that cannot fit must be refused here: once the buffer is
+             * full nothing would ever wake the connection again. */
+            if (c->in_len - c->in_pos >= c->lim.max_request)
+                too_big(c);
             break;
+        }
         if (n == -ENOMEM) {
             c->failed = 1;
             c->closing = 1;
@@ -593,13 +613,6 @@ static size_t in_space(struct ipc_conn *c)
     c->in = p;
     c->in_cap = cap;
     return c->in_cap - c->in_len;
-}
-
-static void too_big(struct ipc_conn *c)
-{
-    c->env->stats.proto_errors++;
-    (void)OUT_LIT(c, "-ERR Protocol error: too big request\r\n");
-    c->closing = 1;
 }
 
 long ipc_conn_feed(struct ipc_conn *c, const void *bytes, size_t len)

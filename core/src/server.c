@@ -193,6 +193,16 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
         s->unix_fd = rc;
         s->unix_addr = a;
     }
+    {
+        /* Refuse limits the connection engine would refuse, at start rather than by
+         * resetting every client. */
+        struct ipc_conn_env probe = {.limits = {.max_bulk = s->opt.max_bulk}};
+        struct ipc_conn *c = NULL;
+        rc = ipc_conn_new(&probe, &c);
+        if (rc < 0)
+            goto fail;
+        ipc_conn_free(c);
+    }
     rc = ipc_ctab_new(&s->table, s->opt.table_capacity);
     if (rc < 0)
         goto fail;
@@ -443,7 +453,10 @@ static void on_emfile(struct worker *w, int lfd)
         if (fd >= 0)
             close(fd);
         w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (w->reserve_fd >= 0)
+        /* Only a connection taken off the queue (or an empty queue) means the
+         * listener will not be readable again at once: ENFILE, ENOBUFS or ENOMEM
+         * persist however many descriptors we free, so pause as without a reserve. */
+        if (w->reserve_fd >= 0 && (fd >= 0 || fd == -EAGAIN || fd == -ECONNABORTED))
             return;
     }
     if (!w->listeners_paused) {
@@ -594,6 +607,11 @@ static __attribute__((noreturn)) void worker_main(struct ipc_server *s, unsigned
     (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
         _exit(0);
+    /* Non-blocking: a stats frame is one atomic pipe write (< PIPE_BUF) that is
+     * dropped when a stopped or busy supervisor lets the pipe fill, instead of
+     * blocking this worker and every client on it. */
+    if (ipc_pipe_set_nonblock(ctl_wr, 1) < 0)
+        goto out;
     w.env.table = s->table;
     w.env.limits.max_bulk = s->opt.max_bulk;
     w.env.server_name = "ipcstorm";

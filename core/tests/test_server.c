@@ -288,6 +288,14 @@ static void test_too_big_request(void **state)
     assert_int_equal(ipc_conn_new(&env, &c), -EINVAL);
     assert_null(c);
     assert_int_equal(ipc_conn_new(NULL, &c), -EINVAL);
+    /* Regression: the largest max_bulk (what `serve --max-bulk` accepts) made the
+     * default max_request exceed its cap, so every connection was refused. */
+    struct ipc_conn_env big = {.limits = {.max_bulk = IPC_RESP_HARD_MAX_BULK}};
+    IPCT_OK(ipc_conn_new(&big, &c));
+    assert_true(ipc_conn_state(c) & IPC_CONN_WANT_READ);
+    ipc_conn_free(c);
+    big.limits.max_bulk = (size_t)IPC_RESP_HARD_MAX_BULK + 1;
+    assert_int_equal(ipc_conn_new(&big, &c), -EINVAL);
     assert_int_equal(ipc_conn_feed(NULL, "x", 1), -EINVAL);
 }
 
@@ -308,6 +316,13 @@ static void test_execute_api(void **state)
     assert_memory_equal(p, want, len);
     assert_int_equal(ipc_conn_execute(f.c, 0, argv), -EINVAL);
     assert_int_equal(f.env.stats.commands, 2);
+    /* Regression: {NULL, 0} is a valid empty argument (memcpy from NULL under UBSan). */
+    (void)ipc_conn_consume_output(f.c, len);
+    struct ipc_resp_arg echo[2] = {{"ECHO", 4}, {NULL, 0}};
+    assert_int_equal(ipc_conn_execute(f.c, 2, echo), 0);
+    ipc_conn_output(f.c, &p, &len);
+    assert_int_equal(len, 6);
+    assert_memory_equal(p, "$0\r\n\r\n", 6);
     fx_close(&f);
 }
 
@@ -404,6 +419,67 @@ static void test_pump_nonblocking(void **state)
     fx_close(&f);
 }
 
+/* Regression: ipc_conn_pump() with a buffer at max_request. A request larger than
+ * max_request got no reply (the state lost WANT_READ and the server closed the
+ * socket silently), and a pipelined stream after one large request was dropped
+ * because already-executed bytes still counted against max_request. */
+static void test_pump_full_buffer(void **state)
+{
+    (void)state;
+    struct ipc_conn_limits lim = {.max_bulk = 1000, .max_inline = 500, .max_request = 2000};
+    struct fixture f;
+    fx_open(&f, &lim);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    /* One 1,914-byte request (fills most of the 2,000-byte buffer), then PINGs. */
+    char *in = malloc(8192);
+    assert_non_null(in);
+    size_t n = (size_t)sprintf(in, "*3\r\n$4\r\nPING\r\n$900\r\n");
+    memset(in + n, 'a', 900);
+    n += 900;
+    n += (size_t)sprintf(in + n, "\r\n$990\r\n");
+    memset(in + n, 'b', 990);
+    n += 990;
+    n += (size_t)sprintf(in + n, "\r\n");
+    const int npings = 500;
+    for (int i = 0; i < npings; i++)
+        n += (size_t)sprintf(in + n, "PING\r\n");
+    assert_int_equal(send(sv[1], in, n, 0), (ssize_t)n);
+    const char want_first[] = "-ERR wrong number of arguments for 'ping' command\r\n";
+    size_t want = sizeof(want_first) - 1 + (size_t)npings * 7, got = 0;
+    char buf[4096];
+    for (int round = 0; round < 1000 && got < want; round++) {
+        int st = ipc_conn_pump(f.c, sv[0]);
+        assert_true(st >= 0);
+        assert_false(st & IPC_CONN_CLOSING);
+        assert_true(st & (IPC_CONN_WANT_READ | IPC_CONN_WANT_WRITE));
+        ssize_t r;
+        while ((r = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+            got += (size_t)r;
+    }
+    assert_int_equal(got, want);
+
+    /* A request bigger than max_request is answered, then the connection closes. */
+    n = (size_t)sprintf(in, "*3\r\n$4\r\nPING\r\n$990\r\n");
+    memset(in + n, 'c', 990);
+    n += 990;
+    n += (size_t)sprintf(in + n, "\r\n$990\r\n");
+    memset(in + n, 'd', 990);
+    n += 990;
+    n += (size_t)sprintf(in + n, "\r\n");
+    assert_int_equal(send(sv[1], in, n, 0), (ssize_t)n);
+    int st = ipc_conn_pump(f.c, sv[0]);
+    assert_true(st >= 0 && (st & IPC_CONN_DONE));
+    ssize_t r = recv(sv[1], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    assert_true(r > 0);
+    buf[r] = 0;
+    assert_string_equal(buf, "-ERR Protocol error: too big request\r\n");
+    close(sv[0]);
+    close(sv[1]);
+    free(in);
+    fx_close(&f);
+}
+
 static void test_server_setup(void **state)
 {
     (void)state;
@@ -446,7 +522,7 @@ int main(void)
         IPCT_TEST(test_chunking_invariant), IPCT_TEST(test_backpressure),
         IPCT_TEST(test_too_big_request),    IPCT_TEST(test_execute_api),
         IPCT_TEST(test_serve_fd),           IPCT_TEST(test_pump_nonblocking),
-        IPCT_TEST(test_server_setup),
+        IPCT_TEST(test_pump_full_buffer),   IPCT_TEST(test_server_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

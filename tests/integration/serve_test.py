@@ -338,6 +338,14 @@ def case_protocol_errors():
         check(data == b"-ERR Protocol error: invalid bulk length\r\n" and how != "open",
               "--max-bulk: %r %s" % (data, how))
         s.close()
+        # A request above the input cap (2 * max-bulk + 64 KiB) with every argument
+        # within the limits: answered, then closed (it used to be closed silently).
+        s = srv.connect()
+        s.sendall(b"*10000\r\n$4\r\nECHO\r\n" + b"$1\r\nx\r\n" * 9999)  # 70 KB
+        data, how = read_to_eof(s)
+        check(data == b"-ERR Protocol error: too big request\r\n" and how != "open",
+              "too big request: %r %s" % (data, how))
+        s.close()
         srv.stop()
     finally:
         srv.kill()
@@ -565,6 +573,23 @@ def case_sigterm():
         srv.kill()
 
 
+def case_sigterm_at_once():
+    """Regression: SIGTERM sent as soon as the listening line is read (before the
+    supervisor set up its signalfd) killed the server by default action (143)."""
+    for _ in range(10):
+        p = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "1", "--quiet"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            line = p.stdout.readline()
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check(line.startswith(b"listening") and rc == 0, "line %r, exit %d" % (line, rc))
+
+
 def case_sigint():
     srv = Server()
     try:
@@ -681,6 +706,31 @@ def case_lock_holder_killed():
                 break
         check(int(m.group(1)) >= 1, "no owner-death recovery counted: " + srv.log())
         check("killed by signal 9" in srv.log(), "victim not killed: " + srv.log())
+        srv.stop()
+    finally:
+        srv.kill()
+
+
+def case_stats_stopped_supervisor():
+    """Regression: SIGUSR1 reports are written to the worker's control pipe. With the
+    supervisor stopped the pipe fills (about 860 frames); a blocking write then froze
+    the worker and all its clients. The report must be dropped instead."""
+    srv = Server(workers=1)
+    try:
+        w = srv.workers()[0]
+        s = srv.connect()
+        ping(s)
+        os.kill(srv.p.pid, signal.SIGSTOP)
+        try:
+            # Each PING round trip proves the worker consumed the SIGUSR1 sent before
+            # it (the signal is pending before the PING bytes leave), so every signal
+            # produces one frame; standard signals would otherwise coalesce.
+            for _ in range(1500):
+                os.kill(w, signal.SIGUSR1)
+                ping(s)
+        finally:
+            os.kill(srv.p.pid, signal.SIGCONT)
+        s.close()
         srv.stop()
     finally:
         srv.kill()
