@@ -2,7 +2,8 @@
  *
  * Targets: ipc_frame_dec_init, ipc_frame_decode, ipc_frame_dec_finish,
  * ipc_frame_dec_error, ipc_frame_dec_error_offset, ipc_frame_dec_offset,
- * ipc_frame_dec_reset, ipc_frame_dec_free, ipc_frame_encode, ipc_crc32c.
+ * ipc_frame_dec_reset, ipc_frame_dec_free, ipc_frame_encode, ipc_crc32c, and the
+ * argument checks of ipc_frame_encode_iov, ipc_frame_read_fd, ipc_frame_write_fd.
  *
  * A one-byte input checks argument validation instead (api_edges).
  *
@@ -34,6 +35,7 @@
 #include "fuzz_util.h"
 #include "ipc/crc32c.h"
 #include "ipc/frame.h"
+#include "ipc/pipe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -302,6 +304,21 @@ FUZZ_NOCOV static void api_edges(void)
     /* read_fd refuses a decoder that holds part of a frame */
     FUZZ_CHECK(ipc_frame_decode(&dec, b, 3, &f) == IPC_ENEEDMORE);
     FUZZ_CHECK(ipc_frame_read_fd(0, &dec, &f) == -EINVAL);
+    FUZZ_CHECK(ipc_frame_write_fd(-1, 0, NULL, 1, 0) == -EINVAL);
+
+    /* read_fd on a non-blocking pipe: nothing there is -EAGAIN and not sticky;
+     * part of a header and then nothing is an I/O error inside a frame: sticky */
+    struct ipc_pipe p;
+    FUZZ_CHECK(ipc_pipe_open(&p, IPC_PIPE_NONBLOCK) == 0);
+    ipc_frame_dec_reset(&dec);
+    FUZZ_CHECK(ipc_frame_read_fd(p.rd, &dec, &f) == -EAGAIN);
+    FUZZ_CHECK(ipc_frame_dec_error(&dec) == 0);
+    FUZZ_CHECK(ipc_pipe_write_all(p.wr, "IF\x01", 3, 0) == 3);
+    FUZZ_CHECK(ipc_frame_read_fd(p.rd, &dec, &f) == -EAGAIN);
+    FUZZ_CHECK(ipc_frame_dec_error(&dec) == -EAGAIN);
+    FUZZ_CHECK(ipc_frame_read_fd(p.rd, &dec, &f) == -EAGAIN);
+    ipc_pipe_close(&p);
+
     ipc_frame_dec_reset(NULL);
     ipc_frame_dec_free(NULL);
     ipc_frame_dec_free(&dec);

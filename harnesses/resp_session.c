@@ -1,8 +1,8 @@
 /* resp_session - fuzz target for one server connection over a real socket.
  *
  * Targets: ipc_conn_new, ipc_conn_pump (and through it the request parser, every
- * command of DESIGN.md section 4 on an in-process counter table, the reply
- * writer, backpressure and the close after QUIT or a protocol error),
+ * command of DESIGN.md section 4 on an in-process counter table, the replies,
+ * output backpressure and the close after QUIT or a protocol error),
  * ipc_conn_state, ipc_conn_memory, ipc_conn_free, ipc_ctab_new, ipc_ctab_free.
  *
  * Input: byte 0 = config (bits 0-1: limits profile as in resp_parse, which also
@@ -220,6 +220,7 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         idle = progress ? 0 : idle + 1;
         FUZZ_CHECK(idle < 1000);
     }
+    FUZZ_CHECK(ipc_conn_state(conn) & IPC_CONN_DONE);
     close(cfd);
     close(sfd);
     free(rbuf);
