@@ -7,6 +7,7 @@ medians and ratios. Called by scripts/bench, which builds the release preset fir
 """
 import argparse
 import json
+import math
 import os
 import re
 import statistics
@@ -44,18 +45,25 @@ class Bench:
         out = run([self.ipcbench, mode, "--incs", incs], self.seconds * 30 + 60)
         return float(out.split()[1])
 
+    def stress_seconds(self):
+        # stress-ng reads --timeout as whole seconds ("0.3s" would mean 0: no
+        # timeout, it would run forever), so its runs last at least 1 s; our side of
+        # those pairs runs exactly as long, so that start-up costs weigh alike.
+        return max(1, int(math.ceil(self.seconds)))
+
     def stress_rate(self, driver, *extra):
-        out = run([self.ipcstorm, "stress", driver, "--duration", str(self.seconds),
+        out = run([self.ipcstorm, "stress", driver, "--duration", str(self.stress_seconds()),
                    "--json"] + list(extra), self.seconds * 10 + 60)
         obj = json.loads(out.strip().splitlines()[-1])
         if obj.get("violations"):
             raise RuntimeError("%s reported violations: %s" % (driver, obj["violations"]))
         return float(obj["ops_per_sec"])
 
-    def stress_ng_rate(self, stressor):
+    def stress_ng_rate(self, stressor, *extra):
         with tempfile.TemporaryDirectory() as tmp:
             yaml = os.path.join(tmp, "m.yaml")
-            run(["stress-ng", "--" + stressor, "1", "--timeout", "%gs" % self.seconds,
+            run(["stress-ng", "--" + stressor, "1"] + list(extra) +
+                ["--timeout", "%ds" % self.stress_seconds(),
                  "--metrics-brief", "--yaml", yaml], self.seconds * 10 + 60)
             text = open(yaml).read()
         m = re.search(r"bogo-ops-per-second-real-time:\s*([0-9.]+)", text)
@@ -116,17 +124,24 @@ def fuzz_rows(root, seconds):
     p = subprocess.run([script, "--bench", "--seconds", str(max(2, int(seconds * 2)))],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rows = []
+    # scripts/fuzz --bench prints a plain table:
+    #   target  libfuzzer/s  afl-persistent/s  afl-forksrv/s  ratio
+    engines = ("libfuzzer", "afl-persistent", "afl-forksrv")
     for line in p.stdout.splitlines():
-        m = re.match(r"\s*\|?\s*(\w+)\s*\|\s*([\w+-]+)\s*\|\s*([0-9.]+)", line)
-        if not m:
+        cells = line.split()
+        if len(cells) < 4 or cells[0] == "target" or not re.fullmatch(r"[0-9.]+", cells[1]):
             continue
-        target, engine, rate = m.group(1), m.group(2), float(m.group(3))
-        goal = 200000.0 if engine == "libfuzzer" and target in ("frame_decode", "resp_parse") \
-            else None
-        rows.append(dict(id="fuzz", metric="fuzz exec/s, %s, %s" % (target, engine),
-                         unit="exec/s", ours=rate, anchor=None, ratio=None, goal=goal,
-                         goal_is_absolute=True, met=None if goal is None else rate >= goal,
-                         ours_cmd="scripts/fuzz --bench", anchor_cmd="-", error=None))
+        for engine, rate_s in zip(engines, cells[1:4]):
+            if not re.fullmatch(r"[0-9.]+", rate_s):
+                continue
+            target, rate = cells[0], float(rate_s)
+            goal = 200000.0 if engine == "libfuzzer" and target in (
+                "frame_decode", "resp_parse") else None
+            rows.append(dict(id="fuzz", metric="fuzz exec/s, %s, %s" % (target, engine),
+                             unit="exec/s", ours=rate, anchor=None, ratio=None, goal=goal,
+                             goal_is_absolute=True,
+                             met=None if goal is None else rate >= goal,
+                             ours_cmd="scripts/fuzz --bench", anchor_cmd="-", error=None))
     if not rows:
         rows.append(dict(id="fuzz", metric="fuzz exec/s", error=(
             "scripts/fuzz --bench exited %d: %s" % (p.returncode, p.stderr.strip()[-200:]))))
@@ -146,19 +161,25 @@ def main():
     b = Bench(args.build, args.seconds)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+    # Same shape on both sides of the stress-ng pairs: one worker, one child (or one
+    # receiver) at a time, as stress-ng's defaults (--fork-max 1, --vfork-max 1).
+    fork_args = ("--method", "fork", "--batch", "1")
+    vfork_args = ("--method", "vfork", "--batch", "1")
+    sig_args = ("--modes", "rt-signalfd", "--procs", "1", "--per-sender", "5000")
     # id, metric, ours, anchor, unit, goal (ratio or absolute), goal is absolute?
     rows = [
         ("fork", "processes/s, fork, every status verified",
-         lambda: b.stress_rate("forkwait", "--method", "fork"),
+         lambda: b.stress_rate("forkwait", *fork_args),
          lambda: b.stress_ng_rate("fork"), "proc/s", 2.0, False,
-         "ipcstorm stress forkwait --method fork", "stress-ng --fork 1"),
-        ("vfork", "processes/s, vfork",
-         lambda: b.stress_rate("forkwait", "--method", "vfork"),
+         "ipcstorm stress forkwait " + " ".join(fork_args), "stress-ng --fork 1"),
+        ("vfork", "processes/s, vfork + exec of /bin/sh, every status verified",
+         lambda: b.stress_rate("forkwait", *vfork_args),
          lambda: b.stress_ng_rate("vfork"), "proc/s", 1.0, False,
-         "ipcstorm stress forkwait --method vfork", "stress-ng --vfork 1"),
+         "ipcstorm stress forkwait " + " ".join(vfork_args), "stress-ng --vfork 1"),
         ("signals", "RT signals/s, every one verified",
-         lambda: b.stress_rate("signals"), lambda: b.stress_ng_rate("sigq"), "sig/s", 1.0,
-         False, "ipcstorm stress signals", "stress-ng --sigq 1"),
+         lambda: b.stress_rate("signals", *sig_args), lambda: b.stress_ng_rate("sigq"),
+         "sig/s", 1.0, False, "ipcstorm stress signals " + " ".join(sig_args),
+         "stress-ng --sigq 1"),
         ("counter", "locked increments/s, 2 processes",
          lambda: b.counter_rate("counter-mutex"), lambda: b.counter_rate("counter-bare"),
          "inc/s", 0.95, False, "libipc counter, mutex kind", "bare glibc robust mutex loop"),
@@ -186,11 +207,15 @@ def main():
     def want(rid):
         return (not only or rid in only) and rid not in skip
 
+    # The machine may be shared: the load average goes into the table's note and
+    # results.json, so a reader can tell a loaded run from a quiet one.
+    load_start = list(os.getloadavg())
     results = []
     for rid, metric, ours, anchor, unit, goal, absolute, ours_desc, anchor_desc in rows:
         if not want(rid):
             continue
         print("bench: %s ..." % rid, file=sys.stderr, flush=True)
+        t_row = time.time()
         try:
             mo, ma, a, bb = measure_pair(rounds, ours, anchor)
             err = None
@@ -198,6 +223,7 @@ def main():
             mo = ma = None
             a = bb = []
             err = str(e)
+        print("bench: %s took %.1f s" % (rid, time.time() - t_row), file=sys.stderr, flush=True)
         ratio = None
         if mo is not None and ma:
             ratio = mo / ma
@@ -221,7 +247,8 @@ def main():
     with open(args.out, "w") as f:
         json.dump(dict(seconds=args.seconds, rounds=rounds, rows=results,
                        when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       cpus=os.cpu_count()), f, indent=2)
+                       cpus=os.cpu_count(), loadavg_start=load_start,
+                       loadavg_end=list(os.getloadavg())), f, indent=2)
 
     print("| metric | ours (median) | anchor (median) | ratio | goal | met? |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -238,6 +265,9 @@ def main():
         print("| %s | %s | %s | %s | %s | %s |" % (
             r["metric"], human(r.get("ours"), r.get("unit", "")),
             human(r.get("anchor"), r.get("unit", "")), ratio_s, goal_s, met_s))
+    print("\n%d CPUs; load average %.2f at the start, %.2f at the end (1 min); "
+          "ratio = ours / anchor, higher is better for ours." % (
+              os.cpu_count(), load_start[0], os.getloadavg()[0]))
     print("\nresults: %s" % args.out, file=sys.stderr)
 
 

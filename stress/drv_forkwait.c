@@ -2,7 +2,9 @@
  * spawn method (fork+exec, vfork, posix_spawn, function children) exit with codes
  * or die by signals chosen from the seed, some are killed by the parent, and some
  * leave orphaned grandchildren that the driver, as a child subreaper, adopts and
- * reaps. Every child is reaped exactly once and its status decodes as sent. */
+ * reaps. Every child is reaped exactly once and its status decodes as sent.
+ * --method fork|vfork|posix_spawn narrows the run to one spawn method for
+ * scripts/bench (see the --help text); the default, mixed, exercises them all. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,10 +27,20 @@ const char ipcstorm_stress_forkwait_summary[] =
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static uint64_t opt_batch = 16;
+static const char *opt_method = "mixed";
 
 static const struct stress_xopt xopts[] = {
     {"batch", STRESS_XOPT_U64, &opt_batch, 1, MAX_BATCH,
      "children per round and per --procs (default 16, at most 128 in all)"},
+    {"method", STRESS_XOPT_STR, &opt_method, 0, 0,
+     "mixed (default): every child kind (exec'd shells, function\n"
+     "                 children, killed ones, orphans) with every spawn method;\n"
+     "                 fork: only function children (ipc_proc_fork) that _exit\n"
+     "                 with a seeded code, the equivalent of stress-ng --fork's\n"
+     "                 child; vfork, posix_spawn: only /bin/sh children spawned\n"
+     "                 with that method, exiting with a code or killing themselves\n"
+     "                 (they pay an exec, which stress-ng --vfork's child does\n"
+     "                 not). Every status is verified with every method"},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -69,6 +81,34 @@ enum kind {
 
 static const char *const method_names[] = {"auto", "fork", "vfork", "posix_spawn"};
 
+/* --method, parsed: M_MIXED or an enum ipc_proc_method. */
+#define M_MIXED (-1)
+static int g_method = M_MIXED;
+
+static int parse_method(const char *name)
+{
+    if (!strcmp(name, "mixed"))
+        return M_MIXED;
+    for (int m = IPC_PROC_FORK; m <= IPC_PROC_POSIX_SPAWN; m++)
+        if (!strcmp(name, method_names[m]))
+            return m;
+    return -2;
+}
+
+/* The kind of child i: any kind when mixed, function exits for fork, exec'd
+ * shells for vfork and posix_spawn (those methods exist to exec). */
+static enum kind pick_kind(struct stress_rng *rng)
+{
+    switch (g_method) {
+    case M_MIXED:
+        return (enum kind)stress_rng_below(rng, K_COUNT);
+    case IPC_PROC_FORK:
+        return K_FN_EXIT;
+    default:
+        return stress_rng_below(rng, 2) ? K_EXEC_SIGNAL : K_EXEC_EXIT;
+    }
+}
+
 struct child {
     enum kind kind;
     int method;
@@ -89,13 +129,15 @@ struct fn_arg {
 static int fn_child(void *p)
 {
     struct fn_arg *a = p;
-    struct rlimit nocore = {0, 0};
-    setrlimit(RLIMIT_CORE, &nocore);
     switch (a->kind) {
-    case K_FN_SIGNAL:
+    case K_FN_SIGNAL: {
+        /* None of term_sigs dumps core; this guards against a change of the list. */
+        struct rlimit nocore = {0, 0};
+        setrlimit(RLIMIT_CORE, &nocore);
         signal(a->value, SIG_DFL);
         raise(a->value);
         return 120; /* not reached: the signal is fatal and unblocked */
+    }
     case K_FN_KILLED: {
         char c;
         for (;;)
@@ -152,9 +194,12 @@ static void run_round(struct stress *s, struct stress_rng *rng)
     unsigned n = (unsigned)opt_batch * s->procs, norph = 0;
     if (n > MAX_BATCH)
         n = MAX_BATCH;
-    struct ipc_pipe block, report, release;
-    if (ipc_pipe_open(&block, 0) < 0 || ipc_pipe_open(&report, 0) < 0 ||
-        ipc_pipe_open(&release, 0) < 0) {
+    /* Only the blocked, killed and orphan kinds (mixed runs) use the pipes. */
+    struct ipc_pipe block = {-1, -1}, report = {-1, -1}, release = {-1, -1};
+    if (g_method == M_MIXED && (ipc_pipe_open(&block, 0) < 0 || ipc_pipe_open(&report, 0) < 0 ||
+                                ipc_pipe_open(&release, 0) < 0)) {
+        ipc_pipe_close(&block);
+        ipc_pipe_close(&report);
         stress_setup_error(s, "pipe: out of fds");
         return;
     }
@@ -162,7 +207,7 @@ static void run_round(struct stress *s, struct stress_rng *rng)
     for (unsigned i = 0; i < n; i++) {
         struct child *c = &ch[i];
         memset(c, 0, sizeof(*c));
-        c->kind = (enum kind)stress_rng_below(rng, K_COUNT);
+        c->kind = pick_kind(rng);
         c->want_code = (int)stress_rng_below(rng, 256);
         c->want_signal = 0;
         c->method = IPC_PROC_FORK;
@@ -178,8 +223,9 @@ static void run_round(struct stress *s, struct stress_rng *rng)
             char *argv[] = {"/bin/sh", "-c", script, NULL};
             struct ipc_proc_options o;
             memset(&o, 0, sizeof(o));
-            o.method =
-                (enum ipc_proc_method)stress_rng_range(rng, IPC_PROC_FORK, IPC_PROC_POSIX_SPAWN);
+            o.method = g_method == M_MIXED ? (enum ipc_proc_method)stress_rng_range(
+                                                 rng, IPC_PROC_FORK, IPC_PROC_POSIX_SPAWN)
+                                           : (enum ipc_proc_method)g_method;
             c->method = (int)o.method;
             r = ipc_proc_spawn(&c->p, argv, &o);
         } else {
@@ -300,6 +346,15 @@ int ipcstorm_stress_forkwait(int argc, char **argv)
     int rc = stress_begin(&s, &spec, argc, argv);
     if (rc != STRESS_RUN)
         return rc;
+    g_method = parse_method(opt_method);
+    if (g_method == -2) {
+        fprintf(stderr,
+                "ipcstorm stress forkwait: --method must be mixed, fork, vfork or "
+                "posix_spawn, not '%s'\n",
+                opt_method);
+        stress_setup_error(&s, "bad --method");
+        return stress_end(&s);
+    }
     int was = ipc_proc_is_subreaper();
     int r = ipc_proc_set_subreaper(1);
     if (r < 0) {

@@ -47,12 +47,18 @@ const char ipcstorm_stress_signals_summary[] =
 
 static uint64_t opt_per_sender = 300;
 static uint64_t opt_acks = 200;
+static const char *opt_modes = "all";
 
 static const struct stress_xopt xopts[] = {
     {"per-sender", STRESS_XOPT_U64, &opt_per_sender, 1, 100000,
      "RT signals each sender queues per round (default 300)"},
     {"acks", STRESS_XOPT_U64, &opt_acks, 1, 100000,
      "SIGUSR1/ack exchanges per ack round (default 200)"},
+    {"modes", STRESS_XOPT_STR, &opt_modes, 0, 0,
+     "comma-separated scenarios the rounds rotate over: rt-signalfd,\n"
+     "                 rt-selfpipe, rt-threads, ack; or all (default). scripts/bench\n"
+     "                 runs rt-signalfd with --procs 1: one sender, one receiver,\n"
+     "                 like stress-ng --sigq 1 (which verifies nothing)"},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -478,16 +484,51 @@ static void round_ack(struct stress *s, struct stress_rng *rng)
     stress_add_ops(s, acked);
 }
 
+/* Parses --modes into the rotation; returns its length, 0 on a bad name. */
+static unsigned parse_modes(const char *spec_, int *rot)
+{
+    if (!strcmp(spec_, "all")) {
+        for (int m = 0; m < MODE_COUNT; m++)
+            rot[m] = m;
+        return MODE_COUNT;
+    }
+    unsigned n = 0;
+    const char *p = spec_;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int m = 0;
+        for (; m < MODE_COUNT; m++)
+            if (strlen(mode_names[m]) == len && !strncmp(p, mode_names[m], len))
+                break;
+        if (m == MODE_COUNT || n == MODE_COUNT)
+            return 0;
+        rot[n++] = m;
+        if (!p[len])
+            return n;
+        p += len + 1;
+    }
+}
+
 int ipcstorm_stress_signals(int argc, char **argv)
 {
     struct stress s;
     int rc = stress_begin(&s, &spec, argc, argv);
     if (rc != STRESS_RUN)
         return rc;
+    int rot[MODE_COUNT];
+    unsigned nrot = parse_modes(opt_modes, rot);
+    if (nrot == 0) {
+        fprintf(stderr,
+                "ipcstorm stress signals: --modes takes all or a comma-separated list of "
+                "rt-signalfd, rt-selfpipe, rt-threads, ack; not '%s'\n",
+                opt_modes);
+        stress_setup_error(&s, "bad --modes");
+        return stress_end(&s);
+    }
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned round = 0; stress_running(&s); round++) {
-        int mode = (int)(round % MODE_COUNT);
+        int mode = rot[round % nrot];
         if (mode == MODE_SELFPIPE && UNDER_TSAN) {
             snprintf(s.note, sizeof(s.note),
                      "rt-selfpipe skipped: TSan coalesces queued RT signals before handlers run");

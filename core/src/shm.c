@@ -297,16 +297,20 @@ static int robust_lock(pthread_mutex_t *m, void (*recover)(void *), void *arg,
 #define COUNTER_MAGIC 0x49435452u /* "ICTR" */
 
 struct counter_impl {
+    /* Read-mostly line: every add reads magic and kind before it locks. Were they
+     * on the lock's line, that read would fetch the contended line in the shared
+     * state and the lock's CAS would then need a second transfer to own it. */
     uint32_t magic;
     uint32_t kind;
-    /* Every access is atomic, even under a lock: the none kind relies on relaxed
-     * loads and stores to race without undefined behaviour, and locked kinds pay
-     * nothing extra on x86/arm64 for relaxed accesses. */
-    _Atomic int64_t value;
     _Atomic uint64_t recoveries;
     _Atomic uint32_t fault_every;
     pid_t creator;
     uint32_t own_region; /* allocated by ipc_counter_new */
+    /* Hot line: the lock and the value it guards travel together. Every access is
+     * atomic, even under a lock: the none kind relies on relaxed loads and stores
+     * to race without undefined behaviour, and locked kinds pay nothing extra on
+     * x86/arm64 for relaxed accesses. */
+    _Alignas(64) _Atomic int64_t value;
     union {
         pthread_mutex_t mutex;
         sem_t sem;

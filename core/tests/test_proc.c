@@ -743,7 +743,12 @@ static void test_fork_fn_ignores_inherited_error_pipe(void **state)
     char b;
     assert_int_equal(read(ic.ready[0], &b, 1), 1);
     struct ipc_proc *pr;
-    int rc = ipc_proc_fork(&pr, fn_exit42, NULL, NULL);
+    /* A setup that can fail (setpgid): without one, ipc_proc_fork opens no error
+     * pipe at all, and there would be nothing to inherit. */
+    struct ipc_proc_options po;
+    memset(&po, 0, sizeof(po));
+    po.flags = IPC_PROC_F_SETPGID;
+    int rc = ipc_proc_fork(&pr, fn_exit42, NULL, &po);
     int fired = atomic_load(&w.fired);
     assert_int_equal(write(w.done[1], "x", 1), 1);
     assert_int_equal(pthread_join(wt, NULL), 0);
