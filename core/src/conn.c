@@ -40,6 +40,18 @@ struct ipc_conn {
     int failed; /* socket error: DONE regardless of output */
 };
 
+/* Rewinds a fully consumed buffer, and gives back one that a single large
+ * request or reply made grow, so an idle connection keeps little memory. */
+static void buf_drained(char **buf, size_t *cap, size_t *len, size_t *pos, size_t initial)
+{
+    *pos = *len = 0;
+    if (*cap > initial * 4) {
+        free(*buf);
+        *buf = NULL;
+        *cap = 0;
+    }
+}
+
 /* ---- output buffer --------------------------------------------------------- */
 
 static int out_reserve(struct ipc_conn *c, size_t n)
@@ -573,22 +585,17 @@ static void run_input(struct ipc_conn *c)
             c->closing = 1;
         }
     }
-    if (c->in_pos == c->in_len) {
-        c->in_pos = c->in_len = 0;
-        /* Give back a buffer that one large request made grow. */
-        if (c->in_cap > CONN_IN_INITIAL * 4) {
-            free(c->in);
-            c->in = NULL;
-            c->in_cap = 0;
-        }
-    }
+    if (c->in_pos == c->in_len)
+        buf_drained(&c->in, &c->in_cap, &c->in_len, &c->in_pos, CONN_IN_INITIAL);
     /* The loop only stops below high water when no complete request is left. */
     if (c->eof && !c->closing && out_pending(c) < c->lim.out_high_water)
         c->closing = 1;
 }
 
 /* Makes room for at least one more byte of input (up to max_request); returns the
- * free space, 0 when the buffer is at its cap. */
+ * free space, 0 when no more input can be taken: the buffer is at its cap (a
+ * request that fills it is answered as too big, closing the connection) or it
+ * could not grow (the connection has failed). */
 static size_t in_space(struct ipc_conn *c)
 {
     if (c->in_pos > 0 && (c->in_cap - c->in_len < CONN_IN_INITIAL / 2 || c->in_pos == c->in_len)) {
@@ -598,8 +605,11 @@ static size_t in_space(struct ipc_conn *c)
     }
     if (c->in_cap - c->in_len > 0)
         return c->in_cap - c->in_len;
-    if (c->in_cap >= c->lim.max_request)
+    if (c->in_cap >= c->lim.max_request) {
+        if (c->in_len - c->in_pos >= c->lim.max_request)
+            too_big(c);
         return 0;
+    }
     size_t cap = c->in_cap ? c->in_cap * 2 : CONN_IN_INITIAL;
     if (cap > c->lim.max_request)
         cap = c->lim.max_request;
@@ -625,11 +635,8 @@ long ipc_conn_feed(struct ipc_conn *c, const void *bytes, size_t len)
         if (c->closing || done == len || out_pending(c) >= c->lim.out_high_water)
             break;
         size_t space = in_space(c);
-        if (space == 0) {
-            if (c->in_len - c->in_pos >= c->lim.max_request)
-                too_big(c);
+        if (space == 0)
             break;
-        }
         size_t n = len - done < space ? len - done : space;
         memcpy(c->in + c->in_len, (const char *)bytes + done, n);
         c->in_len += n;
@@ -675,14 +682,8 @@ int ipc_conn_consume_output(struct ipc_conn *c, size_t n)
         n = out_pending(c);
     c->out_pos += n;
     c->env->stats.bytes_out += n;
-    if (c->out_pos == c->out_len) {
-        c->out_pos = c->out_len = 0;
-        if (c->out_cap > CONN_OUT_INITIAL * 4) {
-            free(c->out);
-            c->out = NULL;
-            c->out_cap = 0;
-        }
-    }
+    if (c->out_pos == c->out_len)
+        buf_drained(&c->out, &c->out_cap, &c->out_len, &c->out_pos, CONN_OUT_INITIAL);
     if (out_pending(c) < c->lim.out_high_water)
         run_input(c);
     return ipc_conn_state(c);
@@ -739,11 +740,8 @@ int ipc_conn_pump(struct ipc_conn *c, int fd)
         if (!(st & IPC_CONN_WANT_READ))
             break;
         size_t space = in_space(c);
-        if (space == 0) {
-            if (c->in_len - c->in_pos >= c->lim.max_request)
-                too_big(c);
+        if (space == 0)
             break;
-        }
         ssize_t r = recv(fd, c->in + c->in_len, space, MSG_DONTWAIT);
         if (r < 0) {
             if (errno == EINTR)

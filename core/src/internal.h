@@ -4,6 +4,7 @@
 #define IPC_INTERNAL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 
 #include "ipc/error.h"
@@ -23,6 +24,21 @@
 static inline int ipc__neg_errno(void)
 {
     return errno > 0 ? -errno : -EIO;
+}
+
+/* Sets or clears O_NONBLOCK on fd; shared by ipc_pipe_set_nonblock and
+ * ipc_sock_set_nonblock. Skips F_SETFL when the flag already has the wanted value. */
+static inline int ipc__fd_set_nonblock(int fd, int on)
+{
+    if (fd < 0)
+        return -EBADF;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return ipc__neg_errno();
+    int nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
+        return ipc__neg_errno();
+    return 0;
 }
 
 #define IPC__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

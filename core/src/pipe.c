@@ -191,15 +191,7 @@ ssize_t ipc_pipe_write_all(int fd, const void *buf, size_t len, unsigned flags)
 
 int ipc_pipe_set_nonblock(int fd, int on)
 {
-    if (fd < 0)
-        return -EBADF;
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return ipc__neg_errno();
-    int nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-    if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
-        return ipc__neg_errno();
-    return 0;
+    return ipc__fd_set_nonblock(fd, on);
 }
 
 int ipc_pipe_capacity(int fd)

@@ -629,13 +629,8 @@ ssize_t ipc_sock_recvfrom(int fd, void *buf, size_t len, struct ipc_sock_addr *f
 
 int ipc_sock_set_nonblock(int fd, int on)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return ipc__neg_errno();
-    int nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-    if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
-        return ipc__neg_errno();
-    return 0;
+    /* fd < 0 gives -EBADF, as fcntl itself would report. */
+    return ipc__fd_set_nonblock(fd, on);
 }
 
 int ipc_sock_set_nodelay(int fd, int on)
