@@ -129,14 +129,6 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
     return w;
 }
 
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return ipc__neg_errno();
-    return 0;
-}
-
 static int valid(char *const argv[], const struct ipc_run_options *o, struct ipc_run_result *res)
 {
     if (!argv || !argv[0] || !res)
@@ -254,9 +246,9 @@ int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_r
     cap[1].fd = err_p[0];
     err_p[0] = -1;
     for (int i = 0; i < 2; i++)
-        if (cap[i].fd >= 0 && (rc = set_nonblock(cap[i].fd)) < 0)
+        if (cap[i].fd >= 0 && (rc = ipc__fd_set_nonblock(cap[i].fd, 1)) < 0)
             goto fail;
-    if (in_p[1] >= 0 && (rc = set_nonblock(in_p[1])) < 0)
+    if (in_p[1] >= 0 && (rc = ipc__fd_set_nonblock(in_p[1], 1)) < 0)
         goto fail;
 
     enum { RUNNING, TERMINATING, KILLING } phase = RUNNING;
