@@ -8,13 +8,17 @@
  * A one-byte input checks argument validation instead (api_edges).
  *
  * Input: byte 0 = config (bits 0-1: limits profile: defaults, small, tiny, mixed;
- * bits 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule, then
- * the request stream.
+ * bits 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule
+ * (fuzz_sched in fuzz_util.h: up to FUZZ_SCHED_CUTS chunks of 1..2^n bytes, from a
+ * seed-derived offset when bit 7 is set, then the rest in one piece), then the
+ * request stream.
  *
  * Invariants (abort on violation):
  *  - whole vs chunked: parsing the stream from one buffer and parsing it as it
- *    arrives in chunks (before each call the unconsumed bytes move, since the
- *    contract lets the caller's buffer move, and end flush with a heap block) gives the same
+ *    arrives in chunks (when a chunk arrives the unconsumed bytes move, since the
+ *    contract lets the caller's buffer move, and end flush with a heap block;
+ *    commands completed by that chunk are then parsed in place, as a server
+ *    does) gives the same
  *    commands (consumed offsets, argc, inline flag, argument bytes), the same
  *    protocol error after the same commands, and the same unconsumed tail;
  *  - a consumed count is within the buffer; every argument lies inside the bytes
@@ -27,9 +31,14 @@
  *    "ERR Protocol error: ..." on one line; reset clears them;
  *  - each multibulk command, re-encoded with the reply writer's array and bulk
  *    functions, parses back to the same arguments;
- *  - replies written from the first command's arguments with every ipc_resp_write_*
- *    function (into a small bounded buffer) are valid RESP2, and a write that does
- *    not fit (-ENOBUFS) leaves the buffer unchanged.
+ *  - replies written from the first command's arguments (the first REPLY_ARGS of
+ *    them) with every ipc_resp_write_* function (into a small bounded buffer) are
+ *    valid RESP2, and a write that does not fit (-ENOBUFS) leaves the buffer
+ *    unchanged.
+ *
+ * Speed (scripts/fuzz --bench): per input, the number of parser calls is bounded
+ * by the command count + FUZZ_SCHED_CUTS + 2, and bytes are copied once per chunk,
+ * not once per call (that was quadratic in the commands per chunk).
  */
 // libfuzzer-options: max_len=4096
 #include <errno.h>
@@ -42,6 +51,10 @@
 #include "ipc/resp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Arguments of the first command that the reply writer is exercised with: each
+ * one repeats the same eight writes, and argc can reach max_multibulk (1024). */
+#define REPLY_ARGS 4
 
 static const struct ipc_resp_limits profiles[4] = {
     {0, 0, 0},
@@ -71,17 +84,28 @@ FUZZ_NOCOV static size_t eff(size_t v, size_t def)
     return v ? v : def;
 }
 
-/* Re-encodes a multibulk command with the writer and parses it back. */
-FUZZ_NOCOV static void reencode(const struct ipc_resp_limits *lim, const struct ipc_resp_cmd *cmd)
+/* Re-encodes a multibulk command with the writer and parses it back. It runs for
+ * every command, so its buffer and parser (one per limits profile) are kept from
+ * one call to the next (emptied, reset) rather than allocated each time: under
+ * ASan a malloc per command cost more than the parse. The whole and chunked
+ * passes still start from a fresh parser per input, so its growth paths are
+ * exercised there. */
+FUZZ_NOCOV static void reencode(int profile, const struct ipc_resp_cmd *cmd)
 {
-    struct ipc_resp_buf b = {0};
+    static struct ipc_resp_buf b;
+    static struct ipc_resp_parser parsers[4];
+    static int ready[4];
+    struct ipc_resp_parser *p = &parsers[profile];
+    if (!ready[profile]) {
+        FUZZ_CHECK(ipc_resp_parser_init(p, &profiles[profile]) == 0);
+        ready[profile] = 1;
+    }
+    FUZZ_CHECK(ipc_resp_buf_consume(&b, b.len) == 0 && b.len == 0);
     FUZZ_CHECK(ipc_resp_write_array(&b, cmd->argc) == 0);
     for (size_t i = 0; i < cmd->argc; i++)
         FUZZ_CHECK(ipc_resp_write_bulk(&b, cmd->argv[i].ptr, cmd->argv[i].len) == 0);
-    struct ipc_resp_parser p;
-    FUZZ_CHECK(ipc_resp_parser_init(&p, lim) == 0);
     struct ipc_resp_cmd c2;
-    ssize_t r = ipc_resp_parse(&p, b.data, b.len, &c2);
+    ssize_t r = ipc_resp_parse(p, b.data, b.len, &c2);
     FUZZ_CHECK(r == (ssize_t)b.len);
     FUZZ_CHECK(c2.argc == cmd->argc && !c2.is_inline);
     for (size_t i = 0; i < cmd->argc; i++) {
@@ -89,8 +113,7 @@ FUZZ_NOCOV static void reencode(const struct ipc_resp_limits *lim, const struct 
         FUZZ_CHECK(cmd->argv[i].len == 0 ||
                    memcmp(c2.argv[i].ptr, cmd->argv[i].ptr, cmd->argv[i].len) == 0);
     }
-    ipc_resp_parser_free(&p);
-    ipc_resp_buf_free(&b);
+    ipc_resp_parser_reset(p);
 }
 
 /* Writes replies built from a command's arguments with every ipc_resp_write_*
@@ -103,9 +126,10 @@ FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
     struct ipc_resp_buf b = {0};
     b.max = max;
     size_t expect = 0;
-    for (size_t i = 0; i < cmd->argc + 1; i++) {
-        const char *a = i < cmd->argc ? cmd->argv[i].ptr : "";
-        size_t n = i < cmd->argc ? cmd->argv[i].len : 0;
+    size_t nargs = cmd->argc < REPLY_ARGS ? cmd->argc : REPLY_ARGS;
+    for (size_t i = 0; i < nargs + 1; i++) {
+        const char *a = i < nargs ? cmd->argv[i].ptr : "";
+        size_t n = i < nargs ? cmd->argv[i].len : 0;
         for (int kind = 0; kind < 8; kind++) {
             size_t before = b.len;
             int r;
@@ -169,10 +193,10 @@ FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
 
 /* Checks one parse result on buf[0, len) and folds it into o. Returns 1 to go on
  * (a command was consumed), 0 to stop (need more, or an error). */
-FUZZ_NOCOV static int step(struct ipc_resp_parser *p, const struct ipc_resp_limits *lim,
-                           const char *buf, size_t len, size_t stream_off, struct outcome *o,
-                           int check_reencode)
+FUZZ_NOCOV static int step(struct ipc_resp_parser *p, int profile, const char *buf, size_t len,
+                           size_t stream_off, struct outcome *o, int check_reencode)
 {
+    const struct ipc_resp_limits *lim = &profiles[profile];
     struct ipc_resp_cmd cmd;
     ssize_t r = ipc_resp_parse(p, buf, len, &cmd);
     if (r > 0) {
@@ -204,7 +228,7 @@ FUZZ_NOCOV static int step(struct ipc_resp_parser *p, const struct ipc_resp_limi
             mix(&o->hash, cmd.argv[i].ptr, cmd.argv[i].len);
         }
         if (check_reencode && !cmd.is_inline && cmd.argc > 0)
-            reencode(lim, &cmd);
+            reencode(profile, &cmd);
         /* the writer once per input: per command it would cost more than parsing */
         if (check_reencode && o->ncmds == 0)
             replies(&cmd, 64 + (end & 3) * 512, NULL);
@@ -289,19 +313,21 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int profile = data[0] & 3;
     const struct ipc_resp_limits *lim = &profiles[profile];
     size_t max_chunk = (size_t)1 << (data[0] >> 4);
-    struct fuzz_rng rng;
-    fuzz_rng_seed(&rng, data[1]);
     const char *s = (const char *)data + 2;
     size_t n = size - 2;
+    struct fuzz_sched sched;
+    fuzz_sched_init(&sched, data[1], max_chunk, n);
 
     /* whole */
     struct outcome w = {14695981039346656037ull, 0, 0, 0};
     struct ipc_resp_parser p;
     FUZZ_CHECK(ipc_resp_parser_init(&p, lim) == 0);
-    char *copy = (char *)fuzz_dup((const uint8_t *)s, n);
-    while (step(&p, lim, copy + w.tail, n - w.tail, w.tail, &w, 1))
+    /* reused, exact-size-at-the-end copy: see fuzz_tail_reserve */
+    static struct fuzz_tail tail;
+    fuzz_tail_reserve(&tail, n);
+    char *copy = (char *)fuzz_tail_put(&tail, s, n);
+    while (step(&p, profile, copy + w.tail, n - w.tail, w.tail, &w, 1))
         ;
-    free(copy);
     if (w.err) {
         ipc_resp_parser_reset(&p);
         FUZZ_CHECK(ipc_resp_parser_errmsg(&p) == NULL);
@@ -312,25 +338,19 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct outcome c = {14695981039346656037ull, 0, 0, 0};
     FUZZ_CHECK(ipc_resp_parser_init(&p, lim) == 0);
     size_t avail = 0;
-    struct fuzz_tail tail;
-    fuzz_tail_init(&tail, n);
     while (avail < n && !c.err) {
-        avail += fuzz_rng_size(&rng, max_chunk);
-        if (avail > n)
-            avail = n;
-        for (;;) {
-            /* the unconsumed bytes move to a new place before every call, and end
-             * where the heap block ends */
-            char *win = (char *)fuzz_tail_put(&tail, s + c.tail, avail - c.tail);
-            int more = step(&p, lim, win, avail - c.tail, c.tail, &c, 0);
-            if (!more)
-                break;
-        }
+        avail += fuzz_sched_next(&sched, n - avail);
+        /* the unconsumed bytes move to a new place when a chunk arrives, and end
+         * where the heap block ends; the commands it completes are parsed in
+         * place (moving before every call made the copying quadratic) */
+        size_t base = c.tail;
+        char *win = (char *)fuzz_tail_put(&tail, s + base, avail - base);
+        while (step(&p, profile, win + (c.tail - base), avail - c.tail, c.tail, &c, 0))
+            ;
         if (!c.err && profile != 0 && avail > c.tail)
             FUZZ_CHECK(avail - c.tail <= pending_bound(lim, s[c.tail]));
     }
     ipc_resp_parser_free(&p);
-    fuzz_tail_free(&tail);
 
     FUZZ_CHECK(w.ncmds == c.ncmds);
     FUZZ_CHECK(w.hash == c.hash);
