@@ -152,8 +152,8 @@ IPC_MUST_USE ssize_t ipc_frame_decode(struct ipc_frame_dec *dec, const void *buf
  * -EINVAL if dec is NULL. */
 IPC_MUST_USE int ipc_frame_dec_finish(struct ipc_frame_dec *dec);
 
-/* The sticky error (0 if none) and the stream offset where it was detected (see
- * the table at the top; 0 if no error). */
+/* The sticky error (0 if none, -EINVAL for a NULL decoder) and the stream offset
+ * where it was detected (see the table at the top; 0 if no error). */
 int ipc_frame_dec_error(const struct ipc_frame_dec *dec);
 uint64_t ipc_frame_dec_error_offset(const struct ipc_frame_dec *dec);
 

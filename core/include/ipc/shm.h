@@ -147,8 +147,10 @@ IPC_MUST_USE int ipc_counter_get(const ipc_counter *c, int64_t *out);
 /* Takes / releases the counter's lock explicitly (mutex and sem kinds), e.g.
  * to hold it while being killed in a stress test. lock returns 0,
  * IPC_EOWNERDEAD (acquired, previous holder died, recovered), -ENOTSUP (atomic,
- * none), -EINVAL, -EDEADLK. unlock returns 0, -EPERM (mutex not held by the
- * caller), -ENOTSUP, -EINVAL. Do not call ipc_counter_add while holding it. */
+ * none), -EINVAL, -EDEADLK (mutex kind, already held by the caller; a sem
+ * has no owner, so relocking it blocks forever). unlock returns 0, -EPERM (mutex
+ * not held by the caller), -ENOTSUP, -EINVAL. Do not call ipc_counter_add while
+ * holding it. */
 IPC_MUST_USE int ipc_counter_lock(ipc_counter *c);
 IPC_MUST_USE int ipc_counter_unlock(ipc_counter *c);
 
