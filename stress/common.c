@@ -370,8 +370,9 @@ static void shm_check(struct stress *s)
 }
 
 /* Zombies whose parent is this process. waitpid(WNOHANG) alone cannot tell a
- * zombie from a live child, and the report should say which it is. */
-static int count_zombie_children(void)
+ * zombie from a live child, and the report should say which it is. With kill_live,
+ * SIGKILLs the live children instead (the clean-up after a violation). */
+static int scan_children(bool kill_live)
 {
     DIR *d = opendir("/proc");
     if (!d)
@@ -394,8 +395,14 @@ static int count_zombie_children(void)
         char *rp = strrchr(buf, ')');
         char state;
         int ppid;
-        if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == me && state == 'Z')
+        if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || ppid != me)
+            continue;
+        if (kill_live && state != 'Z') {
+            kill((pid_t)atoi(e->d_name), SIGKILL);
             n++;
+        } else if (!kill_live && state == 'Z') {
+            n++;
+        }
     }
     closedir(d);
     return n;
@@ -725,7 +732,7 @@ int stress_end(struct stress *s)
     stress_load_stop(s);
 
     /* Hygiene: the driver has torn everything down; anything left is a leak. */
-    int zombies = count_zombie_children();
+    int zombies = scan_children(false);
     stress_check(s, zombies == 0, "hygiene-no-zombie", "%d zombie child(ren) left", zombies);
     int status;
     pid_t p;
@@ -737,8 +744,12 @@ int stress_end(struct stress *s)
                  "waitpid(-1) gave %s instead of ECHILD (child %d left)",
                  p > 0 ? "a child" : (p == 0 ? "a running child" : strerror(errno)), (int)p);
     if (!echild) {
-        /* Kill and reap what is left so the run does not leak processes. */
+        /* Kill and reap what is left so the run does not leak processes (a
+         * hostile sock client, for one, would loop for ever). */
         stress_check_no_stray_children(s, "hygiene-no-child");
+        if (scan_children(true) > 0)
+            while (waitpid(-1, &status, 0) > 0 || errno == EINTR)
+                ;
         while (waitpid(-1, &status, WNOHANG) > 0)
             ;
     }

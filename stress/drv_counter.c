@@ -203,6 +203,7 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
             stress_sleep_us(stress_rng_range(rng, 200, 5000));
             stress_ignore(ipc_proc_kill(v[i], SIGKILL));
             struct ipc_proc_status st;
+            memset(&st, 0, sizeof(st));
             stress_ignore(ipc_proc_wait(v[i], IPC_PROC_WAIT_FOREVER, 0, &st));
             stress_check(s, st.signaled && st.signal == SIGKILL, "owner-death-recovered",
                          "victim ended with raw status 0x%x before its SIGKILL", st.raw);

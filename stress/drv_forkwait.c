@@ -7,6 +7,7 @@
  * scripts/bench (see the --help text); the default, mixed, exercises them all. */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,8 +147,12 @@ static int fn_child(void *p)
     }
     case K_ORPHAN: {
         pid_t g = fork();
-        if (g < 0)
+        if (g < 0) {
+            /* Say so: the driver blocks on the report pipe, which it holds open. */
+            if (write(a->report_fd, &g, sizeof(g)) != (ssize_t)sizeof(g))
+                return 123;
             return 122;
+        }
         if (g == 0) {
             /* The grandchild outlives its parent: it waits for the driver to
              * release it, then exits with the chosen code. */
@@ -249,10 +254,22 @@ static void run_round(struct stress *s, struct stress_rng *rng)
             r = ipc_proc_fork(&c->p, fn_child, a, NULL);
             if (r == 0 && c->kind == K_ORPHAN) {
                 pid_t g = 0;
-                if (ipc_pipe_read_full(report.rd, &g, sizeof(g)) == (ssize_t)sizeof(g) && g > 0)
+                /* Bounded: this process holds report.wr itself, so a child that dies
+                 * before it reports gives no EOF. */
+                struct pollfd pf = {.fd = report.rd, .events = POLLIN};
+                int pr;
+                do {
+                    pr = poll(&pf, 1, 10000);
+                } while (pr < 0 && errno == EINTR);
+                ssize_t rn = pr > 0 ? ipc_pipe_read_full(report.rd, &g, sizeof(g)) : -ETIMEDOUT;
+                if (rn == (ssize_t)sizeof(g) && g > 0) {
                     orph[norph++].pid = g;
-                else
+                } else if (rn == (ssize_t)sizeof(g)) {
+                    c->want_code = 122; /* fork failed in the child: out of processes */
+                    stress_setup_error(s, "fork of a grandchild failed");
+                } else {
                     stress_violation(s, "orphan-adopted", "no grandchild pid reported");
+                }
             }
         }
         if (r < 0) {

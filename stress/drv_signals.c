@@ -304,8 +304,10 @@ static void round_rt(struct stress *s, int mode, struct stress_rng *rng)
     rx.per_sender = (unsigned)stress_rng_range(rng, opt_per_sender / 2 + 1, opt_per_sender);
     rx.drop_base = g_rt_total;
     rx.fault_drop = stress_fault(s, "drop-rt");
-    struct ipc_pipe ready, pids, rep;
+    struct ipc_pipe ready = {-1, -1}, pids = {-1, -1}, rep = {-1, -1};
     if (ipc_pipe_open(&ready, 0) < 0 || ipc_pipe_open(&pids, 0) < 0 || ipc_pipe_open(&rep, 0) < 0) {
+        ipc_pipe_close(&ready);
+        ipc_pipe_close(&pids);
         stress_setup_error(s, "pipe: out of fds");
         return;
     }
@@ -427,8 +429,10 @@ static void round_ack(struct stress *s, struct stress_rng *rng)
         stress_setup_error(s, "cannot block SIGUSR2");
         return;
     }
-    struct ipc_pipe ready, rep;
+    struct ipc_pipe ready = {-1, -1}, rep = {-1, -1};
     if (ipc_pipe_open(&ready, 0) < 0 || ipc_pipe_open(&rep, 0) < 0) {
+        ipc_pipe_close(&ready);
+        stress_ignore(ipc_sig_setmask(&old, NULL));
         stress_setup_error(s, "pipe: out of fds");
         return;
     }

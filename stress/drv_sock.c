@@ -540,6 +540,7 @@ static void run_round(struct stress *s, unsigned round, const struct ipc_sock_ad
         if (!gp[i])
             continue;
         struct ipc_proc_status st;
+        memset(&st, 0, sizeof(st)); /* reported even when the wait fails */
         int r = ipc_proc_wait(gp[i], 30000, 0, &st);
         stress_check(s, r == 0 && st.exited && st.code == 0, "reply-exact",
                      "good client %u ended badly (%s, raw 0x%x)", i, ipc_strerror(r), st.raw);
@@ -550,6 +551,7 @@ static void run_round(struct stress *s, unsigned round, const struct ipc_sock_ad
             continue;
         stress_ignore(ipc_proc_kill(hp[i], SIGKILL));
         struct ipc_proc_status st;
+        memset(&st, 0, sizeof(st));
         stress_ignore(ipc_proc_wait(hp[i], IPC_PROC_WAIT_FOREVER, 0, &st));
         stress_check(s, st.signaled && st.signal == SIGKILL, "server-graceful",
                      "hostile client %u died on its own (raw 0x%x)", i, st.raw);
