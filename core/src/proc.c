@@ -602,35 +602,36 @@ static int spawn_simple(struct ipc_proc **out, const char *file, char *const arg
     return ipc_proc_spawn(out, argv, &o);
 }
 
-int ipc_proc_spawnl(struct ipc_proc **out, const char *path, const char *arg0, ...)
+/* The list forms: collect the NULL-terminated variadic arguments into argv. */
+static int spawn_list(struct ipc_proc **out, const char *file, const char *arg0, va_list ap,
+                      unsigned flags)
 {
-    if (!out || !path || !arg0)
+    if (!out || !file || !arg0)
         return -EINVAL;
     char **argv = NULL;
-    va_list ap;
-    va_start(ap, arg0);
     int rc = collect_list(arg0, ap, &argv);
-    va_end(ap);
     if (rc < 0)
         return rc;
-    rc = spawn_simple(out, path, argv, NULL, 0);
+    rc = spawn_simple(out, file, argv, NULL, flags);
     free(argv);
+    return rc;
+}
+
+int ipc_proc_spawnl(struct ipc_proc **out, const char *path, const char *arg0, ...)
+{
+    va_list ap;
+    va_start(ap, arg0);
+    int rc = spawn_list(out, path, arg0, ap, 0);
+    va_end(ap);
     return rc;
 }
 
 int ipc_proc_spawnlp(struct ipc_proc **out, const char *file, const char *arg0, ...)
 {
-    if (!out || !file || !arg0)
-        return -EINVAL;
-    char **argv = NULL;
     va_list ap;
     va_start(ap, arg0);
-    int rc = collect_list(arg0, ap, &argv);
+    int rc = spawn_list(out, file, arg0, ap, IPC_PROC_F_PATH);
     va_end(ap);
-    if (rc < 0)
-        return rc;
-    rc = spawn_simple(out, file, argv, NULL, IPC_PROC_F_PATH);
-    free(argv);
     return rc;
 }
 

@@ -54,25 +54,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads fd to EOF into buf (NUL-terminated), closes it. */
-static size_t slurp(int fd, char *buf, size_t cap)
-{
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        assert_true(n >= 0);
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        assert_true(len < cap - 1);
-    }
-    buf[len] = '\0';
-    close(fd);
-    return len;
-}
-
 /* Spawns argv with stdout on a pipe, collects it, waits; returns the status. */
 static struct ipc_proc_status run_capture(char *const argv[], struct ipc_proc_options *o, char *out,
                                           size_t cap)
@@ -95,7 +76,7 @@ static struct ipc_proc_status run_capture(char *const argv[], struct ipc_proc_op
         close(p[0]);
         fail_msg("spawn failed: %s", ipc_strerror(rc));
     }
-    slurp(p[0], out, cap);
+    ipct_slurp(p[0], out, cap);
     struct ipc_proc_status st;
     IPCT_OK(ipc_proc_wait(pr, IPC_PROC_WAIT_FOREVER, 0, &st));
     ipc_proc_free(pr);
@@ -136,7 +117,7 @@ static void test_spawnl_list_args(void **state)
     ipc_redir_free(r);
     IPCT_OK(rc);
     char out[512];
-    slurp(p[0], out, sizeof(out));
+    ipct_slurp(p[0], out, sizeof(out));
     assert_string_equal(out, "argv0x\n__child\nargs\na b\n\n");
     struct ipc_proc_status st;
     IPCT_OK(ipc_proc_wait(pr, -1, 0, &st));
@@ -250,7 +231,7 @@ static void test_custom_env(void **state)
     IPCT_OK(ipc_redir_restore(&saved));
     ipc_redir_free(r);
     IPCT_OK(rc);
-    slurp(p[0], out, sizeof(out));
+    ipct_slurp(p[0], out, sizeof(out));
     assert_string_equal(out, "1\n");
     struct ipc_proc_status st;
     IPCT_OK(ipc_proc_wait(pr, -1, 0, &st));
@@ -390,7 +371,7 @@ static void test_fork_function_and_signals(void **state)
     IPCT_OK(ipc_proc_fork(&pr, fn_write_fd1, "from fn\n", &o));
     close(p[1]);
     char out[64];
-    slurp(p[0], out, sizeof(out));
+    ipct_slurp(p[0], out, sizeof(out));
     assert_string_equal(out, "from fn\n");
     IPCT_OK(ipc_proc_wait(pr, -1, 0, &st));
     assert_true(st.exited && st.code == 0);

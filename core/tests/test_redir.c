@@ -15,29 +15,11 @@
 
 static const enum ipc_proc_method methods[] = {IPC_PROC_FORK, IPC_PROC_VFORK, IPC_PROC_POSIX_SPAWN};
 
-static size_t slurp(int fd, char *buf, size_t cap)
-{
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        assert_true(n >= 0);
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        assert_true(len < cap - 1);
-    }
-    buf[len] = '\0';
-    close(fd);
-    return len;
-}
-
 static size_t read_file(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
-    return slurp(fd, buf, cap);
+    return ipct_slurp(fd, buf, cap);
 }
 
 static void write_file(const char *path, const char *text)
@@ -197,8 +179,8 @@ static void test_swap_stdout_stderr_in_child(void **state)
     close(a[1]);
     close(b[1]);
     char bufa[64], bufb[64];
-    slurp(a[0], bufa, sizeof(bufa));
-    slurp(b[0], bufb, sizeof(bufb));
+    ipct_slurp(a[0], bufa, sizeof(bufa));
+    ipct_slurp(b[0], bufb, sizeof(bufb));
     struct ipc_proc_status st;
     IPCT_OK(ipc_proc_wait(p, -1, 0, &st));
     ipc_proc_free(p);
@@ -244,8 +226,8 @@ static void test_swap_via_spawn_stdio(void **state)
         close(a[1]);
         close(b[1]);
         char bufa[64], bufb[64];
-        slurp(a[0], bufa, sizeof(bufa));
-        slurp(b[0], bufb, sizeof(bufb));
+        ipct_slurp(a[0], bufa, sizeof(bufa));
+        ipct_slurp(b[0], bufb, sizeof(bufb));
         struct ipc_proc_status st;
         IPCT_OK(ipc_proc_wait(p, -1, 0, &st));
         ipc_proc_free(p);
@@ -286,8 +268,8 @@ static void test_swap_in_process_and_restore(void **state)
     ipc_redir_free(to_pipes);
     ipc_redir_free(swap);
     char bufa[64], bufb[64];
-    slurp(a[0], bufa, sizeof(bufa));
-    slurp(b[0], bufb, sizeof(bufb));
+    ipct_slurp(a[0], bufa, sizeof(bufa));
+    ipct_slurp(b[0], bufb, sizeof(bufb));
     assert_string_equal(bufa, "twothree");
     assert_string_equal(bufb, "one");
 }

@@ -117,6 +117,26 @@ static inline int ipct_teardown(void **state)
     return ok ? 0 : -1;
 }
 
+/* Reads fd to EOF into buf (NUL-terminated, failing the test if it does not
+ * fit), closes fd and returns the length. */
+static inline size_t ipct_slurp(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n >= 0);
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        assert_true(len < cap - 1);
+    }
+    buf[len] = '\0';
+    close(fd);
+    return len;
+}
+
 #define IPCT_TEST(fn) cmocka_unit_test_setup_teardown(fn, ipct_setup, ipct_teardown)
 
 /* Asserts a libipc call succeeded, printing ipc_strerror on failure. */
@@ -124,7 +144,7 @@ static inline int ipct_teardown(void **state)
     do {                                                                                           \
         long ipct_rc_ = (long)(expr);                                                              \
         if (ipct_rc_ < 0)                                                                          \
-            fail_msg("%s failed: %ld (%s)", #expr, ipct_rc_, ipc_strerror((int)ipct_rc_));        \
+            fail_msg("%s failed: %ld (%s)", #expr, ipct_rc_, ipc_strerror((int)ipct_rc_));         \
     } while (0)
 
 #endif
