@@ -22,7 +22,8 @@
 #define CONN_DEFAULT_HIGH_WATER    ((size_t)256 << 10)
 #define CONN_MAX_BULK_LIMIT        ((size_t)512 << 20)
 #define CONN_IN_INITIAL            ((size_t)16 << 10)
-#define CONN_OUT_INITIAL           ((size_t)16 << 10)
+/* An empty output buffer larger than this is freed: one big reply made it grow. */
+#define CONN_OUT_KEEP ((size_t)64 << 10)
 /* Commands have few arguments; DEL takes many keys, which are executed in chunks
  * of argv slots would complicate the engine, so argv is grown on demand instead. */
 #define CONN_ARGV_INITIAL 16
@@ -33,125 +34,16 @@ struct ipc_conn {
     struct ipc_resp_parser parser;
     char *in;
     size_t in_cap, in_len, in_pos; /* unparsed input is in[in_pos, in_len) */
-    char *out;
-    size_t out_cap, out_len, out_pos; /* pending output is out[out_pos, out_len) */
-    int closing;                      /* QUIT / protocol error / EOF seen */
+    struct ipc_resp_buf out;       /* pending replies; sent bytes are consumed */
+    int closing;                   /* QUIT / protocol error / EOF seen */
     int eof;
     int failed; /* socket error: DONE regardless of output */
 };
 
-/* Rewinds a fully consumed buffer, and gives back one that a single large
- * request or reply made grow, so an idle connection keeps little memory. */
-static void buf_drained(char **buf, size_t *cap, size_t *len, size_t *pos, size_t initial)
-{
-    *pos = *len = 0;
-    if (*cap > initial * 4) {
-        free(*buf);
-        *buf = NULL;
-        *cap = 0;
-    }
-}
+/* ---- output: the resp.h reply writer ---------------------------------------- */
 
-/* ---- output buffer --------------------------------------------------------- */
-
-static int out_reserve(struct ipc_conn *c, size_t n)
-{
-    if (c->out_cap - c->out_len >= n)
-        return 0;
-    if (c->out_pos > 0) {
-        /* Shift the unsent tail down before growing: the buffer is reused. */
-        memmove(c->out, c->out + c->out_pos, c->out_len - c->out_pos);
-        c->out_len -= c->out_pos;
-        c->out_pos = 0;
-        if (c->out_cap - c->out_len >= n)
-            return 0;
-    }
-    size_t cap = c->out_cap ? c->out_cap : CONN_OUT_INITIAL;
-    while (cap - c->out_len < n) {
-        if (cap > SIZE_MAX / 2)
-            return -ENOMEM;
-        cap *= 2;
-    }
-    char *p = realloc(c->out, cap);
-    if (!p)
-        return -ENOMEM;
-    c->out = p;
-    c->out_cap = cap;
-    return 0;
-}
-
-static int out_raw(struct ipc_conn *c, const void *p, size_t n)
-{
-    int rc = out_reserve(c, n);
-    if (rc < 0)
-        return rc;
-    memcpy(c->out + c->out_len, p, n);
-    c->out_len += n;
-    return 0;
-}
-
-#define OUT_LIT(c, s) out_raw((c), (s), sizeof(s) - 1)
-
-/* Formats v in decimal at the end of buf (of at least 21 bytes); returns start. */
-static char *fmt_i64(char *end, int64_t v)
-{
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char *p = end;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    return p;
-}
-
-/* ":<v>\r\n" or "$<len>\r\n" etc.: prefix char, a number, CRLF. */
-static int out_num_line(struct ipc_conn *c, char prefix, int64_t v)
-{
-    char buf[32];
-    char *end = buf + sizeof(buf);
-    *--end = '\n';
-    *--end = '\r';
-    char *p = fmt_i64(end, v);
-    *--p = prefix;
-    return out_raw(c, p, (size_t)(buf + sizeof(buf) - p));
-}
-
-static int out_bulk(struct ipc_conn *c, const void *p, size_t n)
-{
-    int rc = out_reserve(c, n + 32);
-    if (rc < 0)
-        return rc;
-    rc = out_num_line(c, '$', (int64_t)n);
-    if (rc < 0)
-        return rc;
-    if (n) /* ipc_conn_execute() allows {NULL, 0} arguments; memcpy(NULL) is UB */
-        memcpy(c->out + c->out_len, p, n);
-    c->out_len += n;
-    c->out[c->out_len++] = '\r';
-    c->out[c->out_len++] = '\n';
-    return 0;
-}
-
-/* "-<text>\r\n": bytes that would break the simple-string framing become spaces,
- * as Redis does for error texts that quote client input. */
-static int out_error(struct ipc_conn *c, const char *text, size_t n)
-{
-    int rc = out_reserve(c, n + 3);
-    if (rc < 0)
-        return rc;
-    char *d = c->out + c->out_len;
-    *d++ = '-';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)text[i];
-        *d++ = (ch == '\r' || ch == '\n' || ch == 0) ? ' ' : (char)ch;
-    }
-    *d++ = '\r';
-    *d++ = '\n';
-    c->out_len = (size_t)(d - c->out);
-    return 0;
-}
+#define OUT_SIMPLE(c, s) ipc_resp_write_simple(&(c)->out, (s), sizeof(s) - 1)
+#define OUT_ERROR(c, s)  ipc_resp_write_error(&(c)->out, (s), sizeof(s) - 1)
 
 static int out_errorf(struct ipc_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -166,7 +58,7 @@ static int out_errorf(struct ipc_conn *c, const char *fmt, ...)
         return -EINVAL;
     if ((size_t)n >= sizeof(buf))
         n = (int)sizeof(buf) - 1;
-    return out_error(c, buf, (size_t)n);
+    return ipc_resp_write_error(&c->out, buf, (size_t)n);
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -235,23 +127,23 @@ static int reply_arity(struct ipc_conn *c, const char *lname)
 static int reply_table_error(struct ipc_conn *c, int rc)
 {
     if (rc == -ERANGE || rc == -EOVERFLOW)
-        return OUT_LIT(c, "-ERR increment or decrement would overflow\r\n");
+        return OUT_ERROR(c, "ERR increment or decrement would overflow");
     if (rc == -ENAMETOOLONG || rc == -E2BIG)
-        return OUT_LIT(c, "-ERR key too long\r\n");
+        return OUT_ERROR(c, "ERR key too long");
     if (rc == -ENOSPC)
-        return OUT_LIT(c, "-ERR counter table full\r\n");
+        return OUT_ERROR(c, "ERR counter table full");
     return out_errorf(c, "ERR counter table: %s", ipc_strerror(rc));
 }
 
 static int cmd_incrby(struct ipc_conn *c, const char *key, size_t klen, int64_t delta)
 {
     if (!c->env->table)
-        return OUT_LIT(c, "-ERR no counter table\r\n");
+        return OUT_ERROR(c, "ERR no counter table");
     int64_t v = 0;
     int rc = ipc_ctab_incrby(c->env->table, key, klen, delta, &v);
     if (rc < 0 && rc != IPC_EOWNERDEAD)
         return reply_table_error(c, rc);
-    return out_num_line(c, ':', v);
+    return ipc_resp_write_int(&c->out, v);
 }
 
 static int cmd_info(struct ipc_conn *c)
@@ -285,7 +177,18 @@ static int cmd_info(struct ipc_conn *c)
         return -EINVAL;
     if ((size_t)n >= sizeof(buf))
         n = (int)sizeof(buf) - 1;
-    return out_bulk(c, buf, (size_t)n);
+    return ipc_resp_write_bulk(&c->out, buf, (size_t)n);
+}
+
+/* A two-element array of bulk strings: a CONFIG GET answer. */
+static int reply_pair(struct ipc_conn *c, const char *name, const char *value)
+{
+    int rc = ipc_resp_write_array(&c->out, 2);
+    if (rc == 0)
+        rc = ipc_resp_write_bulk(&c->out, name, strlen(name));
+    if (rc == 0)
+        rc = ipc_resp_write_bulk(&c->out, value, strlen(value));
+    return rc;
 }
 
 /* Executes one command; returns 1 for QUIT, 0 otherwise, negative on -ENOMEM. */
@@ -300,22 +203,22 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
             if (argc != 2)
                 return reply_arity(c, "get");
             if (!c->env->table)
-                return OUT_LIT(c, "-ERR no counter table\r\n");
+                return OUT_ERROR(c, "ERR no counter table");
             int64_t v = 0;
             int rc = ipc_ctab_get(c->env->table, argv[1].ptr, argv[1].len, &v);
             if (rc == -ENOENT)
-                return OUT_LIT(c, "$-1\r\n");
+                return ipc_resp_write_null(&c->out);
             if (rc < 0 && rc != IPC_EOWNERDEAD)
                 return reply_table_error(c, rc);
             char buf[24];
-            char *p = fmt_i64(buf + sizeof(buf), v);
-            return out_bulk(c, p, (size_t)(buf + sizeof(buf) - p));
+            int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
+            return ipc_resp_write_bulk(&c->out, buf, (size_t)n);
         }
         if (arg_is(a0, l0, "del")) {
             if (argc < 2)
                 return reply_arity(c, "del");
             if (!c->env->table)
-                return OUT_LIT(c, "-ERR no counter table\r\n");
+                return OUT_ERROR(c, "ERR no counter table");
             int64_t removed = 0;
             for (int i = 1; i < argc; i++) {
                 int rc = ipc_ctab_del(c->env->table, argv[i].ptr, argv[i].len);
@@ -324,15 +227,15 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
                 else if (rc < 0 && rc != -ENOENT && rc != IPC_EOWNERDEAD)
                     return reply_table_error(c, rc);
             }
-            return out_num_line(c, ':', removed);
+            return ipc_resp_write_int(&c->out, removed);
         }
         break;
     case 4:
         if (arg_is(a0, l0, "ping")) {
             if (argc == 1)
-                return OUT_LIT(c, "+PONG\r\n");
+                return OUT_SIMPLE(c, "PONG");
             if (argc == 2)
-                return out_bulk(c, argv[1].ptr, argv[1].len);
+                return ipc_resp_write_bulk(&c->out, argv[1].ptr, argv[1].len);
             return reply_arity(c, "ping");
         }
         if (arg_is(a0, l0, "incr")) {
@@ -348,12 +251,12 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
         if (arg_is(a0, l0, "echo")) {
             if (argc != 2)
                 return reply_arity(c, "echo");
-            return out_bulk(c, argv[1].ptr, argv[1].len);
+            return ipc_resp_write_bulk(&c->out, argv[1].ptr, argv[1].len);
         }
         if (arg_is(a0, l0, "info"))
             return cmd_info(c); /* sections are ignored: one short text */
         if (arg_is(a0, l0, "quit")) {
-            int rc = OUT_LIT(c, "+OK\r\n");
+            int rc = OUT_SIMPLE(c, "OK");
             return rc < 0 ? rc : 1;
         }
         break;
@@ -362,13 +265,13 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
             if (argc != 2)
                 return reply_arity(c, "debug");
             if (!arg_is(argv[1].ptr, argv[1].len, "die-mid-insert"))
-                return OUT_LIT(c, "-ERR unknown DEBUG subcommand\r\n");
+                return OUT_ERROR(c, "ERR unknown DEBUG subcommand");
             if (!c->env->table)
-                return OUT_LIT(c, "-ERR no counter table\r\n");
+                return OUT_ERROR(c, "ERR no counter table");
             int rc = ipc_ctab_fault_die_mid_insert(c->env->table);
             if (rc < 0)
                 return out_errorf(c, "ERR faults not available: %s", ipc_strerror(rc));
-            return OUT_LIT(c, "+OK\r\n");
+            return OUT_SIMPLE(c, "OK");
         }
         break;
     case 6:
@@ -377,18 +280,18 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
                 return reply_arity(c, "incrby");
             int64_t d;
             if (parse_i64(argv[2].ptr, argv[2].len, &d) < 0)
-                return OUT_LIT(c, "-ERR value is not an integer or out of range\r\n");
+                return OUT_ERROR(c, "ERR value is not an integer or out of range");
             return cmd_incrby(c, argv[1].ptr, argv[1].len, d);
         }
         if (arg_is(a0, l0, "dbsize")) {
             if (argc != 1)
                 return reply_arity(c, "dbsize");
             if (!c->env->table)
-                return OUT_LIT(c, "-ERR no counter table\r\n");
+                return OUT_ERROR(c, "ERR no counter table");
             long n = ipc_ctab_count(c->env->table);
             if (n < 0 && n != IPC_EOWNERDEAD)
                 return reply_table_error(c, (int)n);
-            return out_num_line(c, ':', n < 0 ? 0 : n);
+            return ipc_resp_write_int(&c->out, n < 0 ? 0 : n);
         }
         if (arg_is(a0, l0, "config")) {
             if (argc < 2)
@@ -401,15 +304,15 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
             /* redis-benchmark reads these two to print its header; answer them as a
              * Redis without persistence would. */
             if (arg_is(argv[2].ptr, argv[2].len, "save"))
-                return OUT_LIT(c, "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+                return reply_pair(c, "save", "");
             if (arg_is(argv[2].ptr, argv[2].len, "appendonly"))
-                return OUT_LIT(c, "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
-            return OUT_LIT(c, "*0\r\n");
+                return reply_pair(c, "appendonly", "no");
+            return ipc_resp_write_empty_array(&c->out);
         }
         break;
     case 7:
         if (arg_is(a0, l0, "command"))
-            return OUT_LIT(c, "*0\r\n");
+            return ipc_resp_write_empty_array(&c->out);
         break;
     default:
         break;
@@ -477,6 +380,9 @@ int ipc_conn_new(struct ipc_conn_env *env, struct ipc_conn **out)
         return rc;
     }
     c->env = env;
+    /* No cap of the writer's own: the high-water mark stops execution, so pending
+     * output stays below it plus one reply (at most one argument plus a header). */
+    c->out.max = SIZE_MAX;
     struct ipc_resp_limits rl = {
         .max_bulk = c->lim.max_bulk,
         .max_inline = c->lim.max_inline,
@@ -501,13 +407,13 @@ void ipc_conn_free(struct ipc_conn *c)
         c->env->stats.clients--;
     ipc_resp_parser_free(&c->parser);
     free(c->in);
-    free(c->out);
+    ipc_resp_buf_free(&c->out);
     free(c);
 }
 
 static size_t out_pending(const struct ipc_conn *c)
 {
-    return c->out_len - c->out_pos;
+    return c->out.len;
 }
 
 int ipc_conn_state(const struct ipc_conn *c)
@@ -540,15 +446,27 @@ static void protocol_error(struct ipc_conn *c, int rc)
         text = ipc_resp_errmsg(rc);
     if (!text)
         text = "ERR Protocol error";
-    (void)out_error(c, text, strlen(text));
+    IPC__IGNORE_RC(ipc_resp_write_error(&c->out, text, strlen(text)));
     c->closing = 1;
 }
 
 static void too_big(struct ipc_conn *c)
 {
     c->env->stats.proto_errors++;
-    (void)OUT_LIT(c, "-ERR Protocol error: too big request\r\n");
+    IPC__IGNORE_RC(OUT_ERROR(c, "ERR Protocol error: too big request"));
     c->closing = 1;
+}
+
+/* Rewinds the fully consumed input buffer, and gives it back if a single large
+ * request made it grow, so that an idle connection keeps little memory. */
+static void in_drained(struct ipc_conn *c)
+{
+    c->in_pos = c->in_len = 0;
+    if (c->in_cap > CONN_IN_INITIAL * 4) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
 }
 
 /* Runs complete requests from the input buffer while output is below high water. */
@@ -586,7 +504,7 @@ static void run_input(struct ipc_conn *c)
         }
     }
     if (c->in_pos == c->in_len)
-        buf_drained(&c->in, &c->in_cap, &c->in_len, &c->in_pos, CONN_IN_INITIAL);
+        in_drained(c);
     /* The loop only stops below high water when no complete request is left. */
     if (c->eof && !c->closing && out_pending(c) < c->lim.out_high_water)
         c->closing = 1;
@@ -668,7 +586,7 @@ size_t ipc_conn_output(const struct ipc_conn *c, const void **ptr, size_t *len)
 {
     size_t n = c ? out_pending(c) : 0;
     if (ptr)
-        *ptr = c && n ? c->out + c->out_pos : NULL;
+        *ptr = c && n ? c->out.data : NULL;
     if (len)
         *len = n;
     return n;
@@ -680,10 +598,12 @@ int ipc_conn_consume_output(struct ipc_conn *c, size_t n)
         return IPC_CONN_DONE;
     if (n > out_pending(c))
         n = out_pending(c);
-    c->out_pos += n;
+    /* Sends are rarely partial, so consuming (moving the unsent tail down) is
+     * cheap; a buffer that one large reply made grow is given back once empty. */
+    IPC__IGNORE_RC(ipc_resp_buf_consume(&c->out, n)); /* n <= len */
     c->env->stats.bytes_out += n;
-    if (c->out_pos == c->out_len)
-        buf_drained(&c->out, &c->out_cap, &c->out_len, &c->out_pos, CONN_OUT_INITIAL);
+    if (c->out.len == 0 && c->out.cap > CONN_OUT_KEEP)
+        ipc_resp_buf_free(&c->out);
     if (out_pending(c) < c->lim.out_high_water)
         run_input(c);
     return ipc_conn_state(c);
@@ -691,7 +611,7 @@ int ipc_conn_consume_output(struct ipc_conn *c, size_t n)
 
 size_t ipc_conn_memory(const struct ipc_conn *c)
 {
-    return c ? c->in_cap + c->out_cap : 0;
+    return c ? c->in_cap + c->out.cap : 0;
 }
 
 int ipc_conn_execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv)
@@ -711,7 +631,7 @@ int ipc_conn_execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *ar
 static int flush_out(struct ipc_conn *c, int fd)
 {
     while (out_pending(c)) {
-        ssize_t w = send(fd, c->out + c->out_pos, out_pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = send(fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

@@ -9,6 +9,14 @@
 
 #include "ipc/error.h"
 
+/* Best-effort calls whose failure changes nothing (gcc ignores a (void) cast on
+ * warn_unused_result). */
+#define IPC__IGNORE_RC(expr)                                                                       \
+    do {                                                                                           \
+        long ipc__ignored_rc_ = (long)(expr);                                                      \
+        (void)ipc__ignored_rc_;                                                                    \
+    } while (0)
+
 /* Runs a syscall-like expression until it stops failing with EINTR. close() is
  * never wrapped: on Linux the fd is gone even when close reports EINTR. */
 #define IPC__RETRY(expr)                                                                           \

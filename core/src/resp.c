@@ -2,7 +2,6 @@
 #include "ipc/resp.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,30 +574,56 @@ int ipc_resp_write_parse_error(struct ipc_resp_buf *b, const struct ipc_resp_par
     return ipc_resp_write_error(b, m, strlen(m));
 }
 
+/* Formats "<prefix>[-]<mag>\r\n" so that it ends at end (at least NUM_LINE_MAX bytes
+ * after the buffer's start); returns where it starts. By hand, not snprintf: an
+ * integer reply (INCR) or a bulk header is written for nearly every request. */
+#define NUM_LINE_MAX 24
+
+static char *num_line(char *end, char prefix, int neg, uint64_t mag)
+{
+    char *p = end;
+    *--p = '\n';
+    *--p = '\r';
+    do {
+        *--p = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag);
+    if (neg)
+        *--p = '-';
+    *--p = prefix;
+    return p;
+}
+
+static int write_num_line(struct ipc_resp_buf *b, char prefix, int neg, uint64_t mag)
+{
+    char tmp[NUM_LINE_MAX];
+    char *p = num_line(tmp + sizeof(tmp), prefix, neg, mag);
+    return ipc_resp_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 int ipc_resp_write_int(struct ipc_resp_buf *b, int64_t v)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), ":%" PRId64 "\r\n", v);
-    return ipc_resp_buf_append(b, tmp, (size_t)n);
+    return write_num_line(b, ':', v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
 
 int ipc_resp_write_bulk(struct ipc_resp_buf *b, const void *p, size_t len)
 {
     if (!b || (!p && len > 0))
         return -EINVAL;
-    char hdr[32];
-    int h = snprintf(hdr, sizeof(hdr), "$%zu\r\n", len);
     if (len > SIZE_MAX - 64)
         return -ENOBUFS;
-    int rc = reserve(b, (size_t)h + len + 2);
+    char tmp[NUM_LINE_MAX];
+    char *hdr = num_line(tmp + sizeof(tmp), '$', 0, len);
+    size_t h = (size_t)(tmp + sizeof(tmp) - hdr);
+    int rc = reserve(b, h + len + 2);
     if (rc < 0)
         return rc;
     char *d = b->data + b->len;
-    memcpy(d, hdr, (size_t)h);
+    memcpy(d, hdr, h);
     if (len > 0)
         memcpy(d + h, p, len);
     memcpy(d + h + len, "\r\n", 2);
-    b->len += (size_t)h + len + 2;
+    b->len += h + len + 2;
     return 0;
 }
 
@@ -609,9 +634,7 @@ int ipc_resp_write_null(struct ipc_resp_buf *b)
 
 int ipc_resp_write_array(struct ipc_resp_buf *b, size_t n)
 {
-    char tmp[32];
-    int h = snprintf(tmp, sizeof(tmp), "*%zu\r\n", n);
-    return ipc_resp_buf_append(b, tmp, (size_t)h);
+    return write_num_line(b, '*', 0, n);
 }
 
 int ipc_resp_write_empty_array(struct ipc_resp_buf *b)

@@ -39,14 +39,6 @@
 #define SRV_FRAME_STATS     1
 #define SRV_STATS_FIELDS    8
 
-/* Best-effort calls whose failure changes nothing (gcc ignores a (void) cast on
- * warn_unused_result). */
-#define IGNORE_RC(expr)                                                                            \
-    do {                                                                                           \
-        long ignored_rc_ = (long)(expr);                                                           \
-        (void)ignored_rc_;                                                                         \
-    } while (0)
-
 static const char max_clients_reply[] = "-ERR max number of clients reached\r\n";
 
 /* Lives in a MAP_SHARED region so that every worker sees the same client count,
@@ -264,7 +256,7 @@ void ipc_server_free(ipc_server *s)
     if (s->unix_fd >= 0) {
         close_fd(&s->unix_fd);
         if (getpid() == s->creator)
-            IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
+            IPC__IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
     }
     for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++) {
         close_fd(&s->slots[i].ctl_rd);
@@ -408,7 +400,7 @@ static void new_client(struct worker *w, int fd, int tcp)
     long max = (long)w->s->opt.max_clients;
     if (atomic_fetch_add(&w->s->shared->clients, 1) >= max) {
         atomic_fetch_sub(&w->s->shared->clients, 1);
-        IGNORE_RC(ipc_sock_send(fd, max_clients_reply, sizeof(max_clients_reply) - 1));
+        IPC__IGNORE_RC(ipc_sock_send(fd, max_clients_reply, sizeof(max_clients_reply) - 1));
         drain_and_close(fd);
         return;
     }
@@ -420,7 +412,7 @@ static void new_client(struct worker *w, int fd, int tcp)
         return;
     }
     if (tcp)
-        IGNORE_RC(ipc_sock_set_nodelay(fd, 1));
+        IPC__IGNORE_RC(ipc_sock_set_nodelay(fd, 1));
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)fd};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         ipc_conn_free(c);
@@ -508,7 +500,7 @@ static void serve_udp(struct worker *w)
             len = sizeof(big) - 1;
         }
         if (len)
-            IGNORE_RC(ipc_sock_sendto(fd, p, len, &from));
+            IPC__IGNORE_RC(ipc_sock_sendto(fd, p, len, &from));
         ipc_conn_free(c);
     }
 }
@@ -547,7 +539,7 @@ static void send_stats(struct worker *w)
         put_be64(payload + 8 * i, f[i]);
     /* A small frame is one atomic pipe write; if the supervisor is not reading,
      * the report is dropped rather than blocking the clients. */
-    IGNORE_RC(ipc_frame_write_fd(w->ctl_wr, SRV_FRAME_STATS, payload, sizeof(payload), 0));
+    IPC__IGNORE_RC(ipc_frame_write_fd(w->ctl_wr, SRV_FRAME_STATS, payload, sizeof(payload), 0));
 }
 
 static void worker_begin_stop(struct worker *w)
@@ -730,13 +722,13 @@ static int spawn_worker(struct ipc_server *s, unsigned idx)
         worker_main(s, idx, p.wr, parent);
     }
     close(p.wr);
-    IGNORE_RC(ipc_pipe_set_nonblock(p.rd, 1));
+    IPC__IGNORE_RC(ipc_pipe_set_nonblock(p.rd, 1));
     ws->pid = pid;
     ws->ctl_rd = p.rd;
     ws->started_ns = now_ns();
     ws->restart_pending = 0;
     ipc_frame_dec_free(&ws->dec);
-    IGNORE_RC(ipc_frame_dec_init(&ws->dec, 4096));
+    IPC__IGNORE_RC(ipc_frame_dec_init(&ws->dec, 4096));
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)idx + 1};
     (void)epoll_ctl(s->epfd, EPOLL_CTL_ADD, p.rd, &ev);
     slog(s, "worker %u started (pid %ld)", idx, (long)pid);
@@ -923,7 +915,7 @@ int ipc_server_run(ipc_server *s)
             if (now >= stop_deadline && !killed) {
                 for (unsigned i = 0; i < s->nworkers; i++)
                     if (s->slots[i].pid > 0)
-                        IGNORE_RC(ipc_sig_send(s->slots[i].pid, SIGKILL));
+                        IPC__IGNORE_RC(ipc_sig_send(s->slots[i].pid, SIGKILL));
                 killed = 1;
                 slog(s, "workers did not stop in time: killed");
             }
@@ -977,7 +969,7 @@ int ipc_server_run(ipc_server *s)
                     for (unsigned w = 0; w < s->nworkers; w++) {
                         s->slots[w].restart_pending = 0;
                         if (s->slots[w].pid > 0)
-                            IGNORE_RC(ipc_sig_send(s->slots[w].pid, SIGTERM));
+                            IPC__IGNORE_RC(ipc_sig_send(s->slots[w].pid, SIGTERM));
                     }
                     break;
                 case SIGUSR1:
@@ -999,7 +991,7 @@ int ipc_server_run(ipc_server *s)
         }
     }
     if (s->unix_fd < 0 && s->unix_addr.family == AF_UNIX)
-        IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
+        IPC__IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
     slog(s, "stopped");
     return rc < 0 ? rc : 0;
 }
