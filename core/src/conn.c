@@ -646,6 +646,15 @@ static int flush_out(struct ipc_conn *c, int fd)
     return 0;
 }
 
+/* A socket error ends the connection: a reset or a broken pipe is the peer going
+ * away (DONE); anything else is also returned, as the negative errno. */
+static int socket_failed(struct ipc_conn *c, int err)
+{
+    c->failed = 1;
+    c->closing = 1;
+    return (err == -ECONNRESET || err == -EPIPE) ? (IPC_CONN_DONE | IPC_CONN_CLOSING) : err;
+}
+
 int ipc_conn_pump(struct ipc_conn *c, int fd)
 {
     if (!c || fd < 0)
@@ -668,10 +677,7 @@ int ipc_conn_pump(struct ipc_conn *c, int fd)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
-            int e = -errno;
-            c->failed = 1;
-            c->closing = 1;
-            return (e == -ECONNRESET || e == -EPIPE) ? (IPC_CONN_DONE | IPC_CONN_CLOSING) : e;
+            return socket_failed(c, -errno);
         }
         if (r == 0) {
             ipc_conn_eof(c);
@@ -681,21 +687,15 @@ int ipc_conn_pump(struct ipc_conn *c, int fd)
         c->env->stats.bytes_in += (size_t)r;
         run_input(c);
         int frc = flush_out(c, fd);
-        if (frc < 0) {
-            c->failed = 1;
-            c->closing = 1;
-            return (frc == -ECONNRESET || frc == -EPIPE) ? (IPC_CONN_DONE | IPC_CONN_CLOSING) : frc;
-        }
+        if (frc < 0)
+            return socket_failed(c, frc);
         if ((size_t)r < space)
             break;
     }
     run_input(c);
     int frc = flush_out(c, fd);
-    if (frc < 0) {
-        c->failed = 1;
-        c->closing = 1;
-        return (frc == -ECONNRESET || frc == -EPIPE) ? (IPC_CONN_DONE | IPC_CONN_CLOSING) : frc;
-    }
+    if (frc < 0)
+        return socket_failed(c, frc);
     return ipc_conn_state(c);
 }
 
