@@ -154,6 +154,31 @@ FUZZ_NOCOV static void check_sticky(struct ipc_frame_dec *dec, int err, uint64_t
     FUZZ_CHECK(ipc_frame_dec_finish(dec) == err);
 }
 
+FUZZ_NOCOV static void record_error(struct outcome *o, struct ipc_frame_dec *dec, int err)
+{
+    o->err = err;
+    o->err_off = ipc_frame_dec_error_offset(dec);
+    check_sticky(dec, err, o->err_off);
+}
+
+/* The error a decode call returned: one of the decoder's, and sticky. */
+FUZZ_NOCOV static void decode_error(struct outcome *o, struct ipc_frame_dec *dec, ssize_t r)
+{
+    FUZZ_CHECK(r == IPC_EBADMAGIC || r == IPC_EBADVERSION || r == IPC_ETOOLARGE ||
+               r == IPC_EBADCRC);
+    record_error(o, dec, (int)r);
+}
+
+/* End of stream: a frame cut short is IPC_ETRUNCATED, recorded as the error. */
+FUZZ_NOCOV static void finish_stream(struct outcome *o, struct ipc_frame_dec *dec)
+{
+    o->finish = ipc_frame_dec_finish(dec);
+    if (o->finish != 0) {
+        FUZZ_CHECK(o->finish == IPC_ETRUNCATED);
+        record_error(o, dec, o->finish);
+    }
+}
+
 FUZZ_NOCOV static void whole(const uint8_t *s, size_t n, size_t maxp, int finish, struct outcome *o)
 {
     struct ipc_frame_dec dec;
@@ -182,22 +207,11 @@ FUZZ_NOCOV static void whole(const uint8_t *s, size_t n, size_t maxp, int finish
             FUZZ_CHECK(ipc_frame_dec_offset(&dec) == n);
             break;
         }
-        FUZZ_CHECK(r == IPC_EBADMAGIC || r == IPC_EBADVERSION || r == IPC_ETOOLARGE ||
-                   r == IPC_EBADCRC);
-        o->err = (int)r;
-        o->err_off = ipc_frame_dec_error_offset(&dec);
-        check_sticky(&dec, o->err, o->err_off);
+        decode_error(o, &dec, r);
         break;
     }
-    if (finish && o->err == 0) {
-        o->finish = ipc_frame_dec_finish(&dec);
-        if (o->finish != 0) {
-            FUZZ_CHECK(o->finish == IPC_ETRUNCATED);
-            o->err = o->finish;
-            o->err_off = ipc_frame_dec_error_offset(&dec);
-            check_sticky(&dec, o->err, o->err_off);
-        }
-    }
+    if (finish && o->err == 0)
+        finish_stream(o, &dec);
     /* reset makes the decoder usable again from offset 0 */
     ipc_frame_dec_reset(&dec);
     FUZZ_CHECK(ipc_frame_dec_error(&dec) == 0 && ipc_frame_dec_offset(&dec) == 0);
@@ -242,23 +256,13 @@ FUZZ_NOCOV static void chunked(const uint8_t *s, size_t n, size_t maxp, int fini
                 FUZZ_CHECK(ipc_frame_dec_offset(&dec) == fed + clen);
                 break;
             }
-            FUZZ_CHECK(r == IPC_EBADMAGIC || r == IPC_EBADVERSION || r == IPC_ETOOLARGE ||
-                       r == IPC_EBADCRC);
-            o->err = (int)r;
-            o->err_off = ipc_frame_dec_error_offset(&dec);
-            check_sticky(&dec, o->err, o->err_off);
+            decode_error(o, &dec, r);
             break;
         }
         fed += clen;
     }
-    if (finish && o->err == 0) {
-        o->finish = ipc_frame_dec_finish(&dec);
-        if (o->finish != 0) {
-            FUZZ_CHECK(o->finish == IPC_ETRUNCATED);
-            o->err = o->finish;
-            o->err_off = ipc_frame_dec_error_offset(&dec);
-        }
-    }
+    if (finish && o->err == 0)
+        finish_stream(o, &dec);
     ipc_frame_dec_free(&dec);
 }
 
