@@ -5,7 +5,8 @@
 # compile with $CC $CFLAGS, link with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, put each
 # target in $OUT with <target>_seed_corpus.zip, <target>.dict and <target>.options.
 # No CMake here: base-builder's CMake is older than the 3.25 the project needs, and
-# libipc is just core/src/*.c (the same glob as CMakeLists.txt).
+# libipc is just core/src/*.c and the server layer server/src/*.c (the same globs
+# and include paths as the CMake targets ipc and ipcserver).
 #
 # Per-target libFuzzer options come from a line in the target's source:
 #   // libfuzzer-options: max_len=65536 handle_usr1=0
@@ -23,14 +24,16 @@ rm -rf "$obj"
 mkdir -p "$obj" "$OUT"
 
 common=(-std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-        -Icore/include -Icore/src -Iharnesses)
+        -Icore/include -Icore/base -Iserver/include)
 
-# libipc
+# libipc (with its private core/src) and the server layer
 lib_objs=()
-for src in core/src/*.c; do
+for src in core/src/*.c server/src/*.c; do
   o=$obj/lib_$(basename "${src%.c}").o
+  private=()
+  case "$src" in core/*) private=(-Icore/src) ;; esac
   # shellcheck disable=SC2086
-  $CC $CFLAGS "${common[@]}" -c "$src" -o "$o"
+  $CC $CFLAGS "${common[@]}" "${private[@]}" -c "$src" -o "$o"
   lib_objs+=("$o")
 done
 ar rcs "$obj/libipc.a" "${lib_objs[@]}"
@@ -43,7 +46,7 @@ for src in harnesses/*.c; do
   case "$name" in replay_main|afl_driver|afl_forksrv_driver) continue ;; esac
   grep -q 'LLVMFuzzerTestOneInput' "$src" || continue
   # shellcheck disable=SC2086
-  $CC $CFLAGS "${common[@]}" -c "$src" -o "$obj/$name.o"
+  $CC $CFLAGS "${common[@]}" -Iharnesses -c "$src" -o "$obj/$name.o"
   # shellcheck disable=SC2086
   $CXX $CXXFLAGS "$obj/$name.o" -o "$OUT/$name" $LIB_FUZZING_ENGINE "$obj/libipc.a" -lpthread -lrt
 

@@ -7,8 +7,11 @@
 
 #include "cli.h"
 #include "ipc/resp.h"
-#include "ipc/server.h"
+#include "ipcsrv/server.h"
 #include "ipc/sig.h"
+#ifdef IPC_TEST_FAULTS
+#include "ipcsrv_test_faults.h"
+#endif
 
 const char ipcstorm_cmd_serve_summary[] = "pre-fork RESP2 server (redis-cli/redis-benchmark)";
 
@@ -111,8 +114,13 @@ int ipcstorm_cmd_serve(int argc, char **argv)
             o.quiet = 1;
             break;
         case O_DEBUG:
-            o.debug_faults = 1;
+#ifdef IPC_TEST_FAULTS
+            ipc_conn_debug_faults_enable(1);
             break;
+#else
+            fprintf(stderr, "ipcstorm serve: --debug-faults needs a build with IPC_TEST_FAULTS\n");
+            return 1;
+#endif
         case 'h':
             usage(stdout);
             return 0;

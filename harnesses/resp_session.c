@@ -41,9 +41,9 @@
 
 #include "fuzz_util.h"
 #include "resp_validate.h"
-#include "ipc/conn.h"
+#include "ipcsrv/conn.h"
 #include "ipc/resp.h"
-#include "ipc/shm.h"
+#include "ipcsrv/ctab.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

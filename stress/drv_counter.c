@@ -19,6 +19,9 @@
 
 #include "cli.h"
 #include "common.h"
+#ifdef IPC_TEST_FAULTS
+#include "ipc_test_faults.h"
+#endif
 #include "ipc/proc.h"
 #include "ipc/shm.h"
 
@@ -169,11 +172,13 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
         stress_setup_error(s, "ipc_counter_init(%s): %s", kname, ipc_strerror(r));
         return;
     }
+#ifdef IPC_TEST_FAULTS
     if (stress_fault(s, "skip-lock") && (kind == IPC_LOCK_MUTEX || kind == IPC_LOCK_SEM)) {
         r = ipc_counter_fault_skip_lock(&sh->counter, 3);
         if (r < 0)
             stress_setup_error(s, "fault skip-lock: %s", ipc_strerror(r));
     }
+#endif
     memset(sh->slot, 0, sizeof(sh->slot));
     atomic_store(&sh->victim_holds, 0);
     atomic_store(&sh->stop, 0);

@@ -13,6 +13,9 @@
 
 #include "cli.h"
 #include "common.h"
+#ifdef IPC_TEST_FAULTS
+#include "ipc_test_faults.h"
+#endif
 #include "ipc/pool.h"
 
 const char ipcstorm_stress_pool_summary[] =
@@ -228,15 +231,14 @@ int ipcstorm_stress_pool(int argc, char **argv)
     o.workers = s.procs;
     o.max_in = MAX_TASK_BYTES;
     o.max_out = MAX_TASK_BYTES + 4;
-    if (stress_fault(&s, "dup-result")) {
-        o.fault = IPC_POOL_FAULT_DUP_RESULT;
-        o.fault_nth = 100;
-    } else if (stress_fault(&s, "drop-result")) {
-        o.fault = IPC_POOL_FAULT_DROP_RESULT;
-        o.fault_nth = 100;
-    }
     ipc_pool *pool = NULL;
     int r = ipc_pool_new(&pool, task_fn, NULL, &o);
+#ifdef IPC_TEST_FAULTS
+    if (r == 0 && stress_fault(&s, "dup-result"))
+        r = ipc_pool_fault_set(pool, IPC_POOL_FAULT_DUP_RESULT, 100);
+    else if (r == 0 && stress_fault(&s, "drop-result"))
+        r = ipc_pool_fault_set(pool, IPC_POOL_FAULT_DROP_RESULT, 100);
+#endif
     struct round *rd = calloc(1, sizeof(*rd));
     if (r < 0 || !rd) {
         stress_setup_error(&s, "ipc_pool_new: %s", r < 0 ? ipc_strerror(r) : "out of memory");

@@ -26,7 +26,7 @@
 #include "common.h"
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
-#include "ipc/server.h"
+#include "ipcsrv/server.h"
 #include "ipc/sock.h"
 
 const char ipcstorm_stress_sock_summary[] =

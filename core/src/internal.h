@@ -1,5 +1,7 @@
-/* internal.h - helpers shared by libipc's modules; not installed. Symbols that
- * must be visible across .c files are named ipc__*. */
+/* internal.h - helpers private to libipc's modules; not installed, and on the
+ * include path of libipc alone. The primitives that every layer shares (the
+ * ones the server, the stress drivers and the tools use too) are in
+ * core/base/ipc_base.h. Symbols visible across .c files are named ipc__*. */
 #ifndef IPC_INTERNAL_H
 #define IPC_INTERNAL_H
 
@@ -8,31 +10,7 @@
 #include <stddef.h>
 
 #include "ipc/error.h"
-
-/* Best-effort calls whose failure changes nothing (gcc ignores a (void) cast on
- * warn_unused_result). */
-#define IPC__IGNORE_RC(expr)                                                                       \
-    do {                                                                                           \
-        long ipc__ignored_rc_ = (long)(expr);                                                      \
-        (void)ipc__ignored_rc_;                                                                    \
-    } while (0)
-
-/* Runs a syscall-like expression until it stops failing with EINTR. close() is
- * never wrapped: on Linux the fd is gone even when close reports EINTR. */
-#define IPC__RETRY(expr)                                                                           \
-    ({                                                                                             \
-        __typeof__(expr) ipc__r_;                                                                  \
-        do {                                                                                       \
-            ipc__r_ = (expr);                                                                      \
-        } while (ipc__r_ == -1 && errno == EINTR);                                                 \
-        ipc__r_;                                                                                   \
-    })
-
-/* Converts a failed libc call's errno to the library's return convention. */
-static inline int ipc__neg_errno(void)
-{
-    return errno > 0 ? -errno : -EIO;
-}
+#include "ipc_base.h"
 
 /* Sets or clears O_NONBLOCK on fd; shared by ipc_pipe_set_nonblock and
  * ipc_sock_set_nonblock. Skips F_SETFL when the flag already has the wanted value. */
@@ -48,7 +26,5 @@ static inline int ipc__fd_set_nonblock(int fd, int on)
         return ipc__neg_errno();
     return 0;
 }
-
-#define IPC__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -35,6 +35,9 @@
 #include <unistd.h>
 
 #include "internal.h"
+#ifdef IPC_TEST_FAULTS
+#include "ipc_test_faults.h"
+#endif
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
@@ -201,8 +204,10 @@ struct ipc_pool {
     void *arg;
     unsigned nworkers;
     size_t max_in, max_out, max_pending;
-    int fault;
+#ifdef IPC_TEST_FAULTS
+    enum ipc_pool_fault fault;
     unsigned long fault_nth;
+#endif
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -219,7 +224,9 @@ struct ipc_pool {
     size_t ready;       /* public results not yet collected */
     uint64_t next_id;
     uint64_t replacements;
-    unsigned long completions; /* public completions, for the fault hook */
+#ifdef IPC_TEST_FAULTS
+    unsigned long completions; /* public completions since the fault was set */
+#endif
 
     unsigned char *rbuf;      /* READ_CHUNK bytes, used by the poller */
     unsigned char *child_in;  /* the child's task frame buffer */
@@ -760,13 +767,6 @@ int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg, const struct ipc_poo
     if (!out || !fn || o.flags != 0 || o.workers > IPC_POOL_MAX_WORKERS ||
         o.max_in > IPC_POOL_MAX_BYTES || o.max_out > IPC_POOL_MAX_BYTES)
         return -EINVAL;
-    if (o.fault < IPC_POOL_FAULT_NONE || o.fault > IPC_POOL_FAULT_DROP_RESULT ||
-        (o.fault && o.fault_nth == 0))
-        return -EINVAL;
-#ifndef IPC_TEST_FAULTS
-    if (o.fault)
-        return -ENOTSUP;
-#endif
     if (o.workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.workers = n < 1 ? 1 : n > (long)IPC_POOL_MAX_WORKERS ? IPC_POOL_MAX_WORKERS : (unsigned)n;
@@ -787,8 +787,6 @@ int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg, const struct ipc_poo
     p->max_in = o.max_in;
     p->max_out = o.max_out;
     p->max_pending = o.max_pending;
-    p->fault = o.fault;
-    p->fault_nth = o.fault_nth;
     p->next_id = 1;
     p->wake.rd = p->wake.wr = -1;
 
@@ -1116,3 +1114,18 @@ void ipc_pool_free(ipc_pool *p)
     pthread_mutex_unlock(&p->mu);
     pool_destroy(p);
 }
+
+#ifdef IPC_TEST_FAULTS
+int ipc_pool_fault_set(ipc_pool *p, enum ipc_pool_fault fault, unsigned long nth)
+{
+    if (!p || fault < IPC_POOL_FAULT_NONE || fault > IPC_POOL_FAULT_DROP_RESULT ||
+        (fault != IPC_POOL_FAULT_NONE && nth == 0))
+        return -EINVAL;
+    pthread_mutex_lock(&p->mu);
+    p->fault = fault;
+    p->fault_nth = nth;
+    p->completions = 0;
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+#endif

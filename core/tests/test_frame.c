@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "ipc_base.h"
 #include "ipc/crc32c.h"
 #include "ipc/frame.h"
 #include "ipc/pipe.h"

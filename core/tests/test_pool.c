@@ -14,6 +14,9 @@
 #include "ipc/pipe.h"
 #include "ipc/pool.h"
 #include "testutil.h"
+#ifdef IPC_TEST_FAULTS
+#include "ipc_test_faults.h"
+#endif
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -763,8 +766,6 @@ static void test_pool_args(void **state)
     assert_int_equal(ipc_pool_new(&p, task_fn, NULL, &o), -EINVAL);
     o = (struct ipc_pool_opts){.workers = 1, .flags = 1};
     assert_int_equal(ipc_pool_new(&p, task_fn, NULL, &o), -EINVAL);
-    o = (struct ipc_pool_opts){.workers = 1, .fault = 99};
-    assert_int_equal(ipc_pool_new(&p, task_fn, NULL, &o), -EINVAL);
     assert_null(p);
 
     o = (struct ipc_pool_opts){.workers = 1, .max_in = 16, .max_out = 16, .max_pending = 3};
@@ -823,23 +824,22 @@ static void test_pool_args(void **state)
 static void test_pool_faults(void **state)
 {
     (void)state;
-    struct ipc_pool_opts o = {.workers = 1,
-                              .max_in = 64,
-                              .max_out = 64,
-                              .fault = IPC_POOL_FAULT_DUP_RESULT,
-                              .fault_nth = 2};
+#ifndef IPC_TEST_FAULTS
+    skip();
+#else
+    struct ipc_pool_opts o = {.workers = 1, .max_in = 64, .max_out = 64};
     ipc_pool *p = NULL;
-    int rc = ipc_pool_new(&p, task_fn, NULL, &o);
-    if (rc == -ENOTSUP) {
-        skip();
-        return;
-    }
-    IPCT_OK(rc);
+    IPCT_OK(ipc_pool_new(&p, task_fn, NULL, &o));
+    assert_int_equal(ipc_pool_fault_set(p, (enum ipc_pool_fault)99, 1), -EINVAL);
+    assert_int_equal(ipc_pool_fault_set(p, IPC_POOL_FAULT_DUP_RESULT, 0), -EINVAL);
+    assert_int_equal(ipc_pool_fault_set(NULL, IPC_POOL_FAULT_NONE, 0), -EINVAL);
+    IPCT_OK(ipc_pool_fault_set(p, IPC_POOL_FAULT_DUP_RESULT, 2));
     uint64_t ids[3];
     for (uint64_t i = 0; i < 3; i++)
         IPCT_OK(ipc_pool_submit(p, &i, 8, &ids[i]));
     int count[3] = {0};
     struct ipc_pool_result r;
+    int rc;
     while ((rc = ipc_pool_collect(p, 10000, &r)) == 0) {
         count[r.id - ids[0]]++;
         ipc_pool_result_release(&r);
@@ -850,8 +850,8 @@ static void test_pool_faults(void **state)
     IPCT_OK(ipc_pool_close(p, -1));
     ipc_pool_free(p);
 
-    o.fault = IPC_POOL_FAULT_DROP_RESULT;
     IPCT_OK(ipc_pool_new(&p, task_fn, NULL, &o));
+    IPCT_OK(ipc_pool_fault_set(p, IPC_POOL_FAULT_DROP_RESULT, 2));
     for (uint64_t i = 0; i < 3; i++)
         IPCT_OK(ipc_pool_submit(p, &i, 8, &ids[i]));
     int n = 0;
@@ -864,6 +864,7 @@ static void test_pool_faults(void **state)
     assert_int_equal(n, 2);
     IPCT_OK(ipc_pool_close(p, -1));
     ipc_pool_free(p);
+#endif
 }
 
 int main(void)

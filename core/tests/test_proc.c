@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "ipc/proc.h"
-#include "internal.h"
+#include "ipc_base.h"
 #include "ipc/redir.h"
 #include "testutil.h"
 

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "ipc_base.h"
 #include "ipc/proc.h"
 #include "ipc/redir.h"
 #include "testutil.h"

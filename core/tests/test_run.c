@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "ipc_base.h"
 #include "ipc/run.h"
 #include "testutil.h"
 

@@ -8,6 +8,9 @@
 #define IPC_TESTUTIL_H
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,6 +138,88 @@ static inline size_t ipct_slurp(int fd, char *buf, size_t cap)
     buf[len] = '\0';
     close(fd);
     return len;
+}
+
+typedef int (*ipct_child_fn)(void *arg, int idx);
+
+/* Forks n children running fn (exit code = its return), reaps them all and
+ * asserts each exited 0. */
+static inline void ipct_run_children(int n, ipct_child_fn fn, void *arg)
+{
+    pid_t pids[16];
+    assert_true(n <= 16);
+    for (int i = 0; i < n; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0)
+            _exit(fn(arg, i));
+    }
+    for (int i = 0; i < n; i++) {
+        int st;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+}
+
+/* Forks a child that runs hold(arg) (which takes a lock), reports through a pipe
+ * that it holds it, and waits to be killed; the parent SIGKILLs and reaps it. */
+static inline void ipct_kill_while_holding(int (*hold)(void *), void *arg)
+{
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        char c = hold(arg) >= 0 ? 'L' : 'E';
+        if (write(p[1], &c, 1) != 1)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    char c = 0;
+    ssize_t n;
+    do
+        n = read(p[0], &c, 1);
+    while (n < 0 && errno == EINTR);
+    close(p[0]);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_int_equal(n, 1);
+    assert_int_equal(c, 'L');
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+}
+
+/* Runs fn(arg) in a child bounded by timeout_ms; returns its exit code, or -1
+ * if it had to be killed (e.g. it blocked forever on its own lock). */
+static inline int ipct_run_bounded(int (*fn)(void *), void *arg, int timeout_ms)
+{
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        _exit(fn(arg)); /* the write end closes at exit: EOF for the parent */
+    }
+    close(p[1]);
+    struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+    int rc;
+    do
+        rc = poll(&pfd, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    close(p[0]);
+    if (rc == 0)
+        kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (rc == 0 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
 }
 
 #define IPCT_TEST(fn) cmocka_unit_test_setup_teardown(fn, ipct_setup, ipct_teardown)

@@ -4,7 +4,6 @@
 
 #include "ipc/error.h"
 
-#include "ipc/conn.h"
 #include "ipc/crc32c.h"
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
@@ -13,7 +12,6 @@
 #include "ipc/redir.h"
 #include "ipc/resp.h"
 #include "ipc/run.h"
-#include "ipc/server.h"
 #include "ipc/shm.h"
 #include "ipc/sig.h"
 #include "ipc/sock.h"

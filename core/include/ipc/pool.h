@@ -127,17 +127,6 @@ typedef int (*ipc_pool_fn)(const void *in, size_t in_len, void *out, size_t out_
 #define IPC_POOL_DEFAULT_BYTES       (1024u * 1024u)
 #define IPC_POOL_DEFAULT_MAX_PENDING 65536u
 
-/* Deliberate faults for the stress driver's self-test (honoured only in builds
- * with IPC_TEST_FAULTS; otherwise a non-zero fault makes ipc_pool_new fail with
- * -ENOTSUP). The fault fires on the fault_nth completion (1-based) of a task
- * submitted with ipc_pool_submit (map's tasks are neither counted nor faulted).
- * The struct layout does not depend on IPC_TEST_FAULTS. */
-enum ipc_pool_fault {
-    IPC_POOL_FAULT_NONE = 0,
-    IPC_POOL_FAULT_DUP_RESULT = 1,  /* deliver that result twice */
-    IPC_POOL_FAULT_DROP_RESULT = 2, /* never deliver that result */
-};
-
 /* Pool options; a zero-initialised struct (or NULL) means defaults. */
 struct ipc_pool_opts {
     unsigned workers;   /* 0: number of online CPUs; at most IPC_POOL_MAX_WORKERS */
@@ -145,8 +134,6 @@ struct ipc_pool_opts {
     size_t max_out;     /* 0: IPC_POOL_DEFAULT_BYTES; at most IPC_POOL_MAX_BYTES */
     size_t max_pending; /* submitted but not collected; 0: IPC_POOL_DEFAULT_MAX_PENDING */
     unsigned flags;     /* must be 0: reserved */
-    int fault;          /* enum ipc_pool_fault; 0 in production */
-    unsigned long fault_nth;
 };
 
 /* One collected result. data is malloc'ed and owned by the caller: release it
@@ -165,9 +152,8 @@ struct ipc_pool_result {
 /* Creates a pool of opts->workers processes running fn (fork rule above). NULL
  * opts means defaults. Every fd is close-on-exec; each worker has its own task pipe
  * and result pipe; a worker closes the other workers' pipe ends.
- * Returns 0, -EINVAL (NULL out/fn, limits out of range, unknown flags or fault,
- * fault without fault_nth), -ENOTSUP
- * (a fault without IPC_TEST_FAULTS), -ENOMEM, -EMFILE, or fork's -EAGAIN. On
+ * Returns 0, -EINVAL (NULL out/fn, limits out of range, unknown flags), -ENOMEM,
+ * -EMFILE, or fork's -EAGAIN. On
  * failure nothing is left behind (children reaped, fds closed). Not thread-safe
  * with respect to other forks in the process (see the fork rule). */
 IPC_MUST_USE int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg,

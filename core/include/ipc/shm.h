@@ -1,15 +1,15 @@
 /* ipc/shm.h - shared memory: regions (anonymous, memfd, named POSIX shm), a
- * shared counter with a selectable lock, and a fixed-capacity table of named
- * 64-bit counters guarded by a robust process-shared mutex.
+ * shared counter with a selectable lock, and the robust process-shared mutex
+ * that guards it.
  *
- * Fork model: a region, counter or table created BEFORE fork() is shared by the
+ * Fork model: a region or counter created BEFORE fork() is shared by the
  * parent and the children (MAP_SHARED). A child that ends with _exit() need not
  * free anything; a child that calls the _free functions only unmaps/closes its
  * own copy: destruction of locks and unlinking of named objects is done only by
  * the creating process (tracked by pid).
  *
  * Safety, unless a function says otherwise: thread-safe (no hidden global
- * state; the counter and table functions lock what they share), NOT
+ * state; the counter functions lock what they share), NOT
  * async-signal-safe (they may call mmap/malloc or block on a lock), usable in a
  * forked child of a single-threaded parent.
  *
@@ -17,6 +17,7 @@
 #ifndef IPC_SHM_H
 #define IPC_SHM_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -169,71 +170,19 @@ void ipc_counter_destroy(ipc_counter *c);
  * ipc_counter_new. In a forked child it only unmaps. NULL is a no-op. */
 void ipc_counter_free(ipc_counter *c);
 
-/* Fault injection for the stress self-tests. With IPC_TEST_FAULTS compiled in,
- * makes every nth ipc_counter_add of the mutex or sem kind skip the lock
- * (0 disables), so that the driver's exactness check must fail. The setting
- * lives in shared memory (children forked later see it); the add count is per
- * process. Returns 0, -EINVAL, or -ENOTSUP when faults are compiled out. */
-IPC_MUST_USE int ipc_counter_fault_skip_lock(ipc_counter *c, uint32_t every_nth);
+/* ---- robust process-shared mutex ------------------------------------------------ */
 
-/* ---- counter table -------------------------------------------------------------- */
+/* Initialises *m (inside a MAP_SHARED region) as a process-shared, robust,
+ * error-checking mutex: the lock of "shared memory guarded by a lock" that the
+ * counter uses, for callers that guard their own shared structures. Returns 0,
+ * -EINVAL, or a pthread error as a negative errno. */
+IPC_MUST_USE int ipc_shm_mutex_init(pthread_mutex_t *m);
 
-typedef struct ipc_ctab ipc_ctab;
-
-#define IPC_CTAB_KEY_MAX          64   /* bytes; keys are binary, not NUL-terminated */
-#define IPC_CTAB_DEFAULT_CAPACITY 4096 /* keys, when capacity 0 is passed */
-#define IPC_CTAB_MAX_CAPACITY     (1u << 20)
-
-/* Creates a table for up to capacity live keys (0 -> default, at most
- * IPC_CTAB_MAX_CAPACITY) in an anonymous MAP_SHARED region: create it before
- * forking the processes that share it. Returns 0; -EINVAL, -ENOMEM. */
-IPC_MUST_USE int ipc_ctab_new(ipc_ctab **out, size_t capacity);
-
-/* Adds delta to key's value (a missing key starts at 0 and is created) and
- * stores the new value in *result (may be NULL).
- * Returns 0; IPC_EOWNERDEAD: SUCCESS too (the operation happened, *result is
- * valid) - a process died holding the table lock and the table was recovered
- * (every mutation commits with one final store, so a half-done one is never
- * visible); -EOVERFLOW (value unchanged); -ENOSPC (new key, table full);
- * -E2BIG (keylen > IPC_CTAB_KEY_MAX); -EINVAL (NULL table, NULL key with
- * keylen > 0); -ENOTRECOVERABLE.
- * Process-safe and thread-safe (one robust mutex), not async-signal-safe. */
-IPC_MUST_USE int ipc_ctab_incrby(ipc_ctab *t, const void *key, size_t keylen, int64_t delta,
-                                 int64_t *result);
-
-/* Reads key's value. Returns 0 or IPC_EOWNERDEAD (success, recovered) with *out
- * set; -ENOENT (missing), -E2BIG, -EINVAL, -ENOTRECOVERABLE. */
-IPC_MUST_USE int ipc_ctab_get(ipc_ctab *t, const void *key, size_t keylen, int64_t *out);
-
-/* Deletes key. Returns 1 if it existed, 0 if not (an owner-death recovery on
- * the way is counted in ipc_ctab_recoveries, not reported); -E2BIG, -EINVAL,
- * -ENOTRECOVERABLE. */
-IPC_MUST_USE int ipc_ctab_del(ipc_ctab *t, const void *key, size_t keylen);
-
-/* Number of live keys (DBSIZE), or a negative error. */
-IPC_MUST_USE long ipc_ctab_count(ipc_ctab *t);
-
-/* Capacity in keys given at creation, 0 for NULL. */
-size_t ipc_ctab_capacity(const ipc_ctab *t);
-
-/* Owner-death recoveries seen by the table since creation (all processes). */
-uint64_t ipc_ctab_recoveries(const ipc_ctab *t);
-
-/* Explicit lock / unlock of the table mutex, for stress tests that SIGKILL a
- * holder. lock returns 0, IPC_EOWNERDEAD (acquired and recovered), -EDEADLK,
- * -ENOTRECOVERABLE; unlock 0 or -EPERM. Do not call other ctab functions while
- * holding it. */
-IPC_MUST_USE int ipc_ctab_lock(ipc_ctab *t);
-IPC_MUST_USE int ipc_ctab_unlock(ipc_ctab *t);
-
-/* Destroys the mutex (creating process only) and unmaps. NULL is a no-op. */
-void ipc_ctab_free(ipc_ctab *t);
-
-/* Fault injection (IPC_TEST_FAULTS): the next incrby that inserts a NEW key in
- * the calling process raises SIGKILL on itself after writing the key and value
- * but before the commit store, while holding the lock. Returns 0 or -ENOTSUP
- * when faults are compiled out. */
-IPC_MUST_USE int ipc_ctab_fault_die_mid_insert(ipc_ctab *t);
+/* Locks *m. When its previous holder died holding it, runs recover(arg) (may be
+ * NULL) while holding the lock, marks the mutex consistent and returns
+ * IPC_EOWNERDEAD, which is success: the lock is held. Otherwise 0, -EDEADLK (held
+ * by the caller), -ENOTRECOVERABLE, -EINVAL. Unlock with pthread_mutex_unlock. */
+IPC_MUST_USE int ipc_shm_mutex_lock(pthread_mutex_t *m, void (*recover)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
-/* test_server.c - the connection engine (ipc/conn.h) and server setup (ipc/server.h).
- * The forked, signal-driven server itself is covered by tests/integration/. */
+/* test_conn.c - the connection engine (ipcsrv/conn.h): every command, protocol
+ * errors, chunking, backpressure and the fd pump. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,9 +15,8 @@
 
 #include "testutil.h"
 
-#include "ipc/conn.h"
-#include "ipc/server.h"
-#include "ipc/shm.h"
+#include "ipcsrv/conn.h"
+#include "ipcsrv/ctab.h"
 #include "ipc/sock.h"
 
 struct fixture {
@@ -480,40 +479,6 @@ static void test_pump_full_buffer(void **state)
     fx_close(&f);
 }
 
-static void test_server_setup(void **state)
-{
-    (void)state;
-    char path[64];
-    snprintf(path, sizeof(path), "/tmp/ipc-test-server-%ld.sock", (long)getpid());
-    struct ipc_server_options o = {.port = 0, .unix_path = path, .udp = 1, .workers = 2};
-    ipc_server *s;
-    IPCT_OK(ipc_server_new(&s, &o));
-    int port = ipc_server_port(s);
-    assert_true(port > 0);
-    char line[256], want[64];
-    assert_true(ipc_server_describe(s, line, sizeof(line)) > 0);
-    snprintf(want, sizeof(want), "tcp 127.0.0.1:%d udp 127.0.0.1:%d", port, port);
-    assert_non_null(strstr(line, want));
-    assert_non_null(strstr(line, path));
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(ipc_server_describe(s, line, 8), -ENOSPC);
-    ipc_server_free(s);
-    assert_int_equal(stat(path, &st), -1); /* removed by its creator */
-
-    struct ipc_server_options bad = {.port = 70000};
-    assert_int_equal(ipc_server_new(&s, &bad), -EINVAL);
-    bad = (struct ipc_server_options){.workers = IPC_SERVER_MAX_WORKERS + 1};
-    assert_int_equal(ipc_server_new(&s, &bad), -EINVAL);
-    bad = (struct ipc_server_options){.bind = "example.com"};
-    assert_int_equal(ipc_server_new(&s, &bad), -EINVAL);
-    bad = (struct ipc_server_options){.no_tcp = 1};
-    assert_int_equal(ipc_server_new(&s, &bad), -EINVAL);
-    assert_int_equal(ipc_server_new(NULL, &o), -EINVAL);
-    assert_int_equal(ipc_server_run(NULL), -EINVAL);
-    ipc_server_free(NULL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,7 +487,7 @@ int main(void)
         IPCT_TEST(test_chunking_invariant), IPCT_TEST(test_backpressure),
         IPCT_TEST(test_too_big_request),    IPCT_TEST(test_execute_api),
         IPCT_TEST(test_serve_fd),           IPCT_TEST(test_pump_nonblocking),
-        IPCT_TEST(test_pump_full_buffer),   IPCT_TEST(test_server_setup),
+        IPCT_TEST(test_pump_full_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
-/* ipc/server.h - the pre-fork RESP2 server behind `ipcstorm serve` (DESIGN.md s.5).
+/* ipcsrv/server.h - the pre-fork RESP2 server behind `ipcstorm serve`
+ * (docs/design.md, "The server").
  *
  * The parent binds the listening sockets (TCP, optionally a Unix stream socket and
- * UDP on the TCP port number), maps the shared counter table (ipc/shm.h, robust
+ * UDP on the TCP port number), maps the shared counter table (ipcsrv/ctab.h, robust
  * mutex) and a small shared block of client counts, forks N workers and supervises
  * them from an epoll loop over a signal event source (ipc/sig.h) and one framed
  * control pipe per worker (ipc/frame.h):
@@ -12,7 +13,7 @@
  *    waits for all of them, removes the Unix socket path and returns 0.
  *  - SIGUSR1: each worker sends its statistics as one frame on its control pipe;
  *    the parent logs one aggregate line.
- * Workers run one connection engine (ipc/conn.h) per client in an epoll loop with
+ * Workers run one connection engine (ipcsrv/conn.h) per client in an epoll loop with
  * EPOLLEXCLUSIVE accept, per-client backpressure, a max-clients limit shared by all
  * workers, and an EMFILE reserve descriptor so accept never spins.
  *
@@ -21,8 +22,8 @@
  * thread (they are consumed through signalfd) and forks. Call it from a
  * single-threaded process. Nothing here is async-signal-safe or thread-safe.
  */
-#ifndef IPC_SERVER_H
-#define IPC_SERVER_H
+#ifndef IPCSRV_SERVER_H
+#define IPCSRV_SERVER_H
 
 #include <stddef.h>
 #include <stdio.h>
@@ -50,7 +51,6 @@ struct ipc_server_options {
     size_t table_capacity; /* counter keys; 0 = IPC_CTAB_DEFAULT_CAPACITY * 16 */
     FILE *log;             /* lifecycle lines; NULL = stderr */
     int quiet;             /* no lifecycle lines (errors still go to log) */
-    int debug_faults;      /* enable DEBUG DIE-MID-INSERT (see ipc/conn.h); tests only */
 };
 
 typedef struct ipc_server ipc_server;

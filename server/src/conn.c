@@ -1,5 +1,5 @@
 /* conn.c - the per-connection RESP2 engine of `ipcstorm serve`. */
-#include "ipc/conn.h"
+#include "ipcsrv/conn.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,8 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "ipc/resp.h"
+#include "ipc_base.h"
+#ifdef IPC_TEST_FAULTS
+#include "ipcsrv_test_faults.h"
+#endif
 
 #define CONN_DEFAULT_MAX_BULK      ((size_t)1 << 20)
 #define CONN_DEFAULT_MAX_INLINE    ((size_t)64 << 10)
@@ -27,6 +30,15 @@
 /* Commands have few arguments; DEL takes many keys, which are executed in chunks
  * of argv slots would complicate the engine, so argv is grown on demand instead. */
 #define CONN_ARGV_INITIAL 16
+
+#ifdef IPC_TEST_FAULTS
+static int g_debug_faults;
+
+void ipc_conn_debug_faults_enable(int on)
+{
+    g_debug_faults = on;
+}
+#endif
 
 struct ipc_conn {
     struct ipc_conn_env *env;
@@ -260,8 +272,9 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
             return rc < 0 ? rc : 1;
         }
         break;
+#ifdef IPC_TEST_FAULTS
     case 5:
-        if (c->env->debug_faults && arg_is(a0, l0, "debug")) {
+        if (g_debug_faults && arg_is(a0, l0, "debug")) {
             if (argc != 2)
                 return reply_arity(c, "debug");
             if (!arg_is(argv[1].ptr, argv[1].len, "die-mid-insert"))
@@ -274,6 +287,7 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
             return OUT_SIMPLE(c, "OK");
         }
         break;
+#endif
     case 6:
         if (arg_is(a0, l0, "incrby")) {
             if (argc != 3)

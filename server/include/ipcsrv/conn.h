@@ -1,6 +1,6 @@
-/* ipc/conn.h - one RESP2 server connection, independent of epoll and fork.
+/* ipcsrv/conn.h - one RESP2 server connection, independent of epoll and fork.
  *
- * The protocol engine of `ipcstorm serve` (DESIGN.md section 4): bytes in,
+ * The protocol engine of `ipcstorm serve` (docs/design.md, "The RESP subset"): bytes in,
  * commands executed against a shared counter table, replies out. It does no
  * polling of its own, so the same engine runs inside the server's epoll loop, in a
  * fuzz target over a socketpair, and in unit tests.
@@ -25,15 +25,15 @@
  * environment must be used from one thread (they share its statistics). The counter
  * table is process-shared and safe to use from many processes.
  */
-#ifndef IPC_CONN_H
-#define IPC_CONN_H
+#ifndef IPCSRV_CONN_H
+#define IPCSRV_CONN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ipc/error.h"
 #include "ipc/resp.h"
-#include "ipc/shm.h"
+#include "ipcsrv/ctab.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,18 +63,14 @@ struct ipc_conn_stats {
 /* What a set of connections share: caller-allocated and owned, it must outlive every
  * connection created with it. Fill table and limits, zero the rest. */
 struct ipc_conn_env {
-    ipc_ctab *table; /* counters (ipc/shm.h), shared by every process; NULL: the
+    ipc_ctab *table; /* counters (ipcsrv/ctab.h), shared by every process; NULL: the
                         counter commands reply "-ERR no counter table" */
     struct ipc_conn_limits limits;
     /* INFO shows these; all optional. */
     const char *server_name; /* default "ipcstorm" */
     unsigned workers;
     unsigned worker_index;
-    uint64_t start_ns; /* CLOCK_MONOTONIC at server start, 0: unknown */
-    /* Non-zero enables "DEBUG DIE-MID-INSERT" (builds with IPC_TEST_FAULTS only): the
-     * next INCR of a new key SIGKILLs the calling process while it holds the table
-     * lock, to test owner-death recovery. Zero (the default): DEBUG is unknown. */
-    int debug_faults;
+    uint64_t start_ns;           /* CLOCK_MONOTONIC at server start, 0: unknown */
     struct ipc_conn_stats stats; /* maintained by the engine */
 };
 

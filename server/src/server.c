@@ -1,5 +1,5 @@
 /* server.c - the pre-fork RESP2 server: supervisor (parent) and workers. */
-#include "ipc/server.h"
+#include "ipcsrv/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,13 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "ipc/conn.h"
+#include "ipc/error.h"
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
 #include "ipc/shm.h"
 #include "ipc/sig.h"
 #include "ipc/sock.h"
+#include "ipc_base.h"
+#include "ipcsrv/conn.h"
+#include "ipcsrv/ctab.h"
 
 #define SRV_BACKLOG         511
 #define SRV_RESTART_MIN_MS  100u
@@ -75,13 +77,6 @@ struct ipc_server {
     int epfd;
     int ran;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void slog(const struct ipc_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -202,7 +197,7 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
     if (rc < 0)
         goto fail;
     s->shared = ipc_shm_base(s->region);
-    s->start_ns = now_ns();
+    s->start_ns = ipc__now_ns();
     *out = s;
     return 0;
 fail:
@@ -432,7 +427,7 @@ static void new_client(struct worker *w, int fd, int tcp)
 static void on_emfile(struct worker *w, int lfd)
 {
     w->emfile_events++;
-    uint64_t now = now_ns();
+    uint64_t now = ipc__now_ns();
     if (now - w->emfile_logged_ns >= 1000000000ull) {
         w->emfile_logged_ns = now;
         slog(w->s,
@@ -454,7 +449,7 @@ static void on_emfile(struct worker *w, int lfd)
     if (!w->listeners_paused) {
         worker_set_listeners(w, 0);
         w->listeners_paused = 1;
-        w->paused_until = now_ns() + 100000000ull;
+        w->paused_until = ipc__now_ns() + 100000000ull;
     }
 }
 
@@ -610,7 +605,6 @@ static __attribute__((noreturn)) void worker_main(struct ipc_server *s, unsigned
     w.env.workers = s->nworkers;
     w.env.worker_index = idx;
     w.env.start_ns = s->start_ns;
-    w.env.debug_faults = s->opt.debug_faults;
     w.udp_env = w.env;
     sigset_t set;
     if (ipc_sig_mkset(&set, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0) < 0 ||
@@ -632,7 +626,7 @@ static __attribute__((noreturn)) void worker_main(struct ipc_server *s, unsigned
     uint64_t drain_deadline = 0;
     for (;;) {
         int timeout = -1;
-        uint64_t now = now_ns();
+        uint64_t now = ipc__now_ns();
         if (w.listeners_paused) {
             if (now >= w.paused_until) {
                 w.listeners_paused = 0;
@@ -725,7 +719,7 @@ static int spawn_worker(struct ipc_server *s, unsigned idx)
     IPC__IGNORE_RC(ipc_pipe_set_nonblock(p.rd, 1));
     ws->pid = pid;
     ws->ctl_rd = p.rd;
-    ws->started_ns = now_ns();
+    ws->started_ns = ipc__now_ns();
     ws->restart_pending = 0;
     ipc_frame_dec_free(&ws->dec);
     IPC__IGNORE_RC(ipc_frame_dec_init(&ws->dec, 4096));
@@ -839,7 +833,7 @@ static void reap(struct ipc_server *s, int stopping, struct stats_round *r)
             slog(s, "worker %u (pid %ld) %s", idx, (long)pid, what);
             continue;
         }
-        uint64_t now = now_ns();
+        uint64_t now = ipc__now_ns();
         if (now - ws->started_ns < SRV_CRASH_WINDOW_NS) {
             ws->backoff_ms = ws->backoff_ms ? ws->backoff_ms * 2 : SRV_RESTART_MIN_MS;
             if (ws->backoff_ms > SRV_RESTART_MAX_MS)
@@ -879,7 +873,7 @@ int ipc_server_run(ipc_server *s)
             slog(s, "cannot start worker %u: %s", i, ipc_strerror(rc));
             s->slots[i].restart_pending = 1;
             s->slots[i].backoff_ms = SRV_RESTART_MIN_MS;
-            s->slots[i].restart_at_ns = now_ns() + SRV_RESTART_MIN_MS * 1000000ull;
+            s->slots[i].restart_at_ns = ipc__now_ns() + SRV_RESTART_MIN_MS * 1000000ull;
         }
     }
 
@@ -889,7 +883,7 @@ int ipc_server_run(ipc_server *s)
     uint64_t stop_deadline = 0;
     struct epoll_event evs[32];
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = ipc__now_ns();
         uint64_t next = UINT64_MAX;
         if (!stopping) {
             for (unsigned i = 0; i < s->nworkers; i++) {
@@ -957,7 +951,7 @@ int ipc_server_run(ipc_server *s)
                     if (stopping)
                         break;
                     stopping = 1;
-                    stop_deadline = now_ns() + SRV_STOP_GRACE_NS;
+                    stop_deadline = ipc__now_ns() + SRV_STOP_GRACE_NS;
                     slog(s, "%s received: stopping %u workers",
                          si.signo == SIGTERM ? "SIGTERM" : "SIGINT", live_workers(s));
                     /* New connections now get ECONNREFUSED instead of waiting in a
@@ -977,7 +971,7 @@ int ipc_server_run(ipc_server *s)
                         break;
                     memset(&round, 0, sizeof(round));
                     round.active = 1;
-                    round.deadline = now_ns() + SRV_STATS_WAIT_NS;
+                    round.deadline = ipc__now_ns() + SRV_STATS_WAIT_NS;
                     for (unsigned w = 0; w < s->nworkers; w++) {
                         s->slots[w].stats_answered = 0;
                         if (s->slots[w].pid > 0 && ipc_sig_send(s->slots[w].pid, SIGUSR1) == 0)
