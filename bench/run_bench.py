@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmarks of ipcstorm against its anchors (DESIGN.md section 8).
+"""Side-by-side benchmarks of ipcstorm against its anchors (README.md, "Benchmarks").
 
 Every pair is measured in this one run, alternating ours and the anchor (A, B, A,
 B, ...) so that the machine's state affects both sides alike; the table reports

@@ -19,7 +19,7 @@
  *    sees a read past it) yields the same frames (offset, type,
  *    payload bytes) and the same sticky error at the same error offset;
  *  - both agree with a reference decoder written here from the wire format
- *    (DESIGN.md section 3), including CRC-32C and which field fails first;
+ *    (docs/design.md section 3), including CRC-32C and which field fails first;
  *  - every returned length is within the call's buffer; a frame's payload points
  *    into that buffer (exactly buf + 8 when the frame lay whole in it) or into the
  *    decoder's own buffer; payload length <= max_payload;

@@ -190,7 +190,7 @@ RESP_SEEDS = [
     b"\r\n\n   \r\n" + mb("PING"),  # blank lines are ignored
     b"*0\r\n*-1\r\n" + mb("PING"),  # ignored counts
     mb("PING") * 16,  # pipelined
-    # protocol errors of DESIGN.md section 4
+    # protocol errors of docs/design.md section 4
     b"*1048577\r\n",  # invalid multibulk length
     b"*abc\r\n",
     b"*1\r\n$-5\r\n",  # invalid bulk length

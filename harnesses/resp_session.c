@@ -1,7 +1,7 @@
 /* resp_session - fuzz target for one server connection over a real socket.
  *
  * Targets: ipc_conn_new, ipc_conn_pump (and through it the request parser, every
- * command of DESIGN.md section 4 on an in-process counter table, the reply
+ * command of docs/design.md section 4 on an in-process counter table, the reply
  * writer of ipc/resp.h (ipc_resp_write_*, ipc_resp_buf_consume) that conn.c
  * answers with, output backpressure and the close after QUIT or a protocol error),
  * ipc_conn_state, ipc_conn_memory, ipc_conn_free, ipc_ctab_new, ipc_ctab_free.

@@ -1,5 +1,5 @@
 /* drv_pipe.c - `ipcstorm stress pipe`: several writer processes send framed
- * messages (DESIGN.md section 3) of random sizes down one pipe; the parent reads
+ * messages (docs/design.md section 3) of random sizes down one pipe; the parent reads
  * with random read sizes and feeds the decoder random sub-chunks. Scenarios rotate:
  *   small          frames <= PIPE_BUF, no lock: the kernel keeps them atomic
  *   large-locked   frames far above PIPE_BUF, each written under a shared

@@ -1,6 +1,6 @@
 /* ipc/pool.h - the multiprocessing model: a process object running a function in
  * a forked child, and a pool of worker processes that run a task function on byte
- * strings, talking to the parent over framed pipes (DESIGN.md section 3).
+ * strings, talking to the parent over framed pipes (docs/design.md section 3).
  *
  * Fork rule: fork workers before starting threads. A pool forks its workers in
  * ipc_pool_new() and again whenever it replaces a dead worker, and a process object
@@ -24,7 +24,7 @@
  * live). There is no internal thread: a pool advances (dispatches, reads results,
  * replaces dead workers) only inside submit, collect, map and close.
  *
- * Pool protocol (frames of DESIGN.md section 3, one task pipe and one result pipe
+ * Pool protocol (frames of docs/design.md section 3, one task pipe and one result pipe
  * per worker): TASK frames (type 1) carry id (8 bytes, big-endian) + input; RESULT
  * frames (type 2) carry id + status (int32, big-endian) + output; a QUIT frame
  * (type 3) or EOF on the task pipe makes a worker exit 0. One task is in flight

@@ -1,4 +1,4 @@
-/* ipc/resp.h - incremental RESP2 request parser and reply writer (DESIGN.md s.4).
+/* ipc/resp.h - incremental RESP2 request parser and reply writer (docs/design.md s.4).
  *
  * No I/O here: the caller reads bytes into its own buffer, hands the unconsumed
  * part to ipc_resp_parse(), executes the command it gets, and writes replies with
