@@ -1,21 +1,70 @@
 #!/usr/bin/env bash
-# Installs the build tree into a temporary prefix, then builds consumer.c against
-# it twice: with pkg-config and with CMake's find_package(ipcstorm).
+# tests/install/check.sh BUILD_DIR SRC_DIR - the project as other projects see it:
+#  1. the build tree installed into a temporary prefix; consumer.c built against it
+#     with pkg-config (shared library) and with find_package(ipcstorm) (static);
+#  2. a plain `cmake` build (no options) configured for /usr, installed into a
+#     DESTDIR: Debian's multiarch layout, a .pc file whose paths resolve inside the
+#     staging tree, no server headers and no test-fault hooks installed;
+#  3. the project pulled in with add_subdirectory by another CMake project that
+#     cannot find cmocka: it configures, and builds and runs the consumer.
 set -euo pipefail
 build=$1 src=$2
+repo=$(cd "$src/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+fail() { echo "install_consumer: $*" >&2; exit 1; }
+
+# 1. build tree -> temporary prefix
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-libdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -1)
-export PKG_CONFIG_PATH=$libdir
+pcdir=$(find "$tmp/prefix" -type d -name pkgconfig | head -n 1)
+export PKG_CONFIG_PATH=$pcdir
 # shellcheck disable=SC2086,SC2046
 ${CC:-cc} $CFLAGS -o "$tmp/consumer_pc" "$src/consumer.c" \
   $(pkg-config --cflags libipc) $LDFLAGS $(pkg-config --libs --static libipc)
-# The pkg-config build links the shared library; find_package links the static one.
-LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/consumer_pc"
+LD_LIBRARY_PATH="$(dirname "$pcdir")" "$tmp/consumer_pc"
 cmake -S "$src" -B "$tmp/cm" -G Ninja -DCMAKE_C_COMPILER="${CC:-cc}" \
   -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" \
   -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/cm" >/dev/null
 "$tmp/cm/consumer"
-echo "install_consumer: pkg-config and find_package consumers built and ran"
+[ ! -e "$tmp/prefix/include/ipcsrv" ] || fail "server headers were installed"
+for h in conn.h server.h ctab.h; do
+  [ ! -e "$tmp/prefix/include/ipc/$h" ] || fail "include/ipc/$h was installed"
+done
+
+# 2. plain cmake, /usr, DESTDIR
+cmake -S "$repo" -B "$tmp/usr-build" -G Ninja -DCMAKE_INSTALL_PREFIX=/usr \
+  -DCMAKE_C_COMPILER="${CC:-cc}" -DCMAKE_C_FLAGS="$CFLAGS" \
+  -DCMAKE_SHARED_LINKER_FLAGS="$LDFLAGS" -DBUILD_TESTING=OFF >/dev/null
+cmake --build "$tmp/usr-build" --target ipc ipc_shared >/dev/null
+DESTDIR="$tmp/root" cmake --install "$tmp/usr-build" --component libipc >/dev/null
+pc=$(find "$tmp/root/usr" -name libipc.pc)
+[ -n "$pc" ] || fail "no libipc.pc under DESTDIR/usr"
+incdir=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=includedir libipc)
+libdir=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=libdir libipc)
+[ "$(realpath -m "$incdir")" = "$tmp/root/usr/include" ] || fail "includedir is '$incdir'"
+[ -e "$incdir/ipc/ipc.h" ] || fail "no ipc/ipc.h in includedir '$incdir'"
+[ "$(realpath -m "$libdir")" = "$(dirname "$(dirname "$pc")")" ] ||
+  fail "libdir is '$libdir', not the directory above the .pc file"
+[ -e "$libdir/libipc.so" ] || fail "no libipc.so in libdir '$libdir'"
+if nm -D --defined-only "$libdir/libipc.so" | grep -q "_fault_"; then
+  fail "a plain build exports test-fault hooks"
+fi
+
+# 3. add_subdirectory without cmocka: find_path/find_library see an empty root.
+mkdir -p "$tmp/super"
+cp "$src/consumer.c" "$tmp/super/"
+cat >"$tmp/super/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.25)
+project(super LANGUAGES C)
+add_subdirectory("$repo" ipcstorm)
+add_executable(consumer consumer.c)
+target_link_libraries(consumer PRIVATE ipcstorm::ipc)
+CMAKE
+cmake -S "$tmp/super" -B "$tmp/super/build" -G Ninja -DCMAKE_C_COMPILER="${CC:-cc}" \
+  -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" \
+  -DCMAKE_FIND_ROOT_PATH="$tmp/empty-root" -DCMAKE_FIND_ROOT_PATH_MODE_INCLUDE=ONLY \
+  -DCMAKE_FIND_ROOT_PATH_MODE_LIBRARY=ONLY >/dev/null
+cmake --build "$tmp/super/build" --target consumer >/dev/null
+"$tmp/super/build/consumer"
+echo "install_consumer: pkg-config, find_package, /usr DESTDIR layout and add_subdirectory all work"
