@@ -218,6 +218,80 @@ static int is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
+/* The escape that starts with the backslash at line[i], inside double quotes:
+ * stores the byte it stands for in *out and returns how many bytes it spans.
+ * \xHH is a hex byte, \n \r \t \b \a the usual controls, any other \c is c, and a
+ * backslash that ends the line stands for itself. */
+static size_t unescape_double_quoted(const char *line, size_t n, size_t i, char *out)
+{
+    if (i + 3 < n && line[i + 1] == 'x' && is_hex((unsigned char)line[i + 2]) &&
+        is_hex((unsigned char)line[i + 3])) {
+        *out =
+            (char)(hex_val((unsigned char)line[i + 2]) * 16 + hex_val((unsigned char)line[i + 3]));
+        return 4;
+    }
+    if (i + 1 >= n) {
+        *out = '\\';
+        return 1;
+    }
+    static const char names[] = "nrtba", bytes[] = "\n\r\t\b\a";
+    const char *named = memchr(names, line[i + 1], sizeof(names) - 1);
+    *out = named ? bytes[named - names] : line[i + 1];
+    return 2;
+}
+
+/* A closing quote at line[i] must end the line or be followed by whitespace. */
+static int quote_closes_cleanly(const char *line, size_t n, size_t i)
+{
+    return i + 1 == n || is_ws((unsigned char)line[i + 1]);
+}
+
+enum inline_quote { QUOTE_NONE, QUOTE_DOUBLE, QUOTE_SINGLE };
+
+/* Scans the argument that starts at line[*pos] (not whitespace) and leaves *pos
+ * on the separator after it (or n). Once a quote appears, the whole argument
+ * (its unquoted prefix included, as in Redis) is unescaped into p->scratch at
+ * *sc, and *quoted is set. Returns 0 or IPC_EPROTO_QUOTES. */
+static int scan_inline_arg(struct ipc_resp_parser *p, const char *line, size_t n, size_t *pos,
+                           size_t *sc, int *quoted)
+{
+    size_t i = *pos, start = i;
+    enum inline_quote q = QUOTE_NONE;
+    for (;; i++) {
+        if (i == n) {
+            if (q != QUOTE_NONE)
+                return IPC_EPROTO_QUOTES; /* unterminated quotes */
+            break;
+        }
+        char c = line[i];
+        if (q == QUOTE_DOUBLE && c == '\\') {
+            i += unescape_double_quoted(line, n, i, &p->scratch[(*sc)++]) - 1;
+        } else if (q == QUOTE_SINGLE && c == '\\' && i + 1 < n && line[i + 1] == '\'') {
+            p->scratch[(*sc)++] = line[++i];
+        } else if ((q == QUOTE_DOUBLE && c == '"') || (q == QUOTE_SINGLE && c == '\'')) {
+            if (!quote_closes_cleanly(line, n, i))
+                return IPC_EPROTO_QUOTES;
+            i++;
+            break;
+        } else if (q != QUOTE_NONE) {
+            p->scratch[(*sc)++] = c;
+        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            break; /* the next argument's scan skips the separator */
+        } else if (c == '"' || c == '\'') {
+            if (!*quoted) {
+                memcpy(p->scratch + *sc, line + start, i - start);
+                *sc += i - start;
+                *quoted = 1;
+            }
+            q = c == '"' ? QUOTE_DOUBLE : QUOTE_SINGLE;
+        } else if (*quoted) {
+            p->scratch[(*sc)++] = c;
+        }
+    }
+    *pos = i;
+    return 0;
+}
+
 /* Splits an inline line as Redis's sdssplitargs. line[0, n) has no '\n'. Quoted
  * arguments are unescaped into p->scratch (sized n beforehand, so pointers into it
  * stay stable). Returns argc >= 0, IPC_EPROTO_QUOTES or -ENOMEM. */
@@ -240,106 +314,16 @@ static ssize_t split_inline(struct ipc_resp_parser *p, const char *line, size_t 
             i++;
         if (i == n)
             return (ssize_t)argc;
-        size_t start = i;
-        int inq = 0, insq = 0, in_scratch = 0, done = 0;
-        size_t sc_start = sc;
-        while (!done) {
-            if (i == n) {
-                if (inq || insq)
-                    return IPC_EPROTO_QUOTES; /* unterminated quotes */
-                break;
-            }
-            unsigned char c = (unsigned char)line[i];
-            if (inq) {
-                if (c == '\\' && i + 3 < n && line[i + 1] == 'x' &&
-                    is_hex((unsigned char)line[i + 2]) && is_hex((unsigned char)line[i + 3])) {
-                    p->scratch[sc++] = (char)(hex_val((unsigned char)line[i + 2]) * 16 +
-                                              hex_val((unsigned char)line[i + 3]));
-                    i += 3;
-                } else if (c == '\\' && i + 1 < n) {
-                    i++;
-                    char e;
-                    switch (line[i]) {
-                    case 'n':
-                        e = '\n';
-                        break;
-                    case 'r':
-                        e = '\r';
-                        break;
-                    case 't':
-                        e = '\t';
-                        break;
-                    case 'b':
-                        e = '\b';
-                        break;
-                    case 'a':
-                        e = '\a';
-                        break;
-                    default:
-                        e = line[i];
-                        break;
-                    }
-                    p->scratch[sc++] = e;
-                } else if (c == '"') {
-                    /* closing quote must be followed by a space or nothing at all */
-                    if (i + 1 < n && !is_ws((unsigned char)line[i + 1]))
-                        return IPC_EPROTO_QUOTES;
-                    done = 1;
-                } else {
-                    p->scratch[sc++] = (char)c;
-                }
-            } else if (insq) {
-                if (c == '\\' && i + 1 < n && line[i + 1] == '\'') {
-                    i++;
-                    p->scratch[sc++] = '\'';
-                } else if (c == '\'') {
-                    if (i + 1 < n && !is_ws((unsigned char)line[i + 1]))
-                        return IPC_EPROTO_QUOTES;
-                    done = 1;
-                } else {
-                    p->scratch[sc++] = (char)c;
-                }
-            } else {
-                switch (c) {
-                case ' ':
-                case '\n':
-                case '\r':
-                case '\t':
-                    done = 1;
-                    continue; /* the separator is skipped by the next argument */
-                case '"':
-                case '\'':
-                    if (!in_scratch) {
-                        /* the unquoted prefix joins the quoted part, as in Redis */
-                        memcpy(p->scratch + sc, line + start, i - start);
-                        sc += i - start;
-                        in_scratch = 1;
-                    }
-                    if (c == '"')
-                        inq = 1;
-                    else
-                        insq = 1;
-                    break;
-                default:
-                    if (in_scratch)
-                        p->scratch[sc++] = (char)c;
-                    break;
-                }
-            }
-            i++;
-        }
-        int rc = grow_args(p, argc + 1);
+        size_t start = i, sc_start = sc;
+        int quoted = 0;
+        int rc = scan_inline_arg(p, line, n, &i, &sc, &quoted);
+        if (rc == 0)
+            rc = grow_args(p, argc + 1);
         if (rc < 0)
             return rc;
-        union slot *s = p->args;
-        if (in_scratch) {
-            s[argc].arg.ptr = p->scratch + sc_start;
-            s[argc].arg.len = sc - sc_start;
-        } else {
-            s[argc].arg.ptr = line + start;
-            s[argc].arg.len = i - start;
-        }
-        argc++;
+        struct ipc_resp_arg *arg = &((union slot *)p->args)[argc++].arg;
+        arg->ptr = quoted ? p->scratch + sc_start : line + start;
+        arg->len = quoted ? sc - sc_start : i - start;
     }
 }
 
