@@ -7,7 +7,15 @@
  *   stop    (run_stop)    after a timeout, the stop actions (stop_actions below) are
  *                         applied in order until the child is gone;
  *   collect (run_collect) last reads, wait status and the result.
- * run_release frees what is left, on success and on failure alike. */
+ * run_release frees what is left, on success and on failure alike.
+ *
+ * With stdin_path the child cannot be spawned by ipc_proc_spawn: every method
+ * there returns only once the child has exec'd, and the open of a FIFO without a
+ * writer blocks before that forever. The child is a function child instead
+ * (ipc_proc_fork, which returns as soon as it is set up) that opens the file itself
+ * and then execs (run_path_child); it reports an open, chdir or exec error through
+ * its own close-on-exec pipe (ctl), which the drain loop reads. Its open therefore
+ * runs under the deadline, and the stop actions kill it like any child. */
 #include "ipc/run.h"
 
 #include <errno.h>
@@ -18,10 +26,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+extern char **environ;
 
 #define RUN_CHUNK     (64 * 1024)
 #define RUN_TERM_NAP  10 /* ms between status checks after SIGTERM without a pidfd */
@@ -154,6 +165,8 @@ static int valid(char *const argv[], const struct ipc_run_options *o, struct ipc
         return 0;
     if ((o->flags & IPC_RUN_F_STDIN_FD) && (o->stdin_fd < 0 || o->stdin_data))
         return 0;
+    if (o->stdin_path && ((o->flags & IPC_RUN_F_STDIN_FD) || o->stdin_data))
+        return 0;
     if ((unsigned)o->method > IPC_PROC_POSIX_SPAWN)
         return 0;
     if ((o->flags & IPC_RUN_F_NO_CAPTURE) && !o->on_output)
@@ -175,6 +188,153 @@ static int clamp_ms(int64_t v)
 }
 
 /* ------------------------------------------------------------------------- */
+/* The stdin_path child (runs between fork and exec: async-signal-safe calls only) */
+
+struct path_child {
+    const char *stdin_path;
+    const char *file;     /* argv[0] */
+    const char *path_env; /* non-NULL: search these directories (IPC_RUN_F_PATH) */
+    const char *cwd;
+    char *const *argv;
+    char *const *envp;
+    int ctl_fd; /* write end of the error pipe, close-on-exec, above 2 */
+};
+
+static _Noreturn void child_fail(const struct path_child *c, int err)
+{
+    if (err <= 0)
+        err = EIO;
+    ssize_t n;
+    do {
+        n = write(c->ctl_fd, &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/* As proc.c does for exec children: caught signals back to the default (ignored
+ * ones stay ignored, as exec keeps them) and an empty mask, so that the timeout's
+ * SIGTERM ends a child still blocked in open. A function child starts with the
+ * caller's handlers and mask. */
+static void child_reset_signals(void)
+{
+    sigset_t set;
+    sigfillset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+            sa.sa_handler != SIG_DFL) {
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = SIG_DFL;
+            (void)sigaction(sig, &sa, NULL);
+        }
+    }
+    sigemptyset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+struct dirent64_raw {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+/* Closes the close-on-exec fds above 2 except keep. exec would close them anyway,
+ * but this child may block in open() for long and meanwhile must not hold what
+ * other threads of the caller wait on (another ipc_run's capture pipes would see
+ * no EOF, a closed socket's peer no hang-up). Best effort: without /proc, nothing. */
+static void child_close_cloexec(int keep)
+{
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return;
+    _Alignas(8) char buf[2048];
+    long n;
+    while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            const struct dirent64_raw *d = (const void *)(buf + off);
+            off += d->reclen;
+            int fd = 0, digits = 0;
+            for (const char *s = d->name; *s >= '0' && *s <= '9' && fd < INT_MAX / 10; s++) {
+                fd = fd * 10 + (*s - '0');
+                digits++;
+            }
+            if (!digits || d->name[digits] || fd <= 2 || fd == dir || fd == keep)
+                continue;
+            int fl = fcntl(fd, F_GETFD);
+            if (fl >= 0 && (fl & FD_CLOEXEC))
+                close(fd);
+        }
+    }
+    close(dir);
+}
+
+/* execvp's search as proc.c does it (no allocation, no /bin/sh fallback for
+ * ENOEXEC): returns the errno to report. */
+static int child_exec(const struct path_child *c)
+{
+    if (!c->path_env || strchr(c->file, '/')) {
+        execve(c->file, c->argv, c->envp);
+        return errno;
+    }
+    char buf[4096];
+    size_t flen = strlen(c->file);
+    int seen_eacces = 0, last = ENOENT;
+    for (const char *p = c->path_env;;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        const char *dir = dlen ? p : ".";
+        dlen = dlen ? dlen : 1;
+        if (dlen + 1 + flen + 1 <= sizeof(buf)) {
+            memcpy(buf, dir, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, c->file, flen + 1);
+            execve(buf, c->argv, c->envp);
+            if (errno == EACCES)
+                seen_eacces = 1;
+            else if (errno == ENOENT || errno == ENOTDIR || errno == ESTALE || errno == ENODEV ||
+                     errno == ETIMEDOUT || errno == ELOOP || errno == ENAMETOOLONG)
+                last = errno;
+            else
+                return errno; /* found but not runnable: stop like execvp */
+        } else {
+            last = ENAMETOOLONG;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return seen_eacces ? EACCES : last;
+}
+
+/* The child's stdin is opened here, after fork, so that a blocking open runs under
+ * the caller's deadline. The path is resolved against the caller's cwd (before
+ * chdir), as the shell's `cd dir && cmd <file` would not, but `cmd <file` does. */
+static int run_path_child(void *arg)
+{
+    const struct path_child *c = arg;
+    child_reset_signals();
+    child_close_cloexec(c->ctl_fd);
+    int fd;
+    do {
+        fd = open(c->stdin_path, O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        child_fail(c, errno);
+    if (fd == 0 ? fcntl(0, F_SETFD, 0) < 0 : dup2(fd, 0) < 0)
+        child_fail(c, errno);
+    if (fd != 0)
+        close(fd);
+    if (c->cwd && chdir(c->cwd) < 0)
+        child_fail(c, errno);
+    child_fail(c, child_exec(c));
+}
+
+/* ------------------------------------------------------------------------- */
 /* The run                                                                    */
 
 struct run {
@@ -184,6 +344,8 @@ struct run {
     int merge, group;
     struct capture cap[2];
     int out_p[2], err_p[2], in_p[2], null_fd; /* in_p[1]: stdin feed, -1 when done */
+    int ctl[2];    /* stdin_path child's error pipe: ctl[0] read by the parent */
+    int child_err; /* errno the stdin_path child reported: it never exec'd */
     const unsigned char *in_data;
     size_t in_left;
     int stopping; /* in the stop phase: the child's exit ends the drain */
@@ -210,14 +372,34 @@ static void run_init(struct run *r, const struct ipc_run_options *opts, struct i
         r->cap[i].keep = !(r->o.flags & IPC_RUN_F_NO_CAPTURE);
     }
     r->out_p[0] = r->out_p[1] = r->err_p[0] = r->err_p[1] = -1;
-    r->in_p[0] = r->in_p[1] = r->null_fd = -1;
+    r->in_p[0] = r->in_p[1] = r->ctl[0] = r->ctl[1] = r->null_fd = -1;
 }
 
-/* Picks the child's stdin: fd 0 of the child is stdio0. */
+/* The error pipe of the stdin_path child. Non-blocking, so that the final read
+ * cannot hang; the write end must survive the dup2s onto 0-2. */
+static int run_ctl_pipe(struct run *r)
+{
+    if (pipe2(r->ctl, O_CLOEXEC | O_NONBLOCK) < 0)
+        return ipc__neg_errno();
+    if (r->ctl[1] <= 2) {
+        int hi = fcntl(r->ctl[1], F_DUPFD_CLOEXEC, 3);
+        if (hi < 0)
+            return ipc__neg_errno();
+        close(r->ctl[1]);
+        r->ctl[1] = hi;
+    }
+    return 0;
+}
+
+/* Picks the child's stdin: fd 0 of the child is stdio0 (-1: the stdin_path child
+ * opens it itself). */
 static int run_stdin_source(struct run *r, int *stdio0)
 {
     if (r->o.flags & IPC_RUN_F_STDIN_FD) {
         *stdio0 = r->o.stdin_fd;
+    } else if (r->o.stdin_path) {
+        *stdio0 = -1;
+        return run_ctl_pipe(r);
     } else if (r->o.stdin_len > 0) {
         if (pipe2(r->in_p, O_CLOEXEC) < 0)
             return ipc__neg_errno();
@@ -237,15 +419,31 @@ static int run_spawn(struct run *r, char *const argv[], int stdio0)
 {
     struct ipc_proc_options po;
     memset(&po, 0, sizeof(po));
-    po.method = r->o.method;
-    po.env = r->o.env;
-    po.cwd = r->o.cwd;
-    po.flags = IPC_PROC_F_STDIO | ((r->o.flags & IPC_RUN_F_PATH) ? IPC_PROC_F_PATH : 0) |
-               (r->group ? IPC_PROC_F_SETPGID : 0);
+    po.flags = IPC_PROC_F_STDIO | (r->group ? IPC_PROC_F_SETPGID : 0);
     po.stdio[0] = stdio0;
     po.stdio[1] = r->out_p[1];
     po.stdio[2] = r->merge ? r->out_p[1] : r->err_p[1];
-    return ipc_proc_spawn(&r->p, argv, &po);
+    if (!r->o.stdin_path) {
+        po.method = r->o.method;
+        po.env = r->o.env;
+        po.cwd = r->o.cwd;
+        po.flags |= (r->o.flags & IPC_RUN_F_PATH) ? IPC_PROC_F_PATH : 0;
+        return ipc_proc_spawn(&r->p, argv, &po);
+    }
+    struct path_child c = {
+        .stdin_path = r->o.stdin_path,
+        .file = argv[0],
+        .cwd = r->o.cwd,
+        .argv = argv,
+        .envp = r->o.env ? r->o.env : environ,
+        .ctl_fd = r->ctl[1],
+    };
+    if (r->o.flags & IPC_RUN_F_PATH) {
+        const char *path = getenv("PATH");
+        c.path_env = path ? path : "/bin:/usr/bin";
+    }
+    po.method = IPC_PROC_FORK; /* vfork and posix_spawn cannot open before exec */
+    return ipc_proc_fork(&r->p, run_path_child, &c, &po);
 }
 
 /* Phase 1: pipes, the child's stdin, spawn; then the parent keeps only its ends. */
@@ -270,6 +468,7 @@ static int run_start(struct run *r, char *const argv[])
     close_fd(&r->err_p[1]);
     close_fd(&r->in_p[0]);
     close_fd(&r->null_fd);
+    close_fd(&r->ctl[1]);
     r->cap[0].fd = r->out_p[0];
     r->out_p[0] = -1;
     r->cap[1].fd = r->err_p[0];
@@ -302,7 +501,19 @@ static void run_feed_stdin(struct run *r, short revents)
         close_fd(&r->in_p[1]);
 }
 
-enum { SLOT_OUT, SLOT_ERR, SLOT_STDIN, SLOT_CHILD, SLOT_COUNT };
+/* The stdin_path child's report: an errno (it will not exec), or EOF (it exec'd). */
+static void run_read_ctl(struct run *r)
+{
+    int err = 0;
+    ssize_t n = IPC__RETRY(read(r->ctl[0], &err, sizeof(err)));
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n == (ssize_t)sizeof(err) && err > 0)
+        r->child_err = err;
+    close_fd(&r->ctl[0]);
+}
+
+enum { SLOT_OUT, SLOT_ERR, SLOT_STDIN, SLOT_CTL, SLOT_CHILD, SLOT_COUNT };
 
 /* One poll over the open fds (and the child's pidfd while stopping), then services
  * what is ready. EINTR is a wakeup like any other. */
@@ -310,7 +521,7 @@ static int run_poll(struct run *r, int left)
 {
     struct pollfd pfd[SLOT_COUNT];
     int slot[SLOT_COUNT], n = 0;
-    const int fds[SLOT_CHILD] = {r->cap[0].fd, r->cap[1].fd, r->in_p[1]};
+    const int fds[SLOT_CHILD] = {r->cap[0].fd, r->cap[1].fd, r->in_p[1], r->ctl[0]};
     for (int s = 0; s < SLOT_CHILD; s++) {
         if (fds[s] >= 0) {
             pfd[n] = (struct pollfd){fds[s], s == SLOT_STDIN ? POLLOUT : POLLIN, 0};
@@ -338,6 +549,8 @@ static int run_poll(struct run *r, int left)
                 return rc;
         } else if (slot[k] == SLOT_STDIN) {
             run_feed_stdin(r, pfd[k].revents);
+        } else if (slot[k] == SLOT_CTL) {
+            run_read_ctl(r);
         }
     }
     return 0;
@@ -425,6 +638,10 @@ static int run_collect(struct run *r)
         close_fd(&r->cap[i].fd);
     }
     close_fd(&r->in_p[1]);
+    if (r->ctl[0] >= 0)
+        run_read_ctl(r); /* the child wrote before exiting: its report is there now */
+    if (r->child_err)
+        return -r->child_err; /* it never ran the program; it is reaped */
     for (int i = 0; i < 2; i++)
         if (!r->cap[i].buf && !(r->cap[i].buf = calloc(1, 1)))
             return -ENOMEM;
@@ -444,8 +661,8 @@ static int run_collect(struct run *r)
 static void run_release(struct run *r, int rc)
 {
     ipc_proc_free(r->p);
-    int *fds[] = {&r->out_p[0], &r->out_p[1], &r->err_p[0], &r->err_p[1],
-                  &r->in_p[0],  &r->in_p[1],  &r->null_fd};
+    int *fds[] = {&r->out_p[0], &r->out_p[1], &r->err_p[0], &r->err_p[1], &r->in_p[0],
+                  &r->in_p[1],  &r->ctl[0],   &r->ctl[1],   &r->null_fd};
     for (size_t i = 0; i < IPC__ARRAY_SIZE(fds); i++)
         close_fd(fds[i]);
     for (int i = 0; i < 2; i++) {
