@@ -162,14 +162,10 @@ int ipcstorm_cmd_run(int argc, char **argv)
     o.grace_ms = seconds_to_ms(grace);
     if (o.grace_ms == 0)
         o.grace_ms = 1; /* --grace 0: SIGKILL right after SIGTERM */
-    int in_fd = -1;
     if (stdin_path) {
-        in_fd = open(stdin_path, O_RDONLY | O_CLOEXEC);
-        if (in_fd < 0) {
-            fprintf(stderr, "ipcstorm run: cannot open '%s': %s\n", stdin_path, strerror(errno));
-            return 1;
-        }
-        o.stdin_fd = in_fd;
+        /* Opened by the child, under --timeout: a FIFO without a writer times out. */
+        o.flags &= ~IPC_RUN_F_STDIN_FD;
+        o.stdin_path = stdin_path;
     } else if (fcntl(0, F_GETFD) >= 0) {
         o.stdin_fd = 0;
     } else {
@@ -178,8 +174,13 @@ int ipcstorm_cmd_run(int argc, char **argv)
 
     struct ipc_run_result r;
     int rc = ipc_run(cmd, &o, &r);
-    if (in_fd >= 0)
-        close(in_fd);
+    /* ipc_run's error does not say whether the open of FILE or the exec failed;
+     * a FILE that cannot be read keeps the message and status it had when FILE
+     * was opened here (access() does not block on a FIFO). */
+    if (rc < 0 && stdin_path && access(stdin_path, R_OK) < 0) {
+        fprintf(stderr, "ipcstorm run: cannot open '%s': %s\n", stdin_path, strerror(errno));
+        return 1;
+    }
     if (rc < 0) {
         fprintf(stderr, "ipcstorm run: cannot run '%s': %s\n", cmd[0], ipc_strerror(rc));
         return exec_error_status(rc);

@@ -1,4 +1,21 @@
-/* run.c - subprocess.run. See ipc/run.h. */
+/* run.c - subprocess.run. See ipc/run.h.
+ *
+ * ipc_run goes through four phases, all working on one struct run:
+ *   start   (run_start)   validate, make the pipes, spawn the child;
+ *   drain   (run_drain)   the poll loop: feed stdin, capture stdout and stderr, until
+ *                         the child is reaped or a deadline passes;
+ *   stop    (run_stop)    after a timeout, the stop actions (stop_actions below) are
+ *                         applied in order until the child is gone;
+ *   collect (run_collect) last reads, wait status and the result.
+ * run_release frees what is left, on success and on failure alike.
+ *
+ * With stdin_path the child cannot be spawned by ipc_proc_spawn: every method
+ * there returns only once the child has exec'd, and the open of a FIFO without a
+ * writer blocks before that forever. The child is a function child instead
+ * (ipc_proc_fork, which returns as soon as it is set up) that opens the file itself
+ * and then execs (run_path_child); it reports an open, chdir or exec error through
+ * its own close-on-exec pipe (ctl), which the drain loop reads. Its open therefore
+ * runs under the deadline, and the stop actions kill it like any child. */
 #include "ipc/run.h"
 
 #include <errno.h>
@@ -9,10 +26,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+extern char **environ;
 
 #define RUN_CHUNK     (64 * 1024)
 #define RUN_TERM_NAP  10 /* ms between status checks after SIGTERM without a pidfd */
@@ -145,6 +165,8 @@ static int valid(char *const argv[], const struct ipc_run_options *o, struct ipc
         return 0;
     if ((o->flags & IPC_RUN_F_STDIN_FD) && (o->stdin_fd < 0 || o->stdin_data))
         return 0;
+    if (o->stdin_path && ((o->flags & IPC_RUN_F_STDIN_FD) || o->stdin_data))
+        return 0;
     if ((unsigned)o->method > IPC_PROC_POSIX_SPAWN)
         return 0;
     if ((o->flags & IPC_RUN_F_NO_CAPTURE) && !o->on_output)
@@ -165,6 +187,493 @@ static int clamp_ms(int64_t v)
     return v > INT_MAX ? INT_MAX : (int)v;
 }
 
+/* ------------------------------------------------------------------------- */
+/* The stdin_path child (runs between fork and exec: async-signal-safe calls only) */
+
+struct path_child {
+    const char *stdin_path;
+    const char *file;     /* argv[0] */
+    const char *path_env; /* non-NULL: search these directories (IPC_RUN_F_PATH) */
+    const char *cwd;
+    char *const *argv;
+    char *const *envp;
+    int ctl_fd; /* write end of the error pipe, close-on-exec, above 2 */
+};
+
+static _Noreturn void child_fail(const struct path_child *c, int err)
+{
+    if (err <= 0)
+        err = EIO;
+    ssize_t n;
+    do {
+        n = write(c->ctl_fd, &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/* As proc.c does for exec children: caught signals back to the default (ignored
+ * ones stay ignored, as exec keeps them) and an empty mask, so that the timeout's
+ * SIGTERM ends a child still blocked in open. A function child starts with the
+ * caller's handlers and mask. */
+static void child_reset_signals(void)
+{
+    sigset_t set;
+    sigfillset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+            sa.sa_handler != SIG_DFL) {
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = SIG_DFL;
+            (void)sigaction(sig, &sa, NULL);
+        }
+    }
+    sigemptyset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+struct dirent64_raw {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+/* Closes the close-on-exec fds above 2 except keep. exec would close them anyway,
+ * but this child may block in open() for long and meanwhile must not hold what
+ * other threads of the caller wait on (another ipc_run's capture pipes would see
+ * no EOF, a closed socket's peer no hang-up). Best effort: without /proc, nothing. */
+static void child_close_cloexec(int keep)
+{
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return;
+    _Alignas(8) char buf[2048];
+    long n;
+    while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            const struct dirent64_raw *d = (const void *)(buf + off);
+            off += d->reclen;
+            int fd = 0, digits = 0;
+            for (const char *s = d->name; *s >= '0' && *s <= '9' && fd < INT_MAX / 10; s++) {
+                fd = fd * 10 + (*s - '0');
+                digits++;
+            }
+            if (!digits || d->name[digits] || fd <= 2 || fd == dir || fd == keep)
+                continue;
+            int fl = fcntl(fd, F_GETFD);
+            if (fl >= 0 && (fl & FD_CLOEXEC))
+                close(fd);
+        }
+    }
+    close(dir);
+}
+
+/* execvp's search as proc.c does it (no allocation, no /bin/sh fallback for
+ * ENOEXEC): returns the errno to report. */
+static int child_exec(const struct path_child *c)
+{
+    if (!c->path_env || strchr(c->file, '/')) {
+        execve(c->file, c->argv, c->envp);
+        return errno;
+    }
+    char buf[4096];
+    size_t flen = strlen(c->file);
+    int seen_eacces = 0, last = ENOENT;
+    for (const char *p = c->path_env;;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        const char *dir = dlen ? p : ".";
+        dlen = dlen ? dlen : 1;
+        if (dlen + 1 + flen + 1 <= sizeof(buf)) {
+            memcpy(buf, dir, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, c->file, flen + 1);
+            execve(buf, c->argv, c->envp);
+            if (errno == EACCES)
+                seen_eacces = 1;
+            else if (errno == ENOENT || errno == ENOTDIR || errno == ESTALE || errno == ENODEV ||
+                     errno == ETIMEDOUT || errno == ELOOP || errno == ENAMETOOLONG)
+                last = errno;
+            else
+                return errno; /* found but not runnable: stop like execvp */
+        } else {
+            last = ENAMETOOLONG;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return seen_eacces ? EACCES : last;
+}
+
+/* The child's stdin is opened here, after fork, so that a blocking open runs under
+ * the caller's deadline. The path is resolved against the caller's cwd (before
+ * chdir), as the shell's `cd dir && cmd <file` would not, but `cmd <file` does. */
+static int run_path_child(void *arg)
+{
+    const struct path_child *c = arg;
+    child_reset_signals();
+    child_close_cloexec(c->ctl_fd);
+    int fd;
+    do {
+        fd = open(c->stdin_path, O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        child_fail(c, errno);
+    if (fd == 0 ? fcntl(0, F_SETFD, 0) < 0 : dup2(fd, 0) < 0)
+        child_fail(c, errno);
+    if (fd != 0)
+        close(fd);
+    if (c->cwd && chdir(c->cwd) < 0)
+        child_fail(c, errno);
+    child_fail(c, child_exec(c));
+}
+
+/* ------------------------------------------------------------------------- */
+/* The run                                                                    */
+
+struct run {
+    struct ipc_run_options o; /* the caller's options (zeroed for NULL) */
+    struct ipc_run_result *res;
+    int64_t grace_ms; /* defaults applied */
+    int merge, group;
+    struct capture cap[2];
+    int out_p[2], err_p[2], in_p[2], null_fd; /* in_p[1]: stdin feed, -1 when done */
+    int ctl[2];    /* stdin_path child's error pipe: ctl[0] read by the parent */
+    int child_err; /* errno the stdin_path child reported: it never exec'd */
+    const unsigned char *in_data;
+    size_t in_left;
+    int stopping; /* in the stop phase: the child's exit ends the drain */
+    struct ipc_proc *p;
+    struct ipc_proc_status st;
+    unsigned char *tmp;
+    int64_t start; /* spawn time, CLOCK_MONOTONIC ns */
+};
+
+static void run_init(struct run *r, const struct ipc_run_options *opts, struct ipc_run_result *res)
+{
+    memset(r, 0, sizeof(*r));
+    if (opts)
+        r->o = *opts;
+    r->res = res;
+    r->grace_ms = r->o.grace_ms ? r->o.grace_ms : IPC_RUN_DEFAULT_GRACE_MS;
+    r->merge = (r->o.flags & IPC_RUN_F_MERGE_STDERR) != 0;
+    r->group = (r->o.flags & IPC_RUN_F_PGROUP) != 0;
+    const size_t max = r->o.max_output ? r->o.max_output : IPC_RUN_DEFAULT_MAX_OUTPUT;
+    for (int i = 0; i < 2; i++) {
+        r->cap[i].fd = -1;
+        r->cap[i].stream = i + 1;
+        r->cap[i].max = max;
+        r->cap[i].keep = !(r->o.flags & IPC_RUN_F_NO_CAPTURE);
+    }
+    r->out_p[0] = r->out_p[1] = r->err_p[0] = r->err_p[1] = -1;
+    r->in_p[0] = r->in_p[1] = r->ctl[0] = r->ctl[1] = r->null_fd = -1;
+}
+
+/* The error pipe of the stdin_path child. Non-blocking, so that the final read
+ * cannot hang; the write end must survive the dup2s onto 0-2. */
+static int run_ctl_pipe(struct run *r)
+{
+    if (pipe2(r->ctl, O_CLOEXEC | O_NONBLOCK) < 0)
+        return ipc__neg_errno();
+    if (r->ctl[1] <= 2) {
+        int hi = fcntl(r->ctl[1], F_DUPFD_CLOEXEC, 3);
+        if (hi < 0)
+            return ipc__neg_errno();
+        close(r->ctl[1]);
+        r->ctl[1] = hi;
+    }
+    return 0;
+}
+
+/* Picks the child's stdin: fd 0 of the child is stdio0 (-1: the stdin_path child
+ * opens it itself). */
+static int run_stdin_source(struct run *r, int *stdio0)
+{
+    if (r->o.flags & IPC_RUN_F_STDIN_FD) {
+        *stdio0 = r->o.stdin_fd;
+    } else if (r->o.stdin_path) {
+        *stdio0 = -1;
+        return run_ctl_pipe(r);
+    } else if (r->o.stdin_len > 0) {
+        if (pipe2(r->in_p, O_CLOEXEC) < 0)
+            return ipc__neg_errno();
+        *stdio0 = r->in_p[0];
+        r->in_data = r->o.stdin_data;
+        r->in_left = r->o.stdin_len;
+    } else {
+        r->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (r->null_fd < 0)
+            return ipc__neg_errno();
+        *stdio0 = r->null_fd;
+    }
+    return 0;
+}
+
+static int run_spawn(struct run *r, char *const argv[], int stdio0)
+{
+    struct ipc_proc_options po;
+    memset(&po, 0, sizeof(po));
+    po.flags = IPC_PROC_F_STDIO | (r->group ? IPC_PROC_F_SETPGID : 0);
+    po.stdio[0] = stdio0;
+    po.stdio[1] = r->out_p[1];
+    po.stdio[2] = r->merge ? r->out_p[1] : r->err_p[1];
+    if (!r->o.stdin_path) {
+        po.method = r->o.method;
+        po.env = r->o.env;
+        po.cwd = r->o.cwd;
+        po.flags |= (r->o.flags & IPC_RUN_F_PATH) ? IPC_PROC_F_PATH : 0;
+        return ipc_proc_spawn(&r->p, argv, &po);
+    }
+    struct path_child c = {
+        .stdin_path = r->o.stdin_path,
+        .file = argv[0],
+        .cwd = r->o.cwd,
+        .argv = argv,
+        .envp = r->o.env ? r->o.env : environ,
+        .ctl_fd = r->ctl[1],
+    };
+    if (r->o.flags & IPC_RUN_F_PATH) {
+        const char *path = getenv("PATH");
+        c.path_env = path ? path : "/bin:/usr/bin";
+    }
+    po.method = IPC_PROC_FORK; /* vfork and posix_spawn cannot open before exec */
+    return ipc_proc_fork(&r->p, run_path_child, &c, &po);
+}
+
+/* Phase 1: pipes, the child's stdin, spawn; then the parent keeps only its ends. */
+static int run_start(struct run *r, char *const argv[])
+{
+    r->tmp = malloc(RUN_CHUNK);
+    if (!r->tmp)
+        return -ENOMEM;
+    if (pipe2(r->out_p, O_CLOEXEC) < 0 || (!r->merge && pipe2(r->err_p, O_CLOEXEC) < 0))
+        return ipc__neg_errno();
+    int stdio0 = -1;
+    int rc = run_stdin_source(r, &stdio0);
+    if (rc < 0)
+        return rc;
+    r->start = mono_ns();
+    rc = run_spawn(r, argv, stdio0);
+    if (rc < 0)
+        return rc;
+    r->res->pid = ipc_proc_pid(r->p);
+    /* Only the child may hold the write ends, or EOF would never come. */
+    close_fd(&r->out_p[1]);
+    close_fd(&r->err_p[1]);
+    close_fd(&r->in_p[0]);
+    close_fd(&r->null_fd);
+    close_fd(&r->ctl[1]);
+    r->cap[0].fd = r->out_p[0];
+    r->out_p[0] = -1;
+    r->cap[1].fd = r->err_p[0];
+    r->err_p[0] = -1;
+    for (int i = 0; i < 2; i++)
+        if (r->cap[i].fd >= 0 && (rc = ipc__fd_set_nonblock(r->cap[i].fd, 1)) < 0)
+            return rc;
+    if (r->in_p[1] >= 0 && (rc = ipc__fd_set_nonblock(r->in_p[1], 1)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Writes the next chunk of stdin_data; closes the pipe when done or refused. */
+static void run_feed_stdin(struct run *r, short revents)
+{
+    if (revents & (POLLERR | POLLHUP)) {
+        close_fd(&r->in_p[1]);
+        return;
+    }
+    size_t chunk = r->in_left < RUN_CHUNK ? r->in_left : RUN_CHUNK;
+    ssize_t w = write_nosigpipe(r->in_p[1], r->in_data, chunk);
+    if (w > 0) {
+        r->in_data += w;
+        r->in_left -= (size_t)w;
+        r->res->stdin_written += (size_t)w;
+    } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+        close_fd(&r->in_p[1]); /* EPIPE: the child stopped reading */
+    }
+    if (r->in_left == 0)
+        close_fd(&r->in_p[1]);
+}
+
+/* The stdin_path child's report: an errno (it will not exec), or EOF (it exec'd). */
+static void run_read_ctl(struct run *r)
+{
+    int err = 0;
+    ssize_t n = IPC__RETRY(read(r->ctl[0], &err, sizeof(err)));
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n == (ssize_t)sizeof(err) && err > 0)
+        r->child_err = err;
+    close_fd(&r->ctl[0]);
+}
+
+enum { SLOT_OUT, SLOT_ERR, SLOT_STDIN, SLOT_CTL, SLOT_CHILD, SLOT_COUNT };
+
+/* One poll over the open fds (and the child's pidfd while stopping), then services
+ * what is ready. EINTR is a wakeup like any other. */
+static int run_poll(struct run *r, int left)
+{
+    struct pollfd pfd[SLOT_COUNT];
+    int slot[SLOT_COUNT], n = 0;
+    const int fds[SLOT_CHILD] = {r->cap[0].fd, r->cap[1].fd, r->in_p[1], r->ctl[0]};
+    for (int s = 0; s < SLOT_CHILD; s++) {
+        if (fds[s] >= 0) {
+            pfd[n] = (struct pollfd){fds[s], s == SLOT_STDIN ? POLLOUT : POLLIN, 0};
+            slot[n++] = s;
+        }
+    }
+    if (r->stopping) {
+        int pidfd = ipc_proc_pidfd(r->p);
+        if (pidfd >= 0) {
+            pfd[n] = (struct pollfd){pidfd, POLLIN, 0};
+            slot[n++] = SLOT_CHILD;
+        } else if (left < 0 || left > RUN_TERM_NAP) {
+            left = RUN_TERM_NAP;
+        }
+    }
+    if (poll(pfd, (nfds_t)n, left) < 0)
+        return errno == EINTR ? 0 : ipc__neg_errno();
+    for (int k = 0; k < n; k++) {
+        if (!pfd[k].revents)
+            continue;
+        if (slot[k] == SLOT_OUT || slot[k] == SLOT_ERR) {
+            /* A bounded number of reads per wakeup keeps the streams fair. */
+            int rc = capture_read(&r->cap[slot[k]], &r->o, r->tmp, 4);
+            if (rc < 0)
+                return rc;
+        } else if (slot[k] == SLOT_STDIN) {
+            run_feed_stdin(r, pfd[k].revents);
+        } else if (slot[k] == SLOT_CTL) {
+            run_read_ctl(r);
+        }
+    }
+    return 0;
+}
+
+/* Phase 2: feeds stdin and captures both outputs until the child has been reaped
+ * (0, r->st filled) or deadline (CLOCK_MONOTONIC ns, -1: none) has passed
+ * (-ETIMEDOUT). Output is read until EOF before the child is waited for, except
+ * while stopping, when the child's exit ends the drain even if a descendant still
+ * holds the pipes. */
+static int run_drain(struct run *r, int64_t deadline)
+{
+    for (;;) {
+        int64_t t = mono_ns();
+        if (deadline >= 0 && t >= deadline)
+            return -ETIMEDOUT;
+        /* Poll timeouts round up so that no phase ends early. */
+        int left = deadline < 0 ? -1 : clamp_ms((deadline - t + 999999) / 1000000);
+        int rc;
+        if (r->cap[0].fd < 0 && r->cap[1].fd < 0 && r->in_p[1] < 0) {
+            rc = ipc_proc_wait(r->p, left, 0, &r->st);
+            if (rc != -ETIMEDOUT)
+                return rc;
+            continue;
+        }
+        if ((rc = run_poll(r, left)) < 0)
+            return rc;
+        if (r->stopping) {
+            rc = ipc_proc_wait(r->p, 0, 0, &r->st);
+            if (rc != -ETIMEDOUT)
+                return rc;
+        }
+    }
+}
+
+/* The escalation after a timeout, as data (reproc's stop actions): each action
+ * sends sig, then drains for wait_ms while waiting for the child; the actions run
+ * in order until the child is gone. STOP_UNTIL_GONE blocks in wait instead.
+ * Entering the stop phase sets res->timed_out; sending SIGKILL sets res->killed. */
+#define STOP_UNTIL_GONE (-1)
+#define STOP_GRACE      (-2) /* the run's grace period (grace_ms) */
+struct stop_action {
+    int sig;
+    int64_t wait_ms; /* >= 0, STOP_GRACE or STOP_UNTIL_GONE */
+};
+static const struct stop_action stop_actions[] = {
+    {SIGTERM, STOP_GRACE},
+    {SIGKILL, STOP_UNTIL_GONE},
+};
+
+/* Phase 3: applies stop_actions. Returns 0 once the child is reaped (r->st). */
+static int run_stop(struct run *r)
+{
+    r->res->timed_out = 1;
+    r->stopping = 1;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(stop_actions); i++) {
+        const struct stop_action *a = &stop_actions[i];
+        if (a->sig == SIGKILL)
+            r->res->killed = 1;
+        int rc = signal_child(r->p, r->group, a->sig);
+        if (rc < 0)
+            return rc;
+        if (a->wait_ms == STOP_UNTIL_GONE)
+            return ipc_proc_wait(r->p, IPC_PROC_WAIT_FOREVER, 0, &r->st);
+        int64_t wait_ms = a->wait_ms == STOP_GRACE ? r->grace_ms : a->wait_ms;
+        rc = run_drain(r, mono_ns() + wait_ms * 1000000);
+        if (rc != -ETIMEDOUT)
+            return rc;
+    }
+    /* Not reached while the last action waits until the child is gone. */
+    return ipc_proc_wait(r->p, IPC_PROC_WAIT_FOREVER, 0, &r->st);
+}
+
+/* Phase 4: the child is reaped. Collects what is already buffered (descendants
+ * may still hold the pipes, so no wait for EOF) and fills the result; the capture
+ * buffers move into it. */
+static int run_collect(struct run *r)
+{
+    struct ipc_run_result *res = r->res;
+    res->duration_ns = (uint64_t)(mono_ns() - r->start);
+    for (int i = 0; i < 2; i++) {
+        int rc = capture_read(&r->cap[i], &r->o, r->tmp, RUN_MAX_DRAIN);
+        if (rc < 0)
+            return rc;
+        close_fd(&r->cap[i].fd);
+    }
+    close_fd(&r->in_p[1]);
+    if (r->ctl[0] >= 0)
+        run_read_ctl(r); /* the child wrote before exiting: its report is there now */
+    if (r->child_err)
+        return -r->child_err; /* it never ran the program; it is reaped */
+    for (int i = 0; i < 2; i++)
+        if (!r->cap[i].buf && !(r->cap[i].buf = calloc(1, 1)))
+            return -ENOMEM;
+    res->status = r->st;
+    res->out = r->cap[0].buf;
+    res->out_len = r->cap[0].len;
+    res->out_truncated = r->cap[0].truncated;
+    res->err = r->cap[1].buf;
+    res->err_len = r->cap[1].len;
+    res->err_truncated = r->cap[1].truncated;
+    r->cap[0].buf = r->cap[1].buf = NULL;
+    return 0;
+}
+
+/* Frees everything the run still holds; on failure (rc < 0) the child, if any, is
+ * killed and reaped by ipc_proc_free and the result is zeroed. */
+static void run_release(struct run *r, int rc)
+{
+    ipc_proc_free(r->p);
+    int *fds[] = {&r->out_p[0], &r->out_p[1], &r->err_p[0], &r->err_p[1], &r->in_p[0],
+                  &r->in_p[1],  &r->ctl[0],   &r->ctl[1],   &r->null_fd};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(fds); i++)
+        close_fd(fds[i]);
+    for (int i = 0; i < 2; i++) {
+        close_fd(&r->cap[i].fd);
+        free(r->cap[i].buf);
+    }
+    free(r->tmp);
+    if (rc < 0)
+        memset(r->res, 0, sizeof(*r->res));
+}
+
 int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_run_result *res)
 {
     /* Zeroed before validation too: the header promises a zeroed res on every
@@ -173,228 +682,18 @@ int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_r
         memset(res, 0, sizeof(*res));
     if (!valid(argv, opts, res))
         return -EINVAL;
-    struct ipc_run_options o;
-    if (opts)
-        o = *opts;
-    else
-        memset(&o, 0, sizeof(o));
-    const int64_t grace = o.grace_ms ? o.grace_ms : IPC_RUN_DEFAULT_GRACE_MS;
-    const size_t max = o.max_output ? o.max_output : IPC_RUN_DEFAULT_MAX_OUTPUT;
-    const int merge = (o.flags & IPC_RUN_F_MERGE_STDERR) != 0;
-    const int group = (o.flags & IPC_RUN_F_PGROUP) != 0;
-
-    struct capture cap[2];
-    memset(cap, 0, sizeof(cap));
-    for (int i = 0; i < 2; i++) {
-        cap[i].fd = -1;
-        cap[i].stream = i + 1;
-        cap[i].max = max;
-        cap[i].keep = !(o.flags & IPC_RUN_F_NO_CAPTURE);
+    struct run r;
+    run_init(&r, opts, res);
+    int rc = run_start(&r, argv);
+    if (rc == 0) {
+        int64_t deadline = r.o.timeout_ms > 0 ? r.start + r.o.timeout_ms * 1000000 : -1;
+        rc = run_drain(&r, deadline);
+        if (rc == -ETIMEDOUT)
+            rc = run_stop(&r);
     }
-    int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, in_p[2] = {-1, -1}, null_fd = -1;
-    struct ipc_proc *p = NULL;
-    unsigned char *tmp = NULL;
-    int rc;
-
-    tmp = malloc(RUN_CHUNK);
-    if (!tmp) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    if (pipe2(out_p, O_CLOEXEC) < 0 || (!merge && pipe2(err_p, O_CLOEXEC) < 0)) {
-        rc = ipc__neg_errno();
-        goto fail;
-    }
-    struct ipc_proc_options po;
-    memset(&po, 0, sizeof(po));
-    po.method = o.method;
-    po.env = o.env;
-    po.cwd = o.cwd;
-    po.flags = IPC_PROC_F_STDIO | ((o.flags & IPC_RUN_F_PATH) ? IPC_PROC_F_PATH : 0) |
-               (group ? IPC_PROC_F_SETPGID : 0);
-    if (o.flags & IPC_RUN_F_STDIN_FD) {
-        po.stdio[0] = o.stdin_fd;
-    } else if (o.stdin_len > 0) {
-        if (pipe2(in_p, O_CLOEXEC) < 0) {
-            rc = ipc__neg_errno();
-            goto fail;
-        }
-        po.stdio[0] = in_p[0];
-    } else {
-        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null_fd < 0) {
-            rc = ipc__neg_errno();
-            goto fail;
-        }
-        po.stdio[0] = null_fd;
-    }
-    po.stdio[1] = out_p[1];
-    po.stdio[2] = merge ? out_p[1] : err_p[1];
-
-    const int64_t start = mono_ns();
-    rc = ipc_proc_spawn(&p, argv, &po);
-    if (rc < 0)
-        goto fail;
-    res->pid = ipc_proc_pid(p);
-    /* Only the child may hold the write ends, or EOF would never come. */
-    close_fd(&out_p[1]);
-    close_fd(&err_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&null_fd);
-    cap[0].fd = out_p[0];
-    out_p[0] = -1;
-    cap[1].fd = err_p[0];
-    err_p[0] = -1;
-    for (int i = 0; i < 2; i++)
-        if (cap[i].fd >= 0 && (rc = ipc__fd_set_nonblock(cap[i].fd, 1)) < 0)
-            goto fail;
-    if (in_p[1] >= 0 && (rc = ipc__fd_set_nonblock(in_p[1], 1)) < 0)
-        goto fail;
-
-    enum { RUNNING, TERMINATING, KILLING } phase = RUNNING;
-    /* Deadlines in ns; poll timeouts round up so no phase ends early. */
-    int64_t deadline = o.timeout_ms > 0 ? start + o.timeout_ms * 1000000 : -1;
-    const unsigned char *in_data = o.stdin_data;
-    size_t in_left = in_p[1] >= 0 ? o.stdin_len : 0;
-    struct ipc_proc_status st;
-    memset(&st, 0, sizeof(st));
-
-    for (;;) {
-        int64_t t = mono_ns();
-        if (phase == RUNNING && deadline >= 0 && t >= deadline) {
-            res->timed_out = 1;
-            if ((rc = signal_child(p, group, SIGTERM)) < 0)
-                goto fail;
-            phase = TERMINATING;
-            deadline = t + grace * 1000000;
-        } else if (phase == TERMINATING && t >= deadline) {
-            res->killed = 1;
-            if ((rc = signal_child(p, group, SIGKILL)) < 0)
-                goto fail;
-            phase = KILLING;
-        }
-        if (phase == KILLING) {
-            rc = ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st);
-            if (rc < 0)
-                goto fail;
-            break;
-        }
-        int left = deadline < 0 ? -1 : clamp_ms((deadline - t + 999999) / 1000000);
-        if (cap[0].fd < 0 && cap[1].fd < 0 && in_p[1] < 0) {
-            rc = ipc_proc_wait(p, left, 0, &st);
-            if (rc == 0)
-                break;
-            if (rc != -ETIMEDOUT)
-                goto fail;
-            continue;
-        }
-        struct pollfd pfd[4];
-        int idx[4], n = 0;
-        for (int i = 0; i < 2; i++) {
-            if (cap[i].fd >= 0) {
-                pfd[n] = (struct pollfd){cap[i].fd, POLLIN, 0};
-                idx[n++] = i;
-            }
-        }
-        if (in_p[1] >= 0) {
-            pfd[n] = (struct pollfd){in_p[1], POLLOUT, 0};
-            idx[n++] = 2;
-        }
-        if (phase == TERMINATING) {
-            int pidfd = ipc_proc_pidfd(p);
-            if (pidfd >= 0) {
-                pfd[n] = (struct pollfd){pidfd, POLLIN, 0};
-                idx[n++] = 3;
-            } else if (left < 0 || left > RUN_TERM_NAP) {
-                left = RUN_TERM_NAP;
-            }
-        }
-        int pr = poll(pfd, (nfds_t)n, left);
-        if (pr < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = ipc__neg_errno();
-            goto fail;
-        }
-        for (int k = 0; k < n && pr > 0; k++) {
-            if (!pfd[k].revents)
-                continue;
-            if (idx[k] < 2) {
-                /* A bounded number of reads per wakeup keeps the streams fair. */
-                if ((rc = capture_read(&cap[idx[k]], &o, tmp, 4)) < 0)
-                    goto fail;
-            } else if (idx[k] == 2) {
-                if (pfd[k].revents & (POLLERR | POLLHUP)) {
-                    close_fd(&in_p[1]);
-                    continue;
-                }
-                size_t chunk = in_left < RUN_CHUNK ? in_left : RUN_CHUNK;
-                ssize_t w = write_nosigpipe(in_p[1], in_data, chunk);
-                if (w > 0) {
-                    in_data += w;
-                    in_left -= (size_t)w;
-                    res->stdin_written += (size_t)w;
-                } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-                    close_fd(&in_p[1]); /* EPIPE: the child stopped reading */
-                }
-                if (in_left == 0)
-                    close_fd(&in_p[1]);
-            }
-        }
-        if (phase == TERMINATING) {
-            rc = ipc_proc_wait(p, 0, 0, &st);
-            if (rc == 0)
-                break;
-            if (rc != -ETIMEDOUT)
-                goto fail;
-        }
-    }
-    res->duration_ns = (uint64_t)(mono_ns() - start);
-    /* The child is gone; collect what is already buffered (descendants may still
-     * hold the pipes, so do not wait for EOF). */
-    for (int i = 0; i < 2; i++) {
-        if ((rc = capture_read(&cap[i], &o, tmp, RUN_MAX_DRAIN)) < 0)
-            goto fail;
-        close_fd(&cap[i].fd);
-    }
-    close_fd(&in_p[1]);
-    ipc_proc_free(p);
-    free(tmp);
-    res->status = st;
-    unsigned char **bufs[2] = {&res->out, &res->err};
-    for (int i = 0; i < 2; i++) {
-        if (!cap[i].buf) {
-            cap[i].buf = calloc(1, 1);
-            if (!cap[i].buf) {
-                free(cap[0].buf);
-                free(cap[1].buf);
-                memset(res, 0, sizeof(*res));
-                return -ENOMEM;
-            }
-        }
-        *bufs[i] = cap[i].buf;
-    }
-    res->out_len = cap[0].len;
-    res->out_truncated = cap[0].truncated;
-    res->err_len = cap[1].len;
-    res->err_truncated = cap[1].truncated;
-    return 0;
-
-fail:
-    ipc_proc_free(p); /* kills and reaps a child still running */
-    close_fd(&out_p[0]);
-    close_fd(&out_p[1]);
-    close_fd(&err_p[0]);
-    close_fd(&err_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&in_p[1]);
-    close_fd(&null_fd);
-    for (int i = 0; i < 2; i++) {
-        close_fd(&cap[i].fd);
-        free(cap[i].buf);
-    }
-    free(tmp);
-    memset(res, 0, sizeof(*res));
+    if (rc == 0)
+        rc = run_collect(&r);
+    run_release(&r, rc);
     return rc;
 }
 

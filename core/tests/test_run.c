@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc_base.h"
@@ -392,6 +394,185 @@ static void test_argument_validation(void **state)
     assert_int_equal(ipc_run(argv, &o, &r), -EBADF);
 }
 
+/* A temporary directory holding a FIFO (no writer) and a small file "in". */
+struct stdin_fixture {
+    char dir[64], fifo[96], file[96];
+};
+
+static void fixture_make(struct stdin_fixture *f)
+{
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ipct-run-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->fifo, sizeof(f->fifo), "%s/fifo", f->dir);
+    snprintf(f->file, sizeof(f->file), "%s/in", f->dir);
+    assert_int_equal(mkfifo(f->fifo, 0600), 0);
+    int fd = open(f->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write_all(fd, (const unsigned char *)"hello\n", 6), 0);
+    close(fd);
+}
+
+static void fixture_remove(struct stdin_fixture *f)
+{
+    assert_int_equal(unlink(f->fifo), 0);
+    assert_int_equal(unlink(f->file), 0);
+    assert_int_equal(rmdir(f->dir), 0);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Bug: `ipcstorm run --timeout 2 --stdin FIFO -- cat` with no writer on FIFO hung
+ * forever: stdin was opened in the parent before the timer started. The open now
+ * happens in the child, under the deadline. On the old code this test hangs (the
+ * alarm below, or ctest's TIMEOUT, fails it). */
+static void test_stdin_path_fifo_without_writer_times_out(void **state)
+{
+    (void)state;
+    struct stdin_fixture f;
+    fixture_make(&f);
+    alarm(60); /* watchdog only: turns a hang into a failure (SIGALRM) */
+    char *argv[] = {"/bin/cat", NULL};
+    for (int grp = 0; grp < 2; grp++) {
+        struct ipc_run_options o = {.stdin_path = f.fifo,
+                                    .timeout_ms = 300,
+                                    .grace_ms = 10000,
+                                    .flags = grp ? IPC_RUN_F_PGROUP : 0};
+        struct ipc_run_result r;
+        double t0 = now_s();
+        IPCT_OK(ipc_run(argv, &o, &r));
+        double took = now_s() - t0;
+        assert_true(r.timed_out);
+        assert_false(r.killed); /* SIGTERM ended the open, well within the grace */
+        assert_true(r.status.signaled);
+        assert_int_equal(r.status.signal, SIGTERM);
+        assert_true(r.pid > 0);
+        assert_true(r.duration_ns >= 300000000ULL);
+        assert_true(took < 5.0);
+        assert_int_equal(r.out_len + r.err_len, 0);
+        ipc_run_result_free(&r);
+        assert_true(ipct_no_children());
+    }
+    /* A caller that ignores SIGTERM: the child keeps ignoring it (exec's rule), so
+     * the second stop action, SIGKILL after the grace period, ends the open. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_term;
+    assert_int_equal(sigaction(SIGTERM, &ign, &old_term), 0);
+    struct ipc_run_options o = {.stdin_path = f.fifo, .timeout_ms = 300, .grace_ms = 200};
+    struct ipc_run_result r;
+    double t0 = now_s();
+    int rc = ipc_run(argv, &o, &r);
+    double took = now_s() - t0;
+    assert_int_equal(sigaction(SIGTERM, &old_term, NULL), 0);
+    IPCT_OK(rc);
+    assert_true(r.timed_out && r.killed);
+    assert_true(r.status.signaled && r.status.signal == SIGKILL);
+    assert_true(r.duration_ns >= 500000000ULL);
+    assert_true(took < 5.0);
+    ipc_run_result_free(&r);
+    alarm(0);
+    fixture_remove(&f);
+}
+
+static void test_stdin_path_errors(void **state)
+{
+    (void)state;
+    struct stdin_fixture f;
+    fixture_make(&f);
+    char missing[128];
+    snprintf(missing, sizeof(missing), "%s/no-such-file", f.dir);
+    char *cat[] = {"/bin/cat", NULL};
+    struct ipc_run_result r;
+    memset(&r, 0x5a, sizeof(r));
+    struct ipc_run_options o = {.stdin_path = missing, .timeout_ms = 10000};
+    assert_int_equal(ipc_run(cat, &o, &r), -ENOENT);
+    assert_null(r.out);
+    assert_int_equal(r.pid, 0);
+    ipc_run_result_free(&r);
+    assert_true(ipct_no_children());
+    /* A directory opens read-only fine; a path through a file does not. */
+    char notdir[128];
+    snprintf(notdir, sizeof(notdir), "%s/x", f.file);
+    o.stdin_path = notdir;
+    assert_int_equal(ipc_run(cat, &o, &r), -ENOTDIR);
+    /* The stdin_path child reports exec and chdir errors like any spawn. */
+    o.stdin_path = f.file;
+    char *nobin[] = {"/nonexistent/ipct-missing", NULL};
+    assert_int_equal(ipc_run(nobin, &o, &r), -ENOENT);
+    char *bare[] = {"ipct-no-such-binary", NULL};
+    o.flags = IPC_RUN_F_PATH;
+    assert_int_equal(ipc_run(bare, &o, &r), -ENOENT);
+    char *dir[] = {"/tmp", NULL};
+    o.flags = 0;
+    assert_int_equal(ipc_run(dir, &o, &r), -EACCES);
+    o.cwd = missing;
+    assert_int_equal(ipc_run(cat, &o, &r), -ENOENT);
+    /* stdin_path excludes the other stdin sources. */
+    o = (struct ipc_run_options){.stdin_path = f.file, .stdin_data = "x", .stdin_len = 1};
+    assert_int_equal(ipc_run(cat, &o, &r), -EINVAL);
+    o = (struct ipc_run_options){.stdin_path = f.file, .flags = IPC_RUN_F_STDIN_FD};
+    assert_int_equal(ipc_run(cat, &o, &r), -EINVAL);
+    fixture_remove(&f);
+}
+
+/* Closes the FIFO's only writer once the child has echoed the first bytes, so the
+ * child then sees EOF (synchronisation through the pipes, no sleep). */
+static void close_writer_on_output(void *ctx, int stream, const void *data, size_t len)
+{
+    (void)stream;
+    (void)data;
+    (void)len;
+    int *fd = ctx;
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static void test_stdin_path_reads(void **state)
+{
+    (void)state;
+    struct stdin_fixture f;
+    fixture_make(&f);
+    /* A regular file, with PATH search, a custom environment and cwd: the path is
+     * opened before the chdir, relative to the caller. */
+    char *cat[] = {"cat", NULL};
+    struct ipc_run_options o = {.stdin_path = f.file, .flags = IPC_RUN_F_PATH};
+    struct ipc_run_result r;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(methods); i++) {
+        o.method = methods[i]; /* ignored: the child is always forked */
+        IPCT_OK(ipc_run(cat, &o, &r));
+        assert_true(r.status.exited && r.status.code == 0);
+        assert_string_equal((char *)r.out, "hello\n");
+        ipc_run_result_free(&r);
+    }
+    char *sh[] = {"/bin/sh", "-c", "cat; echo \"$IPCT_X\"; pwd", NULL};
+    char *env[] = {"IPCT_X=42", NULL};
+    o = (struct ipc_run_options){.stdin_path = f.file, .env = env, .cwd = "/"};
+    IPCT_OK(ipc_run(sh, &o, &r));
+    assert_true(r.status.exited && r.status.code == 0);
+    assert_string_equal((char *)r.out, "hello\n42\n/\n");
+    ipc_run_result_free(&r);
+
+    /* A FIFO whose writer exists: the open succeeds and the data flows. */
+    int w = open(f.fifo, O_RDWR | O_CLOEXEC); /* Linux: does not wait for a reader */
+    assert_true(w >= 0);
+    assert_int_equal(write_all(w, (const unsigned char *)"ping\n", 5), 0);
+    char *cat2[] = {"/bin/cat", NULL};
+    o = (struct ipc_run_options){
+        .stdin_path = f.fifo, .timeout_ms = 30000, .on_output = close_writer_on_output, .ctx = &w};
+    IPCT_OK(ipc_run(cat2, &o, &r));
+    assert_int_equal(w, -1);
+    assert_false(r.timed_out);
+    assert_true(r.status.exited && r.status.code == 0);
+    assert_string_equal((char *)r.out, "ping\n");
+    ipc_run_result_free(&r);
+    fixture_remove(&f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "__gen"))
@@ -410,6 +591,9 @@ int main(int argc, char **argv)
         IPCT_TEST(test_timeout_with_sigterm_blocked_in_caller),
         IPCT_TEST(test_cap_merge_and_callback),
         IPCT_TEST(test_argument_validation),
+        IPCT_TEST(test_stdin_path_fifo_without_writer_times_out),
+        IPCT_TEST(test_stdin_path_errors),
+        IPCT_TEST(test_stdin_path_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

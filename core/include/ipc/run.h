@@ -10,7 +10,10 @@
  * that write is consumed; process-wide dispositions are never changed.
  * Output is read until EOF on both pipes, so a grandchild that keeps the pipes open
  * keeps ipc_run waiting until the timeout (as with Python's subprocess.run); after a
- * timeout kill, whatever is readable at once is collected and the pipes are closed. */
+ * timeout kill, whatever is readable at once is collected and the pipes are closed.
+ * The timeout covers everything after validation, including opening stdin_path:
+ * that open happens in the child, after fork and before exec, so a FIFO without a
+ * writer is one more child that does not finish in time (SIGTERM, grace, SIGKILL). */
 #ifndef IPC_RUN_H
 #define IPC_RUN_H
 
@@ -42,7 +45,7 @@ extern "C" {
 struct ipc_run_options {
     unsigned flags;         /* IPC_RUN_F_* */
     const void *stdin_data; /* bytes written to the child's stdin, then closed (EOF) */
-    size_t stdin_len;       /* stdin_data NULL with len 0: stdin is /dev/null */
+    size_t stdin_len;       /* stdin_data NULL with len 0 (and no stdin_path): /dev/null */
     int stdin_fd;           /* with IPC_RUN_F_STDIN_FD (e.g. 0 to inherit, or a file) */
     int64_t timeout_ms;     /* > 0: SIGTERM after this long; 0: no timeout */
     int64_t grace_ms;       /* SIGKILL this long after SIGTERM; 0: default 1000 */
@@ -56,6 +59,15 @@ struct ipc_run_options {
      * stream output live. Called from ipc_run's thread; must not call ipc_run. */
     void (*on_output)(void *ctx, int stream, const void *data, size_t len);
     void *ctx;
+    /* Optional: the child's stdin is this file, opened read-only by the child
+     * itself between fork and exec (relative paths: the caller's cwd, not cwd
+     * above), so the open runs under timeout_ms and a blocking open (a FIFO
+     * without a writer) is stopped like any child. An open error is the call's
+     * error (-ENOENT, -EACCES...; no child left), as an exec error is. Excludes
+     * stdin_data and IPC_RUN_F_STDIN_FD. The child is then always forked (method is
+     * ignored: vfork and posix_spawn return only after the exec), and it closes
+     * the caller's close-on-exec fds before the open. */
+    const char *stdin_path;
 };
 
 struct ipc_run_result {
@@ -80,7 +92,8 @@ struct ipc_run_result {
  * caller frees with ipc_run_result_free. On failure res is left zeroed (freeing it
  * is still fine) and the child, if any, is killed and reaped. Errors:
  * -EINVAL bad arguments / unknown flags / negative or absurd (> 70 years) times;
- * -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR... the program could not be executed;
+ * -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR... the program could not be executed, or
+ * (with stdin_path) its stdin could not be opened or cwd entered;
  * -ENOMEM, -EMFILE, -EAGAIN resources. */
 IPC_MUST_USE int ipc_run(char *const argv[], const struct ipc_run_options *opts,
                          struct ipc_run_result *res);
