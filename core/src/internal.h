@@ -27,4 +27,15 @@ static inline int ipc__fd_set_nonblock(int fd, int on)
     return 0;
 }
 
+/* proc.c's exec-child recipe, shared with run.c's stdin_path child. Both are
+ * async-signal-safe and run only in a freshly forked child.
+ * ipc__child_reset_signals: caught signals back to the default (ignored ones stay
+ * ignored, as exec keeps them) and an empty mask, so that a caller blocking
+ * SIGTERM for a signalfd does not make its children immune to a timeout.
+ * ipc__child_exec: execve(file), or with path_env non-NULL and no '/' in file,
+ * execvp's PATH search without allocation and without the /bin/sh fallback;
+ * returns only on failure, with the errno to report. */
+void ipc__child_reset_signals(void);
+int ipc__child_exec(const char *file, const char *path_env, char *const argv[], char *const envp[]);
+
 #endif

@@ -110,24 +110,10 @@ static int child_setup(struct child_ctx *c)
      * empty mask as with libuv: a caller that blocks SIGTERM for a signalfd must
      * not make its children immune to ipc_run's timeout. Ignored signals stay
      * ignored, as exec keeps them. */
-    if (c->fn) {
+    if (c->fn)
         sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
-    } else {
-        for (int sig = 1; sig < NSIG; sig++) {
-            struct sigaction sa;
-            if (sig == SIGKILL || sig == SIGSTOP)
-                continue;
-            if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
-                sa.sa_handler != SIG_DFL) {
-                memset(&sa, 0, sizeof(sa));
-                sa.sa_handler = SIG_DFL;
-                (void)sigaction(sig, &sa, NULL);
-            }
-        }
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-    }
+    else
+        ipc__child_reset_signals();
     if (c->setpgid && setpgid(0, 0) < 0)
         return errno;
     int rc = ipc_redir_apply_fds(c->src);
@@ -138,13 +124,34 @@ static int child_setup(struct child_ctx *c)
     return 0;
 }
 
-/* execvp's search without its allocation: returns the errno to report. */
-static int child_exec_path(struct child_ctx *c)
+void ipc__child_reset_signals(void)
 {
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+            sa.sa_handler != SIG_DFL) {
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = SIG_DFL;
+            (void)sigaction(sig, &sa, NULL);
+        }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int ipc__child_exec(const char *file, const char *path_env, char *const argv[], char *const envp[])
+{
+    if (!path_env || strchr(file, '/')) {
+        execve(file, argv, envp);
+        return errno;
+    }
     char buf[4096];
-    size_t flen = strlen(c->file);
+    size_t flen = strlen(file);
     int seen_eacces = 0, last = ENOENT;
-    const char *p = c->path_env;
+    const char *p = path_env;
     for (;;) {
         const char *end = strchr(p, ':');
         size_t dlen = end ? (size_t)(end - p) : strlen(p);
@@ -154,8 +161,8 @@ static int child_exec_path(struct child_ctx *c)
         if (dlen + 1 + flen + 1 <= sizeof(buf)) {
             memcpy(buf, dir, dlen);
             buf[dlen] = '/';
-            memcpy(buf + dlen + 1, c->file, flen + 1);
-            execve(buf, c->argv, c->envp);
+            memcpy(buf + dlen + 1, file, flen + 1);
+            execve(buf, argv, envp);
             switch (errno) {
             case EACCES:
                 seen_eacces = 1;
@@ -201,12 +208,7 @@ static _Noreturn void child_main(struct child_ctx *c)
             fflush(stderr);
             _exit(rc & 0xff);
         }
-        if (c->path_env && !strchr(c->file, '/')) {
-            err = child_exec_path(c);
-        } else {
-            execve(c->file, c->argv, c->envp);
-            err = errno;
-        }
+        err = ipc__child_exec(c->file, c->path_env, c->argv, c->envp);
     }
     child_report(c, err ? err : EIO);
     _exit(127);

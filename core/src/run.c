@@ -211,30 +211,6 @@ static _Noreturn void child_fail(const struct path_child *c, int err)
     _exit(127);
 }
 
-/* As proc.c does for exec children: caught signals back to the default (ignored
- * ones stay ignored, as exec keeps them) and an empty mask, so that the timeout's
- * SIGTERM ends a child still blocked in open. A function child starts with the
- * caller's handlers and mask. */
-static void child_reset_signals(void)
-{
-    sigset_t set;
-    sigfillset(&set);
-    sigprocmask(SIG_SETMASK, &set, NULL);
-    for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction sa;
-        if (sig == SIGKILL || sig == SIGSTOP)
-            continue;
-        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
-            sa.sa_handler != SIG_DFL) {
-            memset(&sa, 0, sizeof(sa));
-            sa.sa_handler = SIG_DFL;
-            (void)sigaction(sig, &sa, NULL);
-        }
-    }
-    sigemptyset(&set);
-    sigprocmask(SIG_SETMASK, &set, NULL);
-}
-
 struct dirent64_raw {
     uint64_t ino;
     int64_t off;
@@ -273,51 +249,18 @@ static void child_close_cloexec(int keep)
     close(dir);
 }
 
-/* execvp's search as proc.c does it (no allocation, no /bin/sh fallback for
- * ENOEXEC): returns the errno to report. */
-static int child_exec(const struct path_child *c)
-{
-    if (!c->path_env || strchr(c->file, '/')) {
-        execve(c->file, c->argv, c->envp);
-        return errno;
-    }
-    char buf[4096];
-    size_t flen = strlen(c->file);
-    int seen_eacces = 0, last = ENOENT;
-    for (const char *p = c->path_env;;) {
-        const char *end = strchr(p, ':');
-        size_t dlen = end ? (size_t)(end - p) : strlen(p);
-        const char *dir = dlen ? p : ".";
-        dlen = dlen ? dlen : 1;
-        if (dlen + 1 + flen + 1 <= sizeof(buf)) {
-            memcpy(buf, dir, dlen);
-            buf[dlen] = '/';
-            memcpy(buf + dlen + 1, c->file, flen + 1);
-            execve(buf, c->argv, c->envp);
-            if (errno == EACCES)
-                seen_eacces = 1;
-            else if (errno == ENOENT || errno == ENOTDIR || errno == ESTALE || errno == ENODEV ||
-                     errno == ETIMEDOUT || errno == ELOOP || errno == ENAMETOOLONG)
-                last = errno;
-            else
-                return errno; /* found but not runnable: stop like execvp */
-        } else {
-            last = ENAMETOOLONG;
-        }
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return seen_eacces ? EACCES : last;
-}
-
 /* The child's stdin is opened here, after fork, so that a blocking open runs under
  * the caller's deadline. The path is resolved against the caller's cwd (before
  * chdir), as the shell's `cd dir && cmd <file` would not, but `cmd <file` does. */
 static int run_path_child(void *arg)
 {
     const struct path_child *c = arg;
-    child_reset_signals();
+    /* A function child starts with the caller's handlers and mask: block everything
+     * while the handlers go back to the default, so none of them runs here. */
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    ipc__child_reset_signals();
     child_close_cloexec(c->ctl_fd);
     int fd;
     do {
@@ -331,7 +274,7 @@ static int run_path_child(void *arg)
         close(fd);
     if (c->cwd && chdir(c->cwd) < 0)
         child_fail(c, errno);
-    child_fail(c, child_exec(c));
+    child_fail(c, ipc__child_exec(c->file, c->path_env, c->argv, c->envp));
 }
 
 /* ------------------------------------------------------------------------- */
