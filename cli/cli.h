@@ -4,12 +4,19 @@
  *     extern const char ipcstorm_cmd_<name>_summary[];  one line for --help
  * Each stress driver lives in stress/drv_<name>.c and defines the same pair with
  * the prefix ipcstorm_stress_. CMake generates the dispatch tables from the file
- * names. Exit codes: 0 success, 1 usage or setup error, 2 invariant violation
- * (stress), or what the subcommand documents. */
+ * names. Options are parsed by cli/opts.h, the same way for every command.
+ *
+ * Exit status, for every subcommand and stress driver (README "Exit status"):
+ *   0   ran, nothing found
+ *   1   could not run: setup or runtime error (bind failed, missing tool, I/O
+ *       error, interrupted)
+ *   2   ran and found a problem (stress invariant violation, a lock that lost
+ *       updates, frames that fail to decode)
+ *   64  usage error: unknown option, bad value, missing argument (CLI_EXIT_USAGE)
+ * `ipcstorm run` exits with its command's status (128+N for signal N, 127 not
+ * found, 126 not executable); only its own usage errors are 64. */
 #ifndef IPCSTORM_CLI_H
 #define IPCSTORM_CLI_H
-
-#include <stdint.h>
 
 #define IPC_CMD(name)                                                                              \
     int ipcstorm_cmd_##name(int argc, char **argv);                                                \
@@ -28,12 +35,5 @@ struct ipcstorm_stress_entry {
 };
 /* The stress drivers compiled in, terminated by an entry with name NULL. */
 extern const struct ipcstorm_stress_entry ipcstorm_stress_table[];
-
-/* Parses a whole decimal (or 0x hex) unsigned number within [min, max]; prints
- * "ipcstorm <cmd>: invalid value for <opt>: '<text>'" and returns -1 on error. */
-int cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t min, uint64_t max,
-                  uint64_t *out);
-/* Parses seconds as a decimal with an optional fraction ("2", "0.5"). */
-int cli_parse_seconds(const char *cmd, const char *opt, const char *text, double *out);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "ipc/shm.h"
 
 const char ipcstorm_cmd_counter_summary[] =
@@ -20,23 +21,6 @@ const char ipcstorm_cmd_counter_summary[] =
 
 #define MAX_PROCS 1024
 #define MAX_INCS  1000000000ull
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: ipcstorm counter [--procs N] [--incs M] [--lock mutex|sem|atomic|none]\n"
-            "\n"
-            "Forks N processes (default 4, 1..%d) that each add 1 to one counter in\n"
-            "shared memory M times (default 100000, 1..%llu), with the lock:\n"
-            "  mutex   robust process-shared pthread mutex (default)\n"
-            "  sem     POSIX unnamed semaphore (pshared)\n"
-            "  atomic  C11 atomic_fetch_add\n"
-            "  none    unlocked read-modify-write: shows lost updates\n"
-            "Prints expected, got, lost updates and increments per second.\n"
-            "Exit: 0 ok (none: even with lost updates), 1 usage/setup error or a real\n"
-            "lock lost an update.\n",
-            MAX_PROCS, MAX_INCS);
-}
 
 static double now_s(void)
 {
@@ -64,48 +48,62 @@ static int child_main(ipc_counter *c, int gate, uint64_t incs)
     return 0;
 }
 
-/* Option value either as "--opt=value" or as the next argument. */
-static const char *opt_value(int argc, char **argv, int *i, const char *opt)
+static const char *check_lock(const char *value, const void *ctx)
 {
-    size_t len = strlen(opt);
-    if (!strncmp(argv[*i], opt, len) && argv[*i][len] == '=')
-        return argv[*i] + len + 1;
-    if (strcmp(argv[*i], opt) != 0)
-        return NULL;
-    if (*i + 1 >= argc)
-        return ""; /* reported by the value parser as an invalid (empty) value */
-    return argv[++*i];
+    (void)ctx;
+    enum ipc_lock_kind k;
+    return ipc_lock_kind_parse(value, &k) < 0 ? "mutex, sem, atomic or none" : NULL;
 }
 
 int ipcstorm_cmd_counter(int argc, char **argv)
 {
     uint64_t procs = 4, incs = 100000;
+    const char *lock = "mutex";
+    char procs_help[64], incs_help[64];
+    snprintf(procs_help, sizeof(procs_help), "processes, 1..%d (default 4)", MAX_PROCS);
+    snprintf(incs_help, sizeof(incs_help), "increments per process, 1..%llu (default 100000)",
+             MAX_INCS);
+    const struct cli_opt opts[] = {
+        {.name = "procs",
+         .kind = CLI_OPT_U64,
+         .dest = &procs,
+         .min = 1,
+         .max = MAX_PROCS,
+         .help = procs_help},
+        {.name = "incs",
+         .kind = CLI_OPT_U64,
+         .dest = &incs,
+         .min = 1,
+         .max = MAX_INCS,
+         .arg = "M",
+         .help = incs_help},
+        {.name = "lock",
+         .kind = CLI_OPT_STR,
+         .dest = &lock,
+         .arg = "mutex|sem|atomic|none",
+         .help = "the lock (default mutex):\n"
+                 "  mutex   robust process-shared pthread mutex\n"
+                 "  sem     POSIX unnamed semaphore (pshared)\n"
+                 "  atomic  C11 atomic_fetch_add\n"
+                 "  none    unlocked read-modify-write: shows lost updates",
+         .check = check_lock},
+        {0},
+    };
+    const struct cli_cmd cmd = {
+        .prog = "ipcstorm counter",
+        .intro = "Forks N processes that each add 1 to one counter in shared memory M times,\n"
+                 "with the chosen lock. Prints expected, got, lost updates and increments per\n"
+                 "second.\n",
+        .outro = "Exit status: 0 ok (none: even with lost updates), 1 setup error or a failed\n"
+                 "worker, 2 a real lock lost an update, 64 usage error.\n",
+        .opts = opts,
+    };
+    int prc = cli_parse(&cmd, argc, argv, NULL);
+    if (prc != CLI_RUN)
+        return prc;
     enum ipc_lock_kind kind = IPC_LOCK_MUTEX;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if ((v = opt_value(argc, argv, &i, "--procs"))) {
-            if (cli_parse_u64("counter", "--procs", v, 1, MAX_PROCS, &procs) < 0)
-                return 1;
-        } else if ((v = opt_value(argc, argv, &i, "--incs"))) {
-            if (cli_parse_u64("counter", "--incs", v, 1, MAX_INCS, &incs) < 0)
-                return 1;
-        } else if ((v = opt_value(argc, argv, &i, "--lock"))) {
-            if (ipc_lock_kind_parse(v, &kind) < 0) {
-                fprintf(stderr,
-                        "ipcstorm counter: invalid value for --lock: '%s' (expected "
-                        "mutex, sem, atomic or none)\n",
-                        v);
-                return 1;
-            }
-        } else {
-            fprintf(stderr, "ipcstorm counter: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 1;
-        }
-    }
+    if (ipc_lock_kind_parse(lock, &kind) < 0)
+        return cli_usage_error(&cmd, "--lock: '%s' is not %s", lock, check_lock(lock, NULL));
 
     ipc_counter *c = NULL;
     int rc = ipc_counter_new(&c, kind);
@@ -201,11 +199,11 @@ int ipcstorm_cmd_counter(int argc, char **argv)
     if (kind != IPC_LOCK_NONE && lost != 0) {
         fprintf(stderr, "ipcstorm counter: FAIL: lock '%s' lost %" PRId64 " updates\n",
                 ipc_lock_kind_name(kind), lost);
-        return 1;
+        return 2;
     }
     if (got > expected) {
         fprintf(stderr, "ipcstorm counter: FAIL: got more than expected\n");
-        return 1;
+        return 2;
     }
     return 0;
 }

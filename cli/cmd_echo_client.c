@@ -11,27 +11,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "ipc/sock.h"
 
 const char ipcstorm_cmd_echo_client_summary[] =
     "tutorial socket client: send a message to echo-server, print the answer";
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ipcstorm echo-client [--tcp|--udp] --addr ADDR [--message M]\n"
-                 "                            [--timeout SECONDS]\n"
-                 "\n"
-                 "Sends M (default \"Hello, server!\") to an `ipcstorm echo-server` and prints\n"
-                 "its answer on stdout. Exit status 0 when an answer arrived, 1 otherwise.\n"
-                 "\n"
-                 "  --tcp          stream socket (default)\n"
-                 "  --udp          datagram socket\n"
-                 "  --addr ADDR    127.0.0.1:PORT, [::1]:PORT, localhost:PORT,\n"
-                 "                 unix:/path or unix:@name (as echo-server printed it)\n"
-                 "  --message M    the message to send\n"
-                 "  --timeout S    give up connecting or waiting for the answer after S\n"
-                 "                 seconds (default 5)\n");
-}
 
 static int64_t now_ms(void)
 {
@@ -61,41 +45,50 @@ int ipcstorm_cmd_echo_client(int argc, char **argv)
     int udp = 0;
     const char *addr_text = NULL, *msg = "Hello, server!";
     double timeout = 5.0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--tcp")) {
-            udp = 0;
-        } else if (!strcmp(a, "--udp")) {
-            udp = 1;
-        } else if (!strcmp(a, "--addr") && i + 1 < argc) {
-            addr_text = argv[++i];
-        } else if (!strcmp(a, "--message") && i + 1 < argc) {
-            msg = argv[++i];
-        } else if (!strcmp(a, "--timeout") && i + 1 < argc) {
-            if (cli_parse_seconds("echo-client", "--timeout", argv[++i], &timeout) < 0)
-                return 1;
-        } else {
-            fprintf(stderr, "ipcstorm echo-client: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 1;
-        }
-    }
-    if (!addr_text) {
-        fprintf(stderr, "ipcstorm echo-client: --addr is required\n");
-        usage(stderr);
-        return 1;
-    }
+    const struct cli_opt opts[] = {
+        {.name = "tcp",
+         .kind = CLI_OPT_CONST,
+         .dest = &udp,
+         .min = 0,
+         .help = "stream socket (default)"},
+        {.name = "udp", .kind = CLI_OPT_CONST, .dest = &udp, .min = 1, .help = "datagram socket"},
+        {.name = "addr",
+         .kind = CLI_OPT_STR,
+         .dest = &addr_text,
+         .arg = "ADDR",
+         .help = "127.0.0.1:PORT, [::1]:PORT, localhost:PORT,\n"
+                 "unix:/path or unix:@name (as echo-server printed it)"},
+        {.name = "message",
+         .kind = CLI_OPT_STR,
+         .dest = &msg,
+         .arg = "M",
+         .help = "the message to send"},
+        {.name = "timeout",
+         .kind = CLI_OPT_SECONDS,
+         .dest = &timeout,
+         .help = "give up connecting or waiting for the answer after S\n"
+                 "seconds (default 5)"},
+        {0},
+    };
+    const struct cli_cmd cmd = {
+        .prog = "ipcstorm echo-client",
+        .synopsis = "[--tcp|--udp] --addr ADDR [--message M] [--timeout S]",
+        .intro = "Sends M (default \"Hello, server!\") to an `ipcstorm echo-server` and prints\n"
+                 "its answer on stdout.\n",
+        .outro = "Exit status: 0 when an answer arrived, 1 otherwise, 64 usage error.\n",
+        .opts = opts,
+    };
+    int prc = cli_parse(&cmd, argc, argv, NULL);
+    if (prc != CLI_RUN)
+        return prc;
+    if (!addr_text)
+        return cli_usage_error(&cmd, "--addr is required");
     struct ipc_sock_addr addr;
-    if (ipc_sock_addr_parse(&addr, addr_text) < 0) {
-        fprintf(stderr,
-                "ipcstorm echo-client: invalid --addr '%s' (expected 127.0.0.1:PORT, "
-                "[::1]:PORT, localhost:PORT, unix:/path or unix:@name)\n",
-                addr_text);
-        return 1;
-    }
+    if (ipc_sock_addr_parse(&addr, addr_text) < 0)
+        return cli_usage_error(&cmd,
+                               "--addr: '%s' is not 127.0.0.1:PORT, [::1]:PORT, localhost:PORT, "
+                               "unix:/path or unix:@name",
+                               addr_text);
     if (timeout > 86400)
         timeout = 86400;
     int timeout_ms = (int)(timeout * 1000);

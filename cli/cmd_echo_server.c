@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "ipc/sig.h"
 #include "ipc/sock.h"
 
@@ -33,24 +34,6 @@ struct client {
     char peer[IPC_SOCK_ADDRSTRLEN];
     char *buf; /* MAX_MSG bytes */
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ipcstorm echo-server [--tcp|--udp] [--bind ADDR] [--port P]\n"
-                 "\n"
-                 "The tutorial's socket server. Prints the bound address (with the actual port\n"
-                 "when --port is 0) as the first line on stdout, then one line per message\n"
-                 "received (\"<peer>: <message>\"), answering each with \"" ECHO_REPLY "\".\n"
-                 "Serves until SIGTERM or SIGINT, then exits 0.\n"
-                 "\n"
-                 "  --tcp        stream socket (default): a message ends when the client shuts\n"
-                 "               down its sending side, or at 64 KiB\n"
-                 "  --udp        datagram socket: one datagram is one message\n"
-                 "  --bind ADDR  127.0.0.1 (default), ::1, localhost, or a Unix socket\n"
-                 "               unix:/path or unix:@abstract (then --port is ignored and\n"
-                 "               --tcp/--udp pick stream/datagram)\n"
-                 "  --port P     0..65535 (default 0: an ephemeral port)\n");
-}
 
 static void print_message(const char *peer, const char *msg, size_t len)
 {
@@ -160,35 +143,55 @@ int ipcstorm_cmd_echo_server(int argc, char **argv)
     int udp = 0;
     const char *bind_host = "127.0.0.1";
     uint64_t port = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--tcp")) {
-            udp = 0;
-        } else if (!strcmp(a, "--udp")) {
-            udp = 1;
-        } else if (!strcmp(a, "--bind") && i + 1 < argc) {
-            bind_host = argv[++i];
-        } else if (!strcmp(a, "--port") && i + 1 < argc) {
-            if (cli_parse_u64("echo-server", "--port", argv[++i], 0, 65535, &port) < 0)
-                return 1;
-        } else {
-            fprintf(stderr, "ipcstorm echo-server: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 1;
-        }
-    }
+    const struct cli_opt opts[] = {
+        {.name = "tcp",
+         .kind = CLI_OPT_CONST,
+         .dest = &udp,
+         .min = 0,
+         .help = "stream socket (default): a message ends when the client shuts\n"
+                 "down its sending side, or at 64 KiB"},
+        {.name = "udp",
+         .kind = CLI_OPT_CONST,
+         .dest = &udp,
+         .min = 1,
+         .help = "datagram socket: one datagram is one message"},
+        {.name = "bind",
+         .kind = CLI_OPT_STR,
+         .dest = &bind_host,
+         .arg = "ADDR",
+         .help = "127.0.0.1 (default), ::1, localhost, or a Unix socket\n"
+                 "unix:/path or unix:@abstract (then --port is ignored and\n"
+                 "--tcp/--udp pick stream/datagram)"},
+        {.name = "port",
+         .kind = CLI_OPT_U64,
+         .dest = &port,
+         .max = 65535,
+         .arg = "P",
+         .help = "0..65535 (default 0: an ephemeral port)"},
+        {0},
+    };
+    const struct cli_cmd cmd = {
+        .prog = "ipcstorm echo-server",
+        .synopsis = "[--tcp|--udp] [--bind ADDR] [--port P]",
+        .intro = "The tutorial's socket server. Prints the bound address (with the actual port\n"
+                 "when --port is 0) as the first line on stdout, then one line per message\n"
+                 "received (\"<peer>: <message>\"), answering each with \"" ECHO_REPLY "\".\n"
+                 "Serves until SIGTERM or SIGINT, then exits 0.\n",
+        .outro = "Exit status: 0 stopped by SIGTERM/SIGINT, 1 could not bind or serve, 64 usage\n"
+                 "error.\n",
+        .opts = opts,
+    };
+    int prc = cli_parse(&cmd, argc, argv, NULL);
+    if (prc != CLI_RUN)
+        return prc;
 
     struct ipc_sock_addr addr, bound;
     int rc = ipc_sock_addr_from_host_port(&addr, bind_host, (int)port);
     if (rc < 0) {
-        fprintf(stderr,
-                "ipcstorm echo-server: invalid --bind '%s' (numeric IPv4/IPv6, localhost, "
-                "unix:/path or unix:@name)\n",
-                bind_host);
-        return 1;
+        return cli_usage_error(&cmd,
+                               "--bind: '%s' is not a numeric IPv4/IPv6 address, localhost, "
+                               "unix:/path or unix:@name",
+                               bind_host);
     }
 
     /* Block the stop signals before anything else so that none is lost between

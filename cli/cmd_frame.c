@@ -1,6 +1,5 @@
 /* cmd_frame.c - `ipcstorm frame encode|decode`: the wire format v1 on stdin/stdout. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,66 +7,71 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "ipc/error.h"
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
 
 const char ipcstorm_cmd_frame_summary[] = "encode stdin into frames or decode and check frames";
 
+static const char frame_intro[] =
+    "Wire format v1: \"IF\", version 1, type, big-endian length, payload, CRC-32C.\n";
+
+static const char encode_intro[] =
+    "Frames stdin: all of it as one payload (at most 1 GiB), or with --chunk N one\n"
+    "frame per N bytes (the last may be shorter; empty input then gives no frame).\n";
+
+static const char decode_intro[] =
+    "Prints one line per frame: type=T len=N crc=ok. On invalid input it prints the\n"
+    "error kind and the byte offset where it was detected and exits 2 (bad magic,\n"
+    "bad version, payload too large, CRC mismatch, truncated).\n";
+
+static const char frame_outro[] =
+    "Exit status: 0 success, 1 I/O error, 2 invalid frames (decode), 64 usage error.\n";
+
 static void frame_usage(FILE *out)
 {
-    fprintf(out, "usage: ipcstorm frame encode [--type T] [--chunk N] < payload > frames\n"
-                 "       ipcstorm frame decode [--max-payload N] [--payload] < frames\n"
-                 "\n"
-                 "Wire format v1: \"IF\", version 1, type, big-endian length, payload, CRC-32C.\n"
-                 "\n"
-                 "encode   frames stdin: all of it as one payload (at most 1 GiB), or with\n"
-                 "         --chunk N one frame per N bytes (the last may be shorter; empty\n"
-                 "         input then gives no frame).\n"
-                 "  --type T         frame type, 0..255 (default 0)\n"
-                 "  --chunk N        payload bytes per frame, 1..1073741824\n"
-                 "\n"
-                 "decode   prints one line per frame: type=T len=N crc=ok. On invalid input it\n"
-                 "         prints the error kind and the byte offset where it was detected and\n"
-                 "         exits 1 (bad magic, bad version, payload too large, CRC mismatch,\n"
-                 "         truncated).\n"
-                 "  --max-payload N  largest accepted payload, 1..1073741824 (default 1048576)\n"
-                 "  --payload        write the payloads to stdout instead of the lines\n"
-                 "\n"
-                 "Exit status: 0 success, 1 usage, I/O or decode error.\n");
+    fprintf(out,
+            "usage: ipcstorm frame encode [--type T] [--chunk N] < payload > frames\n"
+            "       ipcstorm frame decode [--max-payload N] [--payload] < frames\n"
+            "\n%s\n"
+            "encode:\n%s\n"
+            "decode:\n%s\n"
+            "`ipcstorm frame encode --help` and `ipcstorm frame decode --help` list the\n"
+            "options.\n\n%s",
+            frame_intro, encode_intro, decode_intro, frame_outro);
 }
 
 static int frame_encode(int argc, char **argv)
 {
-    static const struct option opts[] = {{"type", required_argument, NULL, 't'},
-                                         {"chunk", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     uint64_t type = 0, chunk = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "t:c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            if (cli_parse_u64("frame encode", "--type", optarg, 0, 255, &type) < 0)
-                return 1;
-            break;
-        case 'c':
-            if (cli_parse_u64("frame encode", "--chunk", optarg, 1, IPC_FRAME_MAX_PAYLOAD, &chunk) <
-                0)
-                return 1;
-            break;
-        case 'h':
-            frame_usage(stdout);
-            return 0;
-        default:
-            frame_usage(stderr);
-            return 1;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "ipcstorm frame encode: unexpected argument '%s'\n", argv[optind]);
-        return 1;
-    }
+    const struct cli_opt opts[] = {
+        {.name = "type",
+         .kind = CLI_OPT_U64,
+         .dest = &type,
+         .max = 255,
+         .arg = "T",
+         .short_name = 't',
+         .help = "frame type, 0..255 (default 0)"},
+        {.name = "chunk",
+         .kind = CLI_OPT_U64,
+         .dest = &chunk,
+         .min = 1,
+         .max = IPC_FRAME_MAX_PAYLOAD,
+         .short_name = 'c',
+         .help = "payload bytes per frame, 1..1073741824 (default: all of stdin)"},
+        {0},
+    };
+    const struct cli_cmd cmd = {
+        .prog = "ipcstorm frame encode",
+        .args = "< payload > frames",
+        .intro = encode_intro,
+        .outro = frame_outro,
+        .opts = opts,
+    };
+    int prc = cli_parse(&cmd, argc, argv, NULL);
+    if (prc != CLI_RUN)
+        return prc;
 
     /* One payload of all stdin: read it into a buffer bounded by the format's
      * hard limit. With --chunk the buffer is one chunk. */
@@ -136,35 +140,33 @@ static int frame_encode(int argc, char **argv)
 
 static int frame_decode(int argc, char **argv)
 {
-    static const struct option opts[] = {{"max-payload", required_argument, NULL, 'm'},
-                                         {"payload", no_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     uint64_t max = IPC_FRAME_DEFAULT_MAX_PAYLOAD;
-    int payload_out = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "m:ph", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            if (cli_parse_u64("frame decode", "--max-payload", optarg, 1, IPC_FRAME_MAX_PAYLOAD,
-                              &max) < 0)
-                return 1;
-            break;
-        case 'p':
-            payload_out = 1;
-            break;
-        case 'h':
-            frame_usage(stdout);
-            return 0;
-        default:
-            frame_usage(stderr);
-            return 1;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "ipcstorm frame decode: unexpected argument '%s'\n", argv[optind]);
-        return 1;
-    }
+    bool payload_out = false;
+    const struct cli_opt opts[] = {
+        {.name = "max-payload",
+         .kind = CLI_OPT_U64,
+         .dest = &max,
+         .min = 1,
+         .max = IPC_FRAME_MAX_PAYLOAD,
+         .short_name = 'm',
+         .help = "largest accepted payload, 1..1073741824 (default 1048576)"},
+        {.name = "payload",
+         .kind = CLI_OPT_FLAG,
+         .dest = &payload_out,
+         .short_name = 'p',
+         .help = "write the payloads to stdout instead of the lines"},
+        {0},
+    };
+    const struct cli_cmd cmd = {
+        .prog = "ipcstorm frame decode",
+        .args = "< frames",
+        .intro = decode_intro,
+        .outro = frame_outro,
+        .opts = opts,
+    };
+    int prc = cli_parse(&cmd, argc, argv, NULL);
+    if (prc != CLI_RUN)
+        return prc;
     struct ipc_frame_dec dec;
     if (ipc_frame_dec_init(&dec, (size_t)max) < 0)
         return 1;
@@ -231,7 +233,7 @@ static int frame_decode(int argc, char **argv)
                     " (after %" PRIu64 " good frame%s)\n",
                     ipc_errname(err), ipc_strerror(err), at, frames, frames == 1 ? "" : "s");
         ipc_frame_dec_free(&dec);
-        return 1;
+        return 2;
     }
     ipc_frame_dec_free(&dec);
     return 0;
@@ -241,7 +243,7 @@ int ipcstorm_cmd_frame(int argc, char **argv)
 {
     if (argc < 2) {
         frame_usage(stderr);
-        return 1;
+        return CLI_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         frame_usage(stdout);
@@ -253,5 +255,5 @@ int ipcstorm_cmd_frame(int argc, char **argv)
         return frame_decode(argc - 1, argv + 1);
     fprintf(stderr, "ipcstorm frame: unknown action '%s' (expected encode or decode)\n\n", argv[1]);
     frame_usage(stderr);
-    return 1;
+    return CLI_EXIT_USAGE;
 }

@@ -9,32 +9,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "ipc/proc.h"
 #include "ipc/run.h"
 
 const char ipcstorm_cmd_run_summary[] =
     "run a command with timeout, print its output and a status line";
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ipcstorm run [--timeout S] [--grace S] [--stdin FILE] [--method M] "
-                 "-- CMD [ARGS...]\n"
-                 "\n"
-                 "Runs CMD (looked up in PATH, never through a shell), copying its stdout to\n"
-                 "stdout and its stderr to stderr as they arrive, then prints a status line on\n"
-                 "stderr, e.g. 'ipcstorm run: exit 0 in 0.012 s'.\n"
-                 "\n"
-                 "options:\n"
-                 "  --timeout S   send SIGTERM after S seconds (fractions allowed; 0 = none)\n"
-                 "  --grace S     then SIGKILL after S more seconds (default 1)\n"
-                 "  --stdin FILE  the command reads FILE (default: inherit stdin)\n"
-                 "  --method M    fork, vfork or posix_spawn (default: vfork)\n"
-                 "  -h, --help    this help\n"
-                 "\n"
-                 "exit status: the command's exit code, 128+N when it was killed by signal N,\n"
-                 "127 when CMD was not found, 126 when it could not be executed, 1 on a usage\n"
-                 "or setup error.\n");
-}
 
 /* Output is copied as it arrives so long-running commands show progress and
  * nothing is held in memory. */
@@ -81,77 +61,75 @@ static int exec_error_status(int err)
     }
 }
 
+static int parse_method(const char *val, enum ipc_proc_method *out)
+{
+    if (!strcmp(val, "fork"))
+        *out = IPC_PROC_FORK;
+    else if (!strcmp(val, "vfork"))
+        *out = IPC_PROC_VFORK;
+    else if (!strcmp(val, "posix_spawn") || !strcmp(val, "posix-spawn"))
+        *out = IPC_PROC_POSIX_SPAWN;
+    else
+        return -1;
+    return 0;
+}
+
+static const char *check_method(const char *value, const void *ctx)
+{
+    (void)ctx;
+    enum ipc_proc_method m;
+    return parse_method(value, &m) < 0 ? "fork, vfork or posix_spawn" : NULL;
+}
+
 int ipcstorm_cmd_run(int argc, char **argv)
 {
     double timeout = 0, grace = (double)IPC_RUN_DEFAULT_GRACE_MS / 1000.0;
-    const char *stdin_path = NULL;
+    const char *stdin_path = NULL, *method_name = NULL;
     enum ipc_proc_method method = IPC_PROC_AUTO;
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (a[0] != '-')
-            break; /* the command starts here even without "--" */
-        const char *val = NULL;
-        const char *eq = strchr(a, '=');
-        char name[32];
-        if (eq && (size_t)(eq - a) < sizeof(name)) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = '\0';
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof(name), "%s", a);
-        }
-        int takes = !strcmp(name, "--timeout") || !strcmp(name, "--grace") ||
-                    !strcmp(name, "--stdin") || !strcmp(name, "--method");
-        if (!takes) {
-            fprintf(stderr, "ipcstorm run: unknown option '%s' (see ipcstorm run --help)\n", a);
-            return 1;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "ipcstorm run: %s needs a value\n", name);
-                return 1;
-            }
-            val = argv[++i];
-        }
-        if (!strcmp(name, "--timeout")) {
-            if (cli_parse_seconds("run", "--timeout", val, &timeout) < 0)
-                return 1;
-        } else if (!strcmp(name, "--grace")) {
-            if (cli_parse_seconds("run", "--grace", val, &grace) < 0)
-                return 1;
-        } else if (!strcmp(name, "--stdin")) {
-            stdin_path = val;
-        } else {
-            if (!strcmp(val, "fork")) {
-                method = IPC_PROC_FORK;
-            } else if (!strcmp(val, "vfork")) {
-                method = IPC_PROC_VFORK;
-            } else if (!strcmp(val, "posix_spawn") || !strcmp(val, "posix-spawn")) {
-                method = IPC_PROC_POSIX_SPAWN;
-            } else {
-                fprintf(stderr,
-                        "ipcstorm run: invalid value for --method: '%s' (expected fork, "
-                        "vfork or posix_spawn)\n",
-                        val);
-                return 1;
-            }
-        }
-    }
-    if (i >= argc) {
-        fprintf(stderr, "ipcstorm run: no command given\n");
-        usage(stderr);
-        return 1;
-    }
-    char **cmd = argv + i;
+    const struct cli_opt opts[] = {
+        {.name = "timeout",
+         .kind = CLI_OPT_SECONDS,
+         .dest = &timeout,
+         .help = "send SIGTERM after S seconds (fractions allowed; 0 = none)"},
+        {.name = "grace",
+         .kind = CLI_OPT_SECONDS,
+         .dest = &grace,
+         .help = "then SIGKILL after S more seconds (default 1)"},
+        {.name = "stdin",
+         .kind = CLI_OPT_STR,
+         .dest = &stdin_path,
+         .arg = "FILE",
+         .help = "the command reads FILE (default: inherit stdin)"},
+        {.name = "method",
+         .kind = CLI_OPT_STR,
+         .dest = &method_name,
+         .arg = "M",
+         .help = "fork, vfork or posix_spawn (default: vfork)",
+         .check = check_method},
+        {0},
+    };
+    const struct cli_cmd cmd = {
+        .prog = "ipcstorm run",
+        .args = "[--] CMD [ARGS...]",
+        .intro = "Runs CMD (looked up in PATH, never through a shell), copying its stdout to\n"
+                 "stdout and its stderr to stderr as they arrive, then prints a status line on\n"
+                 "stderr, e.g. 'ipcstorm run: exit 0 in 0.012 s'. The options end at \"--\" or\n"
+                 "at the first argument that is not an option.\n",
+        .outro = "Exit status: the command's exit code, 128+N when it was killed by signal N,\n"
+                 "127 when CMD was not found, 126 when it could not be executed, 1 on a setup\n"
+                 "error, 64 on a usage error.\n",
+        .opts = opts,
+    };
+    int i = 0;
+    int prc = cli_parse(&cmd, argc, argv, &i);
+    if (prc != CLI_RUN)
+        return prc;
+    if (method_name && parse_method(method_name, &method) < 0)
+        return cli_usage_error(&cmd, "--method: '%s' is not fork, vfork or posix_spawn",
+                               method_name);
+    if (i >= argc)
+        return cli_usage_error(&cmd, "no command given");
+    char **cmdv = argv + i;
 
     struct ipc_run_options o;
     memset(&o, 0, sizeof(o));
@@ -173,7 +151,7 @@ int ipcstorm_cmd_run(int argc, char **argv)
     }
 
     struct ipc_run_result r;
-    int rc = ipc_run(cmd, &o, &r);
+    int rc = ipc_run(cmdv, &o, &r);
     /* ipc_run's error does not say whether the open of FILE or the exec failed;
      * a FILE that cannot be read keeps the message and status it had when FILE
      * was opened here (access() does not block on a FIFO). */
@@ -182,7 +160,7 @@ int ipcstorm_cmd_run(int argc, char **argv)
         return 1;
     }
     if (rc < 0) {
-        fprintf(stderr, "ipcstorm run: cannot run '%s': %s\n", cmd[0], ipc_strerror(rc));
+        fprintf(stderr, "ipcstorm run: cannot run '%s': %s\n", cmdv[0], ipc_strerror(rc));
         return exec_error_status(rc);
     }
     char what[IPC_PROC_STATUS_MAX];

@@ -1,11 +1,11 @@
-/* cmd_serve.c - `ipcstorm serve`: the pre-fork RESP2 server (ipc/server.h). */
-#include <getopt.h>
+/* cmd_serve.c - `ipcstorm serve`: the pre-fork RESP2 server (ipcsrv/server.h). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "ipc/resp.h"
 #include "ipcsrv/server.h"
 #include "ipc/sig.h"
@@ -15,129 +15,106 @@
 
 const char ipcstorm_cmd_serve_summary[] = "pre-fork RESP2 server (redis-cli/redis-benchmark)";
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: ipcstorm serve [--bind ADDR] [--port P] [--unix PATH] [--udp]\n"
-            "                      [--workers N] [--max-clients N] [--max-bulk BYTES] [--quiet]\n"
-            "\n"
-            "Serves PING, ECHO, INCR, DECR, INCRBY, GET, DEL, DBSIZE, INFO, QUIT (RESP2) from\n"
-            "N forked workers sharing one counter table in shared memory.\n"
-            "\n"
-            "  --bind ADDR        TCP/UDP address: 127.0.0.1 (default), ::1, localhost\n"
-            "  --port P           TCP port (default %d; 0 = ephemeral)\n"
-            "  --unix PATH        also listen on a Unix stream socket (@name: abstract)\n"
-            "  --no-tcp           only the Unix socket (needs --unix)\n"
-            "  --udp              also answer one request per UDP datagram on the same port\n"
-            "  --workers N        worker processes (default: online CPUs)\n"
-            "  --max-clients N    connections across all workers (default %d)\n"
-            "  --max-bulk BYTES   largest bulk argument (default 1048576)\n"
-            "  --quiet            no lifecycle lines on stderr\n"
-            "  --debug-faults     accept DEBUG DIE-MID-INSERT (test builds: the next INCR of a\n"
-            "                     new key kills its worker while it holds the table lock)\n"
-            "\n"
-            "Prints \"listening tcp HOST:PORT ...\" on stdout once bound. SIGTERM/SIGINT stop\n"
-            "gracefully (exit 0); SIGUSR1 logs aggregate worker statistics on stderr.\n",
-            IPC_SERVER_DEFAULT_PORT, IPC_SERVER_DEFAULT_MAX_CLIENTS);
-}
-
 int ipcstorm_cmd_serve(int argc, char **argv)
 {
-    enum {
-        O_BIND = 256,
-        O_PORT,
-        O_UNIX,
-        O_UDP,
-        O_WORKERS,
-        O_MAXC,
-        O_MAXB,
-        O_QUIET,
-        O_NOTCP,
-        O_DEBUG
-    };
-    static const struct option longopts[] = {
-        {"bind", required_argument, NULL, O_BIND},
-        {"port", required_argument, NULL, O_PORT},
-        {"unix", required_argument, NULL, O_UNIX},
-        {"udp", no_argument, NULL, O_UDP},
-        {"no-tcp", no_argument, NULL, O_NOTCP},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"max-clients", required_argument, NULL, O_MAXC},
-        {"max-bulk", required_argument, NULL, O_MAXB},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"debug-faults", no_argument, NULL, O_DEBUG},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct ipc_server_options o = {.port = IPC_SERVER_DEFAULT_PORT};
-    uint64_t v;
-    optind = 1;
-    opterr = 1;
-    for (;;) {
-        int c = getopt_long(argc, argv, "h", longopts, NULL);
-        if (c == -1)
-            break;
-        switch (c) {
-        case O_BIND:
-            o.bind = optarg;
-            break;
-        case O_PORT:
-            if (cli_parse_u64("serve", "--port", optarg, 0, 65535, &v) < 0)
-                return 1;
-            o.port = (int)v;
-            break;
-        case O_UNIX:
-            o.unix_path = optarg;
-            break;
-        case O_UDP:
-            o.udp = 1;
-            break;
-        case O_NOTCP:
-            o.no_tcp = 1;
-            break;
-        case O_WORKERS:
-            if (cli_parse_u64("serve", "--workers", optarg, 1, IPC_SERVER_MAX_WORKERS, &v) < 0)
-                return 1;
-            o.workers = (unsigned)v;
-            break;
-        case O_MAXC:
-            if (cli_parse_u64("serve", "--max-clients", optarg, 1, 10000000, &v) < 0)
-                return 1;
-            o.max_clients = (unsigned)v;
-            break;
-        case O_MAXB:
-            if (cli_parse_u64("serve", "--max-bulk", optarg, 1, IPC_RESP_HARD_MAX_BULK, &v) < 0)
-                return 1;
-            o.max_bulk = (size_t)v;
-            break;
-        case O_QUIET:
-            o.quiet = 1;
-            break;
-        case O_DEBUG:
+    uint64_t port = IPC_SERVER_DEFAULT_PORT, workers = 0, max_clients = 0, max_bulk = 0;
+    bool udp = false, no_tcp = false, quiet = false, debug_faults = false;
+    const char *bind = NULL, *unix_path = NULL;
+    char port_help[64], maxc_help[64];
+    snprintf(port_help, sizeof(port_help), "TCP port (default %d; 0 = ephemeral)",
+             IPC_SERVER_DEFAULT_PORT);
+    snprintf(maxc_help, sizeof(maxc_help), "connections across all workers (default %d)",
+             IPC_SERVER_DEFAULT_MAX_CLIENTS);
+    const struct cli_opt opts[] = {
+        {.name = "bind",
+         .kind = CLI_OPT_STR,
+         .dest = &bind,
+         .arg = "ADDR",
+         .help = "TCP/UDP address: 127.0.0.1 (default), ::1, localhost"},
+        {.name = "port",
+         .kind = CLI_OPT_U64,
+         .dest = &port,
+         .max = 65535,
+         .arg = "P",
+         .help = port_help},
+        {.name = "unix",
+         .kind = CLI_OPT_STR,
+         .dest = &unix_path,
+         .arg = "PATH",
+         .help = "also listen on a Unix stream socket (@name: abstract)"},
+        {.name = "no-tcp",
+         .kind = CLI_OPT_FLAG,
+         .dest = &no_tcp,
+         .help = "only the Unix socket (needs --unix)"},
+        {.name = "udp",
+         .kind = CLI_OPT_FLAG,
+         .dest = &udp,
+         .help = "also answer one request per UDP datagram on the same port"},
+        {.name = "workers",
+         .kind = CLI_OPT_U64,
+         .dest = &workers,
+         .min = 1,
+         .max = IPC_SERVER_MAX_WORKERS,
+         .help = "worker processes (default: online CPUs)"},
+        {.name = "max-clients",
+         .kind = CLI_OPT_U64,
+         .dest = &max_clients,
+         .min = 1,
+         .max = 10000000,
+         .help = maxc_help},
+        {.name = "max-bulk",
+         .kind = CLI_OPT_U64,
+         .dest = &max_bulk,
+         .min = 1,
+         .max = IPC_RESP_HARD_MAX_BULK,
+         .arg = "BYTES",
+         .help = "largest bulk argument (default 1048576)"},
+        {.name = "quiet",
+         .kind = CLI_OPT_FLAG,
+         .dest = &quiet,
+         .help = "no lifecycle lines on stderr"},
+        {.name = "debug-faults",
+         .kind = CLI_OPT_FLAG,
+         .dest = &debug_faults,
+         .help = "accept DEBUG DIE-MID-INSERT (test builds: the next INCR of a\n"
+                 "new key kills its worker while it holds the table lock)"},
+        {0},
+    };
+    const struct cli_cmd cmd = {
+        .prog = "ipcstorm serve",
+        .intro =
+            "Serves PING, ECHO, INCR, DECR, INCRBY, GET, DEL, DBSIZE, INFO, QUIT (RESP2) from\n"
+            "N forked workers sharing one counter table in shared memory.\n",
+        .outro =
+            "Prints \"listening tcp HOST:PORT ...\" on stdout once bound. SIGTERM/SIGINT stop\n"
+            "gracefully (exit 0); SIGUSR1 logs aggregate worker statistics on stderr.\n"
+            "Exit status: 0 stopped by SIGTERM/SIGINT, 1 could not start or failed,\n"
+            "64 usage error.\n",
+        .opts = opts,
+    };
+    int prc = cli_parse(&cmd, argc, argv, NULL);
+    if (prc != CLI_RUN)
+        return prc;
+    o.bind = bind;
+    o.port = (int)port;
+    o.unix_path = unix_path;
+    o.udp = udp;
+    o.no_tcp = no_tcp;
+    o.workers = (unsigned)workers;
+    o.max_clients = (unsigned)max_clients;
+    o.max_bulk = (size_t)max_bulk;
+    o.quiet = quiet;
+    if (debug_faults) {
 #ifdef IPC_TEST_FAULTS
-            ipc_conn_debug_faults_enable(1);
-            break;
+        ipc_conn_debug_faults_enable(1);
 #else
-            fprintf(stderr, "ipcstorm serve: --debug-faults needs a build with IPC_TEST_FAULTS\n");
-            return 1;
+        fprintf(stderr, "ipcstorm serve: --debug-faults needs a build with IPC_TEST_FAULTS\n");
+        return 1;
 #endif
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 1;
-        }
     }
-    if (optind < argc) {
-        fprintf(stderr, "ipcstorm serve: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 1;
-    }
-    if (o.no_tcp && !o.unix_path) {
-        fprintf(stderr, "ipcstorm serve: --no-tcp needs --unix PATH\n");
-        return 1;
-    }
+    if (o.no_tcp && !o.unix_path)
+        return cli_usage_error(&cmd, "--no-tcp needs --unix PATH");
     /* Block the signals the server consumes through signalfd before the listening
      * line goes out: a SIGTERM sent as soon as a script reads it must stay pending
      * for the supervisor (graceful stop, exit 0), not kill us by default action. */

@@ -1,17 +1,24 @@
-/* cmd_version.c - `ipcstorm version`. */
+/* cmd_version.c - `ipcstorm version` (also `ipcstorm --version`). */
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
+#include "opts.h"
+
+#ifndef IPCSTORM_VERSION
+#define IPCSTORM_VERSION "0.1.0"
+#endif
 
 const char ipcstorm_cmd_version_summary[] = "print the version";
 
 int ipcstorm_cmd_version(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: ipcstorm version\n\nPrints the ipcstorm version.\n");
-        return 0;
-    }
-    printf("ipcstorm 0.1.0\n");
+    const struct cli_cmd cmd = {
+        .prog = "ipcstorm version",
+        .intro = "Prints the ipcstorm version (also: ipcstorm --version).\n",
+    };
+    int rc = cli_parse(&cmd, argc, argv, NULL);
+    if (rc != CLI_RUN)
+        return rc;
+    printf("ipcstorm %s\n", IPCSTORM_VERSION);
     return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "opts.h"
 
 /* ---- PRNG ---------------------------------------------------------------------- */
 static uint64_t splitmix64(uint64_t *x)
@@ -157,143 +158,149 @@ bool stress_interrupted(const struct stress *s)
 }
 
 /* ---- options --------------------------------------------------------------------------- */
-static void usage(const struct stress_spec *spec, FILE *out)
-{
-    fprintf(out,
-            "usage: ipcstorm stress %s [--duration S] [--ops N] [--procs N] [--seed N] [--json]\n"
-            "       [--with-stress-ng \"ARGS\"]",
-            spec->name);
-    for (const struct stress_xopt *x = spec->xopts; x && x->name; x++)
-        fprintf(out, " [--%s%s]", x->name, x->kind == STRESS_XOPT_FLAG ? "" : " V");
-#ifdef IPC_TEST_FAULTS
-    if (spec->faults && spec->faults[0].name)
-        fprintf(out, " [--fault NAME]");
-#endif
-    fprintf(out, "\n\n%s\n\n", spec->summary);
-    if (spec->invariants)
-        fprintf(out, "invariants checked:\n%s\n\n", spec->invariants);
-    fprintf(out,
-            "options:\n"
-            "  --duration S   stop after S seconds (default 5; 0 = only --ops)\n"
-            "  --ops N        stop after N operations (default: no limit)\n"
-            "  --procs N      worker processes (default %u, at most %u)\n"
-            "  --seed N       PRNG seed (default: from the clock; printed in every report)\n"
-            "  --json         print one JSON object on stdout instead of the result line\n"
-            "  --with-stress-ng \"ARGS\"  run stress-ng ARGS as background load for the run\n",
-            spec->default_procs, spec->max_procs);
-    for (const struct stress_xopt *x = spec->xopts; x && x->name; x++)
-        fprintf(out, "  --%-12s %s\n", x->name, x->help);
-#ifdef IPC_TEST_FAULTS
-    if (spec->faults && spec->faults[0].name) {
-        fprintf(out, "  --fault NAME   plant a deliberate fault (test builds only):\n");
-        for (const struct stress_fault *f = spec->faults; f->name; f++)
-            fprintf(out, "      %-18s %s\n", f->name, f->help);
-    }
-#endif
-    fprintf(out, "\nexit status: 0 every invariant held, 2 violation, 1 usage/setup error\n");
-}
+/* The stress-ng arguments of --with-stress-ng, joined with spaces (load.c splits
+ * them again at whitespace). */
+static char g_stress_ng_args[1024];
 
-static int parse_xopt(const struct stress *s, const struct stress_xopt *x, const char *val)
+#ifdef IPC_TEST_FAULTS
+static const char *check_fault(const char *value, const void *ctx)
 {
-    char opt[64];
-    snprintf(opt, sizeof(opt), "--%s", x->name);
-    switch (x->kind) {
+    const struct stress_spec *spec = ctx;
+    for (const struct stress_fault *f = spec->faults; f && f->name; f++)
+        if (!strcmp(f->name, value))
+            return NULL;
+    return "a fault this driver can plant";
+}
+#endif
+
+static enum cli_opt_kind xopt_kind(enum stress_xopt_kind k)
+{
+    switch (k) {
     case STRESS_XOPT_U64:
-        return cli_parse_u64(s->spec->name, opt, val, x->min, x->max, (uint64_t *)x->ptr);
+        return CLI_OPT_U64;
     case STRESS_XOPT_SECONDS:
-        return cli_parse_seconds(s->spec->name, opt, val, (double *)x->ptr);
+        return CLI_OPT_SECONDS;
     case STRESS_XOPT_STR:
-        *(const char **)x->ptr = val;
-        return 0;
+        return CLI_OPT_STR;
     case STRESS_XOPT_FLAG:
-        *(bool *)x->ptr = true;
-        return 0;
+        break;
     }
-    return -1;
+    return CLI_OPT_FLAG;
 }
 
-static int parse_options(struct stress *s, int argc, char **argv, bool *help)
+/* Parses the common options and the driver's xopts with the CLI's one option
+ * parser (cli/opts.h). Returns CLI_RUN, 0 after --help or CLI_EXIT_USAGE. */
+static int parse_options(struct stress *s, int argc, char **argv)
 {
     const struct stress_spec *spec = s->spec;
-    const char *cmd = spec->name;
+    struct cli_opt opts[8 + STRESS_MAX_XOPTS];
+    size_t n = 0;
+    uint64_t procs = s->procs;
     bool seed_given = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t u;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            *help = true;
-            return 0;
+    struct cli_rest ng = {0};
+    char prog[64], procs_help[64], intro[4096];
+    snprintf(prog, sizeof(prog), "ipcstorm stress %s", spec->name);
+    snprintf(procs_help, sizeof(procs_help), "worker processes (default %u, at most %u)",
+             spec->default_procs, spec->max_procs);
+    snprintf(intro, sizeof(intro), "%s\n%s%s%s", spec->summary,
+             spec->invariants ? "\ninvariants checked:\n" : "",
+             spec->invariants ? spec->invariants : "", spec->invariants ? "\n" : "");
+    opts[n++] = (struct cli_opt){.name = "duration",
+                                 .kind = CLI_OPT_SECONDS,
+                                 .dest = &s->duration,
+                                 .help = "stop after S seconds (default 5; 0 = only --ops)"};
+    opts[n++] = (struct cli_opt){.name = "ops",
+                                 .kind = CLI_OPT_U64,
+                                 .dest = &s->ops_max,
+                                 .min = 1,
+                                 .max = UINT64_MAX / 2,
+                                 .help = "stop after N operations (default: no limit)"};
+    opts[n++] = (struct cli_opt){.name = "procs",
+                                 .kind = CLI_OPT_U64,
+                                 .dest = &procs,
+                                 .min = 1,
+                                 .max = spec->max_procs,
+                                 .help = procs_help};
+    opts[n++] =
+        (struct cli_opt){.name = "seed",
+                         .kind = CLI_OPT_U64,
+                         .dest = &s->seed,
+                         .max = UINT64_MAX,
+                         .given = &seed_given,
+                         .help = "PRNG seed (default: from the clock; printed in every report)"};
+    opts[n++] =
+        (struct cli_opt){.name = "json",
+                         .kind = CLI_OPT_FLAG,
+                         .dest = &s->json,
+                         .help = "print one JSON object on stdout instead of the result line"};
+    for (const struct stress_xopt *x = spec->xopts; x && x->name; x++) {
+        if (n >= 5 + STRESS_MAX_XOPTS) {
+            fprintf(stderr, "%s: more than %d driver options\n", prog, STRESS_MAX_XOPTS);
+            return STRESS_EXIT_SETUP;
         }
-        if (!strcmp(a, "--json")) {
-            s->json = true;
-            continue;
-        }
-        const struct stress_xopt *x = NULL;
-        if (!strncmp(a, "--", 2))
-            for (const struct stress_xopt *y = spec->xopts; y && y->name; y++)
-                if (!strcmp(a + 2, y->name))
-                    x = y;
-        if (x && x->kind == STRESS_XOPT_FLAG) {
-            parse_xopt(s, x, NULL);
-            continue;
-        }
-        bool known = x || !strcmp(a, "--duration") || !strcmp(a, "--ops") ||
-                     !strcmp(a, "--procs") || !strcmp(a, "--seed") ||
-                     !strcmp(a, "--with-stress-ng");
+        opts[n++] = (struct cli_opt){.name = x->name,
+                                     .kind = xopt_kind(x->kind),
+                                     .dest = x->ptr,
+                                     .min = x->min,
+                                     .max = x->max,
+                                     .help = x->help,
+                                     .check = x->check,
+                                     .ctx = spec};
+    }
 #ifdef IPC_TEST_FAULTS
-        known = known || !strcmp(a, "--fault");
+    char fault_help[2048];
+    if (spec->faults && spec->faults[0].name) {
+        size_t len = (size_t)snprintf(fault_help, sizeof(fault_help),
+                                      "plant a deliberate fault (test builds only):");
+        for (const struct stress_fault *f = spec->faults; f->name && len < sizeof(fault_help); f++)
+            len += (size_t)snprintf(fault_help + len, sizeof(fault_help) - len, "\n  %-18s %s",
+                                    f->name, f->help);
+        opts[n++] = (struct cli_opt){.name = "fault",
+                                     .kind = CLI_OPT_STR,
+                                     .dest = &s->fault,
+                                     .arg = "NAME",
+                                     .help = fault_help,
+                                     .check = check_fault,
+                                     .ctx = spec};
+    }
 #endif
-        if (!known) {
-            fprintf(stderr, "ipcstorm stress %s: unknown option '%s' (see --help)\n", cmd, a);
-            return -1;
-        }
-        if (!val) {
-            fprintf(stderr, "ipcstorm stress %s: option %s needs a value\n", cmd, a);
-            return -1;
-        }
-        i++;
-        if (x) {
-            if (parse_xopt(s, x, val) < 0)
-                return -1;
-        } else if (!strcmp(a, "--duration")) {
-            if (cli_parse_seconds(cmd, a, val, &s->duration) < 0)
-                return -1;
-        } else if (!strcmp(a, "--ops")) {
-            if (cli_parse_u64(cmd, a, val, 1, UINT64_MAX / 2, &s->ops_max) < 0)
-                return -1;
-        } else if (!strcmp(a, "--procs")) {
-            if (cli_parse_u64(cmd, a, val, 1, spec->max_procs, &u) < 0)
-                return -1;
-            s->procs = (unsigned)u;
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_u64(cmd, a, val, 0, UINT64_MAX, &s->seed) < 0)
-                return -1;
-            seed_given = true;
-        } else if (!strcmp(a, "--with-stress-ng")) {
-            s->stress_ng_args = val;
-        } else {
-            const struct stress_fault *f = spec->faults;
-            while (f && f->name && strcmp(f->name, val))
-                f++;
-            if (!f || !f->name) {
-                fprintf(stderr, "ipcstorm stress %s: unknown fault '%s' (see --help)\n", cmd, val);
-                return -1;
-            }
-            s->fault = f->name;
-        }
+    opts[n++] = (struct cli_opt){
+        .name = "with-stress-ng",
+        .kind = CLI_OPT_REST,
+        .dest = &ng,
+        .help = "run `stress-ng ARGS` as background load for the run: every\n"
+                "argument after it goes to stress-ng, so it comes last\n"
+                "(--with-stress-ng --cpu 1 --fork 1). One quoted argument, or\n"
+                "--with-stress-ng=ARGS, is the whole of ARGS (split at spaces)\n"
+                "and options may follow it: --with-stress-ng \"--cpu 1 --fork 1\""};
+    opts[n] = (struct cli_opt){0};
+    const struct cli_cmd cmd = {
+        .prog = prog,
+        .intro = intro,
+        .outro = "Exit status: 0 every invariant held, 1 setup error or interrupted, 2 a\n"
+                 "violation, 64 usage error.\n",
+        .opts = opts,
+    };
+    int rc = cli_parse(&cmd, argc, argv, NULL);
+    if (rc != CLI_RUN)
+        return rc;
+    s->procs = (unsigned)procs;
+    if (ng.first || ng.argv) {
+        if (cli_rest_join(&ng, g_stress_ng_args, sizeof(g_stress_ng_args)) < 0)
+            return cli_usage_error(&cmd,
+                                   "--with-stress-ng: the arguments are longer than %zu bytes",
+                                   sizeof(g_stress_ng_args) - 1);
+        s->stress_ng_args = g_stress_ng_args;
     }
-    if (s->duration == 0 && s->ops_max == 0) {
-        fprintf(stderr, "ipcstorm stress %s: --duration 0 needs --ops N\n", cmd);
-        return -1;
-    }
+    if (s->duration == 0 && s->ops_max == 0)
+        return cli_usage_error(&cmd, "--duration 0 needs --ops N");
     if (!seed_given) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
         s->seed = splitmix64(&x) >> 16; /* short enough to type */
     }
-    return 0;
+    return CLI_RUN;
 }
 
 /* ---- /dev/shm snapshot ------------------------------------------------------------------ */
@@ -431,13 +438,9 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
     s->argc = argc;
     s->argv = argv;
     s->stop_flag = &g_stop;
-    bool help = false;
-    if (parse_options(s, argc, argv, &help) < 0)
-        return STRESS_EXIT_SETUP;
-    if (help) {
-        usage(spec, stdout);
-        return STRESS_EXIT_OK;
-    }
+    int rc = parse_options(s, argc, argv);
+    if (rc != CLI_RUN)
+        return rc; /* 0 after --help, STRESS_EXIT_USAGE */
     s->tty = isatty(STDERR_FILENO) == 1 && !s->json;
     g_stop = 0;
     install_stop_handlers();
@@ -540,18 +543,34 @@ static void reproduce_command(const struct stress *s, char *buf, size_t cap)
     shell_append(buf, cap, "stress");
     shell_append(buf, cap, s->spec->name);
     for (int i = 1; i < s->argc; i++) {
-        if (!strcmp(s->argv[i], "--seed") && i + 1 < s->argc) {
+        const char *a = s->argv[i];
+        bool takes_next = i + 1 < s->argc;
+        if (!strcmp(a, "--seed") && takes_next) {
             i++;
             continue;
         }
-        if (!strcmp(s->argv[i], "--json"))
+        if (!strncmp(a, "--seed=", 7) || !strcmp(a, "--json") ||
+            !strncmp(a, "--with-stress-ng=", 17))
             continue;
-        shell_append(buf, cap, s->argv[i]);
+        if (!strcmp(a, "--with-stress-ng")) {
+            /* Its one-value form (options may follow), or every remaining argument. */
+            if (takes_next && strpbrk(s->argv[i + 1], " \t\n")) {
+                i++;
+                continue;
+            }
+            break;
+        }
+        shell_append(buf, cap, a);
     }
     char seed[32];
     snprintf(seed, sizeof(seed), "%" PRIu64, s->seed);
     shell_append(buf, cap, "--seed");
     shell_append(buf, cap, seed);
+    /* Last: every argument after --with-stress-ng belongs to stress-ng. */
+    if (s->stress_ng_args) {
+        shell_append(buf, cap, "--with-stress-ng");
+        shell_append(buf, cap, s->stress_ng_args);
+    }
 }
 
 #define STRESS_MAX_REPORTED 8

@@ -5,7 +5,7 @@
  *     struct stress s;
  *     int rc = stress_begin(&s, &spec, argc, argv);   // options, baseline, stress-ng
  *     if (rc != STRESS_RUN)
- *         return rc;                                   // --help (0) or usage error (1)
+ *         return rc;                                   // --help (0), usage (64), setup (1)
  *     while (stress_running(&s)) {                     // ops/duration/Ctrl-C, progress
  *         ... one round: spawn, hammer, check ...
  *         stress_check(&s, ok, "invariant-name", "detail %d", x);
@@ -14,8 +14,10 @@
  *     ... tear down every child, fd and region ...
  *     return stress_end(&s);                           // hygiene, result, JSON: 0/1/2
  *
- * Exit status: 0 when every invariant held, 2 on any violation, 1 on a usage or
- * setup error (or a run interrupted by SIGINT/SIGTERM without a violation).
+ * Exit status: 0 when every invariant held, 2 on any violation, 1 on a setup error
+ * (or a run interrupted by SIGINT/SIGTERM without a violation), 64 on a usage
+ * error (unknown option, bad value, missing argument). Options are parsed by the
+ * CLI's one parser (cli/opts.h): "--name=value" and "--name value" alike.
  * Everything here runs in the driver's parent process only, single-threaded;
  * children report to the parent through pipes or shared memory. */
 #ifndef IPCSTORM_STRESS_COMMON_H
@@ -33,6 +35,7 @@
 #define STRESS_EXIT_OK        0
 #define STRESS_EXIT_SETUP     1
 #define STRESS_EXIT_VIOLATION 2
+#define STRESS_EXIT_USAGE     64 /* sysexits' EX_USAGE, as CLI_EXIT_USAGE */
 
 /* ---- deterministic PRNG (xoshiro256**, seeded through splitmix64) ---------- */
 struct stress_rng {
@@ -65,6 +68,9 @@ struct stress_xopt {
     void *ptr;
     uint64_t min, max; /* STRESS_XOPT_U64 only */
     const char *help;
+    /* STRESS_XOPT_STR, optional: NULL when value is acceptable, otherwise what was
+     * expected; a bad value is then a usage error (ctx is the driver's spec). */
+    const char *(*check)(const char *value, const void *ctx);
 };
 
 struct stress_fault {
@@ -118,8 +124,8 @@ struct stress {
 
 /* Parses options, prints --help, takes the hygiene baseline, installs the
  * SIGINT/SIGTERM stop handlers and starts stress-ng when asked. Returns STRESS_RUN
- * to run, otherwise the exit status to return at once (0 after --help, 1 on a
- * usage or setup error, which it has already printed). */
+ * to run, otherwise the exit status to return at once (0 after --help, 64 on a
+ * usage error, 1 on a setup error, which it has already printed). */
 int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, char **argv);
 
 /* True while the run should go on: no stop signal, ops below --ops, elapsed time

@@ -35,14 +35,15 @@ static uint64_t opt_incs = 20000;
 static uint64_t opt_victims = 2;
 static const char *opt_kinds = "mutex,sem,atomic,none";
 
+static const char *check_kinds(const char *value, const void *ctx);
 static const struct stress_xopt xopts[] = {
     {"incs", STRESS_XOPT_U64, &opt_incs, 1, 100000000,
-     "increments per process per round (default 20000)"},
+     "increments per process per round (default 20000)", NULL},
     {"victims", STRESS_XOPT_U64, &opt_victims, 0, MAX_VICTIMS,
-     "lock holders SIGKILLed per mutex round (default 2)"},
+     "lock holders SIGKILLed per mutex round (default 2)", NULL},
     {"kinds", STRESS_XOPT_STR, &opt_kinds, 0, 0,
-     "comma-separated lock kinds to rotate (default mutex,sem,atomic,none)"},
-    {NULL, 0, NULL, 0, 0, NULL},
+     "comma-separated lock kinds to rotate (default mutex,sem,atomic,none)", check_kinds},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const struct stress_fault faults[] = {
@@ -273,6 +274,23 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
         g_recoveries += ipc_counter_recoveries(&sh->counter);
     ipc_counter_destroy(&sh->counter);
     stress_add_ops(s, (uint64_t)committed);
+}
+
+static const char *check_kinds(const char *value, const void *ctx)
+{
+    (void)ctx;
+    static const char want[] = "a comma-separated list of mutex, sem, atomic, none";
+    char buf[128];
+    if (snprintf(buf, sizeof(buf), "%s", value) >= (int)sizeof(buf))
+        return want;
+    unsigned n = 0;
+    for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+        enum ipc_lock_kind k;
+        if (ipc_lock_kind_parse(t, &k) < 0)
+            return want;
+        n++;
+    }
+    return n ? NULL : want;
 }
 
 int ipcstorm_stress_counter(int argc, char **argv)

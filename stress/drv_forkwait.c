@@ -30,19 +30,21 @@ const char ipcstorm_stress_forkwait_summary[] =
 static uint64_t opt_batch = 16;
 static const char *opt_method = "mixed";
 
+static const char *check_method(const char *value, const void *ctx);
 static const struct stress_xopt xopts[] = {
     {"batch", STRESS_XOPT_U64, &opt_batch, 1, MAX_BATCH,
-     "children per round and per --procs (default 16, at most 128 in all)"},
+     "children per round and per --procs (default 16, at most 128 in all)", NULL},
     {"method", STRESS_XOPT_STR, &opt_method, 0, 0,
      "mixed (default): every child kind (exec'd shells, function\n"
-     "                 children, killed ones, orphans) with every spawn method;\n"
-     "                 fork: only function children (ipc_proc_fork) that _exit\n"
-     "                 with a seeded code, the equivalent of stress-ng --fork's\n"
-     "                 child; vfork, posix_spawn: only /bin/sh children spawned\n"
-     "                 with that method, exiting with a code or killing themselves\n"
-     "                 (they pay an exec, which stress-ng --vfork's child does\n"
-     "                 not). Every status is verified with every method"},
-    {NULL, 0, NULL, 0, 0, NULL},
+     "children, killed ones, orphans) with every spawn method;\n"
+     "fork: only function children (ipc_proc_fork) that _exit\n"
+     "with a seeded code, the equivalent of stress-ng --fork's\n"
+     "child; vfork, posix_spawn: only /bin/sh children spawned\n"
+     "with that method, exiting with a code or killing themselves\n"
+     "(they pay an exec, which stress-ng --vfork's child does\n"
+     "not). Every status is verified with every method",
+     check_method},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const struct stress_fault faults[] = {
@@ -94,6 +96,12 @@ static int parse_method(const char *name)
         if (!strcmp(name, method_names[m]))
             return m;
     return -2;
+}
+
+static const char *check_method(const char *value, const void *ctx)
+{
+    (void)ctx;
+    return parse_method(value) == -2 ? "mixed, fork, vfork or posix_spawn" : NULL;
 }
 
 /* The kind of child i: any kind when mixed, function exits for fork, exec'd

@@ -34,8 +34,8 @@ static uint64_t opt_frames = 200;
 
 static const struct stress_xopt xopts[] = {
     {"frames", STRESS_XOPT_U64, &opt_frames, 1, 1000000,
-     "small frames per writer per round (large rounds send 1/10 of it)"},
-    {NULL, 0, NULL, 0, 0, NULL},
+     "small frames per writer per round (large rounds send 1/10 of it)", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const struct stress_fault faults[] = {

@@ -28,10 +28,10 @@ static uint64_t opt_batch = 256;
 static uint64_t opt_kill_per_mille = 20;
 
 static const struct stress_xopt xopts[] = {
-    {"batch", STRESS_XOPT_U64, &opt_batch, 1, MAX_BATCH, "tasks per round (default 256)"},
+    {"batch", STRESS_XOPT_U64, &opt_batch, 1, MAX_BATCH, "tasks per round (default 256)", NULL},
     {"kill-rate", STRESS_XOPT_U64, &opt_kill_per_mille, 0, 1000,
-     "per-mille chance per collected result to SIGKILL a random worker (default 20)"},
-    {NULL, 0, NULL, 0, 0, NULL},
+     "per-mille chance per collected result to SIGKILL a random worker (default 20)", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const struct stress_fault faults[] = {

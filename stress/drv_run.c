@@ -25,8 +25,8 @@ static uint64_t opt_max_bytes = 4u << 20;
 
 static const struct stress_xopt xopts[] = {
     {"max-bytes", STRESS_XOPT_U64, &opt_max_bytes, 1, 256u << 20,
-     "largest stdin/stdout/stderr per capture run (default 4 MiB)"},
-    {NULL, 0, NULL, 0, 0, NULL},
+     "largest stdin/stdout/stderr per capture run (default 4 MiB)", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const struct stress_fault faults[] = {

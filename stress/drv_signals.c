@@ -49,17 +49,19 @@ static uint64_t opt_per_sender = 300;
 static uint64_t opt_acks = 200;
 static const char *opt_modes = "all";
 
+static const char *check_modes(const char *value, const void *ctx);
 static const struct stress_xopt xopts[] = {
     {"per-sender", STRESS_XOPT_U64, &opt_per_sender, 1, 100000,
-     "RT signals each sender queues per round (default 300)"},
+     "RT signals each sender queues per round (default 300)", NULL},
     {"acks", STRESS_XOPT_U64, &opt_acks, 1, 100000,
-     "SIGUSR1/ack exchanges per ack round (default 200)"},
+     "SIGUSR1/ack exchanges per ack round (default 200)", NULL},
     {"modes", STRESS_XOPT_STR, &opt_modes, 0, 0,
      "comma-separated scenarios the rounds rotate over: rt-signalfd,\n"
-     "                 rt-selfpipe, rt-threads, ack; or all (default). scripts/bench\n"
-     "                 runs rt-signalfd with --procs 1: one sender, one receiver,\n"
-     "                 like stress-ng --sigq 1 (which verifies nothing)"},
-    {NULL, 0, NULL, 0, 0, NULL},
+     "rt-selfpipe, rt-threads, ack; or all (default). scripts/bench\n"
+     "runs rt-signalfd with --procs 1: one sender, one receiver,\n"
+     "like stress-ng --sigq 1 (which verifies nothing)",
+     check_modes},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const struct stress_fault faults[] = {
@@ -511,6 +513,15 @@ static unsigned parse_modes(const char *spec_, int *rot)
             return n;
         p += len + 1;
     }
+}
+
+static const char *check_modes(const char *value, const void *ctx)
+{
+    (void)ctx;
+    int rot[MODE_COUNT];
+    return parse_modes(value, rot) == 0
+               ? "all or a comma-separated list of rt-signalfd, rt-selfpipe, rt-threads, ack"
+               : NULL;
 }
 
 int ipcstorm_stress_signals(int argc, char **argv)

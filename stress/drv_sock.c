@@ -1,4 +1,4 @@
-/* drv_sock.c - `ipcstorm stress sock`: the pre-fork RESP2 server (ipc/server.h,
+/* drv_sock.c - `ipcstorm stress sock`: the pre-fork RESP2 server (ipcsrv/server.h,
  * run in a forked child of the driver, the same code as `ipcstorm serve`) on an
  * ephemeral TCP port and an abstract Unix socket, with good clients pipelining
  * PING / ECHO / INCR over both and hostile clients mixed in: garbage, half
@@ -42,18 +42,18 @@ static double opt_stall = 10.0;
 
 static const struct stress_xopt xopts[] = {
     {"batches", STRESS_XOPT_U64, &opt_batches, 1, 100000,
-     "pipelined batches per good client per round (default 20)"},
+     "pipelined batches per good client per round (default 20)", NULL},
     /* A good client writes its whole batch before reading: the batch's replies
      * (up to ~4.1 KB each) must fit under the server's 256 KiB output
      * backpressure limit, or client and server would wait on each other. */
-    {"depth", STRESS_XOPT_U64, &opt_depth, 1, 48,
-     "largest pipeline depth (default 32, at most 48)"},
+    {"depth", STRESS_XOPT_U64, &opt_depth, 1, 48, "largest pipeline depth (default 32, at most 48)",
+     NULL},
     {"hostile", STRESS_XOPT_U64, &opt_hostile, 0, MAX_CLIENTS,
-     "hostile clients per round (default 3)"},
-    {"workers", STRESS_XOPT_U64, &opt_workers, 1, 64, "server worker processes (default 2)"},
+     "hostile clients per round (default 3)", NULL},
+    {"workers", STRESS_XOPT_U64, &opt_workers, 1, 64, "server worker processes (default 2)", NULL},
     {"stall-limit", STRESS_XOPT_SECONDS, &opt_stall, 0, 0,
-     "seconds a good client's batch may take before it counts as stalled (default 10)"},
-    {NULL, 0, NULL, 0, 0, NULL},
+     "seconds a good client's batch may take before it counts as stalled (default 10)", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const struct stress_fault faults[] = {

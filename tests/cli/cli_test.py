@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Tests of the ipcstorm command line: the one option parser (cli/opts.h), decimal
+numbers, --version, the driver list, --with-stress-ng and the exit statuses of the
+README's "Exit status" section (0 nothing found, 1 could not run, 2 found a
+problem, 64 usage error).
+
+usage: cli_test.py IPCSTORM_BINARY SOURCE_DIR CASE
+
+Every case runs the real binary (or script) in a child process with a timeout and
+checks its exit status and output. Exit 77 = skipped.
+"""
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+
+BIN = None
+SRC = None
+USAGE = 64
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def run(args, stdin=b"", timeout=60):
+    p = subprocess.run([BIN] + args, input=stdin, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def frame(payload, type_=0):
+    rc, out, err = run(["frame", "encode", "--type", str(type_)], payload)
+    check(rc == 0, "frame encode exit %d: %s" % (rc, err))
+    return out
+
+
+def usage_error(args, option, value=None, stdin=b""):
+    """args must fail with exit 64 and a message naming option (and value)."""
+    rc, out, err = run(args, stdin)
+    check(rc == USAGE, "%s: exit %d, expected %d (usage error); stderr: %s" % (args, rc, USAGE, err))
+    first = err.splitlines()[0] if err else ""
+    check(option in first, "%s: the message %r does not name %s" % (args, first, option))
+    if value is not None:
+        check("'%s'" % value in first, "%s: the message %r does not quote %r" % (args, first, value))
+    return first
+
+
+# ---- cases -----------------------------------------------------------------------
+def case_decimal_leading_zeros():
+    # --max-payload 010 is ten (not eight, as strtoull base 0 read it): a 9- and a
+    # 10-byte payload pass, an 11-byte one is too large (exit 2: bad frames).
+    for n in (9, 10):
+        rc, out, err = run(["frame", "decode", "--max-payload", "010"], frame(b"x" * n))
+        check(rc == 0, "len %d with --max-payload 010: exit %d: %s" % (n, rc, err))
+        check(out.decode() == "type=0 len=%d crc=ok\n" % n, "output %r" % out)
+    rc, out, err = run(["frame", "decode", "--max-payload", "010"], frame(b"x" * 11))
+    check(rc == 2 and "IPC_ETOOLARGE" in err, "len 11 with --max-payload 010: exit %d: %s" % (rc, err))
+    # --type 007 is 7, --type 010 is 10.
+    for text, want in (("007", 7), ("010", 10), ("0", 0), ("255", 255)):
+        rc, out, err = run(["frame", "decode"], frame(b"p", text))
+        check(rc == 0 and out.decode() == "type=%d len=1 crc=ok\n" % want,
+              "--type %s: exit %d, %r" % (text, rc, out))
+
+
+def case_decimal_rejects():
+    # Hex, signs, blanks, exponents, empty values, non-digits and overflow are usage
+    # errors naming the option and quoting the value.
+    for bad in ("0x10", "0X10", "+5", "-5", " 5", "5 ", "1e3", "", "ten", "5k",
+                "18446744073709551616", "99999999999999999999999"):
+        usage_error(["frame", "decode", "--max-payload", bad], "--max-payload", bad)
+        usage_error(["frame", "decode", "--max-payload=" + bad], "--max-payload", bad)
+    # Out of range.
+    usage_error(["frame", "encode", "--type", "256"], "--type", "256")
+    usage_error(["frame", "decode", "--max-payload", "0"], "--max-payload", "0")
+    # The message of the issue, word for word; --no-tcp without --unix keeps the old
+    # code (which took 0x1F90 as 8080) from listening anywhere.
+    first = usage_error(["serve", "--port", "0x1F90", "--no-tcp"], "--port", "0x1F90")
+    check(first == "ipcstorm serve: --port: '0x1F90' is not a decimal number in 0..65535",
+          "message %r" % first)
+    # A stress driver, its own option and a common one; seconds are decimal too.
+    usage_error(["stress", "pipe", "--frames", "0x10"], "--frames", "0x10")
+    usage_error(["stress", "pipe", "--seed", "-1"], "--seed", "-1")
+    for bad in ("0x1", "1e1", "-1", "inf", "nan", "", ".", "1.2.3"):
+        usage_error(["stress", "pipe", "--duration", bad], "--duration", bad)
+        usage_error(["run", "--timeout", bad, "--", "true"], "--timeout", bad)
+
+
+def case_equals_and_space():
+    # A subcommand whose old parser knew only "--x v": echo-server and echo-client
+    # round trip with either spelling.
+    name = "@ipcstorm-cli-test-%d" % os.getpid()
+    for eq in (True, False):
+        def opt(k, v):
+            return ["--%s=%s" % (k, v)] if eq else ["--" + k, v]
+        srv = subprocess.Popen([BIN, "echo-server"] + opt("bind", "unix:" + name) + opt("port", "0"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = srv.stdout.readline().decode().strip()
+            check(line.startswith("unix:"), "echo-server (%s) printed %r, stderr %r" %
+                  ("--x=v" if eq else "--x v", line, srv.stderr.read1(4096) if not line else b""))
+            rc, out, err = run(["echo-client"] + opt("addr", line) + opt("message", "hi there") +
+                               opt("timeout", "5.5"))
+            check(rc == 0 and out == b"Message Received!\n", "echo-client exit %d %r %s" % (rc, out, err))
+            check(srv.stdout.readline().decode().endswith(": hi there\n"), "server did not print it")
+        finally:
+            srv.send_signal(signal.SIGTERM)
+            src = srv.wait(timeout=30)
+        check(src == 0, "echo-server exit %d after SIGTERM" % src)
+    # A stress driver: the same parameters either way, common options and the
+    # driver's own; --json shows what was parsed.
+    spaced = ["--duration", "0.3", "--procs", "2", "--incs", "07", "--kinds", "mutex,atomic",
+              "--seed", "0042", "--json"]
+    joined = ["--duration=0.3", "--procs=2", "--incs=7", "--kinds=mutex,atomic", "--seed=42",
+              "--json"]
+    params = []
+    for args in (spaced, joined):
+        rc, out, err = run(["stress", "counter"] + args)
+        check(rc == 0, "stress counter %s: exit %d: %s" % (args, rc, err))
+        d = json.loads(out.decode().strip().splitlines()[-1])
+        params.append((d["params"], d["seed"]))
+        check(d["params"]["procs"] == 2 and d["params"]["incs"] == 7 and
+              d["params"]["kinds"] == "mutex,atomic" and d["seed"] == 42,
+              "stress counter %s parsed as %s" % (args, out))
+    check(params[0] == params[1], "--x v and --x=v differ: %s" % params)
+
+
+def case_version():
+    for args in (["--version"], ["version"]):
+        rc, out, err = run(args)
+        check(rc == 0, "%s: exit %d: %s" % (args, rc, err))
+        check(re.fullmatch(rb"ipcstorm \d+\.\d+\.\d+\n", out), "%s printed %r" % (args, out))
+    usage_error(["version", "--bogus"], "--bogus")
+
+
+def case_stress_lists_drivers():
+    rc, out, err = run(["stress"])
+    check(rc == 0, "ipcstorm stress: exit %d: %s" % (rc, err))
+    text = out.decode()
+    drivers = sorted(f[4:-2] for f in os.listdir(os.path.join(SRC, "stress"))
+                     if f.startswith("drv_") and f.endswith(".c"))
+    check(drivers, "no stress/drv_*.c found")
+    for d in drivers:
+        check(re.search(r"^  %s +\S" % re.escape(d), text, re.M),
+              "driver %s not listed with its summary in:\n%s" % (d, text))
+    usage_error(["stress", "nosuch"], "nosuch")
+
+
+def case_with_stress_ng():
+    if not shutil.which("stress-ng"):
+        print("stress-ng not installed: skipped")
+        sys.exit(77)
+    # The line scripts/session prints (stress-ng's arguments after --with-stress-ng,
+    # unquoted), pasted into a shell; and the quoted one-string form, after which
+    # options may still follow.
+    lines = [
+        "%s stress counter --duration 1 --json --with-stress-ng --cpu 1",
+        "%s stress counter --duration=1 --json --with-stress-ng '--cpu 1' --procs 2",
+        "%s stress counter --duration 1 --json --with-stress-ng=--cpu\\ 1",
+    ]
+    for line in lines:
+        cmd = line % shlex.quote(BIN)
+        p = subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=120)
+        check(p.returncode == 0, "%s: exit %d: %s" % (cmd, p.returncode, p.stderr.decode()))
+        d = json.loads(p.stdout.decode().strip().splitlines()[-1])
+        check(d["params"]["with_stress_ng"] == "--cpu 1", "%s: params %s" % (cmd, d["params"]))
+        check("--procs" not in line or d["params"]["procs"] == 2, "%s: params %s" % (cmd, d["params"]))
+        # The reproduce command keeps the load last, as one quoted argument.
+        check(d["reproduce"].endswith("--with-stress-ng '--cpu 1'"), "reproduce %r" % d["reproduce"])
+    usage_error(["stress", "counter", "--with-stress-ng"], "--with-stress-ng")
+
+
+def case_usage_exit_status():
+    # A subcommand, a stress driver, the dispatcher and scripts: 64, never 2.
+    usage_error(["serve", "--bogus"], "--bogus")
+    usage_error(["serve", "--por", "1"], "--por")  # no abbreviations
+    usage_error(["counter", "--lock", "spin"], "--lock", "spin")
+    usage_error(["frame", "decode", "--payload=yes"], "--payload")
+    usage_error(["frame", "decode", "--max-payload"], "--max-payload")
+    usage_error(["run", "--method", "clone", "--", "true"], "--method", "clone")
+    usage_error(["stress", "pipe", "--bogus"], "--bogus")
+    usage_error(["stress", "pipe", "--procs", "0"], "--procs", "0")
+    usage_error(["stress", "pipe", "--duration", "0"], "--duration")
+    usage_error(["stress", "forkwait", "--method", "clone"], "--method", "clone")
+    usage_error(["stress", "counter", "--kinds", "mutex,spin"], "--kinds", "mutex,spin")
+    usage_error(["stress", "signals", "--modes", "rt-nothing"], "--modes", "rt-nothing")
+    usage_error(["echo-client"], "--addr")
+    usage_error(["nosuch"], "nosuch")
+    rc, out, err = run([])
+    check(rc == USAGE, "ipcstorm without a command: exit %d" % rc)
+    # `ipcstorm run` passes its command's status through; only its own usage
+    # errors are 64.
+    rc, out, err = run(["run", "--", "sh", "-c", "exit 3"])
+    check(rc == 3, "run: exit %d, expected the child's 3" % rc)
+    for script, args, option in (("fuzz", ["--bogus"], "--bogus"),
+                                 ("fuzz", ["--seconds"], "--seconds"),
+                                 ("fuzz", ["--seconds", "0x10"], "--seconds"),
+                                 ("session", ["--bogus"], "--bogus"),
+                                 ("test", ["--bogus"], "--bogus"),
+                                 ("deps", ["--bogus"], "--bogus")):
+        p = subprocess.run([os.path.join(SRC, "scripts", script)] + args, capture_output=True,
+                           timeout=60, cwd=SRC)
+        err = p.stderr.decode(errors="replace")
+        check(p.returncode == USAGE, "scripts/%s %s: exit %d: %s" % (script, args, p.returncode, err))
+        check(option in err, "scripts/%s %s: message %r does not name %s" % (script, args, err, option))
+    p = subprocess.run(["bash", os.path.join(SRC, "stress", "selftest.sh")], capture_output=True,
+                       timeout=60)
+    check(p.returncode == USAGE, "selftest.sh without arguments: exit %d" % p.returncode)
+
+
+def case_help_matches_parser():
+    # Every option the help lists is accepted by the parser (with --help after it,
+    # so nothing runs), and --help goes to stdout with exit 0.
+    commands = [["serve"], ["counter"], ["frame", "encode"], ["frame", "decode"], ["run"],
+                ["echo-client"], ["echo-server"], ["version"]]
+    drivers = sorted(f[4:-2] for f in os.listdir(os.path.join(SRC, "stress"))
+                     if f.startswith("drv_") and f.endswith(".c"))
+    commands += [["stress", d] for d in drivers]
+    for c in commands:
+        rc, out, err = run(c + ["--help"])
+        check(rc == 0 and out.startswith(b"usage: ipcstorm " + " ".join(c).encode()),
+              "%s --help: exit %d, %r" % (c, rc, out[:80]))
+        opts = re.findall(r"^  (?:-\w, )?--([a-z][a-z0-9-]*)( \S+)?", out.decode(), re.M)
+        check(opts, "%s --help lists no option" % c)
+        for name, arg in opts:
+            if name == "help":
+                continue
+            value = ["1"] if arg and name != "with-stress-ng" else []
+            if name == "with-stress-ng":
+                value = ["--cpu 1"]
+            rc, out2, err = run(c + ["--" + name] + value + ["--help"])
+            check(rc in (0, USAGE), "%s --%s: exit %d" % (c, name, rc))
+            check("unknown option" not in err, "%s: --%s listed but unknown: %s" % (c, name, err))
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    global BIN, SRC
+    if len(sys.argv) != 4 or sys.argv[3] not in CASES:
+        print("usage: cli_test.py IPCSTORM_BINARY SOURCE_DIR CASE (%s)" % ", ".join(CASES),
+              file=sys.stderr)
+        return 64
+    BIN, SRC = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    try:
+        CASES[sys.argv[3]]()
+    except Fail as e:
+        print("FAIL %s: %s" % (sys.argv[3], e), file=sys.stderr)
+        return 2
+    except subprocess.TimeoutExpired as e:
+        print("FAIL %s: timed out: %s" % (sys.argv[3], e), file=sys.stderr)
+        return 2
+    print("ok %s" % sys.argv[3])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
