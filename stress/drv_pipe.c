@@ -52,7 +52,9 @@ static const struct stress_spec spec = {
         "  frame-order           per writer, sequence numbers arrive in order, none missing\n"
         "  payload-exact         every accepted payload equals what the writer generated\n"
         "  interleave-detected   unlocked frames above PIPE_BUF from several writers are\n"
-        "                        detected as corrupt, never accepted as wrong data",
+        "                        never accepted as wrong data (whether they interleave at\n"
+        "                        all is up to the scheduler: the result line counts the\n"
+        "                        rounds where they did and the decoder caught it)",
     .default_procs = 4,
     .max_procs = MAX_WRITERS,
     .xopts = xopts,
@@ -60,6 +62,10 @@ static const struct stress_spec spec = {
 };
 
 enum scen { S_SMALL, S_LARGE_LOCKED, S_LARGE_UNLOCKED, S_COUNT };
+
+/* Unlocked large rounds run, and those where writers interleaved and the decoder
+ * reported it. */
+static unsigned g_unlocked_rounds, g_unlocked_caught;
 static const char *const scen_names[] = {"small", "large-locked", "large-unlocked"};
 
 /* Payload: writer (4) | seq (4) | bytes from a generator keyed by seed/writer/seq. */
@@ -243,12 +249,11 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
                      "%s: writer %u ended with status 0x%x", scen_names[sc], i, st);
     }
     if (sc == S_LARGE_UNLOCKED) {
-        /* Interleaving is only possible with two writers at once. */
-        if (started >= 2 && !rd.bad_data)
-            stress_check(s, rd.failed, "interleave-detected",
-                         "%u writers sent %u unlocked frames above PIPE_BUF each and the "
-                         "decoder accepted all of them",
-                         started, nframes);
+        /* Writes above PIPE_BUF interleave only when a writer blocks on a full pipe
+         * while another one runs: likely, never certain, so not an invariant. What
+         * is one (checked per frame in on_frame) is that no mixed frame is accepted. */
+        g_unlocked_rounds++;
+        g_unlocked_caught += rd.failed;
     } else {
         stress_check(s, !rd.failed, "frame-intact",
                      "%s: decoder error %s at stream offset %" PRIu64, scen_names[sc],
@@ -285,5 +290,9 @@ int ipcstorm_stress_pipe(int argc, char **argv)
         run_round(&s, sc, &rng, lock);
     }
     ipc_counter_free(lock);
+    if (g_unlocked_rounds)
+        snprintf(s.note, sizeof(s.note),
+                 "unlocked large rounds %u, interleaving caught by the decoder in %u",
+                 g_unlocked_rounds, g_unlocked_caught);
     return stress_end(&s);
 }
