@@ -1,11 +1,11 @@
-/* common.c - option parsing, stop condition, progress, violation reports, JSON
- * and the post-run hygiene checks shared by every stress driver. */
+/* common.c - the driver lifecycle: option parsing and --help, the stop signals,
+ * the stop condition and progress line, and the post-run hygiene checks. The PRNG
+ * (rng.c), the reports (report.c) and the clock (clock.c) live in their own
+ * modules. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,93 +14,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "common.h"
+#include "report.h"
+#include "rng.h"
 
-/* ---- PRNG ---------------------------------------------------------------------- */
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void stress_rng_init(struct stress_rng *r, uint64_t seed, uint64_t stream)
-{
-    uint64_t x = seed ^ (stream * 0xd1342543de82ef95ULL + 0x632be59bd9b4e019ULL);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t stress_rng_next(struct stress_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-uint64_t stress_rng_below(struct stress_rng *r, uint64_t n)
-{
-    if (n <= 1)
-        return 0;
-    /* Rejection sampling: the values above the last whole multiple of n would
-     * favour the small results. */
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t v;
-    do {
-        v = stress_rng_next(r);
-    } while (v >= limit);
-    return v % n;
-}
-
-uint64_t stress_rng_range(struct stress_rng *r, uint64_t lo, uint64_t hi)
-{
-    if (hi <= lo)
-        return lo;
-    if (hi - lo == UINT64_MAX)
-        return stress_rng_next(r);
-    return lo + stress_rng_below(r, hi - lo + 1);
-}
-
-void stress_rng_fill(struct stress_rng *r, void *buf, size_t len)
-{
-    unsigned char *p = buf;
-    while (len) {
-        uint64_t v = stress_rng_next(r);
-        size_t n = len < 8 ? len : 8;
-        memcpy(p, &v, n);
-        p += n;
-        len -= n;
-    }
-}
-
-/* ---- time and small helpers -------------------------------------------------------- */
-double stress_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void stress_sleep_us(uint64_t us)
-{
-    struct timespec ts = {.tv_sec = (time_t)(us / 1000000), .tv_nsec = (long)(us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
+/* ---- small helpers -------------------------------------------------------------------- */
 int stress_fd_count(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -113,19 +32,6 @@ int stress_fd_count(void)
             n++;
     closedir(d);
     return n - 1; /* the directory stream's own fd */
-}
-
-const char *stress_self_exe(void)
-{
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-        if (n <= 0)
-            snprintf(path, sizeof(path), "ipcstorm");
-        else
-            path[n] = '\0';
-    }
-    return path;
 }
 
 /* ---- stop signals ------------------------------------------------------------------- */
@@ -499,127 +405,6 @@ bool stress_fault(const struct stress *s, const char *name)
 #endif
 }
 
-/* Appends arg to buf quoted for a POSIX shell when it needs it. */
-static void shell_append(char *buf, size_t cap, const char *arg)
-{
-    size_t len = strlen(buf);
-    bool plain = *arg != '\0';
-    for (const char *p = arg; *p; p++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:+@%", *p))
-            plain = false;
-    if (plain) {
-        snprintf(buf + len, cap - len, " %s", arg);
-        return;
-    }
-    if (len + 2 < cap) {
-        buf[len++] = ' ';
-        buf[len++] = '\'';
-    }
-    for (const char *p = arg; *p && len + 5 < cap; p++) {
-        if (*p == '\'') {
-            memcpy(buf + len, "'\\''", 4);
-            len += 4;
-        } else {
-            buf[len++] = *p;
-        }
-    }
-    if (len + 1 < cap)
-        buf[len++] = '\'';
-    buf[len < cap ? len : cap - 1] = '\0';
-}
-
-/* The exact command line of this run, with the seed made explicit. */
-static void reproduce_command(const struct stress *s, char *buf, size_t cap)
-{
-    /* Copied by hand: the executable path may be longer than buf, and a plain
-     * snprintf makes gcc's -Wformat-truncation fail the build. */
-    const char *exe = stress_self_exe();
-    size_t exe_len = strnlen(exe, cap - 1);
-    memcpy(buf, exe, exe_len);
-    buf[exe_len] = '\0';
-    shell_append(buf, cap, "stress");
-    shell_append(buf, cap, s->spec->name);
-    for (int i = 1; i < s->argc; i++) {
-        if (!strcmp(s->argv[i], "--seed") && i + 1 < s->argc) {
-            i++;
-            continue;
-        }
-        if (!strcmp(s->argv[i], "--json"))
-            continue;
-        shell_append(buf, cap, s->argv[i]);
-    }
-    char seed[32];
-    snprintf(seed, sizeof(seed), "%" PRIu64, s->seed);
-    shell_append(buf, cap, "--seed");
-    shell_append(buf, cap, seed);
-}
-
-#define STRESS_MAX_REPORTED 8
-
-struct recorded {
-    char invariant[64];
-    char detail[256];
-};
-static struct recorded g_rec[STRESS_MAX_REPORTED];
-static size_t g_rec_n;
-
-static void vviolation(struct stress *s, const char *invariant, const char *fmt, va_list ap)
-{
-    char detail[256];
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    s->violations++;
-    if (g_rec_n < STRESS_MAX_REPORTED) {
-        snprintf(g_rec[g_rec_n].invariant, sizeof(g_rec[g_rec_n].invariant), "%s", invariant);
-        snprintf(g_rec[g_rec_n].detail, sizeof(g_rec[g_rec_n].detail), "%s", detail);
-        g_rec_n++;
-    } else if (s->violations > STRESS_MAX_REPORTED + 1) {
-        return; /* one line per violation would flood a long run */
-    }
-    char cmd[2048];
-    reproduce_command(s, cmd, sizeof(cmd));
-    if (s->tty)
-        fprintf(stderr, "\r\033[K");
-    if (s->violations == STRESS_MAX_REPORTED + 1)
-        fprintf(stderr, "ipcstorm stress %s: further violations are counted, not printed\n",
-                s->spec->name);
-    else
-        fprintf(stderr, "VIOLATION %s: %s [%s]; reproduce: %s\n", invariant, detail, s->spec->name,
-                cmd);
-}
-
-void stress_violation(struct stress *s, const char *invariant, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vviolation(s, invariant, fmt, ap);
-    va_end(ap);
-}
-
-bool stress_check(struct stress *s, bool ok, const char *invariant, const char *fmt, ...)
-{
-    s->checks++;
-    if (!ok) {
-        va_list ap;
-        va_start(ap, fmt);
-        vviolation(s, invariant, fmt, ap);
-        va_end(ap);
-    }
-    return ok;
-}
-
-void stress_setup_error(struct stress *s, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (s->tty)
-        fprintf(stderr, "\r\033[K");
-    fprintf(stderr, "ipcstorm stress %s: setup error: %s\n", s->spec->name, msg);
-    s->setup_failed = true;
-}
-
 bool stress_is_load_pid(const struct stress *s, pid_t pid)
 {
     return s->load_pid > 0 && pid == s->load_pid;
@@ -643,85 +428,6 @@ int stress_check_no_stray_children(struct stress *s, const char *invariant)
     }
     s->checks++;
     return n;
-}
-
-static void json_string(FILE *f, const char *str)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static void print_json(const struct stress *s, double dur, const char *result)
-{
-    FILE *f = stdout;
-    char cmd[2048];
-    reproduce_command(s, cmd, sizeof(cmd));
-    fprintf(f, "{\"driver\":");
-    json_string(f, s->spec->name);
-    fprintf(f, ",\"params\":{\"duration\":%g,\"ops_limit\":%" PRIu64 ",\"procs\":%u,", s->duration,
-            s->ops_max, s->procs);
-    fprintf(f, "\"with_stress_ng\":");
-    if (s->stress_ng_args)
-        json_string(f, s->stress_ng_args);
-    else
-        fprintf(f, "null");
-    fprintf(f, ",\"fault\":");
-    if (s->fault)
-        json_string(f, s->fault);
-    else
-        fprintf(f, "null");
-    for (const struct stress_xopt *x = s->spec->xopts; x && x->name; x++) {
-        fprintf(f, ",");
-        json_string(f, x->name);
-        fputc(':', f);
-        switch (x->kind) {
-        case STRESS_XOPT_U64:
-            fprintf(f, "%" PRIu64, *(uint64_t *)x->ptr);
-            break;
-        case STRESS_XOPT_SECONDS:
-            fprintf(f, "%g", *(double *)x->ptr);
-            break;
-        case STRESS_XOPT_STR:
-            if (*(const char **)x->ptr)
-                json_string(f, *(const char **)x->ptr);
-            else
-                fprintf(f, "null");
-            break;
-        case STRESS_XOPT_FLAG:
-            fprintf(f, "%s", *(bool *)x->ptr ? "true" : "false");
-            break;
-        }
-    }
-    fprintf(f,
-            "},\"seed\":%" PRIu64 ",\"ops\":%" PRIu64 ",\"ops_per_sec\":%.1f,\"duration_s\":%.3f,"
-            "\"checks\":%" PRIu64 ",\"violations\":%" PRIu64 ",\"result\":",
-            s->seed, s->ops, dur > 0 ? (double)s->ops / dur : 0.0, dur, s->checks, s->violations);
-    json_string(f, result);
-    fprintf(f, ",\"violation_details\":[");
-    for (size_t i = 0; i < g_rec_n; i++) {
-        fprintf(f, "%s{\"invariant\":", i ? "," : "");
-        json_string(f, g_rec[i].invariant);
-        fprintf(f, ",\"detail\":");
-        json_string(f, g_rec[i].detail);
-        fprintf(f, "}");
-    }
-    fprintf(f, "],\"note\":");
-    if (s->note[0])
-        json_string(f, s->note);
-    else
-        fprintf(f, "null");
-    fprintf(f, ",\"reproduce\":");
-    json_string(f, cmd);
-    fprintf(f, "}\n");
-    fflush(f);
 }
 
 int stress_end(struct stress *s)
@@ -763,19 +469,7 @@ int stress_end(struct stress *s)
                          : s->setup_failed ? "ERROR"
                          : interrupted     ? "INTERRUPTED"
                                            : "PASS";
-    if (s->json) {
-        print_json(s, dur, result);
-    } else {
-        fprintf(stdout,
-                "%s: %s  ops=%" PRIu64 "  ops/s=%.0f  duration=%.2fs  checks=%" PRIu64
-                "  violations=%" PRIu64 "  procs=%u  seed=%" PRIu64 "%s%s\n",
-                s->spec->name, result, s->ops, dur > 0 ? (double)s->ops / dur : 0.0, dur, s->checks,
-                s->violations, s->procs, s->seed, s->fault ? "  fault=" : "",
-                s->fault ? s->fault : "");
-        if (s->note[0])
-            fprintf(stdout, "%s: note: %s\n", s->spec->name, s->note);
-        fflush(stdout);
-    }
+    stress_report_result(s, dur, result);
     if (s->violations)
         return STRESS_EXIT_VIOLATION;
     if (s->setup_failed || interrupted)
