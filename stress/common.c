@@ -1,8 +1,7 @@
 /* common.c - the driver lifecycle: option parsing and --help, the stop signals,
- * the stop condition and progress line, and the post-run hygiene checks. The PRNG
- * (rng.c), the reports (report.c) and the clock (clock.c) live in their own
- * modules. */
-#include <dirent.h>
+ * the stop condition and progress line, and the hygiene checks of stress_end. The
+ * PRNG (rng.c), the reports (report.c), the clock (clock.c) and the leak-check
+ * mechanics (testing/hygiene.c) live in their own modules. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -16,23 +15,9 @@
 #include "cli.h"
 #include "clock.h"
 #include "common.h"
+#include "hygiene.h"
 #include "report.h"
 #include "rng.h"
-
-/* ---- small helpers -------------------------------------------------------------------- */
-int stress_fd_count(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory stream's own fd */
-}
 
 /* ---- stop signals ------------------------------------------------------------------- */
 static volatile sig_atomic_t g_stop;
@@ -202,118 +187,6 @@ static int parse_options(struct stress *s, int argc, char **argv, bool *help)
     return 0;
 }
 
-/* ---- /dev/shm snapshot ------------------------------------------------------------------ */
-static void shm_snapshot(struct stress *s)
-{
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && s->shm_n < STRESS_MAX_SHM) {
-        if (e->d_name[0] == '.')
-            continue;
-        s->shm_names[s->shm_n] = strdup(e->d_name);
-        if (s->shm_names[s->shm_n])
-            s->shm_n++;
-    }
-    closedir(d);
-}
-
-static bool shm_known(const struct stress *s, const char *name)
-{
-    for (size_t i = 0; i < s->shm_n; i++)
-        if (!strcmp(s->shm_names[i], name))
-            return true;
-    return false;
-}
-
-/* A new /dev/shm object is ours when its name carries our pid (the library names
- * its objects after the creating process) or when this process still maps it.
- * Other programs on the machine create objects too, so unrelated names are not
- * counted against the driver. */
-static bool shm_is_ours(const char *name)
-{
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    const char *p = name;
-    size_t n = strlen(pid);
-    while ((p = strstr(p, pid)) != NULL) {
-        bool left = p == name || !(p[-1] >= '0' && p[-1] <= '9');
-        bool right = !(p[n] >= '0' && p[n] <= '9');
-        if (left && right)
-            return true;
-        p++;
-    }
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f)
-        return false;
-    char line[512], needle[300];
-    snprintf(needle, sizeof(needle), "/dev/shm/%s", name);
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
-static void shm_check(struct stress *s)
-{
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || shm_known(s, e->d_name))
-            continue;
-        if (shm_is_ours(e->d_name))
-            stress_violation(s, "hygiene-no-shm-left", "/dev/shm/%s left behind", e->d_name);
-    }
-    closedir(d);
-    s->checks++;
-    for (size_t i = 0; i < s->shm_n; i++)
-        free(s->shm_names[i]);
-    s->shm_n = 0;
-}
-
-/* Zombies whose parent is this process. waitpid(WNOHANG) alone cannot tell a
- * zombie from a live child, and the report should say which it is. With kill_live,
- * SIGKILLs the live children instead (the clean-up after a violation). */
-static int scan_children(bool kill_live)
-{
-    DIR *d = opendir("/proc");
-    if (!d)
-        return 0;
-    int n = 0;
-    pid_t me = getpid();
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        /* comm may hold spaces and parentheses: parse after the last ')'. */
-        char *rp = strrchr(buf, ')');
-        char state;
-        int ppid;
-        if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || ppid != me)
-            continue;
-        if (kill_live && state != 'Z') {
-            kill((pid_t)atoi(e->d_name), SIGKILL);
-            n++;
-        } else if (!kill_live && state == 'Z') {
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
-}
-
 /* ---- begin/end ------------------------------------------------------------------------------- */
 double stress_elapsed(const struct stress *s)
 {
@@ -347,13 +220,11 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
     s->tty = isatty(STDERR_FILENO) == 1 && !s->json;
     g_stop = 0;
     install_stop_handlers();
-    s->fd_baseline = stress_fd_count();
-    shm_snapshot(s);
+    hygiene_baseline_take(&s->hygiene);
     s->t_start = stress_now();
     s->t_last_progress = s->t_start;
     if (s->stress_ng_args && stress_load_start(s) < 0) {
-        for (size_t i = 0; i < s->shm_n; i++)
-            free(s->shm_names[i]);
+        hygiene_baseline_release(&s->hygiene);
         return STRESS_EXIT_SETUP;
     }
     return STRESS_RUN;
@@ -430,39 +301,43 @@ int stress_check_no_stray_children(struct stress *s, const char *invariant)
     return n;
 }
 
+static void report_shm_left(const char *name, void *s)
+{
+    stress_violation(s, "hygiene-no-shm-left", "/dev/shm/%s left behind", name);
+}
+
+/* The driver has torn everything down: anything left is a leak. */
+static void check_hygiene(struct stress *s)
+{
+    int zombies = hygiene_count_zombie_children();
+    stress_check(s, zombies == 0, "hygiene-no-zombie", "%d zombie child(ren) left", zombies);
+    struct hygiene_child_probe probe;
+    bool no_child = hygiene_no_children(&probe);
+    stress_check(
+        s, no_child, "hygiene-no-child", "waitpid(-1) gave %s instead of ECHILD (child %d left)",
+        probe.pid > 0 ? "a child" : (probe.pid == 0 ? "a running child" : strerror(probe.error)),
+        (int)probe.pid);
+    if (!no_child) {
+        /* Name each stray (the stress-ng load aside), then kill and reap what is
+         * left so that the run does not leak processes. */
+        stress_check_no_stray_children(s, "hygiene-no-child");
+        hygiene_kill_and_reap_children();
+    }
+    int fds = hygiene_fd_count();
+    stress_check(s, fds == s->hygiene.fd_count, "hygiene-fd-count",
+                 "open fds %d at the end vs %d at the start", fds, s->hygiene.fd_count);
+    hygiene_new_shm_objects(&s->hygiene, report_shm_left, s);
+    s->checks++;
+    hygiene_baseline_release(&s->hygiene);
+}
+
 int stress_end(struct stress *s)
 {
     s->t_end = stress_now();
     double dur = s->t_end - s->t_start;
     progress(s, true);
     stress_load_stop(s);
-
-    /* Hygiene: the driver has torn everything down; anything left is a leak. */
-    int zombies = scan_children(false);
-    stress_check(s, zombies == 0, "hygiene-no-zombie", "%d zombie child(ren) left", zombies);
-    int status;
-    pid_t p;
-    do {
-        p = waitpid(-1, &status, WNOHANG);
-    } while (p == -1 && errno == EINTR);
-    bool echild = p == -1 && errno == ECHILD;
-    stress_check(s, echild, "hygiene-no-child",
-                 "waitpid(-1) gave %s instead of ECHILD (child %d left)",
-                 p > 0 ? "a child" : (p == 0 ? "a running child" : strerror(errno)), (int)p);
-    if (!echild) {
-        /* Kill and reap what is left so the run does not leak processes (a
-         * hostile sock client, for one, would loop for ever). */
-        stress_check_no_stray_children(s, "hygiene-no-child");
-        if (scan_children(true) > 0)
-            while (waitpid(-1, &status, 0) > 0 || errno == EINTR)
-                ;
-        while (waitpid(-1, &status, WNOHANG) > 0)
-            ;
-    }
-    int fds = stress_fd_count();
-    stress_check(s, fds == s->fd_baseline, "hygiene-fd-count",
-                 "open fds %d at the end vs %d at the start", fds, s->fd_baseline);
-    shm_check(s);
+    check_hygiene(s);
 
     bool interrupted = g_stop != 0;
     const char *result = s->violations     ? "FAIL"

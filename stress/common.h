@@ -1,7 +1,8 @@
 /* common.h - the driver lifecycle every stress driver (stress/drv_<name>.c)
  * shares: options, stop condition, progress, the end-of-run hygiene checks.
  * The rest of the framework: rng.h (the seeded PRNG), report.h (stress_check and
- * the other reports), clock.h (time, sleeps, spins) and load.c (stress-ng).
+ * the other reports), clock.h (time, sleeps, spins), load.c (stress-ng) and
+ * testing/hygiene.h (the leak-check mechanics).
  *
  * A driver is a loop of bounded rounds:
  *
@@ -30,9 +31,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hygiene.h"
+
 #define STRESS_RUN            (-1)
 #define STRESS_MAX_XOPTS      16
-#define STRESS_MAX_SHM        256
 #define STRESS_EXIT_OK        0
 #define STRESS_EXIT_SETUP     1
 #define STRESS_EXIT_VIOLATION 2
@@ -94,10 +96,8 @@ struct stress {
     bool setup_failed;
     char note[256]; /* driver's extra observation, shown in the result and JSON */
 
-    /* hygiene baseline */
-    int fd_baseline;
-    size_t shm_n;
-    char *shm_names[STRESS_MAX_SHM];
+    /* what stress_end compares against: fd count, /dev/shm names */
+    struct hygiene_baseline hygiene;
 
     /* stress-ng load */
     void *load; /* opaque: the ipc process handle */
@@ -155,7 +155,10 @@ static inline void stress_ignore(long r)
     (void)r;
 }
 
-/* Number of open fds of this process. */
-int stress_fd_count(void);
+/* Number of open fds of this process: drv_run checks each operation with it. */
+static inline int stress_fd_count(void)
+{
+    return hygiene_fd_count();
+}
 
 #endif
