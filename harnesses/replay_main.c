@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hygiene.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
@@ -43,20 +45,6 @@ struct stats {
     long run;
     long failed;
 };
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory stream's own fd */
-}
 
 static int read_file(const char *path, uint8_t **out, size_t *len)
 {
@@ -104,17 +92,16 @@ static int run_here(const char *path)
         fprintf(stderr, "replay: cannot read %s: %s\n", path, strerror(-r));
         return -1;
     }
-    int fds = count_fds();
+    int fds = hygiene_fd_count();
     (void)LLVMFuzzerTestOneInput(buf, len);
     free(buf);
-    int status;
-    pid_t left = waitpid(-1, &status, WNOHANG);
-    if (!(left == -1 && errno == ECHILD)) {
+    struct hygiene_child_probe left;
+    if (!hygiene_no_children(&left)) {
         fprintf(stderr, "replay: FAIL %s: the target left a child process (pid %d)\n", path,
-                (int)left);
+                (int)left.pid);
         return -1;
     }
-    int fds_after = count_fds();
+    int fds_after = hygiene_fd_count();
     if (fds_after != fds) {
         fprintf(stderr, "replay: FAIL %s: the target leaked fds (%d open before, %d after)\n", path,
                 fds, fds_after);

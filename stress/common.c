@@ -1,11 +1,10 @@
-/* common.c - option parsing, stop condition, progress, violation reports, JSON
- * and the post-run hygiene checks shared by every stress driver. */
-#include <dirent.h>
+/* common.c - the driver lifecycle: option parsing and --help, the stop signals,
+ * the stop condition and progress line, and the hygiene checks of stress_end. The
+ * PRNG (rng.c), the reports (report.c), the clock (clock.c) and the leak-check
+ * mechanics (testing/hygiene.c) live in their own modules. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,120 +13,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "common.h"
+#include "hygiene.h"
 #include "opts.h"
-
-/* ---- PRNG ---------------------------------------------------------------------- */
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void stress_rng_init(struct stress_rng *r, uint64_t seed, uint64_t stream)
-{
-    uint64_t x = seed ^ (stream * 0xd1342543de82ef95ULL + 0x632be59bd9b4e019ULL);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t stress_rng_next(struct stress_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-uint64_t stress_rng_below(struct stress_rng *r, uint64_t n)
-{
-    if (n <= 1)
-        return 0;
-    /* Rejection sampling: the values above the last whole multiple of n would
-     * favour the small results. */
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t v;
-    do {
-        v = stress_rng_next(r);
-    } while (v >= limit);
-    return v % n;
-}
-
-uint64_t stress_rng_range(struct stress_rng *r, uint64_t lo, uint64_t hi)
-{
-    if (hi <= lo)
-        return lo;
-    if (hi - lo == UINT64_MAX)
-        return stress_rng_next(r);
-    return lo + stress_rng_below(r, hi - lo + 1);
-}
-
-void stress_rng_fill(struct stress_rng *r, void *buf, size_t len)
-{
-    unsigned char *p = buf;
-    while (len) {
-        uint64_t v = stress_rng_next(r);
-        size_t n = len < 8 ? len : 8;
-        memcpy(p, &v, n);
-        p += n;
-        len -= n;
-    }
-}
-
-/* ---- time and small helpers -------------------------------------------------------- */
-double stress_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void stress_sleep_us(uint64_t us)
-{
-    struct timespec ts = {.tv_sec = (time_t)(us / 1000000), .tv_nsec = (long)(us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
-int stress_fd_count(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory stream's own fd */
-}
-
-const char *stress_self_exe(void)
-{
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-        if (n <= 0)
-            snprintf(path, sizeof(path), "ipcstorm");
-        else
-            path[n] = '\0';
-    }
-    return path;
-}
+#include "report.h"
+#include "rng.h"
 
 /* ---- stop signals ------------------------------------------------------------------- */
 static volatile sig_atomic_t g_stop;
@@ -303,118 +194,6 @@ static int parse_options(struct stress *s, int argc, char **argv)
     return CLI_RUN;
 }
 
-/* ---- /dev/shm snapshot ------------------------------------------------------------------ */
-static void shm_snapshot(struct stress *s)
-{
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && s->shm_n < STRESS_MAX_SHM) {
-        if (e->d_name[0] == '.')
-            continue;
-        s->shm_names[s->shm_n] = strdup(e->d_name);
-        if (s->shm_names[s->shm_n])
-            s->shm_n++;
-    }
-    closedir(d);
-}
-
-static bool shm_known(const struct stress *s, const char *name)
-{
-    for (size_t i = 0; i < s->shm_n; i++)
-        if (!strcmp(s->shm_names[i], name))
-            return true;
-    return false;
-}
-
-/* A new /dev/shm object is ours when its name carries our pid (the library names
- * its objects after the creating process) or when this process still maps it.
- * Other programs on the machine create objects too, so unrelated names are not
- * counted against the driver. */
-static bool shm_is_ours(const char *name)
-{
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    const char *p = name;
-    size_t n = strlen(pid);
-    while ((p = strstr(p, pid)) != NULL) {
-        bool left = p == name || !(p[-1] >= '0' && p[-1] <= '9');
-        bool right = !(p[n] >= '0' && p[n] <= '9');
-        if (left && right)
-            return true;
-        p++;
-    }
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f)
-        return false;
-    char line[512], needle[300];
-    snprintf(needle, sizeof(needle), "/dev/shm/%s", name);
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
-static void shm_check(struct stress *s)
-{
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || shm_known(s, e->d_name))
-            continue;
-        if (shm_is_ours(e->d_name))
-            stress_violation(s, "hygiene-no-shm-left", "/dev/shm/%s left behind", e->d_name);
-    }
-    closedir(d);
-    s->checks++;
-    for (size_t i = 0; i < s->shm_n; i++)
-        free(s->shm_names[i]);
-    s->shm_n = 0;
-}
-
-/* Zombies whose parent is this process. waitpid(WNOHANG) alone cannot tell a
- * zombie from a live child, and the report should say which it is. With kill_live,
- * SIGKILLs the live children instead (the clean-up after a violation). */
-static int scan_children(bool kill_live)
-{
-    DIR *d = opendir("/proc");
-    if (!d)
-        return 0;
-    int n = 0;
-    pid_t me = getpid();
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        /* comm may hold spaces and parentheses: parse after the last ')'. */
-        char *rp = strrchr(buf, ')');
-        char state;
-        int ppid;
-        if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || ppid != me)
-            continue;
-        if (kill_live && state != 'Z') {
-            kill((pid_t)atoi(e->d_name), SIGKILL);
-            n++;
-        } else if (!kill_live && state == 'Z') {
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
-}
-
 /* ---- begin/end ------------------------------------------------------------------------------- */
 double stress_elapsed(const struct stress *s)
 {
@@ -444,13 +223,11 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
     s->tty = isatty(STDERR_FILENO) == 1 && !s->json;
     g_stop = 0;
     install_stop_handlers();
-    s->fd_baseline = stress_fd_count();
-    shm_snapshot(s);
+    hygiene_baseline_take(&s->hygiene);
     s->t_start = stress_now();
     s->t_last_progress = s->t_start;
     if (s->stress_ng_args && stress_load_start(s) < 0) {
-        for (size_t i = 0; i < s->shm_n; i++)
-            free(s->shm_names[i]);
+        hygiene_baseline_release(&s->hygiene);
         return STRESS_EXIT_SETUP;
     }
     return STRESS_RUN;
@@ -502,143 +279,6 @@ bool stress_fault(const struct stress *s, const char *name)
 #endif
 }
 
-/* Appends arg to buf quoted for a POSIX shell when it needs it. */
-static void shell_append(char *buf, size_t cap, const char *arg)
-{
-    size_t len = strlen(buf);
-    bool plain = *arg != '\0';
-    for (const char *p = arg; *p; p++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:+@%", *p))
-            plain = false;
-    if (plain) {
-        snprintf(buf + len, cap - len, " %s", arg);
-        return;
-    }
-    if (len + 2 < cap) {
-        buf[len++] = ' ';
-        buf[len++] = '\'';
-    }
-    for (const char *p = arg; *p && len + 5 < cap; p++) {
-        if (*p == '\'') {
-            memcpy(buf + len, "'\\''", 4);
-            len += 4;
-        } else {
-            buf[len++] = *p;
-        }
-    }
-    if (len + 1 < cap)
-        buf[len++] = '\'';
-    buf[len < cap ? len : cap - 1] = '\0';
-}
-
-/* The exact command line of this run, with the seed made explicit. */
-static void reproduce_command(const struct stress *s, char *buf, size_t cap)
-{
-    /* Copied by hand: the executable path may be longer than buf, and a plain
-     * snprintf makes gcc's -Wformat-truncation fail the build. */
-    const char *exe = stress_self_exe();
-    size_t exe_len = strnlen(exe, cap - 1);
-    memcpy(buf, exe, exe_len);
-    buf[exe_len] = '\0';
-    shell_append(buf, cap, "stress");
-    shell_append(buf, cap, s->spec->name);
-    for (int i = 1; i < s->argc; i++) {
-        const char *a = s->argv[i];
-        bool takes_next = i + 1 < s->argc;
-        if (!strcmp(a, "--seed") && takes_next) {
-            i++;
-            continue;
-        }
-        if (!strncmp(a, "--seed=", 7) || !strcmp(a, "--json") ||
-            !strncmp(a, "--with-stress-ng=", 17))
-            continue;
-        if (!strcmp(a, "--with-stress-ng")) {
-            /* Its one-value form (options may follow), or every remaining argument. */
-            if (takes_next && strpbrk(s->argv[i + 1], " \t\n")) {
-                i++;
-                continue;
-            }
-            break;
-        }
-        shell_append(buf, cap, a);
-    }
-    char seed[32];
-    snprintf(seed, sizeof(seed), "%" PRIu64, s->seed);
-    shell_append(buf, cap, "--seed");
-    shell_append(buf, cap, seed);
-    /* Last: every argument after --with-stress-ng belongs to stress-ng. */
-    if (s->stress_ng_args) {
-        shell_append(buf, cap, "--with-stress-ng");
-        shell_append(buf, cap, s->stress_ng_args);
-    }
-}
-
-#define STRESS_MAX_REPORTED 8
-
-struct recorded {
-    char invariant[64];
-    char detail[256];
-};
-static struct recorded g_rec[STRESS_MAX_REPORTED];
-static size_t g_rec_n;
-
-static void vviolation(struct stress *s, const char *invariant, const char *fmt, va_list ap)
-{
-    char detail[256];
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    s->violations++;
-    if (g_rec_n < STRESS_MAX_REPORTED) {
-        snprintf(g_rec[g_rec_n].invariant, sizeof(g_rec[g_rec_n].invariant), "%s", invariant);
-        snprintf(g_rec[g_rec_n].detail, sizeof(g_rec[g_rec_n].detail), "%s", detail);
-        g_rec_n++;
-    } else if (s->violations > STRESS_MAX_REPORTED + 1) {
-        return; /* one line per violation would flood a long run */
-    }
-    char cmd[2048];
-    reproduce_command(s, cmd, sizeof(cmd));
-    if (s->tty)
-        fprintf(stderr, "\r\033[K");
-    if (s->violations == STRESS_MAX_REPORTED + 1)
-        fprintf(stderr, "ipcstorm stress %s: further violations are counted, not printed\n",
-                s->spec->name);
-    else
-        fprintf(stderr, "VIOLATION %s: %s [%s]; reproduce: %s\n", invariant, detail, s->spec->name,
-                cmd);
-}
-
-void stress_violation(struct stress *s, const char *invariant, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vviolation(s, invariant, fmt, ap);
-    va_end(ap);
-}
-
-bool stress_check(struct stress *s, bool ok, const char *invariant, const char *fmt, ...)
-{
-    s->checks++;
-    if (!ok) {
-        va_list ap;
-        va_start(ap, fmt);
-        vviolation(s, invariant, fmt, ap);
-        va_end(ap);
-    }
-    return ok;
-}
-
-void stress_setup_error(struct stress *s, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (s->tty)
-        fprintf(stderr, "\r\033[K");
-    fprintf(stderr, "ipcstorm stress %s: setup error: %s\n", s->spec->name, msg);
-    s->setup_failed = true;
-}
-
 bool stress_is_load_pid(const struct stress *s, pid_t pid)
 {
     return s->load_pid > 0 && pid == s->load_pid;
@@ -664,83 +304,34 @@ int stress_check_no_stray_children(struct stress *s, const char *invariant)
     return n;
 }
 
-static void json_string(FILE *f, const char *str)
+static void report_shm_left(const char *name, void *s)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
+    stress_violation(s, "hygiene-no-shm-left", "/dev/shm/%s left behind", name);
 }
 
-static void print_json(const struct stress *s, double dur, const char *result)
+/* The driver has torn everything down: anything left is a leak. */
+static void check_hygiene(struct stress *s)
 {
-    FILE *f = stdout;
-    char cmd[2048];
-    reproduce_command(s, cmd, sizeof(cmd));
-    fprintf(f, "{\"driver\":");
-    json_string(f, s->spec->name);
-    fprintf(f, ",\"params\":{\"duration\":%g,\"ops_limit\":%" PRIu64 ",\"procs\":%u,", s->duration,
-            s->ops_max, s->procs);
-    fprintf(f, "\"with_stress_ng\":");
-    if (s->stress_ng_args)
-        json_string(f, s->stress_ng_args);
-    else
-        fprintf(f, "null");
-    fprintf(f, ",\"fault\":");
-    if (s->fault)
-        json_string(f, s->fault);
-    else
-        fprintf(f, "null");
-    for (const struct stress_xopt *x = s->spec->xopts; x && x->name; x++) {
-        fprintf(f, ",");
-        json_string(f, x->name);
-        fputc(':', f);
-        switch (x->kind) {
-        case STRESS_XOPT_U64:
-            fprintf(f, "%" PRIu64, *(uint64_t *)x->ptr);
-            break;
-        case STRESS_XOPT_SECONDS:
-            fprintf(f, "%g", *(double *)x->ptr);
-            break;
-        case STRESS_XOPT_STR:
-            if (*(const char **)x->ptr)
-                json_string(f, *(const char **)x->ptr);
-            else
-                fprintf(f, "null");
-            break;
-        case STRESS_XOPT_FLAG:
-            fprintf(f, "%s", *(bool *)x->ptr ? "true" : "false");
-            break;
-        }
+    int zombies = hygiene_count_zombie_children();
+    stress_check(s, zombies == 0, "hygiene-no-zombie", "%d zombie child(ren) left", zombies);
+    struct hygiene_child_probe probe;
+    bool no_child = hygiene_no_children(&probe);
+    stress_check(
+        s, no_child, "hygiene-no-child", "waitpid(-1) gave %s instead of ECHILD (child %d left)",
+        probe.pid > 0 ? "a child" : (probe.pid == 0 ? "a running child" : strerror(probe.error)),
+        (int)probe.pid);
+    if (!no_child) {
+        /* Name each stray (the stress-ng load aside), then kill and reap what is
+         * left so that the run does not leak processes. */
+        stress_check_no_stray_children(s, "hygiene-no-child");
+        hygiene_kill_and_reap_children();
     }
-    fprintf(f,
-            "},\"seed\":%" PRIu64 ",\"ops\":%" PRIu64 ",\"ops_per_sec\":%.1f,\"duration_s\":%.3f,"
-            "\"checks\":%" PRIu64 ",\"violations\":%" PRIu64 ",\"result\":",
-            s->seed, s->ops, dur > 0 ? (double)s->ops / dur : 0.0, dur, s->checks, s->violations);
-    json_string(f, result);
-    fprintf(f, ",\"violation_details\":[");
-    for (size_t i = 0; i < g_rec_n; i++) {
-        fprintf(f, "%s{\"invariant\":", i ? "," : "");
-        json_string(f, g_rec[i].invariant);
-        fprintf(f, ",\"detail\":");
-        json_string(f, g_rec[i].detail);
-        fprintf(f, "}");
-    }
-    fprintf(f, "],\"note\":");
-    if (s->note[0])
-        json_string(f, s->note);
-    else
-        fprintf(f, "null");
-    fprintf(f, ",\"reproduce\":");
-    json_string(f, cmd);
-    fprintf(f, "}\n");
-    fflush(f);
+    int fds = hygiene_fd_count();
+    stress_check(s, fds == s->hygiene.fd_count, "hygiene-fd-count",
+                 "open fds %d at the end vs %d at the start", fds, s->hygiene.fd_count);
+    hygiene_new_shm_objects(&s->hygiene, report_shm_left, s);
+    s->checks++;
+    hygiene_baseline_release(&s->hygiene);
 }
 
 int stress_end(struct stress *s)
@@ -749,52 +340,14 @@ int stress_end(struct stress *s)
     double dur = s->t_end - s->t_start;
     progress(s, true);
     stress_load_stop(s);
-
-    /* Hygiene: the driver has torn everything down; anything left is a leak. */
-    int zombies = scan_children(false);
-    stress_check(s, zombies == 0, "hygiene-no-zombie", "%d zombie child(ren) left", zombies);
-    int status;
-    pid_t p;
-    do {
-        p = waitpid(-1, &status, WNOHANG);
-    } while (p == -1 && errno == EINTR);
-    bool echild = p == -1 && errno == ECHILD;
-    stress_check(s, echild, "hygiene-no-child",
-                 "waitpid(-1) gave %s instead of ECHILD (child %d left)",
-                 p > 0 ? "a child" : (p == 0 ? "a running child" : strerror(errno)), (int)p);
-    if (!echild) {
-        /* Kill and reap what is left so the run does not leak processes (a
-         * hostile sock client, for one, would loop for ever). */
-        stress_check_no_stray_children(s, "hygiene-no-child");
-        if (scan_children(true) > 0)
-            while (waitpid(-1, &status, 0) > 0 || errno == EINTR)
-                ;
-        while (waitpid(-1, &status, WNOHANG) > 0)
-            ;
-    }
-    int fds = stress_fd_count();
-    stress_check(s, fds == s->fd_baseline, "hygiene-fd-count",
-                 "open fds %d at the end vs %d at the start", fds, s->fd_baseline);
-    shm_check(s);
+    check_hygiene(s);
 
     bool interrupted = g_stop != 0;
     const char *result = s->violations     ? "FAIL"
                          : s->setup_failed ? "ERROR"
                          : interrupted     ? "INTERRUPTED"
                                            : "PASS";
-    if (s->json) {
-        print_json(s, dur, result);
-    } else {
-        fprintf(stdout,
-                "%s: %s  ops=%" PRIu64 "  ops/s=%.0f  duration=%.2fs  checks=%" PRIu64
-                "  violations=%" PRIu64 "  procs=%u  seed=%" PRIu64 "%s%s\n",
-                s->spec->name, result, s->ops, dur > 0 ? (double)s->ops / dur : 0.0, dur, s->checks,
-                s->violations, s->procs, s->seed, s->fault ? "  fault=" : "",
-                s->fault ? s->fault : "");
-        if (s->note[0])
-            fprintf(stdout, "%s: note: %s\n", s->spec->name, s->note);
-        fflush(stdout);
-    }
+    stress_report_result(s, dur, result);
     if (s->violations)
         return STRESS_EXIT_VIOLATION;
     if (s->setup_failed || interrupted)

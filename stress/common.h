@@ -1,4 +1,8 @@
-/* common.h - the framework every stress driver (stress/drv_<name>.c) shares.
+/* common.h - the driver lifecycle every stress driver (stress/drv_<name>.c)
+ * shares: options, stop condition, progress, the end-of-run hygiene checks.
+ * The rest of the framework: rng.h (the seeded PRNG), report.h (stress_check and
+ * the other reports), clock.h (time, sleeps, spins), load.c (stress-ng) and
+ * testing/hygiene.h (the leak-check mechanics).
  *
  * A driver is a loop of bounded rounds:
  *
@@ -29,28 +33,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hygiene.h"
+
 #define STRESS_RUN            (-1)
 #define STRESS_MAX_XOPTS      16
-#define STRESS_MAX_SHM        256
 #define STRESS_EXIT_OK        0
 #define STRESS_EXIT_SETUP     1
 #define STRESS_EXIT_VIOLATION 2
 #define STRESS_EXIT_USAGE     64 /* sysexits' EX_USAGE, as CLI_EXIT_USAGE */
-
-/* ---- deterministic PRNG (xoshiro256**, seeded through splitmix64) ---------- */
-struct stress_rng {
-    uint64_t s[4];
-};
-/* Seeds a generator from the run's seed and a stream number (child index...), so
- * that every process of a run draws its own reproducible sequence. */
-void stress_rng_init(struct stress_rng *r, uint64_t seed, uint64_t stream);
-uint64_t stress_rng_next(struct stress_rng *r);
-/* Uniform in [0, n) (n > 0), without modulo bias. */
-uint64_t stress_rng_below(struct stress_rng *r, uint64_t n);
-/* Uniform in [lo, hi]. */
-uint64_t stress_rng_range(struct stress_rng *r, uint64_t lo, uint64_t hi);
-/* Fills buf with bytes from the generator. */
-void stress_rng_fill(struct stress_rng *r, void *buf, size_t len);
 
 /* ---- driver description ------------------------------------------------------ */
 enum stress_xopt_kind {
@@ -112,10 +102,8 @@ struct stress {
     bool setup_failed;
     char note[256]; /* driver's extra observation, shown in the result and JSON */
 
-    /* hygiene baseline */
-    int fd_baseline;
-    size_t shm_n;
-    char *shm_names[STRESS_MAX_SHM];
+    /* what stress_end compares against: fd count, /dev/shm names */
+    struct hygiene_baseline hygiene;
 
     /* stress-ng load */
     void *load; /* opaque: the ipc process handle */
@@ -146,21 +134,6 @@ void stress_add_ops(struct stress *s, uint64_t n);
 /* True when the test build planted fault NAME with --fault NAME. */
 bool stress_fault(const struct stress *s, const char *name);
 
-/* Counts one check; when ok is false, records a violation of INVARIANT (a short
- * kebab-case name) and prints the one-line report with the reproduce command.
- * Returns ok. */
-bool stress_check(struct stress *s, bool ok, const char *invariant, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Records a violation unconditionally (same line as a failed stress_check). */
-void stress_violation(struct stress *s, const char *invariant, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Reports a setup failure (not an invariant violation): prints it, makes the
- * exit status 1 unless a violation was seen, and stops the run. */
-void stress_setup_error(struct stress *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* True when pid is the stress-ng load process (drivers that peek at waitid(P_ALL)
  * must leave it alone). */
 bool stress_is_load_pid(const struct stress *s, pid_t pid);
@@ -188,19 +161,10 @@ static inline void stress_ignore(long r)
     (void)r;
 }
 
-double stress_now(void);
-/* Burns about n loop iterations of CPU (a window for a kill to land in). */
-static inline void stress_spin(uint64_t n)
+/* Number of open fds of this process: drv_run checks each operation with it. */
+static inline int stress_fd_count(void)
 {
-    for (uint64_t i = 0; i < n; i++)
-        __asm__ volatile("" : : "r"(i) : "memory");
+    return hygiene_fd_count();
 }
-/* Number of open fds of this process. */
-int stress_fd_count(void);
-/* Sleeps (nanosleep) without being a synchronisation primitive: used only to
- * spread kills over random moments. */
-void stress_sleep_us(uint64_t us);
-/* Path of the running ipcstorm binary (/proc/self/exe resolved), static storage. */
-const char *stress_self_exe(void);
 
 #endif

@@ -18,6 +18,8 @@
 
 #include "cli.h"
 #include "common.h"
+#include "report.h"
+#include "rng.h"
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
 

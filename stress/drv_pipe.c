@@ -20,6 +20,8 @@
 
 #include "cli.h"
 #include "common.h"
+#include "report.h"
+#include "rng.h"
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
 #include "ipc/shm.h"

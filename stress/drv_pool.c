@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "common.h"
+#include "report.h"
+#include "rng.h"
 #ifdef IPC_TEST_FAULTS
 #include "ipc_test_faults.h"
 #endif

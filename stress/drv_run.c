@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "common.h"
+#include "report.h"
+#include "rng.h"
 #include "ipc/run.h"
 
 const char ipcstorm_stress_run_summary[] =

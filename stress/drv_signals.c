@@ -21,7 +21,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "common.h"
+#include "report.h"
+#include "rng.h"
 #include "ipc/pipe.h"
 #include "ipc/sig.h"
 

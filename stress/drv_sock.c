@@ -23,7 +23,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "common.h"
+#include "report.h"
+#include "rng.h"
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
 #include "ipcsrv/server.h"

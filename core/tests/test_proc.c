@@ -257,25 +257,25 @@ static void test_exec_errors_no_zombie(void **state)
         char *missing[] = {"/nonexistent/ipct-missing", NULL};
         assert_int_equal(ipc_proc_spawn(&pr, missing, &o), -ENOENT);
         assert_null(pr);
-        assert_true(ipct_no_children());
+        assert_true(hygiene_no_children(NULL));
         char *noexec[] = {file, NULL};
         assert_int_equal(ipc_proc_spawn(&pr, noexec, &o), -EACCES);
         assert_null(pr);
-        assert_true(ipct_no_children());
+        assert_true(hygiene_no_children(NULL));
         char *dir[] = {"/tmp", NULL};
         assert_int_equal(ipc_proc_spawn(&pr, dir, &o), -EACCES);
         /* A bad cwd fails in the child too and is reported the same way. */
         char *ok[] = {"/bin/true", NULL};
         o.cwd = "/nonexistent-ipct-dir";
         assert_int_equal(ipc_proc_spawn(&pr, ok, &o), -ENOENT);
-        assert_true(ipct_no_children());
+        assert_true(hygiene_no_children(NULL));
         /* A PATH search that only finds a non-executable entry reports EACCES. */
         char *argv[] = {"ipct-noexec", NULL};
         struct ipc_proc_options po = {.method = methods[i], .flags = IPC_PROC_F_PATH};
         assert_int_equal(ipc_proc_spawn(&pr, argv, &po), -EACCES);
         char *argv2[] = {"ipct-not-anywhere", NULL};
         assert_int_equal(ipc_proc_spawn(&pr, argv2, &po), -ENOENT);
-        assert_true(ipct_no_children());
+        assert_true(hygiene_no_children(NULL));
     }
     unlink(file);
     pathdir_teardown(&d);
@@ -635,10 +635,10 @@ struct inherit_ctx {
 static void *inherit_main(void *arg)
 {
     struct inherit_ctx *c = arg;
-    c->base_fds = ipct_fd_count();
+    c->base_fds = hygiene_fd_count();
     if (write(c->ready[1], "r", 1) != 1)
         return NULL;
-    while (ipct_fd_count() < c->base_fds + 2)
+    while (hygiene_fd_count() < c->base_fds + 2)
         sched_yield();
     c->forked = fork();
     if (c->forked == 0) {

@@ -247,13 +247,13 @@ static void test_timeout_grace_then_sigkill(void **state)
     ipc_run_result_free(&r);
     /* The orphaned sleep (unless sh reaped it first) comes to us: it must be dead. */
     int reaped = 0;
-    for (int i = 0; i < 50 && !ipct_no_children(); i++) {
+    for (int i = 0; i < 50 && !hygiene_no_children(NULL); i++) {
         int n = ipc_proc_reap_orphans(100);
         assert_true(n >= 0);
         reaped += n;
     }
     assert_true(reaped <= 1);
-    assert_true(ipct_no_children());
+    assert_true(hygiene_no_children(NULL));
     IPCT_OK(ipc_proc_set_subreaper(0));
 }
 
@@ -455,7 +455,7 @@ static void test_stdin_path_fifo_without_writer_times_out(void **state)
         assert_true(took < 5.0);
         assert_int_equal(r.out_len + r.err_len, 0);
         ipc_run_result_free(&r);
-        assert_true(ipct_no_children());
+        assert_true(hygiene_no_children(NULL));
     }
     /* A caller that ignores SIGTERM: the child keeps ignoring it (exec's rule), so
      * the second stop action, SIGKILL after the grace period, ends the open. */
@@ -492,7 +492,7 @@ static void test_stdin_path_errors(void **state)
     assert_null(r.out);
     assert_int_equal(r.pid, 0);
     ipc_run_result_free(&r);
-    assert_true(ipct_no_children());
+    assert_true(hygiene_no_children(NULL));
     /* A directory opens read-only fine; a path through a file does not. */
     char notdir[128];
     snprintf(notdir, sizeof(notdir), "%s/x", f.file);

@@ -1,13 +1,13 @@
-/* testutil.h - leak checks shared by the cmocka unit tests.
+/* testutil.h - leak checks and helpers shared by the cmocka unit tests.
  *
  * Every test runs between ipct_setup() and ipct_teardown() (use IPCT_TEST(fn)),
  * which assert that the test left no child process, no zombie, no extra open fd
- * and no new /dev/shm object named with its pid behind. Header-only so that each test executable
- * stays one file. */
+ * and no new /dev/shm object named with its pid behind; the checks themselves are
+ * testing/hygiene.h (library ipc_hygiene, linked by ipc_add_unit_tests). Header-only
+ * so that each test executable stays one file. */
 #ifndef IPC_TESTUTIL_H
 #define IPC_TESTUTIL_H
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,73 +24,20 @@
 
 #include <cmocka.h>
 
+#include "hygiene.h"
+
 struct ipct_state {
     int fd_count;
     int shm_count;
 };
-
-static inline int ipct_count_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-/* Open fds of this process, not counting the one opendir itself uses. */
-static inline int ipct_fd_count(void)
-{
-    return ipct_count_dir("/proc/self/fd") - 1;
-}
-
-/* Objects in /dev/shm whose name contains this process's pid as a whole number.
- * Tests name their objects with their pid, so tests running in parallel (and
- * anything else on the machine) cannot disturb each other's leak checks. */
-static inline int ipct_shm_count(void)
-{
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return 0;
-    char pid[24];
-    int pid_len = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        for (const char *at = strstr(e->d_name, pid); at; at = strstr(at + 1, pid)) {
-            int digit_before = at > e->d_name && at[-1] >= '0' && at[-1] <= '9';
-            int digit_after = at[pid_len] >= '0' && at[pid_len] <= '9';
-            if (!digit_before && !digit_after) {
-                n++;
-                break;
-            }
-        }
-    }
-    closedir(d);
-    return n;
-}
-
-/* True when this process has no child at all: waitpid reports ECHILD. A zombie
- * still counts as a child, so this also catches unreaped children. */
-static inline int ipct_no_children(void)
-{
-    int status;
-    pid_t p = waitpid(-1, &status, WNOHANG);
-    return p == -1 && errno == ECHILD;
-}
 
 static inline int ipct_setup(void **state)
 {
     struct ipct_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -1;
-    s->fd_count = ipct_fd_count();
-    s->shm_count = ipct_shm_count();
+    s->fd_count = hygiene_fd_count();
+    s->shm_count = hygiene_shm_count_own();
     *state = s;
     return 0;
 }
@@ -98,8 +45,8 @@ static inline int ipct_setup(void **state)
 static inline int ipct_teardown(void **state)
 {
     struct ipct_state *s = *state;
-    int fds = ipct_fd_count(), shms = ipct_shm_count();
-    int children_ok = ipct_no_children();
+    int fds = hygiene_fd_count(), shms = hygiene_shm_count_own();
+    bool children_ok = hygiene_no_children(NULL);
     int ok = 1;
     if (fds != s->fd_count) {
         fprintf(stderr, "leak check: %d open fds before the test, %d after\n", s->fd_count, fds);
@@ -112,8 +59,7 @@ static inline int ipct_teardown(void **state)
     if (!children_ok) {
         fprintf(stderr, "leak check: the test left a child process or zombie\n");
         /* Reap it so that one leak does not cascade into every later test. */
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
+        hygiene_reap_exited_children();
         ok = 0;
     }
     free(s);
