@@ -111,6 +111,66 @@ static void close_fd(int *fd)
 
 /* ---- construction ---------------------------------------------------------- */
 
+/* The TCP listener, and UDP on the same port number with --udp. */
+static int bind_inet(struct ipc_server *s)
+{
+    const struct ipc_server_options *o = &s->opt;
+    if (o->no_tcp)
+        return o->udp ? -EINVAL : 0;
+    const char *host = o->bind ? o->bind : "127.0.0.1";
+    struct ipc_sock_addr a;
+    int rc = ipc_sock_addr_from_host_port(&a, host, o->port);
+    if (rc < 0 || a.family == AF_UNIX)
+        return rc < 0 ? rc : -EINVAL;
+    rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK, &s->tcp_addr);
+    if (rc < 0)
+        return rc;
+    s->tcp_fd = rc;
+    if (!o->udp)
+        return 0;
+    rc = ipc_sock_addr_from_host_port(&a, host, ipc_sock_addr_port(&s->tcp_addr));
+    if (rc < 0)
+        return rc;
+    rc = ipc_sock_bind_dgram(&a, IPC_SOCK_NONBLOCK, &s->udp_addr);
+    if (rc < 0)
+        return rc;
+    s->udp_fd = rc;
+    return 0;
+}
+
+static int bind_unix(struct ipc_server *s)
+{
+    const char *p = s->opt.unix_path;
+    if (!p)
+        return 0;
+    char text[IPC_SOCK_ADDRSTRLEN + 8];
+    if (strncmp(p, "unix:", 5) == 0)
+        p += 5;
+    if (!*p || snprintf(text, sizeof(text), "unix:%s", p) >= (int)sizeof(text))
+        return -EINVAL;
+    struct ipc_sock_addr a;
+    int rc = ipc_sock_addr_parse(&a, text);
+    if (rc < 0)
+        return rc;
+    rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK | IPC_SOCK_UNLINK_STALE, NULL);
+    if (rc < 0)
+        return rc;
+    s->unix_fd = rc;
+    s->unix_addr = a;
+    return 0;
+}
+
+/* Refuses limits the connection engine would refuse, at start rather than by
+ * resetting every client. */
+static int probe_limits(const struct ipc_server *s)
+{
+    struct ipc_conn_env probe = {.limits = {.max_bulk = s->opt.max_bulk}};
+    struct ipc_conn *c = NULL;
+    int rc = ipc_conn_new(&probe, &c);
+    ipc_conn_free(c);
+    return rc < 0 ? rc : 0;
+}
+
 int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
 {
     if (!out || !opts)
@@ -141,61 +201,13 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
         s->opt.table_capacity = (size_t)IPC_CTAB_DEFAULT_CAPACITY * 16;
     s->nworkers = s->opt.workers;
 
-    int rc;
-    if (!opts->no_tcp) {
-        struct ipc_sock_addr a;
-        rc = ipc_sock_addr_from_host_port(&a, opts->bind ? opts->bind : "127.0.0.1", opts->port);
-        if (rc < 0 || a.family == AF_UNIX) {
-            rc = rc < 0 ? rc : -EINVAL;
-            goto fail;
-        }
-        rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK, &s->tcp_addr);
-        if (rc < 0)
-            goto fail;
-        s->tcp_fd = rc;
-        if (opts->udp) {
-            int port = ipc_sock_addr_port(&s->tcp_addr);
-            rc = ipc_sock_addr_from_host_port(&a, opts->bind ? opts->bind : "127.0.0.1", port);
-            if (rc < 0)
-                goto fail;
-            rc = ipc_sock_bind_dgram(&a, IPC_SOCK_NONBLOCK, &s->udp_addr);
-            if (rc < 0)
-                goto fail;
-            s->udp_fd = rc;
-        }
-    } else if (opts->udp) {
-        rc = -EINVAL;
+    int rc = bind_inet(s);
+    if (rc == 0)
+        rc = bind_unix(s);
+    if (rc == 0)
+        rc = probe_limits(s);
+    if (rc < 0)
         goto fail;
-    }
-    if (opts->unix_path) {
-        char text[IPC_SOCK_ADDRSTRLEN + 8];
-        const char *p = opts->unix_path;
-        if (strncmp(p, "unix:", 5) == 0)
-            p += 5;
-        if (!*p || snprintf(text, sizeof(text), "unix:%s", p) >= (int)sizeof(text)) {
-            rc = -EINVAL;
-            goto fail;
-        }
-        struct ipc_sock_addr a;
-        rc = ipc_sock_addr_parse(&a, text);
-        if (rc < 0)
-            goto fail;
-        rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK | IPC_SOCK_UNLINK_STALE, NULL);
-        if (rc < 0)
-            goto fail;
-        s->unix_fd = rc;
-        s->unix_addr = a;
-    }
-    {
-        /* Refuse limits the connection engine would refuse, at start rather than by
-         * resetting every client. */
-        struct ipc_conn_env probe = {.limits = {.max_bulk = s->opt.max_bulk}};
-        struct ipc_conn *c = NULL;
-        rc = ipc_conn_new(&probe, &c);
-        if (rc < 0)
-            goto fail;
-        ipc_conn_free(c);
-    }
     rc = ipc_ctab_new(&s->table, s->opt.table_capacity);
     if (rc < 0)
         goto fail;
@@ -294,6 +306,7 @@ struct worker {
     int listeners_paused;
     uint64_t emfile_events;
     uint64_t emfile_logged_ns;
+    uint64_t drain_deadline; /* set when stopping */
     char *udp_buf;
 };
 
@@ -591,91 +604,109 @@ static void worker_flush_stopping(struct worker *w, int fd)
     close_conn(w, fd);
 }
 
+/* Everything a worker needs before its loop. Returns 0, or -1 (the worker exits 1). */
+static int worker_setup(struct worker *w)
+{
+    struct ipc_server *s = w->s;
+    /* Non-blocking: a stats frame is one atomic pipe write (< PIPE_BUF) that is
+     * dropped when a stopped or busy supervisor lets the pipe fill, instead of
+     * blocking this worker and every client on it. */
+    if (ipc_pipe_set_nonblock(w->ctl_wr, 1) < 0)
+        return -1;
+    w->env.table = s->table;
+    w->env.limits.max_bulk = s->opt.max_bulk;
+    w->env.server_name = "ipcstorm";
+    w->env.workers = s->nworkers;
+    w->env.worker_index = w->idx;
+    w->env.start_ns = s->start_ns;
+    w->udp_env = w->env;
+    sigset_t set;
+    if (ipc_sig_mkset(&set, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0) < 0 ||
+        ipc_sigsrc_new(&w->sig, &set, 0) < 0)
+        return -1;
+    w->sigfd = ipc_sigsrc_fd(w->sig);
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0)
+        return -1;
+    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->udp_fd >= 0 && !(w->udp_buf = malloc(SRV_UDP_MAX)))
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w->sigfd};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sigfd, &ev) < 0)
+        return -1;
+    worker_set_listeners(w, 1);
+    return 0;
+}
+
+/* The epoll timeout in ms (-1: none): resumes paused listeners and bounds the drain
+ * of a stopping worker. Returns 1 when the worker is done. */
+static int worker_timeout(struct worker *w, int *timeout)
+{
+    *timeout = -1;
+    uint64_t now = ipc__now_ns();
+    if (w->listeners_paused) {
+        if (now >= w->paused_until) {
+            w->listeners_paused = 0;
+            if (!w->stopping)
+                worker_set_listeners(w, 1);
+        } else {
+            *timeout = (int)((w->paused_until - now) / 1000000u) + 1;
+        }
+    }
+    if (w->stopping) {
+        if (!w->drain_deadline)
+            w->drain_deadline = now + SRV_DRAIN_NS;
+        if (w->live == 0 || now >= w->drain_deadline)
+            return 1;
+        int t = (int)((w->drain_deadline - now) / 1000000u) + 1;
+        if (*timeout < 0 || t < *timeout)
+            *timeout = t;
+    }
+    return 0;
+}
+
+static void worker_dispatch(struct worker *w, int fd)
+{
+    if (fd == w->sigfd) {
+        worker_signals(w);
+    } else if (is_listener(w, fd)) {
+        if (!w->stopping)
+            accept_clients(w, fd);
+    } else if (fd == w->s->udp_fd && fd >= 0) {
+        serve_udp(w);
+    } else if ((size_t)fd < w->nconns_cap && w->conns[fd].c) {
+        if (w->stopping)
+            worker_flush_stopping(w, fd);
+        else
+            serve_conn(w, fd);
+    }
+}
+
+/* Returns the worker's exit code: 0 after a stop, 1 if epoll failed. */
+static int worker_loop(struct worker *w)
+{
+    struct epoll_event evs[128];
+    for (;;) {
+        int timeout;
+        if (worker_timeout(w, &timeout))
+            return 0;
+        int n = epoll_wait(w->epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
+        if (n < 0 && errno != EINTR)
+            return 1;
+        for (int i = 0; i < n; i++)
+            worker_dispatch(w, (int)evs[i].data.u64);
+    }
+}
+
 static __attribute__((noreturn)) void worker_main(struct ipc_server *s, unsigned idx, int ctl_wr,
                                                   pid_t parent)
 {
     struct worker w = {.s = s, .idx = idx, .ctl_wr = ctl_wr, .epfd = -1, .reserve_fd = -1};
-    int code = 1;
     /* A worker must not outlive a supervisor that was SIGKILLed. */
     (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
         _exit(0);
-    /* Non-blocking: a stats frame is one atomic pipe write (< PIPE_BUF) that is
-     * dropped when a stopped or busy supervisor lets the pipe fill, instead of
-     * blocking this worker and every client on it. */
-    if (ipc_pipe_set_nonblock(ctl_wr, 1) < 0)
-        goto out;
-    w.env.table = s->table;
-    w.env.limits.max_bulk = s->opt.max_bulk;
-    w.env.server_name = "ipcstorm";
-    w.env.workers = s->nworkers;
-    w.env.worker_index = idx;
-    w.env.start_ns = s->start_ns;
-    w.udp_env = w.env;
-    sigset_t set;
-    if (ipc_sig_mkset(&set, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0) < 0 ||
-        ipc_sigsrc_new(&w.sig, &set, 0) < 0)
-        goto out;
-    w.sigfd = ipc_sigsrc_fd(w.sig);
-    w.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (w.epfd < 0)
-        goto out;
-    w.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->udp_fd >= 0 && !(w.udp_buf = malloc(SRV_UDP_MAX)))
-        goto out;
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w.sigfd};
-    if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.sigfd, &ev) < 0)
-        goto out;
-    worker_set_listeners(&w, 1);
-
-    struct epoll_event evs[128];
-    uint64_t drain_deadline = 0;
-    for (;;) {
-        int timeout = -1;
-        uint64_t now = ipc__now_ns();
-        if (w.listeners_paused) {
-            if (now >= w.paused_until) {
-                w.listeners_paused = 0;
-                if (!w.stopping)
-                    worker_set_listeners(&w, 1);
-            } else {
-                timeout = (int)((w.paused_until - now) / 1000000u) + 1;
-            }
-        }
-        if (w.stopping) {
-            if (!drain_deadline)
-                drain_deadline = now + SRV_DRAIN_NS;
-            if (w.live == 0 || now >= drain_deadline)
-                break;
-            int t = (int)((drain_deadline - now) / 1000000u) + 1;
-            if (timeout < 0 || t < timeout)
-                timeout = t;
-        }
-        int n = epoll_wait(w.epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            goto out;
-        }
-        for (int i = 0; i < n; i++) {
-            int fd = (int)evs[i].data.u64;
-            if (fd == w.sigfd) {
-                worker_signals(&w);
-            } else if (is_listener(&w, fd)) {
-                if (!w.stopping)
-                    accept_clients(&w, fd);
-            } else if (fd == s->udp_fd && fd >= 0) {
-                serve_udp(&w);
-            } else if ((size_t)fd < w.nconns_cap && w.conns[fd].c) {
-                if (w.stopping)
-                    worker_flush_stopping(&w, fd);
-                else
-                    serve_conn(&w, fd);
-            }
-        }
-    }
-    code = 0;
-out:
+    int code = worker_setup(&w) < 0 ? 1 : worker_loop(&w);
     for (size_t fd = 0; fd < w.nconns_cap; fd++)
         if (w.conns[fd].c)
             close_conn(&w, (int)fd);
