@@ -101,6 +101,7 @@ class Server:
         cmd = list(wrap) + [BIN, "serve", "--port", "0", "--workers", str(workers)] + list(args)
 
         def pre():
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # workers killed by SIGABRT
             if nofile is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
@@ -793,6 +794,32 @@ def case_stats_stopped_supervisor():
         srv.stop()
     finally:
         srv.kill()
+
+def case_crash_backoff():
+    """The restart policy: a worker killed from outside (SIGKILL) is replaced at once,
+    however young; one that crashes (SIGABRT, as abort() or a sanitizer would) soon
+    after its start backs off, 100 ms doubling."""
+    srv = Server(workers=1, allow_kill=True)
+    try:
+        delays = {}
+        for sig in (signal.SIGKILL, signal.SIGKILL, signal.SIGABRT, signal.SIGABRT, signal.SIGABRT):
+            w = srv.workers()[0]
+            os.kill(w, sig)  # at once: well within a second of the worker's start
+            srv.wait_workers(1, exclude=[w])
+        for m in re.finditer(r"killed by signal (\d+) .*; replacing it in (\d+) ms", srv.log()):
+            delays.setdefault(int(m.group(1)), []).append(int(m.group(2)))
+        print("restart delays by signal: %s" % delays)
+        check(delays.get(signal.SIGKILL) == [0, 0], "SIGKILL delays %s" % delays)
+        abrt = delays.get(signal.SIGABRT, [])
+        check(len(abrt) == 3 and abrt[1:] == [200, 400] and abrt[0] == 100,
+              "SIGABRT delays %s, want [100, 200, 400]" % abrt)
+        s = srv.connect()
+        ping(s)
+        s.close()
+        srv.stop()
+    finally:
+        srv.kill()
+
 
 NO_WORKER_REPLY = b"-ERR no worker available, try again\r\n"
 
