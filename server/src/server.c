@@ -853,9 +853,10 @@ struct supervisor {
     int stopping;
     int killed; /* stragglers were SIGKILLed */
     uint64_t stop_deadline;
-    int started_any; /* some worker was forked: startup is over */
-    int watching;    /* the listeners are in the supervisor's epoll (no live worker) */
-    int fatal;       /* negative errno that ends the run */
+    int started_any;             /* some worker was forked: startup is over */
+    int watching;                /* the listeners are in the supervisor's epoll (no live worker) */
+    uint64_t watch_paused_until; /* out of descriptors: stop accepting for a moment */
+    int fatal;                   /* negative errno that ends the run */
 };
 
 /* Synchronous faults and resource limits are the worker's own doing: a crash that
@@ -997,10 +998,15 @@ static void sup_reap(struct supervisor *sup)
 /* While no worker is alive, the supervisor itself watches the stream listeners and
  * turns clients away at once, instead of leaving them queued until a replacement
  * (maybe seconds away, maybe never) accepts them. */
-static void sup_watch_listeners(struct supervisor *sup)
+static void sup_watch_listeners(struct supervisor *sup, uint64_t now, uint64_t *next)
 {
     struct ipc_server *s = sup->s;
     int want = !sup->stopping && live_workers(s) == 0;
+    if (want && now < sup->watch_paused_until) {
+        want = 0;
+        if (sup->watch_paused_until < *next)
+            *next = sup->watch_paused_until;
+    }
     if (want == sup->watching)
         return;
     int fds[2] = {s->tcp_fd, s->unix_fd};
@@ -1022,8 +1028,14 @@ static void sup_turn_away(struct supervisor *sup, int lfd)
         int fd = ipc_sock_accept(lfd, IPC_SOCK_NONBLOCK, NULL);
         if (fd == -ECONNABORTED || fd == -EPROTO)
             continue;
-        if (fd < 0)
-            return; /* -EAGAIN; or out of descriptors: the client waits, as with a worker */
+        if (fd == -EAGAIN)
+            return;
+        if (fd < 0) {
+            /* Out of descriptors (or memory): the listener stays readable, so leave
+             * the client queued for 100 ms rather than spin. */
+            sup->watch_paused_until = ipc__now_ns() + 100000000ull;
+            return;
+        }
         IPC__IGNORE_RC(ipc_sock_send(fd, no_worker_reply, sizeof(no_worker_reply) - 1));
         drain_and_close(fd);
     }
@@ -1039,7 +1051,8 @@ static void sup_begin_stop(struct supervisor *sup, int signo)
     slog(s, "%s received: stopping %u workers", signo == SIGTERM ? "SIGTERM" : "SIGINT",
          live_workers(s));
     /* The workers keep copies of the listeners: take them out of our epoll first. */
-    sup_watch_listeners(sup);
+    uint64_t none = UINT64_MAX;
+    sup_watch_listeners(sup, 0, &none);
     /* New connections now get ECONNREFUSED instead of waiting in a queue nobody will
      * serve once the workers close their copies. */
     close_fd(&s->tcp_fd);
@@ -1177,7 +1190,7 @@ int ipc_server_run(ipc_server *s)
         if (sup.fatal)
             break;
         sup_stats_tick(&sup, now, &next);
-        sup_watch_listeners(&sup);
+        sup_watch_listeners(&sup, now, &next);
         sup_poll(&sup, now, next);
     }
     if (s->unix_fd < 0 && s->unix_addr.family == AF_UNIX)
