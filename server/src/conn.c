@@ -147,19 +147,115 @@ static int reply_table_error(struct ipc_conn *c, int rc)
     return out_errorf(c, "ERR counter table: %s", ipc_strerror(rc));
 }
 
-static int cmd_incrby(struct ipc_conn *c, const char *key, size_t klen, int64_t delta)
+static int incr_by(struct ipc_conn *c, const struct ipc_resp_arg *key, int64_t delta)
 {
     if (!c->env->table)
         return OUT_ERROR(c, "ERR no counter table");
     int64_t v = 0;
-    int rc = ipc_ctab_incrby(c->env->table, key, klen, delta, &v);
+    int rc = ipc_ctab_incrby(c->env->table, key->ptr, key->len, delta, &v);
     if (rc < 0 && rc != IPC_EOWNERDEAD)
         return reply_table_error(c, rc);
     return ipc_resp_write_int(&c->out, v);
 }
 
-static int cmd_info(struct ipc_conn *c)
+/* Command handlers: argc is already checked against the table's arity. Each returns
+ * 0, 1 to close the connection (QUIT), or a negative errno (-ENOMEM). */
+#define CMD(name)                                                                                  \
+    static int cmd_##name(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv)
+
+CMD(get)
 {
+    (void)argc;
+    if (!c->env->table)
+        return OUT_ERROR(c, "ERR no counter table");
+    int64_t v = 0;
+    int rc = ipc_ctab_get(c->env->table, argv[1].ptr, argv[1].len, &v);
+    if (rc == -ENOENT)
+        return ipc_resp_write_null(&c->out);
+    if (rc < 0 && rc != IPC_EOWNERDEAD)
+        return reply_table_error(c, rc);
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
+    return ipc_resp_write_bulk(&c->out, buf, (size_t)n);
+}
+
+CMD(del)
+{
+    if (!c->env->table)
+        return OUT_ERROR(c, "ERR no counter table");
+    int64_t removed = 0;
+    for (int i = 1; i < argc; i++) {
+        int rc = ipc_ctab_del(c->env->table, argv[i].ptr, argv[i].len);
+        if (rc > 0)
+            removed++;
+        else if (rc < 0 && rc != -ENOENT && rc != IPC_EOWNERDEAD)
+            return reply_table_error(c, rc);
+    }
+    return ipc_resp_write_int(&c->out, removed);
+}
+
+CMD(ping)
+{
+    /* Arity -1 with a maximum of its own, as in Redis. */
+    if (argc > 2)
+        return reply_arity(c, "ping");
+    if (argc == 2)
+        return ipc_resp_write_bulk(&c->out, argv[1].ptr, argv[1].len);
+    return OUT_SIMPLE(c, "PONG");
+}
+
+CMD(incr)
+{
+    (void)argc;
+    return incr_by(c, &argv[1], 1);
+}
+
+CMD(decr)
+{
+    (void)argc;
+    return incr_by(c, &argv[1], -1);
+}
+
+CMD(incrby)
+{
+    (void)argc;
+    int64_t d;
+    if (parse_i64(argv[2].ptr, argv[2].len, &d) < 0)
+        return OUT_ERROR(c, "ERR value is not an integer or out of range");
+    return incr_by(c, &argv[1], d);
+}
+
+CMD(echo)
+{
+    (void)argc;
+    return ipc_resp_write_bulk(&c->out, argv[1].ptr, argv[1].len);
+}
+
+CMD(quit)
+{
+    (void)argc;
+    (void)argv;
+    int rc = OUT_SIMPLE(c, "OK");
+    return rc < 0 ? rc : 1;
+}
+
+CMD(dbsize)
+{
+    (void)argc;
+    (void)argv;
+    if (!c->env->table)
+        return OUT_ERROR(c, "ERR no counter table");
+    long n = ipc_ctab_count(c->env->table);
+    if (n < 0 && n != IPC_EOWNERDEAD)
+        return reply_table_error(c, (int)n);
+    return ipc_resp_write_int(&c->out, n < 0 ? 0 : n);
+}
+
+CMD(info)
+{
+    (void)argc;
+    (void)argv;
+    /* sections are ignored: one short text */
     char buf[1024];
     uint64_t up = 0;
     if (c->env->start_ns) {
@@ -203,135 +299,82 @@ static int reply_pair(struct ipc_conn *c, const char *name, const char *value)
     return rc;
 }
 
-/* Executes one command; returns 1 for QUIT, 0 otherwise, negative on -ENOMEM. */
-static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv)
+CMD(config)
 {
-    c->env->stats.commands++;
-    const char *a0 = argv[0].ptr;
-    size_t l0 = argv[0].len;
-    switch (l0) {
-    case 3:
-        if (arg_is(a0, l0, "get")) {
-            if (argc != 2)
-                return reply_arity(c, "get");
-            if (!c->env->table)
-                return OUT_ERROR(c, "ERR no counter table");
-            int64_t v = 0;
-            int rc = ipc_ctab_get(c->env->table, argv[1].ptr, argv[1].len, &v);
-            if (rc == -ENOENT)
-                return ipc_resp_write_null(&c->out);
-            if (rc < 0 && rc != IPC_EOWNERDEAD)
-                return reply_table_error(c, rc);
-            char buf[24];
-            int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
-            return ipc_resp_write_bulk(&c->out, buf, (size_t)n);
-        }
-        if (arg_is(a0, l0, "del")) {
-            if (argc < 2)
-                return reply_arity(c, "del");
-            if (!c->env->table)
-                return OUT_ERROR(c, "ERR no counter table");
-            int64_t removed = 0;
-            for (int i = 1; i < argc; i++) {
-                int rc = ipc_ctab_del(c->env->table, argv[i].ptr, argv[i].len);
-                if (rc > 0)
-                    removed++;
-                else if (rc < 0 && rc != -ENOENT && rc != IPC_EOWNERDEAD)
-                    return reply_table_error(c, rc);
-            }
-            return ipc_resp_write_int(&c->out, removed);
-        }
-        break;
-    case 4:
-        if (arg_is(a0, l0, "ping")) {
-            if (argc == 1)
-                return OUT_SIMPLE(c, "PONG");
-            if (argc == 2)
-                return ipc_resp_write_bulk(&c->out, argv[1].ptr, argv[1].len);
-            return reply_arity(c, "ping");
-        }
-        if (arg_is(a0, l0, "incr")) {
-            if (argc != 2)
-                return reply_arity(c, "incr");
-            return cmd_incrby(c, argv[1].ptr, argv[1].len, 1);
-        }
-        if (arg_is(a0, l0, "decr")) {
-            if (argc != 2)
-                return reply_arity(c, "decr");
-            return cmd_incrby(c, argv[1].ptr, argv[1].len, -1);
-        }
-        if (arg_is(a0, l0, "echo")) {
-            if (argc != 2)
-                return reply_arity(c, "echo");
-            return ipc_resp_write_bulk(&c->out, argv[1].ptr, argv[1].len);
-        }
-        if (arg_is(a0, l0, "info"))
-            return cmd_info(c); /* sections are ignored: one short text */
-        if (arg_is(a0, l0, "quit")) {
-            int rc = OUT_SIMPLE(c, "OK");
-            return rc < 0 ? rc : 1;
-        }
-        break;
+    if (!arg_is(argv[1].ptr, argv[1].len, "get"))
+        return out_errorf(c, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
+                          (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].ptr);
+    if (argc != 3)
+        return reply_arity(c, "config|get");
+    /* redis-benchmark reads these two to print its header; answer them as a Redis
+     * without persistence would. */
+    if (arg_is(argv[2].ptr, argv[2].len, "save"))
+        return reply_pair(c, "save", "");
+    if (arg_is(argv[2].ptr, argv[2].len, "appendonly"))
+        return reply_pair(c, "appendonly", "no");
+    return ipc_resp_write_empty_array(&c->out);
+}
+
+CMD(command)
+{
+    (void)argc;
+    (void)argv;
+    return ipc_resp_write_empty_array(&c->out);
+}
+
 #ifdef IPC_TEST_FAULTS
-    case 5:
-        if (g_debug_faults && arg_is(a0, l0, "debug")) {
-            if (argc != 2)
-                return reply_arity(c, "debug");
-            if (!arg_is(argv[1].ptr, argv[1].len, "die-mid-insert"))
-                return OUT_ERROR(c, "ERR unknown DEBUG subcommand");
-            if (!c->env->table)
-                return OUT_ERROR(c, "ERR no counter table");
-            int rc = ipc_ctab_fault_die_mid_insert(c->env->table);
-            if (rc < 0)
-                return out_errorf(c, "ERR faults not available: %s", ipc_strerror(rc));
-            return OUT_SIMPLE(c, "OK");
-        }
-        break;
+CMD(debug)
+{
+    (void)argc;
+    if (!arg_is(argv[1].ptr, argv[1].len, "die-mid-insert"))
+        return OUT_ERROR(c, "ERR unknown DEBUG subcommand");
+    if (!c->env->table)
+        return OUT_ERROR(c, "ERR no counter table");
+    int rc = ipc_ctab_fault_die_mid_insert(c->env->table);
+    if (rc < 0)
+        return out_errorf(c, "ERR faults not available: %s", ipc_strerror(rc));
+    return OUT_SIMPLE(c, "OK");
+}
 #endif
-    case 6:
-        if (arg_is(a0, l0, "incrby")) {
-            if (argc != 3)
-                return reply_arity(c, "incrby");
-            int64_t d;
-            if (parse_i64(argv[2].ptr, argv[2].len, &d) < 0)
-                return OUT_ERROR(c, "ERR value is not an integer or out of range");
-            return cmd_incrby(c, argv[1].ptr, argv[1].len, d);
-        }
-        if (arg_is(a0, l0, "dbsize")) {
-            if (argc != 1)
-                return reply_arity(c, "dbsize");
-            if (!c->env->table)
-                return OUT_ERROR(c, "ERR no counter table");
-            long n = ipc_ctab_count(c->env->table);
-            if (n < 0 && n != IPC_EOWNERDEAD)
-                return reply_table_error(c, (int)n);
-            return ipc_resp_write_int(&c->out, n < 0 ? 0 : n);
-        }
-        if (arg_is(a0, l0, "config")) {
-            if (argc < 2)
-                return reply_arity(c, "config");
-            if (!arg_is(argv[1].ptr, argv[1].len, "get"))
-                return out_errorf(c, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
-                                  (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].ptr);
-            if (argc != 3)
-                return reply_arity(c, "config|get");
-            /* redis-benchmark reads these two to print its header; answer them as a
-             * Redis without persistence would. */
-            if (arg_is(argv[2].ptr, argv[2].len, "save"))
-                return reply_pair(c, "save", "");
-            if (arg_is(argv[2].ptr, argv[2].len, "appendonly"))
-                return reply_pair(c, "appendonly", "no");
-            return ipc_resp_write_empty_array(&c->out);
-        }
-        break;
-    case 7:
-        if (arg_is(a0, l0, "command"))
-            return ipc_resp_write_empty_array(&c->out);
-        break;
-    default:
-        break;
+
+#undef CMD
+
+/* The command table, as Redis's: the lowercase name, the arity counting the name
+ * (N: exactly N arguments, -N: at least N) and the handler. */
+struct command {
+    const char *name;
+    int arity;
+    int (*fn)(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv);
+};
+
+static const struct command commands[] = {
+    {"get", 2, cmd_get},       {"del", -2, cmd_del},       {"ping", -1, cmd_ping},
+    {"incr", 2, cmd_incr},     {"decr", 2, cmd_decr},      {"echo", 2, cmd_echo},
+    {"info", -1, cmd_info},    {"quit", -1, cmd_quit},     {"incrby", 3, cmd_incrby},
+    {"dbsize", 1, cmd_dbsize}, {"config", -2, cmd_config}, {"command", -1, cmd_command},
+#ifdef IPC_TEST_FAULTS
+    {"debug", 2, cmd_debug}, /* only once enabled, see lookup_command */
+#endif
+};
+
+static const struct command *lookup_command(const struct ipc_resp_arg *name)
+{
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(commands); i++) {
+        const struct command *cmd = &commands[i];
+        if (!arg_is(name->ptr, name->len, cmd->name))
+            continue;
+#ifdef IPC_TEST_FAULTS
+        if (cmd->fn == cmd_debug && !g_debug_faults)
+            return NULL;
+#endif
+        return cmd;
     }
-    /* Redis 7's text; clients print it, the prefix is what scripts match. */
+    return NULL;
+}
+
+/* Redis 7's text; clients print it, the prefix is what scripts match. */
+static int reply_unknown(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv)
+{
     char args[160];
     size_t an = 0;
     args[0] = 0;
@@ -345,7 +388,20 @@ static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv
             an = sizeof(args) - 1;
     }
     return out_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s",
-                      (int)(l0 > 128 ? 128 : l0), a0, args);
+                      (int)(argv[0].len > 128 ? 128 : argv[0].len), argv[0].ptr, args);
+}
+
+/* Executes one command: one lookup, one arity check, one dispatch. Returns 1 for
+ * QUIT, 0 otherwise, negative on -ENOMEM. */
+static int execute(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv)
+{
+    c->env->stats.commands++;
+    const struct command *cmd = lookup_command(&argv[0]);
+    if (!cmd)
+        return reply_unknown(c, argc, argv);
+    if (cmd->arity >= 0 ? argc != cmd->arity : argc < -cmd->arity)
+        return reply_arity(c, cmd->name);
+    return cmd->fn(c, argc, argv);
 }
 
 /* ---- connection ---------------------------------------------------------- */

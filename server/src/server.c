@@ -31,7 +31,8 @@
 #define SRV_BACKLOG         511
 #define SRV_RESTART_MIN_MS  100u
 #define SRV_RESTART_MAX_MS  5000u
-#define SRV_CRASH_WINDOW_NS 1000000000ull  /* dying sooner than this is a crash loop */
+#define SRV_CRASH_WINDOW_NS 1000000000ull /* failing sooner than this is a crash loop */
+#define SRV_START_TRIES     5u            /* forks per slot before startup gives up (about 1.5 s) */
 #define SRV_STOP_GRACE_NS   10000000000ull /* then the supervisor SIGKILLs stragglers */
 #define SRV_DRAIN_NS        2000000000ull  /* a stopping worker flushes this long at most */
 #define SRV_STATS_WAIT_NS   1000000000ull
@@ -40,8 +41,12 @@
 #define SRV_UDP_REPLY_MAX   65507
 #define SRV_FRAME_STATS     1
 #define SRV_STATS_FIELDS    8
+/* Supervisor epoll tags: the signal source, a listener (| fd), else worker index + 1. */
+#define SRV_TAG_SIGNALS  0ull
+#define SRV_TAG_LISTENER (1ull << 32)
 
 static const char max_clients_reply[] = "-ERR max number of clients reached\r\n";
+static const char no_worker_reply[] = "-ERR no worker available, try again\r\n";
 
 /* Lives in a MAP_SHARED region so that every worker sees the same client count,
  * and the supervisor can give back the share of a worker that died. */
@@ -58,6 +63,7 @@ struct worker_slot {
     uint64_t restart_at_ns; /* pending restart when pid == 0 and restart_pending */
     int restart_pending;
     unsigned backoff_ms;
+    unsigned spawn_fails; /* forks failed in a row */
     int stats_answered;
 };
 
@@ -105,6 +111,66 @@ static void close_fd(int *fd)
 
 /* ---- construction ---------------------------------------------------------- */
 
+/* The TCP listener, and UDP on the same port number with --udp. */
+static int bind_inet(struct ipc_server *s)
+{
+    const struct ipc_server_options *o = &s->opt;
+    if (o->no_tcp)
+        return o->udp ? -EINVAL : 0;
+    const char *host = o->bind ? o->bind : "127.0.0.1";
+    struct ipc_sock_addr a;
+    int rc = ipc_sock_addr_from_host_port(&a, host, o->port);
+    if (rc < 0 || a.family == AF_UNIX)
+        return rc < 0 ? rc : -EINVAL;
+    rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK, &s->tcp_addr);
+    if (rc < 0)
+        return rc;
+    s->tcp_fd = rc;
+    if (!o->udp)
+        return 0;
+    rc = ipc_sock_addr_from_host_port(&a, host, ipc_sock_addr_port(&s->tcp_addr));
+    if (rc < 0)
+        return rc;
+    rc = ipc_sock_bind_dgram(&a, IPC_SOCK_NONBLOCK, &s->udp_addr);
+    if (rc < 0)
+        return rc;
+    s->udp_fd = rc;
+    return 0;
+}
+
+static int bind_unix(struct ipc_server *s)
+{
+    const char *p = s->opt.unix_path;
+    if (!p)
+        return 0;
+    char text[IPC_SOCK_ADDRSTRLEN + 8];
+    if (strncmp(p, "unix:", 5) == 0)
+        p += 5;
+    if (!*p || snprintf(text, sizeof(text), "unix:%s", p) >= (int)sizeof(text))
+        return -EINVAL;
+    struct ipc_sock_addr a;
+    int rc = ipc_sock_addr_parse(&a, text);
+    if (rc < 0)
+        return rc;
+    rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK | IPC_SOCK_UNLINK_STALE, NULL);
+    if (rc < 0)
+        return rc;
+    s->unix_fd = rc;
+    s->unix_addr = a;
+    return 0;
+}
+
+/* Refuses limits the connection engine would refuse, at start rather than by
+ * resetting every client. */
+static int probe_limits(const struct ipc_server *s)
+{
+    struct ipc_conn_env probe = {.limits = {.max_bulk = s->opt.max_bulk}};
+    struct ipc_conn *c = NULL;
+    int rc = ipc_conn_new(&probe, &c);
+    ipc_conn_free(c);
+    return rc < 0 ? rc : 0;
+}
+
 int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
 {
     if (!out || !opts)
@@ -135,61 +201,13 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
         s->opt.table_capacity = (size_t)IPC_CTAB_DEFAULT_CAPACITY * 16;
     s->nworkers = s->opt.workers;
 
-    int rc;
-    if (!opts->no_tcp) {
-        struct ipc_sock_addr a;
-        rc = ipc_sock_addr_from_host_port(&a, opts->bind ? opts->bind : "127.0.0.1", opts->port);
-        if (rc < 0 || a.family == AF_UNIX) {
-            rc = rc < 0 ? rc : -EINVAL;
-            goto fail;
-        }
-        rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK, &s->tcp_addr);
-        if (rc < 0)
-            goto fail;
-        s->tcp_fd = rc;
-        if (opts->udp) {
-            int port = ipc_sock_addr_port(&s->tcp_addr);
-            rc = ipc_sock_addr_from_host_port(&a, opts->bind ? opts->bind : "127.0.0.1", port);
-            if (rc < 0)
-                goto fail;
-            rc = ipc_sock_bind_dgram(&a, IPC_SOCK_NONBLOCK, &s->udp_addr);
-            if (rc < 0)
-                goto fail;
-            s->udp_fd = rc;
-        }
-    } else if (opts->udp) {
-        rc = -EINVAL;
+    int rc = bind_inet(s);
+    if (rc == 0)
+        rc = bind_unix(s);
+    if (rc == 0)
+        rc = probe_limits(s);
+    if (rc < 0)
         goto fail;
-    }
-    if (opts->unix_path) {
-        char text[IPC_SOCK_ADDRSTRLEN + 8];
-        const char *p = opts->unix_path;
-        if (strncmp(p, "unix:", 5) == 0)
-            p += 5;
-        if (!*p || snprintf(text, sizeof(text), "unix:%s", p) >= (int)sizeof(text)) {
-            rc = -EINVAL;
-            goto fail;
-        }
-        struct ipc_sock_addr a;
-        rc = ipc_sock_addr_parse(&a, text);
-        if (rc < 0)
-            goto fail;
-        rc = ipc_sock_listen(&a, SRV_BACKLOG, IPC_SOCK_NONBLOCK | IPC_SOCK_UNLINK_STALE, NULL);
-        if (rc < 0)
-            goto fail;
-        s->unix_fd = rc;
-        s->unix_addr = a;
-    }
-    {
-        /* Refuse limits the connection engine would refuse, at start rather than by
-         * resetting every client. */
-        struct ipc_conn_env probe = {.limits = {.max_bulk = s->opt.max_bulk}};
-        struct ipc_conn *c = NULL;
-        rc = ipc_conn_new(&probe, &c);
-        if (rc < 0)
-            goto fail;
-        ipc_conn_free(c);
-    }
     rc = ipc_ctab_new(&s->table, s->opt.table_capacity);
     if (rc < 0)
         goto fail;
@@ -288,6 +306,7 @@ struct worker {
     int listeners_paused;
     uint64_t emfile_events;
     uint64_t emfile_logged_ns;
+    uint64_t drain_deadline; /* set when stopping */
     char *udp_buf;
 };
 
@@ -585,91 +604,109 @@ static void worker_flush_stopping(struct worker *w, int fd)
     close_conn(w, fd);
 }
 
+/* Everything a worker needs before its loop. Returns 0, or -1 (the worker exits 1). */
+static int worker_setup(struct worker *w)
+{
+    struct ipc_server *s = w->s;
+    /* Non-blocking: a stats frame is one atomic pipe write (< PIPE_BUF) that is
+     * dropped when a stopped or busy supervisor lets the pipe fill, instead of
+     * blocking this worker and every client on it. */
+    if (ipc_pipe_set_nonblock(w->ctl_wr, 1) < 0)
+        return -1;
+    w->env.table = s->table;
+    w->env.limits.max_bulk = s->opt.max_bulk;
+    w->env.server_name = "ipcstorm";
+    w->env.workers = s->nworkers;
+    w->env.worker_index = w->idx;
+    w->env.start_ns = s->start_ns;
+    w->udp_env = w->env;
+    sigset_t set;
+    if (ipc_sig_mkset(&set, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0) < 0 ||
+        ipc_sigsrc_new(&w->sig, &set, 0) < 0)
+        return -1;
+    w->sigfd = ipc_sigsrc_fd(w->sig);
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0)
+        return -1;
+    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->udp_fd >= 0 && !(w->udp_buf = malloc(SRV_UDP_MAX)))
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w->sigfd};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sigfd, &ev) < 0)
+        return -1;
+    worker_set_listeners(w, 1);
+    return 0;
+}
+
+/* The epoll timeout in ms (-1: none): resumes paused listeners and bounds the drain
+ * of a stopping worker. Returns 1 when the worker is done. */
+static int worker_timeout(struct worker *w, int *timeout)
+{
+    *timeout = -1;
+    uint64_t now = ipc__now_ns();
+    if (w->listeners_paused) {
+        if (now >= w->paused_until) {
+            w->listeners_paused = 0;
+            if (!w->stopping)
+                worker_set_listeners(w, 1);
+        } else {
+            *timeout = (int)((w->paused_until - now) / 1000000u) + 1;
+        }
+    }
+    if (w->stopping) {
+        if (!w->drain_deadline)
+            w->drain_deadline = now + SRV_DRAIN_NS;
+        if (w->live == 0 || now >= w->drain_deadline)
+            return 1;
+        int t = (int)((w->drain_deadline - now) / 1000000u) + 1;
+        if (*timeout < 0 || t < *timeout)
+            *timeout = t;
+    }
+    return 0;
+}
+
+static void worker_dispatch(struct worker *w, int fd)
+{
+    if (fd == w->sigfd) {
+        worker_signals(w);
+    } else if (is_listener(w, fd)) {
+        if (!w->stopping)
+            accept_clients(w, fd);
+    } else if (fd == w->s->udp_fd && fd >= 0) {
+        serve_udp(w);
+    } else if ((size_t)fd < w->nconns_cap && w->conns[fd].c) {
+        if (w->stopping)
+            worker_flush_stopping(w, fd);
+        else
+            serve_conn(w, fd);
+    }
+}
+
+/* Returns the worker's exit code: 0 after a stop, 1 if epoll failed. */
+static int worker_loop(struct worker *w)
+{
+    struct epoll_event evs[128];
+    for (;;) {
+        int timeout;
+        if (worker_timeout(w, &timeout))
+            return 0;
+        int n = epoll_wait(w->epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
+        if (n < 0 && errno != EINTR)
+            return 1;
+        for (int i = 0; i < n; i++)
+            worker_dispatch(w, (int)evs[i].data.u64);
+    }
+}
+
 static __attribute__((noreturn)) void worker_main(struct ipc_server *s, unsigned idx, int ctl_wr,
                                                   pid_t parent)
 {
     struct worker w = {.s = s, .idx = idx, .ctl_wr = ctl_wr, .epfd = -1, .reserve_fd = -1};
-    int code = 1;
     /* A worker must not outlive a supervisor that was SIGKILLed. */
     (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
         _exit(0);
-    /* Non-blocking: a stats frame is one atomic pipe write (< PIPE_BUF) that is
-     * dropped when a stopped or busy supervisor lets the pipe fill, instead of
-     * blocking this worker and every client on it. */
-    if (ipc_pipe_set_nonblock(ctl_wr, 1) < 0)
-        goto out;
-    w.env.table = s->table;
-    w.env.limits.max_bulk = s->opt.max_bulk;
-    w.env.server_name = "ipcstorm";
-    w.env.workers = s->nworkers;
-    w.env.worker_index = idx;
-    w.env.start_ns = s->start_ns;
-    w.udp_env = w.env;
-    sigset_t set;
-    if (ipc_sig_mkset(&set, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0) < 0 ||
-        ipc_sigsrc_new(&w.sig, &set, 0) < 0)
-        goto out;
-    w.sigfd = ipc_sigsrc_fd(w.sig);
-    w.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (w.epfd < 0)
-        goto out;
-    w.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (s->udp_fd >= 0 && !(w.udp_buf = malloc(SRV_UDP_MAX)))
-        goto out;
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w.sigfd};
-    if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.sigfd, &ev) < 0)
-        goto out;
-    worker_set_listeners(&w, 1);
-
-    struct epoll_event evs[128];
-    uint64_t drain_deadline = 0;
-    for (;;) {
-        int timeout = -1;
-        uint64_t now = ipc__now_ns();
-        if (w.listeners_paused) {
-            if (now >= w.paused_until) {
-                w.listeners_paused = 0;
-                if (!w.stopping)
-                    worker_set_listeners(&w, 1);
-            } else {
-                timeout = (int)((w.paused_until - now) / 1000000u) + 1;
-            }
-        }
-        if (w.stopping) {
-            if (!drain_deadline)
-                drain_deadline = now + SRV_DRAIN_NS;
-            if (w.live == 0 || now >= drain_deadline)
-                break;
-            int t = (int)((drain_deadline - now) / 1000000u) + 1;
-            if (timeout < 0 || t < timeout)
-                timeout = t;
-        }
-        int n = epoll_wait(w.epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            goto out;
-        }
-        for (int i = 0; i < n; i++) {
-            int fd = (int)evs[i].data.u64;
-            if (fd == w.sigfd) {
-                worker_signals(&w);
-            } else if (is_listener(&w, fd)) {
-                if (!w.stopping)
-                    accept_clients(&w, fd);
-            } else if (fd == s->udp_fd && fd >= 0) {
-                serve_udp(&w);
-            } else if ((size_t)fd < w.nconns_cap && w.conns[fd].c) {
-                if (w.stopping)
-                    worker_flush_stopping(&w, fd);
-                else
-                    serve_conn(&w, fd);
-            }
-        }
-    }
-    code = 0;
-out:
+    int code = worker_setup(&w) < 0 ? 1 : worker_loop(&w);
     for (size_t fd = 0; fd < w.nconns_cap; fd++)
         if (w.conns[fd].c)
             close_conn(&w, (int)fd);
@@ -802,13 +839,133 @@ static void describe_status(int status, char *buf, size_t size)
         snprintf(buf, size, "status 0x%x", (unsigned)status);
 }
 
-static void reap(struct ipc_server *s, int stopping, struct stats_round *r)
+/* Why a worker slot needs a new process; schedule_restart turns it into a delay. */
+enum restart_cause {
+    RESTART_KILLED, /* ended from outside (SIGKILL, SIGTERM... or a clean exit): at once */
+    RESTART_FAILED, /* crashed or exited with an error: backs off when it died young */
+    RESTART_NO_FORK /* could not be forked (EAGAIN under RLIMIT_NPROC...): backs off */
+};
+
+/* The supervisor's state while ipc_server_run runs. */
+struct supervisor {
+    struct ipc_server *s;
+    struct stats_round round;
+    int stopping;
+    int killed; /* stragglers were SIGKILLed */
+    uint64_t stop_deadline;
+    int started_any;             /* some worker was forked: startup is over */
+    int watching;                /* the listeners are in the supervisor's epoll (no live worker) */
+    uint64_t watch_paused_until; /* out of descriptors: stop accepting for a moment */
+    int fatal;                   /* negative errno that ends the run */
+};
+
+/* Synchronous faults and resource limits are the worker's own doing: a crash that
+ * may repeat. Any other signal (SIGKILL, SIGTERM, SIGQUIT...) was sent from outside,
+ * and so is SIGTERM/SIGINT delivered to the worker itself (it then exits 0). */
+static enum restart_cause death_cause(int status)
 {
-    for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0)
-            return;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status) == 0 ? RESTART_KILLED : RESTART_FAILED;
+    if (!WIFSIGNALED(status))
+        return RESTART_FAILED;
+    switch (WTERMSIG(status)) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGILL:
+    case SIGFPE:
+    case SIGABRT:
+    case SIGSYS:
+    case SIGTRAP:
+    case SIGXCPU:
+    case SIGXFSZ:
+        return RESTART_FAILED;
+    default:
+        return RESTART_KILLED;
+    }
+}
+
+/* The restart policy. A worker killed from outside, or one that failed after running
+ * a while, is replaced at once; only a crash loop (failing within
+ * SRV_CRASH_WINDOW_NS of its start) and fork failures double the delay, 100 ms up to
+ * 5 s. Returns the delay in milliseconds. */
+static unsigned schedule_restart(struct ipc_server *s, unsigned idx, enum restart_cause cause)
+{
+    struct worker_slot *ws = &s->slots[idx];
+    uint64_t now = ipc__now_ns();
+    int loop = cause == RESTART_NO_FORK ||
+               (cause == RESTART_FAILED && now - ws->started_ns < SRV_CRASH_WINDOW_NS);
+    if (!loop)
+        ws->backoff_ms = 0;
+    else if (!ws->backoff_ms)
+        ws->backoff_ms = SRV_RESTART_MIN_MS;
+    else if ((ws->backoff_ms *= 2) > SRV_RESTART_MAX_MS)
+        ws->backoff_ms = SRV_RESTART_MAX_MS;
+    ws->restart_pending = 1;
+    ws->restart_at_ns = now + (uint64_t)ws->backoff_ms * 1000000ull;
+    return ws->backoff_ms;
+}
+
+/* Startup gives up once every slot failed SRV_START_TRIES forks in a row. */
+static int startup_hopeless(const struct supervisor *sup)
+{
+    if (sup->started_any)
+        return 0;
+    for (unsigned i = 0; i < sup->s->nworkers; i++)
+        if (sup->s->slots[i].spawn_fails < SRV_START_TRIES)
+            return 0;
+    return 1;
+}
+
+/* Forks the worker of slot idx, or schedules another try. */
+static void sup_spawn(struct supervisor *sup, unsigned idx)
+{
+    struct ipc_server *s = sup->s;
+    int rc = spawn_worker(s, idx);
+    if (rc == 0) {
+        s->slots[idx].spawn_fails = 0;
+        sup->started_any = 1;
+        return;
+    }
+    s->slots[idx].spawn_fails++;
+    if (startup_hopeless(sup)) {
+        /* An error, printed even with --quiet. */
+        fprintf(s->log, "ipcstorm serve[%ld]: cannot start any worker (%u tries): %s\n",
+                (long)getpid(), SRV_START_TRIES, ipc_strerror(rc));
+        fflush(s->log);
+        sup->fatal = rc;
+        return;
+    }
+    unsigned ms = schedule_restart(s, idx, RESTART_NO_FORK);
+    slog(s, "cannot start worker %u: %s; trying again in %u ms", idx, ipc_strerror(rc), ms);
+}
+
+static void sup_start_workers(struct supervisor *sup)
+{
+    for (unsigned i = 0; i < sup->s->nworkers; i++)
+        sup_spawn(sup, i);
+}
+
+/* Forks the replacements that are due; lowers *next to the earliest pending one. */
+static void sup_restart_due(struct supervisor *sup, uint64_t now, uint64_t *next)
+{
+    struct ipc_server *s = sup->s;
+    for (unsigned i = 0; i < s->nworkers && !sup->fatal; i++) {
+        struct worker_slot *ws = &s->slots[i];
+        if (ws->pid || !ws->restart_pending)
+            continue;
+        if (ws->restart_at_ns <= now)
+            sup_spawn(sup, i);
+        if (!ws->pid && ws->restart_pending && ws->restart_at_ns < *next)
+            *next = ws->restart_at_ns;
+    }
+}
+
+static void sup_reap(struct supervisor *sup)
+{
+    struct ipc_server *s = sup->s;
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         unsigned idx = s->nworkers;
         for (unsigned i = 0; i < s->nworkers; i++)
             if (s->slots[i].pid == pid)
@@ -819,40 +976,183 @@ static void reap(struct ipc_server *s, int stopping, struct stats_round *r)
         /* Its clients are gone with it: give their share of max-clients back. */
         long gone = atomic_exchange(&s->shared->worker_clients[idx], 0);
         atomic_fetch_sub(&s->shared->clients, gone);
-        read_control(s, idx, r);
+        read_control(s, idx, &sup->round);
         if (ws->ctl_rd >= 0) {
             (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
             close_fd(&ws->ctl_rd);
         }
         ws->pid = 0;
-        if (r->active && !ws->stats_answered && r->asked > 0)
-            r->asked--;
+        if (sup->round.active && !ws->stats_answered && sup->round.asked > 0)
+            sup->round.asked--;
         char what[96];
         describe_status(status, what, sizeof(what));
-        if (stopping) {
+        if (sup->stopping) {
             slog(s, "worker %u (pid %ld) %s", idx, (long)pid, what);
             continue;
         }
-        uint64_t now = ipc__now_ns();
-        if (now - ws->started_ns < SRV_CRASH_WINDOW_NS) {
-            ws->backoff_ms = ws->backoff_ms ? ws->backoff_ms * 2 : SRV_RESTART_MIN_MS;
-            if (ws->backoff_ms > SRV_RESTART_MAX_MS)
-                ws->backoff_ms = SRV_RESTART_MAX_MS;
-        } else {
-            ws->backoff_ms = 0;
-        }
-        ws->restart_pending = 1;
-        ws->restart_at_ns = now + (uint64_t)ws->backoff_ms * 1000000ull;
-        slog(s, "worker %u (pid %ld) %s; replacing it in %u ms", idx, (long)pid, what,
-             ws->backoff_ms);
+        unsigned ms = schedule_restart(s, idx, death_cause(status));
+        slog(s, "worker %u (pid %ld) %s; replacing it in %u ms", idx, (long)pid, what, ms);
     }
 }
 
-int ipc_server_run(ipc_server *s)
+/* While no worker is alive, the supervisor itself watches the stream listeners and
+ * turns clients away at once, instead of leaving them queued until a replacement
+ * (maybe seconds away, maybe never) accepts them. */
+static void sup_watch_listeners(struct supervisor *sup, uint64_t now, uint64_t *next)
 {
-    if (!s || s->ran || getpid() != s->creator)
-        return -EINVAL;
-    s->ran = 1;
+    struct ipc_server *s = sup->s;
+    int want = !sup->stopping && live_workers(s) == 0;
+    if (want && now < sup->watch_paused_until) {
+        want = 0;
+        if (sup->watch_paused_until < *next)
+            *next = sup->watch_paused_until;
+    }
+    if (want == sup->watching)
+        return;
+    int fds[2] = {s->tcp_fd, s->unix_fd};
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] < 0)
+            continue;
+        struct epoll_event ev = {.events = EPOLLIN,
+                                 .data.u64 = SRV_TAG_LISTENER | (uint64_t)fds[i]};
+        (void)epoll_ctl(s->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fds[i], &ev);
+    }
+    sup->watching = want;
+}
+
+static void sup_turn_away(struct supervisor *sup, int lfd)
+{
+    if (!sup->watching || live_workers(sup->s) > 0)
+        return;
+    for (int i = 0; i < SRV_ACCEPT_BATCH; i++) {
+        int fd = ipc_sock_accept(lfd, IPC_SOCK_NONBLOCK, NULL);
+        if (fd == -ECONNABORTED || fd == -EPROTO)
+            continue;
+        if (fd == -EAGAIN)
+            return;
+        if (fd < 0) {
+            /* Out of descriptors (or memory): the listener stays readable, so leave
+             * the client queued for 100 ms rather than spin. */
+            sup->watch_paused_until = ipc__now_ns() + 100000000ull;
+            return;
+        }
+        IPC__IGNORE_RC(ipc_sock_send(fd, no_worker_reply, sizeof(no_worker_reply) - 1));
+        drain_and_close(fd);
+    }
+}
+
+static void sup_begin_stop(struct supervisor *sup, int signo)
+{
+    struct ipc_server *s = sup->s;
+    if (sup->stopping)
+        return;
+    sup->stopping = 1;
+    sup->stop_deadline = ipc__now_ns() + SRV_STOP_GRACE_NS;
+    slog(s, "%s received: stopping %u workers", signo == SIGTERM ? "SIGTERM" : "SIGINT",
+         live_workers(s));
+    /* The workers keep copies of the listeners: take them out of our epoll first. */
+    uint64_t none = UINT64_MAX;
+    sup_watch_listeners(sup, 0, &none);
+    /* New connections now get ECONNREFUSED instead of waiting in a queue nobody will
+     * serve once the workers close their copies. */
+    close_fd(&s->tcp_fd);
+    close_fd(&s->udp_fd);
+    close_fd(&s->unix_fd);
+    for (unsigned w = 0; w < s->nworkers; w++) {
+        s->slots[w].restart_pending = 0;
+        if (s->slots[w].pid > 0)
+            IPC__IGNORE_RC(ipc_sig_send(s->slots[w].pid, SIGTERM));
+    }
+}
+
+/* Returns 1 once every worker is gone; SIGKILLs stragglers after the grace period. */
+static int sup_stop_escalate(struct supervisor *sup, uint64_t now, uint64_t *next)
+{
+    struct ipc_server *s = sup->s;
+    if (live_workers(s) == 0)
+        return 1;
+    if (sup->killed)
+        return 0;
+    if (now < sup->stop_deadline) {
+        if (sup->stop_deadline < *next)
+            *next = sup->stop_deadline;
+        return 0;
+    }
+    for (unsigned i = 0; i < s->nworkers; i++)
+        if (s->slots[i].pid > 0)
+            IPC__IGNORE_RC(ipc_sig_send(s->slots[i].pid, SIGKILL));
+    sup->killed = 1;
+    slog(s, "workers did not stop in time: killed");
+    return 0;
+}
+
+static void sup_stats_begin(struct supervisor *sup)
+{
+    struct stats_round *r = &sup->round;
+    if (r->active || sup->stopping)
+        return;
+    memset(r, 0, sizeof(*r));
+    r->active = 1;
+    r->deadline = ipc__now_ns() + SRV_STATS_WAIT_NS;
+    for (unsigned w = 0; w < sup->s->nworkers; w++) {
+        sup->s->slots[w].stats_answered = 0;
+        if (sup->s->slots[w].pid > 0 && ipc_sig_send(sup->s->slots[w].pid, SIGUSR1) == 0)
+            r->asked++;
+    }
+}
+
+/* Prints a statistics round once complete or overdue. */
+static void sup_stats_tick(struct supervisor *sup, uint64_t now, uint64_t *next)
+{
+    struct stats_round *r = &sup->round;
+    if (!r->active)
+        return;
+    if (now >= r->deadline || r->answered >= r->asked)
+        stats_print(sup->s, r);
+    else if (r->deadline < *next)
+        *next = r->deadline;
+}
+
+static void sup_handle_signals(struct supervisor *sup)
+{
+    struct ipc_sig_info si;
+    while (ipc_sigsrc_read(sup->s->sigsrc, &si) == 1) {
+        if (si.signo == SIGCHLD)
+            sup_reap(sup);
+        else if (si.signo == SIGTERM || si.signo == SIGINT)
+            sup_begin_stop(sup, si.signo);
+        else if (si.signo == SIGUSR1)
+            sup_stats_begin(sup);
+        /* SIGHUP: nothing to reload */
+    }
+}
+
+/* Waits for events until next (UINT64_MAX: no deadline) and dispatches them. */
+static void sup_poll(struct supervisor *sup, uint64_t now, uint64_t next)
+{
+    struct ipc_server *s = sup->s;
+    int timeout = -1;
+    if (next != UINT64_MAX)
+        timeout = next <= now ? 0 : (int)((next - now) / 1000000u) + 1;
+    struct epoll_event evs[32];
+    int n = epoll_wait(s->epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
+    if (n < 0 && errno != EINTR) {
+        sup->fatal = ipc__neg_errno();
+        slog(s, "epoll_wait: %s", ipc_strerror(sup->fatal));
+    }
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = evs[i].data.u64;
+        if (tag == SRV_TAG_SIGNALS)
+            sup_handle_signals(sup);
+        else if (tag & SRV_TAG_LISTENER)
+            sup_turn_away(sup, (int)(tag & ~SRV_TAG_LISTENER));
+        else if (tag - 1 < s->nworkers)
+            read_control(s, (unsigned)(tag - 1), &sup->round);
+    }
+}
+
+static int sup_init(struct ipc_server *s)
+{
     sigset_t set;
     int rc = ipc_sig_mkset(&set, SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGHUP, 0);
     if (rc < 0)
@@ -863,129 +1163,40 @@ int ipc_server_run(ipc_server *s)
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0)
         return ipc__neg_errno();
-    int sfd = ipc_sigsrc_fd(s->sigsrc);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, sfd, &ev) < 0)
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = SRV_TAG_SIGNALS};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ipc_sigsrc_fd(s->sigsrc), &ev) < 0)
         return ipc__neg_errno();
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        rc = spawn_worker(s, i);
-        if (rc < 0) {
-            slog(s, "cannot start worker %u: %s", i, ipc_strerror(rc));
-            s->slots[i].restart_pending = 1;
-            s->slots[i].backoff_ms = SRV_RESTART_MIN_MS;
-            s->slots[i].restart_at_ns = ipc__now_ns() + SRV_RESTART_MIN_MS * 1000000ull;
-        }
-    }
+    return 0;
+}
 
-    rc = 0;
-    struct stats_round round = {0};
-    int stopping = 0, killed = 0;
-    uint64_t stop_deadline = 0;
-    struct epoll_event evs[32];
-    for (;;) {
-        uint64_t now = ipc__now_ns();
-        uint64_t next = UINT64_MAX;
-        if (!stopping) {
-            for (unsigned i = 0; i < s->nworkers; i++) {
-                struct worker_slot *ws = &s->slots[i];
-                if (ws->pid || !ws->restart_pending)
-                    continue;
-                if (ws->restart_at_ns <= now) {
-                    rc = spawn_worker(s, i);
-                    if (rc < 0) {
-                        ws->backoff_ms = ws->backoff_ms ? ws->backoff_ms * 2 : SRV_RESTART_MIN_MS;
-                        if (ws->backoff_ms > SRV_RESTART_MAX_MS)
-                            ws->backoff_ms = SRV_RESTART_MAX_MS;
-                        ws->restart_at_ns = now + (uint64_t)ws->backoff_ms * 1000000ull;
-                        slog(s, "cannot start worker %u: %s", i, ipc_strerror(rc));
-                    }
-                }
-                if (!ws->pid && ws->restart_at_ns < next)
-                    next = ws->restart_at_ns;
-            }
-        } else {
-            if (live_workers(s) == 0)
-                break;
-            if (now >= stop_deadline && !killed) {
-                for (unsigned i = 0; i < s->nworkers; i++)
-                    if (s->slots[i].pid > 0)
-                        IPC__IGNORE_RC(ipc_sig_send(s->slots[i].pid, SIGKILL));
-                killed = 1;
-                slog(s, "workers did not stop in time: killed");
-            }
-            if (!killed)
-                next = stop_deadline;
-        }
-        if (round.active) {
-            if (now >= round.deadline || round.answered >= round.asked)
-                stats_print(s, &round);
-            else if (round.deadline < next)
-                next = round.deadline;
-        }
-        int timeout = -1;
-        if (next != UINT64_MAX)
-            timeout = next <= now ? 0 : (int)((next - now) / 1000000u) + 1;
-        int n = epoll_wait(s->epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = ipc__neg_errno();
-            slog(s, "epoll_wait: %s", ipc_strerror(rc));
+/* The main loop, one named phase per step: restarts (or, once stopping, the stop
+ * deadline), statistics, the listeners while no worker runs, then events. */
+int ipc_server_run(ipc_server *s)
+{
+    if (!s || s->ran || getpid() != s->creator)
+        return -EINVAL;
+    s->ran = 1;
+    int rc = sup_init(s);
+    if (rc < 0)
+        return rc;
+    struct supervisor sup = {.s = s};
+    sup_start_workers(&sup);
+    while (!sup.fatal) {
+        uint64_t now = ipc__now_ns(), next = UINT64_MAX;
+        if (!sup.stopping)
+            sup_restart_due(&sup, now, &next);
+        else if (sup_stop_escalate(&sup, now, &next))
             break;
-        }
-        for (int i = 0; i < n; i++) {
-            uint64_t tag = evs[i].data.u64;
-            if (tag > 0) {
-                if (tag - 1 < s->nworkers)
-                    read_control(s, (unsigned)(tag - 1), &round);
-                continue;
-            }
-            struct ipc_sig_info si;
-            while (ipc_sigsrc_read(s->sigsrc, &si) == 1) {
-                switch (si.signo) {
-                case SIGCHLD:
-                    reap(s, stopping, &round);
-                    break;
-                case SIGTERM:
-                case SIGINT:
-                    if (stopping)
-                        break;
-                    stopping = 1;
-                    stop_deadline = ipc__now_ns() + SRV_STOP_GRACE_NS;
-                    slog(s, "%s received: stopping %u workers",
-                         si.signo == SIGTERM ? "SIGTERM" : "SIGINT", live_workers(s));
-                    /* New connections now get ECONNREFUSED instead of waiting in a
-                     * queue nobody will serve once the workers close their copies. */
-                    close_fd(&s->tcp_fd);
-                    close_fd(&s->udp_fd);
-                    if (s->unix_fd >= 0)
-                        close_fd(&s->unix_fd);
-                    for (unsigned w = 0; w < s->nworkers; w++) {
-                        s->slots[w].restart_pending = 0;
-                        if (s->slots[w].pid > 0)
-                            IPC__IGNORE_RC(ipc_sig_send(s->slots[w].pid, SIGTERM));
-                    }
-                    break;
-                case SIGUSR1:
-                    if (round.active || stopping)
-                        break;
-                    memset(&round, 0, sizeof(round));
-                    round.active = 1;
-                    round.deadline = ipc__now_ns() + SRV_STATS_WAIT_NS;
-                    for (unsigned w = 0; w < s->nworkers; w++) {
-                        s->slots[w].stats_answered = 0;
-                        if (s->slots[w].pid > 0 && ipc_sig_send(s->slots[w].pid, SIGUSR1) == 0)
-                            round.asked++;
-                    }
-                    break;
-                default:
-                    break; /* SIGHUP: nothing to reload */
-                }
-            }
-        }
+        if (sup.fatal)
+            break;
+        sup_stats_tick(&sup, now, &next);
+        sup_watch_listeners(&sup, now, &next);
+        sup_poll(&sup, now, next);
     }
     if (s->unix_fd < 0 && s->unix_addr.family == AF_UNIX)
         IPC__IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
+    if (sup.fatal)
+        return sup.fatal;
     slog(s, "stopped");
-    return rc < 0 ? rc : 0;
+    return 0;
 }

@@ -18,6 +18,9 @@
 #include "ipcsrv/conn.h"
 #include "ipcsrv/ctab.h"
 #include "ipc/sock.h"
+#ifdef IPC_TEST_FAULTS
+#include "ipcsrv_test_faults.h"
+#endif
 
 struct fixture {
     ipc_ctab *table;
@@ -141,6 +144,62 @@ static void test_errors(void **state)
     assert_true(n > 5 && out[0] == '-');
     free(out);
     assert_true(ipc_conn_state(f.c) & IPC_CONN_WANT_READ); /* not a protocol error */
+    fx_close(&f);
+}
+
+/* Every entry of the command table: too few and too many arguments get the arity
+ * error with the lowercase name; commands without a maximum take any number. */
+static void test_arity_table(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fx_open(&f, NULL);
+    static const struct {
+        const char *req, *name;
+    } wrong[] = {
+        {"GET", "get"},
+        {"GET a b", "get"},
+        {"del", "del"},
+        {"PING a b", "ping"},
+        {"ping a b c", "ping"},
+        {"INCR", "incr"},
+        {"INCR a b", "incr"},
+        {"DECR", "decr"},
+        {"DECR a b", "decr"},
+        {"ECHO", "echo"},
+        {"ECHO a b", "echo"},
+        {"INCRBY a", "incrby"},
+        {"INCRBY a 1 2", "incrby"},
+        {"DBSIZE x", "dbsize"},
+        {"CONFIG", "config"},
+        {"CONFIG GET", "config|get"},
+        {"config get save x", "config|get"},
+    };
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        char req[64], want[128];
+        snprintf(req, sizeof(req), "%s\r\n", wrong[i].req);
+        snprintf(want, sizeof(want), "-ERR wrong number of arguments for '%s' command\r\n",
+                 wrong[i].name);
+        expect_reply(&f, req, want);
+    }
+    expect_reply(&f, "QUIT a b\r\n", "+OK\r\n");
+    fx_close(&f);
+    fx_open(&f, NULL);
+    expect_reply(&f, "COMMAND a b c\r\n", "*0\r\n");
+    expect_reply(&f, "DEL a b c d\r\n", ":0\r\n");
+    size_t n;
+    char *out = run_bytes(&f, "INFO a b c\r\n", 12, SIZE_MAX, &n);
+    assert_true(n > 0 && out[0] == '$');
+    free(out);
+    expect_reply(&f, "debug die-mid-insert\r\n",
+                 "-ERR unknown command 'debug', with args beginning with: 'die-mid-insert' \r\n");
+#ifdef IPC_TEST_FAULTS
+    /* DEBUG exists only once enabled, with its own arity */
+    ipc_conn_debug_faults_enable(1);
+    expect_reply(&f, "DEBUG\r\n", "-ERR wrong number of arguments for 'debug' command\r\n");
+    expect_reply(&f, "DEBUG nosuch\r\n", "-ERR unknown DEBUG subcommand\r\n");
+    ipc_conn_debug_faults_enable(0);
+#endif
     fx_close(&f);
 }
 
@@ -482,12 +541,12 @@ static void test_pump_full_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IPCT_TEST(test_commands),           IPCT_TEST(test_errors),
-        IPCT_TEST(test_protocol_errors),    IPCT_TEST(test_quit_and_eof),
-        IPCT_TEST(test_chunking_invariant), IPCT_TEST(test_backpressure),
-        IPCT_TEST(test_too_big_request),    IPCT_TEST(test_execute_api),
-        IPCT_TEST(test_serve_fd),           IPCT_TEST(test_pump_nonblocking),
-        IPCT_TEST(test_pump_full_buffer),
+        IPCT_TEST(test_commands),         IPCT_TEST(test_errors),
+        IPCT_TEST(test_arity_table),      IPCT_TEST(test_protocol_errors),
+        IPCT_TEST(test_quit_and_eof),     IPCT_TEST(test_chunking_invariant),
+        IPCT_TEST(test_backpressure),     IPCT_TEST(test_too_big_request),
+        IPCT_TEST(test_execute_api),      IPCT_TEST(test_serve_fd),
+        IPCT_TEST(test_pump_nonblocking), IPCT_TEST(test_pump_full_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,8 @@ on events (the stdout line, replies, EOF, process exit) or by polling /proc with
 deadline, never by sleeping a fixed time and hoping. Exit 77 = skipped.
 """
 import os
+import pwd
+import random
 import re
 import resource
 import select
@@ -27,6 +29,10 @@ REDIS_BENCHMARK = "redis-benchmark"
 
 
 class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
     pass
 
 
@@ -86,16 +92,21 @@ def vm_rss_kb(pid):
 
 
 class Server:
-    def __init__(self, *args, nofile=None, workers=2, allow_kill=False):
+    """`wrap` prefixes the command (see as_user); `expect` is the number of workers
+    to wait for (default: all of them)."""
+
+    def __init__(self, *args, nofile=None, workers=2, allow_kill=False, wrap=(), expect=None):
         self.allow_kill = allow_kill
         self.err = tempfile.NamedTemporaryFile(prefix="ipcstorm-serve-", suffix=".log", delete=False)
-        cmd = [BIN, "serve", "--port", "0", "--workers", str(workers)] + list(args)
+        cmd = list(wrap) + [BIN, "serve", "--port", "0", "--workers", str(workers)] + list(args)
 
         def pre():
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # workers killed by SIGABRT
             if nofile is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.err, preexec_fn=pre)
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.err, preexec_fn=pre,
+                                  env=limited_env() if wrap else None)
         line = self.p.stdout.readline().decode()
         m = re.search(r"tcp (\S+):(\d+)", line)
         if not m:
@@ -108,7 +119,7 @@ class Server:
         self.line = line
         self.nworkers = workers
         self.seen = set()
-        self.wait_workers(workers)
+        self.wait_workers(workers if expect is None else expect)
 
     def log(self):
         with open(self.err.name, errors="replace") as f:
@@ -160,6 +171,55 @@ class Server:
             sys.stderr.write("server log:\n" + self.log())
         if os.path.exists(self.err.name):
             os.unlink(self.err.name)
+
+
+def unused_uid():
+    """A uid with no process and no passwd entry: RLIMIT_NPROC counts every process
+    of a uid on the machine, so the limit only means something for a uid of our own."""
+    used = set()
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/status" % d) as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        used.add(int(line.split()[1]))
+        except (OSError, ValueError):
+            continue
+    uid = 61000 + os.getpid() % 4000
+    while True:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if uid not in used:
+                return uid
+        uid += 1
+
+
+def as_user(uid, nproc=None):
+    """Command prefix running as uid (no groups), with RLIMIT_NPROC = nproc. Root only:
+    RLIMIT_NPROC is not enforced for root, and only root can take a fresh uid. Raises
+    Skip when that cannot work here."""
+    if os.geteuid() != 0:
+        raise Skip("needs root, to run the server as a uid of its own under RLIMIT_NPROC")
+    for tool in ("setpriv", "prlimit"):
+        if subprocess.run(["sh", "-c", "command -v " + tool], capture_output=True).returncode:
+            raise Skip("%s not installed (util-linux)" % tool)
+    wrap = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"]
+    r = subprocess.run(wrap + [BIN, "serve", "--help"], capture_output=True)
+    if r.returncode != 0:
+        raise Skip("uid %d cannot run %s (build directory not readable by others?): %s"
+                   % (uid, BIN, r.stderr.decode(errors="replace").strip()))
+    if nproc is not None:
+        wrap += ["prlimit", "--nproc=%d" % nproc, "--"]
+    return wrap
+
+
+def limited_env():
+    """LeakSanitizer forks a tracer thread at exit, which RLIMIT_NPROC forbids when
+    the uid is at its limit: leaks are checked by every other case."""
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return env
 
 
 def recv_until(sock, pred, limit=1 << 20):
@@ -735,6 +795,236 @@ def case_stats_stopped_supervisor():
     finally:
         srv.kill()
 
+def case_crash_backoff():
+    """The restart policy: a worker killed from outside (SIGKILL) is replaced at once,
+    however young; one that crashes (SIGABRT, as abort() or a sanitizer would) soon
+    after its start backs off, 100 ms doubling."""
+    srv = Server(workers=1, allow_kill=True)
+    try:
+        delays = {}
+        for sig in (signal.SIGKILL, signal.SIGKILL, signal.SIGABRT, signal.SIGABRT, signal.SIGABRT):
+            w = srv.workers()[0]
+            os.kill(w, sig)  # at once: well within a second of the worker's start
+            srv.wait_workers(1, exclude=[w])
+        for m in re.finditer(r"killed by signal (\d+) .*; replacing it in (\d+) ms", srv.log()):
+            delays.setdefault(int(m.group(1)), []).append(int(m.group(2)))
+        print("restart delays by signal: %s" % delays)
+        check(delays.get(signal.SIGKILL) == [0, 0], "SIGKILL delays %s" % delays)
+        abrt = delays.get(signal.SIGABRT, [])
+        check(len(abrt) == 3 and abrt[1:] == [200, 400] and abrt[0] == 100,
+              "SIGABRT delays %s, want [100, 200, 400]" % abrt)
+        s = srv.connect()
+        ping(s)
+        s.close()
+        srv.stop()
+    finally:
+        srv.kill()
+
+
+NO_WORKER_REPLY = b"-ERR no worker available, try again\r\n"
+
+
+def turned_away(srv_host, srv_port):
+    """A client arriving while no worker runs: answered and closed within 1 s, or
+    refused; never left hanging. Returns what it got."""
+    t0 = time.monotonic()
+    try:
+        s = socket.create_connection((srv_host, srv_port), timeout=1)
+    except ConnectionRefusedError:
+        return "refused"
+    try:
+        s.sendall(b"PING\r\n")
+        data, how = read_to_eof(s, timeout=1)
+    finally:
+        s.close()
+    took = time.monotonic() - t0
+    check(how != "open" and took < 1.0,
+          "client left hanging with no worker: got %r, connection %s after %.2f s" % (data, how, took))
+    check(data == NO_WORKER_REPLY, "client with no worker got %r (%s)" % (data, how))
+    return data
+
+
+def case_restart_failed_stop():
+    """Regression: after a worker restart failed (fork: EAGAIN), SIGTERM/SIGINT ended
+    the server with exit 1 and "Resource temporarily unavailable": the restart's
+    error leaked into the stop path."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # RLIMIT_NPROC 3 = the supervisor and two workers: workers 2 and 3 never fork.
+        srv = Server(workers=4, wrap=as_user(unused_uid(), nproc=3), expect=2)
+        try:
+            for _ in deadline_loop(20, "a failed restart of worker 2"):
+                # the second failure is a restart (the first was at startup)
+                if srv.log().count("cannot start worker 2:") >= 2:
+                    break
+            s = srv.connect()
+            ping(s)
+            s.close()
+            srv.stop(sig)  # checks exit status 0
+            tail = srv.log()[srv.log().index("received: stopping"):]
+            check("unavailable" not in tail and "ipcstorm serve:" not in tail,
+                  "error after %s:\n%s" % (sig, tail))
+        finally:
+            srv.kill()
+
+
+def case_no_worker_at_start():
+    """Regression: with no worker forkable (RLIMIT_NPROC 1 = the supervisor alone),
+    clients were accepted into a queue nobody served and the server retried forever.
+    Now clients are turned away at once, and startup gives up with exit 1."""
+    wrap = as_user(unused_uid(), nproc=1)
+    err = tempfile.TemporaryFile()
+    p = subprocess.Popen(wrap + [BIN, "serve", "--port", "0", "--workers", "2"],
+                         stdout=subprocess.PIPE, stderr=err, env=limited_env())
+    try:
+        line = p.stdout.readline().decode()
+        m = re.search(r"tcp (\S+):(\d+)", line)
+        check(m, "no listening line: %r" % line)
+        got = turned_away(m.group(1), int(m.group(2)))
+        rc = p.wait(timeout=20)
+        err.seek(0)
+        log = err.read().decode(errors="replace")
+        check(rc == 1, "exit status %d, want 1; log:\n%s" % (rc, log))
+        check("cannot start any worker (5 tries): Resource temporarily unavailable" in log,
+              "no clear startup error; log:\n" + log)
+        check(not children_of(p.pid), "workers left")
+        print("client while starting: %r; log tail: %s" % (got, log.strip().split("\n")[-2:]))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+            err.seek(0)
+            sys.stderr.write("server log:\n" + err.read().decode(errors="replace"))
+
+
+def case_no_worker_later():
+    """Regression: once every worker was dead and its restart could not fork, new
+    clients hung in the listen queue. Now the supervisor answers them itself."""
+    uid = unused_uid()
+    # RLIMIT_NPROC 2: the supervisor, and either the worker or the holder below.
+    srv = Server(workers=1, wrap=as_user(uid, nproc=2), allow_kill=True)
+    holder = None
+    try:
+        holder = subprocess.Popen(as_user(uid) + ["cat"], stdin=subprocess.PIPE)
+        w = srv.workers()[0]
+        os.kill(w, signal.SIGKILL)
+        for _ in deadline_loop(20, "a failed restart"):
+            if "cannot start worker 0:" in srv.log():
+                break
+        for _ in range(5):
+            turned_away(srv.host, srv.port)
+        holder.stdin.close()  # the uid's process slot comes back
+        holder.wait(timeout=20)
+        srv.wait_workers(1, exclude=[w])
+        for _ in deadline_loop(20, "PONG from the replacement"):
+            s = srv.connect()
+            r = command(s, b"PING\r\n")
+            s.close()
+            if r == b"+PONG\r\n":
+                break
+            check(r == NO_WORKER_REPLY, "unexpected %r" % r)
+        srv.stop()
+    finally:
+        if holder is not None and holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        srv.kill()
+
+
+def case_kill_storm():
+    """Availability: one worker SIGKILLed every 200 ms for 20 s (2 workers). Killed
+    workers are replaced at once (back-off is for crash loops), so a fresh client is
+    answered almost all the time, and no acknowledged INCR is lost."""
+    srv = Server(workers=2, allow_kill=True)
+    stop = threading.Event()
+    lock = threading.Lock()
+    st = {"acked": 0, "broken": 0, "refused": 0, "kills": 0}
+
+    def incr_client():
+        s = None
+        while not stop.is_set():
+            try:
+                if s is None:
+                    s = srv.connect()
+                r = command(s, b"INCR storm\r\n")
+                if r == NO_WORKER_REPLY:
+                    with lock:
+                        st["refused"] += 1  # not executed, and closed
+                    s.close()
+                    s = None
+                    continue
+                check(r.startswith(b":"), "INCR reply %r" % r)
+                with lock:
+                    st["acked"] += 1
+            except (OSError, Fail):
+                with lock:
+                    st["broken"] += 1  # at most one INCR in flight, maybe executed
+                if s is not None:
+                    s.close()
+                s = None
+        if s is not None:
+            s.close()
+
+    def killer(until):
+        rng = random.Random(1)
+        while time.monotonic() < until and not stop.is_set():
+            live = [p for p in srv.workers() if proc_state(p) not in ("Z", None)]
+            if live:
+                try:
+                    os.kill(rng.choice(live), signal.SIGKILL)
+                    st["kills"] += 1
+                except ProcessLookupError:
+                    pass
+            stop.wait(0.2)  # the storm's pace, not a synchronisation
+
+    threads = []
+    try:
+        s = srv.connect()
+        ping(s)
+        s.close()
+        storm_end = time.monotonic() + 20
+        threads = [threading.Thread(target=incr_client), threading.Thread(target=killer, args=(storm_end,))]
+        for t in threads:
+            t.start()
+        # Sample every 20 ms: does a fresh connection get PONG within 500 ms? A probe
+        # that takes longer than one tick counts for every tick it covered.
+        tick, ok, total = 0.02, 0, 0
+        t0 = time.monotonic()
+        while time.monotonic() < storm_end:
+            start = time.monotonic()
+            good = False
+            try:
+                c = socket.create_connection((srv.host, srv.port), timeout=0.5)
+                try:
+                    good = command(c, b"PING\r\n") == b"+PONG\r\n"
+                finally:
+                    c.close()
+            except (OSError, Fail):
+                pass
+            covered = max(1, int((time.monotonic() - start) / tick + 0.5))
+            total += covered
+            ok += covered if good else 0
+            nxt = t0 + total * tick
+            if nxt > time.monotonic():
+                select.select([], [], [], nxt - time.monotonic())  # pacing
+        stop.set()
+        for t in threads:
+            t.join(60)
+        share = ok / total
+        final = int(redis_cli(srv, "GET", "storm"))
+        print("kill storm: %d kills in 20 s; a fresh client was answered %.1f%% of the time "
+              "(%d/%d samples of 20 ms); INCR acked %d, final %d, broken %d, turned away %d"
+              % (st["kills"], 100 * share, ok, total, st["acked"], final, st["broken"], st["refused"]))
+        check(share >= 0.95, "available %.1f%% of the storm, want >= 95%%" % (100 * share))
+        check(st["kills"] >= 50, "only %d kills" % st["kills"])
+        check(st["acked"] <= final <= st["acked"] + st["broken"],
+              "GET %d, acknowledged %d, broken %d" % (final, st["acked"], st["broken"]))
+        srv.stop()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+        srv.kill()
+
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
@@ -751,6 +1041,9 @@ def main():
             return 77
     try:
         CASES[sys.argv[2]]()
+    except Skip as e:
+        print("SKIP %s: %s" % (sys.argv[2], e))
+        return 77
     except Fail as e:
         print("FAIL %s: %s" % (sys.argv[2], e), file=sys.stderr)
         return 1

@@ -6,8 +6,15 @@
  * mutex) and a small shared block of client counts, forks N workers and supervises
  * them from an epoll loop over a signal event source (ipc/sig.h) and one framed
  * control pipe per worker (ipc/frame.h):
- *  - SIGCHLD: dead workers are reaped and replaced; a worker that dies within one
- *    second of starting doubles the restart delay (100 ms .. 5 s).
+ *  - SIGCHLD: dead workers are reaped and replaced. A worker killed from outside
+ *    (any signal but a crash: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS,
+ *    SIGTRAP, SIGXCPU, SIGXFSZ) or that exited 0 is replaced at once; one that crashed
+ *    or exited non-zero within one second of starting doubles its restart delay
+ *    (100 ms .. 5 s); a failed fork does too. If no worker at all could be forked,
+ *    startup gives up after 5 tries per worker (about 1.5 s).
+ *  - While no worker is alive, the supervisor accepts stream clients itself and
+ *    answers "-ERR no worker available, try again", then closes: nobody is left
+ *    waiting in a listen queue that no process serves.
  *  - SIGTERM / SIGINT: the listeners are closed, SIGTERM is forwarded, workers stop
  *    accepting, flush what they owe (bounded by a deadline) and exit; the parent
  *    waits for all of them, removes the Unix socket path and returns 0.
@@ -71,8 +78,10 @@ IPC_MUST_USE int ipc_server_describe(const ipc_server *srv, char *buf, size_t si
 int ipc_server_port(const ipc_server *srv);
 
 /* Forks the workers and supervises them until SIGTERM or SIGINT, then stops them
- * gracefully (see above). Returns 0 after a clean stop, or a negative error if the
- * supervisor could not start (-ENOMEM, -EMFILE, -EAGAIN from fork...). Call once. */
+ * gracefully (see above). Returns 0 after a clean stop (whatever failed before it,
+ * failed restarts included), or a negative error if the supervisor could not start
+ * (-ENOMEM, -EMFILE) or could fork no worker at all (-EAGAIN...; also logged as
+ * "cannot start any worker"). Call once. */
 IPC_MUST_USE int ipc_server_run(ipc_server *srv);
 
 /* Closes the sockets, removes the Unix socket path (in the creating process only)
