@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "ipc/shm.h"
+#include "ipc_base.h"
 
 const char ipcstorm_cmd_counter_summary[] =
     "N processes x M increments on a shared counter (mutex|sem|atomic|none)";
@@ -36,13 +37,6 @@ static void usage(FILE *out)
             "Exit: 0 ok (none: even with lost updates), 1 usage/setup error or a real\n"
             "lock lost an update.\n",
             MAX_PROCS, MAX_INCS);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The child waits for the start gate (EOF on the pipe once the parent closes
@@ -150,7 +144,7 @@ int ipcstorm_cmd_counter(int argc, char **argv)
     if (setup_failed)
         for (uint64_t i = 0; i < started; i++)
             kill(pids[i], SIGKILL);
-    double t0 = now_s();
+    double t0 = ipc__now_s();
     close(gate[1]); /* start */
 
     int child_failed = 0;
@@ -171,7 +165,7 @@ int ipcstorm_cmd_counter(int argc, char **argv)
             child_failed = 1;
         }
     }
-    double elapsed = now_s() - t0;
+    double elapsed = ipc__now_s() - t0;
     free(pids);
     if (setup_failed) {
         ipc_counter_free(c);

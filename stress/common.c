@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "ipc_base.h"
 
 /* ---- PRNG ---------------------------------------------------------------------- */
 static uint64_t splitmix64(uint64_t *x)
@@ -89,9 +90,7 @@ void stress_rng_fill(struct stress_rng *r, void *buf, size_t len)
 /* ---- time and small helpers -------------------------------------------------------- */
 double stress_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return ipc__now_s();
 }
 
 void stress_sleep_us(uint64_t us)

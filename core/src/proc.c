@@ -193,8 +193,7 @@ static _Noreturn void child_main(struct child_ctx *c)
              * No pipe at all when the setup had nothing that could fail. */
             if (c->err_fd >= 0) {
                 child_report(c, 0);
-                close(c->err_fd);
-                c->err_fd = -1;
+                ipc__close_invalidate(&c->err_fd);
             }
             int rc = c->fn(c->arg);
             fflush(stdout);
@@ -799,17 +798,10 @@ int ipc_proc_status_shell(const struct ipc_proc_status *st)
 /* ------------------------------------------------------------------------- */
 /* Wait, kill, accessors                                                      */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Milliseconds until deadline_ns, rounded up so a timeout never fires early. */
 static int64_t ms_left(int64_t deadline_ns)
 {
-    int64_t d = deadline_ns - now_ns();
+    int64_t d = deadline_ns - (int64_t)ipc__now_ns();
     return d <= 0 ? 0 : (d + 999999) / 1000000;
 }
 
@@ -823,10 +815,7 @@ static void mark_reaped(struct ipc_proc *p, int raw)
 {
     p->reaped = 1;
     p->raw = raw;
-    if (p->pidfd >= 0) {
-        close(p->pidfd);
-        p->pidfd = -1;
-    }
+    ipc__close_invalidate(&p->pidfd);
 }
 
 /* One waitpid attempt: 0 terminated (reaped), 1 stop/continue event, -EAGAIN
@@ -880,7 +869,7 @@ int ipc_proc_wait(struct ipc_proc *p, int timeout_ms, unsigned flags, struct ipc
     int options = (flags & IPC_PROC_WAIT_UNTRACED) ? (WUNTRACED | WCONTINUED) : 0;
     if (timeout_ms < 0)
         return try_wait(p, options, st);
-    int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = (int64_t)ipc__now_ns() + (int64_t)timeout_ms * 1000000;
     int nap = 1;
     for (;;) {
         int rc = try_wait(p, options | WNOHANG, st);
@@ -1039,7 +1028,7 @@ int ipc_proc_reap_orphans(int timeout_ms)
 {
     if (timeout_ms < -1)
         return -EINVAL;
-    int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : 0;
+    int64_t deadline = timeout_ms > 0 ? (int64_t)ipc__now_ns() + (int64_t)timeout_ms * 1000000 : 0;
     int nap = 1;
     for (;;) {
         int n = reap_once();

@@ -47,13 +47,6 @@ static int child_mode(int argc, char **argv)
     return 99;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Spawns argv with stdout on a pipe, collects it, waits; returns the status. */
 static struct ipc_proc_status run_capture(char *const argv[], struct ipc_proc_options *o, char *out,
                                           size_t cap)
@@ -451,9 +444,9 @@ static void test_wait_timeout(void **state)
         struct ipc_proc_status st;
         assert_int_equal(ipc_proc_wait(pr, 0, 0, &st), -ETIMEDOUT);
         assert_int_equal(ipc_proc_status(pr, &st), -EAGAIN);
-        int64_t t0 = now_ms();
+        int64_t t0 = ipc__now_ms();
         assert_int_equal(ipc_proc_wait(pr, 100, 0, &st), -ETIMEDOUT);
-        int64_t dt = now_ms() - t0;
+        int64_t dt = ipc__now_ms() - t0;
         assert_true(dt >= 100 && dt < 5000);
         IPCT_OK(ipc_proc_kill(pr, 0)); /* still alive */
         IPCT_OK(ipc_proc_kill(pr, SIGKILL));
@@ -465,9 +458,9 @@ static void test_wait_timeout(void **state)
         /* A child that exits on its own wakes a timed wait early. */
         char *t[] = {"/bin/sh", "-c", "exit 5", NULL};
         IPCT_OK(ipc_proc_spawn(&pr, t, &o));
-        t0 = now_ms();
+        t0 = ipc__now_ms();
         IPCT_OK(ipc_proc_wait(pr, 10000, 0, &st));
-        assert_true(now_ms() - t0 < 5000);
+        assert_true(ipc__now_ms() - t0 < 5000);
         assert_true(st.exited && st.code == 5);
         ipc_proc_free(pr);
     }
@@ -526,8 +519,8 @@ static void test_subreaper_adopts_orphan(void **state)
     assert_int_equal(read(f.report[0], &pp, sizeof(pp)), (ssize_t)sizeof(pp));
     assert_int_equal(pp, getpid()); /* adopted by us, not by init */
     int n = 0;
-    int64_t t0 = now_ms();
-    while (n == 0 && now_ms() - t0 < 5000) {
+    int64_t t0 = ipc__now_ms();
+    while (n == 0 && ipc__now_ms() - t0 < 5000) {
         int r = ipc_proc_reap_orphans(500);
         assert_true(r >= 0);
         n += r;

@@ -163,9 +163,7 @@ static int cmd_info(struct ipc_conn *c)
     char buf[1024];
     uint64_t up = 0;
     if (c->env->start_ns) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        uint64_t now = ipc__now_ns();
         up = now > c->env->start_ns ? (now - c->env->start_ns) / 1000000000u : 0;
     }
     const struct ipc_conn_stats *s = &c->env->stats;

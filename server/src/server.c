@@ -95,14 +95,6 @@ static void slog(const struct ipc_server *s, const char *fmt, ...)
     fflush(s->log);
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
 /* ---- construction ---------------------------------------------------------- */
 
 int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
@@ -123,12 +115,8 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
     s->creator = getpid();
     for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++)
         s->slots[i].ctl_rd = -1;
-    if (!s->opt.workers) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        s->opt.workers = n < 1                        ? 1
-                         : n > IPC_SERVER_MAX_WORKERS ? IPC_SERVER_MAX_WORKERS
-                                                      : (unsigned)n;
-    }
+    if (!s->opt.workers)
+        s->opt.workers = ipc__cpu_count(IPC_SERVER_MAX_WORKERS);
     if (!s->opt.max_clients)
         s->opt.max_clients = IPC_SERVER_DEFAULT_MAX_CLIENTS;
     if (!s->opt.table_capacity)
@@ -246,18 +234,18 @@ void ipc_server_free(ipc_server *s)
 {
     if (!s)
         return;
-    close_fd(&s->tcp_fd);
-    close_fd(&s->udp_fd);
+    ipc__close_invalidate(&s->tcp_fd);
+    ipc__close_invalidate(&s->udp_fd);
     if (s->unix_fd >= 0) {
-        close_fd(&s->unix_fd);
+        ipc__close_invalidate(&s->unix_fd);
         if (getpid() == s->creator)
             IPC__IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
     }
     for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++) {
-        close_fd(&s->slots[i].ctl_rd);
+        ipc__close_invalidate(&s->slots[i].ctl_rd);
         ipc_frame_dec_free(&s->slots[i].dec);
     }
-    close_fd(&s->epfd);
+    ipc__close_invalidate(&s->epfd);
     ipc_sigsrc_free(s->sigsrc);
     ipc_ctab_free(s->table);
     ipc_shm_free(s->region);
@@ -435,7 +423,7 @@ static void on_emfile(struct worker *w, int lfd)
              w->idx, w->emfile_events);
     }
     if (w->reserve_fd >= 0) {
-        close_fd(&w->reserve_fd);
+        ipc__close_invalidate(&w->reserve_fd);
         int fd = ipc_sock_accept(lfd, IPC_SOCK_NONBLOCK, NULL);
         if (fd >= 0)
             close(fd);
@@ -500,22 +488,6 @@ static void serve_udp(struct worker *w)
     }
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void send_stats(struct worker *w)
 {
     uint8_t payload[SRV_STATS_FIELDS * 8];
@@ -531,7 +503,7 @@ static void send_stats(struct worker *w)
         a->proto_errors + u->proto_errors,
     };
     for (int i = 0; i < SRV_STATS_FIELDS; i++)
-        put_be64(payload + 8 * i, f[i]);
+        ipc__store_be64(payload + 8 * i, f[i]);
     /* A small frame is one atomic pipe write; if the supervisor is not reading,
      * the report is dropped rather than blocking the clients. */
     IPC__IGNORE_RC(ipc_frame_write_fd(w->ctl_wr, SRV_FRAME_STATS, payload, sizeof(payload), 0));
@@ -543,9 +515,9 @@ static void worker_begin_stop(struct worker *w)
         return;
     w->stopping = 1;
     worker_set_listeners(w, 0);
-    close_fd(&w->s->tcp_fd);
-    close_fd(&w->s->unix_fd);
-    close_fd(&w->s->udp_fd);
+    ipc__close_invalidate(&w->s->tcp_fd);
+    ipc__close_invalidate(&w->s->unix_fd);
+    ipc__close_invalidate(&w->s->udp_fd);
     for (size_t fd = 0; fd < w->nconns_cap; fd++) {
         struct wconn *wc = &w->conns[fd];
         if (!wc->c)
@@ -708,8 +680,8 @@ static int spawn_worker(struct ipc_server *s, unsigned idx)
          * it drops what only the supervisor uses. */
         close(p.rd);
         for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++)
-            close_fd(&s->slots[i].ctl_rd);
-        close_fd(&s->epfd);
+            ipc__close_invalidate(&s->slots[i].ctl_rd);
+        ipc__close_invalidate(&s->epfd);
         int sfd = ipc_sigsrc_fd(s->sigsrc);
         if (sfd >= 0)
             close(sfd);
@@ -762,7 +734,7 @@ static void read_control(struct ipc_server *s, unsigned idx, struct stats_round 
         if (n <= 0) {
             if (n == 0 || errno != EAGAIN) {
                 (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
-                close_fd(&ws->ctl_rd);
+                ipc__close_invalidate(&ws->ctl_rd);
             }
             return;
         }
@@ -775,7 +747,7 @@ static void read_control(struct ipc_server *s, unsigned idx, struct stats_round 
             if (k < 0) {
                 slog(s, "worker %u: bad control frame: %s", idx, ipc_strerror((int)k));
                 (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
-                close_fd(&ws->ctl_rd);
+                ipc__close_invalidate(&ws->ctl_rd);
                 return;
             }
             off += (size_t)k;
@@ -783,7 +755,7 @@ static void read_control(struct ipc_server *s, unsigned idx, struct stats_round 
                 !ws->stats_answered) {
                 ws->stats_answered = 1;
                 for (int i = 0; i < SRV_STATS_FIELDS; i++)
-                    r->sum[i] += get_be64(f.payload + 8 * i);
+                    r->sum[i] += ipc__load_be64(f.payload + 8 * i);
                 if (++r->answered >= r->asked)
                     stats_print(s, r);
             }
@@ -822,7 +794,7 @@ static void reap(struct ipc_server *s, int stopping, struct stats_round *r)
         read_control(s, idx, r);
         if (ws->ctl_rd >= 0) {
             (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
-            close_fd(&ws->ctl_rd);
+            ipc__close_invalidate(&ws->ctl_rd);
         }
         ws->pid = 0;
         if (r->active && !ws->stats_answered && r->asked > 0)
@@ -956,10 +928,10 @@ int ipc_server_run(ipc_server *s)
                          si.signo == SIGTERM ? "SIGTERM" : "SIGINT", live_workers(s));
                     /* New connections now get ECONNREFUSED instead of waiting in a
                      * queue nobody will serve once the workers close their copies. */
-                    close_fd(&s->tcp_fd);
-                    close_fd(&s->udp_fd);
+                    ipc__close_invalidate(&s->tcp_fd);
+                    ipc__close_invalidate(&s->udp_fd);
                     if (s->unix_fd >= 0)
-                        close_fd(&s->unix_fd);
+                        ipc__close_invalidate(&s->unix_fd);
                     for (unsigned w = 0; w < s->nworkers; w++) {
                         s->slots[w].restart_pending = 0;
                         if (s->slots[w].pid > 0)
