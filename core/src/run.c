@@ -27,21 +27,6 @@ struct capture {
     int keep;
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
 /* Keeps data up to c->max bytes; the rest is dropped and flagged. Buffers grow
  * geometrically but never beyond max + 1 (the NUL terminator). */
 static int capture_add(struct capture *c, const unsigned char *data, size_t n)
@@ -89,11 +74,11 @@ static int capture_read(struct capture *c, const struct ipc_run_options *o, unsi
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
-                close_fd(&c->fd);
+                ipc__close_invalidate(&c->fd);
             return 0;
         }
         if (n == 0) {
-            close_fd(&c->fd);
+            ipc__close_invalidate(&c->fd);
             return 0;
         }
         if (o && o->on_output)
@@ -105,27 +90,14 @@ static int capture_read(struct capture *c, const struct ipc_run_options *o, unsi
     return 0;
 }
 
-/* write(2) that reports EPIPE instead of raising SIGPIPE: the signal is blocked in
- * this thread only, and a SIGPIPE this write generated is consumed before the mask
- * is restored. */
+/* write(2) that reports EPIPE instead of raising SIGPIPE (the SIGPIPE guard of
+ * internal.h). errno is the write's. */
 static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
 {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigemptyset(&pending);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    struct ipc__sigpipe_guard g;
+    ipc__sigpipe_guard_begin(&g);
     ssize_t w = write(fd, buf, n);
-    int e = errno;
-    if (w < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
+    ipc__sigpipe_guard_end(&g, w < 0 && errno == EPIPE);
     return w;
 }
 
@@ -231,16 +203,16 @@ int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_r
     po.stdio[1] = out_p[1];
     po.stdio[2] = merge ? out_p[1] : err_p[1];
 
-    const int64_t start = mono_ns();
+    const int64_t start = (int64_t)ipc__now_ns();
     rc = ipc_proc_spawn(&p, argv, &po);
     if (rc < 0)
         goto fail;
     res->pid = ipc_proc_pid(p);
     /* Only the child may hold the write ends, or EOF would never come. */
-    close_fd(&out_p[1]);
-    close_fd(&err_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&null_fd);
+    ipc__close_invalidate(&out_p[1]);
+    ipc__close_invalidate(&err_p[1]);
+    ipc__close_invalidate(&in_p[0]);
+    ipc__close_invalidate(&null_fd);
     cap[0].fd = out_p[0];
     out_p[0] = -1;
     cap[1].fd = err_p[0];
@@ -260,7 +232,7 @@ int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_r
     memset(&st, 0, sizeof(st));
 
     for (;;) {
-        int64_t t = mono_ns();
+        int64_t t = (int64_t)ipc__now_ns();
         if (phase == RUNNING && deadline >= 0 && t >= deadline) {
             res->timed_out = 1;
             if ((rc = signal_child(p, group, SIGTERM)) < 0)
@@ -325,7 +297,7 @@ int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_r
                     goto fail;
             } else if (idx[k] == 2) {
                 if (pfd[k].revents & (POLLERR | POLLHUP)) {
-                    close_fd(&in_p[1]);
+                    ipc__close_invalidate(&in_p[1]);
                     continue;
                 }
                 size_t chunk = in_left < RUN_CHUNK ? in_left : RUN_CHUNK;
@@ -335,10 +307,10 @@ int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_r
                     in_left -= (size_t)w;
                     res->stdin_written += (size_t)w;
                 } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-                    close_fd(&in_p[1]); /* EPIPE: the child stopped reading */
+                    ipc__close_invalidate(&in_p[1]); /* EPIPE: the child stopped reading */
                 }
                 if (in_left == 0)
-                    close_fd(&in_p[1]);
+                    ipc__close_invalidate(&in_p[1]);
             }
         }
         if (phase == TERMINATING) {
@@ -349,15 +321,15 @@ int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_r
                 goto fail;
         }
     }
-    res->duration_ns = (uint64_t)(mono_ns() - start);
+    res->duration_ns = (uint64_t)((int64_t)ipc__now_ns() - start);
     /* The child is gone; collect what is already buffered (descendants may still
      * hold the pipes, so do not wait for EOF). */
     for (int i = 0; i < 2; i++) {
         if ((rc = capture_read(&cap[i], &o, tmp, RUN_MAX_DRAIN)) < 0)
             goto fail;
-        close_fd(&cap[i].fd);
+        ipc__close_invalidate(&cap[i].fd);
     }
-    close_fd(&in_p[1]);
+    ipc__close_invalidate(&in_p[1]);
     ipc_proc_free(p);
     free(tmp);
     res->status = st;
@@ -382,15 +354,15 @@ int ipc_run(char *const argv[], const struct ipc_run_options *opts, struct ipc_r
 
 fail:
     ipc_proc_free(p); /* kills and reaps a child still running */
-    close_fd(&out_p[0]);
-    close_fd(&out_p[1]);
-    close_fd(&err_p[0]);
-    close_fd(&err_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&in_p[1]);
-    close_fd(&null_fd);
+    ipc__close_invalidate(&out_p[0]);
+    ipc__close_invalidate(&out_p[1]);
+    ipc__close_invalidate(&err_p[0]);
+    ipc__close_invalidate(&err_p[1]);
+    ipc__close_invalidate(&in_p[0]);
+    ipc__close_invalidate(&in_p[1]);
+    ipc__close_invalidate(&null_fd);
     for (int i = 0; i < 2; i++) {
-        close_fd(&cap[i].fd);
+        ipc__close_invalidate(&cap[i].fd);
         free(cap[i].buf);
     }
     free(tmp);
