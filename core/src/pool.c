@@ -44,22 +44,22 @@
 
 /* ---- process object ----------------------------------------------------------- */
 
-struct ipc_process {
-    ipc_process_fn fn;
+struct ipc_mp_process {
+    ipc_mp_process_fn fn;
     void *arg;
     struct ipc_proc *proc; /* NULL until started */
     bool reaped;
     struct ipc_proc_status st;
 };
 
-int ipc_process_new(ipc_process **out, ipc_process_fn fn, void *arg,
-                    const struct ipc_process_opts *opts)
+int ipc_mp_process_new(ipc_mp_process **out, ipc_mp_process_fn fn, void *arg,
+                       const struct ipc_mp_process_opts *opts)
 {
     if (out)
         *out = NULL;
     if (!out || !fn || (opts && opts->flags != 0))
         return -EINVAL;
-    ipc_process *p = calloc(1, sizeof(*p));
+    ipc_mp_process *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     p->fn = fn;
@@ -68,7 +68,7 @@ int ipc_process_new(ipc_process **out, ipc_process_fn fn, void *arg,
     return 0;
 }
 
-int ipc_process_start(ipc_process *p)
+int ipc_mp_process_start(ipc_mp_process *p)
 {
     if (!p)
         return -EINVAL;
@@ -78,7 +78,7 @@ int ipc_process_start(ipc_process *p)
 }
 
 /* Records the status of a child that ipc_proc_wait reports as already reaped. */
-static int process_take_status(ipc_process *p)
+static int process_take_status(ipc_mp_process *p)
 {
     int rc = ipc_proc_status(p->proc, &p->st);
     if (rc < 0)
@@ -87,7 +87,7 @@ static int process_take_status(ipc_process *p)
     return 0;
 }
 
-int ipc_process_join(ipc_process *p, int timeout_ms, struct ipc_proc_status *status)
+int ipc_mp_process_join(ipc_mp_process *p, int timeout_ms, struct ipc_proc_status *status)
 {
     if (!p || timeout_ms < -1 || !p->proc)
         return -EINVAL;
@@ -105,7 +105,7 @@ int ipc_process_join(ipc_process *p, int timeout_ms, struct ipc_proc_status *sta
     return 0;
 }
 
-static int process_signal(ipc_process *p, int sig)
+static int process_signal(ipc_mp_process *p, int sig)
 {
     if (!p || !p->proc)
         return -EINVAL;
@@ -114,17 +114,17 @@ static int process_signal(ipc_process *p, int sig)
     return ipc_proc_kill(p->proc, sig);
 }
 
-int ipc_process_terminate(ipc_process *p)
+int ipc_mp_process_terminate(ipc_mp_process *p)
 {
     return process_signal(p, SIGTERM);
 }
 
-int ipc_process_kill(ipc_process *p)
+int ipc_mp_process_kill(ipc_mp_process *p)
 {
     return process_signal(p, SIGKILL);
 }
 
-int ipc_process_is_alive(ipc_process *p)
+int ipc_mp_process_is_alive(ipc_mp_process *p)
 {
     if (!p)
         return -EINVAL;
@@ -144,14 +144,14 @@ int ipc_process_is_alive(ipc_process *p)
     return rc;
 }
 
-pid_t ipc_process_pid(const ipc_process *p)
+pid_t ipc_mp_process_pid(const ipc_mp_process *p)
 {
     if (!p || !p->proc)
         return 0;
     return ipc_proc_pid(p->proc);
 }
 
-void ipc_process_free(ipc_process *p)
+void ipc_mp_process_free(ipc_mp_process *p)
 {
     if (!p)
         return;

@@ -46,27 +46,27 @@ static void test_process_exit_code(void **state)
 {
     (void)state;
     int one = 1;
-    ipc_process *p = NULL;
-    IPCT_OK(ipc_process_new(&p, fn_exit42, &one, NULL));
-    assert_int_equal(ipc_process_pid(p), 0);
-    assert_int_equal(ipc_process_is_alive(p), 0);
-    IPCT_OK(ipc_process_start(p));
-    assert_true(ipc_process_pid(p) > 0);
-    assert_int_equal(ipc_process_start(p), -EALREADY);
+    ipc_mp_process *p = NULL;
+    IPCT_OK(ipc_mp_process_new(&p, fn_exit42, &one, NULL));
+    assert_int_equal(ipc_mp_process_pid(p), 0);
+    assert_int_equal(ipc_mp_process_is_alive(p), 0);
+    IPCT_OK(ipc_mp_process_start(p));
+    assert_true(ipc_mp_process_pid(p) > 0);
+    assert_int_equal(ipc_mp_process_start(p), -EALREADY);
     struct ipc_proc_status st;
     memset(&st, 0xff, sizeof(st));
-    IPCT_OK(ipc_process_join(p, -1, &st));
+    IPCT_OK(ipc_mp_process_join(p, -1, &st));
     assert_true(st.exited);
     assert_false(st.signaled);
     assert_int_equal(st.code, 42);
     /* A reaped child: the status is stored, signalling is refused. */
-    assert_int_equal(ipc_process_is_alive(p), 0);
+    assert_int_equal(ipc_mp_process_is_alive(p), 0);
     struct ipc_proc_status st2;
-    IPCT_OK(ipc_process_join(p, 0, &st2));
+    IPCT_OK(ipc_mp_process_join(p, 0, &st2));
     assert_int_equal(st2.code, 42);
-    assert_int_equal(ipc_process_terminate(p), -ESRCH);
-    assert_int_equal(ipc_process_kill(p), -ESRCH);
-    ipc_process_free(p);
+    assert_int_equal(ipc_mp_process_terminate(p), -ESRCH);
+    assert_int_equal(ipc_mp_process_kill(p), -ESRCH);
+    ipc_mp_process_free(p);
 }
 
 static int fn_segv(void *arg)
@@ -91,18 +91,18 @@ static int fn_abort(void *arg)
 static void test_process_signaled(void **state)
 {
     (void)state;
-    ipc_process_fn fns[2] = {fn_segv, fn_abort};
+    ipc_mp_process_fn fns[2] = {fn_segv, fn_abort};
     int sigs[2] = {SIGSEGV, SIGABRT};
     for (int i = 0; i < 2; i++) {
-        ipc_process *p = NULL;
-        IPCT_OK(ipc_process_new(&p, fns[i], NULL, NULL));
-        IPCT_OK(ipc_process_start(p));
+        ipc_mp_process *p = NULL;
+        IPCT_OK(ipc_mp_process_new(&p, fns[i], NULL, NULL));
+        IPCT_OK(ipc_mp_process_start(p));
         struct ipc_proc_status st;
-        IPCT_OK(ipc_process_join(p, -1, &st));
+        IPCT_OK(ipc_mp_process_join(p, -1, &st));
         assert_false(st.exited);
         assert_true(st.signaled);
         assert_int_equal(st.signal, sigs[i]);
-        ipc_process_free(p);
+        ipc_mp_process_free(p);
     }
 }
 
@@ -122,11 +122,11 @@ static int fn_block(void *arg)
         pause();
 }
 
-static void start_blocker(ipc_process **p, struct blocker *b)
+static void start_blocker(ipc_mp_process **p, struct blocker *b)
 {
     IPCT_OK(ipc_pipe_open(&b->ready, 0));
-    IPCT_OK(ipc_process_new(p, fn_block, b, NULL));
-    IPCT_OK(ipc_process_start(*p));
+    IPCT_OK(ipc_mp_process_new(p, fn_block, b, NULL));
+    IPCT_OK(ipc_mp_process_start(*p));
     char c = 0;
     assert_int_equal(ipc_pipe_read_full(b->ready.rd, &c, 1), 1);
     assert_int_equal(c, 'r');
@@ -137,33 +137,33 @@ static void test_process_terminate(void **state)
 {
     (void)state;
     struct blocker b;
-    ipc_process *p = NULL;
+    ipc_mp_process *p = NULL;
     start_blocker(&p, &b);
-    assert_int_equal(ipc_process_is_alive(p), 1);
-    IPCT_OK(ipc_process_terminate(p));
+    assert_int_equal(ipc_mp_process_is_alive(p), 1);
+    IPCT_OK(ipc_mp_process_terminate(p));
     struct ipc_proc_status st;
-    IPCT_OK(ipc_process_join(p, -1, &st));
+    IPCT_OK(ipc_mp_process_join(p, -1, &st));
     assert_true(st.signaled);
     assert_int_equal(st.signal, SIGTERM);
-    assert_int_equal(ipc_process_is_alive(p), 0);
-    ipc_process_free(p);
+    assert_int_equal(ipc_mp_process_is_alive(p), 0);
+    ipc_mp_process_free(p);
 }
 
 static void test_process_join_timeout_then_kill(void **state)
 {
     (void)state;
     struct blocker b;
-    ipc_process *p = NULL;
+    ipc_mp_process *p = NULL;
     start_blocker(&p, &b);
     struct ipc_proc_status st;
-    assert_int_equal(ipc_process_join(p, 0, &st), -ETIMEDOUT);
-    assert_int_equal(ipc_process_join(p, 30, &st), -ETIMEDOUT);
-    assert_int_equal(ipc_process_is_alive(p), 1);
-    IPCT_OK(ipc_process_kill(p));
-    IPCT_OK(ipc_process_join(p, 10000, &st));
+    assert_int_equal(ipc_mp_process_join(p, 0, &st), -ETIMEDOUT);
+    assert_int_equal(ipc_mp_process_join(p, 30, &st), -ETIMEDOUT);
+    assert_int_equal(ipc_mp_process_is_alive(p), 1);
+    IPCT_OK(ipc_mp_process_kill(p));
+    IPCT_OK(ipc_mp_process_join(p, 10000, &st));
     assert_true(st.signaled);
     assert_int_equal(st.signal, SIGKILL);
-    ipc_process_free(p);
+    ipc_mp_process_free(p);
 }
 
 /* Freeing a running process must not leave an orphan or a zombie (IPCT checks). */
@@ -171,38 +171,38 @@ static void test_process_free_running(void **state)
 {
     (void)state;
     struct blocker b;
-    ipc_process *p = NULL;
+    ipc_mp_process *p = NULL;
     start_blocker(&p, &b);
-    ipc_process_free(p);
+    ipc_mp_process_free(p);
 }
 
 static void test_process_args(void **state)
 {
     (void)state;
-    ipc_process *p = NULL;
+    ipc_mp_process *p = NULL;
     struct ipc_proc_status st;
-    assert_int_equal(ipc_process_new(NULL, fn_exit42, NULL, NULL), -EINVAL);
-    assert_int_equal(ipc_process_new(&p, NULL, NULL, NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_new(NULL, fn_exit42, NULL, NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_new(&p, NULL, NULL, NULL), -EINVAL);
     assert_null(p);
-    struct ipc_process_opts o = {.flags = 0x80};
-    assert_int_equal(ipc_process_new(&p, fn_exit42, NULL, &o), -EINVAL);
+    struct ipc_mp_process_opts o = {.flags = 0x80};
+    assert_int_equal(ipc_mp_process_new(&p, fn_exit42, NULL, &o), -EINVAL);
     assert_null(p);
-    assert_int_equal(ipc_process_start(NULL), -EINVAL);
-    assert_int_equal(ipc_process_join(NULL, -1, &st), -EINVAL);
-    assert_int_equal(ipc_process_terminate(NULL), -EINVAL);
-    assert_int_equal(ipc_process_kill(NULL), -EINVAL);
-    assert_int_equal(ipc_process_is_alive(NULL), -EINVAL);
-    assert_int_equal(ipc_process_pid(NULL), 0);
-    ipc_process_free(NULL);
+    assert_int_equal(ipc_mp_process_start(NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_join(NULL, -1, &st), -EINVAL);
+    assert_int_equal(ipc_mp_process_terminate(NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_kill(NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_is_alive(NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_pid(NULL), 0);
+    ipc_mp_process_free(NULL);
     int one = 1;
-    IPCT_OK(ipc_process_new(&p, fn_exit42, &one, NULL));
-    assert_int_equal(ipc_process_join(p, -1, &st), -EINVAL); /* not started */
-    assert_int_equal(ipc_process_terminate(p), -EINVAL);
-    assert_int_equal(ipc_process_kill(p), -EINVAL);
-    IPCT_OK(ipc_process_start(p));
-    assert_int_equal(ipc_process_join(p, -2, &st), -EINVAL);
-    IPCT_OK(ipc_process_join(p, -1, NULL));
-    ipc_process_free(p);
+    IPCT_OK(ipc_mp_process_new(&p, fn_exit42, &one, NULL));
+    assert_int_equal(ipc_mp_process_join(p, -1, &st), -EINVAL); /* not started */
+    assert_int_equal(ipc_mp_process_terminate(p), -EINVAL);
+    assert_int_equal(ipc_mp_process_kill(p), -EINVAL);
+    IPCT_OK(ipc_mp_process_start(p));
+    assert_int_equal(ipc_mp_process_join(p, -2, &st), -EINVAL);
+    IPCT_OK(ipc_mp_process_join(p, -1, NULL));
+    ipc_mp_process_free(p);
 }
 
 /* ---- pool ----------------------------------------------------------------------- */
