@@ -53,7 +53,7 @@ struct ipc_mp_process {
 };
 
 int ipc_mp_process_new(ipc_mp_process **out, ipc_mp_process_fn fn, void *arg,
-                       const struct ipc_mp_process_opts *opts)
+                       const struct ipc_mp_process_options *opts)
 {
     if (out)
         *out = NULL;
@@ -716,11 +716,11 @@ static void pool_destroy(ipc_pool *p)
     free(p);
 }
 
-int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg, const struct ipc_pool_opts *opts)
+int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg, const struct ipc_pool_options *opts)
 {
     if (out)
         *out = NULL;
-    struct ipc_pool_opts o = {0};
+    struct ipc_pool_options o = {0};
     if (opts)
         o = *opts;
     if (!out || !fn || o.flags != 0 || o.workers > IPC_POOL_MAX_WORKERS ||
@@ -875,7 +875,7 @@ int ipc_pool_collect(ipc_pool *p, int timeout_ms, struct ipc_pool_result *res)
     return rc;
 }
 
-void ipc_pool_result_release(struct ipc_pool_result *res)
+void ipc_pool_result_free(struct ipc_pool_result *res)
 {
     if (!res)
         return;
@@ -930,7 +930,7 @@ int ipc_pool_map(ipc_pool *p, const struct ipc_pool_buf *in, size_t n, struct ip
     pthread_mutex_unlock(&p->mu);
     if (rc < 0)
         for (size_t i = 0; i < next; i++)
-            ipc_pool_result_release(&res[i]);
+            ipc_pool_result_free(&res[i]);
     return rc;
 }
 

@@ -62,7 +62,7 @@ typedef struct ipc_mp_process ipc_mp_process;
 /* Runs in the child. Its return value becomes the exit code (& 0xff). */
 typedef int (*ipc_mp_process_fn)(void *arg);
 
-struct ipc_mp_process_opts {
+struct ipc_mp_process_options {
     unsigned flags; /* must be 0: reserved */
 };
 
@@ -71,7 +71,7 @@ struct ipc_mp_process_opts {
  * gets a copy-on-write copy of the address space at start).
  * Returns 0, -EINVAL (NULL out/fn, unknown flags) or -ENOMEM. Thread-safe. */
 IPC_MUST_USE int ipc_mp_process_new(ipc_mp_process **out, ipc_mp_process_fn fn, void *arg,
-                                    const struct ipc_mp_process_opts *opts);
+                                    const struct ipc_mp_process_options *opts);
 
 /* Forks the child, which runs fn(arg) and _exit()s with its return value.
  * Returns 0, -EALREADY if already started, -EAGAIN/-ENOMEM if fork failed.
@@ -129,7 +129,7 @@ typedef int (*ipc_pool_fn)(const void *in, size_t in_len, void *out, size_t out_
 #define IPC_POOL_DEFAULT_MAX_PENDING 65536u
 
 /* Pool options; a zero-initialised struct (or NULL) means defaults. */
-struct ipc_pool_opts {
+struct ipc_pool_options {
     unsigned workers;   /* 0: number of online CPUs; at most IPC_POOL_MAX_WORKERS */
     size_t max_in;      /* 0: IPC_POOL_DEFAULT_BYTES; at most IPC_POOL_MAX_BYTES */
     size_t max_out;     /* 0: IPC_POOL_DEFAULT_BYTES; at most IPC_POOL_MAX_BYTES */
@@ -138,7 +138,7 @@ struct ipc_pool_opts {
 };
 
 /* One collected result. data is malloc'ed and owned by the caller: release it
- * with ipc_pool_result_release (or free(data)). */
+ * with ipc_pool_result_free (or free(data)). */
 struct ipc_pool_result {
     uint64_t id; /* the id ipc_pool_submit returned */
     int status;  /* 0: ok; < 0: failed: the task function's code, -EOVERFLOW
@@ -158,7 +158,7 @@ struct ipc_pool_result {
  * failure nothing is left behind (children reaped, fds closed). Not thread-safe
  * with respect to other forks in the process (see the fork rule). */
 IPC_MUST_USE int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg,
-                              const struct ipc_pool_opts *opts);
+                              const struct ipc_pool_options *opts);
 
 /* Queues a copy of len bytes as a task; *id receives its id (ids start at 1 and
  * increase). Tasks are sent to idle workers (one task in flight per worker), the
@@ -197,7 +197,7 @@ IPC_MUST_USE int ipc_pool_map(ipc_pool *p, const struct ipc_pool_buf *in, size_t
                               struct ipc_pool_result *res);
 
 /* Frees res->data and zeroes *res. NULL is a no-op. */
-void ipc_pool_result_release(struct ipc_pool_result *res);
+void ipc_pool_result_free(struct ipc_pool_result *res);
 
 /* Graceful shutdown: stops accepting submissions (-EPIPE), runs every queued task
  * to completion (results stay collectable until ipc_pool_free), then closes each
