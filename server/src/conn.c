@@ -378,7 +378,7 @@ static int limits_resolve(const struct ipc_conn_limits *in, struct ipc_conn_limi
     return 0;
 }
 
-int ipc_conn_new(struct ipc_conn_env *env, struct ipc_conn **out)
+int ipc_conn_new(struct ipc_conn **out, struct ipc_conn_env *env)
 {
     if (!env || !out)
         return -EINVAL;
@@ -716,7 +716,7 @@ int ipc_conn_serve_fd(struct ipc_conn_env *env, int fd)
     if (!env || fd < 0)
         return -EINVAL;
     struct ipc_conn *c;
-    int rc = ipc_conn_new(env, &c);
+    int rc = ipc_conn_new(&c, env);
     if (rc < 0)
         return rc;
     rc = 0;

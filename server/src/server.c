@@ -173,7 +173,7 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
          * resetting every client. */
         struct ipc_conn_env probe = {.limits = {.max_bulk = s->opt.max_bulk}};
         struct ipc_conn *c = NULL;
-        rc = ipc_conn_new(&probe, &c);
+        rc = ipc_conn_new(&c, &probe);
         if (rc < 0)
             goto fail;
         ipc_conn_free(c);
@@ -389,7 +389,7 @@ static void new_client(struct worker *w, int fd, int tcp)
     }
     atomic_fetch_add(&w->s->shared->worker_clients[w->idx], 1);
     struct ipc_conn *c = NULL;
-    if (conns_reserve(w, fd) < 0 || ipc_conn_new(&w->env, &c) < 0) {
+    if (conns_reserve(w, fd) < 0 || ipc_conn_new(&c, &w->env) < 0) {
         release_client_slot(w);
         close(fd);
         return;
@@ -468,7 +468,7 @@ static void serve_udp(struct worker *w)
         if (n < 0)
             n = SRV_UDP_MAX; /* truncated: answered like any other bytes */
         struct ipc_conn *c;
-        if (ipc_conn_new(&w->udp_env, &c) < 0)
+        if (ipc_conn_new(&c, &w->udp_env) < 0)
             return;
         /* One datagram is one request: whatever it holds is all there is. */
         long fed = ipc_conn_feed(c, w->udp_buf, (size_t)n);

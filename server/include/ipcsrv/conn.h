@@ -87,7 +87,7 @@ enum {
 /* Creates a connection bound to env (which it does not own). Returns 0 and *out, or
  * -EINVAL (NULL argument, limits out of range: max_bulk > 512 MiB, max_request below
  * what one max_bulk argument needs), -ENOMEM. Thread-safe; not async-signal-safe. */
-IPC_MUST_USE int ipc_conn_new(struct ipc_conn_env *env, struct ipc_conn **out);
+IPC_MUST_USE int ipc_conn_new(struct ipc_conn **out, struct ipc_conn_env *env);
 
 /* Frees the connection and its buffers; NULL is a no-op. Never closes any fd. */
 void ipc_conn_free(struct ipc_conn *conn);
