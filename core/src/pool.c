@@ -47,7 +47,7 @@
 struct ipc_mp_process {
     ipc_mp_process_fn fn;
     void *arg;
-    struct ipc_proc *proc; /* NULL until started */
+    ipc_proc *proc; /* NULL until started */
     bool reaped;
     struct ipc_proc_status st;
 };
@@ -191,9 +191,9 @@ struct map_ctx {
 };
 
 struct worker {
-    struct ipc_proc *proc; /* NULL: slot empty */
-    int task_fd;           /* write end of the task pipe */
-    int result_fd;         /* read end of the result pipe, non-blocking */
+    ipc_proc *proc; /* NULL: slot empty */
+    int task_fd;    /* write end of the task pipe */
+    int result_fd;  /* read end of the result pipe, non-blocking */
     struct ipc_frame_dec dec;
     struct task *cur; /* in flight, or NULL when idle */
     bool broken;      /* a write failed: the poller must retire it */
@@ -356,7 +356,7 @@ static int spawn_worker(ipc_pool *p, unsigned i)
     }
     struct child_ctx c = {
         .p = p, .task_rd = tp.rd, .result_wr = rp.wr, .task_wr = tp.wr, .result_rd = rp.rd};
-    struct ipc_proc *proc = NULL;
+    ipc_proc *proc = NULL;
     rc = ipc_proc_fork(&proc, worker_main, &c, NULL);
     close(tp.rd);
     close(rp.wr);

@@ -22,7 +22,7 @@
 struct fixture {
     ipc_ctab *table;
     struct ipc_conn_env env;
-    struct ipc_conn *c;
+    ipc_conn *c;
 };
 
 static void fx_open(struct fixture *f, const struct ipc_conn_limits *lim)
@@ -283,7 +283,7 @@ static void test_too_big_request(void **state)
     free(in);
     fx_close(&f);
     struct ipc_conn_env env = {.limits = {.max_bulk = 1000, .max_request = 10}};
-    struct ipc_conn *c = (struct ipc_conn *)&env;
+    ipc_conn *c = (ipc_conn *)&env;
     assert_int_equal(ipc_conn_new(&c, &env), -EINVAL);
     assert_null(c);
     assert_int_equal(ipc_conn_new(&c, NULL), -EINVAL);
