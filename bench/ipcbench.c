@@ -23,13 +23,7 @@
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
 #include "ipc/shm.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "ipc_base.h"
 
 static void die(const char *what, long rc)
 {
@@ -72,7 +66,7 @@ static double bench_decode(size_t payload_len, size_t count, double seconds, int
     uint8_t *s = make_stream(payload_len, count, &len);
     struct ipc_frame_dec dec = {0};
     uint64_t bytes = 0, frames = 0;
-    double t0 = now_s(), t;
+    double t0 = ipc__now_s(), t;
     do {
         ipc_frame_dec_reset(&dec);
         size_t off = 0;
@@ -87,7 +81,7 @@ static double bench_decode(size_t payload_len, size_t count, double seconds, int
         }
         bytes += len;
         frames += count;
-        t = now_s();
+        t = ipc__now_s();
     } while (t - t0 < seconds);
     ipc_frame_dec_free(&dec);
     free(s);
@@ -118,12 +112,12 @@ static double bench_crc_anchor(size_t payload_len, size_t count, double seconds)
     size_t frame_len = ipc_frame_encoded_size(payload_len);
     uint64_t bytes = 0;
     volatile uint32_t sink = 0;
-    double t0 = now_s(), t;
+    double t0 = ipc__now_s(), t;
     do {
         for (size_t i = 0; i < count; i++)
             sink ^= crc32q_single(0, s + i * frame_len, frame_len - IPC_FRAME_TRAILER_SIZE);
         bytes += len;
-        t = now_s();
+        t = ipc__now_s();
     } while (t - t0 < seconds);
     (void)sink;
     free(s);
@@ -176,7 +170,7 @@ static double bench_pipe(size_t chunk, double seconds, int framed)
         die("malloc", -ENOMEM);
     struct ipc_frame_dec dec = {0};
     uint64_t bytes = 0, expect_seq = 0;
-    double t0 = now_s(), t = t0;
+    double t0 = ipc__now_s(), t = t0;
     while (t - t0 < seconds) {
         ssize_t n = framed ? read(rd, buf, cap) : ipc_pipe_read_full(rd, buf, cap);
         if (n <= 0)
@@ -198,7 +192,7 @@ static double bench_pipe(size_t chunk, double seconds, int framed)
                 off += (size_t)used;
             }
         }
-        t = now_s();
+        t = ipc__now_s();
     }
     if (write(stop.wr, "x", 1) != 1)
         die("stop write", -errno);
@@ -243,7 +237,7 @@ static double bench_counter(enum counter_side side, int procs, uint64_t incs)
         pthread_mutex_init(&b->mutex, &a);
         pthread_mutexattr_destroy(&a);
     }
-    double t0 = now_s();
+    double t0 = ipc__now_s();
     for (int i = 0; i < procs; i++) {
         pid_t pid = fork();
         if (pid < 0)
@@ -269,7 +263,7 @@ static double bench_counter(enum counter_side side, int procs, uint64_t incs)
     for (int i = 0; i < procs; i++)
         if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
             failed = 1;
-    double t = now_s() - t0;
+    double t = ipc__now_s() - t0;
     int64_t got = 0;
     if (side == OURS_MUTEX) {
         if (ipc_counter_get(c, &got) < 0)

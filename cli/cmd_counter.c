@@ -15,19 +15,13 @@
 #include "cli.h"
 #include "opts.h"
 #include "ipc/shm.h"
+#include "ipc_base.h"
 
 const char ipcstorm_cmd_counter_summary[] =
     "N processes x M increments on a shared counter (mutex|sem|atomic|none)";
 
 #define MAX_PROCS 1024
 #define MAX_INCS  1000000000ull
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The child waits for the start gate (EOF on the pipe once the parent closes
  * its end) so that every process starts adding at the same time and the
@@ -148,7 +142,7 @@ int ipcstorm_cmd_counter(int argc, char **argv)
     if (setup_failed)
         for (uint64_t i = 0; i < started; i++)
             kill(pids[i], SIGKILL);
-    double t0 = now_s();
+    double t0 = ipc__now_s();
     close(gate[1]); /* start */
 
     int child_failed = 0;
@@ -169,7 +163,7 @@ int ipcstorm_cmd_counter(int argc, char **argv)
             child_failed = 1;
         }
     }
-    double elapsed = now_s() - t0;
+    double elapsed = ipc__now_s() - t0;
     free(pids);
     if (setup_failed) {
         ipc_counter_free(c);

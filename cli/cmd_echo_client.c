@@ -13,22 +13,16 @@
 #include "cli.h"
 #include "opts.h"
 #include "ipc/sock.h"
+#include "ipc_base.h"
 
 const char ipcstorm_cmd_echo_client_summary[] =
     "tutorial socket client: send a message to echo-server, print the answer";
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits until fd is readable or the deadline passes: 1 ready, 0 timeout, -1 error. */
 static int wait_readable(int fd, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - ipc__now_ms();
         if (left < 0)
             left = 0;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -92,7 +86,7 @@ int ipcstorm_cmd_echo_client(int argc, char **argv)
     if (timeout > 86400)
         timeout = 86400;
     int timeout_ms = (int)(timeout * 1000);
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = ipc__now_ms() + timeout_ms;
     size_t mlen = strlen(msg);
     char reply[65536];
     size_t got = 0;

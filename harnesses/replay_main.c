@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "hygiene.h"
+#include "ipc_base.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
@@ -110,20 +111,13 @@ static int run_here(const char *path)
     return 0;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Waits for pid for at most timeout_ms. Returns 1 and the status when it ended,
  * 0 on timeout. A pidfd makes the wait exact without polling; kernels without
  * pidfd_open fall back to short naps, which only the runner takes. */
 static int wait_timeout(pid_t pid, long timeout_ms, int *status)
 {
     int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    double deadline = now_ms() + (double)timeout_ms;
+    double deadline = (ipc__now_s() * 1e3) + (double)timeout_ms;
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid)
@@ -132,7 +126,7 @@ static int wait_timeout(pid_t pid, long timeout_ms, int *status)
             *status = 0;
             break;
         }
-        double left = deadline - now_ms();
+        double left = deadline - (ipc__now_s() * 1e3);
         if (left <= 0) {
             if (pfd >= 0)
                 close(pfd);
@@ -160,7 +154,7 @@ static void run_one(const char *path, const struct opts *o, struct stats *st)
         return;
     }
     fflush(NULL);
-    double t0 = now_ms();
+    double t0 = (ipc__now_s() * 1e3);
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "replay: fork: %s\n", strerror(errno));
@@ -190,7 +184,7 @@ static void run_one(const char *path, const struct opts *o, struct stats *st)
     st->failed++;
     if (WIFSIGNALED(status))
         fprintf(stderr, "replay: CRASH %s: killed by signal %d (%s) after %.0f ms\n", path,
-                WTERMSIG(status), strsignal(WTERMSIG(status)), now_ms() - t0);
+                WTERMSIG(status), strsignal(WTERMSIG(status)), (ipc__now_s() * 1e3) - t0);
     else
         fprintf(stderr, "replay: FAIL %s: exit status %d\n", path, WEXITSTATUS(status));
 }
@@ -303,11 +297,12 @@ int main(int argc, char **argv)
 
     struct stats st = {0, 0};
     int bad_path = 0;
-    double t0 = now_ms();
+    double t0 = (ipc__now_s() * 1e3);
     for (; i < argc; i++)
         if (run_path(argv[i], &o, &st) != 0)
             bad_path = 1;
-    fprintf(stderr, "replay: %ld inputs, %ld failed, %.0f ms\n", st.run, st.failed, now_ms() - t0);
+    fprintf(stderr, "replay: %ld inputs, %ld failed, %.0f ms\n", st.run, st.failed,
+            (ipc__now_s() * 1e3) - t0);
     if (st.run < o.min_inputs) {
         fprintf(stderr, "replay: expected at least %ld inputs\n", o.min_inputs);
         return 1;

@@ -157,8 +157,8 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     env.limits.max_inline = lim->max_inline;
     env.limits.max_multibulk = lim->max_multibulk;
     env.limits.out_high_water = high_water[profile];
-    struct ipc_conn *conn = NULL;
-    FUZZ_CHECK(ipc_conn_new(&env, &conn) == 0);
+    ipc_conn *conn = NULL;
+    FUZZ_CHECK(ipc_conn_new(&conn, &env) == 0);
 
     size_t max_bulk = lim->max_bulk ? lim->max_bulk : IPC_RESP_DEFAULT_MAX_BULK;
     size_t max_req = 2 * max_bulk + 65536;

@@ -3,12 +3,11 @@
 #include <time.h>
 
 #include "clock.h"
+#include "ipc_base.h"
 
 double stress_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return ipc__now_s();
 }
 
 void stress_sleep_us(uint64_t us)

@@ -146,7 +146,7 @@ static int victim_fn(void *p)
     }
 }
 
-static bool wait_ok(struct stress *s, struct ipc_proc *p, const char *who, int timeout_ms)
+static bool wait_ok(struct stress *s, ipc_proc *p, const char *who, int timeout_ms)
 {
     struct ipc_proc_status st;
     int r = ipc_proc_wait(p, timeout_ms, 0, &st);
@@ -188,8 +188,8 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
     atomic_store(&sh->stop, 0);
     uint64_t incs = stress_rng_range(rng, opt_incs / 2 + 1, opt_incs);
     struct worker_arg wa[MAX_PROCS];
-    struct ipc_proc *w[MAX_PROCS] = {0};
-    struct ipc_proc *v[MAX_VICTIMS] = {0};
+    ipc_proc *w[MAX_PROCS] = {0};
+    ipc_proc *v[MAX_VICTIMS] = {0};
     struct victim_arg va = {.sh = sh, .seed = stress_rng_next(rng)};
     unsigned nv = kind == IPC_LOCK_MUTEX ? (unsigned)opt_victims : 0;
     for (unsigned i = 0; i < nv; i++)

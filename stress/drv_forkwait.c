@@ -125,7 +125,7 @@ struct child {
     int method;
     int want_code;   /* exit code expected, or -1 */
     int want_signal; /* terminating signal expected, or 0 */
-    struct ipc_proc *p;
+    ipc_proc *p;
 };
 
 struct fn_arg {

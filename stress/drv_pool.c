@@ -162,7 +162,7 @@ static void round_submit(struct stress *s, ipc_pool *pool, struct round *rd, uns
         uint64_t k = res.id - first;
         if (!stress_check(s, res.id >= first && k < submitted && rd->id[k] == res.id, "result-once",
                           "collected unknown task id %" PRIu64, res.id)) {
-            ipc_pool_result_release(&res);
+            ipc_pool_result_free(&res);
             continue;
         }
         if (stress_check(s, rd->seen[k] == 0, "result-once", "task %" PRIu64 " collected twice",
@@ -176,7 +176,7 @@ static void round_submit(struct stress *s, ipc_pool *pool, struct round *rd, uns
                              ipc_errname(res.status), res.len);
         }
         rd->seen[k]++;
-        ipc_pool_result_release(&res);
+        ipc_pool_result_free(&res);
     }
     /* Nothing may remain: a duplicate would show up here. */
     struct ipc_pool_result extra;
@@ -185,7 +185,7 @@ static void round_submit(struct stress *s, ipc_pool *pool, struct round *rd, uns
                       "collect after every result returned %s (id %" PRIu64 ")", ipc_strerror(r),
                       r == 0 ? extra.id : 0))
         if (r == 0)
-            ipc_pool_result_release(&extra);
+            ipc_pool_result_free(&extra);
     stress_add_ops(s, got);
 }
 
@@ -215,7 +215,7 @@ static void round_map(struct stress *s, ipc_pool *pool, struct round *rd, unsign
                 stress_check(s, res[i].status == 0 && result_ok(rd->in[i], rd->len[i], &res[i]),
                              "map-order", "map result %u: status %s, %zu bytes", i,
                              ipc_errname(res[i].status), res[i].len);
-            ipc_pool_result_release(&res[i]);
+            ipc_pool_result_free(&res[i]);
         }
         stress_add_ops(s, n);
     }
@@ -229,7 +229,7 @@ int ipcstorm_stress_pool(int argc, char **argv)
     int rc = stress_begin(&s, &spec, argc, argv);
     if (rc != STRESS_RUN)
         return rc;
-    struct ipc_pool_opts o;
+    struct ipc_pool_options o;
     memset(&o, 0, sizeof(o));
     o.workers = s.procs;
     o.max_in = MAX_TASK_BYTES;

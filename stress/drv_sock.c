@@ -488,7 +488,7 @@ static uint64_t g_worst_ms;
 static void run_round(struct stress *s, unsigned round, const struct ipc_sock_addr *tcp,
                       const struct ipc_sock_addr *unx, struct stress_rng *rng)
 {
-    struct ipc_proc *hp[MAX_CLIENTS] = {0}, *gp[MAX_CLIENTS] = {0};
+    ipc_proc *hp[MAX_CLIENTS] = {0}, *gp[MAX_CLIENTS] = {0};
     struct hostile_arg ha[MAX_CLIENTS];
     struct good_arg ga[MAX_CLIENTS];
     unsigned nh = (unsigned)opt_hostile, ng = s->procs;
@@ -592,7 +592,7 @@ int ipcstorm_stress_sock(int argc, char **argv)
     struct server_arg sa = {.port_fd = pp.wr, .workers = (unsigned)opt_workers};
     snprintf(sa.unix_name, sizeof(sa.unix_name), "@ipcstorm-stress-sock-%d-%" PRIu64, (int)getpid(),
              s.seed);
-    struct ipc_proc *srv = NULL;
+    ipc_proc *srv = NULL;
     int r = ipc_proc_fork(&srv, server_main, &sa, NULL);
     close(pp.wr);
     int port = -1;

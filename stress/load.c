@@ -61,7 +61,7 @@ int stress_load_start(struct stress *s)
     o.stdio[0] = devnull;
     o.stdio[1] = devnull;
     o.stdio[2] = getenv("IPCSTORM_LOAD_VERBOSE") ? -1 : devnull;
-    struct ipc_proc *p = NULL;
+    ipc_proc *p = NULL;
     int r = ipc_proc_spawn(&p, argv, &o);
     close(devnull);
     if (r < 0) {
@@ -76,7 +76,7 @@ int stress_load_start(struct stress *s)
 
 void stress_load_stop(struct stress *s)
 {
-    struct ipc_proc *p = s->load;
+    ipc_proc *p = s->load;
     if (!p)
         return;
     struct ipc_proc_status st;

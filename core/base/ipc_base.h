@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Best-effort calls whose failure changes nothing (gcc ignores a (void) cast on
  * warn_unused_result). */
@@ -36,12 +37,78 @@ static inline int ipc__neg_errno(void)
 
 #define IPC__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* CLOCK_MONOTONIC in nanoseconds: for deadlines and durations, never for dates. */
+/* CLOCK_MONOTONIC in nanoseconds: for deadlines and durations, never for dates.
+ * The only place that reads the clock; the other units derive from it. Async-signal-safe
+ * (clock_gettime is). */
 static inline uint64_t ipc__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The same clock in whole milliseconds (truncated), signed so that deadline
+ * arithmetic (deadline - now) may go negative. */
+static inline int64_t ipc__now_ms(void)
+{
+    return (int64_t)(ipc__now_ns() / 1000000u);
+}
+
+/* The same clock in seconds, for reports and rates. */
+static inline double ipc__now_s(void)
+{
+    return (double)ipc__now_ns() / 1e9;
+}
+
+/* Big-endian (network order) loads and stores of unaligned bytes: the wire
+ * formats (frames, pool and server payloads) are big-endian. */
+static inline uint32_t ipc__load_be32(const void *src)
+{
+    const uint8_t *p = (const uint8_t *)src;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline void ipc__store_be32(void *dst, uint32_t v)
+{
+    uint8_t *p = (uint8_t *)dst;
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint64_t ipc__load_be64(const void *src)
+{
+    const uint8_t *p = (const uint8_t *)src;
+    return (uint64_t)ipc__load_be32(p) << 32 | ipc__load_be32(p + 4);
+}
+
+static inline void ipc__store_be64(void *dst, uint64_t v)
+{
+    uint8_t *p = (uint8_t *)dst;
+    ipc__store_be32(p, (uint32_t)(v >> 32));
+    ipc__store_be32(p + 4, (uint32_t)v);
+}
+
+/* Closes *fd when it is open and marks it closed (-1), so a second call (an
+ * error path after a normal one) is harmless. close() is not retried: on Linux
+ * the fd is released even when it reports EINTR. Async-signal-safe. */
+static inline void ipc__close_invalidate(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* Online CPUs, clamped to [1, max] (1 when sysconf cannot tell); max >= 1. For
+ * "0 workers means one per CPU" defaults. */
+static inline unsigned ipc__cpu_count(unsigned max)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    return (unsigned long)n > max ? max : (unsigned)n;
 }
 
 #endif

@@ -25,26 +25,13 @@
  * huge frame does not pin memory for the decoder's lifetime. */
 #define DEC_KEEP_ALLOC (1u << 20)
 
-static inline uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static void put_header(uint8_t h[IPC_FRAME_HEADER_SIZE], uint8_t type, uint32_t len)
 {
     h[0] = IPC_FRAME_MAGIC0;
     h[1] = IPC_FRAME_MAGIC1;
     h[2] = IPC_FRAME_VERSION;
     h[3] = type;
-    put_be32(h + 4, len);
+    ipc__store_be32(h + 4, len);
 }
 
 int ipc_frame_encode_iov(struct ipc_frame_enc *enc, uint8_t type, const void *payload, size_t len,
@@ -57,7 +44,7 @@ int ipc_frame_encode_iov(struct ipc_frame_enc *enc, uint8_t type, const void *pa
     put_header(enc->header, type, (uint32_t)len);
     uint32_t crc = ipc_crc32c(0, enc->header, IPC_FRAME_HEADER_SIZE);
     crc = ipc_crc32c(crc, payload, len);
-    put_be32(enc->trailer, crc);
+    ipc__store_be32(enc->trailer, crc);
     iov[0].iov_base = enc->header;
     iov[0].iov_len = IPC_FRAME_HEADER_SIZE;
     iov[1].iov_base = (void *)(uintptr_t)payload;
@@ -79,7 +66,7 @@ ssize_t ipc_frame_encode(void *out, size_t cap, uint8_t type, const void *payloa
     if (len)
         memmove(o + IPC_FRAME_HEADER_SIZE, payload, len);
     put_header(o, type, (uint32_t)len);
-    put_be32(o + IPC_FRAME_HEADER_SIZE + len, ipc_crc32c(0, o, IPC_FRAME_HEADER_SIZE + len));
+    ipc__store_be32(o + IPC_FRAME_HEADER_SIZE + len, ipc_crc32c(0, o, IPC_FRAME_HEADER_SIZE + len));
     return (ssize_t)(len + IPC_FRAME_OVERHEAD);
 }
 
@@ -153,7 +140,7 @@ static ssize_t dec_check_header(struct ipc_frame_dec *dec, const uint8_t *h, siz
         return dec_fail(dec, IPC_EBADMAGIC, 0, 2);
     if (n >= 3 && h[2] != IPC_FRAME_VERSION)
         return dec_fail(dec, IPC_EBADVERSION, 2, 3);
-    if (n >= 8 && get_be32(h + 4) > dec_limit(dec))
+    if (n >= 8 && ipc__load_be32(h + 4) > dec_limit(dec))
         return dec_fail(dec, IPC_ETOOLARGE, 4, 8);
     return 0;
 }
@@ -182,7 +169,7 @@ static int dec_reserve(struct ipc_frame_dec *dec, size_t need)
 
 static void dec_header_done(struct ipc_frame_dec *dec)
 {
-    dec->len_ = get_be32(dec->hdr_ + 4);
+    dec->len_ = ipc__load_be32(dec->hdr_ + 4);
     if (dec->buf_cap_ > DEC_KEEP_ALLOC && dec->buf_cap_ / 4 > dec->len_) {
         free(dec->buf_);
         dec->buf_ = NULL;
@@ -214,10 +201,10 @@ ssize_t ipc_frame_decode(struct ipc_frame_dec *dec, const void *buf, size_t len,
         ssize_t e = dec_check_header(dec, p, IPC_FRAME_HEADER_SIZE);
         if (e)
             return e;
-        size_t plen = get_be32(p + 4);
+        size_t plen = ipc__load_be32(p + 4);
         if (n - IPC_FRAME_HEADER_SIZE >= plen + IPC_FRAME_TRAILER_SIZE) {
             size_t body = IPC_FRAME_HEADER_SIZE + plen;
-            if (ipc_crc32c(0, p, body) != get_be32(p + body))
+            if (ipc_crc32c(0, p, body) != ipc__load_be32(p + body))
                 return dec_fail(dec, IPC_EBADCRC, body, body + IPC_FRAME_TRAILER_SIZE);
             out->payload = p + IPC_FRAME_HEADER_SIZE;
             out->len = plen;
@@ -264,7 +251,7 @@ ssize_t ipc_frame_decode(struct ipc_frame_dec *dec, const void *buf, size_t len,
                 size_t body = IPC_FRAME_HEADER_SIZE + dec->len_;
                 uint32_t crc = ipc_crc32c(0, dec->hdr_, IPC_FRAME_HEADER_SIZE);
                 crc = ipc_crc32c(crc, dec->buf_, dec->len_);
-                if (crc != get_be32(dec->trl_))
+                if (crc != ipc__load_be32(dec->trl_))
                     return dec_fail(dec, IPC_EBADCRC, body, body + IPC_FRAME_TRAILER_SIZE);
                 /* Non-NULL even for an empty payload, as documented. */
                 out->payload = dec->len_ ? dec->buf_ : dec->trl_;

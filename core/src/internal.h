@@ -7,7 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "ipc/error.h"
 #include "ipc_base.h"
@@ -37,5 +40,56 @@ static inline int ipc__fd_set_nonblock(int fd, int on)
  * returns only on failure, with the errno to report. */
 void ipc__child_reset_signals(void);
 int ipc__child_exec(const char *file, const char *path_env, char *const argv[], char *const envp[]);
+
+/* The SIGPIPE guard: every libipc write to a pipe that may have lost its reader
+ * (ipc_pipe_write_all/writev_all and so the frame and pool writes, ipc_run's
+ * stdin feed) goes through it, with one rule:
+ *
+ *   - If the calling thread already blocks SIGPIPE, the guard does nothing: the
+ *     thread owns its pending signals, and a SIGPIPE the write raises stays
+ *     pending for it, exactly as after a plain write().
+ *   - Otherwise SIGPIPE is blocked in the calling thread only (never a process-wide
+ *     disposition change) between begin and end. The kernel directs the SIGPIPE of
+ *     a failed write at the writing thread, so after a write that failed with
+ *     EPIPE, end consumes that one signal (standard signals do not queue: one
+ *     pending instance at most) before restoring the mask. The write then
+ *     reports -EPIPE and the process is never killed.
+ *
+ * Usage: begin; the write(s); end(got_epipe = a write failed with EPIPE). Sockets
+ * do not need it (MSG_NOSIGNAL). Not async-signal-safe (pthread_sigmask): code
+ * running in a forked child of a threaded parent skips it. end preserves errno. */
+struct ipc__sigpipe_guard {
+    sigset_t old; /* the thread's mask at begin */
+    int active;   /* begin blocked SIGPIPE: end must consume and restore */
+};
+
+static inline void ipc__sigpipe_guard_begin(struct ipc__sigpipe_guard *g)
+{
+    g->active = 0;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &s, &g->old) == 0)
+        g->active = !sigismember(&g->old, SIGPIPE);
+}
+
+static inline void ipc__sigpipe_guard_end(struct ipc__sigpipe_guard *g, int got_epipe)
+{
+    if (!g->active)
+        return;
+    int saved = errno;
+    if (got_epipe) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGPIPE);
+        struct timespec zero = {0, 0};
+        /* One EPIPE write raises one SIGPIPE; loop only over EINTR. */
+        while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    g->active = 0;
+    errno = saved;
+}
 
 #endif

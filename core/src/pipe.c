@@ -34,11 +34,8 @@ void ipc_pipe_close(struct ipc_pipe *p)
 {
     if (!p)
         return;
-    if (p->rd >= 0)
-        close(p->rd);
-    if (p->wr >= 0)
-        close(p->wr);
-    p->rd = p->wr = -1;
+    ipc__close_invalidate(&p->rd);
+    ipc__close_invalidate(&p->wr);
 }
 
 int ipc_pipe_use_read_end(struct ipc_pipe *p)
@@ -47,9 +44,7 @@ int ipc_pipe_use_read_end(struct ipc_pipe *p)
         return -EINVAL;
     if (p->rd < 0)
         return -EBADF;
-    if (p->wr >= 0)
-        close(p->wr);
-    p->wr = -1;
+    ipc__close_invalidate(&p->wr);
     return p->rd;
 }
 
@@ -59,9 +54,7 @@ int ipc_pipe_use_write_end(struct ipc_pipe *p)
         return -EINVAL;
     if (p->wr < 0)
         return -EBADF;
-    if (p->rd >= 0)
-        close(p->rd);
-    p->rd = -1;
+    ipc__close_invalidate(&p->rd);
     return p->wr;
 }
 
@@ -90,43 +83,6 @@ ssize_t ipc_pipe_read_full(int fd, void *buf, size_t len)
     return (ssize_t)done;
 }
 
-/* The guard blocks SIGPIPE in this thread only; the kernel sends the SIGPIPE for
- * a failed pipe write to the writing thread, so it stays pending here and can be
- * consumed before the old mask comes back. A thread that already blocked SIGPIPE
- * keeps full control of its pending signals (active = 0). */
-struct sigpipe_guard {
-    sigset_t old;
-    int active;
-};
-
-static void guard_begin(struct sigpipe_guard *g, unsigned flags)
-{
-    g->active = 0;
-    if (flags & IPC_PIPE_NO_SIGPIPE_GUARD)
-        return;
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGPIPE);
-    if (pthread_sigmask(SIG_BLOCK, &s, &g->old) == 0)
-        g->active = !sigismember(&g->old, SIGPIPE);
-}
-
-static void guard_end(struct sigpipe_guard *g, int got_epipe)
-{
-    if (!g->active)
-        return;
-    if (got_epipe) {
-        sigset_t s;
-        sigemptyset(&s);
-        sigaddset(&s, SIGPIPE);
-        struct timespec zero = {0, 0};
-        /* One EPIPE write raises one SIGPIPE; loop only over EINTR. */
-        while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
 ssize_t ipc_pipe_writev_all(int fd, const struct iovec *iov, int iovcnt, unsigned flags)
 {
     if (fd < 0)
@@ -149,8 +105,9 @@ ssize_t ipc_pipe_writev_all(int fd, const struct iovec *iov, int iovcnt, unsigne
     if (total == 0)
         return 0;
 
-    struct sigpipe_guard g;
-    guard_begin(&g, flags);
+    struct ipc__sigpipe_guard g = {.active = 0};
+    if (!(flags & IPC_PIPE_NO_SIGPIPE_GUARD))
+        ipc__sigpipe_guard_begin(&g);
     size_t done = 0;
     int idx = 0, err = 0;
     while (idx < n) {
@@ -173,7 +130,7 @@ ssize_t ipc_pipe_writev_all(int fd, const struct iovec *iov, int iovcnt, unsigne
             v[idx].iov_len -= left;
         }
     }
-    guard_end(&g, err == EPIPE);
+    ipc__sigpipe_guard_end(&g, err == EPIPE);
     if (err == EAGAIN && done > 0)
         return (ssize_t)done;
     if (err)

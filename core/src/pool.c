@@ -44,22 +44,22 @@
 
 /* ---- process object ----------------------------------------------------------- */
 
-struct ipc_process {
-    ipc_process_fn fn;
+struct ipc_mp_process {
+    ipc_mp_process_fn fn;
     void *arg;
-    struct ipc_proc *proc; /* NULL until started */
+    ipc_proc *proc; /* NULL until started */
     bool reaped;
     struct ipc_proc_status st;
 };
 
-int ipc_process_new(ipc_process **out, ipc_process_fn fn, void *arg,
-                    const struct ipc_process_opts *opts)
+int ipc_mp_process_new(ipc_mp_process **out, ipc_mp_process_fn fn, void *arg,
+                       const struct ipc_mp_process_options *opts)
 {
     if (out)
         *out = NULL;
     if (!out || !fn || (opts && opts->flags != 0))
         return -EINVAL;
-    ipc_process *p = calloc(1, sizeof(*p));
+    ipc_mp_process *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     p->fn = fn;
@@ -68,7 +68,7 @@ int ipc_process_new(ipc_process **out, ipc_process_fn fn, void *arg,
     return 0;
 }
 
-int ipc_process_start(ipc_process *p)
+int ipc_mp_process_start(ipc_mp_process *p)
 {
     if (!p)
         return -EINVAL;
@@ -78,7 +78,7 @@ int ipc_process_start(ipc_process *p)
 }
 
 /* Records the status of a child that ipc_proc_wait reports as already reaped. */
-static int process_take_status(ipc_process *p)
+static int process_take_status(ipc_mp_process *p)
 {
     int rc = ipc_proc_status(p->proc, &p->st);
     if (rc < 0)
@@ -87,7 +87,7 @@ static int process_take_status(ipc_process *p)
     return 0;
 }
 
-int ipc_process_join(ipc_process *p, int timeout_ms, struct ipc_proc_status *status)
+int ipc_mp_process_join(ipc_mp_process *p, int timeout_ms, struct ipc_proc_status *status)
 {
     if (!p || timeout_ms < -1 || !p->proc)
         return -EINVAL;
@@ -105,7 +105,7 @@ int ipc_process_join(ipc_process *p, int timeout_ms, struct ipc_proc_status *sta
     return 0;
 }
 
-static int process_signal(ipc_process *p, int sig)
+static int process_signal(ipc_mp_process *p, int sig)
 {
     if (!p || !p->proc)
         return -EINVAL;
@@ -114,17 +114,17 @@ static int process_signal(ipc_process *p, int sig)
     return ipc_proc_kill(p->proc, sig);
 }
 
-int ipc_process_terminate(ipc_process *p)
+int ipc_mp_process_terminate(ipc_mp_process *p)
 {
     return process_signal(p, SIGTERM);
 }
 
-int ipc_process_kill(ipc_process *p)
+int ipc_mp_process_kill(ipc_mp_process *p)
 {
     return process_signal(p, SIGKILL);
 }
 
-int ipc_process_is_alive(ipc_process *p)
+int ipc_mp_process_is_alive(ipc_mp_process *p)
 {
     if (!p)
         return -EINVAL;
@@ -144,14 +144,14 @@ int ipc_process_is_alive(ipc_process *p)
     return rc;
 }
 
-pid_t ipc_process_pid(const ipc_process *p)
+pid_t ipc_mp_process_pid(const ipc_mp_process *p)
 {
     if (!p || !p->proc)
         return 0;
     return ipc_proc_pid(p->proc);
 }
 
-void ipc_process_free(ipc_process *p)
+void ipc_mp_process_free(ipc_mp_process *p)
 {
     if (!p)
         return;
@@ -191,9 +191,9 @@ struct map_ctx {
 };
 
 struct worker {
-    struct ipc_proc *proc; /* NULL: slot empty */
-    int task_fd;           /* write end of the task pipe */
-    int result_fd;         /* read end of the result pipe, non-blocking */
+    ipc_proc *proc; /* NULL: slot empty */
+    int task_fd;    /* write end of the task pipe */
+    int result_fd;  /* read end of the result pipe, non-blocking */
     struct ipc_frame_dec dec;
     struct task *cur; /* in flight, or NULL when idle */
     bool broken;      /* a write failed: the poller must retire it */
@@ -236,24 +236,17 @@ struct ipc_pool {
 
 /* ---- time ------------------------------------------------------------------------ */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Deadline in ms of CLOCK_MONOTONIC, or -1 for none. */
 static int64_t deadline_of(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return timeout_ms < 0 ? -1 : ipc__now_ms() + timeout_ms;
 }
 
 static int remaining_ms(int64_t deadline)
 {
     if (deadline < 0)
         return -1;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - ipc__now_ms();
     if (left <= 0)
         return 0;
     return left > INT_MAX ? INT_MAX : (int)left;
@@ -268,37 +261,6 @@ static void cv_wait(ipc_pool *p, int64_t deadline)
     }
     struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
     pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-}
-
-/* ---- big-endian helpers ------------------------------------------------------- */
-
-static void put_be64(unsigned char *b, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        b[i] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const unsigned char *b)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
-static void put_be32(unsigned char *b, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--) {
-        b[i] = (unsigned char)v;
-        v >>= 8;
-    }
-}
-
-static uint32_t get_be32(const unsigned char *b)
-{
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
 /* ---- the worker process ---------------------------------------------------------- */
@@ -342,7 +304,7 @@ static int worker_main(void *arg)
             _exit(121);
         /* Bound the length before reading the rest; magic, version and CRC are
          * checked by the decoder on the whole frame. */
-        uint32_t len = get_be32(in + 4);
+        uint32_t len = ipc__load_be32(in + 4);
         if (len > TASK_HDR + p->max_in)
             _exit(122);
         size_t rest = (size_t)len + IPC_FRAME_TRAILER_SIZE;
@@ -368,7 +330,7 @@ static int worker_main(void *arg)
         else
             rc = 0;
         memcpy(body, f.payload, TASK_HDR); /* the id, echoed */
-        put_be32(body + TASK_HDR, (uint32_t)rc);
+        ipc__store_be32(body + TASK_HDR, (uint32_t)rc);
         ssize_t fs = ipc_frame_encode(out, out_cap, FRAME_RESULT, body, RESULT_HDR + out_len);
         if (fs < 0)
             _exit(126);
@@ -394,7 +356,7 @@ static int spawn_worker(ipc_pool *p, unsigned i)
     }
     struct child_ctx c = {
         .p = p, .task_rd = tp.rd, .result_wr = rp.wr, .task_wr = tp.wr, .result_rd = rp.rd};
-    struct ipc_proc *proc = NULL;
+    ipc_proc *proc = NULL;
     rc = ipc_proc_fork(&proc, worker_main, &c, NULL);
     close(tp.rd);
     close(rp.wr);
@@ -426,11 +388,8 @@ static void retire_worker(ipc_pool *p, unsigned i, bool force)
     struct worker *w = &p->w[i];
     if (!w->proc)
         return;
-    if (w->task_fd >= 0)
-        close(w->task_fd);
-    if (w->result_fd >= 0)
-        close(w->result_fd);
-    w->task_fd = w->result_fd = -1;
+    ipc__close_invalidate(&w->task_fd);
+    ipc__close_invalidate(&w->result_fd);
     if (force && ipc_proc_kill(w->proc, SIGKILL) < 0) {
         /* Already gone (-ESRCH): the reap below collects it. */
     }
@@ -609,9 +568,9 @@ static bool handle_frame(ipc_pool *p, unsigned i, const struct ipc_frame *f)
     struct worker *w = &p->w[i];
     if (f->type != FRAME_RESULT || f->len < RESULT_HDR || !w->cur)
         return false;
-    if (get_be64(f->payload) != w->cur->id)
+    if (ipc__load_be64(f->payload) != w->cur->id)
         return false;
-    int status = (int)get_be32(f->payload + TASK_HDR);
+    int status = (int)ipc__load_be32(f->payload + TASK_HDR);
     if (status > 0)
         return false;
     struct task *t = w->cur;
@@ -757,20 +716,18 @@ static void pool_destroy(ipc_pool *p)
     free(p);
 }
 
-int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg, const struct ipc_pool_opts *opts)
+int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg, const struct ipc_pool_options *opts)
 {
     if (out)
         *out = NULL;
-    struct ipc_pool_opts o = {0};
+    struct ipc_pool_options o = {0};
     if (opts)
         o = *opts;
     if (!out || !fn || o.flags != 0 || o.workers > IPC_POOL_MAX_WORKERS ||
         o.max_in > IPC_POOL_MAX_BYTES || o.max_out > IPC_POOL_MAX_BYTES)
         return -EINVAL;
-    if (o.workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o.workers = n < 1 ? 1 : n > (long)IPC_POOL_MAX_WORKERS ? IPC_POOL_MAX_WORKERS : (unsigned)n;
-    }
+    if (o.workers == 0)
+        o.workers = ipc__cpu_count(IPC_POOL_MAX_WORKERS);
     if (o.max_in == 0)
         o.max_in = IPC_POOL_DEFAULT_BYTES;
     if (o.max_out == 0)
@@ -830,7 +787,7 @@ static struct task *task_new(ipc_pool *p, const void *in, size_t len)
     memset(t, 0, sizeof(*t));
     t->id = p->next_id++;
     t->len = TASK_HDR + len;
-    put_be64(t->buf, t->id);
+    ipc__store_be64(t->buf, t->id);
     if (len)
         memcpy(t->buf + TASK_HDR, in, len);
     return t;
@@ -918,7 +875,7 @@ int ipc_pool_collect(ipc_pool *p, int timeout_ms, struct ipc_pool_result *res)
     return rc;
 }
 
-void ipc_pool_result_release(struct ipc_pool_result *res)
+void ipc_pool_result_free(struct ipc_pool_result *res)
 {
     if (!res)
         return;
@@ -973,7 +930,7 @@ int ipc_pool_map(ipc_pool *p, const struct ipc_pool_buf *in, size_t n, struct ip
     pthread_mutex_unlock(&p->mu);
     if (rc < 0)
         for (size_t i = 0; i < next; i++)
-            ipc_pool_result_release(&res[i]);
+            ipc_pool_result_free(&res[i]);
     return rc;
 }
 

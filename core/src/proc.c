@@ -35,16 +35,16 @@ struct ipc_proc {
     int raw;
     /* Registry of live (unreaped) processes, so reap_orphans can tell adopted
      * orphans from children that belong to an object. Guarded by reg_lock. */
-    struct ipc_proc *prev, *next;
+    ipc_proc *prev, *next;
     int registered;
     int stashed; /* reap_orphans reaped it: stash_raw holds the status */
     int stash_raw;
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ipc_proc *reg_head;
+static ipc_proc *reg_head;
 
-static void reg_add_locked(struct ipc_proc *p)
+static void reg_add_locked(ipc_proc *p)
 {
     p->prev = NULL;
     p->next = reg_head;
@@ -54,7 +54,7 @@ static void reg_add_locked(struct ipc_proc *p)
     p->registered = 1;
 }
 
-static void reg_del_locked(struct ipc_proc *p)
+static void reg_del_locked(ipc_proc *p)
 {
     if (!p->registered)
         return;
@@ -68,9 +68,9 @@ static void reg_del_locked(struct ipc_proc *p)
     p->registered = 0;
 }
 
-static struct ipc_proc *reg_find_locked(pid_t pid)
+static ipc_proc *reg_find_locked(pid_t pid)
 {
-    for (struct ipc_proc *p = reg_head; p; p = p->next)
+    for (ipc_proc *p = reg_head; p; p = p->next)
         if (p->pid == pid)
             return p;
     return NULL;
@@ -200,8 +200,7 @@ static _Noreturn void child_main(struct child_ctx *c)
              * No pipe at all when the setup had nothing that could fail. */
             if (c->err_fd >= 0) {
                 child_report(c, 0);
-                close(c->err_fd);
-                c->err_fd = -1;
+                ipc__close_invalidate(&c->err_fd);
             }
             int rc = c->fn(c->arg);
             fflush(stdout);
@@ -480,10 +479,10 @@ static int resolve_stdio(struct child_ctx *c, const struct ipc_proc_options *o)
  * - no other spawn's error pipe is open in this process while we fork: a function
  *   child would otherwise inherit it and keep that spawn waiting for EOF for as
  *   long as it runs. */
-static int spawn_common(struct ipc_proc **out, struct child_ctx *c, enum ipc_proc_method m,
+static int spawn_common(ipc_proc **out, struct child_ctx *c, enum ipc_proc_method m,
                         const struct ipc_proc_options *o)
 {
-    struct ipc_proc *p = calloc(1, sizeof(*p));
+    ipc_proc *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     pid_t pid = -1;
@@ -519,7 +518,7 @@ static int spawn_common(struct ipc_proc **out, struct child_ctx *c, enum ipc_pro
     return 0;
 }
 
-int ipc_proc_spawn(struct ipc_proc **out, char *const argv[], const struct ipc_proc_options *opts)
+int ipc_proc_spawn(ipc_proc **out, char *const argv[], const struct ipc_proc_options *opts)
 {
     if (!out || !argv || !argv[0] || !valid_options(opts))
         return -EINVAL;
@@ -544,8 +543,7 @@ int ipc_proc_spawn(struct ipc_proc **out, char *const argv[], const struct ipc_p
     return spawn_common(out, &c, opts ? opts->method : IPC_PROC_AUTO, opts);
 }
 
-int ipc_proc_fork(struct ipc_proc **out, ipc_proc_fn fn, void *arg,
-                  const struct ipc_proc_options *opts)
+int ipc_proc_fork(ipc_proc **out, ipc_proc_fn fn, void *arg, const struct ipc_proc_options *opts)
 {
     if (!out || !fn || !valid_options(opts))
         return -EINVAL;
@@ -591,8 +589,8 @@ static int collect_list(const char *arg0, va_list ap, char ***argv_out)
     return 0;
 }
 
-static int spawn_simple(struct ipc_proc **out, const char *file, char *const argv[],
-                        char *const envp[], unsigned flags)
+static int spawn_simple(ipc_proc **out, const char *file, char *const argv[], char *const envp[],
+                        unsigned flags)
 {
     if (!out || !file)
         return -EINVAL;
@@ -605,7 +603,7 @@ static int spawn_simple(struct ipc_proc **out, const char *file, char *const arg
 }
 
 /* The list forms: collect the NULL-terminated variadic arguments into argv. */
-static int spawn_list(struct ipc_proc **out, const char *file, const char *arg0, va_list ap,
+static int spawn_list(ipc_proc **out, const char *file, const char *arg0, va_list ap,
                       unsigned flags)
 {
     if (!out || !file || !arg0)
@@ -619,7 +617,7 @@ static int spawn_list(struct ipc_proc **out, const char *file, const char *arg0,
     return rc;
 }
 
-int ipc_proc_spawnl(struct ipc_proc **out, const char *path, const char *arg0, ...)
+int ipc_proc_spawnl(ipc_proc **out, const char *path, const char *arg0, ...)
 {
     va_list ap;
     va_start(ap, arg0);
@@ -628,7 +626,7 @@ int ipc_proc_spawnl(struct ipc_proc **out, const char *path, const char *arg0, .
     return rc;
 }
 
-int ipc_proc_spawnlp(struct ipc_proc **out, const char *file, const char *arg0, ...)
+int ipc_proc_spawnlp(ipc_proc **out, const char *file, const char *arg0, ...)
 {
     va_list ap;
     va_start(ap, arg0);
@@ -637,18 +635,17 @@ int ipc_proc_spawnlp(struct ipc_proc **out, const char *file, const char *arg0, 
     return rc;
 }
 
-int ipc_proc_spawnv(struct ipc_proc **out, const char *path, char *const argv[])
+int ipc_proc_spawnv(ipc_proc **out, const char *path, char *const argv[])
 {
     return spawn_simple(out, path, argv, NULL, 0);
 }
 
-int ipc_proc_spawnvp(struct ipc_proc **out, const char *file, char *const argv[])
+int ipc_proc_spawnvp(ipc_proc **out, const char *file, char *const argv[])
 {
     return spawn_simple(out, file, argv, NULL, IPC_PROC_F_PATH);
 }
 
-int ipc_proc_spawnvpe(struct ipc_proc **out, const char *file, char *const argv[],
-                      char *const envp[])
+int ipc_proc_spawnvpe(ipc_proc **out, const char *file, char *const argv[], char *const envp[])
 {
     if (!envp)
         return -EINVAL;
@@ -801,17 +798,10 @@ int ipc_proc_status_shell(const struct ipc_proc_status *st)
 /* ------------------------------------------------------------------------- */
 /* Wait, kill, accessors                                                      */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Milliseconds until deadline_ns, rounded up so a timeout never fires early. */
 static int64_t ms_left(int64_t deadline_ns)
 {
-    int64_t d = deadline_ns - now_ns();
+    int64_t d = deadline_ns - (int64_t)ipc__now_ns();
     return d <= 0 ? 0 : (d + 999999) / 1000000;
 }
 
@@ -821,19 +811,16 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL); /* EINTR just ends the nap early */
 }
 
-static void mark_reaped(struct ipc_proc *p, int raw)
+static void mark_reaped(ipc_proc *p, int raw)
 {
     p->reaped = 1;
     p->raw = raw;
-    if (p->pidfd >= 0) {
-        close(p->pidfd);
-        p->pidfd = -1;
-    }
+    ipc__close_invalidate(&p->pidfd);
 }
 
 /* One waitpid attempt: 0 terminated (reaped), 1 stop/continue event, -EAGAIN
  * nothing yet (only with WNOHANG), -ECHILD reaped elsewhere. */
-static int try_wait(struct ipc_proc *p, int options, struct ipc_proc_status *st)
+static int try_wait(ipc_proc *p, int options, struct ipc_proc_status *st)
 {
     int raw = 0;
     pid_t r = IPC__RETRY(waitpid(p->pid, &raw, options));
@@ -873,7 +860,7 @@ static int try_wait(struct ipc_proc *p, int options, struct ipc_proc_status *st)
     return 0;
 }
 
-int ipc_proc_wait(struct ipc_proc *p, int timeout_ms, unsigned flags, struct ipc_proc_status *st)
+int ipc_proc_wait(ipc_proc *p, int timeout_ms, unsigned flags, struct ipc_proc_status *st)
 {
     if (!p || timeout_ms < -1 || (flags & ~IPC_PROC_WAIT_UNTRACED))
         return -EINVAL;
@@ -882,7 +869,7 @@ int ipc_proc_wait(struct ipc_proc *p, int timeout_ms, unsigned flags, struct ipc
     int options = (flags & IPC_PROC_WAIT_UNTRACED) ? (WUNTRACED | WCONTINUED) : 0;
     if (timeout_ms < 0)
         return try_wait(p, options, st);
-    int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = (int64_t)ipc__now_ns() + (int64_t)timeout_ms * 1000000;
     int nap = 1;
     for (;;) {
         int rc = try_wait(p, options | WNOHANG, st);
@@ -904,7 +891,7 @@ int ipc_proc_wait(struct ipc_proc *p, int timeout_ms, unsigned flags, struct ipc
     }
 }
 
-int ipc_proc_kill(struct ipc_proc *p, int sig)
+int ipc_proc_kill(ipc_proc *p, int sig)
 {
     if (!p || sig < 0 || sig >= NSIG)
         return -EINVAL;
@@ -927,7 +914,7 @@ int ipc_proc_kill(struct ipc_proc *p, int sig)
     return kill(p->pid, sig) < 0 ? ipc__neg_errno() : 0;
 }
 
-int ipc_proc_kill_group(struct ipc_proc *p, int sig)
+int ipc_proc_kill_group(ipc_proc *p, int sig)
 {
     if (!p || sig < 0 || sig >= NSIG || !p->own_pgrp)
         return -EINVAL;
@@ -942,19 +929,19 @@ int ipc_proc_kill_group(struct ipc_proc *p, int sig)
     return killpg(p->pid, sig) < 0 ? ipc__neg_errno() : 0;
 }
 
-pid_t ipc_proc_pid(const struct ipc_proc *p)
+pid_t ipc_proc_pid(const ipc_proc *p)
 {
     return p ? p->pid : -EINVAL;
 }
 
-int ipc_proc_pidfd(const struct ipc_proc *p)
+int ipc_proc_pidfd(const ipc_proc *p)
 {
     if (!p)
         return -EINVAL;
     return p->pidfd >= 0 ? p->pidfd : -ENOSYS;
 }
 
-int ipc_proc_status(const struct ipc_proc *p, struct ipc_proc_status *st)
+int ipc_proc_status(const ipc_proc *p, struct ipc_proc_status *st)
 {
     if (!p || !st)
         return -EINVAL;
@@ -965,7 +952,7 @@ int ipc_proc_status(const struct ipc_proc *p, struct ipc_proc_status *st)
     return ipc_proc_status_decode(p->raw, st);
 }
 
-void ipc_proc_free(struct ipc_proc *p)
+void ipc_proc_free(ipc_proc *p)
 {
     if (!p)
         return;
@@ -1025,7 +1012,7 @@ static int reap_once(void)
         int raw = 0;
         if (IPC__RETRY(waitpid(si.si_pid, &raw, WNOHANG)) <= 0)
             break;
-        struct ipc_proc *p = reg_find_locked(si.si_pid);
+        ipc_proc *p = reg_find_locked(si.si_pid);
         if (p) {
             p->stashed = 1;
             p->stash_raw = raw;
@@ -1041,7 +1028,7 @@ int ipc_proc_reap_orphans(int timeout_ms)
 {
     if (timeout_ms < -1)
         return -EINVAL;
-    int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : 0;
+    int64_t deadline = timeout_ms > 0 ? (int64_t)ipc__now_ns() + (int64_t)timeout_ms * 1000000 : 0;
     int nap = 1;
     for (;;) {
         int n = reap_once();

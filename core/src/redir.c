@@ -24,11 +24,11 @@ static int valid_target(int t)
     return t >= 0 && t <= 2;
 }
 
-int ipc_redir_new(struct ipc_redir **out)
+int ipc_redir_new(ipc_redir **out)
 {
     if (!out)
         return -EINVAL;
-    struct ipc_redir *r = calloc(1, sizeof(*r));
+    ipc_redir *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     for (int t = 0; t < 3; t++)
@@ -37,7 +37,7 @@ int ipc_redir_new(struct ipc_redir **out)
     return 0;
 }
 
-static void slot_reset(struct ipc_redir *r, int t)
+static void slot_reset(ipc_redir *r, int t)
 {
     if (r->slot[t].kind == SRC_FD && r->slot[t].fd >= 0)
         close(r->slot[t].fd);
@@ -46,7 +46,7 @@ static void slot_reset(struct ipc_redir *r, int t)
     r->slot[t].other = -1;
 }
 
-void ipc_redir_free(struct ipc_redir *r)
+void ipc_redir_free(ipc_redir *r)
 {
     if (!r)
         return;
@@ -57,7 +57,7 @@ void ipc_redir_free(struct ipc_redir *r)
 
 /* Takes ownership of fd: moves it above 2 (so applying never clobbers a source
  * with a target) and makes sure it is close-on-exec. */
-static int set_owned_fd(struct ipc_redir *r, int target, int fd)
+static int set_owned_fd(ipc_redir *r, int target, int fd)
 {
     int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     int err = hi < 0 ? ipc__neg_errno() : 0;
@@ -70,7 +70,7 @@ static int set_owned_fd(struct ipc_redir *r, int target, int fd)
     return 0;
 }
 
-int ipc_redir_file(struct ipc_redir *r, int target, const char *path, int mode)
+int ipc_redir_file(ipc_redir *r, int target, const char *path, int mode)
 {
     if (!r || !valid_target(target) || !path || !*path)
         return -EINVAL;
@@ -94,7 +94,7 @@ int ipc_redir_file(struct ipc_redir *r, int target, const char *path, int mode)
     return set_owned_fd(r, target, fd);
 }
 
-int ipc_redir_fd(struct ipc_redir *r, int target, int fd)
+int ipc_redir_fd(ipc_redir *r, int target, int fd)
 {
     if (!r || !valid_target(target) || fd < 0)
         return -EINVAL;
@@ -107,7 +107,7 @@ int ipc_redir_fd(struct ipc_redir *r, int target, int fd)
     return 0;
 }
 
-int ipc_redir_null(struct ipc_redir *r, int target)
+int ipc_redir_null(ipc_redir *r, int target)
 {
     if (!r || !valid_target(target))
         return -EINVAL;
@@ -117,7 +117,7 @@ int ipc_redir_null(struct ipc_redir *r, int target)
     return set_owned_fd(r, target, fd);
 }
 
-int ipc_redir_same(struct ipc_redir *r, int target, int other)
+int ipc_redir_same(ipc_redir *r, int target, int other)
 {
     if (!r || !valid_target(target) || !valid_target(other))
         return -EINVAL;
@@ -129,7 +129,7 @@ int ipc_redir_same(struct ipc_redir *r, int target, int other)
     return 0;
 }
 
-int ipc_redir_clear(struct ipc_redir *r, int target)
+int ipc_redir_clear(ipc_redir *r, int target)
 {
     if (!r || !valid_target(target))
         return -EINVAL;
@@ -137,7 +137,7 @@ int ipc_redir_clear(struct ipc_redir *r, int target)
     return 0;
 }
 
-int ipc_redir_resolve(const struct ipc_redir *r, int src[3])
+int ipc_redir_resolve(const ipc_redir *r, int src[3])
 {
     if (!r || !src)
         return -EINVAL;
@@ -208,7 +208,7 @@ int ipc_redir_apply_fds(const int src[3])
     return rc;
 }
 
-int ipc_redir_apply_child(const struct ipc_redir *r)
+int ipc_redir_apply_child(const ipc_redir *r)
 {
     int src[3];
     int rc = ipc_redir_resolve(r, src);
@@ -217,7 +217,7 @@ int ipc_redir_apply_child(const struct ipc_redir *r)
     return ipc_redir_apply_fds(src);
 }
 
-int ipc_redir_apply(const struct ipc_redir *r, struct ipc_redir_saved *saved)
+int ipc_redir_apply(const ipc_redir *r, struct ipc_redir_saved *saved)
 {
     if (!r || !saved)
         return -EINVAL;

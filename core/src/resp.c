@@ -100,17 +100,13 @@ void ipc_resp_parser_free(struct ipc_resp_parser *p)
 
 const char *ipc_resp_errmsg(int code)
 {
+    /* The texts of ipc_strerror (IPC_ERRNO_MAP_RESP, ipc/error.h) after "ERR ". */
     switch (code) {
-    case IPC_EPROTO_MULTIBULK:
-        return "ERR Protocol error: invalid multibulk length";
-    case IPC_EPROTO_BULK:
-        return "ERR Protocol error: invalid bulk length";
-    case IPC_EPROTO_DOLLAR:
-        return "ERR Protocol error: expected '$'";
-    case IPC_EPROTO_INLINE:
-        return "ERR Protocol error: too big inline request";
-    case IPC_EPROTO_QUOTES:
-        return "ERR Protocol error: unbalanced quotes in request";
+#define XX(name, value, text)                                                                      \
+    case IPC_##name:                                                                               \
+        return "ERR " text;
+        IPC_ERRNO_MAP_RESP(XX)
+#undef XX
     default:
         return NULL;
     }

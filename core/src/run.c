@@ -47,21 +47,6 @@ struct capture {
     int keep;
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
 /* Keeps data up to c->max bytes; the rest is dropped and flagged. Buffers grow
  * geometrically but never beyond max + 1 (the NUL terminator). */
 static int capture_add(struct capture *c, const unsigned char *data, size_t n)
@@ -109,11 +94,11 @@ static int capture_read(struct capture *c, const struct ipc_run_options *o, unsi
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
-                close_fd(&c->fd);
+                ipc__close_invalidate(&c->fd);
             return 0;
         }
         if (n == 0) {
-            close_fd(&c->fd);
+            ipc__close_invalidate(&c->fd);
             return 0;
         }
         if (o && o->on_output)
@@ -125,27 +110,13 @@ static int capture_read(struct capture *c, const struct ipc_run_options *o, unsi
     return 0;
 }
 
-/* write(2) that reports EPIPE instead of raising SIGPIPE: the signal is blocked in
- * this thread only, and a SIGPIPE this write generated is consumed before the mask
- * is restored. */
+/* write(2) under libipc's SIGPIPE guard (internal.h): EPIPE instead of a signal. */
 static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
 {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigemptyset(&pending);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    struct ipc__sigpipe_guard g;
+    ipc__sigpipe_guard_begin(&g);
     ssize_t w = write(fd, buf, n);
-    int e = errno;
-    if (w < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
+    ipc__sigpipe_guard_end(&g, w < 0 && errno == EPIPE);
     return w;
 }
 
@@ -401,17 +372,17 @@ static int run_start(struct run *r, char *const argv[])
     int rc = run_stdin_source(r, &stdio0);
     if (rc < 0)
         return rc;
-    r->start = mono_ns();
+    r->start = (int64_t)ipc__now_ns();
     rc = run_spawn(r, argv, stdio0);
     if (rc < 0)
         return rc;
     r->res->pid = ipc_proc_pid(r->p);
     /* Only the child may hold the write ends, or EOF would never come. */
-    close_fd(&r->out_p[1]);
-    close_fd(&r->err_p[1]);
-    close_fd(&r->in_p[0]);
-    close_fd(&r->null_fd);
-    close_fd(&r->ctl[1]);
+    ipc__close_invalidate(&r->out_p[1]);
+    ipc__close_invalidate(&r->err_p[1]);
+    ipc__close_invalidate(&r->in_p[0]);
+    ipc__close_invalidate(&r->null_fd);
+    ipc__close_invalidate(&r->ctl[1]);
     r->cap[0].fd = r->out_p[0];
     r->out_p[0] = -1;
     r->cap[1].fd = r->err_p[0];
@@ -428,7 +399,7 @@ static int run_start(struct run *r, char *const argv[])
 static void run_feed_stdin(struct run *r, short revents)
 {
     if (revents & (POLLERR | POLLHUP)) {
-        close_fd(&r->in_p[1]);
+        ipc__close_invalidate(&r->in_p[1]);
         return;
     }
     size_t chunk = r->in_left < RUN_CHUNK ? r->in_left : RUN_CHUNK;
@@ -438,10 +409,10 @@ static void run_feed_stdin(struct run *r, short revents)
         r->in_left -= (size_t)w;
         r->res->stdin_written += (size_t)w;
     } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-        close_fd(&r->in_p[1]); /* EPIPE: the child stopped reading */
+        ipc__close_invalidate(&r->in_p[1]); /* EPIPE: the child stopped reading */
     }
     if (r->in_left == 0)
-        close_fd(&r->in_p[1]);
+        ipc__close_invalidate(&r->in_p[1]);
 }
 
 /* The stdin_path child's report: an errno (it will not exec), or EOF (it exec'd). */
@@ -453,7 +424,7 @@ static void run_read_ctl(struct run *r)
         return;
     if (n == (ssize_t)sizeof(err) && err > 0)
         r->child_err = err;
-    close_fd(&r->ctl[0]);
+    ipc__close_invalidate(&r->ctl[0]);
 }
 
 enum { SLOT_OUT, SLOT_ERR, SLOT_STDIN, SLOT_CTL, SLOT_CHILD, SLOT_COUNT };
@@ -507,7 +478,7 @@ static int run_poll(struct run *r, int left)
 static int run_drain(struct run *r, int64_t deadline)
 {
     for (;;) {
-        int64_t t = mono_ns();
+        int64_t t = (int64_t)ipc__now_ns();
         if (deadline >= 0 && t >= deadline)
             return -ETIMEDOUT;
         /* Poll timeouts round up so that no phase ends early. */
@@ -559,7 +530,7 @@ static int run_stop(struct run *r)
         if (a->wait_ms == STOP_UNTIL_GONE)
             return ipc_proc_wait(r->p, IPC_PROC_WAIT_FOREVER, 0, &r->st);
         int64_t wait_ms = a->wait_ms == STOP_GRACE ? r->grace_ms : a->wait_ms;
-        rc = run_drain(r, mono_ns() + wait_ms * 1000000);
+        rc = run_drain(r, (int64_t)ipc__now_ns() + wait_ms * 1000000);
         if (rc != -ETIMEDOUT)
             return rc;
     }
@@ -573,14 +544,14 @@ static int run_stop(struct run *r)
 static int run_collect(struct run *r)
 {
     struct ipc_run_result *res = r->res;
-    res->duration_ns = (uint64_t)(mono_ns() - r->start);
+    res->duration_ns = (uint64_t)((int64_t)ipc__now_ns() - r->start);
     for (int i = 0; i < 2; i++) {
         int rc = capture_read(&r->cap[i], &r->o, r->tmp, RUN_MAX_DRAIN);
         if (rc < 0)
             return rc;
-        close_fd(&r->cap[i].fd);
+        ipc__close_invalidate(&r->cap[i].fd);
     }
-    close_fd(&r->in_p[1]);
+    ipc__close_invalidate(&r->in_p[1]);
     if (r->ctl[0] >= 0)
         run_read_ctl(r); /* the child wrote before exiting: its report is there now */
     if (r->child_err)
@@ -607,9 +578,9 @@ static void run_release(struct run *r, int rc)
     int *fds[] = {&r->out_p[0], &r->out_p[1], &r->err_p[0], &r->err_p[1], &r->in_p[0],
                   &r->in_p[1],  &r->ctl[0],   &r->ctl[1],   &r->null_fd};
     for (size_t i = 0; i < IPC__ARRAY_SIZE(fds); i++)
-        close_fd(fds[i]);
+        ipc__close_invalidate(fds[i]);
     for (int i = 0; i < 2; i++) {
-        close_fd(&r->cap[i].fd);
+        ipc__close_invalidate(&r->cap[i].fd);
         free(r->cap[i].buf);
     }
     free(r->tmp);

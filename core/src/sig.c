@@ -335,22 +335,15 @@ int ipc_sig_wait(const sigset_t *set, struct ipc_sig_info *out)
     return s;
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int ipc_sig_timedwait(const sigset_t *set, int timeout_ms, struct ipc_sig_info *out)
 {
     if (!set)
         return -EINVAL;
     if (timeout_ms < 0)
         return ipc_sig_wait(set, out);
-    int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = (int64_t)ipc__now_ns() + (int64_t)timeout_ms * 1000000;
     for (;;) {
-        int64_t left = deadline - now_ns();
+        int64_t left = deadline - (int64_t)ipc__now_ns();
         if (left < 0)
             left = 0;
         struct timespec ts = {.tv_sec = (time_t)(left / 1000000000),

@@ -447,23 +447,16 @@ int ipc_sock_accept(int listen_fd, unsigned flags, struct ipc_sock_addr *peer)
     return fd;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for events on fd, restarting after EINTR with the time left. Returns >0
  * when ready, 0 on timeout, negative errno on error. */
 static int wait_fd(int fd, short events, int timeout_ms)
 {
-    int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms >= 0 ? ipc__now_ms() + timeout_ms : 0;
     for (;;) {
         struct pollfd pfd = {.fd = fd, .events = events};
         int left = -1;
         if (timeout_ms >= 0) {
-            int64_t d = deadline - now_ms();
+            int64_t d = deadline - ipc__now_ms();
             left = d > 0 ? (int)d : 0;
         }
         int rc = poll(&pfd, 1, left);
@@ -479,11 +472,11 @@ static int wait_fd(int fd, short events, int timeout_ms)
  * waits for room instead, bounded by SO_SNDTIMEO. Returns 0 or a negative errno. */
 static int unix_stream_connect(int fd, const struct ipc_sock_addr *addr, int timeout_ms)
 {
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = ipc__now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         int left = timeout_ms;
         if (timeout_ms > 0) {
-            int64_t d = deadline - now_ms();
+            int64_t d = deadline - ipc__now_ms();
             if (d <= 0)
                 return -ETIMEDOUT;
             left = (int)d;

@@ -206,11 +206,10 @@ static void roundtrip(size_t plen, size_t max_payload)
     assert_int_equal(s.p[1], 0x46);
     assert_int_equal(s.p[2], 1);
     assert_int_equal(s.p[3], 7);
-    assert_int_equal(((uint32_t)s.p[4] << 24 | (uint32_t)s.p[5] << 16 | s.p[6] << 8 | s.p[7]),
-                     plen);
+    assert_int_equal(ipc__load_be32(s.p + 4), plen);
     uint32_t crc = ipc_crc32c(0, s.p, 8 + plen);
     const uint8_t *t = s.p + 8 + plen;
-    assert_int_equal(((uint32_t)t[0] << 24 | (uint32_t)t[1] << 16 | t[2] << 8 | t[3]), crc);
+    assert_int_equal(ipc__load_be32(t), crc);
 
     struct outcome o;
     decode_all_ways(s.p, s.len, max_payload, &o);

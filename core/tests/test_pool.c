@@ -46,27 +46,27 @@ static void test_process_exit_code(void **state)
 {
     (void)state;
     int one = 1;
-    ipc_process *p = NULL;
-    IPCT_OK(ipc_process_new(&p, fn_exit42, &one, NULL));
-    assert_int_equal(ipc_process_pid(p), 0);
-    assert_int_equal(ipc_process_is_alive(p), 0);
-    IPCT_OK(ipc_process_start(p));
-    assert_true(ipc_process_pid(p) > 0);
-    assert_int_equal(ipc_process_start(p), -EALREADY);
+    ipc_mp_process *p = NULL;
+    IPCT_OK(ipc_mp_process_new(&p, fn_exit42, &one, NULL));
+    assert_int_equal(ipc_mp_process_pid(p), 0);
+    assert_int_equal(ipc_mp_process_is_alive(p), 0);
+    IPCT_OK(ipc_mp_process_start(p));
+    assert_true(ipc_mp_process_pid(p) > 0);
+    assert_int_equal(ipc_mp_process_start(p), -EALREADY);
     struct ipc_proc_status st;
     memset(&st, 0xff, sizeof(st));
-    IPCT_OK(ipc_process_join(p, -1, &st));
+    IPCT_OK(ipc_mp_process_join(p, -1, &st));
     assert_true(st.exited);
     assert_false(st.signaled);
     assert_int_equal(st.code, 42);
     /* A reaped child: the status is stored, signalling is refused. */
-    assert_int_equal(ipc_process_is_alive(p), 0);
+    assert_int_equal(ipc_mp_process_is_alive(p), 0);
     struct ipc_proc_status st2;
-    IPCT_OK(ipc_process_join(p, 0, &st2));
+    IPCT_OK(ipc_mp_process_join(p, 0, &st2));
     assert_int_equal(st2.code, 42);
-    assert_int_equal(ipc_process_terminate(p), -ESRCH);
-    assert_int_equal(ipc_process_kill(p), -ESRCH);
-    ipc_process_free(p);
+    assert_int_equal(ipc_mp_process_terminate(p), -ESRCH);
+    assert_int_equal(ipc_mp_process_kill(p), -ESRCH);
+    ipc_mp_process_free(p);
 }
 
 static int fn_segv(void *arg)
@@ -91,18 +91,18 @@ static int fn_abort(void *arg)
 static void test_process_signaled(void **state)
 {
     (void)state;
-    ipc_process_fn fns[2] = {fn_segv, fn_abort};
+    ipc_mp_process_fn fns[2] = {fn_segv, fn_abort};
     int sigs[2] = {SIGSEGV, SIGABRT};
     for (int i = 0; i < 2; i++) {
-        ipc_process *p = NULL;
-        IPCT_OK(ipc_process_new(&p, fns[i], NULL, NULL));
-        IPCT_OK(ipc_process_start(p));
+        ipc_mp_process *p = NULL;
+        IPCT_OK(ipc_mp_process_new(&p, fns[i], NULL, NULL));
+        IPCT_OK(ipc_mp_process_start(p));
         struct ipc_proc_status st;
-        IPCT_OK(ipc_process_join(p, -1, &st));
+        IPCT_OK(ipc_mp_process_join(p, -1, &st));
         assert_false(st.exited);
         assert_true(st.signaled);
         assert_int_equal(st.signal, sigs[i]);
-        ipc_process_free(p);
+        ipc_mp_process_free(p);
     }
 }
 
@@ -122,11 +122,11 @@ static int fn_block(void *arg)
         pause();
 }
 
-static void start_blocker(ipc_process **p, struct blocker *b)
+static void start_blocker(ipc_mp_process **p, struct blocker *b)
 {
     IPCT_OK(ipc_pipe_open(&b->ready, 0));
-    IPCT_OK(ipc_process_new(p, fn_block, b, NULL));
-    IPCT_OK(ipc_process_start(*p));
+    IPCT_OK(ipc_mp_process_new(p, fn_block, b, NULL));
+    IPCT_OK(ipc_mp_process_start(*p));
     char c = 0;
     assert_int_equal(ipc_pipe_read_full(b->ready.rd, &c, 1), 1);
     assert_int_equal(c, 'r');
@@ -137,33 +137,33 @@ static void test_process_terminate(void **state)
 {
     (void)state;
     struct blocker b;
-    ipc_process *p = NULL;
+    ipc_mp_process *p = NULL;
     start_blocker(&p, &b);
-    assert_int_equal(ipc_process_is_alive(p), 1);
-    IPCT_OK(ipc_process_terminate(p));
+    assert_int_equal(ipc_mp_process_is_alive(p), 1);
+    IPCT_OK(ipc_mp_process_terminate(p));
     struct ipc_proc_status st;
-    IPCT_OK(ipc_process_join(p, -1, &st));
+    IPCT_OK(ipc_mp_process_join(p, -1, &st));
     assert_true(st.signaled);
     assert_int_equal(st.signal, SIGTERM);
-    assert_int_equal(ipc_process_is_alive(p), 0);
-    ipc_process_free(p);
+    assert_int_equal(ipc_mp_process_is_alive(p), 0);
+    ipc_mp_process_free(p);
 }
 
 static void test_process_join_timeout_then_kill(void **state)
 {
     (void)state;
     struct blocker b;
-    ipc_process *p = NULL;
+    ipc_mp_process *p = NULL;
     start_blocker(&p, &b);
     struct ipc_proc_status st;
-    assert_int_equal(ipc_process_join(p, 0, &st), -ETIMEDOUT);
-    assert_int_equal(ipc_process_join(p, 30, &st), -ETIMEDOUT);
-    assert_int_equal(ipc_process_is_alive(p), 1);
-    IPCT_OK(ipc_process_kill(p));
-    IPCT_OK(ipc_process_join(p, 10000, &st));
+    assert_int_equal(ipc_mp_process_join(p, 0, &st), -ETIMEDOUT);
+    assert_int_equal(ipc_mp_process_join(p, 30, &st), -ETIMEDOUT);
+    assert_int_equal(ipc_mp_process_is_alive(p), 1);
+    IPCT_OK(ipc_mp_process_kill(p));
+    IPCT_OK(ipc_mp_process_join(p, 10000, &st));
     assert_true(st.signaled);
     assert_int_equal(st.signal, SIGKILL);
-    ipc_process_free(p);
+    ipc_mp_process_free(p);
 }
 
 /* Freeing a running process must not leave an orphan or a zombie (IPCT checks). */
@@ -171,38 +171,38 @@ static void test_process_free_running(void **state)
 {
     (void)state;
     struct blocker b;
-    ipc_process *p = NULL;
+    ipc_mp_process *p = NULL;
     start_blocker(&p, &b);
-    ipc_process_free(p);
+    ipc_mp_process_free(p);
 }
 
 static void test_process_args(void **state)
 {
     (void)state;
-    ipc_process *p = NULL;
+    ipc_mp_process *p = NULL;
     struct ipc_proc_status st;
-    assert_int_equal(ipc_process_new(NULL, fn_exit42, NULL, NULL), -EINVAL);
-    assert_int_equal(ipc_process_new(&p, NULL, NULL, NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_new(NULL, fn_exit42, NULL, NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_new(&p, NULL, NULL, NULL), -EINVAL);
     assert_null(p);
-    struct ipc_process_opts o = {.flags = 0x80};
-    assert_int_equal(ipc_process_new(&p, fn_exit42, NULL, &o), -EINVAL);
+    struct ipc_mp_process_options o = {.flags = 0x80};
+    assert_int_equal(ipc_mp_process_new(&p, fn_exit42, NULL, &o), -EINVAL);
     assert_null(p);
-    assert_int_equal(ipc_process_start(NULL), -EINVAL);
-    assert_int_equal(ipc_process_join(NULL, -1, &st), -EINVAL);
-    assert_int_equal(ipc_process_terminate(NULL), -EINVAL);
-    assert_int_equal(ipc_process_kill(NULL), -EINVAL);
-    assert_int_equal(ipc_process_is_alive(NULL), -EINVAL);
-    assert_int_equal(ipc_process_pid(NULL), 0);
-    ipc_process_free(NULL);
+    assert_int_equal(ipc_mp_process_start(NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_join(NULL, -1, &st), -EINVAL);
+    assert_int_equal(ipc_mp_process_terminate(NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_kill(NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_is_alive(NULL), -EINVAL);
+    assert_int_equal(ipc_mp_process_pid(NULL), 0);
+    ipc_mp_process_free(NULL);
     int one = 1;
-    IPCT_OK(ipc_process_new(&p, fn_exit42, &one, NULL));
-    assert_int_equal(ipc_process_join(p, -1, &st), -EINVAL); /* not started */
-    assert_int_equal(ipc_process_terminate(p), -EINVAL);
-    assert_int_equal(ipc_process_kill(p), -EINVAL);
-    IPCT_OK(ipc_process_start(p));
-    assert_int_equal(ipc_process_join(p, -2, &st), -EINVAL);
-    IPCT_OK(ipc_process_join(p, -1, NULL));
-    ipc_process_free(p);
+    IPCT_OK(ipc_mp_process_new(&p, fn_exit42, &one, NULL));
+    assert_int_equal(ipc_mp_process_join(p, -1, &st), -EINVAL); /* not started */
+    assert_int_equal(ipc_mp_process_terminate(p), -EINVAL);
+    assert_int_equal(ipc_mp_process_kill(p), -EINVAL);
+    IPCT_OK(ipc_mp_process_start(p));
+    assert_int_equal(ipc_mp_process_join(p, -2, &st), -EINVAL);
+    IPCT_OK(ipc_mp_process_join(p, -1, NULL));
+    ipc_mp_process_free(p);
 }
 
 /* ---- pool ----------------------------------------------------------------------- */
@@ -293,7 +293,7 @@ static int task_fn(const void *in, size_t len, void *out, size_t cap, size_t *ou
 
 static ipc_pool *pool_new(struct shared *s, unsigned workers)
 {
-    struct ipc_pool_opts o = {.workers = workers, .max_in = 4096, .max_out = 4096};
+    struct ipc_pool_options o = {.workers = workers, .max_in = 4096, .max_out = 4096};
     ipc_pool *p = NULL;
     IPCT_OK(ipc_pool_new(&p, task_fn, s, &o));
     assert_non_null(p);
@@ -324,7 +324,7 @@ static void test_pool_map_10000(void **state)
         /* Ids are distinct: map submits in order, so they increase strictly. */
         if (i > 0)
             assert_true(res[i].id > res[i - 1].id);
-        ipc_pool_result_release(&res[i]);
+        ipc_pool_result_free(&res[i]);
         assert_null(res[i].data);
     }
     /* map's results never leak into collect. */
@@ -361,7 +361,7 @@ static void test_pool_submit_collect_ids(void **state)
         seen[i] = 1;
         assert_int_equal(r.len, 8);
         assert_true(get_u64(r.data) == i * i);
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     struct ipc_pool_result r;
     assert_int_equal(ipc_pool_collect(p, -1, &r), -ENOENT);
@@ -394,7 +394,7 @@ static void test_pool_submit_collect_ids(void **state)
         } else {
             fail_msg("unexpected id %llu", (unsigned long long)r.id);
         }
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     assert_int_equal(got, 15);
     IPCT_OK(ipc_pool_close(p, -1));
@@ -408,7 +408,7 @@ static void test_pool_large_payloads(void **state)
 {
     (void)state;
     enum { MAX = 300000, N = 12 };
-    struct ipc_pool_opts o = {.workers = 2, .max_in = MAX + 5, .max_out = MAX};
+    struct ipc_pool_options o = {.workers = 2, .max_in = MAX + 5, .max_out = MAX};
     ipc_pool *p = NULL;
     IPCT_OK(ipc_pool_new(&p, task_fn, NULL, &o));
     unsigned char *buf = malloc(MAX + 5);
@@ -430,7 +430,7 @@ static void test_pool_large_payloads(void **state)
         assert_int_equal(r.status, 0);
         assert_int_equal(r.len, sizes[j]);
         assert_memory_equal(r.data, buf + 5, sizes[j]);
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     /* One byte over the input limit is refused before anything is queued. */
     unsigned char *over = malloc(MAX + 6);
@@ -480,7 +480,7 @@ static void test_pool_worker_killed_mid_task(void **state)
     assert_int_equal(r.status, 0);
     assert_int_equal(r.len, 2);
     assert_memory_equal(r.data, "ok", 2);
-    ipc_pool_result_release(&r);
+    ipc_pool_result_free(&r);
     assert_int_equal(atomic_load(&s->runs), 2); /* exactly one retry */
     assert_int_equal(ipc_pool_replacements(p), 1);
     assert_int_equal(ipc_pool_collect(p, 0, &r), -ENOENT); /* exactly one result */
@@ -494,7 +494,7 @@ static void test_pool_worker_killed_mid_task(void **state)
     IPCT_OK(ipc_pool_collect(p, 10000, &r));
     assert_int_equal(r.id, id2);
     assert_true(get_u64(r.data) == 144);
-    ipc_pool_result_release(&r);
+    ipc_pool_result_free(&r);
 
     IPCT_OK(ipc_pool_close(p, -1));
     ipc_pool_free(p);
@@ -524,7 +524,7 @@ static void test_pool_task_always_kills_worker(void **state)
             assert_true(get_u64(r.data) == (r.id - ids[0]) * (r.id - ids[0]));
             ok++;
         }
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     assert_int_equal(failed, 1);
     assert_int_equal(ok, 20);
@@ -591,7 +591,7 @@ static void *death_worker(void *argp)
         int rc = ipc_pool_collect(d->pool, 50, &r);
         if (rc == 0) {
             death_record(d, &r);
-            ipc_pool_result_release(&r);
+            ipc_pool_result_free(&r);
         } else if (rc != -ENOENT && rc != -ETIMEDOUT) {
             atomic_fetch_add(&d->bad, 1);
         }
@@ -658,7 +658,7 @@ static void test_pool_close_drains(void **state)
         assert_int_equal(seen[i], 0);
         seen[i] = 1;
         assert_true(get_u64(r.data) == i * i);
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     struct ipc_pool_result r;
     assert_int_equal(ipc_pool_collect(p, -1, &r), -ENOENT);
@@ -680,7 +680,7 @@ static void test_pool_timeout_and_terminate(void **state)
         IPCT_OK(ipc_pool_collect(p, 0, &r));
         assert_int_equal(r.status, -ECANCELED);
         seen |= r.id == id1 ? 1 : r.id == id2 ? 2 : 4;
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     assert_int_equal(seen, 3);
     assert_int_equal(ipc_pool_submit(p, "x", 1, &id1), -EPIPE);
@@ -699,7 +699,7 @@ static void test_pool_close_deadline(void **state)
     IPCT_OK(ipc_pool_collect(p, 0, &r));
     assert_int_equal(r.id, id);
     assert_int_equal(r.status, -ECANCELED);
-    ipc_pool_result_release(&r);
+    ipc_pool_result_free(&r);
     ipc_pool_free(p);
 }
 
@@ -733,7 +733,7 @@ static void test_pool_terminate_interrupts_close(void **state)
         if (r.id == id)
             assert_int_equal(r.status, -ECANCELED);
         n++;
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     assert_int_equal(rc, -ENOENT);
     assert_int_equal(n, 1 + queued);
@@ -755,20 +755,20 @@ static void test_pool_args(void **state)
 {
     (void)state;
     ipc_pool *p = NULL;
-    struct ipc_pool_opts o = {.workers = 1};
+    struct ipc_pool_options o = {.workers = 1};
     assert_int_equal(ipc_pool_new(NULL, task_fn, NULL, &o), -EINVAL);
     assert_int_equal(ipc_pool_new(&p, NULL, NULL, &o), -EINVAL);
     o.workers = IPC_POOL_MAX_WORKERS + 1;
     assert_int_equal(ipc_pool_new(&p, task_fn, NULL, &o), -EINVAL);
-    o = (struct ipc_pool_opts){.workers = 1, .max_in = (size_t)IPC_POOL_MAX_BYTES + 1};
+    o = (struct ipc_pool_options){.workers = 1, .max_in = (size_t)IPC_POOL_MAX_BYTES + 1};
     assert_int_equal(ipc_pool_new(&p, task_fn, NULL, &o), -EINVAL);
-    o = (struct ipc_pool_opts){.workers = 1, .max_out = SIZE_MAX};
+    o = (struct ipc_pool_options){.workers = 1, .max_out = SIZE_MAX};
     assert_int_equal(ipc_pool_new(&p, task_fn, NULL, &o), -EINVAL);
-    o = (struct ipc_pool_opts){.workers = 1, .flags = 1};
+    o = (struct ipc_pool_options){.workers = 1, .flags = 1};
     assert_int_equal(ipc_pool_new(&p, task_fn, NULL, &o), -EINVAL);
     assert_null(p);
 
-    o = (struct ipc_pool_opts){.workers = 1, .max_in = 16, .max_out = 16, .max_pending = 3};
+    o = (struct ipc_pool_options){.workers = 1, .max_in = 16, .max_out = 16, .max_pending = 3};
     IPCT_OK(ipc_pool_new(&p, task_fn, NULL, &o));
     uint64_t id;
     struct ipc_pool_result r;
@@ -791,30 +791,30 @@ static void test_pool_args(void **state)
     IPCT_OK(ipc_pool_map(p, in, 1, res));
     assert_int_equal(res[0].status, 0);
     assert_memory_equal(res[0].data, "a", 1);
-    ipc_pool_result_release(&res[0]);
+    ipc_pool_result_free(&res[0]);
     /* A zero-length input is a valid task (here: an unknown command). */
     IPCT_OK(ipc_pool_submit(p, NULL, 0, &id));
     IPCT_OK(ipc_pool_collect(p, 10000, &r));
     assert_int_equal(r.status, -EINVAL);
-    ipc_pool_result_release(&r);
+    ipc_pool_result_free(&r);
     /* Backpressure: max_pending submitted-but-uncollected tasks. */
     for (int i = 0; i < 3; i++)
         IPCT_OK(ipc_pool_submit(p, "echo:z", 6, &id));
     assert_int_equal(ipc_pool_submit(p, "echo:z", 6, &id), -EAGAIN);
     IPCT_OK(ipc_pool_collect(p, 10000, &r));
-    ipc_pool_result_release(&r);
+    ipc_pool_result_free(&r);
     IPCT_OK(ipc_pool_submit(p, "echo:z", 6, &id));
     assert_int_equal(ipc_pool_close(NULL, -1), -EINVAL);
     assert_int_equal(ipc_pool_close(p, -2), -EINVAL);
     assert_int_equal(ipc_pool_terminate(NULL), -EINVAL);
     assert_int_equal(ipc_pool_pids(NULL, NULL, 0), -EINVAL);
     assert_int_equal(ipc_pool_pids(p, NULL, 0), 1);
-    ipc_pool_result_release(NULL);
+    ipc_pool_result_free(NULL);
     IPCT_OK(ipc_pool_close(p, -1));
     for (int i = 0; i < 3; i++) {
         IPCT_OK(ipc_pool_collect(p, 0, &r));
         assert_int_equal(r.status, 0);
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     ipc_pool_free(p);
     ipc_pool_free(NULL);
@@ -827,7 +827,7 @@ static void test_pool_faults(void **state)
 #ifndef IPC_TEST_FAULTS
     skip();
 #else
-    struct ipc_pool_opts o = {.workers = 1, .max_in = 64, .max_out = 64};
+    struct ipc_pool_options o = {.workers = 1, .max_in = 64, .max_out = 64};
     ipc_pool *p = NULL;
     IPCT_OK(ipc_pool_new(&p, task_fn, NULL, &o));
     assert_int_equal(ipc_pool_fault_set(p, (enum ipc_pool_fault)99, 1), -EINVAL);
@@ -842,7 +842,7 @@ static void test_pool_faults(void **state)
     int rc;
     while ((rc = ipc_pool_collect(p, 10000, &r)) == 0) {
         count[r.id - ids[0]]++;
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     assert_int_equal(rc, -ENOENT);
     assert_int_equal(count[0] + count[1] + count[2], 4);
@@ -858,7 +858,7 @@ static void test_pool_faults(void **state)
     while ((rc = ipc_pool_collect(p, 10000, &r)) == 0) {
         assert_int_not_equal(r.id, ids[1]);
         n++;
-        ipc_pool_result_release(&r);
+        ipc_pool_result_free(&r);
     }
     assert_int_equal(rc, -ENOENT);
     assert_int_equal(n, 2);

@@ -75,7 +75,7 @@ static void *submitter(void *argp)
             struct ipc_pool_result r;
             if (ipc_pool_collect(s->pool, 10, &r) == 0) {
                 record(s, &r);
-                ipc_pool_result_release(&r);
+                ipc_pool_result_free(&r);
             }
         }
         if (rc < 0) {
@@ -86,7 +86,7 @@ static void *submitter(void *argp)
             struct ipc_pool_result r;
             if (ipc_pool_collect(s->pool, 0, &r) == 0) {
                 record(s, &r);
-                ipc_pool_result_release(&r);
+                ipc_pool_result_free(&r);
             }
         }
     }
@@ -95,7 +95,7 @@ static void *submitter(void *argp)
         int rc = ipc_pool_collect(s->pool, 100, &r);
         if (rc == 0) {
             record(s, &r);
-            ipc_pool_result_release(&r);
+            ipc_pool_result_free(&r);
         } else if (rc == -ENOENT) {
             /* Everything outstanding was taken by others (or not yet submitted). */
             sched_yield();
@@ -135,7 +135,7 @@ static void *mapper(void *argp)
             if (out != vals[i] * 3 + 1)
                 atomic_fetch_add(&s->errors, 1);
         }
-        ipc_pool_result_release(&res[i]);
+        ipc_pool_result_free(&res[i]);
     }
 out:
     free(vals);
@@ -149,7 +149,7 @@ static void test_pool_threads(void **state)
     (void)state;
     struct shared *s = calloc(1, sizeof(*s));
     assert_non_null(s);
-    struct ipc_pool_opts o = {.workers = 3, .max_in = 64, .max_out = 64, .max_pending = 256};
+    struct ipc_pool_options o = {.workers = 3, .max_in = 64, .max_out = 64, .max_pending = 256};
     IPCT_OK(ipc_pool_new(&s->pool, task_fn, NULL, &o));
 
     pthread_t th[THREADS + 1];

@@ -47,13 +47,6 @@ static int child_mode(int argc, char **argv)
     return 99;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Spawns argv with stdout on a pipe, collects it, waits; returns the status. */
 static struct ipc_proc_status run_capture(char *const argv[], struct ipc_proc_options *o, char *out,
                                           size_t cap)
@@ -69,7 +62,7 @@ static struct ipc_proc_status run_capture(char *const argv[], struct ipc_proc_op
     o->stdio[0] = -1;
     o->stdio[1] = p[1];
     o->stdio[2] = -1;
-    struct ipc_proc *pr = NULL;
+    ipc_proc *pr = NULL;
     int rc = ipc_proc_spawn(&pr, argv, o);
     close(p[1]);
     if (rc < 0) {
@@ -106,12 +99,12 @@ static void test_spawnl_list_args(void **state)
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     struct ipc_redir_saved saved;
-    struct ipc_redir *r;
+    ipc_redir *r;
     IPCT_OK(ipc_redir_new(&r));
     IPCT_OK(ipc_redir_fd(r, 1, p[1]));
     close(p[1]);
     IPCT_OK(ipc_redir_apply(r, &saved));
-    struct ipc_proc *pr = NULL;
+    ipc_proc *pr = NULL;
     int rc = ipc_proc_spawnl(&pr, self_exe, "argv0x", "__child", "args", "a b", "", NULL);
     IPCT_OK(ipc_redir_restore(&saved));
     ipc_redir_free(r);
@@ -170,13 +163,13 @@ static void test_path_search_variants(void **state)
         assert_true(st.exited && st.code == 0);
         assert_string_equal(out, "ipct-helper\n__child\nargs\n");
         /* Without PATH search a bare name is relative to the cwd: not found. */
-        struct ipc_proc *pr = (struct ipc_proc *)0x1;
+        ipc_proc *pr = (ipc_proc *)0x1;
         struct ipc_proc_options np = {.method = methods[i]};
         assert_int_equal(ipc_proc_spawn(&pr, argv, &np), -ENOENT);
         assert_null(pr);
     }
     /* The exec-family wrappers. */
-    struct ipc_proc *pr = NULL;
+    ipc_proc *pr = NULL;
     char *argv[] = {"ipct-helper", "__child", "args", NULL};
     assert_int_equal(ipc_proc_spawnv(&pr, "ipct-helper", argv), -ENOENT);
     assert_int_equal(ipc_proc_spawnl(&pr, "ipct-helper", "ipct-helper", NULL), -ENOENT);
@@ -219,13 +212,13 @@ static void test_custom_env(void **state)
     pathdir_setup(&d);
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    struct ipc_redir *r;
+    ipc_redir *r;
     struct ipc_redir_saved saved;
     IPCT_OK(ipc_redir_new(&r));
     IPCT_OK(ipc_redir_fd(r, 1, p[1]));
     close(p[1]);
     IPCT_OK(ipc_redir_apply(r, &saved));
-    struct ipc_proc *pr = NULL;
+    ipc_proc *pr = NULL;
     char *argv[] = {"ipct-helper", "__child", "env", "OTHER", NULL};
     int rc = ipc_proc_spawnvpe(&pr, "ipct-helper", argv, envp);
     IPCT_OK(ipc_redir_restore(&saved));
@@ -253,7 +246,7 @@ static void test_exec_errors_no_zombie(void **state)
     close(fd);
     for (size_t i = 0; i < IPC__ARRAY_SIZE(methods); i++) {
         struct ipc_proc_options o = {.method = methods[i]};
-        struct ipc_proc *pr = NULL;
+        ipc_proc *pr = NULL;
         char *missing[] = {"/nonexistent/ipct-missing", NULL};
         assert_int_equal(ipc_proc_spawn(&pr, missing, &o), -ENOENT);
         assert_null(pr);
@@ -294,7 +287,7 @@ static void test_cwd_and_pgid(void **state)
 
         char *sl[] = {"/bin/sleep", "100", NULL};
         struct ipc_proc_options g = {.method = methods[i], .flags = IPC_PROC_F_SETPGID};
-        struct ipc_proc *pr;
+        ipc_proc *pr;
         IPCT_OK(ipc_proc_spawn(&pr, sl, &g));
         assert_int_equal(getpgid(ipc_proc_pid(pr)), ipc_proc_pid(pr));
         IPCT_OK(ipc_proc_kill_group(pr, SIGKILL));
@@ -336,7 +329,7 @@ static int fn_write_fd1(void *arg)
 static void test_fork_function_and_signals(void **state)
 {
     (void)state;
-    struct ipc_proc *pr;
+    ipc_proc *pr;
     struct ipc_proc_status st;
     char buf[IPC_PROC_STATUS_MAX];
     IPCT_OK(ipc_proc_fork(&pr, fn_exit42, NULL, NULL));
@@ -421,7 +414,7 @@ static void test_status_decode_table(void **state)
 static void test_stop_continue(void **state)
 {
     (void)state;
-    struct ipc_proc *pr;
+    ipc_proc *pr;
     char *argv[] = {"/bin/sleep", "100", NULL};
     IPCT_OK(ipc_proc_spawn(&pr, argv, NULL));
     struct ipc_proc_status st;
@@ -442,7 +435,7 @@ static void test_wait_timeout(void **state)
     (void)state;
     unsigned flag_sets[] = {0, IPC_PROC_F_NO_PIDFD};
     for (size_t i = 0; i < IPC__ARRAY_SIZE(flag_sets); i++) {
-        struct ipc_proc *pr;
+        ipc_proc *pr;
         char *argv[] = {"/bin/sleep", "100", NULL};
         struct ipc_proc_options o = {.flags = flag_sets[i]};
         IPCT_OK(ipc_proc_spawn(&pr, argv, &o));
@@ -451,9 +444,9 @@ static void test_wait_timeout(void **state)
         struct ipc_proc_status st;
         assert_int_equal(ipc_proc_wait(pr, 0, 0, &st), -ETIMEDOUT);
         assert_int_equal(ipc_proc_status(pr, &st), -EAGAIN);
-        int64_t t0 = now_ms();
+        int64_t t0 = ipc__now_ms();
         assert_int_equal(ipc_proc_wait(pr, 100, 0, &st), -ETIMEDOUT);
-        int64_t dt = now_ms() - t0;
+        int64_t dt = ipc__now_ms() - t0;
         assert_true(dt >= 100 && dt < 5000);
         IPCT_OK(ipc_proc_kill(pr, 0)); /* still alive */
         IPCT_OK(ipc_proc_kill(pr, SIGKILL));
@@ -465,14 +458,14 @@ static void test_wait_timeout(void **state)
         /* A child that exits on its own wakes a timed wait early. */
         char *t[] = {"/bin/sh", "-c", "exit 5", NULL};
         IPCT_OK(ipc_proc_spawn(&pr, t, &o));
-        t0 = now_ms();
+        t0 = ipc__now_ms();
         IPCT_OK(ipc_proc_wait(pr, 10000, 0, &st));
-        assert_true(now_ms() - t0 < 5000);
+        assert_true(ipc__now_ms() - t0 < 5000);
         assert_true(st.exited && st.code == 5);
         ipc_proc_free(pr);
     }
     /* free kills and reaps a running child: no zombie (IPCT_TEST checks). */
-    struct ipc_proc *pr;
+    ipc_proc *pr;
     char *argv[] = {"/bin/sleep", "100", NULL};
     IPCT_OK(ipc_proc_spawn(&pr, argv, NULL));
     ipc_proc_free(pr);
@@ -510,7 +503,7 @@ static void test_subreaper_adopts_orphan(void **state)
     struct orphan_fds f;
     assert_int_equal(pipe2(f.gate, O_CLOEXEC), 0);
     assert_int_equal(pipe2(f.report, O_CLOEXEC), 0);
-    struct ipc_proc *pr;
+    ipc_proc *pr;
     IPCT_OK(ipc_proc_fork(&pr, fn_make_orphan, &f, NULL));
     struct ipc_proc_status st;
     IPCT_OK(ipc_proc_wait(pr, -1, 0, &st));
@@ -518,7 +511,7 @@ static void test_subreaper_adopts_orphan(void **state)
     ipc_proc_free(pr);
     /* Now the grandchild is an orphan; a tracked child runs beside it so that
      * reap_orphans has to tell them apart. */
-    struct ipc_proc *tracked;
+    ipc_proc *tracked;
     char *t[] = {"/bin/sh", "-c", "exit 7", NULL};
     IPCT_OK(ipc_proc_spawn(&tracked, t, NULL));
     assert_int_equal(write(f.gate[1], "x", 1), 1);
@@ -526,8 +519,8 @@ static void test_subreaper_adopts_orphan(void **state)
     assert_int_equal(read(f.report[0], &pp, sizeof(pp)), (ssize_t)sizeof(pp));
     assert_int_equal(pp, getpid()); /* adopted by us, not by init */
     int n = 0;
-    int64_t t0 = now_ms();
-    while (n == 0 && now_ms() - t0 < 5000) {
+    int64_t t0 = ipc__now_ms();
+    while (n == 0 && ipc__now_ms() - t0 < 5000) {
         int r = ipc_proc_reap_orphans(500);
         assert_true(r >= 0);
         n += r;
@@ -549,7 +542,7 @@ static void test_subreaper_adopts_orphan(void **state)
 static void test_argument_validation(void **state)
 {
     (void)state;
-    struct ipc_proc *pr = NULL;
+    ipc_proc *pr = NULL;
     char *argv[] = {"/bin/true", NULL};
     char *empty[] = {NULL};
     struct ipc_proc_status st;
@@ -607,7 +600,7 @@ static void test_many_spawns_each_method(void **state)
             snprintf(code, sizeof(code), "exit %d", i);
             char *argv[] = {"/bin/sh", "-c", code, NULL};
             struct ipc_proc_options o = {.method = methods[m]};
-            struct ipc_proc *pr;
+            ipc_proc *pr;
             IPCT_OK(ipc_proc_spawn(&pr, argv, &o));
             struct ipc_proc_status st;
             IPCT_OK(ipc_proc_wait(pr, -1, 0, &st));
@@ -703,7 +696,7 @@ static void test_fork_fn_ignores_inherited_error_pipe(void **state)
     }
     assert_int_equal(fcntl(outp[1], F_SETFL, fl), 0);
     fflush(stdout);
-    struct ipc_redir *r;
+    ipc_redir *r;
     struct ipc_redir_saved saved;
     IPCT_OK(ipc_redir_new(&r));
     IPCT_OK(ipc_redir_fd(r, 1, outp[1]));
@@ -723,7 +716,7 @@ static void test_fork_fn_ignores_inherited_error_pipe(void **state)
     assert_int_equal(pthread_create(&it, NULL, inherit_main, &ic), 0);
     char b;
     assert_int_equal(read(ic.ready[0], &b, 1), 1);
-    struct ipc_proc *pr;
+    ipc_proc *pr;
     /* A setup that can fail (setpgid): without one, ipc_proc_fork opens no error
      * pipe at all, and there would be nothing to inherit. */
     struct ipc_proc_options po;
@@ -781,7 +774,7 @@ static void test_reap_orphans_concurrent_with_spawn(void **state)
     assert_int_equal(pthread_create(&t, NULL, reaper_main, &r), 0);
     int lost = 0, wrong = 0;
     for (int i = 0; i < 150; i++) {
-        struct ipc_proc *pr;
+        ipc_proc *pr;
         IPCT_OK(ipc_proc_fork(&pr, fn_exit42, NULL, NULL));
         struct ipc_proc_status st;
         int rc = ipc_proc_wait(pr, -1, 0, &st);
@@ -812,7 +805,7 @@ static void test_exec_child_starts_with_empty_mask(void **state)
     for (size_t i = 0; i < IPC__ARRAY_SIZE(methods); i++) {
         char *argv[] = {"/bin/sleep", "100", NULL};
         struct ipc_proc_options o = {.method = methods[i]};
-        struct ipc_proc *pr;
+        ipc_proc *pr;
         IPCT_OK(ipc_proc_spawn(&pr, argv, &o));
         IPCT_OK(ipc_proc_kill(pr, SIGTERM));
         struct ipc_proc_status st;
@@ -822,7 +815,7 @@ static void test_exec_child_starts_with_empty_mask(void **state)
         ipc_proc_free(pr); /* SIGKILLs it when SIGTERM did not work */
     }
     /* A function child keeps the caller's mask: it is a copy of the caller. */
-    struct ipc_proc *pr;
+    ipc_proc *pr;
     IPCT_OK(ipc_proc_fork(&pr, fn_raise_blocked_term, NULL, NULL));
     struct ipc_proc_status st;
     IPCT_OK(ipc_proc_wait(pr, -1, 0, &st));

@@ -39,7 +39,7 @@ static void temp_path(char *buf, size_t len)
 
 static struct ipc_proc_status spawn_wait(char *const argv[], const struct ipc_proc_options *o)
 {
-    struct ipc_proc *p;
+    ipc_proc *p;
     IPCT_OK(ipc_proc_spawn(&p, argv, o));
     struct ipc_proc_status st;
     IPCT_OK(ipc_proc_wait(p, -1, 0, &st));
@@ -53,7 +53,7 @@ static void test_stdout_to_truncated_file_in_process(void **state)
     char path[64];
     temp_path(path, sizeof(path));
     write_file(path, "old content that is much longer than the new one\n");
-    struct ipc_redir *r;
+    ipc_redir *r;
     IPCT_OK(ipc_redir_new(&r));
     IPCT_OK(ipc_redir_file(r, IPC_REDIR_STDOUT, path, IPC_REDIR_TRUNC));
     struct ipc_redir_saved saved;
@@ -90,7 +90,7 @@ static void test_file_and_2to1_in_children(void **state)
         char path[64];
         temp_path(path, sizeof(path));
         write_file(path, "stale stale stale stale stale stale\n");
-        struct ipc_redir *r;
+        ipc_redir *r;
         IPCT_OK(ipc_redir_new(&r));
         /* Set 2>&1 before >file: the plan is declarative, like `>file 2>&1`. */
         IPCT_OK(ipc_redir_same(r, 2, 1));
@@ -123,7 +123,7 @@ static void test_stdin_from_file_and_null(void **state)
     temp_path(out, sizeof(out));
     write_file(in, "line one\nline two\n");
     for (size_t i = 0; i < IPC__ARRAY_SIZE(methods); i++) {
-        struct ipc_redir *r;
+        ipc_redir *r;
         IPCT_OK(ipc_redir_new(&r));
         IPCT_OK(ipc_redir_file(r, 0, in, IPC_REDIR_READ));
         IPCT_OK(ipc_redir_file(r, 1, out, IPC_REDIR_TRUNC));
@@ -152,7 +152,7 @@ static void test_stdin_from_file_and_null(void **state)
 
 /* Runs in a forked child whose fds 1 and 2 are pipes A and B: applies the swap plan
  * and writes through both. */
-static struct ipc_redir *g_swap;
+static ipc_redir *g_swap;
 
 static int fn_swap_then_write(void *arg)
 {
@@ -174,7 +174,7 @@ static void test_swap_stdout_stderr_in_child(void **state)
     IPCT_OK(ipc_redir_same(g_swap, 1, 2));
     IPCT_OK(ipc_redir_same(g_swap, 2, 1));
     struct ipc_proc_options o = {.flags = IPC_PROC_F_STDIO, .stdio = {-1, a[1], b[1]}};
-    struct ipc_proc *p;
+    ipc_proc *p;
     IPCT_OK(ipc_proc_fork(&p, fn_swap_then_write, NULL, &o));
     close(a[1]);
     close(b[1]);
@@ -203,7 +203,7 @@ static int fn_spawn_swapped(void *arg)
     char *argv[] = {"/bin/sh", "-c", "printf out; printf err >&2", NULL};
     struct ipc_proc_options o = {
         .method = g_method, .flags = IPC_PROC_F_STDIO, .stdio = {-1, 2, 1}};
-    struct ipc_proc *p;
+    ipc_proc *p;
     if (ipc_proc_spawn(&p, argv, &o) < 0)
         return 20;
     struct ipc_proc_status st;
@@ -221,7 +221,7 @@ static void test_swap_via_spawn_stdio(void **state)
         assert_int_equal(pipe2(b, O_CLOEXEC), 0);
         g_method = methods[i];
         struct ipc_proc_options o = {.flags = IPC_PROC_F_STDIO, .stdio = {-1, a[1], b[1]}};
-        struct ipc_proc *p;
+        ipc_proc *p;
         IPCT_OK(ipc_proc_fork(&p, fn_spawn_swapped, NULL, &o));
         close(a[1]);
         close(b[1]);
@@ -244,7 +244,7 @@ static void test_swap_in_process_and_restore(void **state)
     int a[2], b[2];
     assert_int_equal(pipe2(a, O_CLOEXEC), 0);
     assert_int_equal(pipe2(b, O_CLOEXEC), 0);
-    struct ipc_redir *to_pipes, *swap;
+    ipc_redir *to_pipes, *swap;
     IPCT_OK(ipc_redir_new(&to_pipes));
     IPCT_OK(ipc_redir_fd(to_pipes, 1, a[1]));
     IPCT_OK(ipc_redir_fd(to_pipes, 2, b[1]));
@@ -283,7 +283,7 @@ static void test_apply_fds_primitive(void **state)
     int none[3] = {-1, -1, -1};
     IPCT_OK(ipc_redir_apply_fds(none)); /* a no-op */
     /* resolve shows the declarative mapping. */
-    struct ipc_redir *r;
+    ipc_redir *r;
     IPCT_OK(ipc_redir_new(&r));
     IPCT_OK(ipc_redir_null(r, 1));
     IPCT_OK(ipc_redir_same(r, 2, 1));
@@ -305,7 +305,7 @@ static void test_apply_fds_primitive(void **state)
 static void test_argument_validation(void **state)
 {
     (void)state;
-    struct ipc_redir *r;
+    ipc_redir *r;
     assert_int_equal(ipc_redir_new(NULL), -EINVAL);
     IPCT_OK(ipc_redir_new(&r));
     assert_int_equal(ipc_redir_file(NULL, 1, "/dev/null", IPC_REDIR_TRUNC), -EINVAL);
@@ -335,7 +335,7 @@ static void test_argument_validation(void **state)
     IPCT_OK(ipc_redir_null(r, 1));
     IPCT_OK(ipc_redir_fd(r, 1, 0));
     /* An empty plan applies as a no-op. */
-    struct ipc_redir *empty;
+    ipc_redir *empty;
     IPCT_OK(ipc_redir_new(&empty));
     IPCT_OK(ipc_redir_apply(empty, &s));
     IPCT_OK(ipc_redir_restore(&s));
@@ -346,7 +346,7 @@ static void test_argument_validation(void **state)
     IPCT_OK(ipc_redir_new(&r));
     IPCT_OK(ipc_redir_null(r, 1));
     struct ipc_proc_options o = {.flags = IPC_PROC_F_STDIO, .stdio = {-1, 2, -1}, .redir = r};
-    struct ipc_proc *p = NULL;
+    ipc_proc *p = NULL;
     char *argv[] = {"/bin/true", NULL};
     assert_int_equal(ipc_proc_spawn(&p, argv, &o), -EINVAL);
     ipc_redir_free(r);

@@ -17,15 +17,9 @@
 #include "testutil.h"
 
 #include "ipc/sig.h"
+#include "ipc_base.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* Waits (up to 10 s) until pid is asleep inside system call sysno, read from
  * /proc/<pid>/syscall (falls back to "sleeping" from /proc/<pid>/stat when that
@@ -33,8 +27,8 @@ static long now_ms(void)
 static int wait_blocked_in(pid_t pid, long sysno)
 {
     char path[64], buf[256];
-    long deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
+    long deadline = ipc__now_ms() + 10000;
+    while (ipc__now_ms() < deadline) {
         int in_call = -1;
         snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
         FILE *f = fopen(path, "re");
@@ -238,9 +232,9 @@ static void test_wait_payload_and_timeout(void **state)
 
     struct ipc_sig_info info;
     assert_int_equal(ipc_sig_timedwait(&set, 0, &info), -EAGAIN);
-    long t0 = now_ms();
+    long t0 = ipc__now_ms();
     assert_int_equal(ipc_sig_timedwait(&set, 50, &info), -EAGAIN);
-    assert_true(now_ms() - t0 >= 49);
+    assert_true(ipc__now_ms() - t0 >= 49);
 
     pid_t pid = fork();
     assert_true(pid >= 0);

@@ -259,9 +259,7 @@ CMD(info)
     char buf[1024];
     uint64_t up = 0;
     if (c->env->start_ns) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        uint64_t now = ipc__now_ns();
         up = now > c->env->start_ns ? (now - c->env->start_ns) / 1000000000u : 0;
     }
     const struct ipc_conn_stats *s = &c->env->stats;
@@ -436,7 +434,7 @@ static int limits_resolve(const struct ipc_conn_limits *in, struct ipc_conn_limi
     return 0;
 }
 
-int ipc_conn_new(struct ipc_conn_env *env, struct ipc_conn **out)
+int ipc_conn_new(struct ipc_conn **out, struct ipc_conn_env *env)
 {
     if (!env || !out)
         return -EINVAL;
@@ -774,7 +772,7 @@ int ipc_conn_serve_fd(struct ipc_conn_env *env, int fd)
     if (!env || fd < 0)
         return -EINVAL;
     struct ipc_conn *c;
-    int rc = ipc_conn_new(env, &c);
+    int rc = ipc_conn_new(&c, env);
     if (rc < 0)
         return rc;
     rc = 0;

@@ -101,14 +101,6 @@ static void slog(const struct ipc_server *s, const char *fmt, ...)
     fflush(s->log);
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
 /* ---- construction ---------------------------------------------------------- */
 
 /* The TCP listener, and UDP on the same port number with --udp. */
@@ -166,7 +158,7 @@ static int probe_limits(const struct ipc_server *s)
 {
     struct ipc_conn_env probe = {.limits = {.max_bulk = s->opt.max_bulk}};
     struct ipc_conn *c = NULL;
-    int rc = ipc_conn_new(&probe, &c);
+    int rc = ipc_conn_new(&c, &probe);
     ipc_conn_free(c);
     return rc < 0 ? rc : 0;
 }
@@ -189,12 +181,8 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
     s->creator = getpid();
     for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++)
         s->slots[i].ctl_rd = -1;
-    if (!s->opt.workers) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        s->opt.workers = n < 1                        ? 1
-                         : n > IPC_SERVER_MAX_WORKERS ? IPC_SERVER_MAX_WORKERS
-                                                      : (unsigned)n;
-    }
+    if (!s->opt.workers)
+        s->opt.workers = ipc__cpu_count(IPC_SERVER_MAX_WORKERS);
     if (!s->opt.max_clients)
         s->opt.max_clients = IPC_SERVER_DEFAULT_MAX_CLIENTS;
     if (!s->opt.table_capacity)
@@ -264,18 +252,18 @@ void ipc_server_free(ipc_server *s)
 {
     if (!s)
         return;
-    close_fd(&s->tcp_fd);
-    close_fd(&s->udp_fd);
+    ipc__close_invalidate(&s->tcp_fd);
+    ipc__close_invalidate(&s->udp_fd);
     if (s->unix_fd >= 0) {
-        close_fd(&s->unix_fd);
+        ipc__close_invalidate(&s->unix_fd);
         if (getpid() == s->creator)
             IPC__IGNORE_RC(ipc_sock_unlink(&s->unix_addr));
     }
     for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++) {
-        close_fd(&s->slots[i].ctl_rd);
+        ipc__close_invalidate(&s->slots[i].ctl_rd);
         ipc_frame_dec_free(&s->slots[i].dec);
     }
-    close_fd(&s->epfd);
+    ipc__close_invalidate(&s->epfd);
     ipc_sigsrc_free(s->sigsrc);
     ipc_ctab_free(s->table);
     ipc_shm_free(s->region);
@@ -420,7 +408,7 @@ static void new_client(struct worker *w, int fd, int tcp)
     }
     atomic_fetch_add(&w->s->shared->worker_clients[w->idx], 1);
     struct ipc_conn *c = NULL;
-    if (conns_reserve(w, fd) < 0 || ipc_conn_new(&w->env, &c) < 0) {
+    if (conns_reserve(w, fd) < 0 || ipc_conn_new(&c, &w->env) < 0) {
         release_client_slot(w);
         close(fd);
         return;
@@ -454,7 +442,7 @@ static void on_emfile(struct worker *w, int lfd)
              w->idx, w->emfile_events);
     }
     if (w->reserve_fd >= 0) {
-        close_fd(&w->reserve_fd);
+        ipc__close_invalidate(&w->reserve_fd);
         int fd = ipc_sock_accept(lfd, IPC_SOCK_NONBLOCK, NULL);
         if (fd >= 0)
             close(fd);
@@ -499,7 +487,7 @@ static void serve_udp(struct worker *w)
         if (n < 0)
             n = SRV_UDP_MAX; /* truncated: answered like any other bytes */
         struct ipc_conn *c;
-        if (ipc_conn_new(&w->udp_env, &c) < 0)
+        if (ipc_conn_new(&c, &w->udp_env) < 0)
             return;
         /* One datagram is one request: whatever it holds is all there is. */
         long fed = ipc_conn_feed(c, w->udp_buf, (size_t)n);
@@ -519,22 +507,6 @@ static void serve_udp(struct worker *w)
     }
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void send_stats(struct worker *w)
 {
     uint8_t payload[SRV_STATS_FIELDS * 8];
@@ -550,7 +522,7 @@ static void send_stats(struct worker *w)
         a->proto_errors + u->proto_errors,
     };
     for (int i = 0; i < SRV_STATS_FIELDS; i++)
-        put_be64(payload + 8 * i, f[i]);
+        ipc__store_be64(payload + 8 * i, f[i]);
     /* A small frame is one atomic pipe write; if the supervisor is not reading,
      * the report is dropped rather than blocking the clients. */
     IPC__IGNORE_RC(ipc_frame_write_fd(w->ctl_wr, SRV_FRAME_STATS, payload, sizeof(payload), 0));
@@ -562,9 +534,9 @@ static void worker_begin_stop(struct worker *w)
         return;
     w->stopping = 1;
     worker_set_listeners(w, 0);
-    close_fd(&w->s->tcp_fd);
-    close_fd(&w->s->unix_fd);
-    close_fd(&w->s->udp_fd);
+    ipc__close_invalidate(&w->s->tcp_fd);
+    ipc__close_invalidate(&w->s->unix_fd);
+    ipc__close_invalidate(&w->s->udp_fd);
     for (size_t fd = 0; fd < w->nconns_cap; fd++) {
         struct wconn *wc = &w->conns[fd];
         if (!wc->c)
@@ -745,8 +717,8 @@ static int spawn_worker(struct ipc_server *s, unsigned idx)
          * it drops what only the supervisor uses. */
         close(p.rd);
         for (unsigned i = 0; i < IPC_SERVER_MAX_WORKERS; i++)
-            close_fd(&s->slots[i].ctl_rd);
-        close_fd(&s->epfd);
+            ipc__close_invalidate(&s->slots[i].ctl_rd);
+        ipc__close_invalidate(&s->epfd);
         int sfd = ipc_sigsrc_fd(s->sigsrc);
         if (sfd >= 0)
             close(sfd);
@@ -799,7 +771,7 @@ static void read_control(struct ipc_server *s, unsigned idx, struct stats_round 
         if (n <= 0) {
             if (n == 0 || errno != EAGAIN) {
                 (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
-                close_fd(&ws->ctl_rd);
+                ipc__close_invalidate(&ws->ctl_rd);
             }
             return;
         }
@@ -812,7 +784,7 @@ static void read_control(struct ipc_server *s, unsigned idx, struct stats_round 
             if (k < 0) {
                 slog(s, "worker %u: bad control frame: %s", idx, ipc_strerror((int)k));
                 (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
-                close_fd(&ws->ctl_rd);
+                ipc__close_invalidate(&ws->ctl_rd);
                 return;
             }
             off += (size_t)k;
@@ -820,7 +792,7 @@ static void read_control(struct ipc_server *s, unsigned idx, struct stats_round 
                 !ws->stats_answered) {
                 ws->stats_answered = 1;
                 for (int i = 0; i < SRV_STATS_FIELDS; i++)
-                    r->sum[i] += get_be64(f.payload + 8 * i);
+                    r->sum[i] += ipc__load_be64(f.payload + 8 * i);
                 if (++r->answered >= r->asked)
                     stats_print(s, r);
             }
@@ -979,7 +951,7 @@ static void sup_reap(struct supervisor *sup)
         read_control(s, idx, &sup->round);
         if (ws->ctl_rd >= 0) {
             (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, ws->ctl_rd, NULL);
-            close_fd(&ws->ctl_rd);
+            ipc__close_invalidate(&ws->ctl_rd);
         }
         ws->pid = 0;
         if (sup->round.active && !ws->stats_answered && sup->round.asked > 0)
@@ -1055,9 +1027,9 @@ static void sup_begin_stop(struct supervisor *sup, int signo)
     sup_watch_listeners(sup, 0, &none);
     /* New connections now get ECONNREFUSED instead of waiting in a queue nobody will
      * serve once the workers close their copies. */
-    close_fd(&s->tcp_fd);
-    close_fd(&s->udp_fd);
-    close_fd(&s->unix_fd);
+    ipc__close_invalidate(&s->tcp_fd);
+    ipc__close_invalidate(&s->udp_fd);
+    ipc__close_invalidate(&s->unix_fd);
     for (unsigned w = 0; w < s->nworkers; w++) {
         s->slots[w].restart_pending = 0;
         if (s->slots[w].pid > 0)

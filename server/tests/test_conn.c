@@ -25,7 +25,7 @@
 struct fixture {
     ipc_ctab *table;
     struct ipc_conn_env env;
-    struct ipc_conn *c;
+    ipc_conn *c;
 };
 
 static void fx_open(struct fixture *f, const struct ipc_conn_limits *lim)
@@ -35,7 +35,7 @@ static void fx_open(struct fixture *f, const struct ipc_conn_limits *lim)
     f->env.table = f->table;
     if (lim)
         f->env.limits = *lim;
-    IPCT_OK(ipc_conn_new(&f->env, &f->c));
+    IPCT_OK(ipc_conn_new(&f->c, &f->env));
 }
 
 static void fx_close(struct fixture *f)
@@ -342,18 +342,18 @@ static void test_too_big_request(void **state)
     free(in);
     fx_close(&f);
     struct ipc_conn_env env = {.limits = {.max_bulk = 1000, .max_request = 10}};
-    struct ipc_conn *c = (struct ipc_conn *)&env;
-    assert_int_equal(ipc_conn_new(&env, &c), -EINVAL);
+    ipc_conn *c = (ipc_conn *)&env;
+    assert_int_equal(ipc_conn_new(&c, &env), -EINVAL);
     assert_null(c);
-    assert_int_equal(ipc_conn_new(NULL, &c), -EINVAL);
+    assert_int_equal(ipc_conn_new(&c, NULL), -EINVAL);
     /* Regression: the largest max_bulk (what `serve --max-bulk` accepts) made the
      * default max_request exceed its cap, so every connection was refused. */
     struct ipc_conn_env big = {.limits = {.max_bulk = IPC_RESP_HARD_MAX_BULK}};
-    IPCT_OK(ipc_conn_new(&big, &c));
+    IPCT_OK(ipc_conn_new(&c, &big));
     assert_true(ipc_conn_state(c) & IPC_CONN_WANT_READ);
     ipc_conn_free(c);
     big.limits.max_bulk = (size_t)IPC_RESP_HARD_MAX_BULK + 1;
-    assert_int_equal(ipc_conn_new(&big, &c), -EINVAL);
+    assert_int_equal(ipc_conn_new(&c, &big), -EINVAL);
     assert_int_equal(ipc_conn_feed(NULL, "x", 1), -EINVAL);
 }
 

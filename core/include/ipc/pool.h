@@ -4,7 +4,7 @@
  *
  * Fork rule: fork workers before starting threads. A pool forks its workers in
  * ipc_pool_new() and again whenever it replaces a dead worker, and a process object
- * forks in ipc_process_start(). POSIX only allows async-signal-safe calls in the
+ * forks in ipc_mp_process_start(). POSIX only allows async-signal-safe calls in the
  * child of a multi-threaded process until it execs, and these children never exec:
  * they run your function. The library's own code in the child is async-signal-safe
  * (read, write, close, _exit, and the frame codec on buffers allocated before the
@@ -57,12 +57,12 @@ extern "C" {
 
 /* ---- process object (multiprocessing.Process) ------------------------------ */
 
-typedef struct ipc_process ipc_process;
+typedef struct ipc_mp_process ipc_mp_process;
 
 /* Runs in the child. Its return value becomes the exit code (& 0xff). */
-typedef int (*ipc_process_fn)(void *arg);
+typedef int (*ipc_mp_process_fn)(void *arg);
 
-struct ipc_process_opts {
+struct ipc_mp_process_options {
     unsigned flags; /* must be 0: reserved */
 };
 
@@ -70,40 +70,41 @@ struct ipc_process_opts {
  * opts means defaults. *out owns nothing but itself; arg is borrowed (the child
  * gets a copy-on-write copy of the address space at start).
  * Returns 0, -EINVAL (NULL out/fn, unknown flags) or -ENOMEM. Thread-safe. */
-IPC_MUST_USE int ipc_process_new(ipc_process **out, ipc_process_fn fn, void *arg,
-                                 const struct ipc_process_opts *opts);
+IPC_MUST_USE int ipc_mp_process_new(ipc_mp_process **out, ipc_mp_process_fn fn, void *arg,
+                                    const struct ipc_mp_process_options *opts);
 
 /* Forks the child, which runs fn(arg) and _exit()s with its return value.
  * Returns 0, -EALREADY if already started, -EAGAIN/-ENOMEM if fork failed.
  * See the fork rule at the top of this file. Not thread-safe per object. */
-IPC_MUST_USE int ipc_process_start(ipc_process *p);
+IPC_MUST_USE int ipc_mp_process_start(ipc_mp_process *p);
 
 /* Waits for the child to end, at most timeout_ms milliseconds (-1: forever, 0:
  * poll), reaps it and stores its status; later calls return the stored status.
  * status may be NULL. Returns 0 when the child has ended (status filled),
  * -ETIMEDOUT if it still runs at the deadline, -EINVAL (not started, timeout_ms
  * < -1). Never leaves a zombie once it returned 0. Not thread-safe per object. */
-IPC_MUST_USE int ipc_process_join(ipc_process *p, int timeout_ms, struct ipc_proc_status *status);
+IPC_MUST_USE int ipc_mp_process_join(ipc_mp_process *p, int timeout_ms,
+                                     struct ipc_proc_status *status);
 
 /* Sends SIGTERM / SIGKILL to a started, not yet reaped child. Returns 0, -ESRCH if
  * the child was already reaped (nothing to signal), -EINVAL if not started. The
- * child is not reaped: call ipc_process_join. */
-IPC_MUST_USE int ipc_process_terminate(ipc_process *p);
-IPC_MUST_USE int ipc_process_kill(ipc_process *p);
+ * child is not reaped: call ipc_mp_process_join. */
+IPC_MUST_USE int ipc_mp_process_terminate(ipc_mp_process *p);
+IPC_MUST_USE int ipc_mp_process_kill(ipc_mp_process *p);
 
 /* Returns 1 if the child is started and still running, 0 otherwise (not started,
  * or ended: an ended child is reaped here and its status kept for join), or a
  * negative errno if waitpid failed unexpectedly. */
-IPC_MUST_USE int ipc_process_is_alive(ipc_process *p);
+IPC_MUST_USE int ipc_mp_process_is_alive(ipc_mp_process *p);
 
 /* Returns the child's pid (still valid after reaping), or 0 if not started. */
-pid_t ipc_process_pid(const ipc_process *p);
+pid_t ipc_mp_process_pid(const ipc_mp_process *p);
 
 /* Frees the object. A child still running is SIGKILLed and reaped first so that
  * freeing never leaves a zombie or an orphan. NULL is a no-op.
- * None of the ipc_process functions is async-signal-safe; distinct objects may be
+ * None of the ipc_mp_process functions is async-signal-safe; distinct objects may be
  * used from different threads, one object from one thread at a time. */
-void ipc_process_free(ipc_process *p);
+void ipc_mp_process_free(ipc_mp_process *p);
 
 /* ---- worker pool (multiprocessing.Pool) ------------------------------------ */
 
@@ -128,7 +129,7 @@ typedef int (*ipc_pool_fn)(const void *in, size_t in_len, void *out, size_t out_
 #define IPC_POOL_DEFAULT_MAX_PENDING 65536u
 
 /* Pool options; a zero-initialised struct (or NULL) means defaults. */
-struct ipc_pool_opts {
+struct ipc_pool_options {
     unsigned workers;   /* 0: number of online CPUs; at most IPC_POOL_MAX_WORKERS */
     size_t max_in;      /* 0: IPC_POOL_DEFAULT_BYTES; at most IPC_POOL_MAX_BYTES */
     size_t max_out;     /* 0: IPC_POOL_DEFAULT_BYTES; at most IPC_POOL_MAX_BYTES */
@@ -137,7 +138,7 @@ struct ipc_pool_opts {
 };
 
 /* One collected result. data is malloc'ed and owned by the caller: release it
- * with ipc_pool_result_release (or free(data)). */
+ * with ipc_pool_result_free (or free(data)). */
 struct ipc_pool_result {
     uint64_t id; /* the id ipc_pool_submit returned */
     int status;  /* 0: ok; < 0: failed: the task function's code, -EOVERFLOW
@@ -157,7 +158,7 @@ struct ipc_pool_result {
  * failure nothing is left behind (children reaped, fds closed). Not thread-safe
  * with respect to other forks in the process (see the fork rule). */
 IPC_MUST_USE int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg,
-                              const struct ipc_pool_opts *opts);
+                              const struct ipc_pool_options *opts);
 
 /* Queues a copy of len bytes as a task; *id receives its id (ids start at 1 and
  * increase). Tasks are sent to idle workers (one task in flight per worker), the
@@ -196,7 +197,7 @@ IPC_MUST_USE int ipc_pool_map(ipc_pool *p, const struct ipc_pool_buf *in, size_t
                               struct ipc_pool_result *res);
 
 /* Frees res->data and zeroes *res. NULL is a no-op. */
-void ipc_pool_result_release(struct ipc_pool_result *res);
+void ipc_pool_result_free(struct ipc_pool_result *res);
 
 /* Graceful shutdown: stops accepting submissions (-EPIPE), runs every queued task
  * to completion (results stay collectable until ipc_pool_free), then closes each

@@ -2,7 +2,7 @@
  * wait (blocking, non-blocking, timeout, pidfd), signals, status decoding and a
  * child subreaper for orphaned grandchildren.
  *
- * Model (reproc-like): a spawn call returns an opaque struct ipc_proc that owns the
+ * Model (reproc-like): a spawn call returns an opaque ipc_proc that owns the
  * child until it has been reaped. Exec failures never show up as a confusing
  * "exit 127": the spawn call itself returns -ENOENT/-EACCES/... after reaping the
  * failed child, so no zombie is left behind.
@@ -20,13 +20,14 @@
 #include <sys/types.h>
 
 #include "ipc/error.h"
+#include "ipc/redir.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-struct ipc_proc;  /* opaque */
-struct ipc_redir; /* ipc/redir.h */
+/* A spawned child process (opaque). */
+typedef struct ipc_proc ipc_proc;
 
 /* How an argv child is created. AUTO picks the fastest available (vfork). Function
  * children (ipc_proc_fork) always use fork. */
@@ -48,14 +49,14 @@ enum ipc_proc_method {
  * no PATH search, inherit environment, cwd, stdin/stdout/stderr. */
 struct ipc_proc_options {
     enum ipc_proc_method method;
-    unsigned flags;                /* IPC_PROC_F_* */
-    const char *file;              /* program to execute; NULL = argv[0] (execl's "path" != arg0) */
-    char *const *env;              /* NULL-terminated environment; NULL = inherit environ */
-    const char *cwd;               /* chdir in the child before exec; NULL = inherit */
-    int stdio[3];                  /* with IPC_PROC_F_STDIO: fd dup2'ed onto 0/1/2, -1 = inherit */
-    const struct ipc_redir *redir; /* optional plan applied in the child (redir.h); a
-                                    * target may not be set both here and in stdio[];
-                                    * both are resolved together, declaratively */
+    unsigned flags;         /* IPC_PROC_F_* */
+    const char *file;       /* program to execute; NULL = argv[0] (execl's "path" != arg0) */
+    char *const *env;       /* NULL-terminated environment; NULL = inherit environ */
+    const char *cwd;        /* chdir in the child before exec; NULL = inherit */
+    int stdio[3];           /* with IPC_PROC_F_STDIO: fd dup2'ed onto 0/1/2, -1 = inherit */
+    const ipc_redir *redir; /* optional plan applied in the child (redir.h); a
+                             * target may not be set both here and in stdio[];
+                             * both are resolved together, declaratively */
 };
 
 /* Spawns argv (NULL-terminated, argv[0] non-NULL) with opts (may be NULL).
@@ -69,7 +70,7 @@ struct ipc_proc_options {
  * with libuv: the child starts with an empty signal mask (whatever the calling
  * thread blocks), caught signals revert to the default and ignored ones stay
  * ignored (exec's rule). */
-IPC_MUST_USE int ipc_proc_spawn(struct ipc_proc **out, char *const argv[],
+IPC_MUST_USE int ipc_proc_spawn(ipc_proc **out, char *const argv[],
                                 const struct ipc_proc_options *opts);
 
 /* A child that runs fn(arg) in a forked copy of the caller and then calls
@@ -79,7 +80,7 @@ IPC_MUST_USE int ipc_proc_spawn(struct ipc_proc **out, char *const argv[],
  * If the caller is multithreaded, fn may only use async-signal-safe functions.
  * Returns 0 and *out, or -EINVAL, -EAGAIN, -ENOMEM, -EBADF. */
 typedef int (*ipc_proc_fn)(void *arg);
-IPC_MUST_USE int ipc_proc_fork(struct ipc_proc **out, ipc_proc_fn fn, void *arg,
+IPC_MUST_USE int ipc_proc_fork(ipc_proc **out, ipc_proc_fn fn, void *arg,
                                const struct ipc_proc_options *opts);
 
 /* The exec family of the tutorial, as spawns (the caller keeps running):
@@ -91,13 +92,13 @@ IPC_MUST_USE int ipc_proc_fork(struct ipc_proc **out, ipc_proc_fn fn, void *arg,
  * Without p, path is used as is (relative to the cwd). Lists are bounded by
  * IPC_PROC_MAX_ARGS. The method is AUTO. Returns as ipc_proc_spawn. */
 #define IPC_PROC_MAX_ARGS 4096
-IPC_MUST_USE int ipc_proc_spawnl(struct ipc_proc **out, const char *path, const char *arg0,
+IPC_MUST_USE int ipc_proc_spawnl(ipc_proc **out, const char *path, const char *arg0,
                                  ... /* (char *)NULL */);
-IPC_MUST_USE int ipc_proc_spawnlp(struct ipc_proc **out, const char *file, const char *arg0,
+IPC_MUST_USE int ipc_proc_spawnlp(ipc_proc **out, const char *file, const char *arg0,
                                   ... /* (char *)NULL */);
-IPC_MUST_USE int ipc_proc_spawnv(struct ipc_proc **out, const char *path, char *const argv[]);
-IPC_MUST_USE int ipc_proc_spawnvp(struct ipc_proc **out, const char *file, char *const argv[]);
-IPC_MUST_USE int ipc_proc_spawnvpe(struct ipc_proc **out, const char *file, char *const argv[],
+IPC_MUST_USE int ipc_proc_spawnv(ipc_proc **out, const char *path, char *const argv[]);
+IPC_MUST_USE int ipc_proc_spawnvp(ipc_proc **out, const char *file, char *const argv[]);
+IPC_MUST_USE int ipc_proc_spawnvpe(ipc_proc **out, const char *file, char *const argv[],
                                    char *const envp[]);
 
 /* Decoded wait status. Exactly one of exited / signaled / stopped / continued is set
@@ -142,32 +143,32 @@ const char *ipc_proc_signame(int sig);
  * available from ipc_proc_status), -EINVAL for bad arguments. EINTR is retried. */
 #define IPC_PROC_WAIT_FOREVER  (-1)
 #define IPC_PROC_WAIT_UNTRACED 0x1u
-IPC_MUST_USE int ipc_proc_wait(struct ipc_proc *p, int timeout_ms, unsigned flags,
+IPC_MUST_USE int ipc_proc_wait(ipc_proc *p, int timeout_ms, unsigned flags,
                                struct ipc_proc_status *st);
 
 /* Sends sig (0 probes) to the child, through pidfd_send_signal when a pidfd is held
  * (no pid-reuse race). Returns 0, -ESRCH once the child is reaped, -EINVAL, -EPERM. */
-IPC_MUST_USE int ipc_proc_kill(struct ipc_proc *p, int sig);
+IPC_MUST_USE int ipc_proc_kill(ipc_proc *p, int sig);
 
 /* Sends sig to the child's process group (needs IPC_PROC_F_SETPGID). Returns 0,
  * -ESRCH once reaped, -EINVAL when the child has no group of its own. */
-IPC_MUST_USE int ipc_proc_kill_group(struct ipc_proc *p, int sig);
+IPC_MUST_USE int ipc_proc_kill_group(ipc_proc *p, int sig);
 
 /* The child's pid (> 0), or -EINVAL for NULL. Still valid after reaping. */
-pid_t ipc_proc_pid(const struct ipc_proc *p);
+pid_t ipc_proc_pid(const ipc_proc *p);
 
 /* The pidfd (readable when the child terminates; owned by p, close-on-exec) for use
  * in a caller's poll/epoll loop, or -ENOSYS when none (old kernel, NO_PIDFD),
  * -EINVAL for NULL. Closed by ipc_proc_wait once the child is reaped. */
-int ipc_proc_pidfd(const struct ipc_proc *p);
+int ipc_proc_pidfd(const ipc_proc *p);
 
 /* Status of a reaped child: 0 and *st, -EAGAIN while not reaped, -EINVAL. */
-IPC_MUST_USE int ipc_proc_status(const struct ipc_proc *p, struct ipc_proc_status *st);
+IPC_MUST_USE int ipc_proc_status(const ipc_proc *p, struct ipc_proc_status *st);
 
 /* Frees p. A child that was not reaped yet is SIGKILLed and reaped first so that a
  * freed process never becomes a zombie (wait first to let it finish). NULL is a
  * no-op. */
-void ipc_proc_free(struct ipc_proc *p);
+void ipc_proc_free(ipc_proc *p);
 
 /* Makes the calling process a child subreaper (prctl PR_SET_CHILD_SUBREAPER) when on
  * is non-zero, or stops being one. Orphaned descendants are then re-parented to it

@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-struct ipc_redir; /* opaque plan */
+typedef struct ipc_redir ipc_redir; /* opaque plan */
 
 #define IPC_REDIR_STDIN  0
 #define IPC_REDIR_STDOUT 1
@@ -42,10 +42,10 @@ struct ipc_redir; /* opaque plan */
 
 /* Creates an empty plan (applying it changes nothing). Returns 0 and *out (owned by
  * the caller, ipc_redir_free), -EINVAL, -ENOMEM. */
-IPC_MUST_USE int ipc_redir_new(struct ipc_redir **out);
+IPC_MUST_USE int ipc_redir_new(ipc_redir **out);
 
 /* Frees the plan and closes the fds it holds. NULL is a no-op. */
-void ipc_redir_free(struct ipc_redir *r);
+void ipc_redir_free(ipc_redir *r);
 
 /* Each setter replaces the target's previous source (closing an fd held for it).
  * target is 0, 1 or 2. They return 0, -EINVAL for a bad target/mode/NULL, or the
@@ -54,15 +54,15 @@ void ipc_redir_free(struct ipc_redir *r);
 /* target to the file at path, opened now with mode (IPC_REDIR_*) and O_CLOEXEC. The
  * one open file (and its offset) is shared by every application of the plan, like
  * the shell's `exec >file`; set it again for a fresh truncation. */
-IPC_MUST_USE int ipc_redir_file(struct ipc_redir *r, int target, const char *path, int mode);
+IPC_MUST_USE int ipc_redir_file(ipc_redir *r, int target, const char *path, int mode);
 /* target to a duplicate of fd taken now (e.g. a pipe end); the caller keeps fd. */
-IPC_MUST_USE int ipc_redir_fd(struct ipc_redir *r, int target, int fd);
+IPC_MUST_USE int ipc_redir_fd(ipc_redir *r, int target, int fd);
 /* target to /dev/null (read-write). */
-IPC_MUST_USE int ipc_redir_null(struct ipc_redir *r, int target);
+IPC_MUST_USE int ipc_redir_null(ipc_redir *r, int target);
 /* target gets other's source (2>&1 is ipc_redir_same(r, 2, 1)); see the top. */
-IPC_MUST_USE int ipc_redir_same(struct ipc_redir *r, int target, int other);
+IPC_MUST_USE int ipc_redir_same(ipc_redir *r, int target, int other);
 /* target is left alone again (undoes a setter). */
-IPC_MUST_USE int ipc_redir_clear(struct ipc_redir *r, int target);
+IPC_MUST_USE int ipc_redir_clear(ipc_redir *r, int target);
 
 /* Saved fds for ipc_redir_restore; fields are private. */
 struct ipc_redir_saved {
@@ -75,7 +75,7 @@ struct ipc_redir_saved {
  * (stdout and stderr are fflush'ed first so buffered output lands where it was
  * meant to). On failure nothing is changed. Returns 0, -EINVAL, -EMFILE/-EBADF...
  * Not async-signal-safe (fflush); see the thread note at the top. */
-IPC_MUST_USE int ipc_redir_apply(const struct ipc_redir *r, struct ipc_redir_saved *saved);
+IPC_MUST_USE int ipc_redir_apply(const ipc_redir *r, struct ipc_redir_saved *saved);
 
 /* Puts back the fds saved by ipc_redir_apply (after fflush of stdout/stderr) and
  * closes the saved copies. Returns 0, -EINVAL (not active), or the dup2 error. */
@@ -85,7 +85,7 @@ IPC_MUST_USE int ipc_redir_restore(struct ipc_redir_saved *saved);
  * async-signal-safe, no allocation. Temporary fds it makes are close-on-exec.
  * The fds the plan holds stay open (close-on-exec) in the child. Returns 0 or a
  * negative errno (the child should then report it and _exit). */
-IPC_MUST_USE int ipc_redir_apply_child(const struct ipc_redir *r);
+IPC_MUST_USE int ipc_redir_apply_child(const ipc_redir *r);
 
 /* Gives target t (0-2) the fd src[t] at once, -1 leaving t alone: the primitive
  * under every apply form, usable with plain fds (e.g. pipe ends) without a plan.
@@ -97,7 +97,7 @@ IPC_MUST_USE int ipc_redir_apply_fds(const int src[3]);
 /* Resolves the plan: src[t] is the fd target t must receive (a plan fd >= 3 or an
  * original target 0-2), or -1 when t is left alone. Returns 0 or -EINVAL.
  * Async-signal-safe. Used by proc to build posix_spawn file actions. */
-IPC_MUST_USE int ipc_redir_resolve(const struct ipc_redir *r, int src[3]);
+IPC_MUST_USE int ipc_redir_resolve(const ipc_redir *r, int src[3]);
 
 #ifdef __cplusplus
 }

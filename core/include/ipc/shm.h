@@ -43,13 +43,10 @@ enum ipc_shm_kind {
     IPC_SHM_FROM_FD = 4, /* ipc_shm_map_fd */
 };
 
-/* Flags for ipc_shm_new_named. */
-enum ipc_shm_flags {
-    /* Open the object if it already exists instead of failing with -EEXIST. The
-     * region is then not the creator and does not unlink on free; size 0 means
-     * "use the existing size". */
-    IPC_SHM_OPEN_EXISTING = 1u << 0,
-};
+/* Flag of ipc_shm_new_named: open the object if it already exists instead of
+ * failing with -EEXIST. The region is then not the creator and does not unlink on
+ * free; size 0 means "use the existing size". */
+#define IPC_SHM_OPEN_EXISTING 0x1u
 
 /* Anonymous shared mapping of size bytes (zero-filled), inherited over fork.
  * Returns 0 with *out set; -EINVAL (out NULL, size 0 or > IPC_SHM_MAX_SIZE),

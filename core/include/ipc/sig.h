@@ -50,11 +50,9 @@ struct ipc_sig_info {
 typedef void (*ipc_sig_handler_fn)(int signo, siginfo_t *info, void *ucontext);
 
 /* Flags for ipc_sig_install / ipc_sig_catch. */
-enum ipc_sig_flags {
-    IPC_SIG_RESTART = 1u << 0,   /* SA_RESTART: slow syscalls resume instead of EINTR */
-    IPC_SIG_NOCLDSTOP = 1u << 1, /* SA_NOCLDSTOP (SIGCHLD only meaningful) */
-    IPC_SIG_ONESHOT = 1u << 2,   /* SA_RESETHAND: back to SIG_DFL after one delivery */
-};
+#define IPC_SIG_RESTART   0x1u /* SA_RESTART: slow syscalls resume instead of EINTR */
+#define IPC_SIG_NOCLDSTOP 0x2u /* SA_NOCLDSTOP (SIGCHLD only meaningful) */
+#define IPC_SIG_ONESHOT   0x4u /* SA_RESETHAND: back to SIG_DFL after one delivery */
 
 /* What ipc_sig_install/ipc_sig_catch replaced, to put it back with
  * ipc_sig_restore. Treat as opaque; zero-initialise before first use is not
@@ -66,7 +64,7 @@ struct ipc_sig_prev {
 };
 
 /* Installs fn as the handler of signo (sigaction with SA_SIGINFO, an empty
- * sa_mask plus signo itself, flags from enum ipc_sig_flags). fn runs through a
+ * sa_mask plus signo itself, flags: IPC_SIG_*). fn runs through a
  * trampoline that preserves errno. If prev is not NULL the previous action is
  * stored there for ipc_sig_restore.
  * Returns 0; -EINVAL for a bad/uncatchable signal (SIGKILL, SIGSTOP), SIGPIPE,
@@ -154,10 +152,9 @@ IPC_MUST_USE int ipc_sig_timedwait(const sigset_t *set, int timeout_ms, struct i
 
 typedef struct ipc_sigsrc ipc_sigsrc;
 
-enum ipc_sigsrc_flags {
-    IPC_SIGSRC_AUTO = 0,                 /* signalfd, falling back to the self-pipe */
-    IPC_SIGSRC_FORCE_SELFPIPE = 1u << 0, /* always use the self-pipe backend */
-};
+/* Flags for ipc_sigsrc_new. */
+#define IPC_SIGSRC_AUTO           0x0u /* signalfd, falling back to the self-pipe */
+#define IPC_SIGSRC_FORCE_SELFPIPE 0x1u /* always use the self-pipe backend */
 
 enum ipc_sigsrc_backend {
     IPC_SIGSRC_SIGNALFD = 1,

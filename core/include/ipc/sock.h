@@ -45,15 +45,13 @@ struct ipc_sock_addr {
 #define IPC_SOCK_ADDRSTRLEN 128
 
 /* Flags for listen/bind/connect/accept/dgram_open (bitwise OR; unknown bits -> -EINVAL). */
-enum ipc_sock_flags {
-    IPC_SOCK_NONBLOCK = 1u << 0,  /* returned fd is O_NONBLOCK */
-    IPC_SOCK_REUSEPORT = 1u << 1, /* SO_REUSEPORT before bind (several listeners, one port) */
-    IPC_SOCK_V6ONLY = 1u << 2,    /* IPV6_V6ONLY on an AF_INET6 socket ("[::]" without v4) */
-    /* Before binding a filesystem Unix path: if the path exists, is a socket and
-     * nobody accepts on it (connect gives ECONNREFUSED), unlink it. Anything else at
-     * the path (a live socket, a regular file) still yields -EADDRINUSE. */
-    IPC_SOCK_UNLINK_STALE = 1u << 3,
-};
+#define IPC_SOCK_NONBLOCK  0x1u /* returned fd is O_NONBLOCK */
+#define IPC_SOCK_REUSEPORT 0x2u /* SO_REUSEPORT before bind (several listeners, one port) */
+#define IPC_SOCK_V6ONLY    0x4u /* IPV6_V6ONLY on an AF_INET6 socket ("[::]" without v4) */
+/* Before binding a filesystem Unix path: if the path exists, is a socket and nobody
+ * accepts on it (connect gives ECONNREFUSED), unlink it. Anything else at the path
+ * (a live socket, a regular file) still yields -EADDRINUSE. */
+#define IPC_SOCK_UNLINK_STALE 0x8u
 
 /* Parses text (see the header comment) into *out. Returns 0, or -EINVAL for NULL
  * arguments or any text not in the accepted forms. *out is zeroed on failure. */

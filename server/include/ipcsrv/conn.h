@@ -74,7 +74,8 @@ struct ipc_conn_env {
     struct ipc_conn_stats stats; /* maintained by the engine */
 };
 
-struct ipc_conn;
+/* One client connection's protocol engine (opaque). */
+typedef struct ipc_conn ipc_conn;
 
 /* Bits of ipc_conn_state() / ipc_conn_pump() results. */
 enum {
@@ -87,10 +88,10 @@ enum {
 /* Creates a connection bound to env (which it does not own). Returns 0 and *out, or
  * -EINVAL (NULL argument, limits out of range: max_bulk > 512 MiB, max_request below
  * what one max_bulk argument needs), -ENOMEM. Thread-safe; not async-signal-safe. */
-IPC_MUST_USE int ipc_conn_new(struct ipc_conn_env *env, struct ipc_conn **out);
+IPC_MUST_USE int ipc_conn_new(ipc_conn **out, struct ipc_conn_env *env);
 
 /* Frees the connection and its buffers; NULL is a no-op. Never closes any fd. */
-void ipc_conn_free(struct ipc_conn *conn);
+void ipc_conn_free(ipc_conn *conn);
 
 /* Appends up to len bytes of client input and executes every complete request in
  * the buffered input while the output stays below the high-water mark. Returns the
@@ -99,31 +100,31 @@ void ipc_conn_free(struct ipc_conn *conn);
  * answered "-ERR Protocol error: too big request" and closes) and 0 once closing.
  * Feed the rest after draining output. -EINVAL for a NULL conn or NULL bytes with
  * len > 0. len == 0 just resumes execution (like ipc_conn_run). */
-IPC_MUST_USE long ipc_conn_feed(struct ipc_conn *conn, const void *bytes, size_t len);
+IPC_MUST_USE long ipc_conn_feed(ipc_conn *conn, const void *bytes, size_t len);
 
 /* Resumes executing buffered requests (after output drained). Returns the state. */
-int ipc_conn_run(struct ipc_conn *conn);
+int ipc_conn_run(ipc_conn *conn);
 
 /* Tells the connection the peer will send no more (EOF): buffered complete requests
  * still run, an incomplete tail is dropped, and the state becomes CLOSING. */
-void ipc_conn_eof(struct ipc_conn *conn);
+void ipc_conn_eof(ipc_conn *conn);
 
 /* Pending reply bytes: *ptr and *len stay valid until the next call on conn. Returns
  * the length. */
-size_t ipc_conn_output(const struct ipc_conn *conn, const void **ptr, size_t *len);
+size_t ipc_conn_output(const ipc_conn *conn, const void **ptr, size_t *len);
 
 /* Marks n bytes of the output as sent (n is clamped to what is pending), then resumes
  * executing buffered requests if the output fell below the high-water mark. Returns
  * the new state. */
-int ipc_conn_consume_output(struct ipc_conn *conn, size_t n);
+int ipc_conn_consume_output(ipc_conn *conn, size_t n);
 
 /* Returns the IPC_CONN_* bits: WANT_READ when more input is welcome, WANT_WRITE when
  * output is pending, CLOSING, DONE when closing and flushed. */
-int ipc_conn_state(const struct ipc_conn *conn);
+int ipc_conn_state(const ipc_conn *conn);
 
 /* Bytes held by the connection's buffers (input + output capacity): what a client
  * can make it allocate. */
-size_t ipc_conn_memory(const struct ipc_conn *conn);
+size_t ipc_conn_memory(const ipc_conn *conn);
 
 /* One round of I/O on a connected stream socket fd, blocking or not (every call
  * uses MSG_DONTWAIT, so it never blocks): reads what is available while input is
@@ -132,7 +133,7 @@ size_t ipc_conn_memory(const struct ipc_conn *conn);
  * output is flushed, or after a reset/EPIPE - or a negative errno for an unexpected
  * socket error (the connection is then DONE). Poll for the WANT_READ / WANT_WRITE
  * bits between calls. Never closes fd. One thread at a time per connection. */
-int ipc_conn_pump(struct ipc_conn *conn, int fd);
+int ipc_conn_pump(ipc_conn *conn, int fd);
 
 /* Serves fd until the connection is DONE (EOF, QUIT, protocol error, peer reset):
  * creates a connection on env, pumps it (polling when fd is non-blocking) and frees
@@ -144,7 +145,7 @@ IPC_MUST_USE int ipc_conn_serve_fd(struct ipc_conn_env *env, int fd);
  * connection's output regardless of the high-water mark. Returns 0, 1 when the
  * command asks to close (QUIT: the connection is then CLOSING), -EINVAL for bad
  * arguments (argc < 1, NULL argv, NULL ptr with len > 0), -ENOMEM. */
-IPC_MUST_USE int ipc_conn_execute(struct ipc_conn *conn, int argc, const struct ipc_resp_arg *argv);
+IPC_MUST_USE int ipc_conn_execute(ipc_conn *conn, int argc, const struct ipc_resp_arg *argv);
 
 #ifdef __cplusplus
 }
