@@ -126,18 +126,20 @@ int ipc_ctab_new(ipc_ctab **out, size_t capacity)
     return 0;
 }
 
-static int ctab_check(const ipc_ctab *t, const void *key, size_t keylen)
+static int ctab_lock(struct ipc_ctab *t)
+{
+    return ipc_shm_mutex_lock(&t->lock, ctab_recover, t);
+}
+
+/* The prologue of every keyed operation: validates the arguments, then locks.
+ * Returns 0 or IPC_EOWNERDEAD with the lock held (both success), or an error. */
+static int ctab_enter(struct ipc_ctab *t, const void *key, size_t keylen)
 {
     if (!t || t->magic != CTAB_MAGIC || (!key && keylen))
         return -EINVAL;
     if (keylen > IPC_CTAB_KEY_MAX)
         return -E2BIG;
-    return 0;
-}
-
-static int ctab_lock(struct ipc_ctab *t)
-{
-    return ipc_shm_mutex_lock(&t->lock, ctab_recover, t);
+    return ctab_lock(t);
 }
 
 /* Finds key in slots. Returns its index, or -1 with *ins set to the slot an
@@ -198,12 +200,10 @@ static void ctab_rebuild(struct ipc_ctab *t)
 
 int ipc_ctab_incrby(ipc_ctab *t, const void *key, size_t keylen, int64_t delta, int64_t *result)
 {
-    int rc = ctab_check(t, key, keylen);
-    if (rc < 0)
-        return rc;
-    int lrc = ctab_lock(t);
+    int lrc = ctab_enter(t, key, keylen);
     if (lrc < 0 && lrc != IPC_EOWNERDEAD)
         return lrc;
+    int rc = 0;
     struct ctab_slot *s = ctab_slots(t);
     uint32_t ins = UINT32_MAX;
     int64_t idx = ctab_find(t, s, key, keylen, &ins);
@@ -261,12 +261,9 @@ out:
 
 int ipc_ctab_get(ipc_ctab *t, const void *key, size_t keylen, int64_t *out)
 {
-    int rc = ctab_check(t, key, keylen);
-    if (rc < 0)
-        return rc;
     if (!out)
         return -EINVAL;
-    int lrc = ctab_lock(t);
+    int lrc = ctab_enter(t, key, keylen);
     if (lrc < 0 && lrc != IPC_EOWNERDEAD)
         return lrc;
     struct ctab_slot *s = ctab_slots(t);
@@ -279,10 +276,7 @@ int ipc_ctab_get(ipc_ctab *t, const void *key, size_t keylen, int64_t *out)
 
 int ipc_ctab_del(ipc_ctab *t, const void *key, size_t keylen)
 {
-    int rc = ctab_check(t, key, keylen);
-    if (rc < 0)
-        return rc;
-    int lrc = ctab_lock(t);
+    int lrc = ctab_enter(t, key, keylen);
     if (lrc < 0 && lrc != IPC_EOWNERDEAD)
         return lrc;
     struct ctab_slot *s = ctab_slots(t);
