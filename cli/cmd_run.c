@@ -124,9 +124,8 @@ int ipcstorm_cmd_run(int argc, char **argv)
     int prc = cli_parse(&cmd, argc, argv, &i);
     if (prc != CLI_RUN)
         return prc;
-    if (method_name && parse_method(method_name, &method) < 0)
-        return cli_usage_error(&cmd, "--method: '%s' is not fork, vfork or posix_spawn",
-                               method_name);
+    if (method_name)
+        (void)parse_method(method_name, &method); /* check_method accepted it */
     if (i >= argc)
         return cli_usage_error(&cmd, "no command given");
     char **cmdv = argv + i;

@@ -103,7 +103,7 @@ static int run_here(const char *path)
         return -1;
     }
     int fds_after = hygiene_fd_count();
-    if (fds_after != fds) {
+    if (fds < 0 || fds_after != fds) {
         fprintf(stderr, "replay: FAIL %s: the target leaked fds (%d open before, %d after)\n", path,
                 fds, fds_after);
         return -1;
@@ -117,7 +117,7 @@ static int run_here(const char *path)
 static int wait_timeout(pid_t pid, long timeout_ms, int *status)
 {
     int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    double deadline = (ipc__now_s() * 1e3) + (double)timeout_ms;
+    double deadline = (double)ipc__now_ms() + (double)timeout_ms;
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid)
@@ -126,7 +126,7 @@ static int wait_timeout(pid_t pid, long timeout_ms, int *status)
             *status = 0;
             break;
         }
-        double left = deadline - (ipc__now_s() * 1e3);
+        double left = deadline - (double)ipc__now_ms();
         if (left <= 0) {
             if (pfd >= 0)
                 close(pfd);
@@ -154,7 +154,7 @@ static void run_one(const char *path, const struct opts *o, struct stats *st)
         return;
     }
     fflush(NULL);
-    double t0 = (ipc__now_s() * 1e3);
+    double t0 = (double)ipc__now_ms();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "replay: fork: %s\n", strerror(errno));
@@ -184,7 +184,7 @@ static void run_one(const char *path, const struct opts *o, struct stats *st)
     st->failed++;
     if (WIFSIGNALED(status))
         fprintf(stderr, "replay: CRASH %s: killed by signal %d (%s) after %.0f ms\n", path,
-                WTERMSIG(status), strsignal(WTERMSIG(status)), (ipc__now_s() * 1e3) - t0);
+                WTERMSIG(status), strsignal(WTERMSIG(status)), (double)ipc__now_ms() - t0);
     else
         fprintf(stderr, "replay: FAIL %s: exit status %d\n", path, WEXITSTATUS(status));
 }
@@ -297,12 +297,12 @@ int main(int argc, char **argv)
 
     struct stats st = {0, 0};
     int bad_path = 0;
-    double t0 = (ipc__now_s() * 1e3);
+    double t0 = (double)ipc__now_ms();
     for (; i < argc; i++)
         if (run_path(argv[i], &o, &st) != 0)
             bad_path = 1;
     fprintf(stderr, "replay: %ld inputs, %ld failed, %.0f ms\n", st.run, st.failed,
-            (ipc__now_s() * 1e3) - t0);
+            (double)ipc__now_ms() - t0);
     if (st.run < o.min_inputs) {
         fprintf(stderr, "replay: expected at least %ld inputs\n", o.min_inputs);
         return 1;

@@ -28,7 +28,7 @@
  *  - a protocol error is answered with exactly the parser's Redis text and is the
  *    last reply: the server then closes (state DONE, client sees EOF);
  *  - the connection always makes progress and ends DONE; its memory stays within
- *    the bounds ipc/conn.h documents; both socket ends are closed and nothing leaks.
+ *    the bounds ipcsrv/conn.h documents; both socket ends are closed and nothing leaks.
  */
 // libfuzzer-options: max_len=4096
 #include <errno.h>

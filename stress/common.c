@@ -42,12 +42,6 @@ static void install_stop_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-bool stress_interrupted(const struct stress *s)
-{
-    (void)s;
-    return g_stop != 0;
-}
-
 /* ---- options --------------------------------------------------------------------------- */
 /* The stress-ng arguments of --with-stress-ng, joined with spaces (load.c splits
  * them again at whitespace). */
@@ -216,7 +210,6 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
     s->procs = spec->default_procs;
     s->argc = argc;
     s->argv = argv;
-    s->stop_flag = &g_stop;
     int rc = parse_options(s, argc, argv);
     if (rc != CLI_RUN)
         return rc; /* 0 after --help, STRESS_EXIT_USAGE */
@@ -327,7 +320,7 @@ static void check_hygiene(struct stress *s)
         hygiene_kill_and_reap_children();
     }
     int fds = hygiene_fd_count();
-    stress_check(s, fds == s->hygiene.fd_count, "hygiene-fd-count",
+    stress_check(s, fds >= 0 && fds == s->hygiene.fd_count, "hygiene-fd-count",
                  "open fds %d at the end vs %d at the start", fds, s->hygiene.fd_count);
     hygiene_new_shm_objects(&s->hygiene, report_shm_left, s);
     s->checks++;

@@ -97,7 +97,6 @@ struct stress {
     uint64_t ops;
     uint64_t checks;
     uint64_t violations;
-    volatile sig_atomic_t *stop_flag;
     bool tty;
     bool setup_failed;
     char note[256]; /* driver's extra observation, shown in the result and JSON */
@@ -119,9 +118,6 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
 /* True while the run should go on: no stop signal, ops below --ops, elapsed time
  * below --duration. Refreshes the progress line on a terminal (at most 5 times/s). */
 bool stress_running(struct stress *s);
-
-/* True after SIGINT or SIGTERM reached the driver. */
-bool stress_interrupted(const struct stress *s);
 
 /* Seconds since stress_begin. */
 double stress_elapsed(const struct stress *s);
@@ -159,12 +155,6 @@ void stress_load_stop(struct stress *s);
 static inline void stress_ignore(long r)
 {
     (void)r;
-}
-
-/* Number of open fds of this process: drv_run checks each operation with it. */
-static inline int stress_fd_count(void)
-{
-    return hygiene_fd_count();
 }
 
 #endif

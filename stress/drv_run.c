@@ -290,7 +290,9 @@ int ipcstorm_stress_run(int argc, char **argv)
     }
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
-    int fds = stress_fd_count();
+    int fds = hygiene_fd_count();
+    if (fds < 0)
+        stress_setup_error(&s, "cannot count open fds (/proc/self/fd)");
     while (stress_running(&s)) {
         /* Weights: captures are the point, but every kind shows up often. */
         uint64_t w = stress_rng_below(&rng, 20);
@@ -319,7 +321,7 @@ int ipcstorm_stress_run(int argc, char **argv)
             op_exec_error(&s, &rng, op);
             break;
         }
-        int now = stress_fd_count();
+        int now = hygiene_fd_count();
         if (!stress_check(&s, now == fds, "no-leak", "%s: open fds went from %d to %d",
                           op_names[op], fds, now))
             fds = now; /* report each leak once */

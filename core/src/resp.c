@@ -242,50 +242,49 @@ static int quote_closes_cleanly(const char *line, size_t n, size_t i)
     return i + 1 == n || is_ws((unsigned char)line[i + 1]);
 }
 
-enum inline_quote { QUOTE_NONE, QUOTE_DOUBLE, QUOTE_SINGLE };
+/* The bytes that end an unquoted argument (sdssplitargs's, not all of isspace). */
+static int ends_unquoted_arg(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
 
 /* Scans the argument that starts at line[*pos] (not whitespace) and leaves *pos
- * on the separator after it (or n). Once a quote appears, the whole argument
- * (its unquoted prefix included, as in Redis) is unescaped into p->scratch at
- * *sc, and *quoted is set. Returns 0 or IPC_EPROTO_QUOTES. */
+ * just after it. Returns 0 for a plain argument, line[start, *pos); 1 for one with
+ * a quote, which is unescaped, its unquoted prefix included (as in Redis), into
+ * p->scratch from *sc on (advancing *sc); or IPC_EPROTO_QUOTES. */
 static int scan_inline_arg(struct ipc_resp_parser *p, const char *line, size_t n, size_t *pos,
-                           size_t *sc, int *quoted)
+                           size_t *sc)
 {
     size_t i = *pos, start = i;
-    enum inline_quote q = QUOTE_NONE;
+    while (i < n && !ends_unquoted_arg(line[i]) && line[i] != '"' && line[i] != '\'')
+        i++;
+    if (i == n || ends_unquoted_arg(line[i])) {
+        *pos = i;
+        return 0;
+    }
+    char *out = p->scratch + *sc;
+    memcpy(out, line + start, i - start);
+    out += i - start;
+    const char quote = line[i++];
     for (;; i++) {
-        if (i == n) {
-            if (q != QUOTE_NONE)
-                return IPC_EPROTO_QUOTES; /* unterminated quotes */
-            break;
-        }
+        if (i == n)
+            return IPC_EPROTO_QUOTES; /* unterminated quotes */
         char c = line[i];
-        if (q == QUOTE_DOUBLE && c == '\\') {
-            i += unescape_double_quoted(line, n, i, &p->scratch[(*sc)++]) - 1;
-        } else if (q == QUOTE_SINGLE && c == '\\' && i + 1 < n && line[i + 1] == '\'') {
-            p->scratch[(*sc)++] = line[++i];
-        } else if ((q == QUOTE_DOUBLE && c == '"') || (q == QUOTE_SINGLE && c == '\'')) {
+        if (c == quote) {
             if (!quote_closes_cleanly(line, n, i))
                 return IPC_EPROTO_QUOTES;
-            i++;
             break;
-        } else if (q != QUOTE_NONE) {
-            p->scratch[(*sc)++] = c;
-        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-            break; /* the next argument's scan skips the separator */
-        } else if (c == '"' || c == '\'') {
-            if (!*quoted) {
-                memcpy(p->scratch + *sc, line + start, i - start);
-                *sc += i - start;
-                *quoted = 1;
-            }
-            q = c == '"' ? QUOTE_DOUBLE : QUOTE_SINGLE;
-        } else if (*quoted) {
-            p->scratch[(*sc)++] = c;
         }
+        if (c == '\\' && quote == '"')
+            i += unescape_double_quoted(line, n, i, out++) - 1;
+        else if (c == '\\' && i + 1 < n && line[i + 1] == '\'')
+            *out++ = line[++i];
+        else
+            *out++ = c;
     }
-    *pos = i;
-    return 0;
+    *pos = i + 1;
+    *sc = (size_t)(out - p->scratch);
+    return 1;
 }
 
 /* Splits an inline line as Redis's sdssplitargs. line[0, n) has no '\n'. Quoted
@@ -311,10 +310,10 @@ static ssize_t split_inline(struct ipc_resp_parser *p, const char *line, size_t 
         if (i == n)
             return (ssize_t)argc;
         size_t start = i, sc_start = sc;
-        int quoted = 0;
-        int rc = scan_inline_arg(p, line, n, &i, &sc, &quoted);
-        if (rc == 0)
-            rc = grow_args(p, argc + 1);
+        int quoted = scan_inline_arg(p, line, n, &i, &sc);
+        if (quoted < 0)
+            return quoted;
+        int rc = grow_args(p, argc + 1);
         if (rc < 0)
             return rc;
         struct ipc_resp_arg *arg = &((union slot *)p->args)[argc++].arg;

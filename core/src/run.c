@@ -22,12 +22,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -175,10 +173,7 @@ static _Noreturn void child_fail(const struct path_child *c, int err)
 {
     if (err <= 0)
         err = EIO;
-    ssize_t n;
-    do {
-        n = write(c->ctl_fd, &err, sizeof(err));
-    } while (n < 0 && errno == EINTR);
+    IPC__IGNORE_RC(IPC__RETRY(write(c->ctl_fd, &err, sizeof(err))));
     _exit(127);
 }
 
@@ -233,10 +228,7 @@ static int run_path_child(void *arg)
     sigprocmask(SIG_SETMASK, &all, NULL);
     ipc__child_reset_signals();
     child_close_cloexec(c->ctl_fd);
-    int fd;
-    do {
-        fd = open(c->stdin_path, O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
+    int fd = IPC__RETRY(open(c->stdin_path, O_RDONLY | O_CLOEXEC));
     if (fd < 0)
         child_fail(c, errno);
     if (fd == 0 ? fcntl(0, F_SETFD, 0) < 0 : dup2(fd, 0) < 0)
@@ -501,18 +493,18 @@ static int run_drain(struct run *r, int64_t deadline)
 }
 
 /* The escalation after a timeout, as data (reproc's stop actions): each action
- * sends sig, then drains for wait_ms while waiting for the child; the actions run
- * in order until the child is gone. STOP_UNTIL_GONE blocks in wait instead.
- * Entering the stop phase sets res->timed_out; sending SIGKILL sets res->killed. */
-#define STOP_UNTIL_GONE (-1)
-#define STOP_GRACE      (-2) /* the run's grace period (grace_ms) */
+ * sends sig, then drains for up to wait_ms while waiting for the child; the actions
+ * run in order until the child is gone, and after the last one the wait has no
+ * limit. Entering the stop phase sets res->timed_out; sending SIGKILL sets
+ * res->killed. */
+#define STOP_GRACE (-1) /* wait_ms: the run's grace period (grace_ms) */
 struct stop_action {
     int sig;
-    int64_t wait_ms; /* >= 0, STOP_GRACE or STOP_UNTIL_GONE */
+    int64_t wait_ms; /* >= 0 or STOP_GRACE */
 };
 static const struct stop_action stop_actions[] = {
     {SIGTERM, STOP_GRACE},
-    {SIGKILL, STOP_UNTIL_GONE},
+    {SIGKILL, 0},
 };
 
 /* Phase 3: applies stop_actions. Returns 0 once the child is reaped (r->st). */
@@ -527,14 +519,11 @@ static int run_stop(struct run *r)
         int rc = signal_child(r->p, r->group, a->sig);
         if (rc < 0)
             return rc;
-        if (a->wait_ms == STOP_UNTIL_GONE)
-            return ipc_proc_wait(r->p, IPC_PROC_WAIT_FOREVER, 0, &r->st);
         int64_t wait_ms = a->wait_ms == STOP_GRACE ? r->grace_ms : a->wait_ms;
         rc = run_drain(r, (int64_t)ipc__now_ns() + wait_ms * 1000000);
         if (rc != -ETIMEDOUT)
             return rc;
     }
-    /* Not reached while the last action waits until the child is gone. */
     return ipc_proc_wait(r->p, IPC_PROC_WAIT_FOREVER, 0, &r->st);
 }
 

@@ -38,6 +38,11 @@ static inline int ipct_setup(void **state)
         return -1;
     s->fd_count = hygiene_fd_count();
     s->shm_count = hygiene_shm_count_own();
+    if (s->fd_count < 0) {
+        fprintf(stderr, "leak check: cannot count open fds (/proc/self/fd)\n");
+        free(s);
+        return -1;
+    }
     *state = s;
     return 0;
 }

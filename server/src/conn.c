@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ipc/resp.h"
@@ -338,28 +337,37 @@ CMD(debug)
 #undef CMD
 
 /* The command table, as Redis's: the lowercase name, the arity counting the name
- * (N: exactly N arguments, -N: at least N) and the handler. */
+ * (N: exactly N arguments, -N: at least N) and the handler. The name's length is
+ * compared first, so a lookup touches the bytes of at most a few names. */
 struct command {
     const char *name;
+    size_t len;
     int arity;
     int (*fn)(struct ipc_conn *c, int argc, const struct ipc_resp_arg *argv);
 };
 
+#define COMMAND(name, arity, fn)                                                                   \
+    {                                                                                              \
+        name, sizeof(name) - 1, arity, fn                                                          \
+    }
 static const struct command commands[] = {
-    {"get", 2, cmd_get},       {"del", -2, cmd_del},       {"ping", -1, cmd_ping},
-    {"incr", 2, cmd_incr},     {"decr", 2, cmd_decr},      {"echo", 2, cmd_echo},
-    {"info", -1, cmd_info},    {"quit", -1, cmd_quit},     {"incrby", 3, cmd_incrby},
-    {"dbsize", 1, cmd_dbsize}, {"config", -2, cmd_config}, {"command", -1, cmd_command},
+    COMMAND("get", 2, cmd_get),        COMMAND("del", -2, cmd_del),
+    COMMAND("ping", -1, cmd_ping),     COMMAND("incr", 2, cmd_incr),
+    COMMAND("decr", 2, cmd_decr),      COMMAND("echo", 2, cmd_echo),
+    COMMAND("info", -1, cmd_info),     COMMAND("quit", -1, cmd_quit),
+    COMMAND("incrby", 3, cmd_incrby),  COMMAND("dbsize", 1, cmd_dbsize),
+    COMMAND("config", -2, cmd_config), COMMAND("command", -1, cmd_command),
 #ifdef IPC_TEST_FAULTS
-    {"debug", 2, cmd_debug}, /* only once enabled, see lookup_command */
+    COMMAND("debug", 2, cmd_debug), /* only once enabled, see lookup_command */
 #endif
 };
+#undef COMMAND
 
 static const struct command *lookup_command(const struct ipc_resp_arg *name)
 {
     for (size_t i = 0; i < IPC__ARRAY_SIZE(commands); i++) {
         const struct command *cmd = &commands[i];
-        if (!arg_is(name->ptr, name->len, cmd->name))
+        if (cmd->len != name->len || !arg_is(name->ptr, name->len, cmd->name))
             continue;
 #ifdef IPC_TEST_FAULTS
         if (cmd->fn == cmd_debug && !g_debug_faults)

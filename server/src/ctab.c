@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ipc/shm.h"
+#include "ipc_base.h"
 #ifdef IPC_TEST_FAULTS
 #include "ipcsrv_test_faults.h"
 #endif
@@ -107,7 +108,7 @@ int ipc_ctab_new(ipc_ctab **out, size_t capacity)
     size_t size = off + 2 * (size_t)nslots * sizeof(struct ctab_slot);
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        return -errno;
+        return ipc__neg_errno();
     struct ipc_ctab *t = p; /* zero-filled: every slot EMPTY */
     t->capacity = (uint32_t)capacity;
     t->nslots = nslots;
