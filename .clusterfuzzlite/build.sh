@@ -23,7 +23,9 @@ obj=$WORK/ipcstorm-obj
 rm -rf "$obj"
 mkdir -p "$obj" "$OUT"
 
-common=(-std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+# IPC_FAULTS: the fault-injection seam, driven by each target's input (as the
+# CMake fuzz and afl presets build it).
+common=(-std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -DIPC_FAULTS=1
         -Icore/include -Icore/base -Iserver/include)
 
 # libipc (with its private core/src) and the server layer

@@ -156,7 +156,7 @@ static int dec_reserve(struct ipc_frame_dec *dec, size_t need)
         cap = need;
     if (cap > dec->len_)
         cap = dec->len_;
-    uint8_t *nb = realloc(dec->buf_, cap);
+    uint8_t *nb = ipc__sys_realloc(dec->buf_, cap);
     if (!nb) {
         dec->err_ = -ENOMEM;
         dec->err_pos_ = dec->pos_;
@@ -303,7 +303,7 @@ static int read_exact(int fd, void *buf, size_t len, size_t *got)
     uint8_t *p = buf;
     *got = 0;
     while (*got < len) {
-        ssize_t r = read(fd, p + *got, len - *got);
+        ssize_t r = ipc__sys_read(fd, p + *got, len - *got);
         if (r > 0)
             *got += (size_t)r;
         else if (r == 0)

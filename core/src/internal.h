@@ -14,6 +14,7 @@
 
 #include "ipc/error.h"
 #include "ipc_base.h"
+#include "sys.h"
 
 /* Sets or clears O_NONBLOCK on fd; shared by ipc_pipe_set_nonblock and
  * ipc_sock_set_nonblock. Skips F_SETFL when the flag already has the wanted value. */
@@ -21,11 +22,11 @@ static inline int ipc__fd_set_nonblock(int fd, int on)
 {
     if (fd < 0)
         return -EBADF;
-    int fl = fcntl(fd, F_GETFL);
+    int fl = ipc__sys_fcntl(fd, F_GETFL);
     if (fl < 0)
         return ipc__neg_errno();
     int nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-    if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
+    if (nfl != fl && ipc__sys_fcntl(fd, F_SETFL, nfl) < 0)
         return ipc__neg_errno();
     return 0;
 }
@@ -69,7 +70,7 @@ static inline void ipc__sigpipe_guard_begin(struct ipc__sigpipe_guard *g)
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGPIPE);
-    if (pthread_sigmask(SIG_BLOCK, &s, &g->old) == 0)
+    if (ipc__sys_pthread_sigmask(SIG_BLOCK, &s, &g->old) == 0)
         g->active = !sigismember(&g->old, SIGPIPE);
 }
 
@@ -83,11 +84,14 @@ static inline void ipc__sigpipe_guard_end(struct ipc__sigpipe_guard *g, int got_
         sigemptyset(&s);
         sigaddset(&s, SIGPIPE);
         struct timespec zero = {0, 0};
-        /* One EPIPE write raises one SIGPIPE; loop only over EINTR. */
+        /* One EPIPE write raises one SIGPIPE; loop only over EINTR. The real call,
+         * not the seam's: with the signal pending it cannot fail otherwise, and an
+         * injected EAGAIN would leave the SIGPIPE to kill the process at the
+         * mask restore below - a failure that cannot happen. */
         while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR)
             ;
     }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    ipc__sys_pthread_sigmask(SIG_SETMASK, &g->old, NULL);
     g->active = 0;
     errno = saved;
 }

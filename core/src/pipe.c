@@ -21,7 +21,7 @@ int ipc_pipe_open(struct ipc_pipe *p, unsigned flags)
         return -EINVAL;
     int fds[2];
     int oflags = O_CLOEXEC | ((flags & IPC_PIPE_NONBLOCK) ? O_NONBLOCK : 0);
-    if (pipe2(fds, oflags) < 0)
+    if (ipc__sys_pipe2(fds, oflags) < 0)
         return ipc__neg_errno();
     p->rd = fds[0];
     p->wr = fds[1];
@@ -65,7 +65,7 @@ ssize_t ipc_pipe_read_full(int fd, void *buf, size_t len)
     unsigned char *p = buf;
     size_t done = 0;
     while (done < len) {
-        ssize_t r = read(fd, p + done, len - done);
+        ssize_t r = ipc__sys_read(fd, p + done, len - done);
         if (r > 0) {
             done += (size_t)r;
         } else if (r == 0) {
@@ -109,8 +109,8 @@ ssize_t ipc_pipe_writev_all(int fd, const struct iovec *iov, int iovcnt, unsigne
     size_t done = 0;
     int idx = 0, err = 0;
     while (idx < n) {
-        ssize_t w = n - idx == 1 ? write(fd, v[idx].iov_base, v[idx].iov_len)
-                                 : writev(fd, v + idx, n - idx);
+        ssize_t w = n - idx == 1 ? ipc__sys_write(fd, v[idx].iov_base, v[idx].iov_len)
+                                 : ipc__sys_writev(fd, v + idx, n - idx);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -153,7 +153,7 @@ int ipc_pipe_capacity(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    int r = fcntl(fd, F_GETPIPE_SZ);
+    int r = ipc__sys_fcntl(fd, F_GETPIPE_SZ);
     return r < 0 ? ipc__neg_errno() : r;
 }
 
@@ -163,6 +163,6 @@ int ipc_pipe_set_capacity(int fd, size_t bytes)
         return -EBADF;
     if (bytes == 0 || bytes > INT_MAX)
         return -EINVAL;
-    int r = fcntl(fd, F_SETPIPE_SZ, (int)bytes);
+    int r = ipc__sys_fcntl(fd, F_SETPIPE_SZ, (int)bytes);
     return r < 0 ? ipc__neg_errno() : r;
 }

@@ -59,7 +59,7 @@ int ipc_mp_process_new(ipc_mp_process **out, ipc_mp_process_fn fn, void *arg,
         *out = NULL;
     if (!out || !fn || (opts && opts->flags != 0))
         return -EINVAL;
-    ipc_mp_process *p = calloc(1, sizeof(*p));
+    ipc_mp_process *p = ipc__sys_calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     p->fn = fn;
@@ -462,7 +462,7 @@ static void fill_result(struct ipc_pool_result *out, uint64_t id, int status, co
     out->data = NULL;
     out->len = 0;
     if (status == 0 && len > 0) {
-        out->data = malloc(len);
+        out->data = ipc__sys_malloc(len);
         if (!out->data) {
             out->status = -ENOMEM;
             return;
@@ -489,7 +489,7 @@ static void complete_task(ipc_pool *p, struct task *t, int status, const void *d
                 free(r);
                 r = NULL;
             } else {
-                struct result *dup = malloc(sizeof(*dup));
+                struct result *dup = ipc__sys_malloc(sizeof(*dup));
                 if (dup) {
                     fill_result(&dup->r, t->id, status, data, len);
                     result_append(p, dup);
@@ -585,7 +585,7 @@ static bool drain_worker(ipc_pool *p, unsigned i)
 {
     struct worker *w = &p->w[i];
     for (;;) {
-        ssize_t n = read(w->result_fd, p->rbuf, READ_CHUNK);
+        ssize_t n = ipc__sys_read(w->result_fd, p->rbuf, READ_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -636,7 +636,7 @@ static void pump(ipc_pool *p, int timeout_ms)
         p->pfd[n++] = (struct pollfd){.fd = pidfd >= 0 ? pidfd : -1, .events = POLLIN};
     }
     pthread_mutex_unlock(&p->mu);
-    int rc = poll(p->pfd, n, timeout_ms);
+    int rc = ipc__sys_poll(p->pfd, n, timeout_ms);
     int err = errno;
     pthread_mutex_lock(&p->mu);
     if (rc < 0 && err != EINTR)
@@ -645,7 +645,7 @@ static void pump(ipc_pool *p, int timeout_ms)
         return;
     if (p->pfd[0].revents) {
         char buf[64];
-        while (read(p->wake.rd, buf, sizeof(buf)) > 0)
+        while (ipc__sys_read(p->wake.rd, buf, sizeof(buf)) > 0)
             ;
     }
     for (unsigned i = 0; i < p->nworkers; i++) {
@@ -663,7 +663,7 @@ static void pump(ipc_pool *p, int timeout_ms)
 static void wake_poller(ipc_pool *p)
 {
     char c = 1;
-    ssize_t rc = write(p->wake.wr, &c, 1); /* full pipe: already awake */
+    ssize_t rc = ipc__sys_write(p->wake.wr, &c, 1); /* full pipe: already awake */
     (void)rc;
 }
 
@@ -735,7 +735,7 @@ int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg, const struct ipc_poo
     if (o.max_pending == 0)
         o.max_pending = IPC_POOL_DEFAULT_MAX_PENDING;
 
-    ipc_pool *p = calloc(1, sizeof(*p));
+    ipc_pool *p = ipc__sys_calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     p->fn = fn;
@@ -754,11 +754,11 @@ int ipc_pool_new(ipc_pool **out, ipc_pool_fn fn, void *arg, const struct ipc_poo
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&p->mu, NULL);
 
-    p->w = calloc(o.workers, sizeof(*p->w));
-    p->pfd = calloc(2 * (size_t)o.workers + 1, sizeof(*p->pfd));
-    p->rbuf = malloc(READ_CHUNK);
-    p->child_in = malloc(IPC_FRAME_OVERHEAD + TASK_HDR + o.max_in);
-    p->child_out = malloc(IPC_FRAME_OVERHEAD + RESULT_HDR + o.max_out);
+    p->w = ipc__sys_calloc(o.workers, sizeof(*p->w));
+    p->pfd = ipc__sys_calloc(2 * (size_t)o.workers + 1, sizeof(*p->pfd));
+    p->rbuf = ipc__sys_malloc(READ_CHUNK);
+    p->child_in = ipc__sys_malloc(IPC_FRAME_OVERHEAD + TASK_HDR + o.max_in);
+    p->child_out = ipc__sys_malloc(IPC_FRAME_OVERHEAD + RESULT_HDR + o.max_out);
     int rc = -ENOMEM;
     if (!p->w || !p->pfd || !p->rbuf || !p->child_in || !p->child_out)
         goto fail;
@@ -781,7 +781,7 @@ fail:
 
 static struct task *task_new(ipc_pool *p, const void *in, size_t len)
 {
-    struct task *t = malloc(sizeof(*t) + TASK_HDR + len);
+    struct task *t = ipc__sys_malloc(sizeof(*t) + TASK_HDR + len);
     if (!t)
         return NULL;
     memset(t, 0, sizeof(*t));
@@ -807,7 +807,7 @@ int ipc_pool_submit(ipc_pool *p, const void *in, size_t len, uint64_t *id)
         rc = -EAGAIN;
     } else {
         struct task *t = task_new(p, in, len);
-        struct result *r = t ? malloc(sizeof(*r)) : NULL;
+        struct result *r = t ? ipc__sys_malloc(sizeof(*r)) : NULL;
         if (!r) {
             free(t);
             rc = -ENOMEM;

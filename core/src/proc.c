@@ -97,7 +97,7 @@ static void child_report(struct child_ctx *c, int err)
 {
     ssize_t n;
     do {
-        n = write(c->err_fd, &err, sizeof(err));
+        n = ipc__sys_write(c->err_fd, &err, sizeof(err));
     } while (n < 0 && errno == EINTR);
 }
 
@@ -111,7 +111,7 @@ static int child_setup(struct child_ctx *c)
      * not make its children immune to ipc_run's timeout. Ignored signals stay
      * ignored, as exec keeps them. */
     if (c->fn)
-        sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
+        ipc__sys_sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
     else
         ipc__child_reset_signals();
     if (c->setpgid && setpgid(0, 0) < 0)
@@ -130,22 +130,22 @@ void ipc__child_reset_signals(void)
         struct sigaction sa;
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
-        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+        if (ipc__sys_sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
             sa.sa_handler != SIG_DFL) {
             memset(&sa, 0, sizeof(sa));
             sa.sa_handler = SIG_DFL;
-            (void)sigaction(sig, &sa, NULL);
+            (void)ipc__sys_sigaction(sig, &sa, NULL);
         }
     }
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    ipc__sys_sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 int ipc__child_exec(const char *file, const char *path_env, char *const argv[], char *const envp[])
 {
     if (!path_env || strchr(file, '/')) {
-        execve(file, argv, envp);
+        ipc__sys_execve(file, argv, envp);
         return errno;
     }
     char buf[4096];
@@ -162,7 +162,7 @@ int ipc__child_exec(const char *file, const char *path_env, char *const argv[], 
             memcpy(buf, dir, dlen);
             buf[dlen] = '/';
             memcpy(buf + dlen + 1, file, flen + 1);
-            execve(buf, argv, envp);
+            ipc__sys_execve(buf, argv, envp);
             switch (errno) {
             case EACCES:
                 seen_eacces = 1;
@@ -220,7 +220,7 @@ static int open_pidfd(pid_t pid)
 {
 #ifdef SYS_pidfd_open
     /* pidfd_open always sets O_CLOEXEC on the new fd. */
-    long fd = syscall(SYS_pidfd_open, pid, 0);
+    long fd = ipc__sys_pidfd_open(pid, 0);
     return fd < 0 ? -1 : (int)fd;
 #else
     (void)pid;
@@ -234,13 +234,13 @@ static void block_all(struct child_ctx *c)
 {
     sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &c->oldmask);
+    ipc__sys_pthread_sigmask(SIG_SETMASK, &all, &c->oldmask);
 }
 
 static void reap_failed(pid_t pid)
 {
     int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    while (ipc__sys_waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
 }
 
@@ -248,11 +248,11 @@ static void reap_failed(pid_t pid)
  * that is set up) and the exec closes the write end. */
 static int err_pipe_open(int ep[2])
 {
-    if (pipe2(ep, O_CLOEXEC) < 0)
+    if (ipc__sys_pipe2(ep, O_CLOEXEC) < 0)
         return ipc__neg_errno();
     /* The write end must survive the dup2s onto 0-2 (fds 0-2 may be closed here). */
     if (ep[1] <= 2) {
-        int hi = fcntl(ep[1], F_DUPFD_CLOEXEC, 3);
+        int hi = ipc__sys_fcntl(ep[1], F_DUPFD_CLOEXEC, 3);
         int e = hi < 0 ? ipc__neg_errno() : 0;
         close(ep[1]);
         if (hi < 0) {
@@ -269,7 +269,7 @@ static int err_pipe_open(int ep[2])
 static int err_pipe_collect(int ep0, pid_t pid)
 {
     int err = 0;
-    ssize_t n = IPC__RETRY(read(ep0, &err, sizeof(err)));
+    ssize_t n = IPC__RETRY(ipc__sys_read(ep0, &err, sizeof(err)));
     close(ep0);
     if (n == (ssize_t)sizeof(err) && err != 0) {
         reap_failed(pid);
@@ -302,7 +302,7 @@ static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
         fflush(stdout);
     }
     block_all(c);
-    pid_t pid = fork();
+    pid_t pid = ipc__sys_fork();
     if (pid == 0) {
         /* The forking thread held reg_lock (see spawn_common); this copy of it is
          * the child's only thread, so a function child can use the library. */
@@ -312,7 +312,7 @@ static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
         child_main(c);
     }
     int e = pid < 0 ? ipc__neg_errno() : 0;
-    pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
+    ipc__sys_pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
     if (ep[0] < 0) {
         if (pid < 0)
             return e;
@@ -334,7 +334,7 @@ static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
 
 static __attribute__((noinline)) pid_t do_vfork(struct child_ctx *c)
 {
-    pid_t pid = vfork();
+    pid_t pid = ipc__sys_vfork();
     if (pid == 0)
         child_main(c);
     return pid;
@@ -355,7 +355,7 @@ static int spawn_vfork(struct child_ctx *c, pid_t *pid_out)
     block_all(c);
     pid_t pid = do_vfork(c);
     int e = pid < 0 ? ipc__neg_errno() : 0;
-    pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
+    ipc__sys_pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
     close(ep[1]);
     if (pid < 0) {
         close(ep[0]);
@@ -388,7 +388,7 @@ static int spawn_posix(struct child_ctx *c, pid_t *pid_out)
         if (s < 0)
             continue;
         if (s <= 2) {
-            tmp[t] = fcntl(s, F_DUPFD_CLOEXEC, 3);
+            tmp[t] = ipc__sys_fcntl(s, F_DUPFD_CLOEXEC, 3);
             if (tmp[t] < 0) {
                 rc = errno;
                 break;
@@ -414,9 +414,9 @@ static int spawn_posix(struct child_ctx *c, pid_t *pid_out)
     pid_t pid = -1;
     if (!rc) {
         if (c->path_env && !strchr(c->file, '/'))
-            rc = posix_spawnp(&pid, c->file, &fa, &attr, c->argv, c->envp);
+            rc = ipc__sys_posix_spawnp(&pid, c->file, &fa, &attr, c->argv, c->envp);
         else
-            rc = posix_spawn(&pid, c->file, &fa, &attr, c->argv, c->envp);
+            rc = ipc__sys_posix_spawn(&pid, c->file, &fa, &attr, c->argv, c->envp);
     }
     for (int t = 0; t < 3; t++)
         if (tmp[t] >= 0)
@@ -464,7 +464,7 @@ static int resolve_stdio(struct child_ctx *c, const struct ipc_proc_options *o)
                 continue;
             if (c->src[t] >= 0)
                 return -EINVAL;
-            if (fcntl(o->stdio[t], F_GETFD) < 0)
+            if (ipc__sys_fcntl(o->stdio[t], F_GETFD) < 0)
                 return -EBADF;
             c->src[t] = o->stdio[t];
         }
@@ -482,7 +482,7 @@ static int resolve_stdio(struct child_ctx *c, const struct ipc_proc_options *o)
 static int spawn_common(ipc_proc **out, struct child_ctx *c, enum ipc_proc_method m,
                         const struct ipc_proc_options *o)
 {
-    ipc_proc *p = calloc(1, sizeof(*p));
+    ipc_proc *p = ipc__sys_calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     pid_t pid = -1;
@@ -578,7 +578,7 @@ static int collect_list(const char *arg0, va_list ap, char ***argv_out)
         }
     }
     va_end(cp);
-    char **argv = calloc(n + 1, sizeof(*argv));
+    char **argv = ipc__sys_calloc(n + 1, sizeof(*argv));
     if (!argv)
         return -ENOMEM;
     argv[0] = (char *)arg0;
@@ -823,7 +823,7 @@ static void mark_reaped(ipc_proc *p, int raw)
 static int try_wait(ipc_proc *p, int options, struct ipc_proc_status *st)
 {
     int raw = 0;
-    pid_t r = IPC__RETRY(waitpid(p->pid, &raw, options));
+    pid_t r = IPC__RETRY(ipc__sys_waitpid(p->pid, &raw, options));
     if (r == 0)
         return -EAGAIN;
     if (r < 0) {
@@ -881,7 +881,7 @@ int ipc_proc_wait(ipc_proc *p, int timeout_ms, unsigned flags, struct ipc_proc_s
         if (p->pidfd >= 0 && !options) {
             /* Readable once the child has terminated. */
             struct pollfd pfd = {p->pidfd, POLLIN, 0};
-            if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+            if (ipc__sys_poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
                 return ipc__neg_errno();
         } else {
             sleep_ms(left < nap ? (int)left : nap);
@@ -905,13 +905,13 @@ int ipc_proc_kill(ipc_proc *p, int sig)
         return -ESRCH;
 #ifdef SYS_pidfd_send_signal
     if (p->pidfd >= 0) {
-        if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) == 0)
+        if (ipc__sys_pidfd_send_signal(p->pidfd, sig, NULL, 0) == 0)
             return 0;
         if (errno != ENOSYS)
             return ipc__neg_errno();
     }
 #endif
-    return kill(p->pid, sig) < 0 ? ipc__neg_errno() : 0;
+    return ipc__sys_kill(p->pid, sig) < 0 ? ipc__neg_errno() : 0;
 }
 
 int ipc_proc_kill_group(ipc_proc *p, int sig)
@@ -998,7 +998,7 @@ static int reap_once(void)
         siginfo_t si;
         memset(&si, 0, sizeof(si));
         /* Peek first: the child may belong to an object, whose status must be kept. */
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+        if (ipc__sys_waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == ECHILD && count == 0) {
@@ -1010,7 +1010,7 @@ static int reap_once(void)
         if (si.si_pid == 0)
             break;
         int raw = 0;
-        if (IPC__RETRY(waitpid(si.si_pid, &raw, WNOHANG)) <= 0)
+        if (IPC__RETRY(ipc__sys_waitpid(si.si_pid, &raw, WNOHANG)) <= 0)
             break;
         ipc_proc *p = reg_find_locked(si.si_pid);
         if (p) {

@@ -28,7 +28,7 @@ int ipc_redir_new(ipc_redir **out)
 {
     if (!out)
         return -EINVAL;
-    ipc_redir *r = calloc(1, sizeof(*r));
+    ipc_redir *r = ipc__sys_calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     for (int t = 0; t < 3; t++)
@@ -59,7 +59,7 @@ void ipc_redir_free(ipc_redir *r)
  * with a target) and makes sure it is close-on-exec. */
 static int set_owned_fd(ipc_redir *r, int target, int fd)
 {
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int hi = ipc__sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
     int err = hi < 0 ? ipc__neg_errno() : 0;
     close(fd);
     if (hi < 0)
@@ -88,7 +88,7 @@ int ipc_redir_file(ipc_redir *r, int target, const char *path, int mode)
     default:
         return -EINVAL;
     }
-    int fd = IPC__RETRY(open(path, oflags | O_CLOEXEC | O_NOCTTY, 0644));
+    int fd = IPC__RETRY(ipc__sys_open(path, oflags | O_CLOEXEC | O_NOCTTY, 0644));
     if (fd < 0)
         return ipc__neg_errno();
     return set_owned_fd(r, target, fd);
@@ -98,7 +98,7 @@ int ipc_redir_fd(ipc_redir *r, int target, int fd)
 {
     if (!r || !valid_target(target) || fd < 0)
         return -EINVAL;
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int hi = ipc__sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (hi < 0)
         return ipc__neg_errno();
     slot_reset(r, target);
@@ -111,7 +111,7 @@ int ipc_redir_null(ipc_redir *r, int target)
 {
     if (!r || !valid_target(target))
         return -EINVAL;
-    int fd = IPC__RETRY(open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY));
+    int fd = IPC__RETRY(ipc__sys_open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY));
     if (fd < 0)
         return ipc__neg_errno();
     return set_owned_fd(r, target, fd);
@@ -171,7 +171,7 @@ static int apply_resolved(const int src[3], int tmp[3])
     }
     for (int t = 0; t < 3; t++) {
         if (use[t] >= 0 && use[t] <= 2) {
-            int hi = fcntl(use[t], F_DUPFD_CLOEXEC, 3);
+            int hi = ipc__sys_fcntl(use[t], F_DUPFD_CLOEXEC, 3);
             if (hi < 0)
                 return ipc__neg_errno();
             tmp[t] = hi;
@@ -182,7 +182,7 @@ static int apply_resolved(const int src[3], int tmp[3])
         if (use[t] < 0)
             continue;
         /* use[t] >= 3 != t, so dup2 always creates a fresh, inheritable fd t. */
-        if (IPC__RETRY(dup2(use[t], t)) < 0)
+        if (IPC__RETRY(ipc__sys_dup2(use[t], t)) < 0)
             return ipc__neg_errno();
     }
     return 0;
@@ -234,7 +234,7 @@ int ipc_redir_apply(const ipc_redir *r, struct ipc_redir_saved *saved)
     for (int t = 0; t < 3; t++) {
         if (src[t] < 0)
             continue;
-        int hi = fcntl(t, F_DUPFD_CLOEXEC, 3);
+        int hi = ipc__sys_fcntl(t, F_DUPFD_CLOEXEC, 3);
         if (hi >= 0) {
             s.fd[t] = hi;
         } else if (errno == EBADF) {
@@ -270,7 +270,7 @@ int ipc_redir_restore(struct ipc_redir_saved *saved)
     int rc = 0;
     for (int t = 0; t < 3; t++) {
         if (saved->fd[t] >= 0) {
-            if (IPC__RETRY(dup2(saved->fd[t], t)) < 0 && rc == 0)
+            if (IPC__RETRY(ipc__sys_dup2(saved->fd[t], t)) < 0 && rc == 0)
                 rc = ipc__neg_errno();
             close(saved->fd[t]);
             saved->fd[t] = -1;

@@ -186,7 +186,7 @@ static int grow_args(struct ipc_resp_parser *p, size_t need)
     size_t cap = p->args_cap ? p->args_cap : 16;
     while (cap < need)
         cap *= 2;
-    void *n = realloc(p->args, cap * sizeof(union slot));
+    void *n = ipc__sys_realloc(p->args, cap * sizeof(union slot));
     if (!n)
         return -ENOMEM;
     p->args = n;
@@ -297,7 +297,7 @@ static ssize_t split_inline(struct ipc_resp_parser *p, const char *line, size_t 
     if (nul)
         n = (size_t)(nul - line);
     if ((memchr(line, '"', n) || memchr(line, '\'', n)) && n > p->scratch_cap) {
-        char *s = realloc(p->scratch, n);
+        char *s = ipc__sys_realloc(p->scratch, n);
         if (!s)
             return -ENOMEM;
         p->scratch = s;
@@ -472,7 +472,7 @@ static int reserve(struct ipc_resp_buf *b, size_t n)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (cap > max)
         cap = max;
-    char *d = realloc(b->data, cap);
+    char *d = ipc__sys_realloc(b->data, cap);
     if (!d)
         return -ENOMEM;
     b->data = d;

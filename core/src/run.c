@@ -69,7 +69,7 @@ static int capture_add(struct capture *c, const unsigned char *data, size_t n)
         }
         if (want > c->max + 1 && c->max != SIZE_MAX)
             want = c->max + 1;
-        unsigned char *nb = realloc(c->buf, want);
+        unsigned char *nb = ipc__sys_realloc(c->buf, want);
         if (!nb)
             return -ENOMEM;
         c->buf = nb;
@@ -87,7 +87,7 @@ static int capture_read(struct capture *c, const struct ipc_run_options *o, unsi
                         int max_reads)
 {
     for (int i = 0; i < max_reads && c->fd >= 0; i++) {
-        ssize_t n = read(c->fd, tmp, RUN_CHUNK);
+        ssize_t n = ipc__sys_read(c->fd, tmp, RUN_CHUNK);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -113,7 +113,7 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
 {
     struct ipc__sigpipe_guard g;
     ipc__sigpipe_guard_begin(&g);
-    ssize_t w = write(fd, buf, n);
+    ssize_t w = ipc__sys_write(fd, buf, n);
     ipc__sigpipe_guard_end(&g, w < 0 && errno == EPIPE);
     return w;
 }
@@ -173,7 +173,7 @@ static _Noreturn void child_fail(const struct path_child *c, int err)
 {
     if (err <= 0)
         err = EIO;
-    IPC__IGNORE_RC(IPC__RETRY(write(c->ctl_fd, &err, sizeof(err))));
+    IPC__IGNORE_RC(IPC__RETRY(ipc__sys_write(c->ctl_fd, &err, sizeof(err))));
     _exit(127);
 }
 
@@ -191,7 +191,7 @@ struct dirent64_raw {
  * no EOF, a closed socket's peer no hang-up). Best effort: without /proc, nothing. */
 static void child_close_cloexec(int keep)
 {
-    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dir = ipc__sys_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0)
         return;
     _Alignas(8) char buf[2048];
@@ -207,7 +207,7 @@ static void child_close_cloexec(int keep)
             }
             if (!digits || d->name[digits] || fd <= 2 || fd == dir || fd == keep)
                 continue;
-            int fl = fcntl(fd, F_GETFD);
+            int fl = ipc__sys_fcntl(fd, F_GETFD);
             if (fl >= 0 && (fl & FD_CLOEXEC))
                 close(fd);
         }
@@ -225,13 +225,13 @@ static int run_path_child(void *arg)
      * while the handlers go back to the default, so none of them runs here. */
     sigset_t all;
     sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
+    ipc__sys_sigprocmask(SIG_SETMASK, &all, NULL);
     ipc__child_reset_signals();
     child_close_cloexec(c->ctl_fd);
-    int fd = IPC__RETRY(open(c->stdin_path, O_RDONLY | O_CLOEXEC));
+    int fd = IPC__RETRY(ipc__sys_open(c->stdin_path, O_RDONLY | O_CLOEXEC));
     if (fd < 0)
         child_fail(c, errno);
-    if (fd == 0 ? fcntl(0, F_SETFD, 0) < 0 : dup2(fd, 0) < 0)
+    if (fd == 0 ? ipc__sys_fcntl(0, F_SETFD, 0) < 0 : ipc__sys_dup2(fd, 0) < 0)
         child_fail(c, errno);
     if (fd != 0)
         close(fd);
@@ -285,10 +285,10 @@ static void run_init(struct run *r, const struct ipc_run_options *opts, struct i
  * cannot hang; the write end must survive the dup2s onto 0-2. */
 static int run_ctl_pipe(struct run *r)
 {
-    if (pipe2(r->ctl, O_CLOEXEC | O_NONBLOCK) < 0)
+    if (ipc__sys_pipe2(r->ctl, O_CLOEXEC | O_NONBLOCK) < 0)
         return ipc__neg_errno();
     if (r->ctl[1] <= 2) {
-        int hi = fcntl(r->ctl[1], F_DUPFD_CLOEXEC, 3);
+        int hi = ipc__sys_fcntl(r->ctl[1], F_DUPFD_CLOEXEC, 3);
         if (hi < 0)
             return ipc__neg_errno();
         close(r->ctl[1]);
@@ -307,13 +307,13 @@ static int run_stdin_source(struct run *r, int *stdio0)
         *stdio0 = -1;
         return run_ctl_pipe(r);
     } else if (r->o.stdin_len > 0) {
-        if (pipe2(r->in_p, O_CLOEXEC) < 0)
+        if (ipc__sys_pipe2(r->in_p, O_CLOEXEC) < 0)
             return ipc__neg_errno();
         *stdio0 = r->in_p[0];
         r->in_data = r->o.stdin_data;
         r->in_left = r->o.stdin_len;
     } else {
-        r->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        r->null_fd = ipc__sys_open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (r->null_fd < 0)
             return ipc__neg_errno();
         *stdio0 = r->null_fd;
@@ -355,10 +355,11 @@ static int run_spawn(struct run *r, char *const argv[], int stdio0)
 /* Phase 1: pipes, the child's stdin, spawn; then the parent keeps only its ends. */
 static int run_start(struct run *r, char *const argv[])
 {
-    r->tmp = malloc(RUN_CHUNK);
+    r->tmp = ipc__sys_malloc(RUN_CHUNK);
     if (!r->tmp)
         return -ENOMEM;
-    if (pipe2(r->out_p, O_CLOEXEC) < 0 || (!r->merge && pipe2(r->err_p, O_CLOEXEC) < 0))
+    if (ipc__sys_pipe2(r->out_p, O_CLOEXEC) < 0 ||
+        (!r->merge && ipc__sys_pipe2(r->err_p, O_CLOEXEC) < 0))
         return ipc__neg_errno();
     int stdio0 = -1;
     int rc = run_stdin_source(r, &stdio0);
@@ -411,7 +412,7 @@ static void run_feed_stdin(struct run *r, short revents)
 static void run_read_ctl(struct run *r)
 {
     int err = 0;
-    ssize_t n = IPC__RETRY(read(r->ctl[0], &err, sizeof(err)));
+    ssize_t n = IPC__RETRY(ipc__sys_read(r->ctl[0], &err, sizeof(err)));
     if (n < 0 && errno == EAGAIN)
         return;
     if (n == (ssize_t)sizeof(err) && err > 0)
@@ -443,7 +444,7 @@ static int run_poll(struct run *r, int left)
             left = RUN_TERM_NAP;
         }
     }
-    if (poll(pfd, (nfds_t)n, left) < 0)
+    if (ipc__sys_poll(pfd, (nfds_t)n, left) < 0)
         return errno == EINTR ? 0 : ipc__neg_errno();
     for (int k = 0; k < n; k++) {
         if (!pfd[k].revents)
@@ -546,7 +547,7 @@ static int run_collect(struct run *r)
     if (r->child_err)
         return -r->child_err; /* it never ran the program; it is reaped */
     for (int i = 0; i < 2; i++)
-        if (!r->cap[i].buf && !(r->cap[i].buf = calloc(1, 1)))
+        if (!r->cap[i].buf && !(r->cap[i].buf = ipc__sys_calloc(1, 1)))
             return -ENOMEM;
     res->status = r->st;
     res->out = r->cap[0].buf;

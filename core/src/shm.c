@@ -35,7 +35,7 @@ struct ipc_shm {
 static int map_region(struct ipc_shm *r, int fd, size_t size)
 {
     int flags = MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0);
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    void *p = ipc__sys_mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
     if (p == MAP_FAILED)
         return ipc__neg_errno();
     r->base = p;
@@ -45,7 +45,7 @@ static int map_region(struct ipc_shm *r, int fd, size_t size)
 
 static struct ipc_shm *region_alloc(int kind)
 {
-    struct ipc_shm *r = calloc(1, sizeof(*r));
+    struct ipc_shm *r = ipc__sys_calloc(1, sizeof(*r));
     if (r) {
         r->fd = -1;
         r->kind = kind;
@@ -76,7 +76,7 @@ int ipc_shm_new_anon(ipc_shm **out, size_t size)
  * still owns fd. */
 static int region_from_fd(struct ipc_shm **out, int kind, int fd, size_t size, bool resize)
 {
-    if (resize && ftruncate(fd, (off_t)size) < 0)
+    if (resize && ipc__sys_ftruncate(fd, (off_t)size) < 0)
         return ipc__neg_errno();
     struct ipc_shm *r = region_alloc(kind);
     if (!r)
@@ -102,7 +102,7 @@ int ipc_shm_new_memfd(ipc_shm **out, const char *name, size_t size)
         name = "ipc";
     if (strnlen(name, 250) > 249) /* memfd_create's limit */
         return -EINVAL;
-    int fd = memfd_create(name, MFD_CLOEXEC);
+    int fd = ipc__sys_memfd_create(name, MFD_CLOEXEC);
     if (fd < 0)
         return ipc__neg_errno();
     int rc = region_from_fd(out, IPC_SHM_MEMFD, fd, size, true);
@@ -142,7 +142,7 @@ int ipc_shm_new_named(ipc_shm **out, const char *name, size_t size, unsigned fla
      * that a pathological race cannot spin forever. */
     for (int attempt = 0; attempt < 8 && fd < 0; attempt++) {
         if (size > 0) {
-            fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            fd = ipc__sys_shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
             if (fd >= 0) {
                 created = true;
                 break;
@@ -150,7 +150,7 @@ int ipc_shm_new_named(ipc_shm **out, const char *name, size_t size, unsigned fla
             if (errno != EEXIST || !existing_ok)
                 return ipc__neg_errno();
         }
-        fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+        fd = ipc__sys_shm_open(name, O_RDWR | O_CLOEXEC, 0);
         if (fd < 0 && (errno != ENOENT || size == 0))
             return ipc__neg_errno();
     }
@@ -201,7 +201,7 @@ int ipc_shm_map_fd(ipc_shm **out, int fd, size_t size)
             return -EINVAL;
         size = (size_t)st.st_size;
     }
-    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int dup = ipc__sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0)
         return ipc__neg_errno();
     int rc = region_from_fd(out, IPC_SHM_FROM_FD, dup, size, false);
@@ -410,8 +410,8 @@ int ipc_counter_new(ipc_counter **out, enum ipc_lock_kind kind)
     if (!out)
         return -EINVAL;
     *out = NULL;
-    void *p =
-        mmap(NULL, sizeof(ipc_counter), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *p = ipc__sys_mmap(NULL, sizeof(ipc_counter), PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return ipc__neg_errno();
     int rc = ipc_counter_init(p, kind);

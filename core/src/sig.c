@@ -93,7 +93,7 @@ static void selfpipe_handler(int signo, siginfo_t *si, void *uc)
     int fd = atomic_load_explicit(&g_selfpipe_wfd, memory_order_acquire);
     /* One record is far below PIPE_BUF, so the write is all or nothing; a full
      * pipe (EAGAIN) drops the record rather than blocking in a handler. */
-    if (fd < 0 || write(fd, &rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+    if (fd < 0 || ipc__sys_write(fd, &rec, sizeof(rec)) != (ssize_t)sizeof(rec))
         atomic_fetch_add_explicit(&g_selfpipe_dropped, 1, memory_order_relaxed);
     errno = saved;
 }
@@ -125,7 +125,7 @@ static int install_action(int signo, void (*action)(int, siginfo_t *, void *), u
         sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, signo);
     struct sigaction old;
-    if (sigaction(signo, &sa, &old) < 0)
+    if (ipc__sys_sigaction(signo, &sa, &old) < 0)
         return ipc__neg_errno();
     if (prev) {
         prev->sa = old;
@@ -178,7 +178,7 @@ int ipc_sig_restore(const struct ipc_sig_prev *prev)
     if (!prev || !signo_catchable(prev->signo))
         return -EINVAL;
     atomic_store_explicit(&g_fn[prev->signo], prev->fn, memory_order_release);
-    if (sigaction(prev->signo, &prev->sa, NULL) < 0)
+    if (ipc__sys_sigaction(prev->signo, &prev->sa, NULL) < 0)
         return ipc__neg_errno();
     return 0;
 }
@@ -191,7 +191,7 @@ int ipc_sig_set_default(int signo, int ignore, struct ipc_sig_prev *prev)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = ignore ? SIG_IGN : SIG_DFL;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(signo, &sa, &old) < 0)
+    if (ipc__sys_sigaction(signo, &sa, &old) < 0)
         return ipc__neg_errno();
     if (prev) {
         prev->sa = old;
@@ -210,7 +210,7 @@ int ipc_sig_child_reset(void)
         if (!signo_catchable(s))
             continue;
         struct sigaction old;
-        if (sigaction(s, NULL, &old) < 0)
+        if (ipc__sys_sigaction(s, NULL, &old) < 0)
             continue;
         /* sa_handler aliases sa_sigaction: SIG_IGN stays ignored even when it
          * was installed with SA_SIGINFO in sa_flags. */
@@ -220,12 +220,12 @@ int ipc_sig_child_reset(void)
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = SIG_DFL;
         sigemptyset(&sa.sa_mask);
-        if (sigaction(s, &sa, NULL) < 0 && !err)
+        if (ipc__sys_sigaction(s, &sa, NULL) < 0 && !err)
             err = ipc__neg_errno();
     }
     sigset_t none;
     sigemptyset(&none);
-    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 && !err)
+    if (ipc__sys_sigprocmask(SIG_SETMASK, &none, NULL) < 0 && !err)
         err = ipc__neg_errno();
     return err;
 }
@@ -236,7 +236,7 @@ int ipc_sig_send(pid_t pid, int signo)
 {
     if (signo != 0 && !signo_valid(signo))
         return -EINVAL;
-    if (kill(pid, signo) < 0)
+    if (ipc__sys_kill(pid, signo) < 0)
         return ipc__neg_errno();
     return 0;
 }
@@ -248,7 +248,7 @@ int ipc_sig_queue(pid_t pid, int signo, int value)
     union sigval v;
     memset(&v, 0, sizeof(v));
     v.sival_int = value;
-    if (sigqueue(pid, signo, v) < 0)
+    if (ipc__sys_sigqueue(pid, signo, v) < 0)
         return ipc__neg_errno();
     return 0;
 }
@@ -281,7 +281,7 @@ static int mask_op(int how, const sigset_t *set, sigset_t *old)
 {
     if (!set)
         return -EINVAL;
-    int rc = pthread_sigmask(how, set, old);
+    int rc = ipc__sys_pthread_sigmask(how, set, old);
     return rc ? -rc : 0;
 }
 
@@ -349,7 +349,7 @@ int ipc_sig_timedwait(const sigset_t *set, int timeout_ms, struct ipc_sig_info *
         struct timespec ts = {.tv_sec = (time_t)(left / 1000000000),
                               .tv_nsec = (long)(left % 1000000000)};
         siginfo_t si;
-        int s = sigtimedwait(set, &si, &ts);
+        int s = ipc__sys_sigtimedwait(set, &si, &ts);
         if (s > 0) {
             if (out)
                 fill_from_siginfo(out, s, &si);
@@ -393,13 +393,13 @@ static int set_is_valid(const sigset_t *set, int *count)
 
 static int sigsrc_open_signalfd(struct ipc_sigsrc *src)
 {
-    int rc = pthread_sigmask(SIG_BLOCK, &src->set, &src->old_mask);
+    int rc = ipc__sys_pthread_sigmask(SIG_BLOCK, &src->set, &src->old_mask);
     if (rc)
         return -rc;
-    int fd = signalfd(-1, &src->set, SFD_CLOEXEC | SFD_NONBLOCK);
+    int fd = ipc__sys_signalfd(-1, &src->set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (fd < 0) {
         int err = ipc__neg_errno();
-        pthread_sigmask(SIG_SETMASK, &src->old_mask, NULL);
+        ipc__sys_pthread_sigmask(SIG_SETMASK, &src->old_mask, NULL);
         return err;
     }
     src->fd = fd;
@@ -416,13 +416,13 @@ static void unblock_new(const struct ipc_sigsrc *src)
     for (int s = 1; s < _NSIG; s++)
         if (signo_valid(s) && sigismember(&src->set, s) == 1 && sigismember(&src->old_mask, s) == 0)
             sigaddset(&un, s);
-    pthread_sigmask(SIG_UNBLOCK, &un, NULL);
+    ipc__sys_pthread_sigmask(SIG_UNBLOCK, &un, NULL);
 }
 
 static int sigsrc_open_selfpipe(struct ipc_sigsrc *src)
 {
     int p[2];
-    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+    if (ipc__sys_pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
         return ipc__neg_errno();
     int expected = -1;
     if (!atomic_compare_exchange_strong(&g_selfpipe_wfd, &expected, p[1])) {
@@ -436,7 +436,7 @@ static int sigsrc_open_selfpipe(struct ipc_sigsrc *src)
     src->backend = IPC_SIGSRC_SELFPIPE;
     /* Keep the watched signals blocked while the handlers go in, so that none
      * runs half-installed; then let pending ones drain into the pipe. */
-    int rc = pthread_sigmask(SIG_BLOCK, &src->set, &src->old_mask);
+    int rc = ipc__sys_pthread_sigmask(SIG_BLOCK, &src->set, &src->old_mask);
     if (rc) {
         rc = -rc;
         goto fail_pipe;
@@ -448,12 +448,12 @@ static int sigsrc_open_selfpipe(struct ipc_sigsrc *src)
         if (rc < 0) {
             for (int u = 1; u < s; u++)
                 if (signo_valid(u) && sigismember(&src->set, u) == 1)
-                    sigaction(u, &src->prev[u].sa, NULL);
-            pthread_sigmask(SIG_SETMASK, &src->old_mask, NULL);
+                    ipc__sys_sigaction(u, &src->prev[u].sa, NULL);
+            ipc__sys_pthread_sigmask(SIG_SETMASK, &src->old_mask, NULL);
             goto fail_pipe;
         }
     }
-    pthread_sigmask(SIG_UNBLOCK, &src->set, NULL);
+    ipc__sys_pthread_sigmask(SIG_UNBLOCK, &src->set, NULL);
     return 0;
 fail_pipe:
     atomic_store(&g_selfpipe_wfd, -1);
@@ -471,7 +471,7 @@ int ipc_sigsrc_new(ipc_sigsrc **out, const sigset_t *set, unsigned flags)
     int count;
     if (!set_is_valid(set, &count))
         return -EINVAL;
-    struct ipc_sigsrc *src = calloc(1, sizeof(*src));
+    struct ipc_sigsrc *src = ipc__sys_calloc(1, sizeof(*src));
     if (!src)
         return -ENOMEM;
     src->fd = src->wfd = -1;
@@ -511,7 +511,7 @@ int ipc_sigsrc_read(ipc_sigsrc *src, struct ipc_sig_info *out)
         return -EINVAL;
     if (src->backend == IPC_SIGSRC_SIGNALFD) {
         struct signalfd_siginfo ssi;
-        ssize_t n = IPC__RETRY(read(src->fd, &ssi, sizeof(ssi)));
+        ssize_t n = IPC__RETRY(ipc__sys_signalfd_read(src->fd, &ssi, sizeof(ssi)));
         if (n < 0)
             return errno == EAGAIN ? 0 : ipc__neg_errno();
         if (n != (ssize_t)sizeof(ssi))
@@ -531,7 +531,7 @@ int ipc_sigsrc_read(ipc_sigsrc *src, struct ipc_sig_info *out)
             out->status = ssi.ssi_status;
         return 1;
     }
-    ssize_t n = IPC__RETRY(read(src->fd, out, sizeof(*out)));
+    ssize_t n = IPC__RETRY(ipc__sys_signalfd_read(src->fd, out, sizeof(*out)));
     if (n < 0)
         return errno == EAGAIN ? 0 : ipc__neg_errno();
     /* Records are written whole (below PIPE_BUF) and read whole. */
@@ -554,10 +554,10 @@ void ipc_sigsrc_free(ipc_sigsrc *src)
     if (src->backend == IPC_SIGSRC_SELFPIPE) {
         /* Block first so no handler writes to a pipe being closed, then put the
          * old handlers back; pending signals then go to those. */
-        pthread_sigmask(SIG_BLOCK, &src->set, NULL);
+        ipc__sys_pthread_sigmask(SIG_BLOCK, &src->set, NULL);
         for (int s = 1; s < _NSIG; s++)
             if (signo_valid(s) && sigismember(&src->set, s) == 1)
-                sigaction(s, &src->prev[s].sa, NULL);
+                ipc__sys_sigaction(s, &src->prev[s].sa, NULL);
         int expected = src->wfd;
         atomic_compare_exchange_strong(&g_selfpipe_wfd, &expected, -1);
         close(src->wfd);

@@ -273,7 +273,7 @@ static int name_of(int fd, struct ipc_sock_addr *out, int peer)
     memset(out, 0, sizeof(*out));
     socklen_t sl = sizeof(out->ss);
     int rc = peer ? getpeername(fd, (struct sockaddr *)&out->ss, &sl)
-                  : getsockname(fd, (struct sockaddr *)&out->ss, &sl);
+                  : ipc__sys_getsockname(fd, (struct sockaddr *)&out->ss, &sl);
     if (rc < 0)
         return ipc__neg_errno();
     if (sl < sizeof(sa_family_t)) {
@@ -323,10 +323,10 @@ static void unlink_stale(const struct ipc_sock_addr *a)
     unix_path(a, path);
     if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
         return;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = ipc__sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return;
-    int rc = connect(fd, (const struct sockaddr *)&a->ss, a->len);
+    int rc = ipc__sys_connect(fd, (const struct sockaddr *)&a->ss, a->len);
     int err = errno;
     close(fd);
     if (rc < 0 && err == ECONNREFUSED)
@@ -337,22 +337,22 @@ static int open_bound(const struct ipc_sock_addr *addr, int type, unsigned flags
 {
     if (!addr_ok(addr) || (flags & ~(unsigned)KNOWN_FLAGS))
         return -EINVAL;
-    int fd = socket(addr->family,
-                    type | SOCK_CLOEXEC | ((flags & IPC_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+    int fd = ipc__sys_socket(
+        addr->family, type | SOCK_CLOEXEC | ((flags & IPC_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
         return ipc__neg_errno();
     int one = 1, rc = 0;
     int ip = addr->family == AF_INET || addr->family == AF_INET6;
     if (ip && type == SOCK_STREAM)
-        rc = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        rc = ipc__sys_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (rc == 0 && ip && (flags & IPC_SOCK_REUSEPORT))
-        rc = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        rc = ipc__sys_setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (rc == 0 && addr->family == AF_INET6 && (flags & IPC_SOCK_V6ONLY))
-        rc = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        rc = ipc__sys_setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (rc == 0 && (flags & IPC_SOCK_UNLINK_STALE) && is_unix_path(addr))
         unlink_stale(addr);
     if (rc == 0)
-        rc = bind(fd, (const struct sockaddr *)&addr->ss, addr->len);
+        rc = ipc__sys_bind(fd, (const struct sockaddr *)&addr->ss, addr->len);
     if (rc < 0) {
         int err = ipc__neg_errno();
         close(fd);
@@ -374,7 +374,7 @@ int ipc_sock_listen(const struct ipc_sock_addr *addr, int backlog, unsigned flag
     int fd = open_bound(addr, SOCK_STREAM, flags);
     if (fd < 0)
         return fd;
-    int rc = listen(fd, backlog <= 0 ? SOMAXCONN : backlog);
+    int rc = ipc__sys_listen(fd, backlog <= 0 ? SOMAXCONN : backlog);
     if (rc == 0 && bound)
         rc = ipc_sock_local_addr(fd, bound);
     else if (rc < 0)
@@ -409,7 +409,7 @@ int ipc_sock_dgram_open(int family, unsigned flags)
     if ((family != AF_INET && family != AF_INET6 && family != AF_UNIX) ||
         (flags & ~(unsigned)IPC_SOCK_NONBLOCK))
         return -EINVAL;
-    int fd = socket(
+    int fd = ipc__sys_socket(
         family, SOCK_DGRAM | SOCK_CLOEXEC | ((flags & IPC_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
         return ipc__neg_errno();
@@ -417,7 +417,7 @@ int ipc_sock_dgram_open(int family, unsigned flags)
         /* Binding just the family asks the kernel for a unique abstract name
          * (autobind), without which the server could not address its reply. */
         struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        if (bind(fd, (struct sockaddr *)&sun, sizeof(sa_family_t)) < 0) {
+        if (ipc__sys_bind(fd, (struct sockaddr *)&sun, sizeof(sa_family_t)) < 0) {
             int err = ipc__neg_errno();
             close(fd);
             return err;
@@ -434,8 +434,9 @@ int ipc_sock_accept(int listen_fd, unsigned flags, struct ipc_sock_addr *peer)
     struct ipc_sock_addr *a = peer ? peer : &tmp;
     memset(a, 0, sizeof(*a));
     socklen_t sl = sizeof(a->ss);
-    int fd = IPC__RETRY(accept4(listen_fd, (struct sockaddr *)&a->ss, &sl,
-                                SOCK_CLOEXEC | ((flags & IPC_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0)));
+    int fd = IPC__RETRY(
+        ipc__sys_accept4(listen_fd, (struct sockaddr *)&a->ss, &sl,
+                         SOCK_CLOEXEC | ((flags & IPC_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0)));
     if (fd < 0)
         return ipc__neg_errno();
     if (sl < sizeof(sa_family_t)) {
@@ -459,7 +460,7 @@ static int wait_fd(int fd, short events, int timeout_ms)
             int64_t d = deadline - ipc__now_ms();
             left = d > 0 ? (int)d : 0;
         }
-        int rc = poll(&pfd, 1, left);
+        int rc = ipc__sys_poll(&pfd, 1, left);
         if (rc >= 0)
             return rc;
         if (errno != EINTR)
@@ -489,12 +490,12 @@ static int unix_stream_connect(int fd, const struct ipc_sock_addr *addr, int tim
             tv.tv_sec = left / 1000;
             tv.tv_usec = (left % 1000) * 1000;
         }
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+        if (ipc__sys_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
             return ipc__neg_errno();
-        int rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
+        int rc = ipc__sys_connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
         int err = rc < 0 ? errno : 0;
         struct timeval zero = {0, 0};
-        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof(zero));
+        (void)ipc__sys_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof(zero));
         if (rc == 0)
             return 0;
         if (err == EINTR)
@@ -510,14 +511,14 @@ int ipc_sock_connect(const struct ipc_sock_addr *addr, int type, int timeout_ms,
     if (!addr_ok(addr) || (type != SOCK_STREAM && type != SOCK_DGRAM) ||
         (flags & ~(unsigned)IPC_SOCK_NONBLOCK))
         return -EINVAL;
-    int fd = socket(addr->family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = ipc__sys_socket(addr->family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return ipc__neg_errno();
     int rc;
     if (addr->family == AF_UNIX && type == SOCK_STREAM) {
         rc = unix_stream_connect(fd, addr, timeout_ms);
     } else {
-        rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
+        rc = ipc__sys_connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
         if (rc < 0 && (errno == EINPROGRESS || errno == EINTR)) {
             /* EINTR leaves the connect running in the background: wait for it the
              * same way as for EINPROGRESS. */
@@ -551,7 +552,7 @@ ssize_t ipc_sock_send(int fd, const void *buf, size_t len)
 {
     if (!buf && len > 0)
         return -EINVAL;
-    ssize_t n = IPC__RETRY(send(fd, buf, len, MSG_NOSIGNAL));
+    ssize_t n = IPC__RETRY(ipc__sys_send(fd, buf, len, MSG_NOSIGNAL));
     return n < 0 ? ipc__neg_errno() : n;
 }
 
@@ -562,7 +563,7 @@ ssize_t ipc_sock_send_all(int fd, const void *buf, size_t len)
     const char *p = buf;
     size_t left = len;
     while (left > 0) {
-        ssize_t n = send(fd, p, left, MSG_NOSIGNAL);
+        ssize_t n = ipc__sys_send(fd, p, left, MSG_NOSIGNAL);
         if (n >= 0) {
             p += n;
             left -= (size_t)n;
@@ -583,7 +584,7 @@ ssize_t ipc_sock_recv(int fd, void *buf, size_t len)
 {
     if (!buf || len == 0)
         return -EINVAL;
-    ssize_t n = IPC__RETRY(recv(fd, buf, len, 0));
+    ssize_t n = IPC__RETRY(ipc__sys_recv(fd, buf, len, 0));
     return n < 0 ? ipc__neg_errno() : n;
 }
 
@@ -591,8 +592,9 @@ ssize_t ipc_sock_sendto(int fd, const void *buf, size_t len, const struct ipc_so
 {
     if ((!buf && len > 0) || (to && !addr_ok(to)))
         return -EINVAL;
-    ssize_t n = IPC__RETRY(sendto(fd, buf, len, MSG_NOSIGNAL,
-                                  to ? (const struct sockaddr *)&to->ss : NULL, to ? to->len : 0));
+    ssize_t n =
+        IPC__RETRY(ipc__sys_sendto(fd, buf, len, MSG_NOSIGNAL,
+                                   to ? (const struct sockaddr *)&to->ss : NULL, to ? to->len : 0));
     return n < 0 ? ipc__neg_errno() : n;
 }
 
@@ -606,7 +608,8 @@ ssize_t ipc_sock_recvfrom(int fd, void *buf, size_t len, struct ipc_sock_addr *f
     socklen_t sl = sizeof(a->ss);
     /* MSG_TRUNC makes the kernel report the datagram's real length, so a
      * truncated request is detected instead of parsed as if whole. */
-    ssize_t n = IPC__RETRY(recvfrom(fd, buf, len, MSG_TRUNC, (struct sockaddr *)&a->ss, &sl));
+    ssize_t n =
+        IPC__RETRY(ipc__sys_recvfrom(fd, buf, len, MSG_TRUNC, (struct sockaddr *)&a->ss, &sl));
     if (n < 0)
         return ipc__neg_errno();
     if (sl < sizeof(sa_family_t)) {
@@ -629,7 +632,7 @@ int ipc_sock_set_nonblock(int fd, int on)
 int ipc_sock_set_nodelay(int fd, int on)
 {
     int v = on ? 1 : 0;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) < 0)
+    if (ipc__sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) < 0)
         return ipc__neg_errno();
     return 0;
 }

@@ -1,0 +1,652 @@
+/* faults.c - the fault-injection controller behind core/src/sys.h (built only
+ * with IPC_FAULTS; see ipc/faults.h for the model and docs/design.md for why it
+ * is ours rather than libfiu's).
+ *
+ * The state is one shared anonymous mapping, created at the first arm and kept
+ * for the life of the process: forked and vforked children inherit it, so their
+ * calls count and fail in the same sequence as the parent's. Every update is an
+ * atomic on that mapping; nothing here locks, allocates or calls into libc
+ * beyond the real system call, so a child between fork and exec may pass through. */
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+
+#include "internal.h"
+#include "ipc/faults.h"
+#include "sys.h"
+
+/* ---- the call table -------------------------------------------------------- */
+
+/* The errnos each kind can fail with in practice (from its man page, minus the
+ * ones that mean a caller bug such as EBADF or EFAULT, and minus those that cannot
+ * happen to libipc's own use: ECHILD for a child it has not reaped). */
+#define E(...)         ((const int[]){__VA_ARGS__})
+#define ROW(name, ...) [IPC_FAULT_##name] = {E(__VA_ARGS__), sizeof(E(__VA_ARGS__)) / sizeof(int)}
+static const struct {
+    const int *errnos;
+    size_t n;
+} call_errnos[IPC_FAULT_CALL_COUNT] = {
+    ROW(read, EINTR, EAGAIN, EIO),
+    ROW(write, EINTR, EAGAIN, EPIPE, EIO),
+    ROW(readv, EINTR, EAGAIN),
+    ROW(writev, EINTR, EAGAIN, EPIPE),
+    ROW(send, EINTR, EAGAIN, EPIPE, ECONNRESET, ENOBUFS),
+    ROW(recv, EINTR, EAGAIN, ECONNRESET),
+    ROW(sendto, EINTR, EAGAIN, ENOBUFS, ECONNREFUSED),
+    ROW(recvfrom, EINTR, EAGAIN, ECONNREFUSED),
+    ROW(signalfd_read, EINTR, EAGAIN),
+    ROW(pipe2, EMFILE, ENFILE),
+    ROW(fork, EAGAIN, ENOMEM),
+    ROW(vfork, EAGAIN, ENOMEM),
+    ROW(posix_spawn, EAGAIN, ENOMEM, ENOENT, EACCES),
+    ROW(execve, ENOENT, EACCES, ENOEXEC, ENOMEM, E2BIG, ETXTBSY),
+    ROW(waitpid, EINTR),
+    ROW(waitid, EINTR),
+    ROW(pidfd_open, EMFILE, ENFILE, ENOSYS),
+    ROW(pidfd_send_signal, EPERM, ENOSYS),
+    ROW(kill, EPERM, ESRCH),
+    ROW(sigqueue, EAGAIN, EPERM, ESRCH),
+    ROW(dup2, EINTR, EBUSY, EMFILE),
+    ROW(fcntl, EPERM, EBUSY),
+    ROW(open, EINTR, EMFILE, ENFILE, ENOENT, EACCES, ENOMEM),
+    ROW(socket, EMFILE, ENFILE, ENOBUFS, ENOMEM),
+    ROW(setsockopt, ENOMEM, ENOBUFS),
+    ROW(bind, EADDRINUSE, EACCES, EADDRNOTAVAIL),
+    ROW(listen, EADDRINUSE),
+    ROW(accept4, EINTR, EAGAIN, EMFILE, ENFILE, ECONNABORTED, ENOBUFS),
+    ROW(connect, EINTR, ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EAGAIN),
+    ROW(getsockname, ENOBUFS),
+    ROW(poll, EINTR, ENOMEM),
+    ROW(mmap, ENOMEM, EAGAIN),
+    ROW(memfd_create, EMFILE, ENFILE, ENOMEM),
+    ROW(shm_open, EMFILE, ENFILE, EACCES),
+    ROW(ftruncate, EINTR, ENOSPC, EFBIG),
+    ROW(sigaction, EINVAL),
+    ROW(sigprocmask, EINVAL),
+    ROW(pthread_sigmask, EINVAL),
+    ROW(sigtimedwait, EINTR, EAGAIN),
+    ROW(signalfd, EMFILE, ENFILE, ENOMEM),
+    ROW(malloc, ENOMEM),
+    ROW(calloc, ENOMEM),
+    ROW(realloc, ENOMEM),
+};
+#undef ROW
+#undef E
+
+static const struct {
+    const char *name;
+    int can_short;
+} call_info[IPC_FAULT_CALL_COUNT] = {
+#define CALL_INFO(name, can_short) [IPC_FAULT_##name] = {#name, can_short},
+    IPC_FAULT_CALLS(CALL_INFO)
+#undef CALL_INFO
+};
+
+#define FAULT_ERRNOS(XX)                                                                           \
+    XX(EINTR)                                                                                      \
+    XX(EAGAIN) XX(EIO) XX(EPIPE) XX(ECONNRESET) XX(ENOBUFS) XX(ECONNREFUSED) XX(EMFILE) XX(ENFILE) \
+        XX(ENOMEM) XX(ENOENT) XX(EACCES) XX(ENOEXEC) XX(E2BIG) XX(ETXTBSY) XX(ENOSYS) XX(EPERM)    \
+            XX(ESRCH) XX(EBUSY) XX(EADDRINUSE) XX(EADDRNOTAVAIL) XX(ECONNABORTED) XX(ETIMEDOUT)    \
+                XX(ENETUNREACH) XX(ENOSPC) XX(EFBIG) XX(EINVAL)
+
+static const struct {
+    const char *name;
+    int err;
+} errno_names[] = {
+#define ERRNO_NAME(e) {#e, e},
+    FAULT_ERRNOS(ERRNO_NAME)
+#undef ERRNO_NAME
+};
+
+static const char *const short_names[IPC_FAULT_SHORT_COUNT] = {
+    [IPC_FAULT_SHORT_ONE] = "short-one",
+    [IPC_FAULT_SHORT_HALF] = "short-half",
+    [IPC_FAULT_SHORT_BUT_ONE] = "short-but-one",
+};
+
+static int call_valid(int call)
+{
+    return call >= 0 && call < IPC_FAULT_CALL_COUNT;
+}
+
+const char *ipc_fault_call_name(int call)
+{
+    if (call == IPC_FAULT_ANY)
+        return "any";
+    return call_valid(call) ? call_info[call].name : NULL;
+}
+
+int ipc_fault_call_parse(const char *name, int *call_out)
+{
+    if (!name || !call_out)
+        return -EINVAL;
+    if (strcmp(name, "any") == 0) {
+        *call_out = IPC_FAULT_ANY;
+        return 0;
+    }
+    for (int i = 0; i < IPC_FAULT_CALL_COUNT; i++) {
+        if (strcmp(name, call_info[i].name) == 0) {
+            *call_out = i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+size_t ipc_fault_call_errnos(int call, const int **errnos_out)
+{
+    if (!call_valid(call)) {
+        if (errnos_out)
+            *errnos_out = NULL;
+        return 0;
+    }
+    if (errnos_out)
+        *errnos_out = call_errnos[call].errnos;
+    return call_errnos[call].n;
+}
+
+int ipc_fault_call_can_short(int call)
+{
+    return call_valid(call) && call_info[call].can_short;
+}
+
+const char *ipc_fault_errno_name(int err)
+{
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(errno_names); i++)
+        if (errno_names[i].err == err)
+            return errno_names[i].name;
+    return NULL;
+}
+
+int ipc_fault_errno_parse(const char *name, int *err_out)
+{
+    if (!name || !err_out)
+        return -EINVAL;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(errno_names); i++) {
+        if (strcmp(name, errno_names[i].name) == 0) {
+            *err_out = errno_names[i].err;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* ---- schedule text ----------------------------------------------------------- */
+
+static int parse_error(char *err, size_t errlen, const char *fmt, const char *what, size_t len)
+{
+    if (err && errlen)
+        snprintf(err, errlen, fmt, (int)len, what);
+    return -EINVAL;
+}
+
+/* One KIND:NTH:ACTION step of [s, end). */
+static int parse_step(const char *s, const char *end, struct ipc_fault_step *st, char *err,
+                      size_t errlen)
+{
+    char part[3][32];
+    size_t n = 0;
+    const char *p = s;
+    while (n < 3) {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        const char *stop = colon ? colon : end;
+        if ((size_t)(stop - p) >= sizeof(part[0]))
+            return parse_error(err, errlen, "fault step '%.*s': a field is too long", s,
+                               (size_t)(end - s));
+        memcpy(part[n], p, (size_t)(stop - p));
+        part[n][stop - p] = '\0';
+        n++;
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    if (n != 3 || memchr(p, ':', (size_t)(end - p)))
+        return parse_error(err, errlen, "fault step '%.*s' is not KIND:NTH:ACTION", s,
+                           (size_t)(end - s));
+    if (ipc_fault_call_parse(part[0], &st->call) < 0)
+        return parse_error(err, errlen, "fault step '%.*s': unknown call kind", s,
+                           (size_t)(end - s));
+    char *num_end;
+    errno = 0;
+    unsigned long nth = part[1][0] >= '0' && part[1][0] <= '9' ? strtoul(part[1], &num_end, 10) : 0;
+    if (nth == 0 || errno || *num_end || nth > UINT32_MAX)
+        return parse_error(err, errlen, "fault step '%.*s': NTH is not a decimal in 1..4294967295",
+                           s, (size_t)(end - s));
+    st->nth = (uint32_t)nth;
+    st->err = 0;
+    st->shortc = IPC_FAULT_SHORT_NONE;
+    for (int i = 1; i < IPC_FAULT_SHORT_COUNT; i++)
+        if (strcmp(part[2], short_names[i]) == 0)
+            st->shortc = (enum ipc_fault_short)i;
+    if (st->shortc == IPC_FAULT_SHORT_NONE && ipc_fault_errno_parse(part[2], &st->err) < 0)
+        return parse_error(err, errlen,
+                           "fault step '%.*s': unknown action (an errno name such as EINTR, "
+                           "or short-one, short-half, short-but-one)",
+                           s, (size_t)(end - s));
+    return 0;
+}
+
+int ipc_faults_parse(const char *text, struct ipc_fault_step *steps, size_t cap, char *err,
+                     size_t errlen)
+{
+    if (!text || (!steps && cap))
+        return -EINVAL;
+    size_t n = 0;
+    const char *p = text;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        if (n == cap) {
+            if (err && errlen)
+                snprintf(err, errlen, "more than %zu fault steps", cap);
+            return -EINVAL;
+        }
+        int rc = parse_step(p, end, &steps[n], err, errlen);
+        if (rc < 0)
+            return rc;
+        n++;
+        p = comma ? comma + 1 : end;
+    }
+    return (int)n;
+}
+
+/* ---- shared state ------------------------------------------------------------ */
+
+enum { MODE_OFF, MODE_SCHEDULE, MODE_RANDOM };
+
+#define SITE_SLOTS 2048 /* a power of two, well above libipc's call sites */
+
+struct site_slot {
+    _Atomic(const char *) where;
+    _Atomic int call;
+    _Atomic uint64_t calls;
+    _Atomic uint64_t injected;
+};
+
+struct fault_state {
+    _Atomic int mode;
+    _Atomic uint64_t arm_calls;
+    /* schedule */
+    struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
+    size_t nsteps;
+    _Atomic uint32_t step_seen[IPC_FAULT_MAX_STEPS];
+    /* random */
+    uint64_t threshold; /* a call fails when its draw is below this */
+    int always;         /* rate 1: every call fails */
+    uint64_t calls_mask;
+    _Atomic uint64_t rng;
+    /* statistics */
+    _Atomic uint64_t calls[IPC_FAULT_CALL_COUNT];
+    _Atomic uint64_t injected[IPC_FAULT_CALL_COUNT];
+    struct site_slot sites[SITE_SLOTS];
+};
+
+static struct fault_state *state;
+
+static int state_map(void)
+{
+    if (state)
+        return 0;
+    void *m = mmap(NULL, sizeof(struct fault_state), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return -ENOMEM;
+    state = m; /* zero-filled: mode off, no sites */
+    return 0;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    /* splitmix64's finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static struct site_slot *site_slot(struct fault_state *s, const char *where, int call)
+{
+    size_t h = (size_t)mix64((uint64_t)(uintptr_t)where) & (SITE_SLOTS - 1);
+    for (size_t probe = 0; probe < SITE_SLOTS; probe++) {
+        struct site_slot *slot = &s->sites[(h + probe) & (SITE_SLOTS - 1)];
+        const char *cur = atomic_load_explicit(&slot->where, memory_order_acquire);
+        if (cur == where)
+            return slot;
+        if (!cur) {
+            const char *expected = NULL;
+            if (atomic_compare_exchange_strong(&slot->where, &expected, where)) {
+                atomic_store_explicit(&slot->call, call, memory_order_relaxed);
+                return slot;
+            }
+            if (expected == where)
+                return slot;
+        }
+    }
+    return NULL; /* table full: the call still happens, uncounted by site */
+}
+
+static size_t short_length(size_t n, enum ipc_fault_short c)
+{
+    switch (c) {
+    case IPC_FAULT_SHORT_ONE:
+        return 1;
+    case IPC_FAULT_SHORT_HALF:
+        return n / 2;
+    default:
+        return n - 1;
+    }
+}
+
+/* The random mode's choice of failure for one call: an errno of the call's list,
+ * or (for a transfer of 2 bytes or more) one of the short classes. */
+static void random_action(int call, size_t *len, uint64_t draw, int *err,
+                          enum ipc_fault_short *shortc)
+{
+    size_t nerr = call_errnos[call].n;
+    size_t nshort = call_info[call].can_short && len && *len >= 2 ? IPC_FAULT_SHORT_COUNT - 1 : 0;
+    size_t pick = (size_t)(draw % (nerr + nshort));
+    if (pick < nerr)
+        *err = call_errnos[call].errnos[pick];
+    else
+        *shortc = (enum ipc_fault_short)(pick - nerr + 1);
+}
+
+int ipc__fault(enum ipc_fault_call call, const char *site, size_t *len)
+{
+    struct fault_state *s = state;
+    if (!s)
+        return 0;
+    int mode = atomic_load_explicit(&s->mode, memory_order_acquire);
+    if (mode == MODE_OFF)
+        return 0;
+    atomic_fetch_add_explicit(&s->arm_calls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->calls[call], 1, memory_order_relaxed);
+    struct site_slot *slot = site_slot(s, site, call);
+    if (slot)
+        atomic_fetch_add_explicit(&slot->calls, 1, memory_order_relaxed);
+
+    int err = 0;
+    enum ipc_fault_short shortc = IPC_FAULT_SHORT_NONE;
+    if (mode == MODE_SCHEDULE) {
+        for (size_t i = 0; i < s->nsteps; i++) {
+            const struct ipc_fault_step *st = &s->steps[i];
+            if (st->call != IPC_FAULT_ANY && st->call != (int)call)
+                continue;
+            uint32_t seen =
+                atomic_fetch_add_explicit(&s->step_seen[i], 1, memory_order_relaxed) + 1;
+            if (seen == st->nth && !err && !shortc) {
+                err = st->err;
+                shortc = st->shortc;
+            }
+        }
+    } else if (!s->calls_mask || (s->calls_mask >> call & 1)) {
+        uint64_t draw =
+            mix64(atomic_fetch_add_explicit(&s->rng, 0x9e3779b97f4a7c15ULL, memory_order_relaxed));
+        if (s->always || draw < s->threshold)
+            random_action((int)call, len, mix64(draw), &err, &shortc);
+    }
+    if (!err) {
+        if (!shortc || !call_info[call].can_short || !len || *len < 2)
+            return 0;
+        *len = short_length(*len, shortc);
+    }
+    atomic_fetch_add_explicit(&s->injected[call], 1, memory_order_relaxed);
+    if (slot)
+        atomic_fetch_add_explicit(&slot->injected, 1, memory_order_relaxed);
+    return err;
+}
+
+/* ---- arming and statistics ----------------------------------------------------- */
+
+int ipc_faults_arm_schedule(const struct ipc_fault_step *steps, size_t n)
+{
+    if (n > IPC_FAULT_MAX_STEPS || (n && !steps))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const struct ipc_fault_step *st = &steps[i];
+        if ((st->call != IPC_FAULT_ANY && !call_valid(st->call)) || st->nth == 0 ||
+            (st->err == 0) == (st->shortc == IPC_FAULT_SHORT_NONE) || st->err < 0 ||
+            st->shortc < 0 || st->shortc >= IPC_FAULT_SHORT_COUNT)
+            return -EINVAL;
+    }
+    int rc = state_map();
+    if (rc < 0)
+        return rc;
+    atomic_store_explicit(&state->mode, MODE_OFF, memory_order_release);
+    memcpy(state->steps, steps, n * sizeof(*steps));
+    state->nsteps = n;
+    for (size_t i = 0; i < IPC_FAULT_MAX_STEPS; i++)
+        atomic_store_explicit(&state->step_seen[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&state->arm_calls, 0, memory_order_relaxed);
+    atomic_store_explicit(&state->mode, MODE_SCHEDULE, memory_order_release);
+    return 0;
+}
+
+int ipc_faults_arm_random(double rate, uint64_t seed, uint64_t calls)
+{
+    if (!(rate >= 0.0 && rate <= 1.0))
+        return -EINVAL;
+    int rc = state_map();
+    if (rc < 0)
+        return rc;
+    atomic_store_explicit(&state->mode, MODE_OFF, memory_order_release);
+    state->always = rate >= 1.0;
+    state->threshold = state->always ? UINT64_MAX : (uint64_t)(rate * 18446744073709551616.0);
+    state->calls_mask = calls;
+    atomic_store_explicit(&state->rng, seed, memory_order_relaxed);
+    atomic_store_explicit(&state->arm_calls, 0, memory_order_relaxed);
+    atomic_store_explicit(&state->mode, MODE_RANDOM, memory_order_release);
+    return 0;
+}
+
+void ipc_faults_disarm(void)
+{
+    if (state)
+        atomic_store_explicit(&state->mode, MODE_OFF, memory_order_release);
+}
+
+uint64_t ipc_faults_calls_since_arm(void)
+{
+    return state ? atomic_load_explicit(&state->arm_calls, memory_order_relaxed) : 0;
+}
+
+void ipc_faults_stats(struct ipc_fault_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (!state)
+        return;
+    for (int i = 0; i < IPC_FAULT_CALL_COUNT; i++) {
+        out->calls[i] = atomic_load_explicit(&state->calls[i], memory_order_relaxed);
+        out->injected[i] = atomic_load_explicit(&state->injected[i], memory_order_relaxed);
+        out->total_calls += out->calls[i];
+        out->total_injected += out->injected[i];
+    }
+}
+
+void ipc_faults_reset_stats(void)
+{
+    if (!state)
+        return;
+    for (int i = 0; i < IPC_FAULT_CALL_COUNT; i++) {
+        atomic_store_explicit(&state->calls[i], 0, memory_order_relaxed);
+        atomic_store_explicit(&state->injected[i], 0, memory_order_relaxed);
+    }
+    for (size_t i = 0; i < SITE_SLOTS; i++) {
+        struct site_slot *slot = &state->sites[i];
+        atomic_store_explicit(&slot->where, NULL, memory_order_relaxed);
+        atomic_store_explicit(&slot->calls, 0, memory_order_relaxed);
+        atomic_store_explicit(&slot->injected, 0, memory_order_relaxed);
+    }
+}
+
+size_t ipc_faults_sites(struct ipc_fault_site *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; state && i < SITE_SLOTS; i++) {
+        struct site_slot *slot = &state->sites[i];
+        const char *where = atomic_load_explicit(&slot->where, memory_order_acquire);
+        if (!where)
+            continue;
+        if (n < cap)
+            out[n] = (struct ipc_fault_site){
+                .where = where,
+                .call = atomic_load_explicit(&slot->call, memory_order_relaxed),
+                .calls = atomic_load_explicit(&slot->calls, memory_order_relaxed),
+                .injected = atomic_load_explicit(&slot->injected, memory_order_relaxed),
+            };
+        n++;
+    }
+    return n;
+}
+
+/* ---- the wrappers ---------------------------------------------------------------- */
+
+static int fail_with(int err)
+{
+    errno = err;
+    return -1;
+}
+
+int ipc__fault_int(enum ipc_fault_call call, const char *site)
+{
+    int err = ipc__fault(call, site, NULL);
+    if (err)
+        errno = err;
+    return err;
+}
+
+int ipc__fault_rc(enum ipc_fault_call call, const char *site)
+{
+    return ipc__fault(call, site, NULL);
+}
+
+ssize_t ipc__fault_read(const char *site, int fd, void *buf, size_t n)
+{
+    int err = ipc__fault(IPC_FAULT_read, site, &n);
+    return err ? fail_with(err) : read(fd, buf, n);
+}
+
+ssize_t ipc__fault_signalfd_read(const char *site, int fd, void *buf, size_t n)
+{
+    int err = ipc__fault(IPC_FAULT_signalfd_read, site, NULL);
+    return err ? fail_with(err) : read(fd, buf, n);
+}
+
+ssize_t ipc__fault_write(const char *site, int fd, const void *buf, size_t n)
+{
+    int err = ipc__fault(IPC_FAULT_write, site, &n);
+    return err ? fail_with(err) : write(fd, buf, n);
+}
+
+/* A short vectored transfer: the same iovecs cut at `len` bytes. */
+#define SHORT_IOV_MAX 16
+static int cut_iov(const struct iovec *iov, int cnt, size_t len, struct iovec *out)
+{
+    int k = 0;
+    for (; k < cnt && k < SHORT_IOV_MAX && len; k++) {
+        out[k] = iov[k];
+        if (out[k].iov_len > len)
+            out[k].iov_len = len;
+        len -= out[k].iov_len;
+    }
+    return k;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < cnt; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+ssize_t ipc__fault_readv(const char *site, int fd, const struct iovec *iov, int cnt)
+{
+    size_t total = iov_total(iov, cnt), len = total;
+    int err = ipc__fault(IPC_FAULT_readv, site, &len);
+    if (err)
+        return fail_with(err);
+    if (len == total)
+        return readv(fd, iov, cnt);
+    struct iovec cut[SHORT_IOV_MAX];
+    return readv(fd, cut, cut_iov(iov, cnt, len, cut));
+}
+
+ssize_t ipc__fault_writev(const char *site, int fd, const struct iovec *iov, int cnt)
+{
+    size_t total = iov_total(iov, cnt), len = total;
+    int err = ipc__fault(IPC_FAULT_writev, site, &len);
+    if (err)
+        return fail_with(err);
+    if (len == total)
+        return writev(fd, iov, cnt);
+    struct iovec cut[SHORT_IOV_MAX];
+    return writev(fd, cut, cut_iov(iov, cnt, len, cut));
+}
+
+/* Only a stream socket can move part of what was asked; a datagram is whole. */
+static size_t stream_len(int fd, size_t n)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return 0;
+    return n;
+}
+
+ssize_t ipc__fault_send(const char *site, int fd, const void *buf, size_t n, int flags)
+{
+    size_t len = stream_len(fd, n);
+    int err = ipc__fault(IPC_FAULT_send, site, &len);
+    return err ? fail_with(err) : send(fd, buf, len && len < n ? len : n, flags);
+}
+
+ssize_t ipc__fault_recv(const char *site, int fd, void *buf, size_t n, int flags)
+{
+    size_t len = stream_len(fd, n);
+    int err = ipc__fault(IPC_FAULT_recv, site, &len);
+    return err ? fail_with(err) : recv(fd, buf, len && len < n ? len : n, flags);
+}
+
+ssize_t ipc__fault_sendto(const char *site, int fd, const void *buf, size_t n, int flags,
+                          const struct sockaddr *to, socklen_t tolen)
+{
+    int err = ipc__fault(IPC_FAULT_sendto, site, NULL);
+    return err ? fail_with(err) : sendto(fd, buf, n, flags, to, tolen);
+}
+
+ssize_t ipc__fault_recvfrom(const char *site, int fd, void *buf, size_t n, int flags,
+                            struct sockaddr *from, socklen_t *fromlen)
+{
+    int err = ipc__fault(IPC_FAULT_recvfrom, site, NULL);
+    return err ? fail_with(err) : recvfrom(fd, buf, n, flags, from, fromlen);
+}
+
+void *ipc__fault_malloc(const char *site, size_t n)
+{
+    int err = ipc__fault(IPC_FAULT_malloc, site, NULL);
+    return err ? (errno = err, NULL) : malloc(n);
+}
+
+void *ipc__fault_calloc(const char *site, size_t n, size_t size)
+{
+    int err = ipc__fault(IPC_FAULT_calloc, site, NULL);
+    return err ? (errno = err, NULL) : calloc(n, size);
+}
+
+void *ipc__fault_realloc(const char *site, void *p, size_t n)
+{
+    int err = ipc__fault(IPC_FAULT_realloc, site, NULL);
+    return err ? (errno = err, NULL) : realloc(p, n);
+}
+
+void *ipc__fault_mmap(const char *site, void *addr, size_t len, int prot, int flags, int fd,
+                      off_t off)
+{
+    int err = ipc__fault(IPC_FAULT_mmap, site, NULL);
+    return err ? (errno = err, MAP_FAILED) : mmap(addr, len, prot, flags, fd, off);
+}
