@@ -134,7 +134,7 @@ int ipcstorm_cmd_counter(int argc, char **argv)
         }
         if (pid == 0) {
             close(gate[1]);
-            _exit(child_main(c, gate[0], incs));
+            ipc__exit_child(child_main(c, gate[0], incs));
         }
         pids[started] = pid;
     }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipc_base.h"
 #include "cli.h"
 #include "common.h"
 #include "report.h"
@@ -170,7 +171,7 @@ static int fn_child(void *p)
             close(a->release_wr);
             while (read(a->release_fd, &c, 1) < 0 && errno == EINTR)
                 ;
-            _exit(a->value);
+            ipc__exit_child(a->value);
         }
         if (write(a->report_fd, &g, sizeof(g)) != (ssize_t)sizeof(g))
             return 123;

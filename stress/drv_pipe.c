@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipc_base.h"
 #include "cli.h"
 #include "common.h"
 #include "report.h"
@@ -181,7 +182,7 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
         pid_t pid = fork();
         if (pid == 0) {
             close(p.rd);
-            _exit(writer_main(p.wr, started, rseed, sc, nframes, lock, skip));
+            ipc__exit_child(writer_main(p.wr, started, rseed, sc, nframes, lock, skip));
         }
         if (pid < 0) {
             stress_setup_error(s, "fork: %s", strerror(errno));

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipc_base.h"
 #include "cli.h"
 #include "clock.h"
 #include "common.h"
@@ -321,7 +322,7 @@ static void round_rt(struct stress *s, int mode, struct stress_rng *rng)
         close(ready.rd);
         close(pids.wr);
         close(rep.rd);
-        _exit(rt_receiver(mode, &rx, ready.wr, pids.rd, rep.wr));
+        ipc__exit_child(rt_receiver(mode, &rx, ready.wr, pids.rd, rep.wr));
     }
     close(ready.wr);
     close(pids.rd);
@@ -334,7 +335,7 @@ static void round_rt(struct stress *s, int mode, struct stress_rng *rng)
         for (; ns < rx.senders; ns++) {
             spid[ns] = fork();
             if (spid[ns] == 0)
-                _exit(rt_sender(rpid, ns, rx.per_sender));
+                ipc__exit_child(rt_sender(rpid, ns, rx.per_sender));
             if (spid[ns] < 0)
                 break;
         }
@@ -446,7 +447,7 @@ static void round_ack(struct stress *s, struct stress_rng *rng)
     if (pid == 0) {
         close(ready.rd);
         close(rep.rd);
-        _exit(ack_receiver(ready.wr, rep.wr));
+        ipc__exit_child(ack_receiver(ready.wr, rep.wr));
     }
     close(ready.wr);
     close(rep.wr);

@@ -37,6 +37,22 @@ static inline int ipc__neg_errno(void)
 
 #define IPC__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Ends a forked child as _exit does (no atexit handlers, no stdio flush). In
+ * coverage builds (IPC_COVERAGE) the child first writes its profile, which
+ * _exit would skip, so that what children run counts in the report. Never call
+ * it in a vfork child: that one shares the parent's counters, which the parent
+ * writes, and must not touch files; plain _exit there. */
+#if IPC_COVERAGE
+int __llvm_profile_write_file(void);
+#endif
+static inline _Noreturn void ipc__exit_child(int code)
+{
+#if IPC_COVERAGE
+    __llvm_profile_write_file();
+#endif
+    _exit(code);
+}
+
 /* CLOCK_MONOTONIC in nanoseconds: for deadlines and durations, never for dates.
  * The only place that reads the clock; the other units derive from it. Async-signal-safe
  * (clock_gettime is). */

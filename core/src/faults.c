@@ -87,10 +87,32 @@ static const struct {
 
 #define FAULT_ERRNOS(XX)                                                                           \
     XX(EINTR)                                                                                      \
-    XX(EAGAIN) XX(EIO) XX(EPIPE) XX(ECONNRESET) XX(ENOBUFS) XX(ECONNREFUSED) XX(EMFILE) XX(ENFILE) \
-        XX(ENOMEM) XX(ENOENT) XX(EACCES) XX(ENOEXEC) XX(E2BIG) XX(ETXTBSY) XX(ENOSYS) XX(EPERM)    \
-            XX(ESRCH) XX(EBUSY) XX(EADDRINUSE) XX(EADDRNOTAVAIL) XX(ECONNABORTED) XX(ETIMEDOUT)    \
-                XX(ENETUNREACH) XX(ENOSPC) XX(EFBIG) XX(EINVAL)
+    XX(EAGAIN)                                                                                     \
+    XX(EIO)                                                                                        \
+    XX(EPIPE)                                                                                      \
+    XX(ECONNRESET)                                                                                 \
+    XX(ENOBUFS)                                                                                    \
+    XX(ECONNREFUSED)                                                                               \
+    XX(EMFILE)                                                                                     \
+    XX(ENFILE)                                                                                     \
+    XX(ENOMEM)                                                                                     \
+    XX(ENOENT)                                                                                     \
+    XX(EACCES)                                                                                     \
+    XX(ENOEXEC)                                                                                    \
+    XX(E2BIG)                                                                                      \
+    XX(ETXTBSY)                                                                                    \
+    XX(ENOSYS)                                                                                     \
+    XX(EPERM)                                                                                      \
+    XX(ESRCH)                                                                                      \
+    XX(EBUSY)                                                                                      \
+    XX(EADDRINUSE)                                                                                 \
+    XX(EADDRNOTAVAIL)                                                                              \
+    XX(ECONNABORTED)                                                                               \
+    XX(ETIMEDOUT)                                                                                  \
+    XX(ENETUNREACH)                                                                                \
+    XX(ENOSPC)                                                                                     \
+    XX(EFBIG)                                                                                      \
+    XX(EINVAL)
 
 static const struct {
     const char *name;

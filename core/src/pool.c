@@ -292,32 +292,32 @@ static int worker_main(void *arg)
 
     struct ipc_frame_dec dec;
     if (ipc_frame_dec_init(&dec, TASK_HDR + p->max_in) < 0)
-        _exit(120);
+        ipc__exit_child(120);
     unsigned char *in = p->child_in, *out = p->child_out;
     size_t out_cap = IPC_FRAME_HEADER_SIZE + RESULT_HDR + p->max_out + IPC_FRAME_TRAILER_SIZE;
 
     for (;;) {
         ssize_t n = ipc_pipe_read_full(c->task_rd, in, IPC_FRAME_HEADER_SIZE);
         if (n == 0)
-            _exit(0); /* the parent closed our task pipe: orderly exit */
+            ipc__exit_child(0); /* the parent closed our task pipe: orderly exit */
         if (n != IPC_FRAME_HEADER_SIZE)
-            _exit(121);
+            ipc__exit_child(121);
         /* Bound the length before reading the rest; magic, version and CRC are
          * checked by the decoder on the whole frame. */
         uint32_t len = ipc__load_be32(in + 4);
         if (len > TASK_HDR + p->max_in)
-            _exit(122);
+            ipc__exit_child(122);
         size_t rest = (size_t)len + IPC_FRAME_TRAILER_SIZE;
         if (ipc_pipe_read_full(c->task_rd, in + IPC_FRAME_HEADER_SIZE, rest) != (ssize_t)rest)
-            _exit(123);
+            ipc__exit_child(123);
         struct ipc_frame f;
         ssize_t used = ipc_frame_decode(&dec, in, IPC_FRAME_HEADER_SIZE + rest, &f);
         if (used != (ssize_t)(IPC_FRAME_HEADER_SIZE + rest))
-            _exit(124);
+            ipc__exit_child(124);
         if (f.type == FRAME_QUIT)
-            _exit(0);
+            ipc__exit_child(0);
         if (f.type != FRAME_TASK || f.len < TASK_HDR)
-            _exit(125);
+            ipc__exit_child(125);
 
         unsigned char *body = out + IPC_FRAME_HEADER_SIZE;
         size_t out_len = 0;
@@ -333,11 +333,11 @@ static int worker_main(void *arg)
         ipc__store_be32(body + TASK_HDR, (uint32_t)rc);
         ssize_t fs = ipc_frame_encode(out, out_cap, FRAME_RESULT, body, RESULT_HDR + out_len);
         if (fs < 0)
-            _exit(126);
+            ipc__exit_child(126);
         /* No SIGPIPE guard (not async-signal-safe): if the parent is gone, SIGPIPE
          * ends this worker, which is what should happen. */
         if (ipc_pipe_write_all(c->result_wr, out, (size_t)fs, IPC_PIPE_NO_SIGPIPE_GUARD) != fs)
-            _exit(127);
+            ipc__exit_child(127);
     }
 }
 

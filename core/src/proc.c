@@ -91,6 +91,7 @@ struct child_ctx {
     int err_fd;       /* report errno here (CLOEXEC error pipe) */
     ipc_proc_fn fn;
     void *arg;
+    int vforked; /* the child shares the parent's memory: plain _exit */
 };
 
 static void child_report(struct child_ctx *c, int err)
@@ -205,12 +206,14 @@ static _Noreturn void child_main(struct child_ctx *c)
             int rc = c->fn(c->arg);
             fflush(stdout);
             fflush(stderr);
-            _exit(rc & 0xff);
+            ipc__exit_child(rc & 0xff); /* function children are always forked */
         }
         err = ipc__child_exec(c->file, c->path_env, c->argv, c->envp);
     }
     child_report(c, err ? err : EIO);
-    _exit(127);
+    if (c->vforked)
+        _exit(127);
+    ipc__exit_child(127);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -353,6 +356,7 @@ static int spawn_vfork(struct child_ctx *c, pid_t *pid_out)
         return rc;
     c->err_fd = ep[1];
     block_all(c);
+    c->vforked = 1;
     pid_t pid = do_vfork(c);
     int e = pid < 0 ? ipc__neg_errno() : 0;
     ipc__sys_pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);

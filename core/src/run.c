@@ -174,7 +174,7 @@ static _Noreturn void child_fail(const struct path_child *c, int err)
     if (err <= 0)
         err = EIO;
     IPC__IGNORE_RC(IPC__RETRY(ipc__sys_write(c->ctl_fd, &err, sizeof(err))));
-    _exit(127);
+    ipc__exit_child(127);
 }
 
 struct dirent64_raw {

@@ -676,13 +676,13 @@ static __attribute__((noreturn)) void worker_main(struct ipc_server *s, unsigned
     /* A worker must not outlive a supervisor that was SIGKILLed. */
     (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
-        _exit(0);
+        ipc__exit_child(0);
     int code = worker_setup(&w) < 0 ? 1 : worker_loop(&w);
     for (size_t fd = 0; fd < w.nconns_cap; fd++)
         if (w.conns[fd].c)
             close_conn(&w, (int)fd);
     fflush(NULL);
-    _exit(code);
+    ipc__exit_child(code);
 }
 
 /* ---- supervisor -------------------------------------------------------------- */
