@@ -91,7 +91,9 @@ struct child_ctx {
     int err_fd;       /* report errno here (CLOEXEC error pipe) */
     ipc_proc_fn fn;
     void *arg;
-    int vforked; /* the child shares the parent's memory: plain _exit */
+#if IPC_COVERAGE
+    int vforked; /* the child shares the parent's memory, counters included */
+#endif
 };
 
 static void child_report(struct child_ctx *c, int err)
@@ -211,9 +213,11 @@ static _Noreturn void child_main(struct child_ctx *c)
         err = ipc__child_exec(c->file, c->path_env, c->argv, c->envp);
     }
     child_report(c, err ? err : EIO);
-    if (c->vforked)
-        _exit(127);
-    ipc__exit_child(127);
+#if IPC_COVERAGE
+    if (!c->vforked)
+        ipc__exit_child(127); /* a vfork child's counters are the parent's */
+#endif
+    _exit(127);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -356,7 +360,9 @@ static int spawn_vfork(struct child_ctx *c, pid_t *pid_out)
         return rc;
     c->err_fd = ep[1];
     block_all(c);
+#if IPC_COVERAGE
     c->vforked = 1;
+#endif
     pid_t pid = do_vfork(c);
     int e = pid < 0 ? ipc__neg_errno() : 0;
     ipc__sys_pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
