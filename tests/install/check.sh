@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # tests/install/check.sh BUILD_DIR SRC_DIR - the project as other projects see it:
 #  1. the build tree installed into a temporary prefix; consumer.c built against it
-#     with pkg-config (shared library) and with find_package(ipcstorm) (static);
+#     with pkg-config (shared library) and with find_package(ipcstorm) (static); a
+#     build with the fault seam (IPC_FAULTS) says so in the .pc file and the
+#     CMake package, and installs ipc/faults.h;
 #  2. a plain `cmake` build (no options) configured for /usr, installed into a
 #     DESTDIR: Debian's multiarch layout, a .pc file whose paths resolve inside the
-#     staging tree, no server headers and no test-fault hooks installed;
+#     staging tree, no server headers, no test-fault hooks and no fault seam
+#     (symbols, ipc/faults.h) installed, and the .pc file saying faults=off;
 #  3. the project pulled in with add_subdirectory by another CMake project that
 #     cannot find cmocka: it configures, and builds and runs the consumer.
 set -euo pipefail
@@ -31,6 +34,12 @@ cmake --build "$tmp/cm" >/dev/null
 for h in conn.h server.h ctab.h; do
   [ ! -e "$tmp/prefix/include/ipc/$h" ] || fail "include/ipc/$h was installed"
 done
+if grep -q '^IPC_FAULTS:BOOL=ON' "$build/CMakeCache.txt"; then
+  [ "$(pkg-config --variable=faults libipc)" = on ] || fail "a fault build's .pc file does not say faults=on"
+  pkg-config --cflags libipc | grep -q -- '-DIPC_FAULTS=1' || fail "a fault build's .pc Cflags lack -DIPC_FAULTS=1"
+  grep -rq 'set(ipcstorm_FAULTS ON)' "$tmp/prefix" || fail "a fault build's CMake package does not set ipcstorm_FAULTS"
+  [ -e "$tmp/prefix/include/ipc/faults.h" ] || fail "a fault build did not install ipc/faults.h"
+fi
 
 # 2. plain cmake, /usr, DESTDIR
 cmake -S "$repo" -B "$tmp/usr-build" -G Ninja -DCMAKE_INSTALL_PREFIX=/usr \
@@ -47,9 +56,12 @@ libdir=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=libdir libipc)
 [ "$(realpath -m "$libdir")" = "$(dirname "$(dirname "$pc")")" ] ||
   fail "libdir is '$libdir', not the directory above the .pc file"
 [ -e "$libdir/libipc.so" ] || fail "no libipc.so in libdir '$libdir'"
-if nm -D --defined-only "$libdir/libipc.so" | grep -q "_fault_"; then
-  fail "a plain build exports test-fault hooks"
+if nm -D --defined-only "$libdir/libipc.so" | grep -Eq "_fault_|ipc_faults_|ipc__fault"; then
+  fail "a plain build exports test-fault hooks or the fault seam"
 fi
+[ ! -e "$incdir/ipc/faults.h" ] || fail "a plain build installed ipc/faults.h"
+[ "$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=faults libipc)" = off ] ||
+  fail "a plain build's .pc file does not say faults=off"
 
 # 3. add_subdirectory without cmocka: find_path/find_library see an empty root.
 mkdir -p "$tmp/super"
