@@ -90,6 +90,39 @@ def human(v, unit):
     return "%.0f %s" % (v, unit)
 
 
+def seam_rows(root, build, faults_build, rounds, seconds):
+    """The fault seam when compiled out (identical objects) and when compiled in
+    but not armed (framed pipe throughput, release flags on both sides)."""
+    p = subprocess.run([sys.executable, os.path.join(root, "bench", "seam_free.py"), build],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    m = re.search(r"identical (\d+)/(\d+)", p.stdout)
+    if m:
+        same, total = int(m.group(1)), int(m.group(2))
+        rows = [dict(id="seam", metric="libipc objects identical to a seam-free rewrite "
+                     "(IPC_FAULTS off)", unit="", ours=same, anchor=total,
+                     ratio=same / total, goal=1.0, goal_is_absolute=False,
+                     met=same == total, ours_cmd="release build",
+                     anchor_cmd="bench/seam_free.py", error=None)]
+    else:
+        rows = [dict(id="seam", metric="seam compiled out", error=(
+            "bench/seam_free.py exited %d: %s" % (p.returncode, p.stderr.strip()[-200:])))]
+    if faults_build:
+        ours, anchor = Bench(faults_build, seconds), Bench(build, seconds)
+        try:
+            mo, ma, a, b = measure_pair(
+                rounds, lambda: ours.ipcbench_rate("pipe-framed", "--chunk", "4096"),
+                lambda: anchor.ipcbench_rate("pipe-framed", "--chunk", "4096"))
+            rows.append(dict(id="seam", metric="framed pipe bytes/s, 4 KiB, seam compiled in "
+                             "but not armed", unit="B/s", ours=mo, anchor=ma, ours_samples=a,
+                             anchor_samples=b, ratio=mo / ma, goal=None,
+                             goal_is_absolute=False, met=None,
+                             ours_cmd="release + IPC_FAULTS=ON", anchor_cmd="release",
+                             error=None))
+        except Exception as e:
+            rows.append(dict(id="seam", metric="seam compiled in, idle", error=str(e)))
+    return rows
+
+
 def serve_rows(root, build, rounds, seconds):
     """Runs bench/serve_vs_redis and turns its table rows into result rows."""
     script = os.path.join(root, "bench", "serve_vs_redis")
@@ -154,6 +187,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     ap.add_argument("--rounds", type=int, default=3, help="A/B rounds per pair (>= 3)")
     ap.add_argument("--out", required=True, help="results.json path")
+    ap.add_argument("--faults-build", default="",
+                    help="release build with IPC_FAULTS=ON (the seam-idle row)")
     ap.add_argument("--only", default="", help="comma-separated row ids to run")
     ap.add_argument("--skip", default="", help="comma-separated row ids to skip")
     args = ap.parse_args()
@@ -233,6 +268,10 @@ def main():
                             ours_samples=a, anchor_samples=bb, ratio=ratio, goal=goal,
                             goal_is_absolute=absolute, met=met, ours_cmd=ours_desc,
                             anchor_cmd=anchor_desc, error=err))
+
+    if want("seam"):
+        print("bench: fault seam ...", file=sys.stderr, flush=True)
+        results += seam_rows(root, args.build, args.faults_build, rounds, args.seconds)
 
     # The server pair and fuzz exec/s come from their own scripts, which alternate
     # their own A/B rounds; their Markdown rows are folded into this table.
