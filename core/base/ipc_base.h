@@ -39,9 +39,10 @@ static inline int ipc__neg_errno(void)
 
 /* Ends a forked child as _exit does (no atexit handlers, no stdio flush). In
  * coverage builds (IPC_COVERAGE) the child first writes its profile, which
- * _exit would skip, so that what children run counts in the report. Never call
- * it in a vfork child: that one shares the parent's counters, which the parent
- * writes, and must not touch files; plain _exit there. */
+ * _exit would skip, so that what children run counts in the report (a fork child
+ * starts with zeroed counters, core/src/coverage.c, so it adds only its own
+ * counts). Never call it in a vfork child: that one shares the parent's
+ * counters, which the parent writes, and must not touch files; plain _exit there. */
 #if IPC_COVERAGE
 int __llvm_profile_write_file(void);
 #endif

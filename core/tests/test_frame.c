@@ -480,7 +480,7 @@ static void test_fd_helpers(void **state)
         uint8_t fr[32];
         ok = ok && ipc_frame_encode(fr, sizeof(fr), 5, "truncated", 9) == 21 &&
              ipc_pipe_write_all(w, fr, 10, 0) == 10;
-        _exit(ok ? 0 : 1);
+        ipc__exit_child(ok ? 0 : 1);
     }
     int r = ipc_pipe_use_read_end(&p);
     struct ipc_frame_dec dec;

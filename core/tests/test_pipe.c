@@ -123,10 +123,10 @@ static void test_one_byte_reader(void **state)
         ssize_t r;
         while ((r = read(fd, &c, 1)) == 1) {
             if (c != pattern(i))
-                _exit(2);
+                ipc__exit_child(2);
             i++;
         }
-        _exit(r == 0 && i == n ? 0 : 1);
+        ipc__exit_child(r == 0 && i == n ? 0 : 1);
     }
     int fd = ipc_pipe_use_write_end(&p);
     /* Three gather pieces with odd boundaries, so resumption crosses entries. */
@@ -151,9 +151,9 @@ static void test_one_byte_writer_and_eof(void **state)
         for (size_t i = 0; i < n; i++) {
             uint8_t c = pattern(i);
             if (write(fd, &c, 1) != 1)
-                _exit(1);
+                ipc__exit_child(1);
         }
-        _exit(0);
+        ipc__exit_child(0);
     }
     int fd = ipc_pipe_use_read_end(&p);
     uint8_t *got = malloc(n + 100);
@@ -219,8 +219,8 @@ static void test_signals_mid_transfer(void **state)
         ssize_t r;
         while ((r = read(in, chunk, sizeof(chunk))) > 0)
             if (ipc_pipe_write_all(out, chunk, (size_t)r, 0) != r)
-                _exit(1);
-        _exit(r == 0 ? 0 : 1);
+                ipc__exit_child(1);
+        ipc__exit_child(r == 0 ? 0 : 1);
     }
     int in = ipc_pipe_use_read_end(&up), out = ipc_pipe_use_write_end(&down);
     struct timer_guard g;
@@ -235,9 +235,10 @@ static void test_signals_mid_transfer(void **state)
     pid_t wpid = fork(); /* a helper writes the rest while we read */
     if (wpid == 0) {
         close(in);
-        _exit(ipc_pipe_write_all(out, buf + 48 * 1024, n - 48 * 1024, 0) == (ssize_t)(n - 48 * 1024)
-                  ? 0
-                  : 1);
+        ipc__exit_child(ipc_pipe_write_all(out, buf + 48 * 1024, n - 48 * 1024, 0) ==
+                                (ssize_t)(n - 48 * 1024)
+                            ? 0
+                            : 1);
     }
     close(out);
     down.wr = -1;
@@ -276,8 +277,8 @@ static void test_signals_blocked_writer(void **state)
         while ((r = read(fd, c, sizeof(c))) > 0)
             for (ssize_t k = 0; k < r; k++, i++)
                 if (c[k] != pattern(i))
-                    _exit(2);
-        _exit(r == 0 && i == n ? 0 : 1);
+                    ipc__exit_child(2);
+        ipc__exit_child(r == 0 && i == n ? 0 : 1);
     }
     int fd = ipc_pipe_use_write_end(&p);
     struct timer_guard g;
@@ -337,7 +338,7 @@ static void test_epipe_not_killed(void **state)
         signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_UNBLOCK, &s, NULL);
         (void)!ipc_pipe_write_all(p.wr, "x", 1, IPC_PIPE_NO_SIGPIPE_GUARD);
-        _exit(0);
+        ipc__exit_child(0);
     }
     ipc_pipe_close(&p);
     int st;
@@ -360,7 +361,7 @@ static void test_epipe_mid_transfer(void **state)
     if (pid == 0) {
         int fd = ipc_pipe_use_read_end(&p);
         uint8_t c[100000];
-        _exit(ipc_pipe_read_full(fd, c, sizeof(c)) == (ssize_t)sizeof(c) ? 0 : 1);
+        ipc__exit_child(ipc_pipe_read_full(fd, c, sizeof(c)) == (ssize_t)sizeof(c) ? 0 : 1);
     }
     int fd = ipc_pipe_use_write_end(&p);
     assert_int_equal(ipc_pipe_write_all(fd, buf, n, 0), -EPIPE);

@@ -490,7 +490,7 @@ static int fn_make_orphan(void *arg)
             ;
         pid_t pp = getppid();
         ssize_t n = write(f->report[1], &pp, sizeof(pp));
-        _exit(n == (ssize_t)sizeof(pp) ? 5 : 6);
+        ipc__exit_child(n == (ssize_t)sizeof(pp) ? 5 : 6);
     }
     return 0;
 }
@@ -638,7 +638,7 @@ static void *inherit_main(void *arg)
         char b;
         while (read(c->gate_rd, &b, 1) < 0 && errno == EINTR)
             ;
-        _exit(0);
+        ipc__exit_child(0);
     }
     static char sink[65536];
     while (c->drain > 0) {

@@ -195,7 +195,7 @@ static void test_eintr_and_library_retry(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(ack[0]);
-        _exit(eintr_child(block[0], ack[1]));
+        ipc__exit_child(eintr_child(block[0], ack[1]));
     }
     close(ack[1]);
     char c;
@@ -239,7 +239,7 @@ static void test_wait_payload_and_timeout(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        _exit(ipc_sig_queue(getppid(), sig, 123456) == 0 ? 0 : 1);
+        ipc__exit_child(ipc_sig_queue(getppid(), sig, 123456) == 0 ? 0 : 1);
     assert_int_equal(ipc_sig_wait(&set, &info), sig);
     assert_int_equal(info.signo, sig);
     assert_int_equal(info.value, 123456);
@@ -288,9 +288,9 @@ static void rt_in_order(unsigned flags, int backend)
             while ((rc = ipc_sig_queue(getppid(), i % 2 ? s2 : s1, i)) == -EAGAIN)
                 sched_yield();
             if (rc < 0)
-                _exit(1);
+                ipc__exit_child(1);
         }
-        _exit(0);
+        ipc__exit_child(0);
     }
     /* Each signal number must arrive once each, in send order; the two numbers
      * may interleave differently (lower numbers are delivered first). */
@@ -342,7 +342,7 @@ static void sigchld_reaping(unsigned flags)
         pids[i] = fork();
         assert_true(pids[i] >= 0);
         if (pids[i] == 0)
-            _exit(20 + i);
+            ipc__exit_child(20 + i);
     }
     int reaped = 0, seen[NCHILD] = {0}, records = 0;
     while (reaped < NCHILD) {
@@ -458,7 +458,7 @@ static void test_child_reset(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        _exit(child_reset_check());
+        ipc__exit_child(child_reset_check());
     reap_ok(pid);
 }
 
@@ -487,7 +487,7 @@ static void test_child_reset_keeps_siginfo_ignored(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        _exit(child_reset_siginfo_ign());
+        ipc__exit_child(child_reset_siginfo_ign());
     reap_ok(pid);
 }
 

@@ -220,7 +220,7 @@ static int stream_roundtrip(const char *text)
     assert_true(pid >= 0);
     if (pid == 0) {
         ssize_t n = ipc_sock_send_all(cfd, big, sizeof(big));
-        _exit(n == (ssize_t)sizeof(big) ? 0 : 1);
+        ipc__exit_child(n == (ssize_t)sizeof(big) ? 0 : 1);
     }
     char got[sizeof(big)];
     size_t have = 0;

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "hygiene.h"
+#include "ipc_base.h"
 
 struct ipct_state {
     int fd_count;
@@ -103,7 +104,7 @@ static inline void ipct_run_children(int n, ipct_child_fn fn, void *arg)
         pids[i] = fork();
         assert_true(pids[i] >= 0);
         if (pids[i] == 0)
-            _exit(fn(arg, i));
+            ipc__exit_child(fn(arg, i));
     }
     for (int i = 0; i < n; i++) {
         int st;
@@ -125,7 +126,7 @@ static inline void ipct_kill_while_holding(int (*hold)(void *), void *arg)
         close(p[0]);
         char c = hold(arg) >= 0 ? 'L' : 'E';
         if (write(p[1], &c, 1) != 1)
-            _exit(3);
+            ipc__exit_child(3);
         for (;;)
             pause();
     }
@@ -155,7 +156,7 @@ static inline int ipct_run_bounded(int (*fn)(void *), void *arg, int timeout_ms)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
-        _exit(fn(arg)); /* the write end closes at exit: EOF for the parent */
+        ipc__exit_child(fn(arg)); /* the write end closes at exit: EOF for the parent */
     }
     close(p[1]);
     struct pollfd pfd = {.fd = p[0], .events = POLLIN};

@@ -398,7 +398,7 @@ static void test_serve_fd(void **state)
         close(sv[1]);
         struct ipc_conn_env env = {.table = t};
         int rc = ipc_conn_serve_fd(&env, sv[0]);
-        _exit(rc == 0 ? 0 : 1);
+        ipc__exit_child(rc == 0 ? 0 : 1);
     }
     close(sv[0]);
     /* A large pipelined burst in one write: the server must interleave reads and

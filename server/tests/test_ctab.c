@@ -247,9 +247,9 @@ static void test_ctab_death_mid_insert(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         if (ipc_ctab_fault_die_mid_insert(t) != 0)
-            _exit(42);
+            ipc__exit_child(42);
         int rc = ipc_ctab_incrby(t, "new", 3, 5, NULL);
-        _exit(rc == 0 ? 1 : 2); /* must not be reached */
+        ipc__exit_child(rc == 0 ? 1 : 2); /* must not be reached */
     }
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
