@@ -536,7 +536,8 @@ static void sc_redir(void)
                 problem("redirected output is '%s', expected 'out\\nerr\\n'", got);
         }
         /* the same plan through resolve + apply_fds in a function child */
-        if (CALL(ipc_redir_clear, r, 2) == 0 && CALL(ipc_proc_fork, &p, fn_redir_child, r, NULL) == 0)
+        if (CALL(ipc_redir_clear, r, 2) == 0 &&
+            CALL(ipc_proc_fork, &p, fn_redir_child, r, NULL) == 0)
             proc_expect_exit("apply_fds child", p, 0);
         if (CALL(ipc_proc_fork, &p, fn_redir_apply_child, r, NULL) == 0)
             proc_expect_exit("apply_child child", p, 0);
@@ -639,9 +640,9 @@ static void sc_run_stdin(void)
         .flags = IPC_RUN_F_PATH, .stdin_data = data, .stdin_len = sizeof(data)};
     struct ipc_run_result res;
     int rc = (int)CALL(ipc_run, cat, &o, &res);
-    if (rc == 0 && (res.out_len != sizeof(data) || memcmp(res.out, data, sizeof(data)) != 0 ||
-                    res.stdin_written != sizeof(data) || !res.status.exited ||
-                    res.status.code != 0))
+    if (rc == 0 &&
+        (res.out_len != sizeof(data) || memcmp(res.out, data, sizeof(data)) != 0 ||
+         res.stdin_written != sizeof(data) || !res.status.exited || res.status.code != 0))
         problem("ipc_run(cat, stdin_data): %zu of %zu bytes back, %zu written, status %#x",
                 res.out_len, sizeof(data), res.stdin_written, res.status.raw);
     ipc_run_result_free(&res);
@@ -692,8 +693,8 @@ static void sc_run_timeout(void)
     struct ipc_run_options o2 = {.timeout_ms = 20, .grace_ms = 20};
     rc = (int)CALL(ipc_run, stubborn, &o2, &res);
     if (rc == 0 && (!res.timed_out || !res.killed || res.status.signal != SIGKILL))
-        problem("ipc_run grace: timed_out %d killed %d, raw status %#x", res.timed_out,
-                res.killed, res.status.raw);
+        problem("ipc_run grace: timed_out %d killed %d, raw status %#x", res.timed_out, res.killed,
+                res.status.raw);
     ipc_run_result_free(&res);
 }
 
@@ -984,8 +985,7 @@ static void sock_pair(const char *text, unsigned lflags)
                     got += (size_t)r;
                 }
                 if (got != (size_t)k || memcmp(buf, "pong", got) != 0)
-                    problem("%s: ipc_sock_send acknowledged %ld bytes, %zu arrived", text, k,
-                            got);
+                    problem("%s: ipc_sock_send acknowledged %ld bytes, %zu arrived", text, k, got);
             }
             if (CALL(ipc_sock_set_nonblock, s, 1) == 0) {
                 char b;
@@ -1347,8 +1347,7 @@ static void sc_pure(void)
         if (ipc_crc32c_with(impl, 0, v, 9) != 0xe3069283u)
             problem("CRC-32C(%s) of 123456789 is wrong", ipc_crc32c_name(impl));
     }
-    if (CALL(ipc_crc32c_force, IPC_CRC32C_TABLE) == 0 &&
-        ipc_crc32c_current() != IPC_CRC32C_TABLE)
+    if (CALL(ipc_crc32c_force, IPC_CRC32C_TABLE) == 0 && ipc_crc32c_current() != IPC_CRC32C_TABLE)
         problem("ipc_crc32c_force(TABLE) did not stick");
     IPC__IGNORE_RC(CALL(ipc_crc32c_force, IPC_CRC32C_AUTO));
     uint32_t a = ipc_crc32c(0, v, 4), b = ipc_crc32c(0, v + 4, 5);
@@ -1425,8 +1424,8 @@ static _Noreturn void run_child(const struct scenario *sc, const struct ipc_faul
     if (shm1 != shm0)
         problem("/dev/shm objects of this pid: %d before, %d after", shm0, shm1);
     char rec[8192];
-    int n = snprintf(rec, sizeof(rec), "calls %" PRIu64 "\n%sproblem %s\n", calls, g_errs,
-                     g_problems);
+    int n =
+        snprintf(rec, sizeof(rec), "calls %" PRIu64 "\n%sproblem %s\n", calls, g_errs, g_problems);
     if (n > (int)sizeof(rec) - 1)
         n = (int)sizeof(rec) - 1;
     for (int off = 0; off < n;) {
@@ -1571,10 +1570,10 @@ static void merge_observed(const char *lines)
 }
 
 struct run_out {
-    uint64_t calls;          /* seam calls of the run (the child's count) */
+    uint64_t calls; /* seam calls of the run (the child's count) */
     uint64_t per_kind[IPC_FAULT_CALL_COUNT];
-    char site[48];           /* the site that was failed, "" if none */
-    char problem[4096];      /* "" when the run was clean */
+    char site[48];      /* the site that was failed, "" if none */
+    char problem[4096]; /* "" when the run was clean */
     bool injected;
 };
 
@@ -1636,8 +1635,8 @@ static void run_once(const struct scenario *sc, const struct ipc_fault_step *ste
         ;
     close(pidfd);
     fcntl(pfd[0], F_SETFL, O_NONBLOCK);
-    for (ssize_t k; blen < sizeof(buf) - 1 && (k = read(pfd[0], buf + blen,
-                                                       sizeof(buf) - 1 - blen)) > 0;)
+    for (ssize_t k;
+         blen < sizeof(buf) - 1 && (k = read(pfd[0], buf + blen, sizeof(buf) - 1 - blen)) > 0;)
         blen += (size_t)k;
     close(pfd[0]);
     buf[blen] = '\0';
@@ -1656,10 +1655,10 @@ static void run_once(const struct scenario *sc, const struct ipc_fault_step *ste
 #define ADDP(...)                                                                                  \
     do {                                                                                           \
         if (plen < sizeof(ro->problem) - 2)                                                        \
-            plen += (size_t)snprintf(prob + plen, sizeof(ro->problem) - plen, "%s",               \
-                                     plen ? "; " : "");                                            \
+            plen +=                                                                                \
+                (size_t)snprintf(prob + plen, sizeof(ro->problem) - plen, "%s", plen ? "; " : ""); \
         if (plen < sizeof(ro->problem) - 2)                                                        \
-            plen += (size_t)snprintf(prob + plen, sizeof(ro->problem) - plen, __VA_ARGS__);       \
+            plen += (size_t)snprintf(prob + plen, sizeof(ro->problem) - plen, __VA_ARGS__);        \
     } while (0)
     const char *c = strstr(buf, "calls ");
     if (c == buf)
@@ -1784,8 +1783,8 @@ static void sweep_scenario(const struct scenario *sc, uint64_t max_runs, struct 
             sc_problems++;
             add_problem(sc->name, sched, ro.site, ro.problem);
             if (g_verbose)
-                printf("  PROBLEM --scenario %s --schedule %s [%s]: %s\n", sc->name, sched,
-                       ro.site, ro.problem);
+                printf("  PROBLEM --scenario %s --schedule %s [%s]: %s\n", sc->name, sched, ro.site,
+                       ro.problem);
         }
     }
     printf("%-13s %5" PRIu64 " seam calls, %6" PRIu64 " runs, %4" PRIu64 " problems, %6.1f s\n",
@@ -1853,11 +1852,16 @@ static const struct scenario *find_scenario(const char *name)
 int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        {"help", no_argument, NULL, 'h'},         {"list", no_argument, NULL, 'l'},
-        {"scenario", required_argument, NULL, 's'}, {"max-runs", required_argument, NULL, 'm'},
-        {"schedule", required_argument, NULL, 'S'}, {"json", required_argument, NULL, 'j'},
-        {"timeout-ms", required_argument, NULL, 't'}, {"src", required_argument, NULL, 'd'},
-        {"verbose", no_argument, NULL, 'v'},      {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"list", no_argument, NULL, 'l'},
+        {"scenario", required_argument, NULL, 's'},
+        {"max-runs", required_argument, NULL, 'm'},
+        {"schedule", required_argument, NULL, 'S'},
+        {"json", required_argument, NULL, 'j'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"src", required_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
     };
     const struct scenario *chosen[NSCEN];
     size_t nchosen = 0;
@@ -1981,8 +1985,8 @@ int main(int argc, char **argv)
     printf("call sites: %d static, %zu reached", nstatic, reached);
     if (unknown)
         printf(" (%zu not in the static list)", unknown);
-    printf("\nruns: %" PRIu64 " (%" PRIu64 " injected a fault), %.1f s\n", t.runs,
-           t.injected_runs, secs);
+    printf("\nruns: %" PRIu64 " (%" PRIu64 " injected a fault), %.1f s\n", t.runs, t.injected_runs,
+           secs);
     printf("static call sites never reached:");
     size_t nr = 0;
     for (size_t i = 0; i < g_nsites; i++)
@@ -2017,8 +2021,8 @@ int main(int argc, char **argv)
             perror(json);
             return 1;
         }
-        fprintf(f, "{\"scenarios\": %zu, \"static_sites\": %d, \"reached_sites\": %zu,\n",
-                nchosen, nstatic, reached);
+        fprintf(f, "{\"scenarios\": %zu, \"static_sites\": %d, \"reached_sites\": %zu,\n", nchosen,
+                nstatic, reached);
         fprintf(f, " \"never_failed_sites\": %zu, \"runs\": %" PRIu64 ", \"seconds\": %.1f,\n",
                 never_failed, t.runs, secs);
         fprintf(f, " \"sites\": [");

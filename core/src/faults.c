@@ -212,8 +212,9 @@ static int parse_step(const char *s, const char *end, struct ipc_fault_step *st,
     char part[3][32];
     size_t n = 0;
     const char *p = s;
+    const char *colon = NULL;
     while (n < 3) {
-        const char *colon = memchr(p, ':', (size_t)(end - p));
+        colon = memchr(p, ':', (size_t)(end - p));
         const char *stop = colon ? colon : end;
         if ((size_t)(stop - p) >= sizeof(part[0]))
             return parse_error(err, errlen, "fault step '%.*s': a field is too long", s,
@@ -225,7 +226,8 @@ static int parse_step(const char *s, const char *end, struct ipc_fault_step *st,
             break;
         p = colon + 1;
     }
-    if (n != 3 || memchr(p, ':', (size_t)(end - p)))
+    /* three fields, and no colon after the third (a fourth field) */
+    if (n != 3 || colon)
         return parse_error(err, errlen, "fault step '%.*s' is not KIND:NTH:ACTION", s,
                            (size_t)(end - s));
     if (ipc_fault_call_parse(part[0], &st->call) < 0)
@@ -258,7 +260,9 @@ int ipc_faults_parse(const char *text, struct ipc_fault_step *steps, size_t cap,
         return -EINVAL;
     size_t n = 0;
     const char *p = text;
-    while (*p) {
+    /* "" is no step; otherwise every comma separates two steps, so a trailing
+     * comma is an empty (bad) step rather than nothing */
+    while (*text) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
         if (n == cap) {
@@ -270,7 +274,9 @@ int ipc_faults_parse(const char *text, struct ipc_fault_step *steps, size_t cap,
         if (rc < 0)
             return rc;
         n++;
-        p = comma ? comma + 1 : end;
+        if (!comma)
+            break;
+        p = comma + 1;
     }
     return (int)n;
 }
