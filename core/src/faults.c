@@ -631,7 +631,8 @@ int ipc_faults_arm_schedule(const struct ipc_fault_step *steps, size_t n)
     if (rc < 0)
         return rc;
     atomic_store_explicit(&state->mode, MODE_OFF, memory_order_release);
-    memcpy(state->steps, steps, n * sizeof(*steps));
+    if (n) /* steps may be NULL for an empty schedule: memcpy(NULL) is undefined */
+        memcpy(state->steps, steps, n * sizeof(*steps));
     state->nsteps = n;
     for (size_t i = 0; i < IPC_FAULT_MAX_STEPS; i++)
         atomic_store_explicit(&state->step_seen[i], 0, memory_order_relaxed);
