@@ -747,9 +747,14 @@ static void sc_run_timeout(void)
     if (rc == 0 && (!res.timed_out || !res.status.signaled || res.status.signal != SIGTERM))
         problem("ipc_run timeout: timed_out %d, raw status %#x", res.timed_out, res.status.raw);
     ipc_run_result_free(&res);
-    char *const stubborn[] = {"/bin/sh", "-c", "trap '' TERM; exec sleep 5", NULL};
+    /* a child that ignores SIGTERM from its first instruction: ignored signals
+     * stay ignored across exec (a trap in the shell would race the timeout) */
+    char *const stubborn[] = {"/bin/sh", "-c", "exec sleep 5", NULL};
     struct ipc_run_options o2 = {.timeout_ms = 20, .grace_ms = 20};
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_term;
+    sigaction(SIGTERM, &ign, &old_term);
     rc = (int)CALL(ipc_run, stubborn, &o2, &res);
+    sigaction(SIGTERM, &old_term, NULL);
     if (rc == 0 && (!res.timed_out || !res.killed || res.status.signal != SIGKILL))
         problem("ipc_run grace: timed_out %d killed %d, raw status %#x", res.timed_out, res.killed,
                 res.status.raw);
@@ -1564,6 +1569,7 @@ struct site {
     char where[48];
     int call;
     int is_static; /* found in the sources */
+    int last_line; /* static: the line of the call's closing parenthesis */
     uint64_t calls, injected;
 };
 
@@ -1585,6 +1591,28 @@ static struct site *site_get(const char *where)
     return s;
 }
 
+/* The static site whose call spans the reported file:line (the same site for
+ * gcc's first-line and clang's last-line __LINE__), else the site by name. */
+static struct site *site_canonical(const char *where)
+{
+    const char *colon = strrchr(where, ':');
+    if (colon) {
+        int line = atoi(colon + 1);
+        size_t flen = (size_t)(colon - where);
+        for (size_t i = 0; i < g_nsites; i++) {
+            struct site *s = &g_sites[i];
+            const char *sc = strrchr(s->where, ':');
+            if (!s->is_static || !sc || (size_t)(sc - s->where) != flen ||
+                strncmp(s->where, where, flen) != 0)
+                continue;
+            int first = atoi(sc + 1);
+            if (line >= first && line <= s->last_line)
+                return s;
+        }
+    }
+    return site_get(where);
+}
+
 /* The static list: every line of core/src/ *.c and internal.h (not sys.h, which
  * defines the seam) holding "ipc__sys_NAME(" outside a #define or comment line. */
 static int scan_static_sites(const char *dir)
@@ -1604,9 +1632,18 @@ static int scan_static_sites(const char *dir)
         if (!f)
             continue;
         char line[1024];
-        int lineno = 0;
+        int lineno = 0, depth = 0;
+        struct site *open_site = NULL; /* a call whose ')' is on a later line */
         while (fgets(line, sizeof(line), f)) {
             lineno++;
+            if (open_site) {
+                for (const char *c = line; *c && depth; c++)
+                    depth += (*c == '(') - (*c == ')');
+                open_site->last_line = lineno;
+                if (!depth)
+                    open_site = NULL;
+                continue;
+            }
             const char *t = line + strspn(line, " \t");
             if (*t == '#' || *t == '*' || strncmp(t, "/*", 2) == 0 || strncmp(t, "//", 2) == 0)
                 continue;
@@ -1623,8 +1660,16 @@ static int scan_static_sites(const char *dir)
             struct site *s = site_get(where);
             if (s && !s->is_static) {
                 s->is_static = 1;
+                s->last_line = lineno;
                 n++;
             }
+            /* gcc names a call spanning lines by its first line, clang by its
+             * last: remember where it ends */
+            depth = 0;
+            for (const char *c = p; *c; c++)
+                depth += (*c == '(') - (*c == ')');
+            if (depth > 0 && s)
+                open_site = s;
         }
         fclose(f);
     }
@@ -1822,7 +1867,7 @@ static void run_once(const struct scenario *sc, const struct ipc_fault_step *ste
     if (ns > MAX_SITES)
         ns = MAX_SITES;
     for (size_t i = 0; i < ns; i++) {
-        struct site *s = site_get(sites[i].where);
+        struct site *s = site_canonical(sites[i].where);
         if (!s)
             continue;
         s->call = sites[i].call;
@@ -2112,12 +2157,26 @@ int main(int argc, char **argv)
         if (g_sites[i].is_static && !g_sites[i].calls)
             printf("%s %s", nr++ % 6 ? "" : "\n ", g_sites[i].where);
     printf("%s\n", nr ? "" : " none");
-    printf("call sites reached but never failed:");
-    for (size_t i = 0; i < g_nsites; i++)
-        if (g_sites[i].calls && !g_sites[i].injected)
-            printf("%s %s", never_failed++ % 6 ? "" : "\n ", g_sites[i].where);
+    /* a kind without errnos (sigprocmask, pthread_sigmask) cannot fail at all;
+     * the others were never failed because every action the sweep tried was
+     * one the real call could not produce there (ipc/faults.h) */
+    size_t cannot = 0;
+    printf("call sites reached but never failed (kind):");
+    for (size_t i = 0; i < g_nsites; i++) {
+        const struct site *st = &g_sites[i];
+        if (!st->calls || st->injected)
+            continue;
+        if (st->call >= 0 && ipc_fault_call_errnos(st->call, NULL) == 0) {
+            cannot++;
+            continue;
+        }
+        printf("%s %s(%s)", never_failed++ % 5 ? "" : "\n ", st->where,
+               st->call >= 0 ? ipc_fault_call_name(st->call) : "?");
+    }
     printf("%s\n", never_failed ? "" : " none");
-    printf("(%zu reached sites never failed)\n", never_failed);
+    printf("(%zu reached sites never failed; %zu more are sigprocmask/pthread_sigmask"
+           " calls, which cannot fail)\n",
+           never_failed, cannot);
     if (g_verbose && g_olen)
         printf("errors returned by libipc functions (function errno):\n%s", g_observed);
     printf("problems: %zu\n", g_nprobs);
