@@ -35,6 +35,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1219,13 +1220,38 @@ struct collector {
     ipc_pool *p;
     long rc;
     struct ipc_pool_result r;
+    _Atomic pid_t tid;
 };
 
 static void *collector_main(void *arg)
 {
     struct collector *c = arg;
+    c->tid = (pid_t)syscall(SYS_gettid);
     c->rc = ipc_pool_collect(c->p, 5000, &c->r);
     return NULL;
+}
+
+/* Waits (without sleeping: reading /proc) until thread tid is blocked in the
+ * kernel, at most 2 s. */
+static void wait_thread_blocked(pid_t tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    int64_t deadline = ipc__now_ms() + 2000;
+    while (ipc__now_ms() < deadline) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            return;
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')');
+        if (rp && rp[1] == ' ' && rp[2] == 'S')
+            return;
+        sched_yield();
+    }
 }
 
 /* Two threads collecting two tasks at once: one polls, the other takes the role
@@ -1340,8 +1366,23 @@ static void sc_pool(void)
         long rc = CALL(ipc_pool_collect, p, 0, &r);
         if (rc == 0)
             problem("a hanging task completed");
+        /* terminate while another thread polls in collect: it is woken through
+         * the pool's wake pipe and returns the cancelled task */
+        struct collector c = {.p = p, .tid = 0};
+        pthread_t t;
+        bool threaded = pthread_create(&t, NULL, collector_main, &c) == 0;
+        while (threaded && !c.tid)
+            sched_yield();
+        if (threaded)
+            wait_thread_blocked(c.tid);
         IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
-        rc = CALL(ipc_pool_collect, p, 1000, &r);
+        if (threaded) {
+            pthread_join(t, NULL);
+            rc = ck("ipc_pool_collect", c.rc);
+            r = c.r;
+        } else {
+            rc = CALL(ipc_pool_collect, p, 1000, &r);
+        }
         if (rc == 0 && r.status != -ECANCELED)
             problem("a terminated task has status %d, not -ECANCELED", r.status);
         if (rc == 0)
