@@ -12,7 +12,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "ipc/faults.h"
@@ -22,7 +25,19 @@
 
 /* The errnos each kind can fail with in practice (from its man page, minus the
  * ones that mean a caller bug such as EBADF or EFAULT, and minus those that cannot
- * happen to libipc's own use: ECHILD for a child it has not reaped). */
+ * happen to libipc's own use: ECHILD for a child it has not reaped).
+ *
+ * sigprocmask and pthread_sigmask have none: their only errors are EINVAL for a
+ * bad `how` and EFAULT, and libipc passes constants and its own sets. Injecting
+ * EINVAL there (as the first version of this table did) made the sweep report
+ * "failures" that no real run can have: a SIGPIPE guard that did not block
+ * SIGPIPE, a function child left with every signal blocked.
+ *
+ * Some errnos depend on the state of the fd rather than on the kind; the
+ * wrappers below pass it along and fault_possible() drops a fault that the real
+ * call could not produce on that fd at that moment (see there). fcntl's list is
+ * the union over the commands libipc uses; fault_possible() keeps per command
+ * only the errnos that command can return. */
 #define E(...)         ((const int[]){__VA_ARGS__})
 #define ROW(name, ...) [IPC_FAULT_##name] = {E(__VA_ARGS__), sizeof(E(__VA_ARGS__)) / sizeof(int)}
 static const struct {
@@ -50,7 +65,7 @@ static const struct {
     ROW(kill, EPERM, ESRCH),
     ROW(sigqueue, EAGAIN, EPERM, ESRCH),
     ROW(dup2, EINTR, EBUSY, EMFILE),
-    ROW(fcntl, EPERM, EBUSY),
+    ROW(fcntl, EPERM, EBUSY, EMFILE),
     ROW(open, EINTR, EMFILE, ENFILE, ENOENT, EACCES, ENOMEM),
     ROW(socket, EMFILE, ENFILE, ENOBUFS, ENOMEM),
     ROW(setsockopt, ENOMEM, ENOBUFS),
@@ -65,8 +80,8 @@ static const struct {
     ROW(shm_open, EMFILE, ENFILE, EACCES),
     ROW(ftruncate, EINTR, ENOSPC, EFBIG),
     ROW(sigaction, EINVAL),
-    ROW(sigprocmask, EINVAL),
-    ROW(pthread_sigmask, EINVAL),
+    [IPC_FAULT_sigprocmask] = {NULL, 0},
+    [IPC_FAULT_pthread_sigmask] = {NULL, 0},
     ROW(sigtimedwait, EINTR, EAGAIN),
     ROW(signalfd, EMFILE, ENFILE, ENOMEM),
     ROW(malloc, ENOMEM),
@@ -212,8 +227,9 @@ static int parse_step(const char *s, const char *end, struct ipc_fault_step *st,
     char part[3][32];
     size_t n = 0;
     const char *p = s;
+    const char *colon = NULL;
     while (n < 3) {
-        const char *colon = memchr(p, ':', (size_t)(end - p));
+        colon = memchr(p, ':', (size_t)(end - p));
         const char *stop = colon ? colon : end;
         if ((size_t)(stop - p) >= sizeof(part[0]))
             return parse_error(err, errlen, "fault step '%.*s': a field is too long", s,
@@ -225,7 +241,8 @@ static int parse_step(const char *s, const char *end, struct ipc_fault_step *st,
             break;
         p = colon + 1;
     }
-    if (n != 3 || memchr(p, ':', (size_t)(end - p)))
+    /* three fields, and no colon after the third (a fourth field) */
+    if (n != 3 || colon)
         return parse_error(err, errlen, "fault step '%.*s' is not KIND:NTH:ACTION", s,
                            (size_t)(end - s));
     if (ipc_fault_call_parse(part[0], &st->call) < 0)
@@ -258,7 +275,9 @@ int ipc_faults_parse(const char *text, struct ipc_fault_step *steps, size_t cap,
         return -EINVAL;
     size_t n = 0;
     const char *p = text;
-    while (*p) {
+    /* "" is no step; otherwise every comma separates two steps, so a trailing
+     * comma is an empty (bad) step rather than nothing */
+    while (*text) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
         if (n == cap) {
@@ -270,7 +289,9 @@ int ipc_faults_parse(const char *text, struct ipc_fault_step *steps, size_t cap,
         if (rc < 0)
             return rc;
         n++;
-        p = comma ? comma + 1 : end;
+        if (!comma)
+            break;
+        p = comma + 1;
     }
     return (int)n;
 }
@@ -361,21 +382,190 @@ static size_t short_length(size_t n, enum ipc_fault_short c)
     }
 }
 
+/* What the fd of a call is like, for the faults that depend on it. */
+enum { FD_READ, FD_WRITE, FD_OTHER };
+struct fault_fd {
+    int fd;
+    int dir;      /* FD_READ: data flows in; FD_WRITE: out; FD_OTHER: neither */
+    int dontwait; /* MSG_DONTWAIT: this call does not block even on a blocking fd */
+    int cmd;      /* fcntl: the command; dup2: the new fd */
+    pid_t pid;    /* signal sends: the target (> 0), 0 when unknown */
+};
+
+/* Whether pid is a child of this process that has not been reaped (a zombie
+ * counts): /proc/<pid>/stat's parent field. Async-signal-safe. */
+static int own_child(pid_t pid)
+{
+    char path[48], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')'); /* the name may hold spaces and parens */
+    int ppid = 0;
+    char pstate;
+    if (!rp || sscanf(rp + 1, " %c %d", &pstate, &ppid) != 2)
+        return 0;
+    return ppid == getpid();
+}
+
+/* The pid behind a pidfd: the "Pid:" line of /proc/self/fdinfo/<fd>. */
+static pid_t pidfd_pid(int pidfd)
+{
+    char path[48], buf[1024];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nPid:");
+    return p ? (pid_t)atoi(p + 5) : 0;
+}
+
+/* Whether the real call could fail with err (or, err 0, move fewer bytes than n)
+ * on this fd right now. Only the cases that libipc's code meets are told apart;
+ * everything else stays possible:
+ *   - EINTR needs a call that sleeps: never on a non-blocking fd.
+ *   - EAGAIN needs a non-blocking call that would have to wait: a read with
+ *     bytes available (FIONREAD) or a pipe write with room for it (all n bytes
+ *     up to PIPE_BUF, one byte beyond) does not.
+ *   - EIO is a device or file-system error: never on a pipe or socket.
+ *   - recvfrom reports ECONNREFUSED (an ICMP error) on a connected socket only.
+ *   - EPIPE on a pipe needs its read end closed everywhere (poll says POLLERR).
+ *   - A write of at most PIPE_BUF bytes to a pipe is atomic: never short. A read
+ *     from a pipe holding at least n bytes returns n: never short.
+ *   - fcntl: F_DUPFD(_CLOEXEC) fails with EMFILE only, F_SETPIPE_SZ with EPERM
+ *     or EBUSY only; the get/set flag commands on an open fd cannot fail.
+ *   - dup2 onto an fd below RLIMIT_NOFILE cannot fail with EMFILE.
+ *   - kill, sigqueue, pidfd_send_signal to an unreaped child of this process
+ *     cannot fail with EPERM or ESRCH.
+ * Uses only real calls (fstat, fcntl, ioctl, poll, getrlimit), never the seam. */
+static int fault_possible(int call, const struct fault_fd *f, int err, size_t n)
+{
+    if (call == IPC_FAULT_fcntl) {
+        switch (f->cmd) {
+        case F_DUPFD:
+        case F_DUPFD_CLOEXEC:
+            return err == EMFILE;
+        case F_SETPIPE_SZ:
+            return err == EPERM || err == EBUSY;
+        default:
+            return 0;
+        }
+    }
+    if (call == IPC_FAULT_kill || call == IPC_FAULT_sigqueue ||
+        call == IPC_FAULT_pidfd_send_signal) {
+        /* A live (or zombie) child of ours, same credentials: a signal to it
+         * cannot be refused (EPERM) nor miss it (ESRCH). libipc signals its own
+         * children this way; everything else (ipc_sig_send to any pid) stays open. */
+        pid_t pid = f->pid < 0 ? pidfd_pid(-(f->pid + 1)) : f->pid;
+        if ((err == EPERM || err == ESRCH) && pid > 0 && own_child(pid))
+            return 0;
+        return 1;
+    }
+    if (call == IPC_FAULT_dup2) {
+        struct rlimit rl;
+        if (err == EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)f->cmd < rl.rlim_cur)
+            return 0;
+        return 1;
+    }
+    struct stat st;
+    int fifo = 0, sock = 0;
+    if (fstat(f->fd, &st) == 0) {
+        fifo = S_ISFIFO(st.st_mode);
+        sock = S_ISSOCK(st.st_mode);
+    }
+    int fl = fcntl(f->fd, F_GETFL);
+    int nonblock = f->dontwait || (fl >= 0 && (fl & O_NONBLOCK));
+    int avail = -1;
+    if ((fifo || sock) && f->dir != FD_OTHER && ioctl(f->fd, FIONREAD, &avail) < 0)
+        avail = -1;
+    switch (err) {
+    case EINTR:
+        return !nonblock;
+    case EAGAIN:
+        if (!nonblock)
+            return 0;
+        if (f->dir == FD_READ && avail > 0)
+            return 0;
+        if (f->dir == FD_WRITE && fifo && avail >= 0) {
+            int cap = fcntl(f->fd, F_GETPIPE_SZ);
+            size_t room = cap > avail ? (size_t)(cap - avail) : 0;
+            if (room >= (n <= PIPE_BUF ? n : 1))
+                return 0;
+        }
+        return 1;
+    case EIO:
+        return !fifo && !sock;
+    case ECONNREFUSED:
+        /* an ICMP error is reported to a connected datagram socket only */
+        if (call == IPC_FAULT_recvfrom && sock) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            return getpeername(f->fd, (struct sockaddr *)&ss, &sl) == 0;
+        }
+        return 1;
+    case EPIPE:
+        if (fifo && f->dir == FD_WRITE) {
+            struct pollfd pfd = {.fd = f->fd, .events = POLLOUT};
+            return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR);
+        }
+        return 1;
+    case 0: /* short */
+        if (fifo && f->dir == FD_WRITE && n <= PIPE_BUF)
+            return 0;
+        if (fifo && f->dir == FD_READ && avail >= 0 && (size_t)avail >= n)
+            return 0;
+        return 1;
+    default:
+        return 1;
+    }
+}
+
 /* The random mode's choice of failure for one call: an errno of the call's list,
- * or (for a transfer of 2 bytes or more) one of the short classes. */
+ * or (for a transfer of 2 bytes or more) one of the short classes, starting at the
+ * drawn one and skipping those this fd could not produce (so that rate 1 still
+ * fails every call that can fail at all). */
 static void random_action(int call, size_t *len, uint64_t draw, int *err,
-                          enum ipc_fault_short *shortc)
+                          enum ipc_fault_short *shortc, const struct fault_fd *f)
 {
     size_t nerr = call_errnos[call].n;
     size_t nshort = call_info[call].can_short && len && *len >= 2 ? IPC_FAULT_SHORT_COUNT - 1 : 0;
+    if (nerr + nshort == 0)
+        return; /* a kind that cannot fail (sigprocmask) */
     size_t pick = (size_t)(draw % (nerr + nshort));
-    if (pick < nerr)
-        *err = call_errnos[call].errnos[pick];
-    else
-        *shortc = (enum ipc_fault_short)(pick - nerr + 1);
+    for (size_t k = 0; k < nerr + nshort; k++) {
+        size_t a = (pick + k) % (nerr + nshort);
+        int e = a < nerr ? call_errnos[call].errnos[a] : 0;
+        if (f && !fault_possible(call, f, e, len ? *len : 0))
+            continue;
+        if (a < nerr)
+            *err = e;
+        else
+            *shortc = (enum ipc_fault_short)(a - nerr + 1);
+        return;
+    }
 }
 
+static int fault_decide(enum ipc_fault_call call, const char *site, size_t *len,
+                        const struct fault_fd *f);
+
 int ipc__fault(enum ipc_fault_call call, const char *site, size_t *len)
+{
+    return fault_decide(call, site, len, NULL);
+}
+
+static int fault_decide(enum ipc_fault_call call, const char *site, size_t *len,
+                        const struct fault_fd *f)
 {
     struct fault_state *s = state;
     if (!s)
@@ -407,12 +597,16 @@ int ipc__fault(enum ipc_fault_call call, const char *site, size_t *len)
         uint64_t draw =
             mix64(atomic_fetch_add_explicit(&s->rng, 0x9e3779b97f4a7c15ULL, memory_order_relaxed));
         if (s->always || draw < s->threshold)
-            random_action((int)call, len, mix64(draw), &err, &shortc);
+            random_action((int)call, len, mix64(draw), &err, &shortc, f);
     }
     if (!err) {
         if (!shortc || !call_info[call].can_short || !len || *len < 2)
             return 0;
+        if (f && !fault_possible((int)call, f, 0, *len))
+            return 0;
         *len = short_length(*len, shortc);
+    } else if (f && !fault_possible((int)call, f, err, len ? *len : 0)) {
+        return 0; /* this fd could not fail so now: the call goes through */
     }
     atomic_fetch_add_explicit(&s->injected[call], 1, memory_order_relaxed);
     if (slot)
@@ -437,7 +631,8 @@ int ipc_faults_arm_schedule(const struct ipc_fault_step *steps, size_t n)
     if (rc < 0)
         return rc;
     atomic_store_explicit(&state->mode, MODE_OFF, memory_order_release);
-    memcpy(state->steps, steps, n * sizeof(*steps));
+    if (n) /* steps may be NULL for an empty schedule: memcpy(NULL) is undefined */
+        memcpy(state->steps, steps, n * sizeof(*steps));
     state->nsteps = n;
     for (size_t i = 0; i < IPC_FAULT_MAX_STEPS; i++)
         atomic_store_explicit(&state->step_seen[i], 0, memory_order_relaxed);
@@ -548,19 +743,22 @@ int ipc__fault_rc(enum ipc_fault_call call, const char *site)
 
 ssize_t ipc__fault_read(const char *site, int fd, void *buf, size_t n)
 {
-    int err = ipc__fault(IPC_FAULT_read, site, &n);
+    struct fault_fd f = {fd, FD_READ, 0, 0, 0};
+    int err = fault_decide(IPC_FAULT_read, site, &n, &f);
     return err ? fail_with(err) : read(fd, buf, n);
 }
 
 ssize_t ipc__fault_signalfd_read(const char *site, int fd, void *buf, size_t n)
 {
-    int err = ipc__fault(IPC_FAULT_signalfd_read, site, NULL);
+    struct fault_fd f = {fd, FD_OTHER, 0, 0, 0};
+    int err = fault_decide(IPC_FAULT_signalfd_read, site, NULL, &f);
     return err ? fail_with(err) : read(fd, buf, n);
 }
 
 ssize_t ipc__fault_write(const char *site, int fd, const void *buf, size_t n)
 {
-    int err = ipc__fault(IPC_FAULT_write, site, &n);
+    struct fault_fd f = {fd, FD_WRITE, 0, 0, 0};
+    int err = fault_decide(IPC_FAULT_write, site, &n, &f);
     return err ? fail_with(err) : write(fd, buf, n);
 }
 
@@ -589,7 +787,8 @@ static size_t iov_total(const struct iovec *iov, int cnt)
 ssize_t ipc__fault_readv(const char *site, int fd, const struct iovec *iov, int cnt)
 {
     size_t total = iov_total(iov, cnt), len = total;
-    int err = ipc__fault(IPC_FAULT_readv, site, &len);
+    struct fault_fd f = {fd, FD_READ, 0, 0, 0};
+    int err = fault_decide(IPC_FAULT_readv, site, &len, &f);
     if (err)
         return fail_with(err);
     if (len == total)
@@ -601,7 +800,8 @@ ssize_t ipc__fault_readv(const char *site, int fd, const struct iovec *iov, int 
 ssize_t ipc__fault_writev(const char *site, int fd, const struct iovec *iov, int cnt)
 {
     size_t total = iov_total(iov, cnt), len = total;
-    int err = ipc__fault(IPC_FAULT_writev, site, &len);
+    struct fault_fd f = {fd, FD_WRITE, 0, 0, 0};
+    int err = fault_decide(IPC_FAULT_writev, site, &len, &f);
     if (err)
         return fail_with(err);
     if (len == total)
@@ -626,28 +826,32 @@ static size_t stream_len(int fd, size_t n)
 ssize_t ipc__fault_send(const char *site, int fd, const void *buf, size_t n, int flags)
 {
     size_t len = stream_len(fd, n);
-    int err = ipc__fault(IPC_FAULT_send, site, &len);
+    struct fault_fd f = {fd, FD_WRITE, !!(flags & MSG_DONTWAIT), 0, 0};
+    int err = fault_decide(IPC_FAULT_send, site, &len, &f);
     return err ? fail_with(err) : send(fd, buf, len && len < n ? len : n, flags);
 }
 
 ssize_t ipc__fault_recv(const char *site, int fd, void *buf, size_t n, int flags)
 {
     size_t len = stream_len(fd, n);
-    int err = ipc__fault(IPC_FAULT_recv, site, &len);
+    struct fault_fd f = {fd, FD_READ, !!(flags & MSG_DONTWAIT), 0, 0};
+    int err = fault_decide(IPC_FAULT_recv, site, &len, &f);
     return err ? fail_with(err) : recv(fd, buf, len && len < n ? len : n, flags);
 }
 
 ssize_t ipc__fault_sendto(const char *site, int fd, const void *buf, size_t n, int flags,
                           const struct sockaddr *to, socklen_t tolen)
 {
-    int err = ipc__fault(IPC_FAULT_sendto, site, NULL);
+    struct fault_fd f = {fd, FD_WRITE, !!(flags & MSG_DONTWAIT), 0, 0};
+    int err = fault_decide(IPC_FAULT_sendto, site, NULL, &f);
     return err ? fail_with(err) : sendto(fd, buf, n, flags, to, tolen);
 }
 
 ssize_t ipc__fault_recvfrom(const char *site, int fd, void *buf, size_t n, int flags,
                             struct sockaddr *from, socklen_t *fromlen)
 {
-    int err = ipc__fault(IPC_FAULT_recvfrom, site, NULL);
+    struct fault_fd f = {fd, FD_READ, !!(flags & MSG_DONTWAIT), 0, 0};
+    int err = fault_decide(IPC_FAULT_recvfrom, site, NULL, &f);
     return err ? fail_with(err) : recvfrom(fd, buf, n, flags, from, fromlen);
 }
 
@@ -674,4 +878,51 @@ void *ipc__fault_mmap(const char *site, void *addr, size_t len, int prot, int fl
 {
     int err = ipc__fault(IPC_FAULT_mmap, site, NULL);
     return err ? (errno = err, MAP_FAILED) : mmap(addr, len, prot, flags, fd, off);
+}
+
+int ipc__fault_fd(enum ipc_fault_call call, const char *site, int fd)
+{
+    struct fault_fd f = {fd, call == IPC_FAULT_accept4 ? FD_READ : FD_OTHER, 0, 0, 0};
+    int err = fault_decide(call, site, NULL, &f);
+    if (err)
+        errno = err;
+    return err;
+}
+
+int ipc__fault_fcntl(const char *site, int fd, int cmd, ...)
+{
+    struct fault_fd f = {fd, FD_OTHER, 0, cmd, 0};
+    int err = fault_decide(IPC_FAULT_fcntl, site, NULL, &f);
+    if (err)
+        errno = err;
+    return err;
+}
+
+int ipc__fault_dup2(const char *site, int oldfd, int newfd)
+{
+    struct fault_fd f = {oldfd, FD_OTHER, 0, newfd, 0};
+    int err = fault_decide(IPC_FAULT_dup2, site, NULL, &f);
+    if (err)
+        errno = err;
+    return err;
+}
+
+int ipc__fault_pid(enum ipc_fault_call call, const char *site, pid_t pid)
+{
+    struct fault_fd f = {-1, FD_OTHER, 0, 0, pid};
+    int err = fault_decide(call, site, NULL, &f);
+    if (err)
+        errno = err;
+    return err;
+}
+
+int ipc__fault_pidfd(const char *site, int pidfd)
+{
+    struct fault_fd f = {-1, FD_OTHER, 0, 0, 0};
+    /* resolved only when a fault is due: fault_possible reads f->pid */
+    f.pid = -pidfd - 1; /* marker: a pidfd, looked up lazily */
+    int err = fault_decide(IPC_FAULT_pidfd_send_signal, site, NULL, &f);
+    if (err)
+        errno = err;
+    return err;
 }

@@ -31,6 +31,19 @@ static inline int ipc__fd_set_nonblock(int fd, int on)
     return 0;
 }
 
+/* dup2 retried over EINTR and EBUSY. EBUSY is Linux's answer when newfd is
+ * being installed by an open() or dup() racing in another thread: transient, and
+ * fatal to leave unretried where newfd is 0-2 (ipc_redir_restore would lose the
+ * caller's stdout for good). Async-signal-safe. */
+static inline int ipc__dup2_retry(int oldfd, int newfd)
+{
+    int rc;
+    do
+        rc = ipc__sys_dup2(oldfd, newfd);
+    while (rc < 0 && (errno == EINTR || errno == EBUSY));
+    return rc;
+}
+
 /* proc.c's exec-child recipe, shared with run.c's stdin_path child. Both are
  * async-signal-safe and run only in a freshly forked child.
  * ipc__child_reset_signals: caught signals back to the default (ignored ones stay

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "ipc/pipe.h"
 #include "ipc/redir.h"
 
 extern char **environ;
@@ -276,7 +277,10 @@ static int err_pipe_open(int ep[2])
 static int err_pipe_collect(int ep0, pid_t pid)
 {
     int err = 0;
-    ssize_t n = IPC__RETRY(ipc__sys_read(ep0, &err, sizeof(err)));
+    /* The child writes the 4 bytes at once, but a read may still return fewer
+     * (a signal, or a future change of the writer): read until 4 or EOF, or a
+     * short read would pass for "exec'd" and the child's error would be lost. */
+    ssize_t n = ipc_pipe_read_full(ep0, &err, sizeof(err));
     close(ep0);
     if (n == (ssize_t)sizeof(err) && err != 0) {
         reap_failed(pid);

@@ -182,7 +182,7 @@ static int apply_resolved(const int src[3], int tmp[3])
         if (use[t] < 0)
             continue;
         /* use[t] >= 3 != t, so dup2 always creates a fresh, inheritable fd t. */
-        if (IPC__RETRY(ipc__sys_dup2(use[t], t)) < 0)
+        if (ipc__dup2_retry(use[t], t) < 0)
             return ipc__neg_errno();
     }
     return 0;
@@ -270,7 +270,7 @@ int ipc_redir_restore(struct ipc_redir_saved *saved)
     int rc = 0;
     for (int t = 0; t < 3; t++) {
         if (saved->fd[t] >= 0) {
-            if (IPC__RETRY(ipc__sys_dup2(saved->fd[t], t)) < 0 && rc == 0)
+            if (ipc__dup2_retry(saved->fd[t], t) < 0 && rc == 0)
                 rc = ipc__neg_errno();
             close(saved->fd[t]);
             saved->fd[t] = -1;

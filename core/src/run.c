@@ -231,7 +231,7 @@ static int run_path_child(void *arg)
     int fd = IPC__RETRY(ipc__sys_open(c->stdin_path, O_RDONLY | O_CLOEXEC));
     if (fd < 0)
         child_fail(c, errno);
-    if (fd == 0 ? ipc__sys_fcntl(0, F_SETFD, 0) < 0 : ipc__sys_dup2(fd, 0) < 0)
+    if (fd == 0 ? ipc__sys_fcntl(0, F_SETFD, 0) < 0 : ipc__dup2_retry(fd, 0) < 0)
         child_fail(c, errno);
     if (fd != 0)
         close(fd);
@@ -313,7 +313,7 @@ static int run_stdin_source(struct run *r, int *stdio0)
         r->in_data = r->o.stdin_data;
         r->in_left = r->o.stdin_len;
     } else {
-        r->null_fd = ipc__sys_open("/dev/null", O_RDONLY | O_CLOEXEC);
+        r->null_fd = IPC__RETRY(ipc__sys_open("/dev/null", O_RDONLY | O_CLOEXEC));
         if (r->null_fd < 0)
             return ipc__neg_errno();
         *stdio0 = r->null_fd;

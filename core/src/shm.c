@@ -76,7 +76,7 @@ int ipc_shm_new_anon(ipc_shm **out, size_t size)
  * still owns fd. */
 static int region_from_fd(struct ipc_shm **out, int kind, int fd, size_t size, bool resize)
 {
-    if (resize && ipc__sys_ftruncate(fd, (off_t)size) < 0)
+    if (resize && IPC__RETRY(ipc__sys_ftruncate(fd, (off_t)size)) < 0)
         return ipc__neg_errno();
     struct ipc_shm *r = region_alloc(kind);
     if (!r)

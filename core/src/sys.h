@@ -45,6 +45,15 @@ ssize_t ipc__fault_sendto(const char *site, int fd, const void *buf, size_t n, i
 ssize_t ipc__fault_recvfrom(const char *site, int fd, void *buf, size_t n, int flags,
                             struct sockaddr *from, socklen_t *fromlen);
 int ipc__fault_int(enum ipc_fault_call call, const char *site);
+/* The same for calls whose possible errnos depend on their fd (connect, accept4:
+ * EINTR only when the socket blocks), on fcntl's command or on dup2's target. */
+int ipc__fault_fd(enum ipc_fault_call call, const char *site, int fd);
+int ipc__fault_fcntl(const char *site, int fd, int cmd, ...);
+int ipc__fault_dup2(const char *site, int oldfd, int newfd);
+/* Signal sends: EPERM and ESRCH only for a target that is not a live child of
+ * this process (by pid, or by pidfd). */
+int ipc__fault_pid(enum ipc_fault_call call, const char *site, pid_t pid);
+int ipc__fault_pidfd(const char *site, int pidfd);
 int ipc__fault_rc(enum ipc_fault_call call, const char *site);
 void *ipc__fault_malloc(const char *site, size_t n);
 void *ipc__fault_calloc(const char *site, size_t n, size_t size);
@@ -81,19 +90,23 @@ void *ipc__fault_mmap(const char *site, void *addr, size_t len, int prot, int fl
 #define ipc__sys_waitpid(...)       IPC__SYS_INT(waitpid, waitpid(__VA_ARGS__))
 #define ipc__sys_waitid(...)        IPC__SYS_INT(waitid, waitid(__VA_ARGS__))
 #define ipc__sys_pidfd_open(...)    IPC__SYS_INT(pidfd_open, syscall(SYS_pidfd_open, __VA_ARGS__))
-#define ipc__sys_pidfd_send_signal(...)                                                            \
-    IPC__SYS_INT(pidfd_send_signal, syscall(SYS_pidfd_send_signal, __VA_ARGS__))
-#define ipc__sys_kill(...)            IPC__SYS_INT(kill, kill(__VA_ARGS__))
-#define ipc__sys_sigqueue(...)        IPC__SYS_INT(sigqueue, sigqueue(__VA_ARGS__))
-#define ipc__sys_dup2(...)            IPC__SYS_INT(dup2, dup2(__VA_ARGS__))
-#define ipc__sys_fcntl(...)           IPC__SYS_INT(fcntl, fcntl(__VA_ARGS__))
-#define ipc__sys_open(...)            IPC__SYS_INT(open, open(__VA_ARGS__))
-#define ipc__sys_socket(...)          IPC__SYS_INT(socket, socket(__VA_ARGS__))
-#define ipc__sys_setsockopt(...)      IPC__SYS_INT(setsockopt, setsockopt(__VA_ARGS__))
-#define ipc__sys_bind(...)            IPC__SYS_INT(bind, bind(__VA_ARGS__))
-#define ipc__sys_listen(...)          IPC__SYS_INT(listen, listen(__VA_ARGS__))
-#define ipc__sys_accept4(...)         IPC__SYS_INT(accept4, accept4(__VA_ARGS__))
-#define ipc__sys_connect(...)         IPC__SYS_INT(connect, connect(__VA_ARGS__))
+#define ipc__sys_pidfd_send_signal(fd, ...)                                                        \
+    (ipc__fault_pidfd(IPC__SITE, fd) ? -1 : syscall(SYS_pidfd_send_signal, fd, __VA_ARGS__))
+#define ipc__sys_kill(pid, ...)                                                                    \
+    (ipc__fault_pid(IPC_FAULT_kill, IPC__SITE, pid) ? -1 : kill(pid, __VA_ARGS__))
+#define ipc__sys_sigqueue(pid, ...)                                                                \
+    (ipc__fault_pid(IPC_FAULT_sigqueue, IPC__SITE, pid) ? -1 : sigqueue(pid, __VA_ARGS__))
+#define ipc__sys_dup2(...)       (ipc__fault_dup2(IPC__SITE, __VA_ARGS__) ? -1 : dup2(__VA_ARGS__))
+#define ipc__sys_fcntl(...)      (ipc__fault_fcntl(IPC__SITE, __VA_ARGS__) ? -1 : fcntl(__VA_ARGS__))
+#define ipc__sys_open(...)       IPC__SYS_INT(open, open(__VA_ARGS__))
+#define ipc__sys_socket(...)     IPC__SYS_INT(socket, socket(__VA_ARGS__))
+#define ipc__sys_setsockopt(...) IPC__SYS_INT(setsockopt, setsockopt(__VA_ARGS__))
+#define ipc__sys_bind(...)       IPC__SYS_INT(bind, bind(__VA_ARGS__))
+#define ipc__sys_listen(...)     IPC__SYS_INT(listen, listen(__VA_ARGS__))
+#define ipc__sys_accept4(fd, ...)                                                                  \
+    (ipc__fault_fd(IPC_FAULT_accept4, IPC__SITE, fd) ? -1 : accept4(fd, __VA_ARGS__))
+#define ipc__sys_connect(fd, ...)                                                                  \
+    (ipc__fault_fd(IPC_FAULT_connect, IPC__SITE, fd) ? -1 : connect(fd, __VA_ARGS__))
 #define ipc__sys_getsockname(...)     IPC__SYS_INT(getsockname, getsockname(__VA_ARGS__))
 #define ipc__sys_poll(...)            IPC__SYS_INT(poll, poll(__VA_ARGS__))
 #define ipc__sys_memfd_create(...)    IPC__SYS_INT(memfd_create, memfd_create(__VA_ARGS__))

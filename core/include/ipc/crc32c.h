@@ -16,6 +16,9 @@
  *
  * Everything here is thread-safe and async-signal-safe (no allocation, no locks;
  * the implementation choice is an atomic pointer) and fork-safe.
+ *
+ * Errors under faults: none. No function here makes a system call or allocates,
+ * so the fault-injection seam (and harnesses/faultsweep.c) cannot fail them.
  */
 #ifndef IPC_CRC32C_H
 #define IPC_CRC32C_H

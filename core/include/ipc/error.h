@@ -5,6 +5,9 @@
  * the library's own codes below, which live in a reserved range far below any
  * errno. Callers never read errno after a library call. ipc_strerror() names
  * every code. All functions in this header are async-signal-safe and thread-safe.
+ *
+ * Errors under faults: none. No function here makes a system call or allocates,
+ * so the fault-injection seam (and harnesses/faultsweep.c) cannot fail them.
  */
 #ifndef IPC_ERROR_H
 #define IPC_ERROR_H

@@ -119,7 +119,20 @@ const char *ipc_fault_call_name(int call);
 int ipc_fault_call_parse(const char *name, int *call_out);
 
 /* The errnos the seam injects for `call` (the failures its man page lists that
- * can happen in practice) and whether it can be short. */
+ * can happen in practice) and whether it can be short. sigprocmask and
+ * pthread_sigmask have none (they cannot fail with libipc's arguments).
+ *
+ * Some failures depend on the fd or target rather than on the kind, and the seam
+ * does not inject one that the real call could not produce at that moment: EINTR
+ * on a non-blocking fd, EAGAIN on a blocking one (or with data to read / room to
+ * write), EIO on a pipe or socket, EPIPE on a pipe that still has a reader, a
+ * short write of at most PIPE_BUF bytes to a pipe or a short read of a pipe
+ * holding enough, fcntl errnos other than its command's (F_DUPFD: EMFILE,
+ * F_SETPIPE_SZ: EPERM/EBUSY, the flag commands: none), dup2's EMFILE below the
+ * fd limit, EPERM/ESRCH for a signal to an unreaped child of this process,
+ * recvfrom's ECONNREFUSED on an unconnected socket. Such a call goes through
+ * unharmed and is not counted as injected; a schedule step that names it is
+ * still used up (random mode picks another of the call's actions instead). */
 size_t ipc_fault_call_errnos(int call, const int **errnos_out);
 int ipc_fault_call_can_short(int call);
 

@@ -33,6 +33,19 @@
  * Thread safety: the functions are thread-safe on distinct decoders; one decoder
  * must not be used by two threads at once. None of the decoder functions is
  * async-signal-safe (they may call malloc). Encoders are async-signal-safe.
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_frame_decode, ipc_frame_dec_finish  -ENOMEM when the payload buffer cannot
+ *                          grow (sticky, as documented below).
+ *   ipc_frame_write_fd     the errors of ipc_pipe_writev_all: EINTR retried, short
+ *                          writes continued, -EPIPE, -EAGAIN (non-blocking fd).
+ *   ipc_frame_read_fd      EINTR retried, short reads continued; -ENOMEM (sticky),
+ *                          -EAGAIN (non-blocking fd), IPC_ETRUNCATED when a writer
+ *                          failed inside a frame. Frames written whole are read
+ *                          whole and once (the sweep checks frames written =
+ *                          frames read, or an error).
+ *   the encoders, ipc_frame_dec_init/reset/free/error*: no call that can fail.
  */
 #ifndef IPC_FRAME_H
 #define IPC_FRAME_H

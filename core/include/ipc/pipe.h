@@ -16,6 +16,22 @@
  * the caller, as it would with a plain write(). Pass IPC_PIPE_NO_SIGPIPE_GUARD
  * when the caller has ignored or blocked SIGPIPE itself (or accepts death): it
  * saves two rt_sigprocmask syscalls per call, which matters for small writes.
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_pipe_open          -EMFILE/-ENFILE (pipe2); *p stays {-1, -1}.
+ *   ipc_pipe_read_full     EINTR is retried and short reads are continued (the
+ *                          sweep checks that every acknowledged byte arrives
+ *                          once, in order); -EAGAIN only on a non-blocking fd with
+ *                          nothing to read; -EIO only on fds that are not pipes
+ *                          or sockets.
+ *   ipc_pipe_write_all,    EINTR is retried and short writes are continued;
+ *   ipc_pipe_writev_all    -EPIPE (no reader; the SIGPIPE is consumed, the process
+ *                          lives), -EAGAIN on a non-blocking fd without room.
+ *                          The guard's pthread_sigmask cannot fail.
+ *   ipc_pipe_set_capacity  -EPERM, -EBUSY (F_SETPIPE_SZ).
+ *   ipc_pipe_set_nonblock, ipc_pipe_capacity, ipc_pipe_close, ipc_pipe_use_*_end:
+ *                          no call that can fail on an open fd.
  */
 #ifndef IPC_PIPE_H
 #define IPC_PIPE_H

@@ -40,6 +40,21 @@
  * Memory: besides queued inputs and uncollected results, a pool holds max_in +
  * max_out bytes of frame buffers for its children (allocated before forking, so
  * that a worker never calls malloc) and 64 KiB of read buffer.
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_mp_process_new     -ENOMEM.   ipc_mp_process_start  -EAGAIN/-ENOMEM (fork).
+ *   ipc_mp_process_join    EINTR is retried; poll's -ENOMEM with a timeout.
+ *   ipc_mp_process_terminate/kill  a signal to its own unreaped child cannot fail.
+ *   ipc_pool_new           -ENOMEM, -EMFILE/-ENFILE (pipes), -EAGAIN/-ENOMEM (fork);
+ *                          nothing is left behind.
+ *   ipc_pool_submit, ipc_pool_map  -ENOMEM (queue copies).
+ *   ipc_pool_collect       -ETIMEDOUT, -ENOENT; a failed pipe transfer with a
+ *                          worker counts as its death (the task is retried once,
+ *                          then completes with IPC_ECHILDLOST); a result that cannot
+ *                          be copied completes with status -ENOMEM. Every accepted
+ *                          task is collected exactly once (the sweep checks it).
+ *   ipc_pool_close, ipc_pool_terminate, ipc_pool_free, ipc_pool_pids: none.
  */
 #ifndef IPC_POOL_H
 #define IPC_POOL_H

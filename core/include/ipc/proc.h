@@ -12,7 +12,27 @@
  * process is safe: only async-signal-safe calls run between fork and exec (function
  * children, see ipc_proc_fork, are the caller's responsibility).
  * Nothing here changes process-wide signal dispositions; a spawn blocks signals in
- * the calling thread only for the few instructions around fork/vfork. */
+ * the calling thread only for the few instructions around fork/vfork.
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_proc_spawn and     -EAGAIN/-ENOMEM (fork, vfork, posix_spawn), -ENOMEM
+ *   ipc_proc_spawnl..vpe   (allocation), -EMFILE/-ENFILE (the error pipe), and the
+ *                          child's exec error: -ENOENT, -EACCES, -ENOEXEC, -E2BIG,
+ *                          -ETXTBSY, -ENOMEM, or its setup error (dup2, chdir); the
+ *                          failed child is reaped. The error record is read whole
+ *                          (EINTR retried, short reads continued). A failed
+ *                          pidfd_open (-EMFILE/-ENFILE/-ENOSYS) is not an error:
+ *                          the object falls back to waitpid.
+ *   ipc_proc_fork          -EAGAIN/-ENOMEM (fork, allocation), -EMFILE/-ENFILE
+ *                          (the error pipe, when the child's setup can fail).
+ *   ipc_proc_wait          EINTR is retried (waitpid, waitid, poll); with a
+ *                          timeout, poll's -ENOMEM is returned.
+ *   ipc_proc_kill, ipc_proc_kill_group  a signal to the object's own unreaped child
+ *                          cannot fail; -ESRCH once reaped.
+ *   ipc_proc_reap_orphans  EINTR is retried.
+ *   ipc_proc_free, ipc_proc_status*, ipc_proc_signame, ipc_proc_pid/pidfd: none.
+ */
 #ifndef IPC_PROC_H
 #define IPC_PROC_H
 

@@ -17,7 +17,20 @@
  *
  * Thread safety: a plan may be applied concurrently (in children) but not modified
  * concurrently. Applying in the current process (ipc_redir_apply) changes the
- * process-wide fds 0-2: serialise it with any other thread using them. */
+ * process-wide fds 0-2: serialise it with any other thread using them.
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_redir_new          -ENOMEM.
+ *   ipc_redir_file, ipc_redir_null  -ENOENT, -EACCES, -EMFILE, -ENFILE, -ENOMEM
+ *                          (open; EINTR is retried), -EMFILE (moving the fd above 2).
+ *   ipc_redir_fd           -EMFILE (F_DUPFD_CLOEXEC).
+ *   ipc_redir_apply        -EMFILE (saving 0-2); nothing is changed on failure.
+ *   ipc_redir_apply_child, ipc_redir_apply_fds  -EMFILE (F_DUPFD_CLOEXEC).
+ *   Every dup2 retries EINTR and EBUSY (a dup2 racing an open() in another
+ *   thread), so ipc_redir_restore gives 0-2 back and returns 0.
+ *   ipc_redir_same, ipc_redir_clear, ipc_redir_resolve, ipc_redir_free: none.
+ */
 #ifndef IPC_REDIR_H
 #define IPC_REDIR_H
 

@@ -66,6 +66,14 @@
  *
  * Thread-safety: a parser is used by one thread at a time; distinct parsers are
  * independent. Not async-signal-safe (may allocate).
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_resp_parse         -ENOMEM (argv or unescaping buffer growth).
+ *   ipc_resp_buf_append, ipc_resp_write_*  -ENOMEM (buffer growth); the buffer is
+ *                          unchanged: no partial reply is ever left in it.
+ *   ipc_resp_parser_init/reset/free, ipc_resp_buf_consume/free, the errmsg
+ *   functions: none.
  */
 #ifndef IPC_RESP_H
 #define IPC_RESP_H

@@ -15,7 +15,21 @@
  * timeout kill, whatever is readable at once is collected and the pipes are closed.
  * The timeout covers everything after validation, including opening stdin_path:
  * that open happens in the child, after fork and before exec, so a FIFO without a
- * writer is one more child that does not finish in time (SIGTERM, grace, SIGKILL). */
+ * writer is one more child that does not finish in time (SIGTERM, grace, SIGKILL).
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_run                -EMFILE/-ENFILE (pipes, /dev/null), -ENOMEM, -EAGAIN
+ *                          (fork), the exec errors of ipc_proc_spawn (-ENOENT,
+ *                          -EACCES, -ENOEXEC, -E2BIG, -ETXTBSY) and stdin_path's
+ *                          open errors; no child is left. EINTR is retried
+ *                          everywhere (open, dup2, read, write, poll, waitpid) and
+ *                          short reads and writes are continued: on success the
+ *                          capture is exactly what the child wrote (up to the cap).
+ *                          A stdin feed the child stops reading (EPIPE) is not an
+ *                          error: stdin_written says how much it accepted.
+ *   ipc_run_result_free    none.
+ */
 #ifndef IPC_RUN_H
 #define IPC_RUN_H
 

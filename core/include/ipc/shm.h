@@ -13,7 +13,19 @@
  * async-signal-safe (they may call mmap/malloc or block on a lock), usable in a
  * forked child of a single-threaded parent.
  *
- * Return convention: see ipc/error.h (>= 0 success, negative errno on failure). */
+ * Return convention: see ipc/error.h (>= 0 success, negative errno on failure).
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_shm_new_anon, ipc_counter_new  -ENOMEM/-EAGAIN (mmap), -ENOMEM.
+ *   ipc_shm_new_memfd      -EMFILE/-ENFILE/-ENOMEM (memfd_create), -ENOSPC/-EFBIG
+ *                          (ftruncate; EINTR is retried), -ENOMEM/-EAGAIN (mmap).
+ *   ipc_shm_new_named      -EMFILE/-ENFILE/-EACCES (shm_open), ftruncate and mmap
+ *                          as above; the name is unlinked on failure.
+ *   ipc_shm_map_fd         -EMFILE (F_DUPFD_CLOEXEC), -ENOMEM/-EAGAIN (mmap).
+ *   The counter and mutex functions make no call the seam can fail: increments
+ *   acknowledged = counter value (the sweep checks it from two children).
+ */
 #ifndef IPC_SHM_H
 #define IPC_SHM_H
 

@@ -17,7 +17,27 @@
  *   loop. Real-time signals (SIGRTMIN..SIGRTMAX) queue: each sigqueue() arrives
  *   once, in order for one signal number, lowest number first across numbers.
  *
- * Return convention: see ipc/error.h (>= 0 success, negative errno on failure). */
+ * Return convention: see ipc/error.h (>= 0 success, negative errno on failure).
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_sig_install, ipc_sig_catch, ipc_sig_set_default, ipc_sig_restore,
+ *   ipc_sig_child_reset    -EINVAL from sigaction (its only errno; it cannot
+ *                          happen for a signal number these functions accept).
+ *   ipc_sig_send           -EPERM, -ESRCH.   ipc_sig_queue  -EAGAIN, -EPERM, -ESRCH.
+ *   ipc_sig_block/unblock/setmask/block_one/unblock_one  cannot fail with valid
+ *                          arguments (pthread_sigmask).
+ *   ipc_sig_wait, ipc_sig_timedwait  EINTR is retried; ipc_sig_timedwait's -EAGAIN
+ *                          is the timeout.
+ *   ipc_sigsrc_new         -EMFILE/-ENFILE/-ENOMEM (signalfd, pipe2, allocation),
+ *                          -EINVAL (sigaction, self-pipe backend); the mask and
+ *                          handlers are restored on failure.
+ *   ipc_sigsrc_read        EINTR is retried; 0 when nothing is pending. Every
+ *                          signal sent is read once or counted by
+ *                          ipc_sigsrc_dropped (the self-pipe's write fails only
+ *                          when the pipe is full).
+ *   ipc_sig_caught*, ipc_sig_mkset, ipc_sigsrc_fd/backend/dropped/free: none.
+ */
 #ifndef IPC_SIG_H
 #define IPC_SIG_H
 

@@ -18,6 +18,30 @@
  *   "unix:@name"          a Linux abstract Unix socket (no file; name may not be empty)
  * Anything else (a host name, a missing or non-decimal port, a port above 65535,
  * leading '+' or spaces, a Unix path that does not fit sun_path) is -EINVAL.
+ *
+ * Errors under faults (what harnesses/faultsweep.c observed with every seam call
+ * of this module failed in turn; the same holds for real failures):
+ *   ipc_sock_listen, ipc_sock_bind_dgram, ipc_sock_dgram_open  -EMFILE, -ENFILE,
+ *                          -ENOBUFS, -ENOMEM (socket, setsockopt), -EADDRINUSE,
+ *                          -EACCES, -EADDRNOTAVAIL (bind, listen), -ENOBUFS
+ *                          (getsockname); the fd is closed on failure.
+ *   ipc_sock_accept        EINTR retried; -EAGAIN (non-blocking listener),
+ *                          -ECONNABORTED, -EMFILE/-ENFILE, -ENOBUFS; a failed accept
+ *                          leaves the connection queued for the next one.
+ *   ipc_sock_connect       socket's errors, -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH,
+ *                          -EAGAIN (TCP: no local port left), -ENOMEM/-ENOBUFS
+ *                          (setsockopt), poll's -ENOMEM; EINTR is retried.
+ *   ipc_sock_send_all      EINTR retried, short sends continued (bytes acknowledged
+ *                          = bytes delivered); -EPIPE, -ECONNRESET, -ENOBUFS.
+ *   ipc_sock_send          EINTR retried; -EAGAIN, -EPIPE, -ECONNRESET, -ENOBUFS.
+ *   ipc_sock_recv          EINTR retried; -EAGAIN (non-blocking, nothing to read),
+ *                          -ECONNRESET.
+ *   ipc_sock_sendto        -EAGAIN, -ENOBUFS, -ECONNREFUSED.
+ *   ipc_sock_recvfrom      EINTR retried; -EAGAIN, -ECONNREFUSED (connected socket);
+ *                          a failed call consumes no datagram.
+ *   ipc_sock_set_nodelay   -ENOMEM/-ENOBUFS (setsockopt).  ipc_sock_local_addr
+ *                          -ENOBUFS (getsockname).  ipc_sock_set_nonblock cannot
+ *                          fail on an open fd.  The address helpers make no call.
  */
 #ifndef IPC_SOCK_H
 #define IPC_SOCK_H

@@ -1,0 +1,2276 @@
+/* faultsweep.c - the exhaustive fault sweep (SQLite's anomaly tests, for libipc).
+ *
+ * A table of scenarios, each a small function that uses a group of libipc's public
+ * functions the way a caller would and checks their contract itself. For each
+ * scenario the sweep first runs it with an empty schedule, which counts its seam
+ * calls per kind (ipc/faults.h). Then, for every kind K it made c_K calls of, for
+ * k = 1..c_K and for every action of K (each errno of ipc_fault_call_errnos(K) and,
+ * for transfer kinds, each short class), it reruns the scenario armed with the
+ * single step "K:k:ACTION".
+ *
+ * Why "K:k" rather than "any:i": the calls of one kind keep their order when
+ * calls of other kinds come and go, and a scenario whose children run concurrently
+ * with it (pool workers, spawned programs) interleaves kinds differently from one
+ * run to the next; the kth call of one kind is far more often the same call site
+ * than the ith call overall. It also needs no probe run to learn which kind call i
+ * was, and the reproduce line names the kind.
+ *
+ * Every run happens in a forked child (its own process group, stdio on /dev/null
+ * unless reproducing) that ends with exit(), so LeakSanitizer checks it under
+ * asan. The child checks: (a) every library call returned success or a negative
+ * errno / IPC_E* code that has a name (not -EINTR, -EBADF or -EFAULT, which mean a
+ * retry or an fd was lost); (b) no fd, child or /dev/shm object of its pid is left
+ * (testing/hygiene.h); (c) the scenario's own accounting: bytes acknowledged =
+ * bytes delivered, frames, counter increments, pool results, captured output;
+ * (d) what a header says is handled transparently (EINTR, short transfers) is.
+ * It sends the parent its findings through a pipe; the parent reads which call
+ * sites were reached and failed from the controller's shared statistics, kills a
+ * run that outlives its deadline (pidfd + poll), and, as a child subreaper, finds
+ * any process a run left behind.
+ *
+ * Exit status: 0 no problem, 2 a problem found, 1 could not run, 64 usage. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hygiene.h"
+#include "ipc/faults.h"
+#include "ipc/ipc.h"
+#include "ipc_base.h"
+
+#ifndef IPC_SOURCE_DIR
+#define IPC_SOURCE_DIR "core/src"
+#endif
+
+/* ==== the run child's bookkeeping ================================================ */
+
+static char g_problems[4096];
+static size_t g_plen;
+static char g_errs[4096]; /* "fn ERRNAME\n" lines, one per distinct pair */
+static size_t g_elen;
+
+static void problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void problem(const char *fmt, ...)
+{
+    if (g_plen + 4 >= sizeof(g_problems))
+        return;
+    if (g_plen)
+        g_plen += (size_t)snprintf(g_problems + g_plen, sizeof(g_problems) - g_plen, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(g_problems + g_plen, sizeof(g_problems) - g_plen, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        g_plen += (size_t)n;
+    if (g_plen >= sizeof(g_problems))
+        g_plen = sizeof(g_problems) - 1;
+}
+
+static void note_err(const char *fn, const char *name)
+{
+    char line[128];
+    int n = snprintf(line, sizeof(line), "%s %s\n", fn, name);
+    if (n <= 0 || (size_t)n >= sizeof(line))
+        return;
+    /* dedupe: look for the whole line at a line start */
+    for (const char *p = g_errs; p && *p;) {
+        if (strncmp(p, line, (size_t)n) == 0)
+            return;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    if (g_elen + (size_t)n < sizeof(g_errs)) {
+        memcpy(g_errs + g_elen, line, (size_t)n + 1);
+        g_elen += (size_t)n;
+    }
+}
+
+/* Contract (a): a result is success (>= 0) or a named negative code. */
+static long ck(const char *fn, long rc)
+{
+    if (rc >= 0)
+        return rc;
+    const char *name = rc >= INT32_MIN ? ipc_errname((int)rc) : "unknown";
+    if (strcmp(name, "unknown") == 0) {
+        problem("%s returned %ld, neither success nor a known error code", fn, rc);
+        return rc;
+    }
+    note_err(fn, name);
+    if (rc == -EINTR)
+        problem("%s returned -EINTR (EINTR is retried inside libipc)", fn);
+    else if (rc == -EBADF || rc == -EFAULT)
+        problem("%s returned %s (an fd or buffer got lost)", fn, name);
+    return rc;
+}
+#define CALL(fn, ...) ck(#fn, (long)fn(__VA_ARGS__))
+
+static pid_t g_pid; /* the run child's pid, for names */
+
+static void tmp_path(char *buf, size_t len, const char *what)
+{
+    snprintf(buf, len, "/tmp/faultsweep-%d-%s", (int)g_pid, what);
+}
+
+/* Reads a whole small file into buf (NUL-terminated); -1 if unreadable. */
+static long slurp(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    return (long)n;
+}
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(i * 131u + seed * 7u + (i >> 8));
+}
+
+/* Waits for a spawned process and checks its exit code (or, for function
+ * children that report a failed libipc call by their exit code, one of
+ * [fail_lo, fail_hi]); frees it. */
+static void proc_expect_exit_or(const char *what, ipc_proc *p, int code, int fail_lo, int fail_hi)
+{
+    struct ipc_proc_status st;
+    int rc = (int)CALL(ipc_proc_wait, p, IPC_PROC_WAIT_FOREVER, 0, &st);
+    if (rc == 0 && !(st.exited && (st.code == code || (st.code >= fail_lo && st.code <= fail_hi))))
+        problem("%s: child ended with raw status %#x, expected exit %d", what, st.raw, code);
+    ipc_proc_free(p);
+}
+
+static void proc_expect_exit(const char *what, ipc_proc *p, int code)
+{
+    proc_expect_exit_or(what, p, code, code, code);
+}
+
+/* ==== scenarios ==================================================================== */
+
+static void sc_pipe(void)
+{
+    struct ipc_pipe p;
+    unsigned char out[3000], in[3100];
+    fill(out, sizeof(out), 1);
+    if (CALL(ipc_pipe_open, &p, 0) < 0)
+        return;
+    size_t acked = 0;
+    bool exact = true;
+    long w = CALL(ipc_pipe_write_all, p.wr, out, 1000, 0);
+    if (w >= 0 && w != 1000)
+        problem("ipc_pipe_write_all returned %ld of 1000 on a blocking pipe", w);
+    if (w == 1000)
+        acked += 1000;
+    else
+        exact = false;
+    struct iovec iov[3] = {{out + 1000, 500}, {out + 1500, 0}, {out + 1500, 1500}};
+    long wv = CALL(ipc_pipe_writev_all, p.wr, iov, 3, 0);
+    if (wv >= 0 && wv != 2000)
+        problem("ipc_pipe_writev_all returned %ld of 2000 on a blocking pipe", wv);
+    if (wv == 2000 && exact)
+        acked += 2000;
+    else
+        exact = false;
+    int rd = (int)CALL(ipc_pipe_use_read_end, &p);
+    if (p.wr != -1)
+        problem("ipc_pipe_use_read_end left wr open");
+    if (rd >= 0) {
+        long r = CALL(ipc_pipe_read_full, rd, in, sizeof(in));
+        if (r >= 0 && exact && (size_t)r != acked)
+            problem("pipe: %zu bytes acknowledged, %ld delivered", acked, r);
+        if (r >= 0 && exact && memcmp(in, out, (size_t)r) != 0)
+            problem("pipe: delivered bytes differ from the written ones");
+    }
+    ipc_pipe_close(&p);
+
+    if (CALL(ipc_pipe_open, &p, IPC_PIPE_NONBLOCK) < 0)
+        return;
+    long r = CALL(ipc_pipe_read_full, p.rd, in, 10);
+    if (r >= 0)
+        problem("ipc_pipe_read_full on an empty non-blocking pipe returned %ld", r);
+    int cap = (int)CALL(ipc_pipe_capacity, p.wr);
+    if (cap == 0)
+        problem("ipc_pipe_capacity returned 0");
+    int ncap = (int)CALL(ipc_pipe_set_capacity, p.wr, 8192);
+    if (ncap >= 0 && ncap < 8192)
+        problem("ipc_pipe_set_capacity(8192) returned %d", ncap);
+    IPC__IGNORE_RC(CALL(ipc_pipe_set_nonblock, p.rd, 0));
+    IPC__IGNORE_RC(CALL(ipc_pipe_set_nonblock, p.rd, 1));
+    w = CALL(ipc_pipe_write_all, p.wr, out, 100, 0);
+    if (w >= 0 && w != 100)
+        problem("ipc_pipe_write_all returned %ld of 100 on an empty pipe", w);
+    r = CALL(ipc_pipe_read_full, p.rd, in, 100);
+    if (w == 100 && r >= 0 && (r != 100 || memcmp(in, out, 100) != 0))
+        problem("non-blocking pipe: 100 bytes acknowledged, %ld delivered", r);
+    int wr = (int)CALL(ipc_pipe_use_write_end, &p);
+    if (wr >= 0) {
+        w = CALL(ipc_pipe_write_all, wr, out, 10, 0);
+        if (w >= 0)
+            problem("ipc_pipe_write_all without a reader returned %ld", w);
+        struct iovec one = {out, 10};
+        w = CALL(ipc_pipe_writev_all, wr, &one, 1, 0);
+        if (w >= 0)
+            problem("ipc_pipe_writev_all without a reader returned %ld", w);
+    }
+    ipc_pipe_close(&p);
+}
+
+static const size_t frame_sizes[] = {0, 100, 3000, 7};
+
+static void sc_frame(void)
+{
+    unsigned char payload[3000], buf[3100];
+    fill(payload, sizeof(payload), 2);
+    struct ipc_frame_enc enc;
+    struct iovec iov[3];
+    if (CALL(ipc_frame_encode_iov, &enc, 7, payload, 3000, iov) == 0 &&
+        iov[0].iov_len + iov[1].iov_len + iov[2].iov_len != 3012)
+        problem("ipc_frame_encode_iov: iovecs of the wrong size");
+    long n = CALL(ipc_frame_encode, buf, sizeof(buf), 7, payload, 3000);
+    if (n >= 0 && n != 3012)
+        problem("ipc_frame_encode returned %ld", n);
+    /* chunked decode: the payload buffer grows as bytes arrive */
+    struct ipc_frame_dec d;
+    if (CALL(ipc_frame_dec_init, &d, 0) == 0 && n == 3012) {
+        int frames = 0;
+        long err = 0;
+        for (size_t off = 0; off < 3012 && !err;) {
+            size_t chunk = 3012 - off < 100 ? 3012 - off : 100;
+            struct ipc_frame f;
+            long rc = CALL(ipc_frame_decode, &d, buf + off, chunk, &f);
+            if (rc > 0) {
+                frames++;
+                if (f.len != 3000 || f.type != 7 || memcmp(f.payload, payload, 3000) != 0)
+                    problem("ipc_frame_decode: frame differs from the encoded one");
+                off += (size_t)rc;
+            } else if (rc == IPC_ENEEDMORE) {
+                off += chunk;
+            } else {
+                err = rc;
+                if (ipc_frame_dec_error(&d) != rc)
+                    problem("ipc_frame_decode error %ld is not sticky", rc);
+                (void)ipc_frame_dec_error_offset(&d);
+            }
+        }
+        if (!err && frames != 1)
+            problem("chunked decode: 1 frame encoded, %d decoded", frames);
+        long fin = CALL(ipc_frame_dec_finish, &d);
+        if (!err && fin != 0)
+            problem("ipc_frame_dec_finish at a boundary returned %ld", fin);
+        if (!err && ipc_frame_dec_offset(&d) != 3012)
+            problem("ipc_frame_dec_offset is not 3012");
+        ipc_frame_dec_reset(&d);
+        ipc_frame_dec_free(&d);
+    }
+    /* through a pipe */
+    struct ipc_pipe p;
+    if (CALL(ipc_pipe_open, &p, 0) < 0)
+        return;
+    size_t acked = 0;
+    bool clean = true;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(frame_sizes); i++) {
+        long w = CALL(ipc_frame_write_fd, p.wr, (uint8_t)i, payload, frame_sizes[i], 0);
+        if (w >= 0 && (size_t)w != frame_sizes[i] + 12)
+            problem("ipc_frame_write_fd returned %ld for a %zu-byte payload", w, frame_sizes[i]);
+        if (w < 0) {
+            clean = false;
+            break;
+        }
+        acked++;
+    }
+    close(p.wr);
+    p.wr = -1;
+    if (CALL(ipc_frame_dec_init, &d, 0) < 0) {
+        ipc_pipe_close(&p);
+        return;
+    }
+    size_t got = 0;
+    for (;;) {
+        struct ipc_frame f;
+        long rc = CALL(ipc_frame_read_fd, p.rd, &d, &f);
+        if (rc == 0) {
+            if (clean && got != acked)
+                problem("frames: %zu written, %zu read before a clean EOF", acked, got);
+            break;
+        }
+        if (rc < 0) {
+            if (clean && rc == IPC_ETRUNCATED)
+                problem("frames: IPC_ETRUNCATED although every write succeeded");
+            break;
+        }
+        if (got >= IPC__ARRAY_SIZE(frame_sizes) || f.len != frame_sizes[got] ||
+            f.type != (uint8_t)got || (f.len && memcmp(f.payload, payload, f.len) != 0)) {
+            problem("frames: frame %zu read differs from the one written", got);
+            break;
+        }
+        got++;
+    }
+    ipc_frame_dec_free(&d);
+    ipc_pipe_close(&p);
+}
+
+static char *const sh_exit7[] = {"/bin/sh", "-c", "exit 7", NULL};
+
+static void sc_proc_spawn(void)
+{
+    static const enum ipc_proc_method methods[] = {IPC_PROC_AUTO, IPC_PROC_FORK, IPC_PROC_VFORK,
+                                                   IPC_PROC_POSIX_SPAWN};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(methods); i++) {
+        struct ipc_proc_options o = {.method = methods[i]};
+        ipc_proc *p;
+        if (CALL(ipc_proc_spawn, &p, sh_exit7, &o) == 0)
+            proc_expect_exit("ipc_proc_spawn", p, 7);
+        char *const bad[] = {"/nonexistent/faultsweep", NULL};
+        long rc = CALL(ipc_proc_spawn, &p, bad, &o);
+        if (rc == 0) {
+            problem("ipc_proc_spawn of a missing program succeeded (method %d)", methods[i]);
+            ipc_proc_free(p);
+        }
+        /* stdout into a pipe, PATH search */
+        struct ipc_pipe pp;
+        if (CALL(ipc_pipe_open, &pp, 0) < 0)
+            continue;
+        char *const echo[] = {"echo", "hi", NULL};
+        o.flags = IPC_PROC_F_PATH | IPC_PROC_F_STDIO;
+        o.stdio[0] = -1;
+        o.stdio[1] = pp.wr;
+        o.stdio[2] = -1;
+        rc = CALL(ipc_proc_spawn, &p, echo, &o);
+        ipc__close_invalidate(&pp.wr);
+        if (rc == 0) {
+            char got[16];
+            long r = CALL(ipc_pipe_read_full, pp.rd, got, sizeof(got));
+            if (r >= 0 && (r != 3 || memcmp(got, "hi\n", 3) != 0))
+                problem("spawned echo: %ld bytes of output, expected \"hi\\n\"", r);
+            proc_expect_exit("ipc_proc_spawn(echo)", p, 0);
+        }
+        ipc_pipe_close(&pp);
+        /* stdout to the caller's stderr: a source that is itself a target */
+        struct ipc_proc_options o2 = {.method = methods[i], .flags = IPC_PROC_F_STDIO};
+        o2.stdio[0] = o2.stdio[2] = -1;
+        o2.stdio[1] = 2;
+        if (CALL(ipc_proc_spawn, &p, sh_exit7, &o2) == 0)
+            proc_expect_exit("ipc_proc_spawn(1>&2)", p, 7);
+    }
+}
+
+/* Spawns with fds 0 and 1 closed, so that libipc's own error pipes land on them
+ * and must be moved above 2 before the child's dup2s. */
+static void sc_proc_lowfds(void)
+{
+    int save0 = fcntl(0, F_DUPFD_CLOEXEC, 3), save1 = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    if (save0 < 0 || save1 < 0) {
+        problem("harness: cannot save fds 0 and 1");
+        return;
+    }
+    close(0);
+    close(1);
+    struct ipc_proc_options o = {.method = IPC_PROC_FORK};
+    ipc_proc *p;
+    if (CALL(ipc_proc_spawn, &p, sh_exit7, &o) == 0)
+        proc_expect_exit("spawn with 0-1 closed", p, 7);
+    o.method = IPC_PROC_VFORK;
+    if (CALL(ipc_proc_spawn, &p, sh_exit7, &o) == 0)
+        proc_expect_exit("vfork spawn with 0-1 closed", p, 7);
+    char *const t[] = {"/bin/sh", "-c", "exit 4", NULL};
+    struct ipc_run_options ro = {.stdin_path = "/dev/null"};
+    struct ipc_run_result res;
+    int rc = (int)CALL(ipc_run, t, &ro, &res);
+    if (rc == 0 && !(res.status.exited && res.status.code == 4))
+        problem("ipc_run(stdin_path) with 0-1 closed: raw status %#x", res.status.raw);
+    ipc_run_result_free(&res);
+    if (dup2(save0, 0) < 0 || dup2(save1, 1) < 0)
+        problem("harness: cannot restore fds 0 and 1");
+    close(save0);
+    close(save1);
+}
+
+static void sc_proc_exec(void)
+{
+    ipc_proc *p;
+    if (CALL(ipc_proc_spawnl, &p, "/bin/sh", "sh", "-c", "exit 3", (char *)NULL) == 0)
+        proc_expect_exit("ipc_proc_spawnl", p, 3);
+    if (CALL(ipc_proc_spawnlp, &p, "sh", "sh", "-c", "exit 4", (char *)NULL) == 0)
+        proc_expect_exit("ipc_proc_spawnlp", p, 4);
+    if (CALL(ipc_proc_spawnv, &p, "/bin/sh", sh_exit7) == 0)
+        proc_expect_exit("ipc_proc_spawnv", p, 7);
+    char *const v[] = {"sh", "-c", "exit 5", NULL};
+    if (CALL(ipc_proc_spawnvp, &p, "sh", v) == 0)
+        proc_expect_exit("ipc_proc_spawnvp", p, 5);
+    char *const env[] = {"FS_X=6", "PATH=/bin:/usr/bin", NULL};
+    char *const ve[] = {"sh", "-c", "exit $FS_X", NULL};
+    if (CALL(ipc_proc_spawnvpe, &p, "sh", ve, env) == 0)
+        proc_expect_exit("ipc_proc_spawnvpe", p, 6);
+}
+
+static int fn_exit9(void *arg)
+{
+    (void)arg;
+    return 9;
+}
+
+static int fn_pause(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return 0;
+}
+
+static void wait_expect_signal(ipc_proc *p, int sig)
+{
+    struct ipc_proc_status st;
+    if (CALL(ipc_proc_wait, p, IPC_PROC_WAIT_FOREVER, 0, &st) == 0 &&
+        !(st.signaled && st.signal == sig))
+        problem("ipc_proc_wait: raw status %#x, expected signal %d", st.raw, sig);
+}
+
+static void sc_proc_wait(void)
+{
+    ipc_proc *p;
+    if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, NULL) == 0) {
+        if (ipc_proc_pid(p) <= 0)
+            problem("ipc_proc_pid <= 0");
+        (void)ipc_proc_pidfd(p);
+        struct ipc_proc_status st;
+        if (CALL(ipc_proc_status, p, &st) == 0)
+            problem("ipc_proc_status of a running child succeeded");
+        proc_expect_exit("ipc_proc_fork", p, 9);
+    }
+    for (unsigned flags = 0; flags <= IPC_PROC_F_NO_PIDFD; flags += IPC_PROC_F_NO_PIDFD) {
+        struct ipc_proc_options o = {.flags = flags};
+        if (CALL(ipc_proc_fork, &p, fn_pause, NULL, &o) < 0)
+            continue;
+        long rc = CALL(ipc_proc_wait, p, 0, 0, NULL);
+        if (rc != -ETIMEDOUT && rc >= 0)
+            problem("ipc_proc_wait(0) of a pausing child returned %ld", rc);
+        rc = CALL(ipc_proc_wait, p, 5, 0, NULL);
+        if (rc != -ETIMEDOUT && rc >= 0)
+            problem("ipc_proc_wait(5) of a pausing child returned %ld", rc);
+        bool stopped = false;
+        if (CALL(ipc_proc_kill, p, 0) == 0 && CALL(ipc_proc_kill, p, SIGSTOP) == 0) {
+            stopped = true;
+            struct ipc_proc_status st;
+            rc = CALL(ipc_proc_wait, p, IPC_PROC_WAIT_FOREVER, IPC_PROC_WAIT_UNTRACED, &st);
+            if (rc >= 0 && !(rc == 1 && st.stopped))
+                problem("ipc_proc_wait(UNTRACED) after SIGSTOP returned %ld", rc);
+            if (CALL(ipc_proc_kill, p, SIGCONT) == 0) {
+                stopped = false;
+                rc = CALL(ipc_proc_wait, p, IPC_PROC_WAIT_FOREVER, IPC_PROC_WAIT_UNTRACED, &st);
+                if (rc >= 0 && !(rc == 1 && st.continued))
+                    problem("ipc_proc_wait(UNTRACED) after SIGCONT returned %ld", rc);
+            }
+        }
+        /* a stopped child keeps SIGTERM pending: ipc_proc_free's SIGKILL ends it */
+        if (!stopped && CALL(ipc_proc_kill, p, SIGTERM) == 0)
+            wait_expect_signal(p, SIGTERM);
+        ipc_proc_free(p);
+    }
+    struct ipc_proc_options g = {.flags = IPC_PROC_F_SETPGID};
+    if (CALL(ipc_proc_fork, &p, fn_pause, NULL, &g) == 0) {
+        if (CALL(ipc_proc_kill_group, p, SIGKILL) == 0)
+            wait_expect_signal(p, SIGKILL);
+        ipc_proc_free(p);
+    }
+    struct ipc_proc_status st;
+    char text[IPC_PROC_STATUS_MAX];
+    if (CALL(ipc_proc_status_decode, 0x0300, &st) == 0 &&
+        CALL(ipc_proc_status_format, &st, text, sizeof(text)) >= 0 &&
+        (strcmp(text, "exit 3") != 0 || ipc_proc_status_shell(&st) != 3))
+        problem("status 0x300 formats as '%s'", text);
+    if (strcmp(ipc_proc_signame(SIGKILL), "SIGKILL") != 0)
+        problem("ipc_proc_signame(SIGKILL)");
+}
+
+static int fn_orphan(void *arg)
+{
+    (void)arg;
+    pid_t g = fork();
+    if (g == 0)
+        _exit(0);
+    return g < 0;
+}
+
+static void sc_proc_orphans(void)
+{
+    if (CALL(ipc_proc_set_subreaper, 1) < 0)
+        return;
+    if (CALL(ipc_proc_is_subreaper) != 1)
+        problem("ipc_proc_is_subreaper is not 1 after set");
+    ipc_proc *p;
+    if (CALL(ipc_proc_fork, &p, fn_orphan, NULL, NULL) == 0) {
+        proc_expect_exit("orphan maker", p, 0);
+        int reaped = 0;
+        for (int tries = 0; reaped == 0 && tries < 3; tries++) {
+            long rc = CALL(ipc_proc_reap_orphans, 2000);
+            if (rc > 0)
+                reaped += (int)rc;
+        }
+        if (reaped != 1)
+            problem("ipc_proc_reap_orphans reaped %d orphans, expected 1", reaped);
+    }
+    for (int tries = 0; tries < 2; tries++)
+        if (CALL(ipc_proc_set_subreaper, 0) == 0)
+            break;
+}
+
+static int fn_redir_child(void *arg)
+{
+    const ipc_redir *r = arg;
+    int src[3];
+    if (ipc_redir_resolve(r, src) < 0)
+        return 10;
+    if (ipc_redir_apply_fds(src) < 0)
+        return 11;
+    if (write(1, "child\n", 6) != 6)
+        return 12;
+    return 0;
+}
+
+static int fn_redir_apply_child(void *arg)
+{
+    if (ipc_redir_apply_child(arg) < 0)
+        return 11;
+    if (write(1, "kid\n", 4) != 4)
+        return 12;
+    return 0;
+}
+
+static void sc_redir(void)
+{
+    char path[96], path2[96], got[256];
+    tmp_path(path, sizeof(path), "redir1");
+    tmp_path(path2, sizeof(path2), "redir2");
+    ipc_redir *r;
+    if (CALL(ipc_redir_new, &r) < 0)
+        return;
+    if (CALL(ipc_redir_file, r, 1, path, IPC_REDIR_TRUNC) == 0 &&
+        CALL(ipc_redir_same, r, 2, 1) == 0 && CALL(ipc_redir_null, r, 0) == 0) {
+        struct ipc_proc_options o = {.redir = r};
+        char *const argv[] = {"/bin/sh", "-c", "echo out; echo err >&2", NULL};
+        ipc_proc *p;
+        if (CALL(ipc_proc_spawn, &p, argv, &o) == 0) {
+            proc_expect_exit("redirected sh", p, 0);
+            if (slurp(path, got, sizeof(got)) >= 0 && strcmp(got, "out\nerr\n") != 0)
+                problem("redirected output is '%s', expected 'out\\nerr\\n'", got);
+        }
+        /* the same plan through resolve + apply_fds in a function child */
+        if (CALL(ipc_redir_clear, r, 2) == 0 &&
+            CALL(ipc_proc_fork, &p, fn_redir_child, r, NULL) == 0)
+            proc_expect_exit_or("apply_fds child", p, 0, 10, 12);
+        if (CALL(ipc_proc_fork, &p, fn_redir_apply_child, r, NULL) == 0)
+            proc_expect_exit_or("apply_child child", p, 0, 10, 12);
+    }
+    struct ipc_pipe pp;
+    if (CALL(ipc_pipe_open, &pp, 0) == 0) {
+        IPC__IGNORE_RC(CALL(ipc_redir_fd, r, 0, pp.rd));
+        ipc_pipe_close(&pp);
+    }
+    ipc_redir_free(r);
+    /* 2>&1 with 1 left alone: the source is an original target, copied above 2 */
+    if (CALL(ipc_redir_new, &r) == 0) {
+        ipc_proc *p;
+        if (CALL(ipc_redir_same, r, 2, 1) == 0 &&
+            CALL(ipc_proc_fork, &p, fn_redir_apply_child, r, NULL) == 0)
+            proc_expect_exit_or("2>&1 child", p, 0, 10, 12);
+        ipc_redir_free(r);
+    }
+
+    /* in-process apply and restore */
+    if (CALL(ipc_redir_new, &r) < 0)
+        goto out;
+    struct stat before, after;
+    fstat(1, &before);
+    if (CALL(ipc_redir_file, r, 1, path2, IPC_REDIR_TRUNC) == 0) {
+        struct ipc_redir_saved sv;
+        if (CALL(ipc_redir_apply, r, &sv) == 0) {
+            bool wrote = write(1, "x", 1) == 1;
+            if (CALL(ipc_redir_restore, &sv) == 0) {
+                if (slurp(path2, got, sizeof(got)) >= 0 && wrote && strcmp(got, "x") != 0)
+                    problem("ipc_redir_apply: file holds '%s', expected 'x'", got);
+                if (fstat(1, &after) < 0 || after.st_ino != before.st_ino ||
+                    after.st_dev != before.st_dev)
+                    problem("ipc_redir_restore did not give stdout back");
+            } else {
+                problem("ipc_redir_restore failed: stdout is lost");
+            }
+        } else if (fstat(1, &after) < 0 || after.st_ino != before.st_ino) {
+            problem("a failed ipc_redir_apply changed stdout");
+        }
+    }
+    ipc_redir_free(r);
+out:
+    unlink(path);
+    unlink(path2);
+}
+
+static void expect_run_output(const char *what, int rc, const struct ipc_run_result *res,
+                              const char *out, const char *err, int code)
+{
+    if (rc != 0)
+        return;
+    if (!res->status.exited || res->status.code != code)
+        problem("%s: raw status %#x, expected exit %d", what, res->status.raw, code);
+    if (out && (res->out_len != strlen(out) || memcmp(res->out, out, res->out_len) != 0))
+        problem("%s: captured stdout (%zu bytes) is not '%s'", what, res->out_len, out);
+    if (err && (res->err_len != strlen(err) || memcmp(res->err, err, res->err_len) != 0))
+        problem("%s: captured stderr (%zu bytes) is not '%s'", what, res->err_len, err);
+}
+
+struct collected {
+    char buf[64];
+    size_t len;
+};
+
+static void on_output(void *ctx, int stream, const void *data, size_t len)
+{
+    struct collected *c = ctx;
+    if (stream == 1 && c->len + len < sizeof(c->buf)) {
+        memcpy(c->buf + c->len, data, len);
+        c->len += len;
+    }
+}
+
+static void sc_run_capture(void)
+{
+    char *const argv[] = {"/bin/sh", "-c", "printf 'hello\\n'; printf oops >&2; exit 3", NULL};
+    struct ipc_run_result res;
+    int rc = (int)CALL(ipc_run, argv, NULL, &res);
+    expect_run_output("ipc_run", rc, &res, "hello\n", "oops", 3);
+    ipc_run_result_free(&res);
+    struct ipc_run_options o = {.flags = IPC_RUN_F_MERGE_STDERR};
+    rc = (int)CALL(ipc_run, argv, &o, &res);
+    expect_run_output("ipc_run(MERGE_STDERR)", rc, &res, "hello\noops", "", 3);
+    ipc_run_result_free(&res);
+    struct collected c = {.len = 0};
+    struct ipc_run_options o2 = {
+        .flags = IPC_RUN_F_NO_CAPTURE | IPC_RUN_F_PATH, .on_output = on_output, .ctx = &c};
+    char *const echo[] = {"echo", "streamed", NULL};
+    rc = (int)CALL(ipc_run, echo, &o2, &res);
+    expect_run_output("ipc_run(NO_CAPTURE)", rc, &res, "", NULL, 0);
+    if (rc == 0 && (c.len != 9 || memcmp(c.buf, "streamed\n", 9) != 0))
+        problem("ipc_run on_output saw %zu bytes, expected 'streamed\\n'", c.len);
+    ipc_run_result_free(&res);
+    char *const bad[] = {"/nonexistent/faultsweep", NULL};
+    rc = (int)CALL(ipc_run, bad, NULL, &res);
+    if (rc == 0)
+        problem("ipc_run of a missing program succeeded");
+    ipc_run_result_free(&res);
+}
+
+static void sc_run_stdin(void)
+{
+    static unsigned char data[20000];
+    fill(data, sizeof(data), 3);
+    char *const cat[] = {"cat", NULL};
+    struct ipc_run_options o = {
+        .flags = IPC_RUN_F_PATH, .stdin_data = data, .stdin_len = sizeof(data)};
+    struct ipc_run_result res;
+    int rc = (int)CALL(ipc_run, cat, &o, &res);
+    /* cat echoes exactly what it was given: stdin_written bytes (all of them
+     * unless the feed failed, which ipc_run reports only through stdin_written) */
+    if (rc == 0 &&
+        (res.out_len != res.stdin_written || res.stdin_written > sizeof(data) ||
+         memcmp(res.out, data, res.out_len) != 0 || !res.status.exited || res.status.code != 0))
+        problem("ipc_run(cat, stdin_data): %zu bytes back, %zu of %zu written, status %#x",
+                res.out_len, res.stdin_written, sizeof(data), res.status.raw);
+    ipc_run_result_free(&res);
+
+    char path[96];
+    tmp_path(path, sizeof(path), "stdin");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        IPC__IGNORE_RC(write(fd, "from file\n", 10));
+        close(fd);
+    }
+    struct ipc_run_options op = {.flags = IPC_RUN_F_PATH, .stdin_path = path, .cwd = "/"};
+    rc = (int)CALL(ipc_run, cat, &op, &res);
+    expect_run_output("ipc_run(stdin_path)", rc, &res, "from file\n", "", 0);
+    ipc_run_result_free(&res);
+    unlink(path);
+    rc = (int)CALL(ipc_run, cat, &op, &res);
+    if (rc == 0)
+        problem("ipc_run with a missing stdin_path succeeded");
+    ipc_run_result_free(&res);
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        IPC__IGNORE_RC(write(fd, "by fd\n", 6));
+        close(fd);
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    unlink(path);
+    if (fd < 0)
+        return;
+    struct ipc_run_options of = {.flags = IPC_RUN_F_PATH | IPC_RUN_F_STDIN_FD, .stdin_fd = fd};
+    rc = (int)CALL(ipc_run, cat, &of, &res);
+    expect_run_output("ipc_run(stdin_fd)", rc, &res, "by fd\n", "", 0);
+    ipc_run_result_free(&res);
+    close(fd);
+}
+
+static void sc_run_timeout(void)
+{
+    char *const argv[] = {"/bin/sh", "-c", "exec sleep 5", NULL};
+    struct ipc_run_options o = {.timeout_ms = 20, .grace_ms = 2000, .flags = IPC_RUN_F_PGROUP};
+    struct ipc_run_result res;
+    int rc = (int)CALL(ipc_run, argv, &o, &res);
+    if (rc == 0 && (!res.timed_out || !res.status.signaled || res.status.signal != SIGTERM))
+        problem("ipc_run timeout: timed_out %d, raw status %#x", res.timed_out, res.status.raw);
+    ipc_run_result_free(&res);
+    /* a child that ignores SIGTERM from its first instruction: ignored signals
+     * stay ignored across exec (a trap in the shell would race the timeout) */
+    char *const stubborn[] = {"/bin/sh", "-c", "exec sleep 5", NULL};
+    struct ipc_run_options o2 = {.timeout_ms = 20, .grace_ms = 20};
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_term;
+    sigaction(SIGTERM, &ign, &old_term);
+    rc = (int)CALL(ipc_run, stubborn, &o2, &res);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rc == 0 && (!res.timed_out || !res.killed || res.status.signal != SIGKILL))
+        problem("ipc_run grace: timed_out %d killed %d, raw status %#x", res.timed_out, res.killed,
+                res.status.raw);
+    ipc_run_result_free(&res);
+}
+
+static void fs_handler(int signo, siginfo_t *info, void *uc)
+{
+    (void)signo;
+    (void)info;
+    (void)uc;
+}
+
+static int fn_child_reset(void *arg)
+{
+    (void)arg;
+    return ipc_sig_child_reset() == 0 ? 0 : 1;
+}
+
+static void sc_sig(void)
+{
+    sigset_t orig;
+    sigprocmask(SIG_SETMASK, NULL, &orig);
+    struct ipc_sig_prev prev, prev2;
+    if (CALL(ipc_sig_catch, SIGUSR1, 0, &prev) == 0) {
+        ipc_sig_caught_reset(SIGUSR1);
+        if (CALL(ipc_sig_send, getpid(), SIGUSR1) == 0 && ipc_sig_caught(SIGUSR1) != 1)
+            problem("SIGUSR1 sent once, caught %lu times", ipc_sig_caught(SIGUSR1));
+        ipc_proc *p;
+        if (CALL(ipc_proc_fork, &p, fn_child_reset, NULL, NULL) == 0)
+            proc_expect_exit_or("ipc_sig_child_reset child", p, 0, 1, 1);
+        /* exec children reset the caught handler before exec */
+        static const enum ipc_proc_method m[] = {IPC_PROC_FORK, IPC_PROC_VFORK};
+        for (int i = 0; i < 2; i++) {
+            struct ipc_proc_options o = {.method = m[i]};
+            if (CALL(ipc_proc_spawn, &p, sh_exit7, &o) == 0)
+                proc_expect_exit("spawn with a caught signal", p, 7);
+        }
+        IPC__IGNORE_RC(CALL(ipc_sig_restore, &prev));
+    }
+    if (CALL(ipc_sig_install, SIGUSR2, fs_handler, IPC_SIG_ONESHOT | IPC_SIG_RESTART, &prev) == 0)
+        IPC__IGNORE_RC(CALL(ipc_sig_restore, &prev));
+    if (CALL(ipc_sig_set_default, SIGUSR2, 1, &prev2) == 0)
+        IPC__IGNORE_RC(CALL(ipc_sig_restore, &prev2));
+    sigset_t set, old;
+    if (CALL(ipc_sig_mkset, &set, SIGRTMIN, SIGUSR2, 0) < 0)
+        return;
+    if (CALL(ipc_sig_block, &set, &old) == 0) {
+        int queued = 0;
+        for (int v = 1; v <= 2; v++)
+            if (CALL(ipc_sig_queue, getpid(), SIGRTMIN, 40 + v) == 0)
+                queued++;
+        int got = 0;
+        for (;;) {
+            struct ipc_sig_info si;
+            long rc = CALL(ipc_sig_timedwait, &set, 0, &si);
+            if (rc == -EAGAIN) {
+                /* one more look: an injected EAGAIN must not hide a signal */
+                rc = CALL(ipc_sig_timedwait, &set, 0, &si);
+                if (rc == -EAGAIN)
+                    break;
+            }
+            if (rc < 0)
+                break;
+            if (rc != SIGRTMIN || si.value < 41 || si.value > 42)
+                problem("ipc_sig_timedwait: signal %ld value %d, expected SIGRTMIN 41/42", rc,
+                        si.value);
+            got++;
+        }
+        if (got != queued)
+            problem("%d real-time signals queued, %d received", queued, got);
+        if (CALL(ipc_sig_send, getpid(), SIGUSR2) == 0) {
+            struct ipc_sig_info si;
+            long rc = CALL(ipc_sig_wait, &set, &si);
+            if (rc > 0 && rc != SIGUSR2)
+                problem("ipc_sig_wait returned %ld, expected SIGUSR2", rc);
+            if (rc < 0) /* take it back, so it does not stay pending */
+                IPC__IGNORE_RC(ipc_sig_timedwait(&set, 0, NULL));
+        }
+        IPC__IGNORE_RC(CALL(ipc_sig_setmask, &old, NULL));
+    }
+    if (CALL(ipc_sig_block_one, SIGUSR2) == 0)
+        IPC__IGNORE_RC(CALL(ipc_sig_unblock_one, SIGUSR2));
+    if (CALL(ipc_sig_block, &set, NULL) == 0)
+        IPC__IGNORE_RC(CALL(ipc_sig_unblock, &set, NULL));
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+}
+
+static void sc_sigsrc(void)
+{
+    sigset_t orig, after;
+    sigprocmask(SIG_SETMASK, NULL, &orig);
+    for (unsigned flags = IPC_SIGSRC_AUTO; flags <= IPC_SIGSRC_FORCE_SELFPIPE; flags++) {
+        sigset_t set;
+        if (CALL(ipc_sig_mkset, &set, SIGUSR1, SIGRTMIN, 0) < 0)
+            return;
+        ipc_sigsrc *s;
+        if (CALL(ipc_sigsrc_new, &s, &set, flags) < 0)
+            continue;
+        int fd = ipc_sigsrc_fd(s);
+        if (fd < 0 || ipc_sigsrc_backend(s) < 0)
+            problem("ipc_sigsrc_fd/backend failed");
+        int sent_usr1 = CALL(ipc_sig_send, getpid(), SIGUSR1) == 0;
+        int queued = 0;
+        for (int v = 0; v < 2; v++)
+            queued += CALL(ipc_sig_queue, getpid(), SIGRTMIN, 7) == 0;
+        int usr1 = 0, rt = 0, errs = 0;
+        for (int idle = 0; idle < 2 && errs < 3;) {
+            struct ipc_sig_info si;
+            long rc = CALL(ipc_sigsrc_read, s, &si);
+            if (rc == 1) {
+                idle = 0;
+                if (si.signo == SIGUSR1)
+                    usr1++;
+                else if (si.signo == SIGRTMIN && si.value == 7)
+                    rt++;
+                else
+                    problem("ipc_sigsrc_read: unexpected record signo %d value %d", si.signo,
+                            si.value);
+            } else if (rc == 0) {
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                idle++;
+                if (poll(&pfd, 1, 0) < 0)
+                    break;
+            } else {
+                errs++;
+            }
+        }
+        unsigned long dropped = ipc_sigsrc_dropped(s);
+        if (!errs && (usr1 > sent_usr1 || rt > queued ||
+                      (unsigned long)(usr1 + rt) + dropped != (unsigned long)(sent_usr1 + queued)))
+            problem("sigsrc(flags %u): sent %d SIGUSR1 + %d SIGRTMIN, read %d + %d, %lu dropped",
+                    flags, sent_usr1, queued, usr1, rt, dropped);
+        ipc_sigsrc_free(s);
+        sigprocmask(SIG_SETMASK, NULL, &after);
+        if (sigismember(&after, SIGUSR1) != sigismember(&orig, SIGUSR1))
+            problem("ipc_sigsrc_free did not restore the mask");
+        /* drain anything a failed read left pending, so the next source is clean */
+        struct timespec zero = {0, 0};
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        while (sigtimedwait(&set, NULL, &zero) > 0)
+            ;
+        sigprocmask(SIG_SETMASK, &orig, NULL);
+    }
+}
+
+static void sc_shm(void)
+{
+    ipc_shm *a, *m, *mf, *n, *n2;
+    if (CALL(ipc_shm_new_anon, &a, 4096) == 0) {
+        if (ipc_shm_size(a) != 4096 || ipc_shm_kind(a) != IPC_SHM_ANON || ipc_shm_fd(a) != -EBADF)
+            problem("anonymous region: wrong size/kind/fd");
+        memset(ipc_shm_base(a), 1, 4096);
+        ipc_shm_free(a);
+    }
+    if (CALL(ipc_shm_new_memfd, &m, "faultsweep", 8192) == 0) {
+        if (CALL(ipc_shm_map_fd, &mf, ipc_shm_fd(m), 0) == 0) {
+            ((volatile char *)ipc_shm_base(m))[100] = 42;
+            if (((volatile char *)ipc_shm_base(mf))[100] != 42 || ipc_shm_size(mf) != 8192)
+                problem("memfd region and its ipc_shm_map_fd mapping do not share");
+            ipc_shm_free(mf);
+        }
+        ipc_shm_free(m);
+    }
+    char name[64];
+    snprintf(name, sizeof(name), "/faultsweep-%d-shm", (int)g_pid);
+    if (CALL(ipc_shm_new_named, &n, name, 4096, 0) == 0) {
+        if (CALL(ipc_shm_new_named, &n2, name, 0, IPC_SHM_OPEN_EXISTING) == 0) {
+            ((volatile char *)ipc_shm_base(n))[7] = 9;
+            if (((volatile char *)ipc_shm_base(n2))[7] != 9 || ipc_shm_size(n2) != 4096)
+                problem("two mappings of a named region do not share");
+            ipc_shm_free(n2);
+        }
+        ipc_shm_free(n);
+    }
+    if (CALL(ipc_shm_unlink, name) != -ENOENT)
+        problem("the named region's name survived ipc_shm_free");
+}
+
+struct counter_area {
+    ipc_counter c;
+    _Atomic int64_t acked[2];
+    pthread_mutex_t mu;
+};
+
+static enum ipc_lock_kind g_kind;
+static struct counter_area *g_area;
+
+static int fn_counter_child(void *arg)
+{
+    int slot = (int)(intptr_t)arg;
+    for (int i = 0; i < 20; i++)
+        if (ipc_counter_add(&g_area->c, 1, NULL) >= 0)
+            atomic_fetch_add(&g_area->acked[slot], 1);
+    return 0;
+}
+
+static void sc_counter(void)
+{
+    static const char *const kinds[] = {"mutex", "sem", "atomic"};
+    for (size_t k = 0; k < IPC__ARRAY_SIZE(kinds); k++) {
+        if (CALL(ipc_lock_kind_parse, kinds[k], &g_kind) < 0 ||
+            strcmp(ipc_lock_kind_name(g_kind), kinds[k]) != 0)
+            problem("lock kind '%s' does not round-trip", kinds[k]);
+        ipc_shm *r;
+        if (CALL(ipc_shm_new_anon, &r, sizeof(struct counter_area)) < 0)
+            continue;
+        g_area = ipc_shm_base(r);
+        if (CALL(ipc_counter_init, &g_area->c, g_kind) < 0) {
+            ipc_shm_free(r);
+            continue;
+        }
+        ipc_proc *p[2] = {NULL, NULL};
+        for (int i = 0; i < 2; i++)
+            if (CALL(ipc_proc_fork, &p[i], fn_counter_child, (void *)(intptr_t)i, NULL) < 0)
+                p[i] = NULL;
+        int64_t mine = 0, v = 0;
+        for (int i = 0; i < 10; i++)
+            mine += CALL(ipc_counter_add, &g_area->c, 1, NULL) >= 0;
+        for (int i = 0; i < 2; i++)
+            if (p[i])
+                proc_expect_exit("counter child", p[i], 0);
+        if (CALL(ipc_counter_get, &g_area->c, &v) == 0 &&
+            v != mine + g_area->acked[0] + g_area->acked[1])
+            problem("counter(%s): %" PRId64 " increments acknowledged, value %" PRId64, kinds[k],
+                    mine + g_area->acked[0] + g_area->acked[1], v);
+        if (g_kind != IPC_LOCK_ATOMIC && CALL(ipc_counter_lock, &g_area->c) >= 0)
+            IPC__IGNORE_RC(CALL(ipc_counter_unlock, &g_area->c));
+        if (ipc_counter_kind(&g_area->c) != (int)g_kind || ipc_counter_recoveries(&g_area->c))
+            problem("ipc_counter_kind/recoveries");
+        if (CALL(ipc_shm_mutex_init, &g_area->mu) == 0 &&
+            CALL(ipc_shm_mutex_lock, &g_area->mu, NULL, NULL) >= 0)
+            pthread_mutex_unlock(&g_area->mu);
+        ipc_counter_destroy(&g_area->c);
+        ipc_shm_free(r);
+    }
+    ipc_counter *c;
+    if (CALL(ipc_counter_new, &c, IPC_LOCK_MUTEX) == 0) {
+        int64_t v = 0;
+        if (CALL(ipc_counter_add, c, 5, &v) == 0 && v != 5)
+            problem("ipc_counter_add(5) on a new counter gave %" PRId64, v);
+        ipc_counter_free(c);
+    }
+}
+
+/* Sends len bytes on a and receives them on b (a shut down for writing first);
+ * checks that what arrives is exactly what was acknowledged. */
+static bool stream_roundtrip(const char *what, int a, int b, size_t len)
+{
+    bool clean = true;
+    static unsigned char out[20000], in[21000];
+    fill(out, len, 5);
+    long w = CALL(ipc_sock_send_all, a, out, len);
+    if (w >= 0 && (size_t)w != len)
+        problem("%s: ipc_sock_send_all returned %ld of %zu", what, w, len);
+    shutdown(a, SHUT_WR);
+    size_t got = 0;
+    for (;;) {
+        long r = CALL(ipc_sock_recv, b, in + got, sizeof(in) - got);
+        if (r <= 0) {
+            if (r == 0 && w == (long)len && got != len)
+                problem("%s: %zu bytes acknowledged, %zu delivered", what, len, got);
+            if (r == 0 && memcmp(in, out, got) != 0)
+                problem("%s: delivered bytes differ", what);
+            clean = r == 0 && w == (long)len;
+            break;
+        }
+        got += (size_t)r;
+    }
+    return clean;
+}
+
+static void sock_pair(const char *text, unsigned lflags)
+{
+    struct ipc_sock_addr a, bound, peer, la;
+    if (CALL(ipc_sock_addr_parse, &a, text) < 0)
+        return;
+    int l = (int)CALL(ipc_sock_listen, &a, 0, lflags, &bound);
+    if (l < 0)
+        return;
+    int c = (int)CALL(ipc_sock_connect, &bound, SOCK_STREAM, 2000, 0);
+    if (c >= 0) {
+        int s = (int)CALL(ipc_sock_accept, l, 0, &peer);
+        if (s < 0) /* the connection stays queued: a second accept gets it */
+            s = (int)CALL(ipc_sock_accept, l, 0, &peer);
+        if (s >= 0) {
+            IPC__IGNORE_RC(CALL(ipc_sock_local_addr, c, &la));
+            IPC__IGNORE_RC(CALL(ipc_sock_peer_addr, s, &la));
+            if (bound.family != AF_UNIX)
+                IPC__IGNORE_RC(CALL(ipc_sock_set_nodelay, c, 1));
+            bool clean = stream_roundtrip(text, c, s, 20000);
+            long k = clean ? CALL(ipc_sock_send, s, "pong", 4) : -1;
+            if (k > 0) {
+                long r = 0;
+                char buf[8];
+                size_t got = 0;
+                while (got < (size_t)k) {
+                    r = CALL(ipc_sock_recv, c, buf + got, sizeof(buf) - got);
+                    if (r <= 0)
+                        break;
+                    got += (size_t)r;
+                }
+                if (r >= 0 && (got != (size_t)k || memcmp(buf, "pong", got) != 0))
+                    problem("%s: ipc_sock_send acknowledged %ld bytes, %zu arrived", text, k, got);
+            }
+            if (clean && k == 4 && CALL(ipc_sock_set_nonblock, s, 1) == 0) {
+                char b;
+                long r = CALL(ipc_sock_recv, s, &b, 1);
+                if (r != 0 && r != -EAGAIN && r >= 0)
+                    problem("%s: recv on a drained socket returned %ld", text, r);
+            }
+            close(s);
+        }
+        close(c);
+    }
+    close(l);
+    if (bound.family == AF_UNIX)
+        IPC__IGNORE_RC(CALL(ipc_sock_unlink, &bound));
+}
+
+static void sc_sock_tcp(void)
+{
+    struct ipc_sock_addr a;
+    char text[IPC_SOCK_ADDRSTRLEN];
+    if (CALL(ipc_sock_addr_from_host_port, &a, "localhost", 6380) == 0 &&
+        (CALL(ipc_sock_addr_format, &a, text, sizeof(text)) < 0 ||
+         strcmp(text, "127.0.0.1:6380") != 0 || ipc_sock_addr_port(&a) != 6380))
+        problem("localhost:6380 formats as '%s'", text);
+    sock_pair("127.0.0.1:0", 0);
+    sock_pair("[::1]:0", IPC_SOCK_V6ONLY);
+    /* a non-blocking connect with a zero timeout */
+    struct ipc_sock_addr bound;
+    if (CALL(ipc_sock_addr_parse, &a, "127.0.0.1:0") < 0)
+        return;
+    int l = (int)CALL(ipc_sock_listen, &a, 4, IPC_SOCK_NONBLOCK | IPC_SOCK_REUSEPORT, &bound);
+    if (l < 0)
+        return;
+    int c = (int)CALL(ipc_sock_connect, &bound, SOCK_STREAM, -1, IPC_SOCK_NONBLOCK);
+    int s = -1;
+    if (c >= 0) {
+        struct pollfd pfd = {.fd = l, .events = POLLIN};
+        if (poll(&pfd, 1, 2000) == 1)
+            s = (int)CALL(ipc_sock_accept, l, IPC_SOCK_NONBLOCK, NULL);
+        if (s >= 0)
+            close(s);
+        close(c);
+    }
+    close(l);
+}
+
+static void sc_sock_unix(void)
+{
+    char text[128];
+    snprintf(text, sizeof(text), "unix:/tmp/faultsweep-%d.sock", (int)g_pid);
+    sock_pair(text, IPC_SOCK_UNLINK_STALE);
+    snprintf(text, sizeof(text), "unix:@faultsweep-%d", (int)g_pid);
+    sock_pair(text, 0);
+    /* a stale path: bound, closed, not unlinked; UNLINK_STALE takes it over */
+    struct ipc_sock_addr a;
+    snprintf(text, sizeof(text), "unix:/tmp/faultsweep-%d.stale", (int)g_pid);
+    if (CALL(ipc_sock_addr_parse, &a, text) < 0)
+        return;
+    int l = (int)CALL(ipc_sock_listen, &a, 0, 0, NULL);
+    if (l >= 0) {
+        close(l);
+        l = (int)CALL(ipc_sock_listen, &a, 0, IPC_SOCK_UNLINK_STALE, NULL);
+        if (l >= 0)
+            close(l);
+    }
+    IPC__IGNORE_RC(CALL(ipc_sock_unlink, &a));
+    if (access(text + 5, F_OK) == 0) {
+        problem("%s is left behind", text + 5);
+        unlink(text + 5);
+    }
+}
+
+static void dgram_exchange(const char *text, int family)
+{
+    struct ipc_sock_addr a, bound, from;
+    if (CALL(ipc_sock_addr_parse, &a, text) < 0)
+        return;
+    int b = (int)CALL(ipc_sock_bind_dgram, &a, IPC_SOCK_NONBLOCK, &bound);
+    if (b < 0)
+        return;
+    int c = (int)CALL(ipc_sock_dgram_open, family, 0);
+    if (c >= 0) {
+        char buf[64];
+        int sent = CALL(ipc_sock_sendto, c, "hello", 5, &bound) == 5;
+        int got = 0;
+        long r;
+        while ((r = CALL(ipc_sock_recvfrom, b, buf, sizeof(buf), &from)) >= 0 || r == -EINTR) {
+            if (r != 5 || memcmp(buf, "hello", 5) != 0)
+                problem("%s: datagram of %ld bytes differs", text, r);
+            got++;
+        }
+        if (got != sent) /* an error does not consume a datagram: one more look */
+            while (CALL(ipc_sock_recvfrom, b, buf, sizeof(buf), &from) >= 0)
+                got++;
+        if (got != sent)
+            problem("%s: %d datagrams acknowledged, %d received", text, sent, got);
+        if (got && CALL(ipc_sock_sendto, b, "re", 2, &from) == 2) {
+            r = CALL(ipc_sock_recvfrom, c, buf, sizeof(buf), NULL);
+            if (r >= 0 && (r != 2 || memcmp(buf, "re", 2) != 0))
+                problem("%s: reply of %ld bytes differs", text, r);
+        }
+        close(c);
+    }
+    c = (int)CALL(ipc_sock_connect, &bound, SOCK_DGRAM, 1000, 0);
+    if (c >= 0) {
+        char buf[8];
+        if (CALL(ipc_sock_sendto, c, "x", 1, NULL) == 1) {
+            struct pollfd pfd = {.fd = b, .events = POLLIN};
+            if (poll(&pfd, 1, 1000) != 1)
+                problem("%s: a datagram sent on a connected socket did not arrive", text);
+            else
+                IPC__IGNORE_RC(CALL(ipc_sock_recvfrom, b, buf, sizeof(buf), NULL));
+        }
+        close(c);
+    }
+    close(b);
+}
+
+static void sc_sock_udp(void)
+{
+    dgram_exchange("127.0.0.1:0", AF_INET);
+    char text[64];
+    snprintf(text, sizeof(text), "unix:@faultsweep-%d-d", (int)g_pid);
+    dgram_exchange(text, AF_UNIX);
+}
+
+static int pool_fn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
+                   void *arg)
+{
+    (void)arg;
+    if (in_len == 4 && memcmp(in, "fail", 4) == 0)
+        return -EDOM;
+    if (in_len == 3 && memcmp(in, "die", 3) == 0)
+        _exit(1);
+    if (in_len == 4 && memcmp(in, "hang", 4) == 0)
+        for (;;)
+            pause();
+    if (in_len > out_cap)
+        return -EOVERFLOW;
+    for (size_t i = 0; i < in_len; i++)
+        ((char *)out)[i] = ((const char *)in)[in_len - 1 - i];
+    *out_len = in_len;
+    return 0;
+}
+
+static bool reversed(const char *in, const struct ipc_pool_result *r)
+{
+    size_t n = strlen(in);
+    if (r->len != n || (n && !r->data))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (((const char *)r->data)[i] != in[n - 1 - i])
+            return false;
+    return true;
+}
+
+struct collector {
+    ipc_pool *p;
+    long rc;
+    struct ipc_pool_result r;
+    _Atomic pid_t tid;
+};
+
+static void *collector_main(void *arg)
+{
+    struct collector *c = arg;
+    c->tid = (pid_t)syscall(SYS_gettid);
+    c->rc = ipc_pool_collect(c->p, 5000, &c->r);
+    return NULL;
+}
+
+/* Waits (without sleeping: reading /proc) until thread tid is blocked in the
+ * kernel, at most 2 s. */
+static void wait_thread_blocked(pid_t tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    int64_t deadline = ipc__now_ms() + 2000;
+    while (ipc__now_ms() < deadline) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            return;
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')');
+        if (rp && rp[1] == ' ' && rp[2] == 'S')
+            return;
+        sched_yield();
+    }
+}
+
+/* Two threads collecting two tasks at once: one polls, the other takes the role
+ * over through the wake pipe; each result is collected exactly once. */
+static void pool_two_collectors(ipc_pool *p)
+{
+    uint64_t ids[2];
+    bool acked[2];
+    acked[0] = CALL(ipc_pool_submit, p, "p1", 2, &ids[0]) == 0;
+    acked[1] = CALL(ipc_pool_submit, p, "p2", 2, &ids[1]) == 0;
+    struct collector c[2] = {{.p = p}, {.p = p}};
+    pthread_t t;
+    bool threaded = pthread_create(&t, NULL, collector_main, &c[1]) == 0;
+    collector_main(&c[0]);
+    if (threaded)
+        pthread_join(t, NULL);
+    else
+        collector_main(&c[1]);
+    int got[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        ck("ipc_pool_collect", c[i].rc);
+        if (c[i].rc != 0)
+            continue;
+        for (int k = 0; k < 2; k++)
+            if (acked[k] && c[i].r.id == ids[k])
+                got[k]++;
+        ipc_pool_result_free(&c[i].r);
+    }
+    for (int k = 0; k < 2; k++)
+        if (got[k] != (int)acked[k])
+            problem("two collectors: task %d acknowledged %d, collected %d times", k, acked[k],
+                    got[k]);
+    /* whatever a failed collect left behind */
+    struct ipc_pool_result r;
+    while (ipc_pool_collect(p, 2000, &r) == 0)
+        ipc_pool_result_free(&r);
+}
+
+static void sc_pool(void)
+{
+    static const char *const inputs[] = {"alpha", "beta", "fail", "gamma", "delta", "die"};
+    enum { NIN = 6 };
+    struct ipc_pool_options o = {.workers = 2, .max_in = 4096, .max_out = 4096};
+    ipc_pool *p;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o) < 0)
+        return;
+    pid_t pids[4];
+    long np = CALL(ipc_pool_pids, p, pids, 4);
+    if (np > 2)
+        problem("ipc_pool_pids: %ld workers in a pool of 2", np);
+    uint64_t ids[NIN];
+    bool acked[NIN], seen[NIN];
+    for (int i = 0; i < NIN; i++) {
+        seen[i] = false;
+        acked[i] = CALL(ipc_pool_submit, p, inputs[i], strlen(inputs[i]), &ids[i]) == 0;
+    }
+    for (;;) {
+        struct ipc_pool_result r;
+        long rc = CALL(ipc_pool_collect, p, 5000, &r);
+        if (rc == -ENOENT)
+            break;
+        if (rc < 0) {
+            problem("ipc_pool_collect returned %s with results outstanding", ipc_errname((int)rc));
+            break;
+        }
+        int i = 0;
+        while (i < NIN && !(acked[i] && ids[i] == r.id))
+            i++;
+        if (i == NIN) {
+            problem("ipc_pool_collect returned unknown id %" PRIu64, r.id);
+        } else if (seen[i]) {
+            problem("task %d ('%s') returned twice", i, inputs[i]);
+        } else {
+            seen[i] = true;
+            if (r.status == 0 && !reversed(inputs[i], &r))
+                problem("task '%s': wrong result", inputs[i]);
+            if (i == 2 && r.status != -EDOM && r.status == 0)
+                problem("task 'fail' succeeded");
+            if (i == 5 && r.status == 0)
+                problem("task 'die' succeeded");
+            if (r.status < 0)
+                note_err("ipc_pool_result.status", ipc_errname(r.status));
+        }
+        ipc_pool_result_free(&r);
+    }
+    for (int i = 0; i < NIN; i++)
+        if (acked[i] && !seen[i])
+            problem("task %d ('%s') was acknowledged and never returned", i, inputs[i]);
+    struct ipc_pool_buf in[3] = {{"one", 3}, {"two", 3}, {"three", 5}};
+    struct ipc_pool_result res[3];
+    if (CALL(ipc_pool_map, p, in, 3, res) == 0) {
+        for (int i = 0; i < 3; i++) {
+            if (res[i].status == 0 && !reversed(in[i].data, &res[i]))
+                problem("ipc_pool_map: result %d is wrong", i);
+            if (res[i].status < 0)
+                note_err("ipc_pool_map.status", ipc_errname(res[i].status));
+            ipc_pool_result_free(&res[i]);
+        }
+    }
+    (void)ipc_pool_replacements(p);
+    pool_two_collectors(p);
+    IPC__IGNORE_RC(CALL(ipc_pool_close, p, 5000));
+    ipc_pool_free(p);
+
+    /* terminate with a task in flight */
+    struct ipc_pool_options o1 = {.workers = 1, .max_in = 64, .max_out = 64};
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    uint64_t id;
+    if (CALL(ipc_pool_submit, p, "hang", 4, &id) == 0) {
+        struct ipc_pool_result r;
+        long rc = CALL(ipc_pool_collect, p, 0, &r);
+        if (rc == 0)
+            problem("a hanging task completed");
+        /* terminate while another thread polls in collect: it is woken through
+         * the pool's wake pipe and returns the cancelled task */
+        struct collector c = {.p = p, .tid = 0};
+        pthread_t t;
+        bool threaded = pthread_create(&t, NULL, collector_main, &c) == 0;
+        while (threaded && !c.tid)
+            sched_yield();
+        if (threaded)
+            wait_thread_blocked(c.tid);
+        IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
+        if (threaded) {
+            pthread_join(t, NULL);
+            rc = ck("ipc_pool_collect", c.rc);
+            r = c.r;
+        } else {
+            rc = CALL(ipc_pool_collect, p, 1000, &r);
+        }
+        if (rc == 0 && r.status != -ECANCELED)
+            problem("a terminated task has status %d, not -ECANCELED", r.status);
+        if (rc == 0)
+            ipc_pool_result_free(&r);
+        else
+            problem("the terminated task's result is missing (%s)", ipc_errname((int)rc));
+    }
+    ipc_pool_free(p);
+}
+
+static int fn_mp5(void *arg)
+{
+    (void)arg;
+    return 5;
+}
+
+static void sc_mp_process(void)
+{
+    ipc_mp_process *p;
+    if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
+        return;
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        if (ipc_mp_process_pid(p) <= 0)
+            problem("ipc_mp_process_pid <= 0 after start");
+        struct ipc_proc_status st;
+        long rc = CALL(ipc_mp_process_join, p, 5000, &st);
+        if (rc == 0 && !(st.exited && st.code == 5))
+            problem("mp_process: raw status %#x, expected exit 5", st.raw);
+        if (rc == 0 && CALL(ipc_mp_process_is_alive, p) != 0)
+            problem("a joined mp_process is alive");
+    }
+    ipc_mp_process_free(p);
+    for (int how = 0; how < 3; how++) {
+        if (CALL(ipc_mp_process_new, &p, fn_pause, NULL, NULL) < 0)
+            continue;
+        if (CALL(ipc_mp_process_start, p) == 0 && how < 2) {
+            long alive = CALL(ipc_mp_process_is_alive, p);
+            if (alive == 0)
+                problem("a pausing mp_process is not alive");
+            long rc = how ? CALL(ipc_mp_process_kill, p) : CALL(ipc_mp_process_terminate, p);
+            struct ipc_proc_status st;
+            if (rc == 0 && CALL(ipc_mp_process_join, p, 5000, &st) == 0 &&
+                !(st.signaled && st.signal == (how ? SIGKILL : SIGTERM)))
+                problem("mp_process: raw status %#x after a signal", st.raw);
+        }
+        ipc_mp_process_free(p); /* how 2: still running */
+    }
+}
+
+static void sc_resp(void)
+{
+    struct ipc_resp_parser p;
+    if (CALL(ipc_resp_parser_init, &p, NULL) < 0)
+        return;
+    static char big[6000];
+    int bl = snprintf(big, sizeof(big), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000\r\n");
+    memset(big + bl, 'v', 5000);
+    memcpy(big + bl + 5000, "\r\n", 2);
+    size_t biglen = (size_t)bl + 5002;
+    const char *inl = "SET \"a b\" 'c\\'d' e f g h i j k l m n o p q r s t u v w x y z\r\n";
+    const char *inputs[] = {"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n", inl, big};
+    size_t lens[] = {strlen(inputs[0]), strlen(inl), biglen};
+    size_t argcs[] = {2, 25, 3};
+    for (int i = 0; i < 3; i++) {
+        struct ipc_resp_cmd cmd;
+        long rc = CALL(ipc_resp_parse, &p, inputs[i], lens[i], &cmd);
+        if (rc == IPC_ENEEDMORE) {
+            problem("ipc_resp_parse needs more of a whole command %d", i);
+        } else if (rc > 0) {
+            if ((size_t)rc != lens[i] || cmd.argc != argcs[i])
+                problem("command %d: consumed %ld of %zu, argc %zu", i, rc, lens[i], cmd.argc);
+            else if (i == 1 && (cmd.argv[1].len != 3 || memcmp(cmd.argv[1].ptr, "a b", 3) != 0))
+                problem("inline quoted argument parsed wrongly");
+        } else if (rc < 0) {
+            /* an error is sticky until reset */
+            ipc_resp_parser_reset(&p);
+        }
+    }
+    struct ipc_resp_cmd cmd;
+    long rc = CALL(ipc_resp_parse, &p, "*x\r\n", 4, &cmd);
+    if (rc != IPC_EPROTO_MULTIBULK)
+        problem("'*x' parsed as %ld", rc);
+    struct ipc_resp_buf b = {.data = NULL};
+    char expect[512];
+    size_t el = 0;
+    (void)ipc_resp_parser_errmsg(&p);
+    if (CALL(ipc_resp_write_parse_error, &b, &p) == 0) {
+        static const char pe[] = "-ERR Protocol error: invalid multibulk length\r\n";
+        memcpy(expect, pe, sizeof(pe) - 1);
+        el = sizeof(pe) - 1;
+    }
+    ipc_resp_parser_free(&p);
+#define ACKED(text, call, ...)                                                                     \
+    do {                                                                                           \
+        if (CALL(call, __VA_ARGS__) == 0) {                                                        \
+            memcpy(expect + el, text, strlen(text));                                               \
+            el += strlen(text);                                                                    \
+        }                                                                                          \
+    } while (0)
+    ACKED("+OK\r\n", ipc_resp_write_simple, &b, "OK", 2);
+    ACKED("-ERR x\r\n", ipc_resp_write_error, &b, "ERR x", 5);
+    ACKED(":-42\r\n", ipc_resp_write_int, &b, -42);
+    ACKED("$3\r\nabc\r\n", ipc_resp_write_bulk, &b, "abc", 3);
+    ACKED("$-1\r\n", ipc_resp_write_null, &b);
+    ACKED("*2\r\n", ipc_resp_write_array, &b, 2);
+    ACKED("*0\r\n", ipc_resp_write_empty_array, &b);
+    ACKED("*-1\r\n", ipc_resp_write_null_array, &b);
+    ACKED("raw", ipc_resp_buf_append, &b, "raw", 3);
+#undef ACKED
+    if (b.len != el || (el && memcmp(b.data, expect, el) != 0))
+        problem("resp buffer holds %zu bytes, %zu acknowledged (or different bytes)", b.len, el);
+    if (el >= 3 && CALL(ipc_resp_buf_consume, &b, 3) == 0 &&
+        (b.len != el - 3 || memcmp(b.data, expect + 3, el - 3) != 0))
+        problem("ipc_resp_buf_consume(3) left the wrong bytes");
+    ipc_resp_buf_free(&b);
+    if (strlen(ipc_resp_errmsg(IPC_EPROTO_BULK)) == 0)
+        problem("ipc_resp_errmsg is empty");
+}
+
+static void sc_pure(void)
+{
+    static const unsigned char v[] = "123456789";
+    for (int impl = IPC_CRC32C_AUTO; impl <= IPC_CRC32C_SSE42_3WAY; impl++) {
+        if (impl != IPC_CRC32C_AUTO && !ipc_crc32c_available(impl))
+            continue;
+        if (ipc_crc32c_with(impl, 0, v, 9) != 0xe3069283u)
+            problem("CRC-32C(%s) of 123456789 is wrong", ipc_crc32c_name(impl));
+    }
+    if (CALL(ipc_crc32c_force, IPC_CRC32C_TABLE) == 0 && ipc_crc32c_current() != IPC_CRC32C_TABLE)
+        problem("ipc_crc32c_force(TABLE) did not stick");
+    IPC__IGNORE_RC(CALL(ipc_crc32c_force, IPC_CRC32C_AUTO));
+    uint32_t a = ipc_crc32c(0, v, 4), b = ipc_crc32c(0, v + 4, 5);
+    if (ipc_crc32c_combine(a, b, 5) != ipc_crc32c(0, v, 9))
+        problem("ipc_crc32c_combine is wrong");
+    if (strcmp(ipc_errname(IPC_EBADCRC), "IPC_EBADCRC") != 0 || !*ipc_strerror(-EPIPE))
+        problem("ipc_errname/ipc_strerror");
+}
+
+struct scenario {
+    const char *name;
+    void (*fn)(void);
+    const char *what;
+};
+
+static const struct scenario scenarios[] = {
+    {"pipe", sc_pipe, "pipe open/close, write_all/writev_all/read_full, nonblock, capacity, EPIPE"},
+    {"frame", sc_frame, "frame encode (iov, buffer), chunked decode, write_fd/read_fd over a pipe"},
+    {"proc_spawn", sc_proc_spawn, "ipc_proc_spawn with every method, exec errors, stdio, PATH"},
+    {"proc_lowfds", sc_proc_lowfds, "spawns and ipc_run(stdin_path) with fds 0 and 1 closed"},
+    {"proc_exec", sc_proc_exec, "ipc_proc_spawnl/lp/v/vp/vpe"},
+    {"proc_wait", sc_proc_wait, "function children, wait with timeouts/UNTRACED, kill, groups"},
+    {"proc_orphans", sc_proc_orphans, "subreaper and ipc_proc_reap_orphans"},
+    {"redir", sc_redir, "redirection plans in spawned and function children and in-process"},
+    {"run_capture", sc_run_capture, "ipc_run capture, merge, on_output, exec errors"},
+    {"run_stdin", sc_run_stdin, "ipc_run stdin_data, stdin_path, stdin_fd"},
+    {"run_timeout", sc_run_timeout, "ipc_run timeout and grace kill"},
+    {"sig", sc_sig, "handlers, send/queue, masks, synchronous waits"},
+    {"sigsrc", sc_sigsrc, "signal event sources (signalfd and self-pipe)"},
+    {"shm", sc_shm, "anonymous, memfd, named and fd-mapped regions"},
+    {"counter", sc_counter, "shared counters of every lock kind, from two children"},
+    {"sock_tcp", sc_sock_tcp, "TCP over 127.0.0.1 and ::1, address helpers"},
+    {"sock_unix", sc_sock_unix, "Unix stream sockets: path, abstract, stale path"},
+    {"sock_udp", sc_sock_udp, "UDP and Unix datagram sockets"},
+    {"pool", sc_pool, "worker pool: submit/collect/map/close, failures, deaths, terminate"},
+    {"mp_process", sc_mp_process, "process objects: start/join/terminate/kill/free"},
+    {"resp", sc_resp, "RESP parser and reply buffer"},
+    {"pure", sc_pure, "CRC-32C and error names (no seam calls)"},
+};
+#define NSCEN IPC__ARRAY_SIZE(scenarios)
+
+/* ==== the run child =============================================================== */
+
+static _Noreturn void run_child(const struct scenario *sc, const struct ipc_fault_step *steps,
+                                size_t nsteps, int resfd, bool quiet)
+{
+    setpgid(0, 0);
+    g_pid = getpid();
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0);
+        if (quiet) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        close(null);
+    }
+    int fd0 = hygiene_fd_count();
+    int shm0 = hygiene_shm_count_own();
+    if (ipc_faults_arm_schedule(steps, nsteps) < 0)
+        problem("cannot arm the schedule");
+    sc->fn();
+    uint64_t calls = ipc_faults_calls_since_arm();
+    ipc_faults_disarm();
+    struct hygiene_child_probe probe;
+    if (!hygiene_no_children(&probe)) {
+        problem(probe.pid > 0 ? "a zombie child was left" : "a child process was left running");
+        hygiene_kill_and_reap_children();
+    }
+    int fd1 = hygiene_fd_count();
+    if (fd1 != fd0) {
+        problem("fd leak: %d open fds before, %d after", fd0, fd1);
+    }
+    int shm1 = hygiene_shm_count_own();
+    if (shm1 != shm0)
+        problem("/dev/shm objects of this pid: %d before, %d after", shm0, shm1);
+    char rec[8192];
+    int n =
+        snprintf(rec, sizeof(rec), "calls %" PRIu64 "\n%sproblem %s\n", calls, g_errs, g_problems);
+    if (n > (int)sizeof(rec) - 1)
+        n = (int)sizeof(rec) - 1;
+    for (int off = 0; off < n;) {
+        ssize_t w = write(resfd, rec + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (int)w;
+    }
+    exit(0);
+}
+
+/* ==== the parent =================================================================== */
+
+struct site {
+    char where[48];
+    int call;
+    int is_static; /* found in the sources */
+    int last_line; /* static: the line of the call's closing parenthesis */
+    uint64_t calls, injected;
+};
+
+#define MAX_SITES 1024
+static struct site g_sites[MAX_SITES];
+static size_t g_nsites;
+
+static struct site *site_get(const char *where)
+{
+    for (size_t i = 0; i < g_nsites; i++)
+        if (strcmp(g_sites[i].where, where) == 0)
+            return &g_sites[i];
+    if (g_nsites == MAX_SITES)
+        return NULL;
+    struct site *s = &g_sites[g_nsites++];
+    memset(s, 0, sizeof(*s));
+    snprintf(s->where, sizeof(s->where), "%s", where);
+    s->call = -1;
+    return s;
+}
+
+/* The static site whose call spans the reported file:line (the same site for
+ * gcc's first-line and clang's last-line __LINE__), else the site by name. */
+static struct site *site_canonical(const char *where)
+{
+    const char *colon = strrchr(where, ':');
+    if (colon) {
+        int line = atoi(colon + 1);
+        size_t flen = (size_t)(colon - where);
+        for (size_t i = 0; i < g_nsites; i++) {
+            struct site *s = &g_sites[i];
+            const char *sc = strrchr(s->where, ':');
+            if (!s->is_static || !sc || (size_t)(sc - s->where) != flen ||
+                strncmp(s->where, where, flen) != 0)
+                continue;
+            int first = atoi(sc + 1);
+            if (line >= first && line <= s->last_line)
+                return s;
+        }
+    }
+    return site_get(where);
+}
+
+/* The static list: every line of core/src/ *.c and internal.h (not sys.h, which
+ * defines the seam) holding "ipc__sys_NAME(" outside a #define or comment line. */
+static int scan_static_sites(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (!(l > 2 && strcmp(e->d_name + l - 2, ".c") == 0) && strcmp(e->d_name, "internal.h"))
+            continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        char line[1024];
+        int lineno = 0, depth = 0;
+        struct site *open_site = NULL; /* a call whose ')' is on a later line */
+        while (fgets(line, sizeof(line), f)) {
+            lineno++;
+            if (open_site) {
+                for (const char *c = line; *c && depth; c++)
+                    depth += (*c == '(') - (*c == ')');
+                open_site->last_line = lineno;
+                if (!depth)
+                    open_site = NULL;
+                continue;
+            }
+            const char *t = line + strspn(line, " \t");
+            if (*t == '#' || *t == '*' || strncmp(t, "/*", 2) == 0 || strncmp(t, "//", 2) == 0)
+                continue;
+            const char *p = strstr(t, "ipc__sys_");
+            if (!p)
+                continue;
+            p += 9;
+            while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+                p++;
+            if (*p != '(')
+                continue;
+            char where[48];
+            snprintf(where, sizeof(where), "%s:%d", e->d_name, lineno);
+            struct site *s = site_get(where);
+            if (s && !s->is_static) {
+                s->is_static = 1;
+                s->last_line = lineno;
+                n++;
+            }
+            /* gcc names a call spanning lines by its first line, clang by its
+             * last: remember where it ends */
+            depth = 0;
+            for (const char *c = p; *c; c++)
+                depth += (*c == '(') - (*c == ')');
+            if (depth > 0 && s)
+                open_site = s;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+struct problem_rec {
+    const char *scenario;
+    char schedule[64];
+    char site[48];
+    char *text;
+};
+
+static struct problem_rec *g_probs;
+static size_t g_nprobs, g_capprobs;
+static char g_observed[32768]; /* "fn ERRNAME\n" over all runs */
+static size_t g_olen;
+static int g_timeout_ms = 10000;
+static bool g_verbose;
+
+static void add_problem(const char *scen, const char *sched, const char *site, const char *text)
+{
+    if (g_nprobs == g_capprobs) {
+        g_capprobs = g_capprobs ? 2 * g_capprobs : 64;
+        g_probs = realloc(g_probs, g_capprobs * sizeof(*g_probs));
+        if (!g_probs) {
+            perror("faultsweep");
+            exit(1);
+        }
+    }
+    struct problem_rec *p = &g_probs[g_nprobs++];
+    p->scenario = scen;
+    snprintf(p->schedule, sizeof(p->schedule), "%s", sched);
+    snprintf(p->site, sizeof(p->site), "%s", site);
+    p->text = strdup(text);
+}
+
+static void merge_observed(const char *lines)
+{
+    while (*lines) {
+        const char *nl = strchr(lines, '\n');
+        size_t n = nl ? (size_t)(nl - lines) + 1 : strlen(lines);
+        bool have = false;
+        for (const char *p = g_observed; *p;) {
+            if (strncmp(p, lines, n) == 0) {
+                have = true;
+                break;
+            }
+            p = strchr(p, '\n');
+            if (!p)
+                break;
+            p++;
+        }
+        if (!have && g_olen + n < sizeof(g_observed)) {
+            memcpy(g_observed + g_olen, lines, n);
+            g_olen += n;
+            g_observed[g_olen] = '\0';
+        }
+        lines += n;
+    }
+}
+
+struct run_out {
+    uint64_t calls; /* seam calls of the run (the child's count) */
+    uint64_t per_kind[IPC_FAULT_CALL_COUNT];
+    char site[48];      /* the site that was failed, "" if none */
+    char problem[4096]; /* "" when the run was clean */
+    bool injected;
+};
+
+static void run_once(const struct scenario *sc, const struct ipc_fault_step *steps, size_t n,
+                     bool quiet, struct run_out *ro)
+{
+    memset(ro, 0, sizeof(*ro));
+    ipc_faults_reset_stats();
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        perror("faultsweep: pipe2");
+        exit(1);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("faultsweep: fork");
+        exit(1);
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        run_child(sc, steps, n, pfd[1], quiet);
+    }
+    close(pfd[1]);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    char buf[16384];
+    size_t blen = 0;
+    bool hung = false, eof = false;
+    int64_t deadline = ipc__now_ms() + g_timeout_ms;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = pfd[0], .events = POLLIN}};
+        int64_t left = deadline - ipc__now_ms();
+        if (left <= 0) {
+            hung = true;
+            break;
+        }
+        int r = poll(p, eof ? 1 : 2, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        if (!eof && (p[1].revents & (POLLIN | POLLHUP))) {
+            ssize_t k = read(pfd[0], buf + blen, sizeof(buf) - 1 - blen);
+            if (k > 0)
+                blen += (size_t)k;
+            else if (k == 0 || blen == sizeof(buf) - 1)
+                eof = true;
+        }
+        if (p[0].revents & POLLIN)
+            break;
+    }
+    if (hung) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    close(pidfd);
+    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+    for (ssize_t k;
+         blen < sizeof(buf) - 1 && (k = read(pfd[0], buf + blen, sizeof(buf) - 1 - blen)) > 0;)
+        blen += (size_t)k;
+    close(pfd[0]);
+    buf[blen] = '\0';
+    kill(-pid, SIGKILL); /* anything left in the run's process group */
+    /* processes the run left (we are a subreaper: orphans come to us) */
+    struct hygiene_child_probe probe;
+    bool left_behind = false;
+    while (!hygiene_no_children(&probe)) {
+        left_behind = true;
+        hygiene_kill_and_reap_children();
+    }
+
+    /* the record */
+    char *prob = ro->problem;
+    size_t plen = 0;
+#define ADDP(...)                                                                                  \
+    do {                                                                                           \
+        if (plen < sizeof(ro->problem) - 2)                                                        \
+            plen +=                                                                                \
+                (size_t)snprintf(prob + plen, sizeof(ro->problem) - plen, "%s", plen ? "; " : ""); \
+        if (plen < sizeof(ro->problem) - 2)                                                        \
+            plen += (size_t)snprintf(prob + plen, sizeof(ro->problem) - plen, __VA_ARGS__);        \
+    } while (0)
+    const char *c = strstr(buf, "calls ");
+    if (c == buf)
+        ro->calls = strtoull(buf + 6, NULL, 10);
+    const char *pr = strstr(buf, "\nproblem ");
+    if (c != buf || !pr) {
+        if (!hung)
+            ADDP("no result record from the run (it died before the end)");
+    } else {
+        const char *errs = strchr(buf, '\n') + 1;
+        if (errs < pr + 1) {
+            char tmp[8192];
+            size_t n2 = (size_t)(pr + 1 - errs);
+            if (n2 >= sizeof(tmp))
+                n2 = sizeof(tmp) - 1;
+            memcpy(tmp, errs, n2);
+            tmp[n2] = '\0';
+            merge_observed(tmp);
+        }
+        const char *text = pr + 9;
+        size_t tl = strcspn(text, "\n");
+        if (tl)
+            ADDP("%.*s", (int)tl, text);
+    }
+    if (hung)
+        ADDP("hang: killed after %d ms", g_timeout_ms);
+    else if (WIFSIGNALED(st))
+        ADDP("the run was killed by signal %d (%s)", WTERMSIG(st), ipc_proc_signame(WTERMSIG(st)));
+    else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+        ADDP("the run exited %d (a sanitizer report? reproduce to see it)", WEXITSTATUS(st));
+    if (left_behind)
+        ADDP("a process of the run outlived it");
+#undef ADDP
+
+    /* sites */
+    struct ipc_fault_stats fst;
+    ipc_faults_stats(&fst);
+    for (int k = 0; k < IPC_FAULT_CALL_COUNT; k++)
+        ro->per_kind[k] = fst.calls[k];
+    struct ipc_fault_site sites[MAX_SITES];
+    size_t ns = ipc_faults_sites(sites, MAX_SITES);
+    if (ns > MAX_SITES)
+        ns = MAX_SITES;
+    for (size_t i = 0; i < ns; i++) {
+        struct site *s = site_canonical(sites[i].where);
+        if (!s)
+            continue;
+        s->call = sites[i].call;
+        s->calls += sites[i].calls;
+        s->injected += sites[i].injected;
+        if (sites[i].injected) {
+            ro->injected = true;
+            snprintf(ro->site, sizeof(ro->site), "%s", sites[i].where);
+        }
+    }
+}
+
+static void format_schedule(char *buf, size_t len, const struct ipc_fault_step *st)
+{
+    const char *act;
+    static const char *const shorts[] = {"", "short-one", "short-half", "short-but-one"};
+    act = st->err ? ipc_fault_errno_name(st->err) : shorts[st->shortc];
+    snprintf(buf, len, "%s:%u:%s", ipc_fault_call_name(st->call), st->nth, act ? act : "?");
+}
+
+struct totals {
+    uint64_t runs, injected_runs, problems;
+};
+
+static void sweep_scenario(const struct scenario *sc, uint64_t max_runs, struct totals *t)
+{
+    double t0 = ipc__now_s();
+    struct run_out ro;
+    run_once(sc, NULL, 0, true, &ro);
+    t->runs++;
+    if (ro.problem[0]) {
+        t->problems++;
+        add_problem(sc->name, "", "", ro.problem);
+    }
+    uint64_t counts[IPC_FAULT_CALL_COUNT];
+    memcpy(counts, ro.per_kind, sizeof(counts));
+    /* the list of single-step schedules */
+    size_t total = 0;
+    for (int k = 0; k < IPC_FAULT_CALL_COUNT; k++) {
+        size_t acts = ipc_fault_call_errnos(k, NULL) +
+                      (ipc_fault_call_can_short(k) ? IPC_FAULT_SHORT_COUNT - 1 : 0);
+        total += counts[k] * acts;
+    }
+    uint64_t want = max_runs && max_runs < total ? max_runs : total;
+    uint64_t sc_problems = 0, sc_runs = 1;
+    for (uint64_t j = 0; j < want; j++) {
+        size_t idx = (size_t)(want == total ? j : j * total / want);
+        /* decode idx into (kind, nth, action) */
+        struct ipc_fault_step st = {0};
+        for (int k = 0; k < IPC_FAULT_CALL_COUNT; k++) {
+            const int *errs;
+            size_t ne = ipc_fault_call_errnos(k, &errs);
+            size_t acts = ne + (ipc_fault_call_can_short(k) ? IPC_FAULT_SHORT_COUNT - 1 : 0);
+            size_t block = counts[k] * acts;
+            if (idx >= block) {
+                idx -= block;
+                continue;
+            }
+            st.call = k;
+            st.nth = (uint32_t)(idx / acts) + 1;
+            size_t a = idx % acts;
+            if (a < ne)
+                st.err = errs[a];
+            else
+                st.shortc = (enum ipc_fault_short)(a - ne + 1);
+            break;
+        }
+        char sched[64];
+        format_schedule(sched, sizeof(sched), &st);
+        run_once(sc, &st, 1, true, &ro);
+        t->runs++;
+        sc_runs++;
+        if (ro.injected)
+            t->injected_runs++;
+        if (ro.problem[0]) {
+            t->problems++;
+            sc_problems++;
+            add_problem(sc->name, sched, ro.site, ro.problem);
+            if (g_verbose)
+                printf("  PROBLEM --scenario %s --schedule %s [%s]: %s\n", sc->name, sched, ro.site,
+                       ro.problem);
+        }
+    }
+    printf("%-13s %5" PRIu64 " seam calls, %6" PRIu64 " runs, %4" PRIu64 " problems, %6.1f s\n",
+           sc->name, ro.calls ? ro.calls : 0, sc_runs, sc_problems, ipc__now_s() - t0);
+    fflush(stdout);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: faultsweep [--scenario NAME]... [--max-runs N] [--timeout-ms MS]\n"
+            "                  [--json FILE] [--src DIR] [--verbose]\n"
+            "       faultsweep --scenario NAME --schedule TEXT\n"
+            "       faultsweep --list | --help\n"
+            "\n"
+            "The exhaustive fault sweep of libipc: runs each scenario once to count its\n"
+            "seam calls per kind, then once per (kind K, k-th call of K, action), armed\n"
+            "with the single step K:k:ACTION (every errno of K, and every short class\n"
+            "for transfers), each run in a forked child that checks the contract: results\n"
+            "are success or a named error, no fd/child/shm left, nothing lost or\n"
+            "duplicated, EINTR and short transfers handled where documented.\n"
+            "  --list             print the scenarios and exit\n"
+            "  --scenario NAME    sweep only NAME (repeatable; default: all)\n"
+            "  --max-runs N       at most N fault runs per scenario, spread evenly over\n"
+            "                     the schedule list (0 = all, the default)\n"
+            "  --schedule TEXT    with one --scenario: one run armed with TEXT\n"
+            "                     (KIND:NTH:ACTION,...), stdio kept, result printed\n"
+            "  --timeout-ms MS    a run still going after MS is killed: a hang (10000)\n"
+            "  --json FILE        write the results as JSON\n"
+            "  --src DIR          libipc sources for the static site list (%s)\n"
+            "  --verbose          print each problem as it is found, and the errors seen\n"
+            "Exit status: 0 no problem, 2 problems found, 1 could not run, 64 usage.\n",
+            IPC_SOURCE_DIR);
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "faultsweep: %s%s%s (see --help)\n", msg, arg ? ": " : "", arg ? arg : "");
+    return 64;
+}
+
+static const struct scenario *find_scenario(const char *name)
+{
+    for (size_t i = 0; i < NSCEN; i++)
+        if (strcmp(scenarios[i].name, name) == 0)
+            return &scenarios[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"list", no_argument, NULL, 'l'},
+        {"scenario", required_argument, NULL, 's'},
+        {"max-runs", required_argument, NULL, 'm'},
+        {"schedule", required_argument, NULL, 'S'},
+        {"json", required_argument, NULL, 'j'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"src", required_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    const struct scenario *chosen[NSCEN];
+    size_t nchosen = 0;
+    uint64_t max_runs = 0;
+    const char *schedule = NULL, *json = NULL, *src = IPC_SOURCE_DIR;
+    bool list = false;
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+        char *end;
+        switch (o) {
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'l':
+            list = true;
+            break;
+        case 's': {
+            const struct scenario *sc = find_scenario(optarg);
+            if (!sc)
+                return usage_error("unknown scenario", optarg);
+            if (nchosen < NSCEN)
+                chosen[nchosen++] = sc;
+            break;
+        }
+        case 'm':
+            errno = 0;
+            max_runs = strtoull(optarg, &end, 10);
+            if (errno || *end || !*optarg || *optarg == '-')
+                return usage_error("--max-runs is not a decimal integer", optarg);
+            break;
+        case 't': {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || v <= 0 || v > 3600000)
+                return usage_error("--timeout-ms is not in 1..3600000", optarg);
+            g_timeout_ms = (int)v;
+            break;
+        }
+        case 'S':
+            schedule = optarg;
+            break;
+        case 'j':
+            json = optarg;
+            break;
+        case 'd':
+            src = optarg;
+            break;
+        case 'v':
+            g_verbose = true;
+            break;
+        default:
+            return usage_error("unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    if (list) {
+        for (size_t i = 0; i < NSCEN; i++)
+            printf("%-13s %s\n", scenarios[i].name, scenarios[i].what);
+        return 0;
+    }
+    /* the controller's shared state, mapped here so that every run child shares it */
+    if (ipc_faults_arm_schedule(NULL, 0) < 0) {
+        fprintf(stderr, "faultsweep: cannot map the fault controller's state\n");
+        return 1;
+    }
+    ipc_faults_disarm();
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+        perror("faultsweep: PR_SET_CHILD_SUBREAPER");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_DFL);
+
+    if (schedule) {
+        if (nchosen != 1)
+            return usage_error("--schedule needs exactly one --scenario", NULL);
+        struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
+        char err[256];
+        int n = ipc_faults_parse(schedule, steps, IPC_FAULT_MAX_STEPS, err, sizeof(err));
+        if (n < 0)
+            return usage_error(err, NULL);
+        struct run_out ro;
+        run_once(chosen[0], steps, (size_t)n, false, &ro);
+        printf("scenario %s, schedule '%s': %" PRIu64 " seam calls, %s%s\n", chosen[0]->name,
+               schedule, ro.calls, ro.injected ? "fault injected at " : "no fault injected",
+               ro.site);
+        if (g_olen)
+            printf("errors returned:\n%s", g_observed);
+        if (ro.problem[0]) {
+            printf("PROBLEM: %s\n", ro.problem);
+            return 2;
+        }
+        printf("clean\n");
+        return 0;
+    }
+
+    int nstatic = scan_static_sites(src);
+    if (nstatic <= 0) {
+        fprintf(stderr, "faultsweep: no ipc__sys_ call site found under %s (--src)\n", src);
+        return 1;
+    }
+    if (!nchosen)
+        for (size_t i = 0; i < NSCEN; i++)
+            chosen[nchosen++] = &scenarios[i];
+    double t0 = ipc__now_s();
+    struct totals t = {0};
+    for (size_t i = 0; i < nchosen; i++)
+        sweep_scenario(chosen[i], max_runs, &t);
+    double secs = ipc__now_s() - t0;
+
+    size_t reached = 0, never_failed = 0, unknown = 0;
+    for (size_t i = 0; i < g_nsites; i++) {
+        struct site *s = &g_sites[i];
+        if (s->calls)
+            reached++;
+        if (s->calls && !s->is_static)
+            unknown++;
+    }
+    printf("\nscenarios: %zu\n", nchosen);
+    printf("call sites: %d static, %zu reached", nstatic, reached);
+    if (unknown)
+        printf(" (%zu not in the static list)", unknown);
+    printf("\nruns: %" PRIu64 " (%" PRIu64 " injected a fault), %.1f s\n", t.runs, t.injected_runs,
+           secs);
+    printf("static call sites never reached:");
+    size_t nr = 0;
+    for (size_t i = 0; i < g_nsites; i++)
+        if (g_sites[i].is_static && !g_sites[i].calls)
+            printf("%s %s", nr++ % 6 ? "" : "\n ", g_sites[i].where);
+    printf("%s\n", nr ? "" : " none");
+    /* a kind without errnos (sigprocmask, pthread_sigmask) cannot fail at all;
+     * the others were never failed because every action the sweep tried was
+     * one the real call could not produce there (ipc/faults.h) */
+    size_t cannot = 0;
+    printf("call sites reached but never failed (kind):");
+    for (size_t i = 0; i < g_nsites; i++) {
+        const struct site *st = &g_sites[i];
+        if (!st->calls || st->injected)
+            continue;
+        if (st->call >= 0 && ipc_fault_call_errnos(st->call, NULL) == 0) {
+            cannot++;
+            continue;
+        }
+        printf("%s %s(%s)", never_failed++ % 5 ? "" : "\n ", st->where,
+               st->call >= 0 ? ipc_fault_call_name(st->call) : "?");
+    }
+    printf("%s\n", never_failed ? "" : " none");
+    printf("(%zu reached sites never failed; %zu more are sigprocmask/pthread_sigmask"
+           " calls, which cannot fail)\n",
+           never_failed, cannot);
+    if (g_verbose && g_olen)
+        printf("errors returned by libipc functions (function errno):\n%s", g_observed);
+    printf("problems: %zu\n", g_nprobs);
+    size_t shown = 0;
+    for (size_t i = 0; i < g_nprobs; i++) {
+        const struct problem_rec *p = &g_probs[i];
+        if (!g_verbose && shown >= 200)
+            break;
+        shown++;
+        printf("  faultsweep --scenario %s%s%s   # %s%s%s\n", p->scenario,
+               p->schedule[0] ? " --schedule " : "", p->schedule, p->site[0] ? p->site : "",
+               p->site[0] ? ": " : "", p->text);
+    }
+    if (shown < g_nprobs)
+        printf("  ... %zu more (--verbose or --json)\n", g_nprobs - shown);
+
+    if (json) {
+        FILE *f = fopen(json, "w");
+        if (!f) {
+            perror(json);
+            return 1;
+        }
+        fprintf(f, "{\"scenarios\": %zu, \"static_sites\": %d, \"reached_sites\": %zu,\n", nchosen,
+                nstatic, reached);
+        fprintf(f, " \"never_failed_sites\": %zu, \"runs\": %" PRIu64 ", \"seconds\": %.1f,\n",
+                never_failed, t.runs, secs);
+        fprintf(f, " \"sites\": [");
+        for (size_t i = 0; i < g_nsites; i++) {
+            const struct site *s = &g_sites[i];
+            fprintf(f, "%s\n  {\"site\": ", i ? "," : "");
+            json_str(f, s->where);
+            fprintf(f, ", \"kind\": ");
+            json_str(f, s->call >= 0 ? ipc_fault_call_name(s->call) : "?");
+            fprintf(f, ", \"static\": %s, \"calls\": %" PRIu64 ", \"injected\": %" PRIu64 "}",
+                    s->is_static ? "true" : "false", s->calls, s->injected);
+        }
+        fprintf(f, "],\n \"errors_seen\": ");
+        json_str(f, g_observed);
+        fprintf(f, ",\n \"problems\": [");
+        for (size_t i = 0; i < g_nprobs; i++) {
+            const struct problem_rec *p = &g_probs[i];
+            fprintf(f, "%s\n  {\"scenario\": ", i ? "," : "");
+            json_str(f, p->scenario);
+            fprintf(f, ", \"schedule\": ");
+            json_str(f, p->schedule);
+            fprintf(f, ", \"site\": ");
+            json_str(f, p->site);
+            fprintf(f, ", \"problem\": ");
+            json_str(f, p->text);
+            fputc('}', f);
+        }
+        fprintf(f, "]}\n");
+        fclose(f);
+    }
+    return g_nprobs ? 2 : 0;
+}
