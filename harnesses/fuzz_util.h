@@ -206,6 +206,10 @@ FUZZ_NOCOV static inline int fuzz_inside(const void *p, size_t n, const void *ba
 struct fuzz_faults {
 #if FUZZ_FAULTS
     struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
+    /* the seam's statistics at the arm: the counts of this input are the
+     * differences (resetting the statistics clears 2048 call-site slots, which
+     * cost more than a small input's whole execution) */
+    struct ipc_fault_stats base;
 #endif
     size_t n;
     int armed;
@@ -259,8 +263,8 @@ FUZZ_NOCOV static inline void fuzz_faults_arm(struct fuzz_faults *f)
 #if FUZZ_FAULTS
     if (f->n == 0)
         return;
+    ipc_faults_stats(&f->base);
     FUZZ_CHECK(ipc_faults_arm_schedule(f->steps, f->n) == 0);
-    ipc_faults_reset_stats();
     f->armed = 1;
 #else
     (void)f;
@@ -278,11 +282,12 @@ FUZZ_NOCOV static inline void fuzz_faults_disarm(struct fuzz_faults *f)
             struct ipc_fault_stats s;
             ipc_faults_stats(&s);
             fprintf(stderr, "fuzz faults: %zu steps, %llu calls, %llu injected:", f->n,
-                    (unsigned long long)s.total_calls, (unsigned long long)s.total_injected);
+                    (unsigned long long)(s.total_calls - f->base.total_calls),
+                    (unsigned long long)(s.total_injected - f->base.total_injected));
             for (int c = 0; c < IPC_FAULT_CALL_COUNT; c++)
-                if (s.injected[c])
+                if (s.injected[c] != f->base.injected[c])
                     fprintf(stderr, " %s=%llu", ipc_fault_call_name(c),
-                            (unsigned long long)s.injected[c]);
+                            (unsigned long long)(s.injected[c] - f->base.injected[c]));
             fprintf(stderr, "\n");
         }
     }
@@ -290,7 +295,8 @@ FUZZ_NOCOV static inline void fuzz_faults_disarm(struct fuzz_faults *f)
     f->armed = 0;
 }
 
-/* Faults injected since fuzz_faults_arm (also after the disarm, until the next arm):
+/* Faults injected since fuzz_faults_arm (also after the disarm, until the next arm;
+ * the sums are over every process that shares the seam's state: forked children):
  * compare two readings to learn whether a library call met one. */
 FUZZ_NOCOV static inline uint64_t fuzz_faults_injected(const struct fuzz_faults *f)
 {
@@ -299,7 +305,7 @@ FUZZ_NOCOV static inline uint64_t fuzz_faults_injected(const struct fuzz_faults 
         return 0;
     struct ipc_fault_stats s;
     ipc_faults_stats(&s);
-    return s.total_injected;
+    return s.total_injected - f->base.total_injected;
 #else
     (void)f;
     return 0;
@@ -327,6 +333,38 @@ FUZZ_NOCOV static inline int fuzz_faults_may_inject(const struct fuzz_faults *f,
     return 0;
 }
 
+/* Whether an any-kind step fails with err. Such a step may land on a call that
+ * cannot fail so (EINTR on pipe2, say): the library then returns what it was given,
+ * -EINTR included, where a step of the right kind would have been retried. */
+FUZZ_NOCOV static inline int fuzz_faults_any_with(const struct fuzz_faults *f, int err)
+{
+#if FUZZ_FAULTS
+    for (size_t i = 0; i < f->n; i++)
+        if (f->steps[i].call == IPC_FAULT_ANY && f->steps[i].err == err)
+            return 1;
+#else
+    (void)f;
+    (void)err;
+#endif
+    return 0;
+}
+
+/* Faults of one kind injected since the last arm. */
+FUZZ_NOCOV static inline uint64_t fuzz_faults_injected_kind(const struct fuzz_faults *f, int call)
+{
+#if FUZZ_FAULTS
+    if (f->n == 0)
+        return 0;
+    struct ipc_fault_stats s;
+    ipc_faults_stats(&s);
+    return s.injected[call] - f->base.injected[call];
+#else
+    (void)f;
+    (void)call;
+    return 0;
+#endif
+}
+
 /* 1 when every fault injected so far was one the library must absorb: EINTR or a
  * short transfer on a read/write-family call (retried, continued). Injections are
  * known per kind, so a kind counts as absorbed when every step that could have hit
@@ -339,7 +377,7 @@ FUZZ_NOCOV static inline int fuzz_faults_transparent(const struct fuzz_faults *f
     struct ipc_fault_stats s;
     ipc_faults_stats(&s);
     for (int c = 0; c < IPC_FAULT_CALL_COUNT; c++) {
-        if (!s.injected[c])
+        if (s.injected[c] == f->base.injected[c])
             continue;
         if (c != IPC_FAULT_read && c != IPC_FAULT_write && c != IPC_FAULT_readv &&
             c != IPC_FAULT_writev)

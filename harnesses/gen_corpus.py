@@ -324,6 +324,88 @@ def gen_resp(o):
             o.add("resp_session", rcfg(j & 1, 4 + i, i * 4 + j) + sd, f)
 
 
+# proc_ops: [op][arg][len] data, op % 6: 0 spawn, 1 cat between pipes, 2 ipc_run,
+# 3 stdout/stderr swap, 4 pipe API, 5 function child; bit 7 repeats the data x16.
+# arg bits 3-4 are the spawn method (AUTO, FORK, VFORK, POSIX_SPAWN).
+def pop(code, arg, data=b"", rep=False):
+    assert len(data) < 256
+    return bytes([code | (0x80 if rep else 0), arg, len(data)]) + data
+
+
+PROC_FAULTS = [
+    sched(("fork", 1, "EAGAIN")),
+    sched(("vfork", 1, "ENOMEM")),
+    sched(("posix_spawn", 1, "EAGAIN")),
+    sched(("execve", 1, "ENOENT")),
+    sched(("execve", 1, "ETXTBSY")),
+    sched(("pipe2", 2, "EMFILE")),
+    sched(("dup2", 1, "EBUSY")),
+    sched(("dup2", 2, "EINTR")),
+    sched(("fcntl", 1, "EPERM")),
+    sched(("fcntl", 3, "EBUSY")),
+    sched(("read", 1, "EINTR"), ("write", 1, "EINTR")),
+    sched(("read", 1, "short-one"), ("write", 1, "short-half")),
+    sched(("write", 2, "EPIPE")),
+    sched(("read", 2, "EIO")),
+    sched(("waitpid", 1, "EINTR")),
+    sched(("poll", 1, "EINTR"), ("poll", 3, "ENOMEM")),
+    sched(("malloc", 1, "ENOMEM")),
+    sched(("calloc", 1, "ENOMEM")),
+    sched(("calloc", 2, "ENOMEM")),
+    sched(("realloc", 1, "ENOMEM")),
+    sched(("open", 1, "EMFILE")),
+    sched(("pidfd_open", 1, "ENOSYS")),
+    sched(("pidfd_send_signal", 1, "ENOSYS")),
+    sched(("sigaction", 1, "EINVAL"), ("sigprocmask", 1, "EINVAL")),
+    sched(("pthread_sigmask", 1, "EINVAL")),
+    sched(("any", 1, "EINTR")),
+    sched(("any", 2, "EAGAIN")),
+    sched(("any", 4, "ENOMEM")),
+    sched(("any", 6, "short-one"), ("any", 9, "EINTR")),
+]
+
+
+def gen_proc_ops(o):
+    t = "proc_ops"
+    data = pattern(200, 3)
+    # every program with every method
+    for prog in range(8):
+        o.add(t, b"".join(pop(0, prog | m << 3, bytes([7 + prog, m & 1])) for m in range(4)))
+    o.add(t, pop(0, 2 | 0x20 | 0x40, b"\x2a\x01") + pop(0, 0x80 | 5) + pop(0, 0x80 | 6)
+          + pop(0, 0x80 | 2, b"\x09"))
+    o.add(t, pop(0, 0x80 | 0) + pop(0, 0x80 | 3) + pop(0, 0x80 | 4) + pop(0, 0x80 | 7))
+    # cat between pipes: stdio[] and the three plans, every method
+    for how in range(4):
+        o.add(t, b"".join(pop(1, how | m << 3 | (4 if m & 1 else 0), data[: 40 + m])
+                          for m in range(4)))
+    o.add(t, pop(1, 0x0C, pattern(255, 5), rep=True))  # 4080 bytes, fork, writev
+    o.add(t, pop(1, 0x01, b""))  # nothing to feed
+    # ipc_run: every mode, and the flags
+    for mode in range(8):
+        o.add(t, pop(2, mode, data[:60]) + pop(2, mode | 0x18, data[60:90]))
+        o.add(t, pop(2, mode | 0x40 | 0x20 | 0x08, data[90:150]))
+    o.add(t, pop(2, 0x10, pattern(255, 9), rep=True))
+    o.add(t, pop(2, 0x02, b"\x05" + data[:100]) + pop(2, 0x02, b"\x3f" + data[:10]))
+    # stdout/stderr swap: a plan, stdio[]; every method
+    for m in range(4):
+        o.add(t, pop(3, m << 3, b"to-stdout|to-stderr") + pop(3, 1 | m << 3, b"ab"))
+    # the pipe API
+    for arg in range(8):
+        o.add(t, pop(4, arg, data[: 10 + arg * 20]) + pop(4, arg, pattern(255, arg), rep=True))
+    # function children
+    o.add(t, pop(5, 0, b"\x07hello") + pop(5, 1, b"\x2astdout"))
+    # a mix, run under each fault schedule
+    mix = (pop(1, 0x08, data[:50]) + pop(2, 0x00, data[:80]) + pop(0, 0x10 | 0, b"")
+           + pop(3, 0x00, b"out|err"))
+    o.add(t, mix)
+    for f in PROC_FAULTS:
+        o.add(t, mix, f)
+        o.add(t, pop(2, 0x06, b"\x01") + pop(0, 3 | 0x08, b"") + pop(4, 5, data[:90])
+              + pop(5, 1, b"\x03xyz"), f)
+        o.add(t, pop(0, 0x18 | 3) + pop(2, 0x18 | 1, b"ab") + pop(1, 0x1a, data[:30])
+              + pop(2, 0x05, b""), f)
+
+
 # ---- capture of real client traffic ----
 def free_port():
     s = socket.socket()
@@ -444,6 +526,7 @@ def main():
     gen_frame_decode(o)
     gen_frame_roundtrip(o)
     gen_resp(o)
+    gen_proc_ops(o)
     if a.capture:
         n = capture(o, a.server)
         print(f"gen_corpus: captured {n} client streams", file=sys.stderr)
