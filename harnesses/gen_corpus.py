@@ -365,45 +365,59 @@ PROC_FAULTS = [
 ]
 
 
-def gen_proc_ops(o):
+class ProcOut:
+    """Adds proc_ops seeds of at most MAX_OPS (2) operations each: the ops given
+    to one add() are split into consecutive seeds."""
+
+    MAX_OPS = 2
+
+    def __init__(self, o):
+        self.o = o
+
+    def add(self, t, ops, faults=NO_FAULTS):
+        for i in range(0, len(ops), self.MAX_OPS):
+            self.o.add(t, b"".join(ops[i:i + self.MAX_OPS]), faults)
+
+
+def gen_proc_ops(out):
     t = "proc_ops"
+    o = ProcOut(out)
     data = pattern(200, 3)
     # every program with every method
     for prog in range(8):
-        o.add(t, b"".join(pop(0, prog | m << 3, bytes([7 + prog, m & 1])) for m in range(4)))
-    o.add(t, pop(0, 2 | 0x20 | 0x40, b"\x2a\x01") + pop(0, 0x80 | 5) + pop(0, 0x80 | 6)
-          + pop(0, 0x80 | 2, b"\x09"))
-    o.add(t, pop(0, 0x80 | 0) + pop(0, 0x80 | 3) + pop(0, 0x80 | 4) + pop(0, 0x80 | 7))
+        o.add(t, [pop(0, prog | m << 3, bytes([7 + prog, m & 1])) for m in range(4)])
+    o.add(t, [pop(0, 2 | 0x20 | 0x40, b"\x2a\x01"), pop(0, 0x80 | 5), pop(0, 0x80 | 6),
+              pop(0, 0x80 | 2, b"\x09")])
+    o.add(t, [pop(0, 0x80 | 0), pop(0, 0x80 | 3), pop(0, 0x80 | 4), pop(0, 0x80 | 7)])
     # cat between pipes: stdio[] and the three plans, every method
     for how in range(4):
-        o.add(t, b"".join(pop(1, how | m << 3 | (4 if m & 1 else 0), data[: 40 + m])
-                          for m in range(4)))
-    o.add(t, pop(1, 0x0C, pattern(255, 5), rep=True))  # 4080 bytes, fork, writev
-    o.add(t, pop(1, 0x01, b""))  # nothing to feed
+        o.add(t, [pop(1, how | m << 3 | (4 if m & 1 else 0), data[: 40 + m]) for m in range(4)])
+    o.add(t, [pop(1, 0x0C, pattern(255, 5), rep=True)])  # 4080 bytes, fork, writev
+    o.add(t, [pop(1, 0x01, b"")])  # nothing to feed
     # ipc_run: every mode, and the flags
     for mode in range(8):
-        o.add(t, pop(2, mode, data[:60]) + pop(2, mode | 0x18, data[60:90]))
-        o.add(t, pop(2, mode | 0x40 | 0x20 | 0x08, data[90:150]))
-    o.add(t, pop(2, 0x10, pattern(255, 9), rep=True))
-    o.add(t, pop(2, 0x02, b"\x05" + data[:100]) + pop(2, 0x02, b"\x3f" + data[:10]))
+        o.add(t, [pop(2, mode, data[:60]), pop(2, mode | 0x18, data[60:90])])
+        o.add(t, [pop(2, mode | 0x40 | 0x20 | 0x08, data[90:150])])
+    o.add(t, [pop(2, 0x10, pattern(255, 9), rep=True)])
+    o.add(t, [pop(2, 0x02, b"\x05" + data[:100]), pop(2, 0x02, b"\x3f" + data[:10])])
     # stdout/stderr swap: a plan, stdio[]; every method
     for m in range(4):
-        o.add(t, pop(3, m << 3, b"to-stdout|to-stderr") + pop(3, 1 | m << 3, b"ab"))
+        o.add(t, [pop(3, m << 3, b"to-stdout|to-stderr"), pop(3, 1 | m << 3, b"ab")])
     # the pipe API
     for arg in range(8):
-        o.add(t, pop(4, arg, data[: 10 + arg * 20]) + pop(4, arg, pattern(255, arg), rep=True))
+        o.add(t, [pop(4, arg, data[: 10 + arg * 20]), pop(4, arg, pattern(255, arg), rep=True)])
     # function children
-    o.add(t, pop(5, 0, b"\x07hello") + pop(5, 1, b"\x2astdout"))
+    o.add(t, [pop(5, 0, b"\x07hello"), pop(5, 1, b"\x2astdout")])
     # a mix, run under each fault schedule
-    mix = (pop(1, 0x08, data[:50]) + pop(2, 0x00, data[:80]) + pop(0, 0x10 | 0, b"")
-           + pop(3, 0x00, b"out|err"))
+    mix = [pop(1, 0x08, data[:50]), pop(2, 0x00, data[:80]), pop(0, 0x10 | 0, b""),
+           pop(3, 0x00, b"out|err")]
     o.add(t, mix)
     for f in PROC_FAULTS:
         o.add(t, mix, f)
-        o.add(t, pop(2, 0x06, b"\x01") + pop(0, 3 | 0x08, b"") + pop(4, 5, data[:90])
-              + pop(5, 1, b"\x03xyz"), f)
-        o.add(t, pop(0, 0x18 | 3) + pop(2, 0x18 | 1, b"ab") + pop(1, 0x1a, data[:30])
-              + pop(2, 0x05, b""), f)
+        o.add(t, [pop(2, 0x06, b"\x01"), pop(0, 3 | 0x08, b""), pop(4, 5, data[:90]),
+                  pop(5, 1, b"\x03xyz")], f)
+        o.add(t, [pop(0, 0x18 | 3), pop(2, 0x18 | 1, b"ab"), pop(1, 0x1a, data[:30]),
+                  pop(2, 0x05, b"")], f)
 
 
 # ---- capture of real client traffic ----
