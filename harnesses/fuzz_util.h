@@ -289,6 +289,15 @@ FUZZ_NOCOV static inline void fuzz_faults_disarm(struct fuzz_faults *f)
                     fprintf(stderr, " %s=%llu", ipc_fault_call_name(c),
                             (unsigned long long)(s.injected[c] - f->base.injected[c]));
             fprintf(stderr, "\n");
+            /* where (cumulative since the process started: replay one input) */
+            struct ipc_fault_site sites[256];
+            size_t ns = ipc_faults_sites(sites, 256);
+            for (size_t i = 0; i < ns && i < 256; i++)
+                if (sites[i].injected)
+                    fprintf(stderr, "fuzz faults:   at %s (%s) %llu of %llu calls\n",
+                            sites[i].where, ipc_fault_call_name(sites[i].call),
+                            (unsigned long long)sites[i].injected,
+                            (unsigned long long)sites[i].calls);
         }
     }
 #endif
