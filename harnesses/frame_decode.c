@@ -5,13 +5,13 @@
  * ipc_frame_dec_reset, ipc_frame_dec_free, ipc_frame_encode, ipc_crc32c, and the
  * argument checks of ipc_frame_encode_iov, ipc_frame_read_fd, ipc_frame_write_fd.
  *
- * A one-byte input checks argument validation instead (api_edges).
+ * A one-byte payload checks argument validation instead (api_edges).
  *
- * Input: byte 0 = config (bits 0-2: max_payload choice, bit 3: declare EOF with
- * ipc_frame_dec_finish, bits 4-7: largest chunk = 2^n bytes), byte 1 = seed of
- * the chunking schedule (fuzz_sched in fuzz_util.h: up to FUZZ_SCHED_CUTS chunks
- * of 1..2^n bytes, from a seed-derived offset when bit 7 is set, then the rest in
- * one piece), then the byte stream.
+ * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
+ * steps; 0x00 = none), then the payload: byte 0 = config (bits 0-2: max_payload choice, bit 3:
+ * declare EOF with ipc_frame_dec_finish, bits 4-7: largest chunk = 2^n bytes), byte 1 = seed of the
+ * chunking schedule (fuzz_sched in fuzz_util.h: up to FUZZ_SCHED_CUTS chunks of 1..2^n bytes, from
+ * a seed-derived offset when bit 7 is set, then the rest in one piece), then the byte stream.
  *
  * Invariants (abort on violation):
  *  - whole vs chunked: the stream decoded in one buffer and decoded in chunks
@@ -28,7 +28,12 @@
  *    when EOF falls inside a frame;
  *  - re-encoding each decoded frame with ipc_frame_encode reproduces its bytes
  *    (checked in the whole pass; the chunked pass must then find the same frames
- *    at the same offsets with the same type and payload bytes).
+ *    at the same offsets with the same type and payload bytes);
+ *  - under the fault schedule (armed for the whole and chunked passes; the
+ *    decoder's only seam call is the realloc of its buffer): a pass either agrees
+ *    with the reference or stops with the sticky -ENOMEM, only when a fault was
+ *    injected during it, after a prefix of the reference's frames (none lost,
+ *    wrong or duplicated); the same stream decoded again without faults agrees.
  *
  * Speed (scripts/fuzz --bench): per input, work is linear in the input and the
  * number of decoder calls is bounded by the frame count + FUZZ_SCHED_CUTS + 2;
@@ -161,11 +166,14 @@ FUZZ_NOCOV static void record_error(struct outcome *o, struct ipc_frame_dec *dec
     check_sticky(dec, err, o->err_off);
 }
 
+/* Faults are armed: a decode may also fail with -ENOMEM (its realloc). */
+static int faults_armed;
+
 /* The error a decode call returned: one of the decoder's, and sticky. */
 FUZZ_NOCOV static void decode_error(struct outcome *o, struct ipc_frame_dec *dec, ssize_t r)
 {
     FUZZ_CHECK(r == IPC_EBADMAGIC || r == IPC_EBADVERSION || r == IPC_ETOOLARGE ||
-               r == IPC_EBADCRC);
+               r == IPC_EBADCRC || (r == -ENOMEM && faults_armed));
     record_error(o, dec, (int)r);
 }
 
@@ -276,6 +284,21 @@ FUZZ_NOCOV static void same(const struct outcome *a, const struct outcome *b)
         FUZZ_CHECK(a->off[i] == b->off[i]);
 }
 
+/* A pass under faults: the reference's outcome, or -ENOMEM (only when a fault was
+ * injected during the pass) after a prefix of the reference's frames. */
+FUZZ_NOCOV static void same_or_nomem(const struct outcome *ref, const struct outcome *o,
+                                     int injected)
+{
+    if (o->err != -ENOMEM) {
+        same(ref, o);
+        return;
+    }
+    FUZZ_CHECK(injected);
+    FUZZ_CHECK(o->nframes <= ref->nframes);
+    for (size_t i = 0; i < o->nframes; i++)
+        FUZZ_CHECK(o->off[i] == ref->off[i]);
+}
+
 /* Argument validation: every documented -EINVAL/IPC_ETOOLARGE, and the no-ops. */
 FUZZ_NOCOV static void api_edges(void)
 {
@@ -337,6 +360,10 @@ FUZZ_NOCOV static void api_edges(void)
 
 FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    struct fuzz_faults ff;
+    size_t skip = fuzz_faults_parse(&ff, data, size);
+    data += skip;
+    size -= skip;
     if (size == 1)
         api_edges();
     static struct outcome ref, w, c;
@@ -351,9 +378,21 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 2;
 
     reference(s, n, maxp ? maxp : IPC_FRAME_DEFAULT_MAX_PAYLOAD, finish, &ref);
+    fuzz_faults_arm(&ff);
+    faults_armed = ff.armed;
+    uint64_t inj0 = fuzz_faults_injected(&ff);
     whole(s, n, maxp, finish, &w);
-    same(&ref, &w);
+    uint64_t inj1 = fuzz_faults_injected(&ff);
     chunked(s, n, maxp, finish, max_chunk, seed, &c);
-    same(&ref, &c);
+    uint64_t inj2 = fuzz_faults_injected(&ff);
+    fuzz_faults_disarm(&ff);
+    faults_armed = 0;
+    same_or_nomem(&ref, &w, inj1 != inj0);
+    same_or_nomem(&ref, &c, inj2 != inj1);
+    if (w.err == -ENOMEM || c.err == -ENOMEM) {
+        /* what failed for lack of memory alone decodes without the faults */
+        chunked(s, n, maxp, finish, max_chunk, seed, &c);
+        same(&ref, &c);
+    }
     return 0;
 }

@@ -4,15 +4,15 @@
  * ipc_frame_dec_finish, ipc_frame_write_fd, ipc_frame_read_fd, ipc_pipe_open,
  * ipc_pipe_write_all, ipc_pipe_read_full, ipc_pipe_capacity, ipc_pipe_close.
  *
- * Input: byte 0 = I/O sizes (low nibble: largest write 2^n, high nibble: largest
- * read 2^n), byte 1 = seed of the size schedule, byte 2 = flags (bit 0: blocking
- * mode with ipc_frame_write_fd/ipc_frame_read_fd when everything fits in the pipe,
- * bit 1: decoder max_payload set to exactly the largest payload, bits 2-3: 1 =
- * the stream is cut short, 2 = one bit is flipped, read back with
- * ipc_frame_read_fd; see through_damaged), then frame
- * descriptors: type, flags (bit 0: payload generated, bit 1: 64 KiB payload,
- * bit 2: encode with the iovec encoder), length (16-bit little-endian), and for
- * copied payloads the payload bytes themselves (truncated at the end of input).
+ * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
+ * steps; 0x00 = none), then: byte 0 = I/O sizes (low nibble: largest write 2^n, high nibble:
+ * largest read 2^n), byte 1 = seed of the size schedule, byte 2 = flags (bit 0: blocking mode with
+ * ipc_frame_write_fd/ipc_frame_read_fd when everything fits in the pipe, bit 1: decoder max_payload
+ * set to exactly the largest payload, bits 2-3: 1 = the stream is cut short, 2 = one bit is
+ * flipped, read back with ipc_frame_read_fd; see through_damaged), then frame descriptors: type,
+ * flags (bit 0: payload generated, bit 1: 64 KiB payload, bit 2: encode with the iovec encoder),
+ * length (16-bit little-endian), and for copied payloads the payload bytes themselves (truncated at
+ * the end of input).
  *
  * The frames are encoded into one stream and pushed through a non-blocking pipe2
  * pipe in one thread, alternating writes and reads of sizes taken from the
@@ -24,6 +24,13 @@
  * is decoded; ipc_frame_dec_finish at EOF reports a frame boundary; the two
  * encoders produce identical bytes; the pipe always makes progress; the target
  * closes both pipe ends (the replay main checks no fd leaks).
+ *
+ * Under the fault schedule (armed around everything but the encoding): a library
+ * call may fail only with an errno the schedule injects, never EINTR (retried),
+ * and then the round stops; the frames decoded up to there are still exactly the
+ * encoded ones, in order (none wrong or duplicated). When every injected fault
+ * was EINTR or a short transfer, the round completes exactly as without faults;
+ * a round in which nothing was injected must make progress at every step.
  */
 // libfuzzer-options: max_len=16384
 #include <errno.h>
@@ -58,6 +65,28 @@ struct rt {
 };
 
 #define GEN_MAX 65536
+
+/* The input's fault schedule, armed while the pipes run. */
+static struct fuzz_faults *ff_cur;
+static int aborted; /* a library call failed with an injected error: the round stopped */
+
+/* A library call returned r < 0 other than -EAGAIN: only an injected fault may
+ * cause that, and never EINTR (the pipe helpers retry it). Stops the round. */
+FUZZ_NOCOV static void injected_error(ssize_t r)
+{
+    FUZZ_CHECK(r < 0 && r >= -4095);
+    FUZZ_CHECK(r != -EINTR || fuzz_faults_any_with(ff_cur, EINTR));
+    FUZZ_CHECK(ff_cur && ff_cur->armed && fuzz_faults_may_inject(ff_cur, (int)-r));
+    aborted = 1;
+}
+
+/* A blocking write came back short: only an injected EAGAIN does that (a blocking
+ * fd cannot return it for real: the seam's doing). Stops the round. */
+FUZZ_NOCOV static void injected_short(void)
+{
+    FUZZ_CHECK(ff_cur && ff_cur->armed && fuzz_faults_may_inject(ff_cur, EAGAIN));
+    aborted = 1;
+}
 
 /* Generated payloads are the last len bytes of one pseudo-random block made once:
  * filling a fresh 64 KiB buffer per frame was a third of the target's time. They end
@@ -159,6 +188,10 @@ FUZZ_NOCOV static void feed(struct rt *rt, struct ipc_frame_dec *dec, const uint
         ssize_t r = ipc_frame_decode(dec, buf + at, len - at, &f);
         if (r == IPC_ENEEDMORE)
             return;
+        if (r == -ENOMEM) {
+            injected_error(r); /* sticky: the stream ends here */
+            return;
+        }
         FUZZ_CHECK(r > 0 && (size_t)r <= len - at);
         expect(rt, &f);
         at += (size_t)r;
@@ -170,7 +203,11 @@ FUZZ_NOCOV static void through_nonblocking(struct rt *rt, struct fuzz_rng *rng, 
                                            size_t rmax, struct ipc_frame_dec *dec)
 {
     struct ipc_pipe p;
-    FUZZ_CHECK(ipc_pipe_open(&p, IPC_PIPE_NONBLOCK) == 0);
+    int rc = ipc_pipe_open(&p, IPC_PIPE_NONBLOCK);
+    if (rc < 0) {
+        injected_error(rc);
+        return;
+    }
     size_t wpos = 0, rpos = 0;
     /* At most about 64 writes and reads per input: byte-at-a-time I/O of a 64 KiB
      * stream would take a second and teach the fuzzer nothing new. */
@@ -179,8 +216,9 @@ FUZZ_NOCOV static void through_nonblocking(struct rt *rt, struct fuzz_rng *rng, 
         rmax = floor;
     uint8_t *rbuf = malloc(rmax);
     FUZZ_CHECK(rbuf != NULL);
-    for (;;) {
+    while (!aborted) {
         int progress = 0;
+        uint64_t inj = fuzz_faults_injected(ff_cur);
         if (wpos < rt->len) {
             size_t w = fuzz_rng_size(rng, wmax);
             if (w < floor)
@@ -188,6 +226,10 @@ FUZZ_NOCOV static void through_nonblocking(struct rt *rt, struct fuzz_rng *rng, 
             if (w > rt->len - wpos)
                 w = rt->len - wpos;
             ssize_t r = ipc_pipe_write_all(p.wr, rt->stream + wpos, w, IPC_PIPE_NO_SIGPIPE_GUARD);
+            if (r < 0 && r != -EAGAIN) {
+                injected_error(r);
+                break;
+            }
             FUZZ_CHECK(r == -EAGAIN || (r > 0 && (size_t)r <= w));
             if (r > 0) {
                 wpos += (size_t)r;
@@ -207,6 +249,10 @@ FUZZ_NOCOV static void through_nonblocking(struct rt *rt, struct fuzz_rng *rng, 
             FUZZ_CHECK(p.wr < 0 && rpos == rt->len);
             break;
         }
+        if (r < 0 && r != -EAGAIN) {
+            injected_error(r);
+            break;
+        }
         FUZZ_CHECK(r == -EAGAIN || (r > 0 && (size_t)r <= want));
         if (r > 0) {
             /* the bytes come out of the pipe exactly as they went in */
@@ -216,7 +262,8 @@ FUZZ_NOCOV static void through_nonblocking(struct rt *rt, struct fuzz_rng *rng, 
             feed(rt, dec, rbuf, (size_t)r);
             progress = 1;
         }
-        FUZZ_CHECK(progress);
+        /* an injected EAGAIN may stall one step, nothing else may */
+        FUZZ_CHECK(progress || fuzz_faults_injected(ff_cur) != inj);
     }
     free(rbuf);
     ipc_pipe_close(&p);
@@ -228,8 +275,17 @@ FUZZ_NOCOV static void through_nonblocking(struct rt *rt, struct fuzz_rng *rng, 
 FUZZ_NOCOV static int through_blocking(struct rt *rt, struct ipc_frame_dec *dec)
 {
     struct ipc_pipe p;
-    FUZZ_CHECK(ipc_pipe_open(&p, 0) == 0);
+    int rc = ipc_pipe_open(&p, 0);
+    if (rc < 0) {
+        injected_error(rc);
+        return 1;
+    }
     int cap = ipc_pipe_capacity(p.wr);
+    if (cap < 0) {
+        injected_error(cap);
+        ipc_pipe_close(&p);
+        return 1;
+    }
     FUZZ_CHECK(cap > 0);
     /* A pipe holds cap / page-size buffers, and a write only shares the last
      * buffer when its sub-page remainder fits there, so each frame may take up to
@@ -244,7 +300,14 @@ FUZZ_NOCOV static int through_blocking(struct rt *rt, struct ipc_frame_dec *dec)
     for (size_t i = 0; i < rt->n; i++) {
         const struct frame_desc *d = &rt->f[i];
         ssize_t r = ipc_frame_write_fd(p.wr, d->type, rt->stream + d->offset + 8, d->len, 0);
-        FUZZ_CHECK(r == (ssize_t)(12 + d->len));
+        if (r < 0)
+            injected_error(r);
+        else if (r != (ssize_t)(12 + d->len))
+            injected_short();
+        if (aborted) {
+            ipc_pipe_close(&p);
+            return 1;
+        }
     }
     close(p.wr);
     p.wr = -1;
@@ -253,6 +316,10 @@ FUZZ_NOCOV static int through_blocking(struct rt *rt, struct ipc_frame_dec *dec)
         ssize_t r = ipc_frame_read_fd(p.rd, dec, &f);
         if (r == 0)
             break;
+        if (r < 0 && r > IPC_ERR_FIRST) {
+            injected_error(r);
+            break;
+        }
         FUZZ_CHECK(r > 0 && (size_t)r == 12 + f.len);
         expect(rt, &f);
     }
@@ -270,8 +337,17 @@ FUZZ_NOCOV static int through_damaged(struct rt *rt, struct ipc_frame_dec *dec,
     if (rt->len == 0)
         return 0;
     struct ipc_pipe p;
-    FUZZ_CHECK(ipc_pipe_open(&p, 0) == 0);
+    int rc = ipc_pipe_open(&p, 0);
+    if (rc < 0) {
+        injected_error(rc);
+        return 1;
+    }
     int cap = ipc_pipe_capacity(p.wr);
+    if (cap < 0) {
+        injected_error(cap);
+        ipc_pipe_close(&p);
+        return 1;
+    }
     FUZZ_CHECK(cap > 0);
     if ((size_t)cap < rt->len) {
         ipc_pipe_close(&p);
@@ -281,7 +357,15 @@ FUZZ_NOCOV static int through_damaged(struct rt *rt, struct ipc_frame_dec *dec,
     size_t wlen = mode == 1 ? pos : rt->len;
     if (mode == 2)
         rt->stream[pos] ^= (uint8_t)(1u << (fuzz_rng_next(rng) & 7));
-    FUZZ_CHECK(ipc_pipe_write_all(p.wr, rt->stream, wlen, 0) == (ssize_t)wlen);
+    ssize_t wr = ipc_pipe_write_all(p.wr, rt->stream, wlen, 0);
+    if (wr < 0)
+        injected_error(wr);
+    else if (wr != (ssize_t)wlen)
+        injected_short();
+    if (aborted) {
+        ipc_pipe_close(&p);
+        return 1;
+    }
     close(p.wr);
     p.wr = -1;
     size_t intact = 0; /* frames wholly before the damage */
@@ -290,11 +374,21 @@ FUZZ_NOCOV static int through_damaged(struct rt *rt, struct ipc_frame_dec *dec,
     for (size_t i = 0; i < intact; i++) {
         struct ipc_frame f;
         ssize_t r = ipc_frame_read_fd(p.rd, dec, &f);
+        if (r < 0 && r > IPC_ERR_FIRST) {
+            injected_error(r);
+            ipc_pipe_close(&p);
+            return 1;
+        }
         FUZZ_CHECK(r == (ssize_t)(12 + f.len));
         expect(rt, &f);
     }
     struct ipc_frame f;
     ssize_t r = ipc_frame_read_fd(p.rd, dec, &f);
+    if (r < 0 && r > IPC_ERR_FIRST) {
+        injected_error(r);
+        ipc_pipe_close(&p);
+        return 1;
+    }
     if (mode == 1) {
         int boundary = intact == rt->n || rt->f[intact].offset == pos;
         FUZZ_CHECK(boundary ? r == 0 : r == IPC_ETRUNCATED);
@@ -311,6 +405,10 @@ FUZZ_NOCOV static int through_damaged(struct rt *rt, struct ipc_frame_dec *dec,
 
 FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    struct fuzz_faults ff;
+    size_t skip = fuzz_faults_parse(&ff, data, size);
+    data += skip;
+    size -= skip;
     if (size < 3)
         return 0;
     size_t wmax = (size_t)1 << (data[0] & 15);
@@ -326,17 +424,24 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ipc_frame_dec dec;
     FUZZ_CHECK(ipc_frame_dec_init(&dec, (flags & 2) ? (rt.max_len ? rt.max_len : 1) : 0) == 0);
     int mode = (flags >> 2) & 3;
+    ff_cur = &ff;
+    aborted = 0;
+    fuzz_faults_arm(&ff);
     if (mode == 1 || mode == 2) {
         (void)through_damaged(&rt, &dec, &rng, mode);
-        ipc_frame_dec_free(&dec);
-        return 0;
-    }
-    if (!((flags & 1) && through_blocking(&rt, &dec))) {
+    } else if (!((flags & 1) && through_blocking(&rt, &dec))) {
         through_nonblocking(&rt, &rng, wmax, rmax, &dec);
-        FUZZ_CHECK(ipc_frame_dec_finish(&dec) == 0);
+        if (!aborted)
+            FUZZ_CHECK(ipc_frame_dec_finish(&dec) == 0);
     }
-    FUZZ_CHECK(rt.decoded == rt.n);
-    FUZZ_CHECK(ipc_frame_dec_offset(&dec) == rt.len);
+    fuzz_faults_disarm(&ff);
+    /* EINTR and short transfers are absorbed: the round then completes */
+    FUZZ_CHECK(!aborted || !fuzz_faults_transparent(&ff));
+    if (mode != 1 && mode != 2 && !aborted) {
+        FUZZ_CHECK(rt.decoded == rt.n);
+        FUZZ_CHECK(ipc_frame_dec_offset(&dec) == rt.len);
+    }
+    ff_cur = NULL;
     ipc_frame_dec_free(&dec);
     return 0;
 }

@@ -7,6 +7,7 @@
 #ifndef IPC_FUZZ_UTIL_H
 #define IPC_FUZZ_UTIL_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -165,6 +166,241 @@ FUZZ_NOCOV static inline int fuzz_inside(const void *p, size_t n, const void *ba
 {
     const uint8_t *a = p, *b = base;
     return a >= b && n <= len && (size_t)(a - b) <= len - n;
+}
+
+/* ---- fault schedules from the input ------------------------------------------
+ *
+ * Every target's input starts with a fault schedule for the seam of
+ * core/src/sys.h (ipc/faults.h), followed by the target's own payload:
+ *
+ *   byte 0        K = byte % (IPC_FAULT_MAX_STEPS + 1): number of steps (0..16);
+ *                 fewer when the input ends before K whole steps
+ *   K x 4 bytes   one step each:
+ *     [0] kind    byte % (IPC_FAULT_CALL_COUNT + 1); IPC_FAULT_CALL_COUNT = any kind
+ *     [1] nth     low 8 bits of nth - 1
+ *     [2] nth_hi  bits 0-1: bits 8-9 of nth - 1 (nth is 1..1024); bits 2-7 ignored
+ *     [3] action  a kind: byte % (its errno count + 3 if it can be short): an
+ *                 index into ipc_fault_call_errnos(kind), then the short classes
+ *                 short-one, short-half, short-but-one; any kind: byte % 6 into
+ *                 {short-one, short-half, short-but-one, EINTR, EAGAIN, ENOMEM}
+ *   payload       the rest, laid out as the target's comment says
+ *
+ * So a leading 0x00 is the empty schedule (no faults) and the old layout follows
+ * unchanged. The schedule is armed (ipc_faults_arm_schedule) just before the
+ * target calls into libipc and disarmed after; an empty schedule arms nothing, so
+ * the seam costs nothing then. Builds without the seam (IPC_FAULTS off) parse the
+ * same prefix and ignore it. The targets' contract under faults: the documented
+ * error, or success with the exact fault-free result (EINTR retried, short
+ * transfers continued); never a wrong value, a leak, a lost or duplicated frame. */
+#if defined(IPC_FAULTS) && IPC_FAULTS
+#include "ipc/faults.h"
+#define FUZZ_FAULTS 1
+#else
+#define FUZZ_FAULTS         0
+#define IPC_FAULT_MAX_STEPS 16
+#endif
+
+#define FUZZ_FAULT_STEP_BYTES  4
+#define FUZZ_FAULT_ANY_ACTIONS 6
+
+struct fuzz_faults {
+#if FUZZ_FAULTS
+    struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
+    /* the seam's statistics at the arm: the counts of this input are the
+     * differences (resetting the statistics clears 2048 call-site slots, which
+     * cost more than a small input's whole execution) */
+    struct ipc_fault_stats base;
+#endif
+    size_t n;
+    int armed;
+};
+
+/* Parses the schedule at the start of data[0, size). Returns the number of bytes
+ * it takes (the payload starts there); 0 for an empty input. */
+FUZZ_NOCOV static inline size_t fuzz_faults_parse(struct fuzz_faults *f, const uint8_t *data,
+                                                  size_t size)
+{
+    f->n = 0;
+    f->armed = 0;
+    if (size == 0)
+        return 0;
+    size_t k = data[0] % (IPC_FAULT_MAX_STEPS + 1);
+    if (k > (size - 1) / FUZZ_FAULT_STEP_BYTES)
+        k = (size - 1) / FUZZ_FAULT_STEP_BYTES;
+#if FUZZ_FAULTS
+    for (size_t i = 0; i < k; i++) {
+        const uint8_t *b = data + 1 + i * FUZZ_FAULT_STEP_BYTES;
+        struct ipc_fault_step *st = &f->steps[i];
+        int kind = b[0] % (IPC_FAULT_CALL_COUNT + 1);
+        st->call = kind == IPC_FAULT_CALL_COUNT ? IPC_FAULT_ANY : kind;
+        st->nth = 1u + b[1] + ((uint32_t)(b[2] & 3) << 8);
+        st->err = 0;
+        st->shortc = IPC_FAULT_SHORT_NONE;
+        if (st->call == IPC_FAULT_ANY) {
+            static const int any_err[FUZZ_FAULT_ANY_ACTIONS] = {0, 0, 0, EINTR, EAGAIN, ENOMEM};
+            unsigned a = b[3] % FUZZ_FAULT_ANY_ACTIONS;
+            st->err = any_err[a];
+            if (!st->err)
+                st->shortc = (enum ipc_fault_short)(a + 1);
+        } else {
+            const int *errs;
+            size_t ne = ipc_fault_call_errnos(st->call, &errs);
+            size_t ns = ipc_fault_call_can_short(st->call) ? IPC_FAULT_SHORT_COUNT - 1 : 0;
+            size_t a = b[3] % (ne + ns);
+            if (a < ne)
+                st->err = errs[a];
+            else
+                st->shortc = (enum ipc_fault_short)(a - ne + 1);
+        }
+    }
+#endif
+    f->n = k;
+    return 1 + k * FUZZ_FAULT_STEP_BYTES;
+}
+
+FUZZ_NOCOV static inline void fuzz_faults_arm(struct fuzz_faults *f)
+{
+#if FUZZ_FAULTS
+    if (f->n == 0)
+        return;
+    ipc_faults_stats(&f->base);
+    FUZZ_CHECK(ipc_faults_arm_schedule(f->steps, f->n) == 0);
+    f->armed = 1;
+#else
+    (void)f;
+#endif
+}
+
+/* With IPC_FUZZ_FAULTS_VERBOSE set in the environment, the disarm prints what the
+ * schedule injected (kind: count) to stderr: to check that a seed's schedule hits. */
+FUZZ_NOCOV static inline void fuzz_faults_disarm(struct fuzz_faults *f)
+{
+#if FUZZ_FAULTS
+    if (f->armed) {
+        ipc_faults_disarm();
+        if (getenv("IPC_FUZZ_FAULTS_VERBOSE")) {
+            struct ipc_fault_stats s;
+            ipc_faults_stats(&s);
+            fprintf(stderr, "fuzz faults: %zu steps, %llu calls, %llu injected:", f->n,
+                    (unsigned long long)(s.total_calls - f->base.total_calls),
+                    (unsigned long long)(s.total_injected - f->base.total_injected));
+            for (int c = 0; c < IPC_FAULT_CALL_COUNT; c++)
+                if (s.injected[c] != f->base.injected[c])
+                    fprintf(stderr, " %s=%llu", ipc_fault_call_name(c),
+                            (unsigned long long)(s.injected[c] - f->base.injected[c]));
+            fprintf(stderr, "\n");
+            /* where (cumulative since the process started: replay one input) */
+            struct ipc_fault_site sites[256];
+            size_t ns = ipc_faults_sites(sites, 256);
+            for (size_t i = 0; i < ns && i < 256; i++)
+                if (sites[i].injected)
+                    fprintf(stderr, "fuzz faults:   at %s (%s) %llu of %llu calls\n",
+                            sites[i].where, ipc_fault_call_name(sites[i].call),
+                            (unsigned long long)sites[i].injected,
+                            (unsigned long long)sites[i].calls);
+        }
+    }
+#endif
+    f->armed = 0;
+}
+
+/* Faults injected since fuzz_faults_arm (also after the disarm, until the next arm;
+ * the sums are over every process that shares the seam's state: forked children):
+ * compare two readings to learn whether a library call met one. */
+FUZZ_NOCOV static inline uint64_t fuzz_faults_injected(const struct fuzz_faults *f)
+{
+#if FUZZ_FAULTS
+    if (f->n == 0)
+        return 0;
+    struct ipc_fault_stats s;
+    ipc_faults_stats(&s);
+    return s.total_injected - f->base.total_injected;
+#else
+    (void)f;
+    return 0;
+#endif
+}
+
+/* Whether err (a positive errno) may have been injected by the schedule: some step
+ * fails with it (an allocation fault is always ENOMEM to its caller). */
+FUZZ_NOCOV static inline int fuzz_faults_may_inject(const struct fuzz_faults *f, int err)
+{
+#if FUZZ_FAULTS
+    for (size_t i = 0; i < f->n; i++) {
+        const struct ipc_fault_step *st = &f->steps[i];
+        if (st->err == err)
+            return 1;
+        if (err == ENOMEM && st->err &&
+            (st->call == IPC_FAULT_malloc || st->call == IPC_FAULT_calloc ||
+             st->call == IPC_FAULT_realloc || st->call == IPC_FAULT_ANY))
+            return 1;
+    }
+#else
+    (void)f;
+    (void)err;
+#endif
+    return 0;
+}
+
+/* Whether an any-kind step fails with err. Such a step may land on a call that
+ * cannot fail so (EINTR on pipe2, say): the library then returns what it was given,
+ * -EINTR included, where a step of the right kind would have been retried. */
+FUZZ_NOCOV static inline int fuzz_faults_any_with(const struct fuzz_faults *f, int err)
+{
+#if FUZZ_FAULTS
+    for (size_t i = 0; i < f->n; i++)
+        if (f->steps[i].call == IPC_FAULT_ANY && f->steps[i].err == err)
+            return 1;
+#else
+    (void)f;
+    (void)err;
+#endif
+    return 0;
+}
+
+/* Faults of one kind injected since the last arm. */
+FUZZ_NOCOV static inline uint64_t fuzz_faults_injected_kind(const struct fuzz_faults *f, int call)
+{
+#if FUZZ_FAULTS
+    if (f->n == 0)
+        return 0;
+    struct ipc_fault_stats s;
+    ipc_faults_stats(&s);
+    return s.injected[call] - f->base.injected[call];
+#else
+    (void)f;
+    (void)call;
+    return 0;
+#endif
+}
+
+/* 1 when every fault injected so far was one the library must absorb: EINTR or a
+ * short transfer on a read/write-family call (retried, continued). Injections are
+ * known per kind, so a kind counts as absorbed when every step that could have hit
+ * it (its own steps and the any-kind steps) is EINTR or short. */
+FUZZ_NOCOV static inline int fuzz_faults_transparent(const struct fuzz_faults *f)
+{
+#if FUZZ_FAULTS
+    if (f->n == 0)
+        return 1;
+    struct ipc_fault_stats s;
+    ipc_faults_stats(&s);
+    for (int c = 0; c < IPC_FAULT_CALL_COUNT; c++) {
+        if (s.injected[c] == f->base.injected[c])
+            continue;
+        if (c != IPC_FAULT_read && c != IPC_FAULT_write && c != IPC_FAULT_readv &&
+            c != IPC_FAULT_writev)
+            return 0;
+        for (size_t i = 0; i < f->n; i++) {
+            const struct ipc_fault_step *st = &f->steps[i];
+            if ((st->call == c || st->call == IPC_FAULT_ANY) && st->err && st->err != EINTR)
+                return 0;
+        }
+    }
+#else
+    (void)f;
+#endif
+    return 1;
 }
 
 #endif

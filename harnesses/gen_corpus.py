@@ -13,14 +13,22 @@ redis-benchmark, and stores each client's byte stream as a resp_parse and a
 resp_session seed.
 
 Input layouts (the first bytes configure the harness; see each harness's comment):
-  frame_decode     [cfg][seed] stream
-  frame_roundtrip  [io][seed][flags] ([type][fl][len16le] payload?)*
-  resp_parse       [cfg][seed] stream
-  resp_session     [cfg][seed] stream
+every input starts with a fault schedule (harnesses/fuzz_util.h): [K] then K steps
+of [kind][nth-1 low][nth-1 high][action]; a lone 0x00 is the empty schedule.
+  frame_decode     [sched] [cfg][seed] stream
+  frame_roundtrip  [sched] [io][seed][flags] ([type][fl][len16le] payload?)*
+  resp_parse       [sched] [cfg][seed] stream
+  resp_session     [sched] [cfg][seed] stream
+  proc_ops         [sched] [cfg] ([op][arg][len] bytes)*
+Each seed is written once with the empty schedule; some are also written with
+schedules that fail an allocation, interrupt or shorten a transfer, and so on.
+The call kinds and their errno lists are read from core/include/ipc/faults.h and
+core/src/faults.c, so the action bytes follow the seam's tables.
 """
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import socket
 import struct
@@ -60,12 +68,77 @@ def pattern(n, seed=1):
     return bytes((i * 131 + seed * 7 + (i >> 8)) & 0xFF for i in range(n))
 
 
+# ---- fault schedules (harnesses/fuzz_util.h) ----
+_REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def _seam_tables():
+    h = open(os.path.join(_REPO, "core/include/ipc/faults.h")).read()
+    kinds = re.findall(r"XX\((\w+), ([01])\)", h)
+    c = open(os.path.join(_REPO, "core/src/faults.c")).read()
+    rows = dict((m.group(1), [e.strip() for e in m.group(2).split(",")])
+                for m in re.finditer(r"ROW\((\w+), ([^)]*)\)", c))
+    return [(k, s == "1", rows[k]) for k, s in kinds]
+
+
+KINDS = _seam_tables()
+KIND_INDEX = {k: i for i, (k, _, _) in enumerate(KINDS)}
+SHORTS = ["short-one", "short-half", "short-but-one"]
+ANY_ACTIONS = SHORTS + ["EINTR", "EAGAIN", "ENOMEM"]
+MAX_STEPS = 16
+
+
+def step(kind, nth, action):
+    """One 4-byte step: kind name or 'any', nth >= 1, errno name or short class."""
+    assert 1 <= nth <= 1024
+    if kind == "any":
+        k, a = len(KINDS), ANY_ACTIONS.index(action)
+    else:
+        k = KIND_INDEX[kind]
+        _, can_short, errs = KINDS[k]
+        acts = errs + (SHORTS if can_short else [])
+        a = acts.index(action)
+    return bytes([k, (nth - 1) & 0xFF, (nth - 1) >> 8, a])
+
+
+def sched(*steps):
+    assert len(steps) <= MAX_STEPS
+    return bytes([len(steps)]) + b"".join(step(*s) for s in steps)
+
+
+NO_FAULTS = sched()
+
+# Schedules every target gets on some of its seeds.
+ALLOC_FAULTS = [
+    sched(("realloc", 1, "ENOMEM")),
+    sched(("realloc", 2, "ENOMEM")),
+    sched(("any", 1, "ENOMEM")),
+    sched(("realloc", 1, "ENOMEM"), ("realloc", 3, "ENOMEM"), ("realloc", 5, "ENOMEM")),
+]
+IO_FAULTS = [
+    sched(("write", 1, "short-one")),
+    sched(("write", 1, "short-half"), ("read", 2, "short-but-one")),
+    sched(("write", 1, "EINTR"), ("read", 1, "EINTR"), ("writev", 1, "EINTR")),
+    sched(("read", 1, "EAGAIN")),
+    sched(("write", 2, "EAGAIN")),
+    sched(("write", 1, "EPIPE")),
+    sched(("read", 2, "EIO")),
+    sched(("pipe2", 1, "EMFILE")),
+    sched(("writev", 1, "short-half"), ("read", 1, "short-one"), ("read", 3, "short-half")),
+    sched(("realloc", 1, "ENOMEM"), ("read", 2, "EINTR")),
+    sched(("any", 3, "short-one"), ("any", 5, "EINTR")),
+    sched(("pthread_sigmask", 1, "EINVAL"), ("writev", 1, "EPIPE")),
+    sched(("fcntl", 1, "EPERM")),
+]
+
+
 class Out:
     def __init__(self, root):
         self.root = root
         self.count = {}
 
-    def add(self, target, data):
+    def add(self, target, data, faults=NO_FAULTS):
+        data = faults + data
         d = os.path.join(self.root, target)
         os.makedirs(d, exist_ok=True)
         name = hashlib.sha1(data).hexdigest()
@@ -110,6 +183,10 @@ def gen_frame_decode(o):
     o.add(t, fd_cfg(5, False, 6) + frame(1, pattern(4096)) + frame(1, pattern(4097)))
     o.add(t, fd_cfg(0, True, 5) + frame(1, b"a") + b"IF\x01\x01\x00\x00" + b"IG")
     o.add(t, b"\x00")  # one byte: argument validation (api_edges)
+    # allocation faults: frames that straddle chunks need the decoder's buffer
+    for i, f in enumerate(ALLOC_FAULTS):
+        o.add(t, fd_cfg(0, True, 2 + i) + frame(3, pattern(4096)) + frame(4, pattern(9000)), f)
+        o.add(t, fd_cfg(5, False, 0) + frame(1, pattern(300)) + frame(2, b"x"), f)
 
 
 # frame_roundtrip: [io: low nibble write 2^n, high nibble read 2^n][seed][flags]
@@ -152,6 +229,13 @@ def gen_frame_roundtrip(o):
     for seed in range(3):
         add(0x8C, 20 + seed, 4, rt_desc(1, b"first"), rt_desc(2, gen_len=300), rt_desc(3, b""))
         add(0x8C, 30 + seed, 8, rt_desc(1, b"first"), rt_desc(2, gen_len=300), rt_desc(3, b""))
+    # faults: each I/O schedule on the non-blocking, blocking and damaged paths
+    fadd = lambda f, io, seed, flags, *descs: o.add(t, bytes([io, seed, flags]) + b"".join(descs), f)
+    for i, f in enumerate(IO_FAULTS + ALLOC_FAULTS):
+        fadd(f, 0x8A, 40 + i, 0, rt_desc(1, b"first"), rt_desc(2, gen_len=5000), rt_desc(3, b""))
+        fadd(f, 0x8C, 60 + i, 1, rt_desc(1, b"blocking"), rt_desc(2, gen_len=5000),
+             rt_desc(3, b"", iov=True))
+        fadd(f, 0x8C, 80 + i, 4 << (i & 1), rt_desc(1, b"first"), rt_desc(2, gen_len=300))
 
 
 # resp cfg byte (resp_parse and resp_session): bits 0-1 limits profile
@@ -227,6 +311,113 @@ def gen_resp(o):
     o.add("resp_parse", rcfg(2, 3) + b"*9\r\n")
     o.add("resp_parse", b"\x00")  # one byte: argument validation (api_edges)
     o.add("resp_session", rcfg(1, 8) + b"INCR a\r\n" * 200)
+    # allocation faults: argv growth, inline scratch, reply buffer
+    fault_seeds = [
+        mb("ECHO", *["arg%d" % i for i in range(40)]),
+        b'ECHO "quoted \\x41" \'single\' plain\r\n' + mb("PING"),
+        mb("INCR", "k") * 8 + mb("GET", "k"),
+        mb("ECHO", "y" * 3000) + mb("PING"),
+    ]
+    for i, f in enumerate(ALLOC_FAULTS):
+        for j, sd in enumerate(fault_seeds):
+            o.add("resp_parse", rcfg(j & 1, 3 + i, i * 4 + j) + sd, f)
+            o.add("resp_session", rcfg(j & 1, 4 + i, i * 4 + j) + sd, f)
+
+
+# proc_ops: [op][arg][len] data, op % 6: 0 spawn, 1 cat between pipes, 2 ipc_run,
+# 3 stdout/stderr swap, 4 pipe API, 5 function child; bit 7 repeats the data x16.
+# arg bits 3-4 are the spawn method (AUTO, FORK, VFORK, POSIX_SPAWN).
+def pop(code, arg, data=b"", rep=False):
+    assert len(data) < 256
+    return bytes([code | (0x80 if rep else 0), arg, len(data)]) + data
+
+
+PROC_FAULTS = [
+    sched(("fork", 1, "EAGAIN")),
+    sched(("vfork", 1, "ENOMEM")),
+    sched(("posix_spawn", 1, "EAGAIN")),
+    sched(("execve", 1, "ENOENT")),
+    sched(("execve", 1, "ETXTBSY")),
+    sched(("pipe2", 2, "EMFILE")),
+    sched(("dup2", 1, "EBUSY")),
+    sched(("dup2", 2, "EINTR")),
+    sched(("fcntl", 1, "EPERM")),
+    sched(("fcntl", 3, "EBUSY")),
+    sched(("read", 1, "EINTR"), ("write", 1, "EINTR")),
+    sched(("read", 1, "short-one"), ("write", 1, "short-half")),
+    sched(("write", 2, "EPIPE")),
+    sched(("read", 2, "EIO")),
+    sched(("waitpid", 1, "EINTR")),
+    sched(("poll", 1, "EINTR"), ("poll", 3, "ENOMEM")),
+    sched(("malloc", 1, "ENOMEM")),
+    sched(("calloc", 1, "ENOMEM")),
+    sched(("calloc", 2, "ENOMEM")),
+    sched(("realloc", 1, "ENOMEM")),
+    sched(("open", 1, "EMFILE")),
+    sched(("pidfd_open", 1, "ENOSYS")),
+    sched(("pidfd_send_signal", 1, "ENOSYS")),
+    sched(("sigaction", 1, "EINVAL"), ("sigprocmask", 1, "EINVAL")),
+    sched(("pthread_sigmask", 1, "EINVAL")),
+    sched(("any", 1, "EINTR")),
+    sched(("any", 2, "EAGAIN")),
+    sched(("any", 4, "ENOMEM")),
+    sched(("any", 6, "short-one"), ("any", 9, "EINTR")),
+]
+
+
+class ProcOut:
+    """Adds proc_ops seeds of at most MAX_OPS (2) operations each: the ops given
+    to one add() are split into consecutive seeds."""
+
+    MAX_OPS = 2
+
+    def __init__(self, o):
+        self.o = o
+
+    def add(self, t, ops, faults=NO_FAULTS):
+        for i in range(0, len(ops), self.MAX_OPS):
+            self.o.add(t, b"".join(ops[i:i + self.MAX_OPS]), faults)
+
+
+def gen_proc_ops(out):
+    t = "proc_ops"
+    o = ProcOut(out)
+    data = pattern(200, 3)
+    # every program with every method
+    for prog in range(8):
+        o.add(t, [pop(0, prog | m << 3, bytes([7 + prog, m & 1])) for m in range(4)])
+    o.add(t, [pop(0, 2 | 0x20 | 0x40, b"\x2a\x01"), pop(0, 0x80 | 5), pop(0, 0x80 | 6),
+              pop(0, 0x80 | 2, b"\x09")])
+    o.add(t, [pop(0, 0x80 | 0), pop(0, 0x80 | 3), pop(0, 0x80 | 4), pop(0, 0x80 | 7)])
+    # cat between pipes: stdio[] and the three plans, every method
+    for how in range(4):
+        o.add(t, [pop(1, how | m << 3 | (4 if m & 1 else 0), data[: 40 + m]) for m in range(4)])
+    o.add(t, [pop(1, 0x0C, pattern(255, 5), rep=True)])  # 4080 bytes, fork, writev
+    o.add(t, [pop(1, 0x01, b"")])  # nothing to feed
+    # ipc_run: every mode, and the flags
+    for mode in range(8):
+        o.add(t, [pop(2, mode, data[:60]), pop(2, mode | 0x18, data[60:90])])
+        o.add(t, [pop(2, mode | 0x40 | 0x20 | 0x08, data[90:150])])
+    o.add(t, [pop(2, 0x10, pattern(255, 9), rep=True)])
+    o.add(t, [pop(2, 0x02, b"\x05" + data[:100]), pop(2, 0x02, b"\x3f" + data[:10])])
+    # stdout/stderr swap: a plan, stdio[]; every method
+    for m in range(4):
+        o.add(t, [pop(3, m << 3, b"to-stdout|to-stderr"), pop(3, 1 | m << 3, b"ab")])
+    # the pipe API
+    for arg in range(8):
+        o.add(t, [pop(4, arg, data[: 10 + arg * 20]), pop(4, arg, pattern(255, arg), rep=True)])
+    # function children
+    o.add(t, [pop(5, 0, b"\x07hello"), pop(5, 1, b"\x2astdout")])
+    # a mix, run under each fault schedule
+    mix = [pop(1, 0x08, data[:50]), pop(2, 0x00, data[:80]), pop(0, 0x10 | 0, b""),
+           pop(3, 0x00, b"out|err")]
+    o.add(t, mix)
+    for f in PROC_FAULTS:
+        o.add(t, mix, f)
+        o.add(t, [pop(2, 0x06, b"\x01"), pop(0, 3 | 0x08, b""), pop(4, 5, data[:90]),
+                  pop(5, 1, b"\x03xyz")], f)
+        o.add(t, [pop(0, 0x18 | 3), pop(2, 0x18 | 1, b"ab"), pop(1, 0x1a, data[:30]),
+                  pop(2, 0x05, b"")], f)
 
 
 # ---- capture of real client traffic ----
@@ -349,6 +540,7 @@ def main():
     gen_frame_decode(o)
     gen_frame_roundtrip(o)
     gen_resp(o)
+    gen_proc_ops(o)
     if a.capture:
         n = capture(o, a.server)
         print(f"gen_corpus: captured {n} client streams", file=sys.stderr)

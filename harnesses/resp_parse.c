@@ -5,10 +5,11 @@
  * writer: ipc_resp_write_{array,bulk,simple,error,int,null,empty_array,
  * null_array,parse_error}, ipc_resp_buf_consume, ipc_resp_buf_free.
  *
- * A one-byte input checks argument validation instead (api_edges).
+ * A one-byte payload checks argument validation instead (api_edges).
  *
- * Input: byte 0 = config (bits 0-1: limits profile: defaults, small, tiny, mixed;
- * bits 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule
+ * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
+ * steps; 0x00 = none), then the payload: byte 0 = config (bits 0-1: limits profile: defaults,
+ * small, tiny, mixed; bits 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule
  * (fuzz_sched in fuzz_util.h: up to FUZZ_SCHED_CUTS chunks of 1..2^n bytes, from a
  * seed-derived offset when bit 7 is set, then the rest in one piece), then the
  * request stream.
@@ -34,7 +35,13 @@
  *  - replies written from the first command's arguments (the first REPLY_ARGS of
  *    them) with every ipc_resp_write_* function (into a small bounded buffer) are
  *    valid RESP2, and a write that does not fit (-ENOBUFS) leaves the buffer
- *    unchanged.
+ *    unchanged;
+ *  - under the fault schedule (armed for both passes; the seam calls here are the
+ *    parser's and the writer's reallocs): a parse or a write returns -ENOMEM only
+ *    when a fault was injected during that call; a write that fails so leaves the
+ *    buffer unchanged; a parse that fails so consumed nothing, and calling it again
+ *    with the same bytes continues the stream: both passes then still agree, and
+ *    with one another pass over the same payload without faults.
  *
  * Speed (scripts/fuzz --bench): per input, the number of parser calls is bounded
  * by the command count + FUZZ_SCHED_CUTS + 2, and bytes are copied once per chunk,
@@ -51,6 +58,27 @@
 #include "ipc/resp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input's fault schedule (empty while no input runs). */
+static struct fuzz_faults ff;
+
+/* A call returned -ENOMEM: only an allocation fault injected during it may cause
+ * that (before = fuzz_faults_injected() when the call started). */
+FUZZ_NOCOV static void nomem(uint64_t before)
+{
+    FUZZ_CHECK(ff.armed && fuzz_faults_injected(&ff) != before);
+}
+
+/* var = call, called again as long as it fails with an injected -ENOMEM (each
+ * step of a schedule fires once, so this ends). */
+#define RETRY_NOMEM(var, call)                                                                     \
+    do {                                                                                           \
+        uint64_t before_ = fuzz_faults_injected(&ff);                                              \
+        while (((var) = (call)) == -ENOMEM) {                                                      \
+            nomem(before_);                                                                        \
+            before_ = fuzz_faults_injected(&ff);                                                   \
+        }                                                                                          \
+    } while (0)
 
 /* Arguments of the first command that the reply writer is exercised with: each
  * one repeats the same eight writes, and argc can reach max_multibulk (1024). */
@@ -101,11 +129,16 @@ FUZZ_NOCOV static void reencode(int profile, const struct ipc_resp_cmd *cmd)
         ready[profile] = 1;
     }
     FUZZ_CHECK(ipc_resp_buf_consume(&b, b.len) == 0 && b.len == 0);
-    FUZZ_CHECK(ipc_resp_write_array(&b, cmd->argc) == 0);
-    for (size_t i = 0; i < cmd->argc; i++)
-        FUZZ_CHECK(ipc_resp_write_bulk(&b, cmd->argv[i].ptr, cmd->argv[i].len) == 0);
+    int w;
+    RETRY_NOMEM(w, ipc_resp_write_array(&b, cmd->argc));
+    FUZZ_CHECK(w == 0);
+    for (size_t i = 0; i < cmd->argc; i++) {
+        RETRY_NOMEM(w, ipc_resp_write_bulk(&b, cmd->argv[i].ptr, cmd->argv[i].len));
+        FUZZ_CHECK(w == 0);
+    }
     struct ipc_resp_cmd c2;
-    ssize_t r = ipc_resp_parse(p, b.data, b.len, &c2);
+    ssize_t r;
+    RETRY_NOMEM(r, ipc_resp_parse(p, b.data, b.len, &c2));
     FUZZ_CHECK(r == (ssize_t)b.len);
     FUZZ_CHECK(c2.argc == cmd->argc && !c2.is_inline);
     for (size_t i = 0; i < cmd->argc; i++) {
@@ -132,6 +165,7 @@ FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
         size_t n = i < nargs ? cmd->argv[i].len : 0;
         for (int kind = 0; kind < 8; kind++) {
             size_t before = b.len;
+            uint64_t inj = fuzz_faults_injected(&ff);
             int r;
             switch (kind) {
             case 0:
@@ -164,6 +198,12 @@ FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
                     continue;
                 r = ipc_resp_write_parse_error(&b, failed);
                 break;
+            }
+            if (r == -ENOMEM) {
+                /* all-or-nothing: the buffer is as it was */
+                nomem(inj);
+                FUZZ_CHECK(b.len == before);
+                continue;
             }
             FUZZ_CHECK(r == 0 || r == -ENOBUFS);
             if (r == -ENOBUFS) {
@@ -198,7 +238,8 @@ FUZZ_NOCOV static int step(struct ipc_resp_parser *p, int profile, const char *b
 {
     const struct ipc_resp_limits *lim = &profiles[profile];
     struct ipc_resp_cmd cmd;
-    ssize_t r = ipc_resp_parse(p, buf, len, &cmd);
+    ssize_t r;
+    RETRY_NOMEM(r, ipc_resp_parse(p, buf, len, &cmd));
     if (r > 0) {
         FUZZ_CHECK((size_t)r <= len);
         size_t max_mb = eff(lim->max_multibulk, IPC_RESP_DEFAULT_MAX_MULTIBULK);
@@ -306,6 +347,9 @@ FUZZ_NOCOV static void api_edges(void)
 
 FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    size_t skip = fuzz_faults_parse(&ff, data, size);
+    data += skip;
+    size -= skip;
     if (size == 1)
         api_edges();
     if (size < 2)
@@ -318,6 +362,7 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_sched sched;
     fuzz_sched_init(&sched, data[1], max_chunk, n);
 
+    fuzz_faults_arm(&ff);
     /* whole */
     struct outcome w = {14695981039346656037ull, 0, 0, 0};
     struct ipc_resp_parser p;
@@ -351,10 +396,22 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(avail - c.tail <= pending_bound(lim, s[c.tail]));
     }
     ipc_resp_parser_free(&p);
+    fuzz_faults_disarm(&ff);
 
     FUZZ_CHECK(w.ncmds == c.ncmds);
     FUZZ_CHECK(w.hash == c.hash);
     FUZZ_CHECK(w.err == c.err);
     FUZZ_CHECK(w.tail == c.tail);
+    if (fuzz_faults_injected(&ff)) {
+        /* the same payload without faults: the same commands */
+        struct outcome f = {14695981039346656037ull, 0, 0, 0};
+        FUZZ_CHECK(ipc_resp_parser_init(&p, lim) == 0);
+        copy = (char *)fuzz_tail_put(&tail, s, n);
+        while (step(&p, profile, copy + f.tail, n - f.tail, f.tail, &f, 0))
+            ;
+        ipc_resp_parser_free(&p);
+        FUZZ_CHECK(f.ncmds == w.ncmds && f.hash == w.hash && f.err == w.err && f.tail == w.tail);
+    }
+    ff.n = 0;
     return 0;
 }

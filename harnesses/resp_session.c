@@ -6,7 +6,8 @@
  * answers with, output backpressure and the close after QUIT or a protocol error),
  * ipc_conn_state, ipc_conn_memory, ipc_conn_free, ipc_ctab_new, ipc_ctab_free.
  *
- * Input: byte 0 = config (bits 0-1: limits profile as in resp_parse, which also
+ * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
+ * steps; 0x00 = none), then: byte 0 = config (bits 0-1: limits profile as in resp_parse, which also
  * selects a small output high-water mark so that backpressure happens; bits 4-7:
  * largest send/recv size 2^n; every send and recv is at least size/64 + 1 bytes,
  * so an input takes about 64 I/O rounds at most), byte 1 = seed of the I/O
@@ -28,7 +29,14 @@
  *  - a protocol error is answered with exactly the parser's Redis text and is the
  *    last reply: the server then closes (state DONE, client sees EOF);
  *  - the connection always makes progress and ends DONE; its memory stays within
- *    the bounds ipcsrv/conn.h documents; both socket ends are closed and nothing leaks.
+ *    the bounds ipcsrv/conn.h documents; both socket ends are closed and nothing leaks;
+ *  - under the fault schedule (armed while the connection runs; the seam calls
+ *    are the parser's and the reply writer's reallocs, since conn.c does its own
+ *    I/O): the connection still ends DONE and frees everything; an out-of-memory
+ *    drops the client rather than answer wrongly, so when a fault was injected the
+ *    server sends at most the expected number of replies, each valid, a protocol
+ *    error reply only where the reference has one (and with its text), and the
+ *    last reply may be cut short; when none was injected, exactly as above.
  */
 // libfuzzer-options: max_len=4096
 #include <errno.h>
@@ -135,6 +143,10 @@ FUZZ_NOCOV static void reference(const struct ipc_resp_limits *lim, const char *
 
 FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    struct fuzz_faults ff;
+    size_t skip = fuzz_faults_parse(&ff, data, size);
+    data += skip;
+    size -= skip;
     if (size < 2)
         return 0;
     int profile = data[0] & 3;
@@ -179,6 +191,7 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rbuf != NULL);
     size_t sent = 0;
     int shut = 0, eof = 0, idle = 0, last_state = -1, server_done = 0;
+    fuzz_faults_arm(&ff);
     while (!eof) {
         int progress = 0;
         if (sent < n && !server_done) {
@@ -231,6 +244,7 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         idle = progress ? 0 : idle + 1;
         FUZZ_CHECK(idle < 1000);
     }
+    fuzz_faults_disarm(&ff);
     FUZZ_CHECK(ipc_conn_state(conn) & IPC_CONN_DONE);
     close(cfd);
     close(sfd);
@@ -238,6 +252,16 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ipc_conn_free(conn);
     ipc_ctab_free(tab);
 
+    if (fuzz_faults_injected(&ff)) {
+        /* dropped for lack of memory: fewer replies, never more or other ones */
+        FUZZ_CHECK(rp.count <= want.replies);
+        FUZZ_CHECK(!rp.proto_error || want.proto_error);
+        if (rp.proto_error)
+            FUZZ_CHECK(rp.count == want.replies &&
+                       strncmp(rp.last, want.msg, sizeof(rp.last) - 1) == 0);
+        free(rp.buf);
+        return 0;
+    }
     FUZZ_CHECK(rp.len == 0); /* the stream ends on a reply boundary */
     FUZZ_CHECK(rp.count == want.replies);
     FUZZ_CHECK(rp.proto_error == want.proto_error);

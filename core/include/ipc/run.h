@@ -110,7 +110,8 @@ struct ipc_run_result {
  * -EINVAL bad arguments / unknown flags / negative or absurd (> 70 years) times;
  * -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR... the program could not be executed, or
  * (with stdin_path) its stdin could not be opened or cwd entered;
- * -ENOMEM, -EMFILE, -EAGAIN resources. */
+ * -ENOMEM, -EMFILE, -EAGAIN resources; a read error on an output pipe (-EIO...):
+ * the capture would be incomplete, so it is never returned as the output. */
 IPC_MUST_USE int ipc_run(char *const argv[], const struct ipc_run_options *opts,
                          struct ipc_run_result *res);
 

@@ -1,0 +1,856 @@
+/* proc_ops - fuzz target for child processes, pipes, redirection plans and ipc_run.
+ *
+ * Targets: ipc_proc_spawn (every method: AUTO, fork, vfork, posix_spawn; PATH
+ * search, SETPGID, NO_PIDFD, stdio[] and redir plans), ipc_proc_spawnl/spawnv/
+ * spawnlp, ipc_proc_fork, ipc_proc_wait (poll and blocking), ipc_proc_status,
+ * ipc_proc_status_format/shell, ipc_proc_kill, ipc_proc_free; ipc_pipe_open,
+ * ipc_pipe_write_all/writev_all/read_full, ipc_pipe_use_read_end/use_write_end,
+ * ipc_pipe_set_nonblock, ipc_pipe_capacity/set_capacity, ipc_pipe_close;
+ * ipc_redir_new/fd/null/same/clear/free, ipc_redir_apply/restore (swapping the
+ * process's own stdout and stderr for the length of one spawn); ipc_run (capture,
+ * stdin feed, stdin_path, merge, output cap, on_output, timeout, process group).
+ *
+ * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
+ * steps; 0x00 = none), then up to MAX_OPS operations of [op][arg][len] followed by
+ * len data bytes (fewer at the end of the input). The op byte modulo OP_COUNT
+ * picks the operation; arg selects the program, the spawn method
+ * ((arg >> 3) & 3: AUTO, FORK, VFORK, POSIX_SPAWN) and flags, as each op_* below
+ * says; with bit 7 of op set the data is repeated 16 times (up to 4080 bytes).
+ * The schedule is armed from the first operation to the end of the last.
+ *
+ * Programs are real: /bin/true, /bin/false, /bin/cat, /bin/sh -c with a bounded
+ * script (no loops, no sleeps), a nonexistent path, a non-executable file and a
+ * directory. At most MAX_OPS children per input, each one ends by itself (cat sees
+ * EOF) or by ipc_run's timeout (1-4 ms). Two operations per input keep the target
+ * at a few hundred executions per second (a fork of an ASan process costs ~2 ms).
+ *
+ * Invariants (abort on violation), without faults:
+ *  - exec errors are the spawn's error (-ENOENT, -EACCES), never a child exiting
+ *    127; exit statuses are the program's (true 0, false 1, sh exit N);
+ *  - what the child writes arrives exactly where the plan sends it: cat echoes
+ *    the fed bytes (pipes, stdio[], redir plans, ipc_run's capture, on_output,
+ *    the output cap with its truncation flag); a stdout/stderr swap of the
+ *    caller's own fds swaps the two streams; restore brings back the same files;
+ *  - every child is reaped (ipc_proc_free kills and reaps) and no fd is left (the
+ *    replay main checks both per input).
+ * Under the fault schedule: each call returns its fault-free result or an error
+ * that some step injects (EINTR never: retried), and everything is still reaped
+ * and closed. A call that succeeds despite a fault gives the exact result, with
+ * these documented partial outcomes: ipc_run may write only part of stdin when a
+ * write to it failed (stdin_written says how much, and cat echoes exactly that),
+ * and a stream cut by a failed read or write holds a prefix of the data. Faults
+ * the seam can inject but a kernel cannot produce here (a short or failed read or
+ * write of the 4-byte exec-error pipe message) may turn an exec error into a child
+ * that exits 127: accepted, and counted (IPC_FUZZ_FAULTS_VERBOSE).
+ *
+ * Speed: a few child processes per input, vfork by default; no sleeps.
+ */
+// libfuzzer-options: max_len=2048
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fuzz_util.h"
+#include "ipc/pipe.h"
+#include "ipc/proc.h"
+#include "ipc/redir.h"
+#include "ipc/run.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_OPS  2
+#define MAX_DATA 4080
+#define OP_COUNT 6
+
+static struct fuzz_faults ff;
+static unsigned long seam_impossible; /* accepted outcomes of impossible faults */
+
+/* ---- the contract under faults ------------------------------------------------ */
+
+/* An open step fails with EINTR (see outcome_ok). */
+static int open_eintr;
+
+/* rc is the call's fault-free result `natural`, or (only with faults armed) the
+ * negated errno of a step; -EINTR only from an any-kind step (which may land on a
+ * call that cannot be interrupted: a step of the call's own kind is retried) or
+ * from an open step (open(2) is interrupted only on a FIFO or a slow device, so
+ * ipc_run does not retry its open of /dev/null: the seam's doing, accepted).
+ * One mapping is the seam's doing: fcntl's list (EPERM, EBUSY) is injected into
+ * F_GETFD and F_DUPFD_CLOEXEC too, which can only fail with EBADF and EMFILE, and
+ * proc.c's stdio check reports any F_GETFD failure as the fd not being open. */
+FUZZ_NOCOV static int outcome_ok(int rc, int natural)
+{
+    if (rc == natural)
+        return 1;
+    if (!ff.armed || rc >= 0 || rc <= -4096)
+        return 0;
+    if (rc == -EINTR) /* open's EINTR: a FIFO's; ipc_run's /dev/null never blocks */
+        return fuzz_faults_any_with(&ff, EINTR) || open_eintr;
+#if FUZZ_FAULTS
+    if (rc == -EBADF && fuzz_faults_injected_kind(&ff, IPC_FAULT_fcntl))
+        return 1;
+#endif
+    return fuzz_faults_may_inject(&ff, -rc);
+}
+
+#define EXPECT_RC(rc, natural)                                                                     \
+    do {                                                                                           \
+        int rc_ = (int)(rc), nat_ = (natural);                                                     \
+        if (!outcome_ok(rc_, nat_)) {                                                              \
+            fprintf(stderr, "proc_ops: %s = %d (%s), expected %d\n", #rc, rc_, ipc_errname(rc_),   \
+                    nat_);                                                                         \
+            FUZZ_CHECK(outcome_ok(rc_, nat_));                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* Injections since `before` (a fuzz_faults_injected reading). */
+FUZZ_NOCOV static int injected_since(uint64_t before)
+{
+    return fuzz_faults_injected(&ff) != before;
+}
+
+/* ---- programs ------------------------------------------------------------------- */
+
+enum prog { P_TRUE, P_FALSE, P_SH_EXIT, P_MISSING, P_NOEXEC, P_PATH_TRUE, P_PATH_MISSING, P_DIR };
+
+struct expect_spawn {
+    int rc;   /* spawn result */
+    int code; /* exit code when rc == 0 */
+};
+
+/* argv for prog; num is the sh exit code's text. */
+FUZZ_NOCOV static void prog_argv(enum prog p, char *num, char **argv, unsigned *flags,
+                                 struct expect_spawn *e)
+{
+    static char *const paths[] = {"/bin/true",
+                                  "/bin/false",
+                                  "/bin/sh",
+                                  "/nonexistent/ipcstorm-fuzz",
+                                  "/etc/passwd",
+                                  "true",
+                                  "ipcstorm-fuzz-no-such-prog",
+                                  "/"};
+    argv[0] = paths[p];
+    argv[1] = NULL;
+    *flags = 0;
+    e->rc = 0;
+    e->code = 0;
+    switch (p) {
+    case P_FALSE:
+        e->code = 1;
+        break;
+    case P_SH_EXIT:
+        argv[1] = "-c";
+        argv[2] = "exit $1";
+        argv[3] = "sh";
+        argv[4] = num;
+        argv[5] = NULL;
+        e->code = atoi(num) & 0xff;
+        break;
+    case P_MISSING:
+        e->rc = -ENOENT;
+        break;
+    case P_NOEXEC:
+    case P_DIR:
+        e->rc = -EACCES;
+        break;
+    case P_PATH_TRUE:
+        *flags = IPC_PROC_F_PATH;
+        break;
+    case P_PATH_MISSING:
+        *flags = IPC_PROC_F_PATH;
+        e->rc = -ENOENT;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The status of a child whose exec error the parent did not read (an impossible
+ * fault on the error pipe): it exits 127 after writing its errno, or dies of
+ * SIGPIPE writing it when the parent has already closed the pipe (fork method). */
+FUZZ_NOCOV static int lost_exec_error(const struct ipc_proc_status *st)
+{
+    return (st->exited && st->code == 127) || (st->signaled && st->signal == SIGPIPE);
+}
+
+/* Checks a reaped child's status against the expected exit code. A child that
+ * exits 127 instead of the spawn reporting its exec error is accepted only when an
+ * impossible fault (see the top) may explain it. */
+FUZZ_NOCOV static void check_status(const struct ipc_proc_status *st, int code, int faulted)
+{
+    char text[IPC_PROC_STATUS_MAX];
+    FUZZ_CHECK(ipc_proc_status_format(st, text, sizeof(text)) > 0);
+    if (st->exited && st->code == code) {
+        FUZZ_CHECK(ipc_proc_status_shell(st) == code);
+        return;
+    }
+    FUZZ_CHECK(faulted && lost_exec_error(st));
+    seam_impossible++;
+}
+
+/* ---- op 0: spawn a program and check its exit status ----------------------------- */
+
+/* arg: bits 0-2 program (enum prog), bits 3-4 method, bit 5 SETPGID, bit 6 NO_PIDFD,
+ * bit 7: spawn through the exec family (spawnl, spawnv, spawnlp) instead. data[0]:
+ * sh's exit code; data[1] bit 0: poll once (timeout 0) before the blocking wait. */
+FUZZ_NOCOV static void op_spawn(uint8_t arg, const uint8_t *d, size_t n)
+{
+    char num[8];
+    snprintf(num, sizeof(num), "%u", n ? d[0] : 3u);
+    char *argv[8];
+    unsigned flags;
+    struct expect_spawn e;
+    enum prog p = (enum prog)(arg & 7);
+    prog_argv(p, num, argv, &flags, &e);
+    struct ipc_proc_options o;
+    memset(&o, 0, sizeof(o));
+    o.method = (enum ipc_proc_method)((arg >> 3) & 3);
+    o.flags =
+        flags | ((arg & 0x20) ? IPC_PROC_F_SETPGID : 0) | ((arg & 0x40) ? IPC_PROC_F_NO_PIDFD : 0);
+    uint64_t before = fuzz_faults_injected(&ff);
+    ipc_proc *proc = NULL;
+    int rc;
+    if (arg & 0x80) {
+        if (p == P_SH_EXIT)
+            rc = ipc_proc_spawnv(&proc, argv[0], argv);
+        else if (flags & IPC_PROC_F_PATH)
+            rc = ipc_proc_spawnlp(&proc, argv[0], argv[0], (char *)NULL);
+        else
+            rc = ipc_proc_spawnl(&proc, argv[0], argv[0], (char *)NULL);
+    } else {
+        rc = ipc_proc_spawn(&proc, argv, &o);
+    }
+    if (rc == 0 && e.rc != 0) {
+        /* an exec error lost to an impossible fault: the child exits 127 */
+        FUZZ_CHECK(injected_since(before));
+        e.code = 127;
+    } else {
+        EXPECT_RC(rc, e.rc);
+    }
+    if (rc < 0) {
+        FUZZ_CHECK(proc == NULL);
+        return;
+    }
+    FUZZ_CHECK(ipc_proc_pid(proc) > 0);
+    struct ipc_proc_status st;
+    FUZZ_CHECK(ipc_proc_status(proc, &st) == -EAGAIN);
+    if (n > 1 && (d[1] & 1)) {
+        int w = ipc_proc_wait(proc, 0, 0, &st);
+        if (w != 0 && w != -ETIMEDOUT)
+            EXPECT_RC(w, 0);
+    }
+    if (ipc_proc_status(proc, &st) == -EAGAIN) {
+        int w = ipc_proc_wait(proc, IPC_PROC_WAIT_FOREVER, 0, &st);
+        EXPECT_RC(w, 0);
+        if (w < 0) {
+            ipc_proc_free(proc); /* kills and reaps */
+            return;
+        }
+    }
+    FUZZ_CHECK(ipc_proc_status(proc, &st) == 0);
+    check_status(&st, e.code, injected_since(before));
+    FUZZ_CHECK(ipc_proc_wait(proc, 0, 0, NULL) == -ECHILD);
+    FUZZ_CHECK(ipc_proc_kill(proc, SIGTERM) == -ESRCH);
+    ipc_proc_free(proc);
+}
+
+/* ---- op 1: cat between two pipes ------------------------------------------------- */
+
+/* Reads everything until EOF (at most cap bytes, plus one to see an overrun). */
+FUZZ_NOCOV static ssize_t read_all(int fd, uint8_t *buf, size_t cap)
+{
+    return ipc_pipe_read_full(fd, buf, cap + 1);
+}
+
+/* arg: bits 3-4 method; bits 0-1: how stdin/stdout reach cat: 0 stdio[], 1 a redir
+ * plan with stderr to /dev/null, 2 a plan with 2>&1 (set before its source), 3 a
+ * plan set, cleared and set again; bit 2: write with writev_all in two pieces. */
+FUZZ_NOCOV static void op_cat(uint8_t arg, const uint8_t *d, size_t n)
+{
+    static uint8_t back[MAX_DATA + 1];
+    struct ipc_pipe in, out;
+    int rc = ipc_pipe_open(&in, 0);
+    EXPECT_RC(rc, 0);
+    if (rc < 0)
+        return;
+    rc = ipc_pipe_open(&out, 0);
+    EXPECT_RC(rc, 0);
+    if (rc < 0) {
+        ipc_pipe_close(&in);
+        return;
+    }
+    struct ipc_proc_options o;
+    memset(&o, 0, sizeof(o));
+    o.method = (enum ipc_proc_method)((arg >> 3) & 3);
+    ipc_redir *plan = NULL;
+    int how = arg & 3;
+    if (how == 0) {
+        o.flags = IPC_PROC_F_STDIO;
+        o.stdio[0] = in.rd;
+        o.stdio[1] = out.wr;
+        o.stdio[2] = -1;
+    } else {
+        rc = ipc_redir_new(&plan);
+        EXPECT_RC(rc, 0);
+        if (rc == 0 && how == 2)
+            rc = ipc_redir_same(plan, 2, 1); /* before 1 has its source: still 2>&1 */
+        if (rc == 0)
+            rc = ipc_redir_fd(plan, 0, in.rd);
+        if (rc == 0 && how == 3)
+            rc = ipc_redir_clear(plan, 0);
+        if (rc == 0 && how == 3)
+            rc = ipc_redir_fd(plan, 0, in.rd);
+        if (rc == 0)
+            rc = ipc_redir_fd(plan, 1, out.wr);
+        if (rc == 0 && how != 2)
+            rc = ipc_redir_null(plan, 2);
+        EXPECT_RC(rc, 0);
+        o.redir = plan;
+    }
+    ipc_proc *proc = NULL;
+    char *argv[] = {"/bin/cat", NULL};
+    uint64_t before = fuzz_faults_injected(&ff);
+    if (rc == 0) {
+        rc = ipc_proc_spawn(&proc, argv, &o);
+        EXPECT_RC(rc, 0);
+    }
+    ipc_redir_free(plan);
+    if (rc < 0) {
+        ipc_pipe_close(&in);
+        ipc_pipe_close(&out);
+        return;
+    }
+    /* only the child keeps cat's ends */
+    FUZZ_CHECK(ipc_pipe_use_write_end(&in) == in.wr && in.rd == -1);
+    FUZZ_CHECK(ipc_pipe_use_read_end(&out) == out.rd && out.wr == -1);
+    FUZZ_CHECK(ipc_pipe_use_read_end(&in) == -EBADF);
+    /* n <= MAX_DATA fits in cat's two 64 KiB pipes: nothing blocks */
+    ssize_t w;
+    if ((arg & 4) && n > 1) {
+        struct iovec iov[3] = {{(void *)d, n / 2}, {NULL, 0}, {(void *)(d + n / 2), n - n / 2}};
+        w = ipc_pipe_writev_all(in.wr, iov, 3, 0);
+    } else {
+        w = ipc_pipe_write_all(in.wr, d, n, 0);
+    }
+    ipc_pipe_close(&in); /* EOF for cat */
+    ssize_t r = read_all(out.rd, back, MAX_DATA);
+    ipc_pipe_close(&out);
+    struct ipc_proc_status st;
+    int wr = ipc_proc_wait(proc, IPC_PROC_WAIT_FOREVER, 0, &st);
+    EXPECT_RC(wr, 0);
+    if (r > 0) /* whatever arrived is a prefix of what was sent */
+        FUZZ_CHECK((size_t)r <= n && memcmp(back, d, (size_t)r) == 0);
+    if (wr == 0 && injected_since(before) && lost_exec_error(&st)) {
+        seam_impossible++; /* cat never ran: nothing to compare */
+        ipc_proc_free(proc);
+        return;
+    }
+    EXPECT_RC(w, (int)n);
+    if (w == (ssize_t)n)
+        EXPECT_RC(r, (int)n);
+    if (wr == 0 && r == (ssize_t)n)
+        FUZZ_CHECK(st.exited && st.code == 0);
+    ipc_proc_free(proc);
+}
+
+/* ---- op 2: ipc_run ---------------------------------------------------------------- */
+
+struct sink {
+    uint8_t buf[MAX_DATA + 64];
+    size_t len;
+    int other; /* bytes that came on stream 2 */
+};
+
+FUZZ_NOCOV static void on_output(void *ctx, int stream, const void *data, size_t len)
+{
+    struct sink *s = ctx;
+    if (stream != 1) {
+        s->other = 1;
+        return;
+    }
+    FUZZ_CHECK(s->len + len <= sizeof(s->buf));
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+}
+
+/* An argv word from data: NUL bytes become 'x', at most 64 bytes. */
+FUZZ_NOCOV static void word(char *out, const uint8_t *d, size_t n)
+{
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++)
+        out[i] = d[i] ? (char)d[i] : 'x';
+    out[n] = '\0';
+}
+
+/* arg: bits 0-2 mode (below), bits 3-4 method, bit 5 PGROUP, bit 6 MERGE_STDERR (sh
+ * mode) or PATH search (missing-program mode) or a missing stdin_path (stdin_path
+ * mode). Modes: 0 cat fed the data; 1 sh printing two words to stdout and stderr;
+ * 2 cat with an output cap of 1 + data[0] % 64 bytes; 3 cat without capture,
+ * through on_output; 4 a missing program; 5 cat with stdin_path (/dev/null); 6 cat
+ * reading a pipe nobody writes, stopped by a 1-4 ms timeout; 7 sh exit N. */
+FUZZ_NOCOV static void op_run(uint8_t arg, const uint8_t *d, size_t n)
+{
+    static struct sink sink;
+    int mode = arg & 7;
+    struct ipc_run_options o;
+    memset(&o, 0, sizeof(o));
+    o.method = (enum ipc_proc_method)((arg >> 3) & 3);
+    o.flags = (arg & 0x20) ? IPC_RUN_F_PGROUP : 0;
+    char *cat[] = {"/bin/cat", NULL};
+    char a[65], b[65], num[8];
+    char *sh_print[] = {"/bin/sh", "-c", "printf %s \"$1\"; printf %s \"$2\" >&2", "sh", a,
+                        b,         NULL};
+    char *sh_exit[] = {"/bin/sh", "-c", "exit $1", "sh", num, NULL};
+    char *missing[] = {(arg & 0x40) ? "ipcstorm-fuzz-no-such-prog" : "/nonexistent/prog", NULL};
+    char *const *argv = cat;
+    int natural = 0, code = 0;
+    struct ipc_pipe hold = {-1, -1};
+    size_t cap = 0;
+    switch (mode) {
+    case 0:
+    case 2:
+    case 3:
+        o.stdin_data = d;
+        o.stdin_len = n;
+        if (mode == 2) {
+            cap = 1 + (n ? d[0] % 64 : 0);
+            o.max_output = cap;
+        }
+        if (mode == 3) {
+            o.flags |= IPC_RUN_F_NO_CAPTURE;
+            o.on_output = on_output;
+            o.ctx = &sink;
+            sink.len = 0;
+            sink.other = 0;
+        }
+        break;
+    case 1:
+        word(a, d, n / 2);
+        word(b, d + n / 2, n - n / 2);
+        argv = sh_print;
+        if (arg & 0x40)
+            o.flags |= IPC_RUN_F_MERGE_STDERR;
+        break;
+    case 4:
+        argv = missing;
+        natural = -ENOENT;
+        if (arg & 0x40)
+            o.flags |= IPC_RUN_F_PATH;
+        break;
+    case 5:
+        o.stdin_path = (arg & 0x40) ? "/nonexistent/stdin" : "/dev/null";
+        natural = (arg & 0x40) ? -ENOENT : 0;
+        break;
+    case 6: {
+        int rc = ipc_pipe_open(&hold, 0);
+        EXPECT_RC(rc, 0);
+        if (rc < 0)
+            return;
+        o.flags |= IPC_RUN_F_STDIN_FD;
+        o.stdin_fd = hold.rd;
+        o.timeout_ms = 1 + (n ? d[0] % 4 : 0);
+        o.grace_ms = 200;
+        break;
+    }
+    default:
+        snprintf(num, sizeof(num), "%u", n ? d[0] : 5u);
+        code = n ? d[0] : 5;
+        argv = sh_exit;
+        break;
+    }
+    struct ipc_run_result res;
+    uint64_t before = fuzz_faults_injected(&ff);
+    int rc = ipc_run(argv, &o, &res);
+    int faulted = injected_since(before);
+    ipc_pipe_close(&hold);
+    if (rc == 0 && natural != 0) {
+        /* the exec or open error lost to an impossible fault: exit 127 */
+        FUZZ_CHECK(faulted);
+        FUZZ_CHECK(lost_exec_error(&res.status));
+        seam_impossible++;
+        ipc_run_result_free(&res);
+        return;
+    }
+    EXPECT_RC(rc, natural);
+    if (rc < 0) {
+        FUZZ_CHECK(res.out == NULL && res.err == NULL && res.pid == 0);
+        ipc_run_result_free(&res);
+        return;
+    }
+    FUZZ_CHECK(res.out != NULL && res.err != NULL);
+    FUZZ_CHECK(res.out[res.out_len] == '\0' && res.err[res.err_len] == '\0');
+    FUZZ_CHECK(res.pid > 0);
+    if (mode == 6) {
+        FUZZ_CHECK(res.timed_out);
+        FUZZ_CHECK(res.status.signaled &&
+                   (res.status.signal == SIGTERM || (res.killed && res.status.signal == SIGKILL)));
+        FUZZ_CHECK(res.out_len == 0 && res.err_len == 0);
+        ipc_run_result_free(&res);
+        return;
+    }
+    FUZZ_CHECK(!res.timed_out && !res.killed);
+    if (!(res.status.exited && res.status.code == code)) {
+        /* a child whose stdin/stdout were cut may die of SIGPIPE or fail; only
+         * with a fault, and never quietly with exit status 0 */
+        FUZZ_CHECK(faulted);
+        ipc_run_result_free(&res);
+        return;
+    }
+    FUZZ_CHECK(res.stdin_written <= n);
+    if (mode == 0 || mode == 2 || mode == 3) {
+        /* cat echoes exactly what it was given */
+        size_t fed = res.stdin_written;
+        if (fed != n)
+            FUZZ_CHECK(faulted);
+        const uint8_t *got = mode == 3 ? sink.buf : res.out;
+        size_t got_len = mode == 3 ? sink.len : res.out_len;
+        if (mode == 2) {
+            size_t keep = fed < cap ? fed : cap;
+            FUZZ_CHECK(res.out_len == keep);
+            FUZZ_CHECK(res.out_truncated == (fed > cap));
+        } else {
+            FUZZ_CHECK(got_len == fed);
+            FUZZ_CHECK(!res.out_truncated);
+        }
+        if (mode == 3)
+            FUZZ_CHECK(res.out_len == 0 && !sink.other);
+        if (mode != 2 || got_len)
+            FUZZ_CHECK(memcmp(got, d, mode == 2 ? res.out_len : got_len) == 0);
+        FUZZ_CHECK(res.err_len == 0);
+    } else if (mode == 1) {
+        size_t la = strlen(a), lb = strlen(b);
+        if (arg & 0x40) {
+            FUZZ_CHECK(res.out_len == la + lb && res.err_len == 0);
+            FUZZ_CHECK(memcmp(res.out, a, la) == 0 && memcmp(res.out + la, b, lb) == 0);
+        } else {
+            FUZZ_CHECK(res.out_len == la && memcmp(res.out, a, la) == 0);
+            FUZZ_CHECK(res.err_len == lb && memcmp(res.err, b, lb) == 0);
+        }
+    } else {
+        FUZZ_CHECK(res.out_len == 0 && res.err_len == 0);
+    }
+    ipc_run_result_free(&res);
+}
+
+/* ---- op 3: swap the caller's stdout and stderr around one spawn -------------------- */
+
+/* Same open file? */
+FUZZ_NOCOV static int same_file(int a, int b)
+{
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* The process's fds 1 and 2 go to pipes A and B with ipc_redir_apply; a child
+ * spawned with the swap (a plan with 1>&2 2>&1, or stdio[] = {-1, 2, 1} when bit 0
+ * of arg is set) prints word a to stdout and b to stderr, so a must come out of B
+ * and b out of A; then ipc_redir_restore. Nothing is checked while fds 1 and 2 are
+ * redirected (a report would be lost): the harness's own copies put them back with
+ * plain dup2 in any case, and the checks follow. arg bits 3-4: method. */
+FUZZ_NOCOV static void op_swap(uint8_t arg, const uint8_t *d, size_t n)
+{
+    char a[65], b[65];
+    word(a, d, n / 2);
+    word(b, d + n / 2, n - n / 2);
+    fflush(stdout);
+    fflush(stderr);
+    int keep1 = fcntl(1, F_DUPFD_CLOEXEC, 3), keep2 = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    FUZZ_CHECK(keep1 >= 0 && keep2 >= 0);
+    struct ipc_pipe pa, pb;
+    int rc = ipc_pipe_open(&pa, 0);
+    EXPECT_RC(rc, 0);
+    if (rc < 0)
+        goto out_keep;
+    rc = ipc_pipe_open(&pb, 0);
+    EXPECT_RC(rc, 0);
+    if (rc < 0) {
+        ipc_pipe_close(&pa);
+        goto out_keep;
+    }
+    ipc_redir *to_pipes = NULL, *swap = NULL;
+    int rc_plan = ipc_redir_new(&to_pipes);
+    if (rc_plan == 0)
+        rc_plan = ipc_redir_fd(to_pipes, 1, pa.wr);
+    if (rc_plan == 0)
+        rc_plan = ipc_redir_fd(to_pipes, 2, pb.wr);
+    if (rc_plan == 0 && !(arg & 1)) {
+        rc_plan = ipc_redir_new(&swap);
+        if (rc_plan == 0)
+            rc_plan = ipc_redir_same(swap, 1, 2);
+        if (rc_plan == 0)
+            rc_plan = ipc_redir_same(swap, 2, 1);
+    }
+    /* the plan holds its own copies of the write ends */
+    close(pa.wr);
+    pa.wr = -1;
+    close(pb.wr);
+    pb.wr = -1;
+    int rc_apply = -1, rc_spawn = -1, rc_restore = -1;
+    ipc_proc *proc = NULL;
+    struct ipc_redir_saved saved;
+    uint64_t before = fuzz_faults_injected(&ff);
+    if (rc_plan == 0) {
+        rc_apply = ipc_redir_apply(to_pipes, &saved);
+        if (rc_apply == 0) {
+            /* ---- fds 1 and 2 are the pipes: no output, no checks ---- */
+            char *argv[] = {"/bin/sh", "-c", "printf %s \"$1\"; printf %s \"$2\" >&2", "sh", a,
+                            b,         NULL};
+            struct ipc_proc_options o;
+            memset(&o, 0, sizeof(o));
+            o.method = (enum ipc_proc_method)((arg >> 3) & 3);
+            if (arg & 1) {
+                o.flags = IPC_PROC_F_STDIO;
+                o.stdio[0] = -1;
+                o.stdio[1] = 2;
+                o.stdio[2] = 1;
+            } else {
+                o.redir = swap;
+            }
+            rc_spawn = ipc_proc_spawn(&proc, argv, &o);
+            rc_restore = ipc_redir_restore(&saved);
+        }
+    }
+    /* back to the real stdout and stderr, whatever happened */
+    int restored = rc_restore == 0 && same_file(1, keep1) && same_file(2, keep2);
+    FUZZ_CHECK(dup2(keep1, 1) == 1 && dup2(keep2, 2) == 2);
+    ipc_redir_free(to_pipes); /* closes the plan's write ends: EOF once the child is done */
+    ipc_redir_free(swap);
+    EXPECT_RC(rc_plan, 0);
+    if (rc_plan == 0)
+        EXPECT_RC(rc_apply, 0);
+    if (rc_apply == 0) {
+        EXPECT_RC(rc_spawn, 0);
+        EXPECT_RC(rc_restore, 0);
+        if (rc_restore == 0)
+            FUZZ_CHECK(restored); /* restore put back the very same files */
+    }
+    if (rc_spawn == 0) {
+        char ga[80], gb[80];
+        ssize_t ra = ipc_pipe_read_full(pa.rd, ga, sizeof(ga));
+        ssize_t rb = ipc_pipe_read_full(pb.rd, gb, sizeof(gb));
+        struct ipc_proc_status st;
+        int w = ipc_proc_wait(proc, IPC_PROC_WAIT_FOREVER, 0, &st);
+        EXPECT_RC(w, 0);
+        int lost = w == 0 && injected_since(before) && lost_exec_error(&st);
+        if (lost) {
+            seam_impossible++; /* sh never ran: nothing to compare */
+        } else {
+            EXPECT_RC(ra, (int)strlen(b));
+            EXPECT_RC(rb, (int)strlen(a));
+        }
+        if (!lost && ra == (ssize_t)strlen(b) && rb == (ssize_t)strlen(a)) {
+            /* swapped: stdout (a) went to stderr's pipe B, stderr (b) to A */
+            FUZZ_CHECK(memcmp(ga, b, (size_t)ra) == 0 && memcmp(gb, a, (size_t)rb) == 0);
+            if (w == 0)
+                FUZZ_CHECK(st.exited && st.code == 0);
+        }
+    }
+    ipc_proc_free(proc);
+    ipc_pipe_close(&pa);
+    ipc_pipe_close(&pb);
+out_keep:
+    close(keep1);
+    close(keep2);
+}
+
+/* ---- op 4: the pipe API alone ------------------------------------------------------- */
+
+/* arg: bit 0 non-blocking pipe, bit 1 ask for a capacity of 4096 + data[0] * 64
+ * bytes first, bit 2 write in up to three writev pieces. */
+FUZZ_NOCOV static void op_pipe(uint8_t arg, const uint8_t *d, size_t n)
+{
+    static uint8_t back[MAX_DATA + 1];
+    struct ipc_pipe p;
+    int rc = ipc_pipe_open(&p, (arg & 1) ? IPC_PIPE_NONBLOCK : 0);
+    EXPECT_RC(rc, 0);
+    if (rc < 0) {
+        FUZZ_CHECK(p.rd == -1 && p.wr == -1);
+        return;
+    }
+    int cap = ipc_pipe_capacity(p.wr);
+    EXPECT_RC(cap < 0 ? cap : 0, 0);
+    if (arg & 2) {
+        size_t want = 4096 + (n ? d[0] : 0) * 64u;
+        int set = ipc_pipe_set_capacity(p.rd, want);
+        /* -EPERM: the user's pipe quota is used up, which a real kernel does say */
+        if (set < 0 && set != -EPERM)
+            EXPECT_RC(set, 0);
+        if (set > 0)
+            FUZZ_CHECK((size_t)set >= want);
+    }
+    int nb = ipc_pipe_set_nonblock(p.wr, (arg & 1) != 0);
+    EXPECT_RC(nb, 0);
+    /* MAX_DATA fits in any pipe (at least one page, usually 64 KiB): no blocking */
+    ssize_t w;
+    if (arg & 4) {
+        size_t k = n / 3;
+        struct iovec iov[3] = {
+            {(void *)d, k}, {(void *)(d + k), k}, {(void *)(d + 2 * k), n - 2 * k}};
+        w = ipc_pipe_writev_all(p.wr, iov, 3, IPC_PIPE_NO_SIGPIPE_GUARD);
+    } else {
+        w = ipc_pipe_write_all(p.wr, d, n, IPC_PIPE_NO_SIGPIPE_GUARD);
+    }
+    if (w >= 0 && (size_t)w < n)
+        FUZZ_CHECK((arg & 1) && ff.armed); /* short only after an injected EAGAIN */
+    else
+        EXPECT_RC(w, (int)n);
+    close(p.wr);
+    p.wr = -1;
+    ssize_t r = ipc_pipe_read_full(p.rd, back, n + 1);
+    if (w >= 0) {
+        if (r >= 0 && r != w)
+            FUZZ_CHECK(ff.armed && r < w); /* an EAGAIN cut the read short */
+        else
+            EXPECT_RC(r, (int)w);
+    }
+    if (r > 0)
+        FUZZ_CHECK(memcmp(back, d, (size_t)r) == 0);
+    ipc_pipe_close(&p);
+    FUZZ_CHECK(p.rd == -1 && p.wr == -1);
+    ipc_pipe_close(NULL);
+}
+
+/* ---- op 5: a function child --------------------------------------------------------- */
+
+struct fn_arg {
+    int fd;
+    const uint8_t *d;
+    size_t n;
+    int code;
+};
+
+static int child_fn(void *p)
+{
+    struct fn_arg *a = p;
+    ssize_t w = ipc_pipe_write_all(a->fd, a->d, a->n, 0);
+    return w == (ssize_t)a->n ? a->code : 99;
+}
+
+/* A forked copy of this process writes the data into a pipe (stdout redirected to
+ * it when bit 0 of arg is set: fd 1 in the child) and exits with data[0] % 64. */
+FUZZ_NOCOV static void op_fork(uint8_t arg, const uint8_t *d, size_t n)
+{
+    static uint8_t back[MAX_DATA + 1];
+    struct ipc_pipe p;
+    int rc = ipc_pipe_open(&p, 0);
+    EXPECT_RC(rc, 0);
+    if (rc < 0)
+        return;
+    struct fn_arg fa = {p.wr, d, n, n ? d[0] % 64 : 0};
+    struct ipc_proc_options o;
+    memset(&o, 0, sizeof(o));
+    if (arg & 1) {
+        o.flags = IPC_PROC_F_STDIO;
+        o.stdio[0] = o.stdio[2] = -1;
+        o.stdio[1] = p.wr;
+        fa.fd = 1;
+    }
+    ipc_proc *proc = NULL;
+    uint64_t before = fuzz_faults_injected(&ff);
+    rc = ipc_proc_fork(&proc, child_fn, &fa, &o);
+    EXPECT_RC(rc, 0);
+    close(p.wr);
+    p.wr = -1;
+    if (rc == 0) {
+        ssize_t r = ipc_pipe_read_full(p.rd, back, n + 1);
+        struct ipc_proc_status st;
+        int w = ipc_proc_wait(proc, IPC_PROC_WAIT_FOREVER, 0, &st);
+        EXPECT_RC(w, 0);
+        if (!injected_since(before)) {
+            FUZZ_CHECK(r == (ssize_t)n && memcmp(back, d, n) == 0);
+            FUZZ_CHECK(st.exited && st.code == fa.code);
+        } else if (r > 0) {
+            FUZZ_CHECK((size_t)r <= n && memcmp(back, d, (size_t)r) == 0);
+        }
+    }
+    ipc_proc_free(proc);
+    ipc_pipe_close(&p);
+}
+
+/* ---- driver ---------------------------------------------------------------------------- */
+
+FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static uint8_t buf[MAX_DATA];
+    size_t skip = fuzz_faults_parse(&ff, data, size);
+    data += skip;
+    size -= skip;
+    open_eintr = 0;
+    /* The SIGPIPE guard of the pipe writes (ipc/pipe.h) rests on pthread_sigmask,
+     * which cannot fail with the arguments it is given; a schedule that fails it
+     * anyway (its own step, or an any-kind step with an errno) leaves the guard off,
+     * and a write to a child that died would kill this process. Such inputs run
+     * with SIGPIPE ignored, as the seam's doing; the others keep the default, so
+     * a guard that really fails still kills the target. */
+    int sigpipe_ign = 0;
+#if FUZZ_FAULTS
+    for (size_t i = 0; i < ff.n; i++) {
+        const struct ipc_fault_step *st = &ff.steps[i];
+        open_eintr |= st->call == IPC_FAULT_open && st->err == EINTR;
+        sigpipe_ign |=
+            st->err && (st->call == IPC_FAULT_pthread_sigmask || st->call == IPC_FAULT_ANY);
+    }
+#endif
+    struct sigaction old_pipe;
+    if (sigpipe_ign) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof(ign));
+        ign.sa_handler = SIG_IGN;
+        FUZZ_CHECK(sigaction(SIGPIPE, &ign, &old_pipe) == 0);
+    }
+    fuzz_faults_arm(&ff);
+    size_t at = 0;
+    for (int k = 0; k < MAX_OPS && at + 3 <= size; k++) {
+        uint8_t op = data[at], arg = data[at + 1];
+        size_t len = data[at + 2];
+        at += 3;
+        if (len > size - at)
+            len = size - at;
+        const uint8_t *d = data + at;
+        at += len;
+        if (op & 0x80) {
+            for (int r = 0; r < 16; r++)
+                memcpy(buf + r * len, d, len);
+            d = buf;
+            len *= 16;
+        }
+        switch ((op & 0x7f) % OP_COUNT) {
+        case 0:
+            op_spawn(arg, d, len);
+            break;
+        case 1:
+            op_cat(arg, d, len);
+            break;
+        case 2:
+            op_run(arg, d, len);
+            break;
+        case 3:
+            op_swap(arg, d, len);
+            break;
+        case 4:
+            op_pipe(arg, d, len);
+            break;
+        default:
+            op_fork(arg, d, len);
+            break;
+        }
+    }
+    fuzz_faults_disarm(&ff);
+    if (sigpipe_ign)
+        FUZZ_CHECK(sigaction(SIGPIPE, &old_pipe, NULL) == 0);
+    if (seam_impossible && getenv("IPC_FUZZ_FAULTS_VERBOSE"))
+        fprintf(stderr, "proc_ops: %lu outcome(s) of impossible faults accepted\n",
+                seam_impossible);
+    ff.n = 0;
+    return 0;
+}
