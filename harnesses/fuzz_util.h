@@ -228,9 +228,10 @@ FUZZ_NOCOV static inline size_t fuzz_faults_parse(struct fuzz_faults *f, const u
     if (k > (size - 1) / FUZZ_FAULT_STEP_BYTES)
         k = (size - 1) / FUZZ_FAULT_STEP_BYTES;
 #if FUZZ_FAULTS
+    size_t kept = 0;
     for (size_t i = 0; i < k; i++) {
         const uint8_t *b = data + 1 + i * FUZZ_FAULT_STEP_BYTES;
-        struct ipc_fault_step *st = &f->steps[i];
+        struct ipc_fault_step *st = &f->steps[kept];
         int kind = b[0] % (IPC_FAULT_CALL_COUNT + 1);
         st->call = kind == IPC_FAULT_CALL_COUNT ? IPC_FAULT_ANY : kind;
         st->nth = 1u + b[1] + ((uint32_t)(b[2] & 3) << 8);
@@ -246,15 +247,20 @@ FUZZ_NOCOV static inline size_t fuzz_faults_parse(struct fuzz_faults *f, const u
             const int *errs;
             size_t ne = ipc_fault_call_errnos(st->call, &errs);
             size_t ns = ipc_fault_call_can_short(st->call) ? IPC_FAULT_SHORT_COUNT - 1 : 0;
+            if (ne + ns == 0)
+                continue; /* a kind that cannot fail (sigprocmask): an inert step */
             size_t a = b[3] % (ne + ns);
             if (a < ne)
                 st->err = errs[a];
             else
                 st->shortc = (enum ipc_fault_short)(a - ne + 1);
         }
+        kept++;
     }
-#endif
+    f->n = kept;
+#else
     f->n = k;
+#endif
     return 1 + k * FUZZ_FAULT_STEP_BYTES;
 }
 

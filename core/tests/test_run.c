@@ -573,36 +573,6 @@ static void test_stdin_path_reads(void **state)
     fixture_remove(&f);
 }
 
-#if IPC_FAULTS
-#include "ipc/faults.h"
-
-/* A failed read of the child's output used to close that pipe quietly: ipc_run
- * returned 0 with the output cut short. Found by the proc_ops fuzz target with
- * a read fault (corpus/proc_ops/645b4ac9776de5f998ed9f5295818e7f1a7379c5). It
- * must be the call's error, with the child reaped and no fd left. */
-static void test_output_read_error_is_the_error(void **state)
-{
-    (void)state;
-    /* posix_spawn: no error-pipe read, so the first read is the capture's */
-    char *argv[] = {"/bin/sh", "-c", "echo out; echo err >&2", NULL};
-    struct ipc_run_options o = {.method = IPC_PROC_POSIX_SPAWN};
-    struct ipc_fault_step st = {.call = IPC_FAULT_read, .nth = 1, .err = EIO};
-    struct ipc_run_result r;
-    assert_int_equal(ipc_faults_arm_schedule(&st, 1), 0);
-    int rc = ipc_run(argv, &o, &r);
-    ipc_faults_disarm();
-    assert_int_equal(rc, -EIO);
-    assert_null(r.out);
-    assert_null(r.err);
-    ipc_run_result_free(&r);
-    /* and without the fault, the whole output */
-    IPCT_OK(ipc_run(argv, &o, &r));
-    assert_string_equal((char *)r.out, "out\n");
-    assert_string_equal((char *)r.err, "err\n");
-    ipc_run_result_free(&r);
-}
-#endif
-
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "__gen"))
@@ -624,9 +594,6 @@ int main(int argc, char **argv)
         IPCT_TEST(test_stdin_path_fifo_without_writer_times_out),
         IPCT_TEST(test_stdin_path_errors),
         IPCT_TEST(test_stdin_path_reads),
-#if IPC_FAULTS
-        IPCT_TEST(test_output_read_error_is_the_error),
-#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
