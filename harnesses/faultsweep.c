@@ -153,6 +153,16 @@ static long slurp(const char *path, char *buf, size_t cap)
     return (long)n;
 }
 
+static bool write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    close(fd);
+    return ok && chmod(path, mode) == 0;
+}
+
 static void fill(unsigned char *p, size_t n, unsigned seed)
 {
     for (size_t i = 0; i < n; i++)
@@ -736,6 +746,108 @@ static int fn_redir_apply_child(void *arg)
     return 0;
 }
 
+/* < file and >> file in one plan: cat copies one file onto the end of the other. */
+static void redir_read_append(void)
+{
+    char in_path[96], app_path[96], got[64];
+    tmp_path(in_path, sizeof(in_path), "redir-in");
+    tmp_path(app_path, sizeof(app_path), "redir-app");
+    ipc_redir *r;
+    if (write_file(in_path, "in\n", 0600) && write_file(app_path, "a\n", 0600) &&
+        CALL(ipc_redir_new, &r) == 0) {
+        if (CALL(ipc_redir_file, r, 0, in_path, IPC_REDIR_READ) == 0 &&
+            CALL(ipc_redir_file, r, 1, app_path, IPC_REDIR_APPEND) == 0) {
+            struct ipc_proc_options o = {.redir = r};
+            char *const cat[] = {"/bin/cat", NULL};
+            ipc_proc *p;
+            if (CALL(ipc_proc_spawn, &p, cat, &o) == 0) {
+                struct ipc_proc_status st;
+                if (CALL(ipc_proc_wait, p, IPC_PROC_WAIT_FOREVER, 0, &st) == 0) {
+                    if (!st.exited || st.code != 0)
+                        problem("cat <in >>app: raw status %#x", st.raw);
+                    else if (slurp(app_path, got, sizeof(got)) < 0 || strcmp(got, "a\nin\n") != 0)
+                        problem("cat <in >>app: the file holds '%s', expected 'a\\nin\\n'", got);
+                }
+                ipc_proc_free(p);
+            }
+        }
+        ipc_redir_free(r);
+    }
+    unlink(in_path);
+    unlink(app_path);
+}
+
+/* Applied in-process while fd 0 is closed: apply opens it, restore closes it again. */
+static void redir_apply_fd0_closed(void)
+{
+    int save0 = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    ipc_redir *r;
+    if (save0 < 0 || CALL(ipc_redir_new, &r) < 0) {
+        if (save0 >= 0)
+            close(save0);
+        return;
+    }
+    if (CALL(ipc_redir_null, r, 0) == 0) {
+        close(0);
+        struct ipc_redir_saved sv;
+        if (CALL(ipc_redir_apply, r, &sv) == 0) {
+            if (fcntl(0, F_GETFD) < 0)
+                problem("ipc_redir_apply(0 from /dev/null) left fd 0 closed");
+            if (CALL(ipc_redir_restore, &sv) == 0 && fcntl(0, F_GETFD) >= 0)
+                problem("ipc_redir_restore did not close fd 0 again (closed before the apply)");
+        } else if (fcntl(0, F_GETFD) >= 0) {
+            problem("a failed ipc_redir_apply opened fd 0");
+        }
+        if (dup2(save0, 0) != 0)
+            problem("harness: cannot restore fd 0");
+    }
+    ipc_redir_free(r);
+    close(save0);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_rdev == b->st_rdev;
+}
+
+/* 2>&1 applied in-process with 1 left alone (a source among 0-2): what goes to 2
+ * lands in 1's file, and restore gives 2 back. */
+static void redir_apply_2to1(void)
+{
+    char both[96], got[64];
+    tmp_path(both, sizeof(both), "redir-both");
+    int save1 = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    int ffd = open(both, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ipc_redir *r = NULL;
+    struct stat before, after;
+    if (save1 >= 0 && ffd >= 0 && fstat(2, &before) == 0 && dup2(ffd, 1) == 1 &&
+        CALL(ipc_redir_new, &r) == 0 && CALL(ipc_redir_same, r, 2, 1) == 0) {
+        struct ipc_redir_saved sv;
+        if (CALL(ipc_redir_apply, r, &sv) == 0) {
+            bool wrote = write(2, "e", 1) == 1;
+            if (CALL(ipc_redir_restore, &sv) == 0) {
+                if (wrote && (slurp(both, got, sizeof(got)) < 0 || strcmp(got, "e") != 0))
+                    problem("2>&1 applied in-process: the file holds '%s', expected 'e'", got);
+                if (fstat(2, &after) < 0 || !same_file(&before, &after))
+                    problem("ipc_redir_restore did not give stderr back");
+            } else {
+                problem("ipc_redir_restore failed: stderr is lost");
+            }
+        } else if (fstat(2, &after) < 0 || !same_file(&before, &after)) {
+            problem("a failed ipc_redir_apply(2>&1) changed stderr");
+        }
+    }
+    ipc_redir_free(r);
+    if (save1 >= 0) {
+        if (dup2(save1, 1) != 1)
+            problem("harness: cannot restore fd 1");
+        close(save1);
+    }
+    if (ffd >= 0)
+        close(ffd);
+    unlink(both);
+}
+
 static void sc_redir(void)
 {
     char path[96], path2[96], got[256];
@@ -776,12 +888,18 @@ static void sc_redir(void)
         ipc_redir_free(r);
     }
 
-    /* in-process apply and restore */
+    redir_read_append();
+    redir_apply_fd0_closed();
+    redir_apply_2to1();
+
+    /* in-process apply and restore (0 too, so that a failure saving 1 must drop the
+     * copy of 0 already saved) */
     if (CALL(ipc_redir_new, &r) < 0)
         goto out;
     struct stat before, after;
     fstat(1, &before);
-    if (CALL(ipc_redir_file, r, 1, path2, IPC_REDIR_TRUNC) == 0) {
+    if (CALL(ipc_redir_null, r, 0) == 0 &&
+        CALL(ipc_redir_file, r, 1, path2, IPC_REDIR_TRUNC) == 0) {
         struct ipc_redir_saved sv;
         if (CALL(ipc_redir_apply, r, &sv) == 0) {
             bool wrote = write(1, "x", 1) == 1;
@@ -1218,16 +1336,6 @@ static void sc_api_args(void)
     args_frame();
 }
 
-static bool write_file(const char *path, const char *text, mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return false;
-    bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-    close(fd);
-    return ok && chmod(path, mode) == 0;
-}
-
 /* The PATH search of the p forms (every errno the search treats specially), an
  * unset PATH, cwd with every method, and a process group with posix_spawn. */
 static void sc_proc_path(void)
@@ -1321,9 +1429,22 @@ static void sc_run_capture(void)
     int rc = (int)CALL(ipc_run, argv, NULL, &res);
     expect_run_output("ipc_run", rc, &res, "hello\n", "oops", 3);
     ipc_run_result_free(&res);
-    struct ipc_run_options o = {.flags = IPC_RUN_F_MERGE_STDERR};
+    /* a timeout beyond INT_MAX ms (poll's limit) that never fires */
+    struct ipc_run_options o = {.flags = IPC_RUN_F_MERGE_STDERR, .timeout_ms = 3000000000LL};
     rc = (int)CALL(ipc_run, argv, &o, &res);
     expect_run_output("ipc_run(MERGE_STDERR)", rc, &res, "hello\noops", "", 3);
+    if (rc == 0 && (res.timed_out || res.killed))
+        problem("ipc_run with a 35-day timeout: timed_out %d killed %d", res.timed_out, res.killed);
+    ipc_run_result_free(&res);
+    /* max_output: 5 bytes kept of about 230 KB (several reads), the rest dropped;
+     * one process (exec), which a failed run kills */
+    char *const many[] = {"/bin/sh", "-c", "exec seq 40000", NULL};
+    struct ipc_run_options om = {.max_output = 5};
+    rc = (int)CALL(ipc_run, many, &om, &res);
+    expect_run_output("ipc_run(max_output 5)", rc, &res, "1\n2\n3", "", 0);
+    if (rc == 0 && (!res.out_truncated || res.err_truncated))
+        problem("ipc_run(max_output 5): out_truncated %d err_truncated %d", res.out_truncated,
+                res.err_truncated);
     ipc_run_result_free(&res);
     struct collected c = {.len = 0};
     struct ipc_run_options o2 = {
@@ -1346,8 +1467,10 @@ static void sc_run_stdin(void)
     static unsigned char data[20000];
     fill(data, sizeof(data), 3);
     char *const cat[] = {"cat", NULL};
-    struct ipc_run_options o = {
-        .flags = IPC_RUN_F_PATH, .stdin_data = data, .stdin_len = sizeof(data)};
+    struct ipc_run_options o = {.flags = IPC_RUN_F_PATH,
+                                .stdin_data = data,
+                                .stdin_len = sizeof(data),
+                                .max_output = SIZE_MAX};
     struct ipc_run_result res;
     int rc = (int)CALL(ipc_run, cat, &o, &res);
     /* cat echoes exactly what it was given: stdin_written bytes (all of them
@@ -1370,10 +1493,27 @@ static void sc_run_stdin(void)
     rc = (int)CALL(ipc_run, cat, &op, &res);
     expect_run_output("ipc_run(stdin_path)", rc, &res, "from file\n", "", 0);
     ipc_run_result_free(&res);
+    /* the stdin_path child's chdir fails: the run fails with it */
+    struct ipc_run_options ocwd = {.stdin_path = path, .cwd = "/nonexistent-faultsweep"};
+    char *const abs_cat[] = {"/bin/cat", NULL};
+    EXPECT_OR_FAULT(ipc_run(abs_cat, &ocwd, &res), -ENOENT);
+    ipc_run_result_free(&res);
     unlink(path);
     rc = (int)CALL(ipc_run, cat, &op, &res);
     if (rc == 0)
         problem("ipc_run with a missing stdin_path succeeded");
+    ipc_run_result_free(&res);
+
+    /* a child that never reads its stdin: the feed stops (the pipe loses its
+     * reader), the run still succeeds with the child's status */
+    char *const no_read[] = {"/bin/sh", "-c", "exit 0", NULL};
+    static unsigned char lots[200000];
+    struct ipc_run_options onr = {.stdin_data = lots, .stdin_len = sizeof(lots)};
+    rc = (int)CALL(ipc_run, no_read, &onr, &res);
+    expect_run_output("ipc_run(unread stdin)", rc, &res, "", "", 0);
+    if (rc == 0 && res.stdin_written >= sizeof(lots))
+        problem("ipc_run(unread stdin): %zu of %zu bytes written to a child that reads none",
+                res.stdin_written, sizeof(lots));
     ipc_run_result_free(&res);
 
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -1394,7 +1534,9 @@ static void sc_run_stdin(void)
 
 static void sc_run_timeout(void)
 {
-    char *const argv[] = {"/bin/sh", "-c", "exec sleep 5", NULL};
+    /* outputs closed first: the drain then waits for the child alone, until the
+     * timeout */
+    char *const argv[] = {"/bin/sh", "-c", "exec >&- 2>&- sleep 5", NULL};
     struct ipc_run_options o = {.timeout_ms = 20, .grace_ms = 2000, .flags = IPC_RUN_F_PGROUP};
     struct ipc_run_result res;
     int rc = (int)CALL(ipc_run, argv, &o, &res);
@@ -2155,6 +2297,147 @@ static void sc_resp(void)
         problem("ipc_resp_errmsg is empty");
 }
 
+/* CRC-32C edges: names, unknown implementations, NULL buffers, unaligned input. */
+static void pure_crc_edges(void)
+{
+    static const struct {
+        enum ipc_crc32c_impl impl;
+        const char *name;
+    } names[] = {{IPC_CRC32C_AUTO, "auto"},
+                 {IPC_CRC32C_TABLE, "table"},
+                 {IPC_CRC32C_SSE42, "sse4.2"},
+                 {IPC_CRC32C_SSE42_3WAY, "sse4.2-3way"},
+                 {(enum ipc_crc32c_impl)99, "unknown"}};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(names); i++)
+        if (strcmp(ipc_crc32c_name(names[i].impl), names[i].name) != 0)
+            problem("ipc_crc32c_name(%d) is '%s', expected '%s'", (int)names[i].impl,
+                    ipc_crc32c_name(names[i].impl), names[i].name);
+    EXPECT(ipc_crc32c_available((enum ipc_crc32c_impl)99), -EINVAL);
+    EXPECT(ipc_crc32c_force((enum ipc_crc32c_impl)99), -EINVAL);
+    EXPECT(ipc_crc32c_available(IPC_CRC32C_TABLE), 1);
+    if (ipc_crc32c(0x1234u, NULL, 5) != 0x1234u ||
+        ipc_crc32c_with(IPC_CRC32C_TABLE, 0x1234u, NULL, 5) != 0x1234u)
+        problem("a CRC-32C over a NULL buffer is not the initial value");
+    /* RFC 3720 B.4 check value, from every alignment, and an unknown impl (table) */
+    static _Alignas(16) unsigned char ub[32];
+    for (size_t a = 0; a < 8; a++) {
+        memset(ub, 0, sizeof(ub));
+        memcpy(ub + a, "123456789", 9);
+        for (int impl = IPC_CRC32C_AUTO; impl <= IPC_CRC32C_SSE42_3WAY + 1; impl++)
+            if (ipc_crc32c_with((enum ipc_crc32c_impl)impl, 0, ub + a, 9) != 0xe3069283u)
+                problem("CRC-32C(impl %d) of 123456789 at offset %zu is wrong", impl, a);
+    }
+    /* 32 zero bytes: RFC 3720 B.4 gives 0x8a9136aa */
+    memset(ub, 0, sizeof(ub));
+    if (ipc_crc32c_with(IPC_CRC32C_TABLE, 0, ub, 32) != 0x8a9136aau)
+        problem("CRC-32C of 32 zero bytes is wrong");
+}
+
+/* The error map against an independent list: the values, names and texts that
+ * ipc/error.h documents, typed in again here; errno codes against strerror and
+ * the errno names; everything else is unknown. */
+static void pure_error_map(void)
+{
+    static const struct {
+        int code;
+        const char *name, *text;
+    } map[] = {
+        {-5001, "IPC_ENEEDMORE", "need more input"},
+        {-5002, "IPC_EBADMAGIC", "bad frame magic"},
+        {-5003, "IPC_EBADVERSION", "bad frame version"},
+        {-5004, "IPC_ETOOLARGE", "frame payload too large"},
+        {-5005, "IPC_EBADCRC", "frame CRC mismatch"},
+        {-5006, "IPC_ETRUNCATED", "truncated frame (end of stream inside a frame)"},
+        {-5010, "IPC_EPROTO_MULTIBULK", "Protocol error: invalid multibulk length"},
+        {-5011, "IPC_EPROTO_BULK", "Protocol error: invalid bulk length"},
+        {-5012, "IPC_EPROTO_DOLLAR", "Protocol error: expected '$'"},
+        {-5013, "IPC_EPROTO_INLINE", "Protocol error: too big inline request"},
+        {-5014, "IPC_EPROTO_QUOTES", "Protocol error: unbalanced quotes in request"},
+        {-5020, "IPC_EOWNERDEAD", "lock owner died; state recovered"},
+        {-5021, "IPC_ECHILDLOST", "worker process died while holding work"},
+    };
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(map); i++) {
+        if (strcmp(ipc_errname(map[i].code), map[i].name) != 0)
+            problem("ipc_errname(%d) is '%s', expected '%s'", map[i].code, ipc_errname(map[i].code),
+                    map[i].name);
+        if (strcmp(ipc_strerror(map[i].code), map[i].text) != 0)
+            problem("ipc_strerror(%d) is '%s', expected '%s'", map[i].code,
+                    ipc_strerror(map[i].code), map[i].text);
+    }
+    /* the reserved range holds nothing else */
+    for (int code = IPC_ERR_LAST; code <= IPC_ERR_FIRST; code++) {
+        bool listed = false;
+        for (size_t i = 0; i < IPC__ARRAY_SIZE(map); i++)
+            listed |= map[i].code == code;
+        if (!listed && (strcmp(ipc_errname(code), "unknown") != 0 ||
+                        strcmp(ipc_strerror(code), "unknown error") != 0))
+            problem("unlisted code %d is named '%s' ('%s')", code, ipc_errname(code),
+                    ipc_strerror(code));
+    }
+    static const struct {
+        int err;
+        const char *name;
+    } errnos[] = {
+        {EPERM, "EPERM"},
+        {ENOENT, "ENOENT"},
+        {ESRCH, "ESRCH"},
+        {EINTR, "EINTR"},
+        {EIO, "EIO"},
+        {E2BIG, "E2BIG"},
+        {ENOEXEC, "ENOEXEC"},
+        {EBADF, "EBADF"},
+        {ECHILD, "ECHILD"},
+        {EAGAIN, "EAGAIN"},
+        {ENOMEM, "ENOMEM"},
+        {EACCES, "EACCES"},
+        {EFAULT, "EFAULT"},
+        {EBUSY, "EBUSY"},
+        {EEXIST, "EEXIST"},
+        {ENOTDIR, "ENOTDIR"},
+        {EINVAL, "EINVAL"},
+        {ENFILE, "ENFILE"},
+        {EMFILE, "EMFILE"},
+        {ETXTBSY, "ETXTBSY"},
+        {ENOSPC, "ENOSPC"},
+        {EPIPE, "EPIPE"},
+        {ENAMETOOLONG, "ENAMETOOLONG"},
+        {ENOSYS, "ENOSYS"},
+        {ELOOP, "ELOOP"},
+        {EPROTO, "EPROTO"},
+        {EMSGSIZE, "EMSGSIZE"},
+        {ENOTSUP, "EOPNOTSUPP"},
+        {EADDRINUSE, "EADDRINUSE"},
+        {ECONNREFUSED, "ECONNREFUSED"},
+        {ECONNRESET, "ECONNRESET"},
+        {ETIMEDOUT, "ETIMEDOUT"},
+        {EOWNERDEAD, "EOWNERDEAD"},
+    };
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(errnos); i++) {
+        int e = errnos[i].err;
+        if (strcmp(ipc_errname(-e), errnos[i].name) != 0)
+            problem("ipc_errname(-%d) is '%s', expected '%s'", e, ipc_errname(-e), errnos[i].name);
+    }
+    /* every errno value: the C library's message (the run child keeps the C locale) */
+    for (int e = 1; e < 4096; e++) {
+        const char *want = strerror(e);
+        bool known = strncmp(want, "Unknown error", 13) != 0;
+        if (strcmp(ipc_strerror(-e), known ? want : "unknown error") != 0)
+            problem("ipc_strerror(-%d) is '%s', expected '%s'", e, ipc_strerror(-e),
+                    known ? want : "unknown error");
+        if (!known && strcmp(ipc_errname(-e), "unknown") != 0)
+            problem("ipc_errname(-%d) is '%s' for an unknown errno", e, ipc_errname(-e));
+    }
+    /* success and everything outside both ranges */
+    static const int others[] = {0, 1, 5000, INT_MAX, -4096, -4999, -5100, INT_MIN};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(others); i++) {
+        int v = others[i];
+        const char *text = v >= 0 ? "success" : "unknown error";
+        if (strcmp(ipc_errname(v), "unknown") != 0 || strcmp(ipc_strerror(v), text) != 0)
+            problem("code %d: '%s' / '%s', expected 'unknown' / '%s'", v, ipc_errname(v),
+                    ipc_strerror(v), text);
+    }
+}
+
 static void sc_pure(void)
 {
     static const unsigned char v[] = "123456789";
@@ -2172,6 +2455,8 @@ static void sc_pure(void)
         problem("ipc_crc32c_combine is wrong");
     if (strcmp(ipc_errname(IPC_EBADCRC), "IPC_EBADCRC") != 0 || !*ipc_strerror(-EPIPE))
         problem("ipc_errname/ipc_strerror");
+    pure_crc_edges();
+    pure_error_map();
 }
 
 struct scenario {
