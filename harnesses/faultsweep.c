@@ -349,7 +349,9 @@ static void frame_big_then_small(void)
         return;
     int got = 0;
     for (size_t off = 0; off < total;) {
-        size_t chunk = total - off < 100000 ? total - off : 100000;
+        /* the small frame byte by byte, so that the decoder buffers it too */
+        size_t step = got == 0 ? 100000 : 1;
+        size_t chunk = total - off < step ? total - off : step;
         struct ipc_frame f;
         long rc = CALL(ipc_frame_decode, &d, wire + off, chunk, &f);
         if (rc == IPC_ENEEDMORE) {
@@ -603,6 +605,9 @@ static void sc_proc_wait(void)
         rc = CALL(ipc_proc_wait, p, 5, 0, NULL);
         if (rc != -ETIMEDOUT && rc >= 0)
             problem("ipc_proc_wait(5) of a pausing child returned %ld", rc);
+        rc = CALL(ipc_proc_wait, p, 5, IPC_PROC_WAIT_UNTRACED, NULL);
+        if (rc != -ETIMEDOUT && rc >= 0)
+            problem("ipc_proc_wait(5, UNTRACED) of a pausing child returned %ld", rc);
         bool stopped = false;
         if (CALL(ipc_proc_kill, p, 0) == 0 && CALL(ipc_proc_kill, p, SIGSTOP) == 0) {
             stopped = true;
@@ -624,8 +629,10 @@ static void sc_proc_wait(void)
     }
     struct ipc_proc_options g = {.flags = IPC_PROC_F_SETPGID};
     if (CALL(ipc_proc_fork, &p, fn_pause, NULL, &g) == 0) {
-        if (CALL(ipc_proc_kill_group, p, SIGKILL) == 0)
+        if (CALL(ipc_proc_kill_group, p, SIGKILL) == 0) {
             wait_expect_signal(p, SIGKILL);
+            EXPECT(ipc_proc_kill_group(p, 0), -ESRCH); /* reaped */
+        }
         ipc_proc_free(p);
     }
     struct ipc_proc_status st;
@@ -701,7 +708,7 @@ static void sc_proc_orphans(void)
     /* a running child and no orphan: 0 at once, and 0 after a timeout */
     if (CALL(ipc_proc_fork, &p, fn_pause, NULL, NULL) == 0) {
         EXPECT_OR_FAULT(ipc_proc_reap_orphans(0), 0);
-        EXPECT_OR_FAULT(ipc_proc_reap_orphans(5), 0);
+        EXPECT_OR_FAULT(ipc_proc_reap_orphans(40), 0); /* naps growing to 16 ms */
         if (CALL(ipc_proc_kill, p, SIGKILL) == 0)
             wait_expect_signal(p, SIGKILL);
         ipc_proc_free(p);
@@ -1302,6 +1309,7 @@ static void args_frame(void)
     struct iovec iov[3];
     unsigned char buf[64];
     EXPECT(ipc_frame_encode_iov(&enc, 1, NULL, 5, iov), -EINVAL);
+    EXPECT(ipc_frame_encode_iov(&enc, 1, buf, 5, NULL), -EINVAL);
     EXPECT(ipc_frame_encode_iov(&enc, 1, NULL, 0, iov), 0);
     if (iov[0].iov_len + iov[1].iov_len + iov[2].iov_len != 12)
         problem("an empty frame's iovecs hold %zu bytes, expected 12",
@@ -1319,6 +1327,9 @@ static void args_frame(void)
         return;
     EXPECT(ipc_frame_read_fd(0, &d, NULL), -EINVAL);
     EXPECT(ipc_frame_read_fd(-1, &d, &f), -EBADF);
+    d.max_payload = (size_t)IPC_FRAME_MAX_PAYLOAD + 1; /* above the hard limit */
+    EXPECT(ipc_frame_read_fd(0, &d, &f), -EINVAL);
+    d.max_payload = 0;
     /* a decoder holding half a header cannot switch to reading an fd */
     EXPECT(ipc_frame_decode(&d, buf, 6, &f), IPC_ENEEDMORE);
     EXPECT(ipc_frame_read_fd(0, &d, &f), -EINVAL);
@@ -1413,6 +1424,10 @@ static void sc_proc_path(void)
     }
     if (CALL(ipc_proc_spawn, &p, sh_exit7, NULL) == 0)
         proc_expect_exit("spawn without options", p, 7);
+    /* posix_spawn with PATH but a file with a '/': no search */
+    struct ipc_proc_options op = {.method = IPC_PROC_POSIX_SPAWN, .flags = IPC_PROC_F_PATH};
+    if (CALL(ipc_proc_spawn, &p, abs5, &op) == 0)
+        proc_expect_exit("posix_spawn(/bin/sh) with PATH", p, 5);
 out:
     if (saved)
         setenv("PATH", saved, 1);
