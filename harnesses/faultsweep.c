@@ -857,9 +857,8 @@ static void redir_apply_2to1(void)
 
 static void sc_redir(void)
 {
-    char path[96], path2[96], got[256];
+    char path[96], got[256];
     tmp_path(path, sizeof(path), "redir1");
-    tmp_path(path2, sizeof(path2), "redir2");
     ipc_redir *r;
     if (CALL(ipc_redir_new, &r) < 0)
         return;
@@ -896,13 +895,18 @@ static void sc_redir(void)
     }
 
     redir_read_append();
-    redir_apply_fd0_closed();
-    redir_apply_2to1();
+    unlink(path);
+}
 
-    /* in-process apply and restore (0 too, so that a failure saving 1 must drop the
-     * copy of 0 already saved) */
+/* In-process apply and restore (0 too, so that a failure saving 1 must drop the
+ * copy of 0 already saved). */
+static void redir_apply_restore(void)
+{
+    char path2[96], got[256];
+    tmp_path(path2, sizeof(path2), "redir2");
+    ipc_redir *r;
     if (CALL(ipc_redir_new, &r) < 0)
-        goto out;
+        return;
     struct stat before, after;
     fstat(1, &before);
     if (CALL(ipc_redir_null, r, 0) == 0 &&
@@ -924,9 +928,16 @@ static void sc_redir(void)
         }
     }
     ipc_redir_free(r);
-out:
-    unlink(path);
     unlink(path2);
+}
+
+/* ipc_redir_apply/restore in this process: few seam calls, so that the bounded
+ * sweep still fails every one of them. */
+static void sc_redir_apply(void)
+{
+    redir_apply_restore();
+    redir_apply_fd0_closed();
+    redir_apply_2to1();
 }
 
 static void expect_run_output(const char *what, int rc, const struct ipc_run_result *res,
@@ -1545,6 +1556,27 @@ static void sc_run_stdin(void)
     expect_run_output("ipc_run(stdin_fd)", rc, &res, "by fd\n", "", 0);
     ipc_run_result_free(&res);
     close(fd);
+}
+
+/* ipc_run through posix_spawn: few seam calls (the child's reset is glibc's, not
+ * the seam's), so that even the bounded sweep fails every one of them: the pipes,
+ * the stdin feed, the capture buffers and the last reads. cat must echo exactly
+ * what it was given. */
+static void sc_run_spawn(void)
+{
+    static unsigned char data[3000];
+    fill(data, sizeof(data), 6);
+    char *const cat[] = {"/bin/cat", NULL};
+    struct ipc_run_options o = {
+        .method = IPC_PROC_POSIX_SPAWN, .stdin_data = data, .stdin_len = sizeof(data)};
+    struct ipc_run_result res;
+    int rc = (int)CALL(ipc_run, cat, &o, &res);
+    if (rc == 0 && (res.out_len != res.stdin_written || res.stdin_written > sizeof(data) ||
+                    memcmp(res.out, data, res.out_len) != 0 || res.err_len != 0 ||
+                    !res.status.exited || res.status.code != 0))
+        problem("ipc_run(posix_spawn cat): %zu bytes back, %zu of %zu written, status %#x",
+                res.out_len, res.stdin_written, sizeof(data), res.status.raw);
+    ipc_run_result_free(&res);
 }
 
 static void sc_run_timeout(void)
@@ -2490,9 +2522,12 @@ static const struct scenario scenarios[] = {
     {"api_args", sc_api_args, "argument validation and status/frame edge cases: exact codes"},
     {"proc_wait", sc_proc_wait, "function children, wait with timeouts/UNTRACED, kill, groups"},
     {"proc_orphans", sc_proc_orphans, "subreaper and ipc_proc_reap_orphans"},
-    {"redir", sc_redir, "redirection plans in spawned and function children and in-process"},
+    {"redir", sc_redir, "redirection plans in spawned and function children"},
+    {"redir_apply", sc_redir_apply,
+     "redirection plans applied in-process: fd 0 closed, 2>&1, restore"},
     {"run_capture", sc_run_capture, "ipc_run capture, merge, on_output, exec errors"},
     {"run_stdin", sc_run_stdin, "ipc_run stdin_data, stdin_path, stdin_fd"},
+    {"run_spawn", sc_run_spawn, "ipc_run via posix_spawn with stdin: every seam call failed"},
     {"run_timeout", sc_run_timeout, "ipc_run timeout and grace kill"},
     {"sig", sc_sig, "handlers, send/queue, masks, synchronous waits"},
     {"sigsrc", sc_sigsrc, "signal event sources (signalfd and self-pipe)"},
