@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <pthread.h>
@@ -152,6 +153,16 @@ static long slurp(const char *path, char *buf, size_t cap)
     return (long)n;
 }
 
+static bool write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    close(fd);
+    return ok && chmod(path, mode) == 0;
+}
+
 static void fill(unsigned char *p, size_t n, unsigned seed)
 {
     for (size_t i = 0; i < n; i++)
@@ -174,6 +185,50 @@ static void proc_expect_exit(const char *what, ipc_proc *p, int code)
 {
     proc_expect_exit_or(what, p, code, code, code);
 }
+
+/* ==== exact-result helpers ========================================================= */
+
+/* Faults injected so far (by this run or its children): a call whose result must
+ * be exact may instead fail with some error when a fault was injected during it. */
+static uint64_t injected_now(void)
+{
+    struct ipc_fault_stats s;
+    ipc_faults_stats(&s);
+    return s.total_injected;
+}
+
+static const char *code_name(long rc)
+{
+    return rc < 0 && rc >= INT32_MIN ? ipc_errname((int)rc) : "-";
+}
+
+/* got must be want exactly: for argument validation, which no fault can change. */
+static void expect_code(const char *what, long got, long want)
+{
+    if (got != want)
+        problem("%s returned %ld (%s), expected %ld (%s)", what, got, code_name(got), want,
+                code_name(want));
+}
+#define EXPECT(expr, want) expect_code(#expr, (long)(expr), (long)(want))
+
+/* got must be want, or (with a fault injected since inj0) a named error. */
+static void expect_code_or_fault(const char *what, long got, long want, uint64_t inj0)
+{
+    if (got == want)
+        return;
+    if (got < 0 && injected_now() != inj0) {
+        (void)ck(what, got);
+        return;
+    }
+    problem("%s returned %ld (%s), expected %ld (%s)", what, got, code_name(got), want,
+            code_name(want));
+}
+#define EXPECT_OR_FAULT(expr, want)                                                                \
+    do {                                                                                           \
+        uint64_t inj0_ = injected_now();                                                           \
+        long got_ = (long)(expr);                                                                  \
+        expect_code_or_fault(#expr, got_, (long)(want), inj0_);                                    \
+    } while (0)
 
 /* ==== scenarios ==================================================================== */
 
@@ -243,6 +298,78 @@ static void sc_pipe(void)
             problem("ipc_pipe_writev_all without a reader returned %ld", w);
     }
     ipc_pipe_close(&p);
+
+    /* non-blocking and partial: a short read at the end of the data, a write cut
+     * short by a full pipe (the count of what went in), then -EAGAIN */
+    if (CALL(ipc_pipe_open, &p, IPC_PIPE_NONBLOCK) < 0)
+        return;
+    IPC__IGNORE_RC(CALL(ipc_pipe_set_nonblock, p.wr, 1)); /* already: no change */
+    w = CALL(ipc_pipe_write_all, p.wr, out, 5, 0);
+    r = CALL(ipc_pipe_read_full, p.rd, in, 10);
+    if (w == 5 && r >= 0 && (r != 5 || memcmp(in, out, 5) != 0))
+        problem("non-blocking pipe: 5 bytes written, read_full(10) returned %ld", r);
+    static unsigned char big[10000], bigin[10100];
+    fill(big, sizeof(big), 5);
+    uint64_t inj0 = injected_now();
+    if (CALL(ipc_pipe_set_capacity, p.wr, 4096) >= 0) {
+        w = CALL(ipc_pipe_write_all, p.wr, big, sizeof(big), 0);
+        if (w >= 0 && (w == 0 || (size_t)w >= sizeof(big)))
+            problem("write_all(%zu) into a 4 KiB non-blocking pipe returned %ld", sizeof(big), w);
+        if (w > 0) {
+            /* full, unless a short write left a page with room (the kernel merges) */
+            long w2 = CALL(ipc_pipe_write_all, p.wr, big, 10, 0);
+            if (w2 >= 0 && (w2 != 10 || injected_now() == inj0))
+                problem("write_all into a full non-blocking pipe returned %ld, not -EAGAIN", w2);
+            long in_pipe = w + (w2 > 0 ? w2 : 0);
+            r = CALL(ipc_pipe_read_full, p.rd, bigin, sizeof(bigin));
+            if (r >= 0 && (r != in_pipe || memcmp(bigin, big, (size_t)w) != 0 ||
+                           memcmp(bigin + w, big, (size_t)(in_pipe - w)) != 0))
+                problem("non-blocking pipe: %ld bytes acknowledged, %ld delivered", in_pipe, r);
+        }
+    }
+    ipc_pipe_close(&p);
+}
+
+/* A payload above 1 MiB grows the decoder's buffer beyond what it keeps: the next
+ * small frame releases it. Both payloads must come out intact. */
+static void frame_big_then_small(void)
+{
+    enum { BIG = (3u << 19) }; /* 1.5 MiB */
+    static unsigned char big[BIG], wire[BIG + 64];
+    fill(big, BIG, 4);
+    long n = CALL(ipc_frame_encode, wire, sizeof(wire), 9, big, BIG);
+    if (n < 0)
+        return;
+    long n2 = CALL(ipc_frame_encode, wire + n, sizeof(wire) - (size_t)n, 3, "tiny", 4);
+    if (n2 < 0)
+        return;
+    size_t total = (size_t)(n + n2);
+    struct ipc_frame_dec d;
+    if (CALL(ipc_frame_dec_init, &d, 2u << 20) < 0)
+        return;
+    int got = 0;
+    for (size_t off = 0; off < total;) {
+        /* the small frame byte by byte, so that the decoder buffers it too */
+        size_t step = got == 0 ? 100000 : 1;
+        size_t chunk = total - off < step ? total - off : step;
+        struct ipc_frame f;
+        long rc = CALL(ipc_frame_decode, &d, wire + off, chunk, &f);
+        if (rc == IPC_ENEEDMORE) {
+            off += chunk;
+            continue;
+        }
+        if (rc <= 0)
+            break;
+        off += (size_t)rc;
+        if (got == 0 && (f.type != 9 || f.len != BIG || memcmp(f.payload, big, BIG) != 0))
+            problem("the 1.5 MiB frame decodes differently");
+        if (got == 1 && (f.type != 3 || f.len != 4 || memcmp(f.payload, "tiny", 4) != 0))
+            problem("the small frame after a big one decodes differently");
+        got++;
+    }
+    if (ipc_frame_dec_error(&d) == 0 && got != 2)
+        problem("big then small: %d frames decoded, expected 2", got);
+    ipc_frame_dec_free(&d);
 }
 
 static const size_t frame_sizes[] = {0, 100, 3000, 7};
@@ -337,6 +464,7 @@ static void sc_frame(void)
     }
     ipc_frame_dec_free(&d);
     ipc_pipe_close(&p);
+    frame_big_then_small();
 }
 
 static char *const sh_exit7[] = {"/bin/sh", "-c", "exit 7", NULL};
@@ -477,6 +605,9 @@ static void sc_proc_wait(void)
         rc = CALL(ipc_proc_wait, p, 5, 0, NULL);
         if (rc != -ETIMEDOUT && rc >= 0)
             problem("ipc_proc_wait(5) of a pausing child returned %ld", rc);
+        rc = CALL(ipc_proc_wait, p, 5, IPC_PROC_WAIT_UNTRACED, NULL);
+        if (rc != -ETIMEDOUT && rc >= 0)
+            problem("ipc_proc_wait(5, UNTRACED) of a pausing child returned %ld", rc);
         bool stopped = false;
         if (CALL(ipc_proc_kill, p, 0) == 0 && CALL(ipc_proc_kill, p, SIGSTOP) == 0) {
             stopped = true;
@@ -498,8 +629,10 @@ static void sc_proc_wait(void)
     }
     struct ipc_proc_options g = {.flags = IPC_PROC_F_SETPGID};
     if (CALL(ipc_proc_fork, &p, fn_pause, NULL, &g) == 0) {
-        if (CALL(ipc_proc_kill_group, p, SIGKILL) == 0)
+        if (CALL(ipc_proc_kill_group, p, SIGKILL) == 0) {
             wait_expect_signal(p, SIGKILL);
+            EXPECT(ipc_proc_kill_group(p, 0), -ESRCH); /* reaped */
+        }
         ipc_proc_free(p);
     }
     struct ipc_proc_status st;
@@ -539,6 +672,60 @@ static void sc_proc_orphans(void)
         if (reaped != 1)
             problem("ipc_proc_reap_orphans reaped %d orphans, expected 1", reaped);
     }
+    /* no child at all: nothing to reap, at once */
+    EXPECT_OR_FAULT(ipc_proc_reap_orphans(0), 0);
+    /* an object's child that has exited but was not waited for: the reaper keeps its
+     * status for the object (it is no orphan); signals to it get -ESRCH */
+    struct ipc_proc_options g = {.flags = IPC_PROC_F_SETPGID};
+    struct ipc_proc_status st;
+    if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, &g) == 0) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        /* returns once it has exited, without reaping it */
+        while (waitid(P_PID, (id_t)ipc_proc_pid(p), &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+            ;
+        uint64_t inj0 = injected_now();
+        long n = CALL(ipc_proc_reap_orphans, 0);
+        if (n > 0)
+            problem("ipc_proc_reap_orphans counted an object's child as an orphan");
+        if (n == 0 && injected_now() == inj0) {
+            EXPECT(ipc_proc_kill(p, 0), -ESRCH);
+            EXPECT(ipc_proc_kill_group(p, 0), -ESRCH);
+        }
+        if (CALL(ipc_proc_wait, p, IPC_PROC_WAIT_FOREVER, 0, &st) == 0 &&
+            !(st.exited && st.code == 9))
+            problem("a child reaped by ipc_proc_reap_orphans: raw status %#x, expected exit 9",
+                    st.raw);
+        ipc_proc_free(p);
+    }
+    /* an orphan that appears later: reap_orphans(-1) naps until it can reap it */
+    if (CALL(ipc_proc_fork, &p, fn_orphan, NULL, NULL) == 0) {
+        long n = CALL(ipc_proc_reap_orphans, IPC_PROC_WAIT_FOREVER);
+        if (n >= 0 && n != 1)
+            problem("ipc_proc_reap_orphans(-1) reaped %ld orphans, expected 1", n);
+        proc_expect_exit("orphan maker (its status kept by the reaper)", p, 0);
+    }
+    /* a running child and no orphan: 0 at once, and 0 after a timeout */
+    if (CALL(ipc_proc_fork, &p, fn_pause, NULL, NULL) == 0) {
+        EXPECT_OR_FAULT(ipc_proc_reap_orphans(0), 0);
+        EXPECT_OR_FAULT(ipc_proc_reap_orphans(40), 0); /* naps growing to 16 ms */
+        if (CALL(ipc_proc_kill, p, SIGKILL) == 0)
+            wait_expect_signal(p, SIGKILL);
+        ipc_proc_free(p);
+    }
+    /* reaped behind the object's back: the object reports -ECHILD */
+    if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, NULL) == 0) {
+        int raw;
+        pid_t r;
+        while ((r = waitpid(ipc_proc_pid(p), &raw, 0)) < 0 && errno == EINTR)
+            ;
+        if (r == ipc_proc_pid(p)) {
+            EXPECT_OR_FAULT(ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st), -ECHILD);
+            EXPECT(ipc_proc_status(p, &st), -ECHILD);
+            EXPECT(ipc_proc_wait(p, 0, 0, &st), -ECHILD);
+        }
+        ipc_proc_free(p);
+    }
     for (int tries = 0; tries < 2; tries++)
         if (CALL(ipc_proc_set_subreaper, 0) == 0)
             break;
@@ -566,11 +753,112 @@ static int fn_redir_apply_child(void *arg)
     return 0;
 }
 
+/* < file and >> file in one plan: cat copies one file onto the end of the other. */
+static void redir_read_append(void)
+{
+    char in_path[96], app_path[96], got[64];
+    tmp_path(in_path, sizeof(in_path), "redir-in");
+    tmp_path(app_path, sizeof(app_path), "redir-app");
+    ipc_redir *r;
+    if (write_file(in_path, "in\n", 0600) && write_file(app_path, "a\n", 0600) &&
+        CALL(ipc_redir_new, &r) == 0) {
+        if (CALL(ipc_redir_file, r, 0, in_path, IPC_REDIR_READ) == 0 &&
+            CALL(ipc_redir_file, r, 1, app_path, IPC_REDIR_APPEND) == 0) {
+            struct ipc_proc_options o = {.redir = r};
+            char *const cat[] = {"/bin/cat", NULL};
+            ipc_proc *p;
+            if (CALL(ipc_proc_spawn, &p, cat, &o) == 0) {
+                struct ipc_proc_status st;
+                if (CALL(ipc_proc_wait, p, IPC_PROC_WAIT_FOREVER, 0, &st) == 0) {
+                    if (!st.exited || st.code != 0)
+                        problem("cat <in >>app: raw status %#x", st.raw);
+                    else if (slurp(app_path, got, sizeof(got)) < 0 || strcmp(got, "a\nin\n") != 0)
+                        problem("cat <in >>app: the file holds '%s', expected 'a\\nin\\n'", got);
+                }
+                ipc_proc_free(p);
+            }
+        }
+        ipc_redir_free(r);
+    }
+    unlink(in_path);
+    unlink(app_path);
+}
+
+/* Applied in-process while fd 0 is closed: apply opens it, restore closes it again. */
+static void redir_apply_fd0_closed(void)
+{
+    int save0 = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    ipc_redir *r;
+    if (save0 < 0 || CALL(ipc_redir_new, &r) < 0) {
+        if (save0 >= 0)
+            close(save0);
+        return;
+    }
+    if (CALL(ipc_redir_null, r, 0) == 0) {
+        close(0);
+        struct ipc_redir_saved sv;
+        if (CALL(ipc_redir_apply, r, &sv) == 0) {
+            if (fcntl(0, F_GETFD) < 0)
+                problem("ipc_redir_apply(0 from /dev/null) left fd 0 closed");
+            if (CALL(ipc_redir_restore, &sv) == 0 && fcntl(0, F_GETFD) >= 0)
+                problem("ipc_redir_restore did not close fd 0 again (closed before the apply)");
+        } else if (fcntl(0, F_GETFD) >= 0) {
+            problem("a failed ipc_redir_apply opened fd 0");
+        }
+        if (dup2(save0, 0) != 0)
+            problem("harness: cannot restore fd 0");
+    }
+    ipc_redir_free(r);
+    close(save0);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_rdev == b->st_rdev;
+}
+
+/* 2>&1 applied in-process with 1 left alone (a source among 0-2): what goes to 2
+ * lands in 1's file, and restore gives 2 back. */
+static void redir_apply_2to1(void)
+{
+    char both[96], got[64];
+    tmp_path(both, sizeof(both), "redir-both");
+    int save1 = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    int ffd = open(both, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ipc_redir *r = NULL;
+    struct stat before, after;
+    if (save1 >= 0 && ffd >= 0 && fstat(2, &before) == 0 && dup2(ffd, 1) == 1 &&
+        CALL(ipc_redir_new, &r) == 0 && CALL(ipc_redir_same, r, 2, 1) == 0) {
+        struct ipc_redir_saved sv;
+        if (CALL(ipc_redir_apply, r, &sv) == 0) {
+            bool wrote = write(2, "e", 1) == 1;
+            if (CALL(ipc_redir_restore, &sv) == 0) {
+                if (wrote && (slurp(both, got, sizeof(got)) < 0 || strcmp(got, "e") != 0))
+                    problem("2>&1 applied in-process: the file holds '%s', expected 'e'", got);
+                if (fstat(2, &after) < 0 || !same_file(&before, &after))
+                    problem("ipc_redir_restore did not give stderr back");
+            } else {
+                problem("ipc_redir_restore failed: stderr is lost");
+            }
+        } else if (fstat(2, &after) < 0 || !same_file(&before, &after)) {
+            problem("a failed ipc_redir_apply(2>&1) changed stderr");
+        }
+    }
+    ipc_redir_free(r);
+    if (save1 >= 0) {
+        if (dup2(save1, 1) != 1)
+            problem("harness: cannot restore fd 1");
+        close(save1);
+    }
+    if (ffd >= 0)
+        close(ffd);
+    unlink(both);
+}
+
 static void sc_redir(void)
 {
-    char path[96], path2[96], got[256];
+    char path[96], got[256];
     tmp_path(path, sizeof(path), "redir1");
-    tmp_path(path2, sizeof(path2), "redir2");
     ipc_redir *r;
     if (CALL(ipc_redir_new, &r) < 0)
         return;
@@ -606,12 +894,23 @@ static void sc_redir(void)
         ipc_redir_free(r);
     }
 
-    /* in-process apply and restore */
+    redir_read_append();
+    unlink(path);
+}
+
+/* In-process apply and restore (0 too, so that a failure saving 1 must drop the
+ * copy of 0 already saved). */
+static void redir_apply_restore(void)
+{
+    char path2[96], got[256];
+    tmp_path(path2, sizeof(path2), "redir2");
+    ipc_redir *r;
     if (CALL(ipc_redir_new, &r) < 0)
-        goto out;
+        return;
     struct stat before, after;
     fstat(1, &before);
-    if (CALL(ipc_redir_file, r, 1, path2, IPC_REDIR_TRUNC) == 0) {
+    if (CALL(ipc_redir_null, r, 0) == 0 &&
+        CALL(ipc_redir_file, r, 1, path2, IPC_REDIR_TRUNC) == 0) {
         struct ipc_redir_saved sv;
         if (CALL(ipc_redir_apply, r, &sv) == 0) {
             bool wrote = write(1, "x", 1) == 1;
@@ -629,9 +928,16 @@ static void sc_redir(void)
         }
     }
     ipc_redir_free(r);
-out:
-    unlink(path);
     unlink(path2);
+}
+
+/* ipc_redir_apply/restore in this process: few seam calls, so that the bounded
+ * sweep still fails every one of them. */
+static void sc_redir_apply(void)
+{
+    redir_apply_restore();
+    redir_apply_fd0_closed();
+    redir_apply_2to1();
 }
 
 static void expect_run_output(const char *what, int rc, const struct ipc_run_result *res,
@@ -661,6 +967,487 @@ static void on_output(void *ctx, int stream, const void *data, size_t len)
     }
 }
 
+/* 4096 list arguments: one more than ipc_proc_spawnl's IPC_PROC_MAX_ARGS - 1. */
+#define FS_A8    "a", "a", "a", "a", "a", "a", "a", "a"
+#define FS_A64   FS_A8, FS_A8, FS_A8, FS_A8, FS_A8, FS_A8, FS_A8, FS_A8
+#define FS_A512  FS_A64, FS_A64, FS_A64, FS_A64, FS_A64, FS_A64, FS_A64, FS_A64
+#define FS_A4096 FS_A512, FS_A512, FS_A512, FS_A512, FS_A512, FS_A512, FS_A512, FS_A512
+
+/* A spawn that must fail with want (or, under an injected fault, some error). */
+static void spawn_expect_fail(const char *what, char *const argv[],
+                              const struct ipc_proc_options *o, int want)
+{
+    ipc_proc *p = NULL;
+    uint64_t inj0 = injected_now();
+    long rc = ipc_proc_spawn(&p, argv, o);
+    if (rc == 0) {
+        problem("%s: ipc_proc_spawn succeeded, expected %s", what, ipc_errname(want));
+        ipc_proc_free(p);
+        return;
+    }
+    expect_code_or_fault(what, rc, want, inj0);
+    if (p != NULL)
+        problem("%s: a failed ipc_proc_spawn left *out set", what);
+}
+
+static void args_pipe(void)
+{
+    struct ipc_pipe p = {5, 6};
+    char b[8] = "abcdefg";
+    EXPECT(ipc_pipe_open(NULL, 0), -EINVAL);
+    EXPECT(ipc_pipe_open(&p, 0x2), -EINVAL);
+    if (p.rd != -1 || p.wr != -1)
+        problem("ipc_pipe_open with an unknown flag left {%d, %d}, not {-1, -1}", p.rd, p.wr);
+    EXPECT(ipc_pipe_use_read_end(NULL), -EINVAL);
+    EXPECT(ipc_pipe_use_write_end(NULL), -EINVAL);
+    EXPECT(ipc_pipe_use_read_end(&p), -EBADF);
+    EXPECT(ipc_pipe_use_write_end(&p), -EBADF);
+    EXPECT(ipc_pipe_read_full(-1, b, 1), -EBADF);
+    EXPECT(ipc_pipe_read_full(0, NULL, 1), -EINVAL);
+    EXPECT(ipc_pipe_read_full(0, b, (size_t)SSIZE_MAX + 1), -EINVAL);
+    EXPECT(ipc_pipe_read_full(0, NULL, 0), 0);
+    EXPECT(ipc_pipe_write_all(-1, b, 1, 0), -EBADF);
+    EXPECT(ipc_pipe_write_all(1, NULL, 1, 0), -EINVAL);
+    EXPECT(ipc_pipe_write_all(1, b, (size_t)SSIZE_MAX + 1, 0), -EINVAL);
+    EXPECT(ipc_pipe_write_all(1, b, 1, 0x2), -EINVAL);
+    EXPECT(ipc_pipe_write_all(1, NULL, 0, 0), 0);
+    struct iovec iv[2] = {{b, 1}, {NULL, 1}};
+    EXPECT(ipc_pipe_writev_all(-1, iv, 1, 0), -EBADF);
+    EXPECT(ipc_pipe_writev_all(1, iv, -1, 0), -EINVAL);
+    EXPECT(ipc_pipe_writev_all(1, iv, 65, 0), -EINVAL);
+    EXPECT(ipc_pipe_writev_all(1, NULL, 1, 0), -EINVAL);
+    EXPECT(ipc_pipe_writev_all(1, NULL, 0, 0), 0);
+    EXPECT(ipc_pipe_writev_all(1, iv, 2, 0), -EINVAL); /* NULL base with a length */
+    struct iovec big[2] = {{b, SSIZE_MAX}, {b, 1}};
+    EXPECT(ipc_pipe_writev_all(1, big, 2, 0), -EINVAL); /* total above SSIZE_MAX */
+    EXPECT(ipc_pipe_capacity(-1), -EBADF);
+    EXPECT(ipc_pipe_set_capacity(-1, 4096), -EBADF);
+    EXPECT(ipc_pipe_set_capacity(1, 0), -EINVAL);
+    EXPECT(ipc_pipe_set_capacity(1, (size_t)INT_MAX + 1), -EINVAL);
+    EXPECT(ipc_pipe_set_nonblock(-1, 1), -EBADF);
+}
+
+static void args_redir(void)
+{
+    EXPECT(ipc_redir_new(NULL), -EINVAL);
+    int src[3] = {7, 7, 7};
+    EXPECT(ipc_redir_apply_fds(NULL), -EINVAL);
+    int badsrc[3] = {-1, -2, -1};
+    EXPECT(ipc_redir_apply_fds(badsrc), -EINVAL);
+    int none[3] = {-1, -1, -1};
+    EXPECT(ipc_redir_apply_fds(none), 0);
+    EXPECT(ipc_redir_apply_child(NULL), -EINVAL);
+    EXPECT(ipc_redir_resolve(NULL, src), -EINVAL);
+    struct ipc_redir_saved sv;
+    memset(&sv, 0, sizeof(sv));
+    EXPECT(ipc_redir_restore(NULL), -EINVAL);
+    EXPECT(ipc_redir_restore(&sv), -EINVAL); /* not active */
+    EXPECT(ipc_redir_file(NULL, 1, "/dev/null", IPC_REDIR_TRUNC), -EINVAL);
+    EXPECT(ipc_redir_fd(NULL, 0, 0), -EINVAL);
+    EXPECT(ipc_redir_null(NULL, 0), -EINVAL);
+    EXPECT(ipc_redir_same(NULL, 2, 1), -EINVAL);
+    EXPECT(ipc_redir_clear(NULL, 0), -EINVAL);
+    ipc_redir *r;
+    if (CALL(ipc_redir_new, &r) < 0)
+        return;
+    EXPECT(ipc_redir_apply(NULL, &sv), -EINVAL);
+    EXPECT(ipc_redir_apply(r, NULL), -EINVAL);
+    EXPECT(ipc_redir_resolve(r, NULL), -EINVAL);
+    EXPECT(ipc_redir_file(r, 3, "/dev/null", IPC_REDIR_TRUNC), -EINVAL);
+    EXPECT(ipc_redir_file(r, -1, "/dev/null", IPC_REDIR_TRUNC), -EINVAL);
+    EXPECT(ipc_redir_file(r, 1, NULL, IPC_REDIR_TRUNC), -EINVAL);
+    EXPECT(ipc_redir_file(r, 1, "", IPC_REDIR_TRUNC), -EINVAL);
+    EXPECT(ipc_redir_file(r, 1, "/dev/null", 0), -EINVAL);
+    EXPECT(ipc_redir_file(r, 1, "/dev/null", 4), -EINVAL);
+    EXPECT(ipc_redir_fd(r, 3, 0), -EINVAL);
+    EXPECT(ipc_redir_fd(r, 0, -1), -EINVAL);
+    EXPECT(ipc_redir_null(r, 3), -EINVAL);
+    EXPECT(ipc_redir_same(r, 3, 1), -EINVAL);
+    EXPECT(ipc_redir_same(r, 2, -1), -EINVAL);
+    EXPECT(ipc_redir_clear(r, 5), -EINVAL);
+    /* an empty plan resolves to "leave all alone" */
+    if (ipc_redir_resolve(r, src) != 0 || src[0] != -1 || src[1] != -1 || src[2] != -1)
+        problem("empty plan resolves to {%d, %d, %d}", src[0], src[1], src[2]);
+    /* 2>&1 with 1 left alone: 2 gets the original fd 1 */
+    EXPECT(ipc_redir_same(r, 2, 1), 0);
+    if (ipc_redir_resolve(r, src) != 0 || src[0] != -1 || src[1] != -1 || src[2] != 1)
+        problem("2>&1 resolves to {%d, %d, %d}, expected {-1, -1, 1}", src[0], src[1], src[2]);
+    /* "2>&2" undoes it and leaves 2 alone */
+    EXPECT(ipc_redir_same(r, 2, 2), 0);
+    if (ipc_redir_resolve(r, src) != 0 || src[2] != -1)
+        problem("2>&2 resolves target 2 to %d, expected -1", src[2]);
+    /* 0 from a duplicate of a pipe end; 1>&0 then resolves to that same duplicate */
+    struct ipc_pipe pp;
+    if (CALL(ipc_pipe_open, &pp, 0) == 0) {
+        if (CALL(ipc_redir_fd, r, 0, pp.rd) == 0 && ipc_redir_same(r, 1, 0) == 0) {
+            struct stat a, b;
+            if (ipc_redir_resolve(r, src) != 0 || src[0] < 3 || src[0] == pp.rd ||
+                src[1] != src[0] || src[2] != -1)
+                problem("<pipe 1>&0 resolves to {%d, %d, %d}", src[0], src[1], src[2]);
+            else if (fstat(src[0], &a) < 0 || fstat(pp.rd, &b) < 0 || a.st_ino != b.st_ino ||
+                     !(fcntl(src[0], F_GETFD) & FD_CLOEXEC))
+                problem("ipc_redir_fd did not keep a close-on-exec duplicate of the pipe");
+            EXPECT(ipc_redir_clear(r, 0), 0);
+            if (ipc_redir_resolve(r, src) != 0 || src[0] != -1 || src[1] != 0)
+                problem("after clear(0), 1>&0 resolves to %d, expected 0", src[1]);
+        }
+        ipc_pipe_close(&pp);
+    }
+    ipc_redir_free(r);
+    ipc_redir_free(NULL);
+}
+
+static void args_proc(void)
+{
+    ipc_proc *p = NULL;
+    char *const empty[] = {NULL};
+    EXPECT(ipc_proc_spawn(NULL, sh_exit7, NULL), -EINVAL);
+    EXPECT(ipc_proc_spawn(&p, NULL, NULL), -EINVAL);
+    EXPECT(ipc_proc_spawn(&p, empty, NULL), -EINVAL);
+    struct ipc_proc_options o = {.flags = 0x10};
+    EXPECT(ipc_proc_spawn(&p, sh_exit7, &o), -EINVAL);
+    o = (struct ipc_proc_options){.method = (enum ipc_proc_method)4};
+    EXPECT(ipc_proc_spawn(&p, sh_exit7, &o), -EINVAL);
+    o = (struct ipc_proc_options){.flags = IPC_PROC_F_STDIO, .stdio = {-1, -2, -1}};
+    EXPECT(ipc_proc_spawn(&p, sh_exit7, &o), -EINVAL);
+    o = (struct ipc_proc_options){.cwd = ""};
+    EXPECT(ipc_proc_spawn(&p, sh_exit7, &o), -EINVAL);
+    o = (struct ipc_proc_options){.file = ""};
+    EXPECT(ipc_proc_spawn(&p, sh_exit7, &o), -ENOENT);
+    /* a stdio fd that is not open */
+    int closed = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    if (closed >= 0) {
+        close(closed);
+        o = (struct ipc_proc_options){.flags = IPC_PROC_F_STDIO, .stdio = {-1, closed, -1}};
+        EXPECT(ipc_proc_spawn(&p, sh_exit7, &o), -EBADF);
+    }
+    /* stdio[] and the plan both setting target 1 */
+    ipc_redir *r;
+    if (CALL(ipc_redir_new, &r) == 0) {
+        if (ipc_redir_same(r, 1, 2) == 0) {
+            o = (struct ipc_proc_options){
+                .redir = r, .flags = IPC_PROC_F_STDIO, .stdio = {-1, 2, -1}};
+            EXPECT(ipc_proc_spawn(&p, sh_exit7, &o), -EINVAL);
+            EXPECT(ipc_proc_fork(&p, fn_exit9, NULL, &o), -EINVAL);
+        }
+        ipc_redir_free(r);
+    }
+    if (p != NULL)
+        problem("a rejected spawn set *out");
+    /* ipc_proc_fork takes no exec options */
+    EXPECT(ipc_proc_fork(NULL, fn_exit9, NULL, NULL), -EINVAL);
+    EXPECT(ipc_proc_fork(&p, NULL, NULL, NULL), -EINVAL);
+    o = (struct ipc_proc_options){.flags = 0x10};
+    EXPECT(ipc_proc_fork(&p, fn_exit9, NULL, &o), -EINVAL);
+    static const enum ipc_proc_method exec_only[] = {IPC_PROC_VFORK, IPC_PROC_POSIX_SPAWN};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(exec_only); i++) {
+        o = (struct ipc_proc_options){.method = exec_only[i]};
+        EXPECT(ipc_proc_fork(&p, fn_exit9, NULL, &o), -EINVAL);
+    }
+    char *const env[] = {"A=1", NULL};
+    o = (struct ipc_proc_options){.file = "/bin/sh"};
+    EXPECT(ipc_proc_fork(&p, fn_exit9, NULL, &o), -EINVAL);
+    o = (struct ipc_proc_options){.env = env};
+    EXPECT(ipc_proc_fork(&p, fn_exit9, NULL, &o), -EINVAL);
+    o = (struct ipc_proc_options){.cwd = "/"};
+    EXPECT(ipc_proc_fork(&p, fn_exit9, NULL, &o), -EINVAL);
+    o = (struct ipc_proc_options){.flags = IPC_PROC_F_PATH};
+    EXPECT(ipc_proc_fork(&p, fn_exit9, NULL, &o), -EINVAL);
+    /* the exec family */
+    EXPECT(ipc_proc_spawnl(NULL, "/bin/sh", "sh", (char *)NULL), -EINVAL);
+    EXPECT(ipc_proc_spawnl(&p, NULL, "sh", (char *)NULL), -EINVAL);
+    EXPECT(ipc_proc_spawnl(&p, "/bin/sh", NULL), -EINVAL);
+    EXPECT(ipc_proc_spawnlp(&p, "sh", NULL), -EINVAL);
+    EXPECT(ipc_proc_spawnl(&p, "/bin/true", FS_A4096, (char *)NULL), -E2BIG);
+    EXPECT(ipc_proc_spawnv(NULL, "/bin/sh", sh_exit7), -EINVAL);
+    EXPECT(ipc_proc_spawnv(&p, NULL, sh_exit7), -EINVAL);
+    EXPECT(ipc_proc_spawnvp(&p, "sh", NULL), -EINVAL);
+    EXPECT(ipc_proc_spawnvpe(&p, "sh", sh_exit7, NULL), -EINVAL);
+    if (p != NULL)
+        problem("a rejected spawn set *out");
+    /* accessors */
+    struct ipc_proc_status st;
+    EXPECT(ipc_proc_wait(NULL, IPC_PROC_WAIT_FOREVER, 0, &st), -EINVAL);
+    EXPECT(ipc_proc_kill(NULL, 0), -EINVAL);
+    EXPECT(ipc_proc_kill_group(NULL, 0), -EINVAL);
+    EXPECT(ipc_proc_pid(NULL), -EINVAL);
+    EXPECT(ipc_proc_pidfd(NULL), -EINVAL);
+    EXPECT(ipc_proc_status(NULL, &st), -EINVAL);
+    EXPECT(ipc_proc_reap_orphans(-2), -EINVAL);
+    ipc_proc_free(NULL);
+    if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, NULL) == 0) {
+        EXPECT(ipc_proc_wait(p, -2, 0, &st), -EINVAL);
+        EXPECT(ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0x2, &st), -EINVAL);
+        EXPECT(ipc_proc_kill(p, -1), -EINVAL);
+        EXPECT(ipc_proc_kill(p, NSIG), -EINVAL);
+        EXPECT(ipc_proc_kill_group(p, -1), -EINVAL);
+        EXPECT(ipc_proc_kill_group(p, NSIG), -EINVAL);
+        EXPECT(ipc_proc_kill_group(p, 0), -EINVAL); /* no group of its own */
+        EXPECT(ipc_proc_status(p, NULL), -EINVAL);
+        EXPECT(ipc_proc_status(p, &st), -EAGAIN); /* not reaped yet */
+        long rc = CALL(ipc_proc_wait, p, IPC_PROC_WAIT_FOREVER, 0, &st);
+        if (rc == 0) {
+            if (!(st.exited && st.code == 9))
+                problem("fn_exit9 child: raw status %#x", st.raw);
+            EXPECT(ipc_proc_kill(p, 0), -ESRCH);
+            EXPECT(ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st), -ECHILD);
+            struct ipc_proc_status again;
+            if (ipc_proc_status(p, &again) != 0 || again.raw != st.raw)
+                problem("ipc_proc_status after the wait differs from the wait's status");
+        }
+        ipc_proc_free(p);
+    }
+}
+
+/* Status decoding and formatting, against the kernel's encoding of wait statuses. */
+static void args_status(void)
+{
+    struct ipc_proc_status st;
+    char text[IPC_PROC_STATUS_MAX], want[IPC_PROC_STATUS_MAX];
+    EXPECT(ipc_proc_status_decode(0, NULL), -EINVAL);
+    static const int bad_raw[] = {0x10000, -1, 0x007f, (NSIG << 8) | 0x7f, 0x0080, 0x0109, NSIG};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(bad_raw); i++)
+        if (ipc_proc_status_decode(bad_raw[i], &st) != -EINVAL)
+            problem("ipc_proc_status_decode(%#x) is not -EINVAL", bad_raw[i]);
+    /* continued */
+    if (ipc_proc_status_decode(0xffff, &st) != 0 || !st.continued || st.exited || st.signaled ||
+        st.stopped)
+        problem("0xffff does not decode as continued");
+    EXPECT(ipc_proc_status_format(&st, text, sizeof(text)), 9);
+    if (strcmp(text, "continued") != 0)
+        problem("continued formats as '%s'", text);
+    EXPECT(ipc_proc_status_shell(&st), -EINVAL);
+    /* stopped by SIGSTOP */
+    if (ipc_proc_status_decode((SIGSTOP << 8) | 0x7f, &st) != 0 || !st.stopped ||
+        st.signal != SIGSTOP)
+        problem("a SIGSTOP stop does not decode");
+    snprintf(want, sizeof(want), "stopped by signal %d (SIGSTOP)", SIGSTOP);
+    EXPECT(ipc_proc_status_format(&st, text, sizeof(text)), (long)strlen(want));
+    if (strcmp(text, want) != 0)
+        problem("a SIGSTOP stop formats as '%s'", text);
+    EXPECT(ipc_proc_status_shell(&st), -EINVAL);
+    /* SIGSEGV with a core dump */
+    if (ipc_proc_status_decode(0x80 | SIGSEGV, &st) != 0 || !st.signaled || !st.core_dumped ||
+        st.signal != SIGSEGV)
+        problem("SIGSEGV with core does not decode");
+    snprintf(want, sizeof(want), "signal %d (SIGSEGV, core dumped)", SIGSEGV);
+    EXPECT(ipc_proc_status_format(&st, text, sizeof(text)), (long)strlen(want));
+    if (strcmp(text, want) != 0)
+        problem("SIGSEGV with core formats as '%s'", text);
+    EXPECT(ipc_proc_status_shell(&st), 128 + SIGSEGV);
+    /* truncation: always NUL-terminated, -ENOSPC */
+    char small[8];
+    EXPECT(ipc_proc_status_format(&st, small, sizeof(small)), -ENOSPC);
+    if (memcmp(small, "signal ", 8) != 0)
+        problem("a truncated status holds '%.8s', expected 'signal '", small);
+    EXPECT(ipc_proc_status_format(NULL, text, sizeof(text)), -EINVAL);
+    EXPECT(ipc_proc_status_format(&st, NULL, sizeof(text)), -EINVAL);
+    EXPECT(ipc_proc_status_format(&st, text, 0), -EINVAL);
+    EXPECT(ipc_proc_status_shell(NULL), -EINVAL);
+    struct ipc_proc_status zero;
+    memset(&zero, 0, sizeof(zero));
+    EXPECT(ipc_proc_status_format(&zero, text, sizeof(text)), -EINVAL);
+    /* real-time and unnamed signals */
+    struct ipc_proc_status rt = {.signaled = 1, .signal = SIGRTMIN + 2};
+    snprintf(want, sizeof(want), "signal %d (SIGRTMIN+2)", SIGRTMIN + 2);
+    if (ipc_proc_status_format(&rt, text, sizeof(text)) < 0 || strcmp(text, want) != 0)
+        problem("signal SIGRTMIN+2 formats as '%s', expected '%s'", text, want);
+    snprintf(want, sizeof(want), "SIGRTMIN+%d", SIGRTMAX - SIGRTMIN);
+    if (strcmp(ipc_proc_signame(SIGRTMAX), want) != 0)
+        problem("ipc_proc_signame(SIGRTMAX) is '%s', expected '%s'", ipc_proc_signame(SIGRTMAX),
+                want);
+    if (strcmp(ipc_proc_signame(SIGRTMIN), "SIGRTMIN+0") != 0)
+        problem("ipc_proc_signame(SIGRTMIN) is '%s'", ipc_proc_signame(SIGRTMIN));
+    static const int unnamed[] = {0, -1, 200};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(unnamed); i++)
+        if (strcmp(ipc_proc_signame(unnamed[i]), "SIG?") != 0)
+            problem("ipc_proc_signame(%d) is '%s', expected 'SIG?'", unnamed[i],
+                    ipc_proc_signame(unnamed[i]));
+    /* every named signal against the C library's abbreviation */
+    for (int sig = 1; sig < SIGRTMIN; sig++) {
+        const char *abbrev = sigabbrev_np(sig);
+        char libc[32];
+        snprintf(libc, sizeof(libc), "SIG%s", abbrev ? abbrev : "?");
+        if (abbrev && strcmp(abbrev, "IOT") != 0 && strcmp(abbrev, "POLL") != 0 &&
+            strcmp(ipc_proc_signame(sig), libc) != 0)
+            problem("ipc_proc_signame(%d) is '%s', the C library says '%s'", sig,
+                    ipc_proc_signame(sig), libc);
+    }
+}
+
+static void args_run(void)
+{
+    struct ipc_run_result res;
+    char *const empty[] = {NULL};
+    memset(&res, 0xa5, sizeof(res));
+    EXPECT(ipc_run(NULL, NULL, &res), -EINVAL);
+    static const struct ipc_run_result zero;
+    if (memcmp(&res, &zero, sizeof(res)) != 0)
+        problem("ipc_run(-EINVAL) did not zero the result");
+    EXPECT(ipc_run(empty, NULL, &res), -EINVAL);
+    EXPECT(ipc_run(sh_exit7, NULL, NULL), -EINVAL);
+    static const unsigned char data[4] = "abc";
+    const struct ipc_run_options bad[] = {
+        {.flags = 0x20},
+        {.timeout_ms = -1},
+        {.grace_ms = -1},
+        {.timeout_ms = INT64_MAX / 2},
+        {.grace_ms = INT64_MAX / 2},
+        {.stdin_len = 3},
+        {.flags = IPC_RUN_F_STDIN_FD, .stdin_fd = -1},
+        {.flags = IPC_RUN_F_STDIN_FD, .stdin_fd = 0, .stdin_data = data, .stdin_len = 3},
+        {.flags = IPC_RUN_F_STDIN_FD, .stdin_fd = 0, .stdin_path = "/dev/null"},
+        {.stdin_path = "/dev/null", .stdin_data = data, .stdin_len = 3},
+        {.method = (enum ipc_proc_method)4},
+        {.flags = IPC_RUN_F_NO_CAPTURE},
+    };
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(bad); i++) {
+        memset(&res, 0xa5, sizeof(res));
+        long rc = ipc_run(sh_exit7, &bad[i], &res);
+        if (rc != -EINVAL)
+            problem("ipc_run with bad options #%zu returned %ld, expected -EINVAL", i, rc);
+        if (memcmp(&res, &zero, sizeof(res)) != 0)
+            problem("ipc_run with bad options #%zu did not zero the result", i);
+        if (rc == 0)
+            ipc_run_result_free(&res);
+    }
+    ipc_run_result_free(NULL);
+}
+
+static void args_frame(void)
+{
+    struct ipc_frame_enc enc;
+    struct iovec iov[3];
+    unsigned char buf[64];
+    EXPECT(ipc_frame_encode_iov(&enc, 1, NULL, 5, iov), -EINVAL);
+    EXPECT(ipc_frame_encode_iov(&enc, 1, buf, 5, NULL), -EINVAL);
+    EXPECT(ipc_frame_encode_iov(&enc, 1, NULL, 0, iov), 0);
+    if (iov[0].iov_len + iov[1].iov_len + iov[2].iov_len != 12)
+        problem("an empty frame's iovecs hold %zu bytes, expected 12",
+                iov[0].iov_len + iov[1].iov_len + iov[2].iov_len);
+    EXPECT(ipc_frame_encode(buf, sizeof(buf), 1, NULL, 5), -EINVAL);
+    EXPECT(ipc_frame_encode(NULL, sizeof(buf), 1, buf, 5), -EINVAL);
+    EXPECT(ipc_frame_encode(buf, sizeof(buf), 1, NULL, 0), 12);
+    EXPECT(ipc_frame_dec_error(NULL), -EINVAL);
+    EXPECT(ipc_frame_dec_error_offset(NULL), 0);
+    EXPECT(ipc_frame_dec_offset(NULL), 0);
+    struct ipc_frame f;
+    struct ipc_frame_dec d;
+    EXPECT(ipc_frame_read_fd(0, NULL, &f), -EINVAL);
+    if (CALL(ipc_frame_dec_init, &d, 0) < 0)
+        return;
+    EXPECT(ipc_frame_read_fd(0, &d, NULL), -EINVAL);
+    EXPECT(ipc_frame_read_fd(-1, &d, &f), -EBADF);
+    d.max_payload = (size_t)IPC_FRAME_MAX_PAYLOAD + 1; /* above the hard limit */
+    EXPECT(ipc_frame_read_fd(0, &d, &f), -EINVAL);
+    d.max_payload = 0;
+    /* a decoder holding half a header cannot switch to reading an fd */
+    EXPECT(ipc_frame_decode(&d, buf, 6, &f), IPC_ENEEDMORE);
+    EXPECT(ipc_frame_read_fd(0, &d, &f), -EINVAL);
+    ipc_frame_dec_free(&d);
+}
+
+/* Argument validation of pipe, redir, proc, run and frame: the documented codes. */
+static void sc_api_args(void)
+{
+    args_pipe();
+    args_redir();
+    args_proc();
+    args_status();
+    args_run();
+    args_frame();
+}
+
+/* The PATH search of the p forms (every errno the search treats specially), an
+ * unset PATH, cwd with every method, and a process group with posix_spawn. */
+static void sc_proc_path(void)
+{
+    char nox[96], bad[96], loop[96];
+    tmp_path(nox, sizeof(nox), "nox");    /* a script without the execute bit: EACCES */
+    tmp_path(bad, sizeof(bad), "bad");    /* executable, but no known format: ENOEXEC */
+    tmp_path(loop, sizeof(loop), "loop"); /* a symlink to itself: ELOOP */
+    const char *old = getenv("PATH");
+    char *saved = old ? strdup(old) : NULL;
+    static char path[6000];
+    if (!write_file(nox, "#!/bin/sh\nexit 0\n", 0600) || !write_file(bad, "garbage\n", 0700) ||
+        symlink(loop, loop) < 0) {
+        problem("harness: cannot create the PATH test files");
+        goto out;
+    }
+    /* every miss before the one EACCES: the search reports EACCES */
+    char long_dir[300];
+    memset(long_dir, 'd', sizeof(long_dir) - 1);
+    long_dir[0] = '/';
+    long_dir[sizeof(long_dir) - 1] = '\0';
+    snprintf(path, sizeof(path), "/nonexistent-faultsweep::/etc/passwd:%s:%s:/tmp", long_dir, loop);
+    setenv("PATH", path, 1);
+    struct ipc_proc_options o = {.method = IPC_PROC_FORK, .flags = IPC_PROC_F_PATH};
+    char *const nox_argv[] = {strrchr(nox, '/') + 1, NULL};
+    spawn_expect_fail("PATH search ending in EACCES", nox_argv, &o, -EACCES);
+    o.method = IPC_PROC_VFORK;
+    spawn_expect_fail("vfork PATH search ending in EACCES", nox_argv, &o, -EACCES);
+    /* a directory too long for the search buffer, last: ENAMETOOLONG */
+    size_t n = (size_t)snprintf(path, sizeof(path), "/nonexistent-faultsweep:/");
+    memset(path + n, 'x', 4200);
+    path[n + 4200] = '\0';
+    setenv("PATH", path, 1);
+    o.method = IPC_PROC_FORK;
+    spawn_expect_fail("PATH search ending in a long entry", nox_argv, &o, -ENAMETOOLONG);
+    /* found but not runnable: the search stops there, no /bin/sh fallback */
+    setenv("PATH", "/nonexistent-faultsweep:/tmp:/bin", 1);
+    char *const bad_argv[] = {strrchr(bad, '/') + 1, NULL};
+    spawn_expect_fail("PATH search finding a non-executable format", bad_argv, &o, -ENOEXEC);
+    /* no PATH at all: /bin:/usr/bin */
+    unsetenv("PATH");
+    char *const sh5[] = {"sh", "-c", "exit 5", NULL};
+    ipc_proc *p;
+    if (CALL(ipc_proc_spawn, &p, sh5, &o) == 0)
+        proc_expect_exit("spawn(sh) without PATH", p, 5);
+    char *const env4[] = {"FS_X=4", NULL};
+    char *const sh_env[] = {"sh", "-c", "exit $FS_X", NULL};
+    struct ipc_run_options ro = {.flags = IPC_RUN_F_PATH, .stdin_path = "/dev/null", .env = env4};
+    struct ipc_run_result res;
+    int rc = (int)CALL(ipc_run, sh_env, &ro, &res);
+    expect_run_output("ipc_run(stdin_path, env) without PATH", rc, &res, "", "", 4);
+    ipc_run_result_free(&res);
+    if (saved)
+        setenv("PATH", saved, 1);
+    /* cwd, with every method: etc/passwd is found relative to / only */
+    static const enum ipc_proc_method methods[] = {IPC_PROC_FORK, IPC_PROC_VFORK,
+                                                   IPC_PROC_POSIX_SPAWN};
+    char *const in_root[] = {"/bin/sh", "-c", "test -f etc/passwd", NULL};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(methods); i++) {
+        struct ipc_proc_options oc = {.method = methods[i], .cwd = "/"};
+        if (CALL(ipc_proc_spawn, &p, in_root, &oc) == 0)
+            proc_expect_exit("spawn with cwd /", p, 0);
+        oc.cwd = "/nonexistent-faultsweep";
+        spawn_expect_fail("spawn with a missing cwd", in_root, &oc, -ENOENT);
+    }
+    /* posix_spawn with a process group of its own, and no options at all */
+    struct ipc_proc_options og = {.method = IPC_PROC_POSIX_SPAWN, .flags = IPC_PROC_F_SETPGID};
+    char *const abs5[] = {"/bin/sh", "-c", "exit 5", NULL};
+    if (CALL(ipc_proc_spawn, &p, abs5, &og) == 0) {
+        pid_t pg = getpgid(ipc_proc_pid(p));
+        if (pg >= 0 && pg != ipc_proc_pid(p))
+            problem("posix_spawn with SETPGID: pgid %d, pid %d", (int)pg, (int)ipc_proc_pid(p));
+        EXPECT_OR_FAULT(ipc_proc_kill_group(p, 0), 0);
+        proc_expect_exit("posix_spawn with SETPGID", p, 5);
+    }
+    if (CALL(ipc_proc_spawn, &p, sh_exit7, NULL) == 0)
+        proc_expect_exit("spawn without options", p, 7);
+    /* posix_spawn with PATH but a file with a '/': no search */
+    struct ipc_proc_options op = {.method = IPC_PROC_POSIX_SPAWN, .flags = IPC_PROC_F_PATH};
+    if (CALL(ipc_proc_spawn, &p, abs5, &op) == 0)
+        proc_expect_exit("posix_spawn(/bin/sh) with PATH", p, 5);
+out:
+    if (saved)
+        setenv("PATH", saved, 1);
+    free(saved);
+    unlink(nox);
+    unlink(bad);
+    unlink(loop);
+}
+
 static void sc_run_capture(void)
 {
     char *const argv[] = {"/bin/sh", "-c", "printf 'hello\\n'; printf oops >&2; exit 3", NULL};
@@ -668,9 +1455,22 @@ static void sc_run_capture(void)
     int rc = (int)CALL(ipc_run, argv, NULL, &res);
     expect_run_output("ipc_run", rc, &res, "hello\n", "oops", 3);
     ipc_run_result_free(&res);
-    struct ipc_run_options o = {.flags = IPC_RUN_F_MERGE_STDERR};
+    /* a timeout beyond INT_MAX ms (poll's limit) that never fires */
+    struct ipc_run_options o = {.flags = IPC_RUN_F_MERGE_STDERR, .timeout_ms = 3000000000LL};
     rc = (int)CALL(ipc_run, argv, &o, &res);
     expect_run_output("ipc_run(MERGE_STDERR)", rc, &res, "hello\noops", "", 3);
+    if (rc == 0 && (res.timed_out || res.killed))
+        problem("ipc_run with a 35-day timeout: timed_out %d killed %d", res.timed_out, res.killed);
+    ipc_run_result_free(&res);
+    /* max_output: 5 bytes kept of about 230 KB (several reads), the rest dropped;
+     * one process (exec), which a failed run kills */
+    char *const many[] = {"/bin/sh", "-c", "exec seq 40000", NULL};
+    struct ipc_run_options om = {.max_output = 5};
+    rc = (int)CALL(ipc_run, many, &om, &res);
+    expect_run_output("ipc_run(max_output 5)", rc, &res, "1\n2\n3", "", 0);
+    if (rc == 0 && (!res.out_truncated || res.err_truncated))
+        problem("ipc_run(max_output 5): out_truncated %d err_truncated %d", res.out_truncated,
+                res.err_truncated);
     ipc_run_result_free(&res);
     struct collected c = {.len = 0};
     struct ipc_run_options o2 = {
@@ -693,8 +1493,10 @@ static void sc_run_stdin(void)
     static unsigned char data[20000];
     fill(data, sizeof(data), 3);
     char *const cat[] = {"cat", NULL};
-    struct ipc_run_options o = {
-        .flags = IPC_RUN_F_PATH, .stdin_data = data, .stdin_len = sizeof(data)};
+    struct ipc_run_options o = {.flags = IPC_RUN_F_PATH,
+                                .stdin_data = data,
+                                .stdin_len = sizeof(data),
+                                .max_output = SIZE_MAX};
     struct ipc_run_result res;
     int rc = (int)CALL(ipc_run, cat, &o, &res);
     /* cat echoes exactly what it was given: stdin_written bytes (all of them
@@ -717,10 +1519,27 @@ static void sc_run_stdin(void)
     rc = (int)CALL(ipc_run, cat, &op, &res);
     expect_run_output("ipc_run(stdin_path)", rc, &res, "from file\n", "", 0);
     ipc_run_result_free(&res);
+    /* the stdin_path child's chdir fails: the run fails with it */
+    struct ipc_run_options ocwd = {.stdin_path = path, .cwd = "/nonexistent-faultsweep"};
+    char *const abs_cat[] = {"/bin/cat", NULL};
+    EXPECT_OR_FAULT(ipc_run(abs_cat, &ocwd, &res), -ENOENT);
+    ipc_run_result_free(&res);
     unlink(path);
     rc = (int)CALL(ipc_run, cat, &op, &res);
     if (rc == 0)
         problem("ipc_run with a missing stdin_path succeeded");
+    ipc_run_result_free(&res);
+
+    /* a child that never reads its stdin: the feed stops (the pipe loses its
+     * reader), the run still succeeds with the child's status */
+    char *const no_read[] = {"/bin/sh", "-c", "exit 0", NULL};
+    static unsigned char lots[200000];
+    struct ipc_run_options onr = {.stdin_data = lots, .stdin_len = sizeof(lots)};
+    rc = (int)CALL(ipc_run, no_read, &onr, &res);
+    expect_run_output("ipc_run(unread stdin)", rc, &res, "", "", 0);
+    if (rc == 0 && res.stdin_written >= sizeof(lots))
+        problem("ipc_run(unread stdin): %zu of %zu bytes written to a child that reads none",
+                res.stdin_written, sizeof(lots));
     ipc_run_result_free(&res);
 
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -739,9 +1558,32 @@ static void sc_run_stdin(void)
     close(fd);
 }
 
+/* ipc_run through posix_spawn: few seam calls (the child's reset is glibc's, not
+ * the seam's), so that even the bounded sweep fails every one of them: the pipes,
+ * the stdin feed, the capture buffers and the last reads. cat must echo exactly
+ * what it was given. */
+static void sc_run_spawn(void)
+{
+    static unsigned char data[3000];
+    fill(data, sizeof(data), 6);
+    char *const cat[] = {"/bin/cat", NULL};
+    struct ipc_run_options o = {
+        .method = IPC_PROC_POSIX_SPAWN, .stdin_data = data, .stdin_len = sizeof(data)};
+    struct ipc_run_result res;
+    int rc = (int)CALL(ipc_run, cat, &o, &res);
+    if (rc == 0 && (res.out_len != res.stdin_written || res.stdin_written > sizeof(data) ||
+                    memcmp(res.out, data, res.out_len) != 0 || res.err_len != 0 ||
+                    !res.status.exited || res.status.code != 0))
+        problem("ipc_run(posix_spawn cat): %zu bytes back, %zu of %zu written, status %#x",
+                res.out_len, res.stdin_written, sizeof(data), res.status.raw);
+    ipc_run_result_free(&res);
+}
+
 static void sc_run_timeout(void)
 {
-    char *const argv[] = {"/bin/sh", "-c", "exec sleep 5", NULL};
+    /* outputs closed first: the drain then waits for the child alone, until the
+     * timeout */
+    char *const argv[] = {"/bin/sh", "-c", "exec >&- 2>&- sleep 5", NULL};
     struct ipc_run_options o = {.timeout_ms = 20, .grace_ms = 2000, .flags = IPC_RUN_F_PGROUP};
     struct ipc_run_result res;
     int rc = (int)CALL(ipc_run, argv, &o, &res);
@@ -1502,6 +2344,147 @@ static void sc_resp(void)
         problem("ipc_resp_errmsg is empty");
 }
 
+/* CRC-32C edges: names, unknown implementations, NULL buffers, unaligned input. */
+static void pure_crc_edges(void)
+{
+    static const struct {
+        enum ipc_crc32c_impl impl;
+        const char *name;
+    } names[] = {{IPC_CRC32C_AUTO, "auto"},
+                 {IPC_CRC32C_TABLE, "table"},
+                 {IPC_CRC32C_SSE42, "sse4.2"},
+                 {IPC_CRC32C_SSE42_3WAY, "sse4.2-3way"},
+                 {(enum ipc_crc32c_impl)99, "unknown"}};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(names); i++)
+        if (strcmp(ipc_crc32c_name(names[i].impl), names[i].name) != 0)
+            problem("ipc_crc32c_name(%d) is '%s', expected '%s'", (int)names[i].impl,
+                    ipc_crc32c_name(names[i].impl), names[i].name);
+    EXPECT(ipc_crc32c_available((enum ipc_crc32c_impl)99), -EINVAL);
+    EXPECT(ipc_crc32c_force((enum ipc_crc32c_impl)99), -EINVAL);
+    EXPECT(ipc_crc32c_available(IPC_CRC32C_TABLE), 1);
+    if (ipc_crc32c(0x1234u, NULL, 5) != 0x1234u ||
+        ipc_crc32c_with(IPC_CRC32C_TABLE, 0x1234u, NULL, 5) != 0x1234u)
+        problem("a CRC-32C over a NULL buffer is not the initial value");
+    /* RFC 3720 B.4 check value, from every alignment, and an unknown impl (table) */
+    static _Alignas(16) unsigned char ub[32];
+    for (size_t a = 0; a < 8; a++) {
+        memset(ub, 0, sizeof(ub));
+        memcpy(ub + a, "123456789", 9);
+        for (int impl = IPC_CRC32C_AUTO; impl <= IPC_CRC32C_SSE42_3WAY + 1; impl++)
+            if (ipc_crc32c_with((enum ipc_crc32c_impl)impl, 0, ub + a, 9) != 0xe3069283u)
+                problem("CRC-32C(impl %d) of 123456789 at offset %zu is wrong", impl, a);
+    }
+    /* 32 zero bytes: RFC 3720 B.4 gives 0x8a9136aa */
+    memset(ub, 0, sizeof(ub));
+    if (ipc_crc32c_with(IPC_CRC32C_TABLE, 0, ub, 32) != 0x8a9136aau)
+        problem("CRC-32C of 32 zero bytes is wrong");
+}
+
+/* The error map against an independent list: the values, names and texts that
+ * ipc/error.h documents, typed in again here; errno codes against strerror and
+ * the errno names; everything else is unknown. */
+static void pure_error_map(void)
+{
+    static const struct {
+        int code;
+        const char *name, *text;
+    } map[] = {
+        {-5001, "IPC_ENEEDMORE", "need more input"},
+        {-5002, "IPC_EBADMAGIC", "bad frame magic"},
+        {-5003, "IPC_EBADVERSION", "bad frame version"},
+        {-5004, "IPC_ETOOLARGE", "frame payload too large"},
+        {-5005, "IPC_EBADCRC", "frame CRC mismatch"},
+        {-5006, "IPC_ETRUNCATED", "truncated frame (end of stream inside a frame)"},
+        {-5010, "IPC_EPROTO_MULTIBULK", "Protocol error: invalid multibulk length"},
+        {-5011, "IPC_EPROTO_BULK", "Protocol error: invalid bulk length"},
+        {-5012, "IPC_EPROTO_DOLLAR", "Protocol error: expected '$'"},
+        {-5013, "IPC_EPROTO_INLINE", "Protocol error: too big inline request"},
+        {-5014, "IPC_EPROTO_QUOTES", "Protocol error: unbalanced quotes in request"},
+        {-5020, "IPC_EOWNERDEAD", "lock owner died; state recovered"},
+        {-5021, "IPC_ECHILDLOST", "worker process died while holding work"},
+    };
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(map); i++) {
+        if (strcmp(ipc_errname(map[i].code), map[i].name) != 0)
+            problem("ipc_errname(%d) is '%s', expected '%s'", map[i].code, ipc_errname(map[i].code),
+                    map[i].name);
+        if (strcmp(ipc_strerror(map[i].code), map[i].text) != 0)
+            problem("ipc_strerror(%d) is '%s', expected '%s'", map[i].code,
+                    ipc_strerror(map[i].code), map[i].text);
+    }
+    /* the reserved range holds nothing else */
+    for (int code = IPC_ERR_LAST; code <= IPC_ERR_FIRST; code++) {
+        bool listed = false;
+        for (size_t i = 0; i < IPC__ARRAY_SIZE(map); i++)
+            listed |= map[i].code == code;
+        if (!listed && (strcmp(ipc_errname(code), "unknown") != 0 ||
+                        strcmp(ipc_strerror(code), "unknown error") != 0))
+            problem("unlisted code %d is named '%s' ('%s')", code, ipc_errname(code),
+                    ipc_strerror(code));
+    }
+    static const struct {
+        int err;
+        const char *name;
+    } errnos[] = {
+        {EPERM, "EPERM"},
+        {ENOENT, "ENOENT"},
+        {ESRCH, "ESRCH"},
+        {EINTR, "EINTR"},
+        {EIO, "EIO"},
+        {E2BIG, "E2BIG"},
+        {ENOEXEC, "ENOEXEC"},
+        {EBADF, "EBADF"},
+        {ECHILD, "ECHILD"},
+        {EAGAIN, "EAGAIN"},
+        {ENOMEM, "ENOMEM"},
+        {EACCES, "EACCES"},
+        {EFAULT, "EFAULT"},
+        {EBUSY, "EBUSY"},
+        {EEXIST, "EEXIST"},
+        {ENOTDIR, "ENOTDIR"},
+        {EINVAL, "EINVAL"},
+        {ENFILE, "ENFILE"},
+        {EMFILE, "EMFILE"},
+        {ETXTBSY, "ETXTBSY"},
+        {ENOSPC, "ENOSPC"},
+        {EPIPE, "EPIPE"},
+        {ENAMETOOLONG, "ENAMETOOLONG"},
+        {ENOSYS, "ENOSYS"},
+        {ELOOP, "ELOOP"},
+        {EPROTO, "EPROTO"},
+        {EMSGSIZE, "EMSGSIZE"},
+        {ENOTSUP, "EOPNOTSUPP"},
+        {EADDRINUSE, "EADDRINUSE"},
+        {ECONNREFUSED, "ECONNREFUSED"},
+        {ECONNRESET, "ECONNRESET"},
+        {ETIMEDOUT, "ETIMEDOUT"},
+        {EOWNERDEAD, "EOWNERDEAD"},
+    };
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(errnos); i++) {
+        int e = errnos[i].err;
+        if (strcmp(ipc_errname(-e), errnos[i].name) != 0)
+            problem("ipc_errname(-%d) is '%s', expected '%s'", e, ipc_errname(-e), errnos[i].name);
+    }
+    /* every errno value: the C library's message (the run child keeps the C locale) */
+    for (int e = 1; e < 4096; e++) {
+        const char *want = strerror(e);
+        bool known = strncmp(want, "Unknown error", 13) != 0;
+        if (strcmp(ipc_strerror(-e), known ? want : "unknown error") != 0)
+            problem("ipc_strerror(-%d) is '%s', expected '%s'", e, ipc_strerror(-e),
+                    known ? want : "unknown error");
+        if (!known && strcmp(ipc_errname(-e), "unknown") != 0)
+            problem("ipc_errname(-%d) is '%s' for an unknown errno", e, ipc_errname(-e));
+    }
+    /* success and everything outside both ranges */
+    static const int others[] = {0, 1, 5000, INT_MAX, -4096, -4999, -5100, INT_MIN};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(others); i++) {
+        int v = others[i];
+        const char *text = v >= 0 ? "success" : "unknown error";
+        if (strcmp(ipc_errname(v), "unknown") != 0 || strcmp(ipc_strerror(v), text) != 0)
+            problem("code %d: '%s' / '%s', expected 'unknown' / '%s'", v, ipc_errname(v),
+                    ipc_strerror(v), text);
+    }
+}
+
 static void sc_pure(void)
 {
     static const unsigned char v[] = "123456789";
@@ -1519,6 +2502,8 @@ static void sc_pure(void)
         problem("ipc_crc32c_combine is wrong");
     if (strcmp(ipc_errname(IPC_EBADCRC), "IPC_EBADCRC") != 0 || !*ipc_strerror(-EPIPE))
         problem("ipc_errname/ipc_strerror");
+    pure_crc_edges();
+    pure_error_map();
 }
 
 struct scenario {
@@ -1533,11 +2518,16 @@ static const struct scenario scenarios[] = {
     {"proc_spawn", sc_proc_spawn, "ipc_proc_spawn with every method, exec errors, stdio, PATH"},
     {"proc_lowfds", sc_proc_lowfds, "spawns and ipc_run(stdin_path) with fds 0 and 1 closed"},
     {"proc_exec", sc_proc_exec, "ipc_proc_spawnl/lp/v/vp/vpe"},
+    {"proc_path", sc_proc_path, "PATH search errors, unset PATH, cwd with every method, pgid"},
+    {"api_args", sc_api_args, "argument validation and status/frame edge cases: exact codes"},
     {"proc_wait", sc_proc_wait, "function children, wait with timeouts/UNTRACED, kill, groups"},
     {"proc_orphans", sc_proc_orphans, "subreaper and ipc_proc_reap_orphans"},
-    {"redir", sc_redir, "redirection plans in spawned and function children and in-process"},
+    {"redir", sc_redir, "redirection plans in spawned and function children"},
+    {"redir_apply", sc_redir_apply,
+     "redirection plans applied in-process: fd 0 closed, 2>&1, restore"},
     {"run_capture", sc_run_capture, "ipc_run capture, merge, on_output, exec errors"},
     {"run_stdin", sc_run_stdin, "ipc_run stdin_data, stdin_path, stdin_fd"},
+    {"run_spawn", sc_run_spawn, "ipc_run via posix_spawn with stdin: every seam call failed"},
     {"run_timeout", sc_run_timeout, "ipc_run timeout and grace kill"},
     {"sig", sc_sig, "handlers, send/queue, masks, synchronous waits"},
     {"sigsrc", sc_sigsrc, "signal event sources (signalfd and self-pipe)"},
