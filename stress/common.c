@@ -20,6 +20,7 @@
 #include "report.h"
 #include "rng.h"
 #include "ipc/error.h"
+#include "ipc/proc.h"
 #if IPC_FAULTS
 #include "ipc/faults.h"
 #endif
@@ -386,6 +387,53 @@ bool stress_lib_error(struct stress *s, int err, const char *what)
     if (!s->lib_error_first[0])
         snprintf(s->lib_error_first, sizeof(s->lib_error_first), "%s: %s", what, ipc_errname(err));
     return true;
+}
+
+void stress_proc_kill(struct stress *s, ipc_proc *p, int sig)
+{
+    if (!p)
+        return;
+    int r = ipc_proc_kill(p, sig);
+    /* -ESRCH too: an unreaped child cannot be gone, so under faults it was injected. */
+    if (r == 0 || !stress_faults_on(s))
+        return;
+    s->lib_errors++;
+    struct ipc_proc_status st;
+    if (ipc_proc_status(p, &st) == -EAGAIN) /* not reaped: the pid is still ours */
+        stress_ignore(kill(ipc_proc_pid(p), sig));
+}
+
+int stress_proc_wait(struct stress *s, ipc_proc *p, int timeout_ms, struct ipc_proc_status *st)
+{
+    double deadline = timeout_ms < 0 ? 0 : stress_now() + timeout_ms / 1000.0;
+    for (int tries = 0;; tries++) {
+        int left = timeout_ms;
+        if (timeout_ms >= 0) {
+            double l = deadline - stress_now();
+            left = l <= 0 ? 0 : (int)(l * 1000) + 1;
+        }
+        bool paused = tries >= 100 && s->faults_state == 1;
+        if (paused)
+            stress_faults_pause(s); /* a run of injected failures: wait for real */
+        int r = ipc_proc_wait(p, left, 0, st);
+        if (paused)
+            stress_faults_resume(s);
+        if (r == 0 || r == -ETIMEDOUT || r == -ECHILD || !stress_faults_on(s) || tries >= 100)
+            return r;
+        s->lib_errors++;
+    }
+}
+
+void stress_proc_discard(struct stress *s, ipc_proc *p)
+{
+    if (!p)
+        return;
+    struct ipc_proc_status st;
+    if (ipc_proc_status(p, &st) == -EAGAIN) {
+        stress_proc_kill(s, p, SIGKILL);
+        stress_ignore(stress_proc_wait(s, p, IPC_PROC_WAIT_FOREVER, &st));
+    }
+    ipc_proc_free(p);
 }
 
 bool stress_running(struct stress *s)

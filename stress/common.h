@@ -156,6 +156,20 @@ bool stress_lib_error(struct stress *s, int err, const char *what);
 void stress_faults_pause(struct stress *s);
 void stress_faults_resume(struct stress *s);
 
+/* Process helpers that keep teardown exact under --faults (ipc/proc.h objects).
+ * stress_proc_kill: ipc_proc_kill; when libipc reports an error (counted under
+ * faults) the signal is sent with kill(2) directly, so a child meant to die
+ * always does. stress_proc_wait: ipc_proc_wait, retrying the errors libipc
+ * reports under faults (counted) within the same deadline; returns 0, -ETIMEDOUT,
+ * -ECHILD or, without faults, the error. stress_proc_discard: kills (SIGKILL),
+ * reaps and frees p (NULL is fine). */
+struct ipc_proc;
+struct ipc_proc_status;
+void stress_proc_kill(struct stress *s, struct ipc_proc *p, int sig);
+int stress_proc_wait(struct stress *s, struct ipc_proc *p, int timeout_ms,
+                     struct ipc_proc_status *st);
+void stress_proc_discard(struct stress *s, struct ipc_proc *p);
+
 /* True when pid is the stress-ng load process (drivers that peek at waitid(P_ALL)
  * must leave it alone). */
 bool stress_is_load_pid(const struct stress *s, pid_t pid);
