@@ -115,6 +115,29 @@ static const char *check_fault_calls(const char *value, const void *ctx)
     return NULL;
 }
 
+/* Without --fault-calls: every kind but the signal-mask and disposition calls,
+ * whose only injected errno (EINVAL) cannot happen to a valid call; libipc ignores
+ * their result in places where it cannot fail, and an injected failure there makes
+ * a child run with every signal blocked, which no real run can see. --fault-calls
+ * can still name them. */
+#define STRESS_FAULT_CALLS_DEFAULT "all but sigaction,sigprocmask,pthread_sigmask"
+
+static uint64_t stress_default_fault_mask(void)
+{
+#if IPC_FAULTS
+    uint64_t all = (UINT64_C(1) << IPC_FAULT_CALL_COUNT) - 1;
+    return all & ~(UINT64_C(1) << IPC_FAULT_sigaction | UINT64_C(1) << IPC_FAULT_sigprocmask |
+                   UINT64_C(1) << IPC_FAULT_pthread_sigmask);
+#else
+    return 0;
+#endif
+}
+
+const char *stress_fault_calls_text(const struct stress *s)
+{
+    return s->fault_calls ? s->fault_calls : STRESS_FAULT_CALLS_DEFAULT;
+}
+
 static enum cli_opt_kind xopt_kind(enum stress_xopt_kind k)
 {
     switch (k) {
@@ -192,7 +215,8 @@ static int parse_options(struct stress *s, int argc, char **argv)
                                  .dest = &s->fault_calls,
                                  .arg = "LIST",
                                  .help = "with --faults: only these call kinds fail\n"
-                                         "(comma-separated: read,write,fork,malloc...)",
+                                         "(comma-separated: read,write,fork,malloc...;\n"
+                                         "default " STRESS_FAULT_CALLS_DEFAULT ")",
                                  .check = check_fault_calls};
     for (const struct stress_xopt *x = spec->xopts; x && x->name; x++) {
         if (n >= 7 + STRESS_MAX_XOPTS) {
@@ -255,7 +279,7 @@ static int parse_options(struct stress *s, int argc, char **argv)
     }
     if (s->duration == 0 && s->ops_max == 0)
         return cli_usage_error(&cmd, "--duration 0 needs --ops N");
-    s->fault_mask = s->fault_calls ? g_fault_mask : 0;
+    s->fault_mask = s->fault_calls ? g_fault_mask : stress_default_fault_mask();
     if (!seed_given) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -151,6 +151,9 @@ bool stress_faults_on(const struct stress *s);
  * names the call ("ipc_pipe_open"). */
 bool stress_lib_error(struct stress *s, int err, const char *what);
 
+/* The --fault-calls list, or a description of the default set. */
+const char *stress_fault_calls_text(const struct stress *s);
+
 /* Suspends/resumes fault injection around driver bookkeeping that must not fail
  * (no effect without --faults). Children forked meanwhile inherit the state. */
 void stress_faults_pause(struct stress *s);

@@ -185,10 +185,7 @@ static void json_faults(FILE *f, const struct stress *s)
 {
     fprintf(f, ",\"faults\":{\"rate\":%g,\"seed\":%" PRIu64 ",\"calls_filter\":", s->fault_rate,
             s->fault_seed);
-    if (s->fault_calls)
-        json_string(f, s->fault_calls);
-    else
-        fprintf(f, "null");
+    json_string(f, stress_fault_calls_text(s));
     uint64_t total_inj = 0, total_calls = 0;
 #if IPC_FAULTS
     struct ipc_fault_stats st;
