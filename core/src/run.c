@@ -81,8 +81,9 @@ static int capture_add(struct capture *c, const unsigned char *data, size_t n)
     return 0;
 }
 
-/* Reads what is available now (the fd is non-blocking). Returns 0, or -ENOMEM.
- * Closes the fd on EOF or a read error. */
+/* Reads what is available now (the fd is non-blocking). Returns 0, -ENOMEM, or
+ * the read error (the fd closed): a capture that stopped early must not be
+ * returned as the child's whole output. Closes the fd on EOF. */
 static int capture_read(struct capture *c, const struct ipc_run_options *o, unsigned char *tmp,
                         int max_reads)
 {
@@ -91,9 +92,11 @@ static int capture_read(struct capture *c, const struct ipc_run_options *o, unsi
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN)
-                ipc__close_invalidate(&c->fd);
-            return 0;
+            if (errno == EAGAIN)
+                return 0;
+            int err = ipc__neg_errno();
+            ipc__close_invalidate(&c->fd);
+            return err;
         }
         if (n == 0) {
             ipc__close_invalidate(&c->fd);

@@ -22,6 +22,9 @@
 #include "ipc_base.h"
 #include "ipc/run.h"
 #include "testutil.h"
+#if IPC_FAULTS
+#include "ipc/faults.h"
+#endif
 
 static char self_exe[4096];
 
@@ -573,6 +576,34 @@ static void test_stdin_path_reads(void **state)
     fixture_remove(&f);
 }
 
+#if IPC_FAULTS
+/* Regression (stress run --faults): a read error on a capture pipe closed the
+ * pipe and ipc_run returned 0 with the output cut short (and the child dead of
+ * SIGPIPE). The error must be the call's error, the child killed and reaped. */
+static void test_capture_read_error_is_reported(void **state)
+{
+    (void)state;
+    char *argv[] = {"/bin/sh", "-c", "head -c 300000 /dev/zero", NULL};
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        struct ipc_run_result r;
+        /* Every read fails: EINTR and EAGAIN are retried, short reads are fine, the
+         * first EIO must end the call. */
+        IPCT_OK(ipc_faults_arm_random(1.0, seed, UINT64_C(1) << IPC_FAULT_read));
+        int rc = ipc_run(argv, NULL, &r);
+        ipc_faults_disarm();
+        if (rc == 0) {
+            /* Only a complete capture may be a success. */
+            assert_int_equal(r.out_len, 300000);
+            assert_true(r.status.exited && r.status.code == 0);
+            ipc_run_result_free(&r);
+        } else {
+            assert_int_equal(rc, -EIO);
+            assert_null(r.out);
+        }
+    }
+}
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "__gen"))
@@ -584,6 +615,9 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         IPCT_TEST(test_capture_16mib_both_streams),
         IPCT_TEST(test_simple_and_methods),
+#if IPC_FAULTS
+        IPCT_TEST(test_capture_read_error_is_reported),
+#endif
         IPCT_TEST(test_stdin_bytes),
         IPCT_TEST(test_timeout_kills_sleep),
         IPCT_TEST(test_timeout_grace_then_sigkill),
