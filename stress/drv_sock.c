@@ -166,7 +166,7 @@ struct client_report {
     /* Units of shared INCRs sent whose reply never came (the client stopped on an
      * error): the server may or may not have applied them. */
     uint64_t unknown_incr;
-    uint64_t bad;        /* replies that did not match */
+    uint64_t bad; /* replies that did not match */
     uint64_t seq_bad;
     double worst_batch;
     int err;
@@ -612,11 +612,10 @@ static void run_round(struct stress *s, unsigned round, const struct ipc_sock_ad
         char *end;
         unsigned long long v = line[0] == ':' ? strtoull(line + 1, &end, 10) : 0;
         bool num = line[0] == ':' && line[1] && !*end;
-        stress_check(s,
-                     unknown ? num && v >= acked && v <= acked + unknown : !strcmp(line, want),
+        stress_check(s, unknown ? num && v >= acked && v <= acked + unknown : !strcmp(line, want),
                      "counter-exact",
-                     "shared counter reads '%s', %" PRIu64
-                     " INCRs were acknowledged (%" PRIu64 " more unknown)",
+                     "shared counter reads '%s', %" PRIu64 " INCRs were acknowledged (%" PRIu64
+                     " more unknown)",
                      line, acked, unknown);
     }
     stress_add_ops(s, replies);
