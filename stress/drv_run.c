@@ -145,6 +145,11 @@ static void op_tee(struct stress *s, struct stress_rng *rng)
         free(in);
         return;
     }
+    if (r == 0 && unreported_exec_error(s, &res)) {
+        ipc_run_result_free(&res);
+        free(in);
+        return;
+    }
     if (r == 0 && res.stdin_written < len && stress_faults_on(s)) {
         /* A write of stdin failed (reported: stdin_written < stdin_len) and ipc_run
          * closed the child's stdin: tee copied exactly the bytes it was given. */
@@ -278,8 +283,10 @@ static void op_exec_error(struct stress *s, struct stress_rng *rng, enum op op)
     int want = op == OP_MISSING ? -ENOENT : op == OP_BADFORMAT ? -ENOEXEC : -EACCES;
     if (r < 0 && r != want)
         stress_lib_error(s, r, "ipc_run(exec error)"); /* an injected error came first */
-    else if (r == 0 && unreported_exec_error(s, &res))
+    else if (r == 0 && unreported_exec_error(s, &res)) {
+        ipc_run_result_free(&res);
         r = want;
+    }
     stress_check(s, r == want || (r < 0 && stress_faults_on(s)), "exec-error",
                  "%s (%s, method %d): got %s, want %s", op_names[op], path, (int)o.method,
                  ipc_errname(r), ipc_errname(want));
