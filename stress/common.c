@@ -19,6 +19,11 @@
 #include "opts.h"
 #include "report.h"
 #include "rng.h"
+#include "ipc/error.h"
+#include "ipc/proc.h"
+#if IPC_FAULTS
+#include "ipc/faults.h"
+#endif
 
 /* ---- stop signals ------------------------------------------------------------------- */
 static volatile sig_atomic_t g_stop;
@@ -58,6 +63,81 @@ static const char *check_fault(const char *value, const void *ctx)
 }
 #endif
 
+/* --faults RATE: a decimal probability in [0, 1]. */
+static const char *check_fault_rate(const char *value, const void *ctx)
+{
+    double *out = (double *)ctx;
+    char *end;
+    errno = 0;
+    bool digits = (value[0] >= '0' && value[0] <= '9') || value[0] == '.';
+    double r = digits ? strtod(value, &end) : -1;
+    if (!digits || errno || *end || !(r >= 0.0 && r <= 1.0))
+        return "a decimal probability in 0..1";
+    *out = r;
+    return NULL;
+}
+
+/* --fault-calls LIST: comma-separated seam call kinds (ipc/faults.h). The message
+ * names the first unknown kind. */
+static char g_fault_calls_err[512];
+static uint64_t g_fault_mask;
+
+static const char *check_fault_calls(const char *value, const void *ctx)
+{
+    (void)ctx;
+    uint64_t mask = 0;
+    const char *p = value;
+    do {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char name[32];
+        bool ok = len > 0 && len < sizeof(name);
+        if (ok) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+        }
+#if IPC_FAULTS
+        int call = -1;
+        ok = ok && ipc_fault_call_parse(name, &call) == 0 && call >= 0;
+        if (ok)
+            mask |= UINT64_C(1) << call;
+#endif
+        if (!ok) {
+            snprintf(g_fault_calls_err, sizeof(g_fault_calls_err),
+                     "a list of seam call kinds ('%.*s' is not one; see ipc/faults.h: read, "
+                     "write, fork, malloc...)",
+                     (int)(len < 64 ? len : 64), p);
+            return g_fault_calls_err;
+        }
+        p = comma ? comma + 1 : NULL;
+    } while (p);
+    g_fault_mask = mask;
+    return NULL;
+}
+
+/* Without --fault-calls: every kind but the signal-mask and disposition calls,
+ * whose only injected errno (EINVAL) cannot happen to a valid call; libipc ignores
+ * their result in places where it cannot fail, and an injected failure there makes
+ * a child run with every signal blocked, which no real run can see. --fault-calls
+ * can still name them. */
+#define STRESS_FAULT_CALLS_DEFAULT "all but sigaction,sigprocmask,pthread_sigmask"
+
+static uint64_t stress_default_fault_mask(void)
+{
+#if IPC_FAULTS
+    uint64_t all = (UINT64_C(1) << IPC_FAULT_CALL_COUNT) - 1;
+    return all & ~(UINT64_C(1) << IPC_FAULT_sigaction | UINT64_C(1) << IPC_FAULT_sigprocmask |
+                   UINT64_C(1) << IPC_FAULT_pthread_sigmask);
+#else
+    return 0;
+#endif
+}
+
+const char *stress_fault_calls_text(const struct stress *s)
+{
+    return s->fault_calls ? s->fault_calls : STRESS_FAULT_CALLS_DEFAULT;
+}
+
 static enum cli_opt_kind xopt_kind(enum stress_xopt_kind k)
 {
     switch (k) {
@@ -78,10 +158,11 @@ static enum cli_opt_kind xopt_kind(enum stress_xopt_kind k)
 static int parse_options(struct stress *s, int argc, char **argv)
 {
     const struct stress_spec *spec = s->spec;
-    struct cli_opt opts[8 + STRESS_MAX_XOPTS];
+    struct cli_opt opts[10 + STRESS_MAX_XOPTS];
     size_t n = 0;
     uint64_t procs = s->procs;
     bool seed_given = false;
+    const char *faults_text = NULL;
     struct cli_rest ng = {0};
     char prog[64], procs_help[64], intro[4096];
     snprintf(prog, sizeof(prog), "ipcstorm stress %s", spec->name);
@@ -118,8 +199,27 @@ static int parse_options(struct stress *s, int argc, char **argv)
                          .kind = CLI_OPT_FLAG,
                          .dest = &s->json,
                          .help = "print one JSON object on stdout instead of the result line"};
+    opts[n++] =
+        (struct cli_opt){.name = "faults",
+                         .kind = CLI_OPT_STR,
+                         .dest = &faults_text,
+                         .arg = "RATE",
+                         .help = "fail each libipc system call/allocation with probability RATE\n"
+                                 "(0..1, default 0 = off; builds with the fault seam only). The\n"
+                                 "fault sequence derives from --seed. Errors libipc reports are\n"
+                                 "counted and tolerated; success with wrong data is a violation",
+                         .check = check_fault_rate,
+                         .ctx = &s->fault_rate};
+    opts[n++] = (struct cli_opt){.name = "fault-calls",
+                                 .kind = CLI_OPT_STR,
+                                 .dest = &s->fault_calls,
+                                 .arg = "LIST",
+                                 .help = "with --faults: only these call kinds fail\n"
+                                         "(comma-separated: read,write,fork,malloc...;\n"
+                                         "default " STRESS_FAULT_CALLS_DEFAULT ")",
+                                 .check = check_fault_calls};
     for (const struct stress_xopt *x = spec->xopts; x && x->name; x++) {
-        if (n >= 5 + STRESS_MAX_XOPTS) {
+        if (n >= 7 + STRESS_MAX_XOPTS) {
             fprintf(stderr, "%s: more than %d driver options\n", prog, STRESS_MAX_XOPTS);
             return STRESS_EXIT_SETUP;
         }
@@ -179,6 +279,7 @@ static int parse_options(struct stress *s, int argc, char **argv)
     }
     if (s->duration == 0 && s->ops_max == 0)
         return cli_usage_error(&cmd, "--duration 0 needs --ops N");
+    s->fault_mask = s->fault_calls ? g_fault_mask : stress_default_fault_mask();
     if (!seed_given) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -213,6 +314,18 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
     int rc = parse_options(s, argc, argv);
     if (rc != CLI_RUN)
         return rc; /* 0 after --help, STRESS_EXIT_USAGE */
+#if !IPC_FAULTS
+    if (s->fault_rate > 0) {
+        fprintf(stderr,
+                "ipcstorm stress %s: --faults: this build has no fault seam; use the dev or "
+                "asan preset\n",
+                spec->name);
+        return STRESS_EXIT_SETUP;
+    }
+#endif
+    /* A fault stream of its own, reproducible from --seed. */
+    uint64_t fx = s->seed ^ UINT64_C(0x6661756c74736565);
+    s->fault_seed = splitmix64(&fx);
     s->tty = isatty(STDERR_FILENO) == 1 && !s->json;
     g_stop = 0;
     install_stop_handlers();
@@ -240,15 +353,125 @@ static void progress(struct stress *s, bool final)
             s->violations ? "  VIOLATIONS" : "");
 }
 
+/* ---- fault injection ------------------------------------------------------------------ */
+bool stress_faults_on(const struct stress *s)
+{
+    return s->fault_rate > 0;
+}
+
+static void faults_arm(struct stress *s)
+{
+#if IPC_FAULTS
+    if (!stress_faults_on(s))
+        return;
+    if (s->faults_state == 0)
+        ipc_faults_reset_stats();
+    /* A resumed run continues with a fresh stream rather than repeating it. */
+    uint64_t seed = s->fault_seed + UINT64_C(0x9e3779b97f4a7c15) * s->fault_arms++;
+    int r = ipc_faults_arm_random(s->fault_rate, seed, s->fault_mask);
+    if (r < 0) {
+        stress_setup_error(s, "ipc_faults_arm_random: %s", ipc_strerror(r));
+        return;
+    }
+    s->faults_state = 1;
+#else
+    (void)s;
+#endif
+}
+
+static void faults_disarm(struct stress *s, int state)
+{
+#if IPC_FAULTS
+    if (s->faults_state == 1)
+        ipc_faults_disarm();
+#endif
+    if (s->faults_state != 0 || state == 3)
+        s->faults_state = state;
+}
+
+void stress_faults_pause(struct stress *s)
+{
+    if (s->faults_state == 1)
+        faults_disarm(s, 2);
+}
+
+void stress_faults_resume(struct stress *s)
+{
+    if (s->faults_state == 2)
+        faults_arm(s);
+}
+
+bool stress_lib_error(struct stress *s, int err, const char *what)
+{
+    if (!stress_faults_on(s)) {
+        stress_setup_error(s, "%s: %s", what, ipc_strerror(err));
+        return false;
+    }
+    s->lib_errors++;
+    if (!s->lib_error_first[0])
+        snprintf(s->lib_error_first, sizeof(s->lib_error_first), "%s: %s", what, ipc_errname(err));
+    return true;
+}
+
+void stress_proc_kill(struct stress *s, ipc_proc *p, int sig)
+{
+    if (!p)
+        return;
+    int r = ipc_proc_kill(p, sig);
+    /* -ESRCH too: an unreaped child cannot be gone, so under faults it was injected. */
+    if (r == 0 || !stress_faults_on(s))
+        return;
+    s->lib_errors++;
+    struct ipc_proc_status st;
+    if (ipc_proc_status(p, &st) == -EAGAIN) /* not reaped: the pid is still ours */
+        stress_ignore(kill(ipc_proc_pid(p), sig));
+}
+
+int stress_proc_wait(struct stress *s, ipc_proc *p, int timeout_ms, struct ipc_proc_status *st)
+{
+    double deadline = timeout_ms < 0 ? 0 : stress_now() + timeout_ms / 1000.0;
+    for (int tries = 0;; tries++) {
+        int left = timeout_ms;
+        if (timeout_ms >= 0) {
+            double l = deadline - stress_now();
+            left = l <= 0 ? 0 : (int)(l * 1000) + 1;
+        }
+        bool paused = tries >= 100 && s->faults_state == 1;
+        if (paused)
+            stress_faults_pause(s); /* a run of injected failures: wait for real */
+        int r = ipc_proc_wait(p, left, 0, st);
+        if (paused)
+            stress_faults_resume(s);
+        if (r == 0 || r == -ETIMEDOUT || r == -ECHILD || !stress_faults_on(s) || tries >= 100)
+            return r;
+        s->lib_errors++;
+    }
+}
+
+void stress_proc_discard(struct stress *s, ipc_proc *p)
+{
+    if (!p)
+        return;
+    struct ipc_proc_status st;
+    if (ipc_proc_status(p, &st) == -EAGAIN) {
+        stress_proc_kill(s, p, SIGKILL);
+        stress_ignore(stress_proc_wait(s, p, IPC_PROC_WAIT_FOREVER, &st));
+    }
+    ipc_proc_free(p);
+}
+
 bool stress_running(struct stress *s)
 {
-    if (g_stop || s->setup_failed)
-        return false;
-    if (s->ops_max && s->ops >= s->ops_max)
-        return false;
+    bool go = !g_stop && !s->setup_failed && !(s->ops_max && s->ops >= s->ops_max);
     double now = stress_now();
-    if (s->duration > 0 && now - s->t_start >= s->duration)
+    if (go && s->duration > 0 && now - s->t_start >= s->duration)
+        go = false;
+    if (!go) {
+        faults_disarm(s, 3);
         return false;
+    }
+    if (s->faults_state == 0)
+        faults_arm(s);
     if (s->tty && now - s->t_last_progress >= 0.2) {
         s->t_last_progress = now;
         progress(s, false);
@@ -329,6 +552,7 @@ static void check_hygiene(struct stress *s)
 
 int stress_end(struct stress *s)
 {
+    faults_disarm(s, 3);
     s->t_end = stress_now();
     double dur = s->t_end - s->t_start;
     progress(s, true);

@@ -89,6 +89,17 @@ struct stress {
     bool json;
     const char *stress_ng_args;
     const char *fault; /* NULL unless --fault NAME (test builds) */
+    /* --faults RATE / --fault-calls LIST: random failures of libipc's seam calls
+     * (builds with IPC_FAULTS), armed from the first stress_running() until it
+     * returns false, with a fault seed derived from --seed. */
+    double fault_rate;
+    const char *fault_calls; /* NULL: every kind */
+    uint64_t fault_mask;     /* bit i = call kind i; 0 = every kind */
+    uint64_t fault_seed;
+    int faults_state; /* 0 not yet armed, 1 armed, 2 paused, 3 done */
+    unsigned fault_arms;
+    uint64_t lib_errors;      /* library errors tolerated under --faults */
+    char lib_error_first[96]; /* the first of them, "ipc_pipe_open: IPC_EMFILE" */
     int argc;
     char **argv;
 
@@ -129,6 +140,38 @@ void stress_add_ops(struct stress *s, uint64_t n);
 
 /* True when the test build planted fault NAME with --fault NAME. */
 bool stress_fault(const struct stress *s, const char *name);
+
+/* True when the run injects faults into libipc (--faults with a rate above 0). */
+bool stress_faults_on(const struct stress *s);
+
+/* Under --faults, counts an error that libipc reported (an allowed outcome: the
+ * driver recovers and ends the round cleanly) and returns true. Without faults the
+ * same error is not expected: it is reported as a setup error (exit 1, the run
+ * stops) and false is returned. err is a negative ipc error code or -errno; what
+ * names the call ("ipc_pipe_open"). */
+bool stress_lib_error(struct stress *s, int err, const char *what);
+
+/* The --fault-calls list, or a description of the default set. */
+const char *stress_fault_calls_text(const struct stress *s);
+
+/* Suspends/resumes fault injection around driver bookkeeping that must not fail
+ * (no effect without --faults). Children forked meanwhile inherit the state. */
+void stress_faults_pause(struct stress *s);
+void stress_faults_resume(struct stress *s);
+
+/* Process helpers that keep teardown exact under --faults (ipc/proc.h objects).
+ * stress_proc_kill: ipc_proc_kill; when libipc reports an error (counted under
+ * faults) the signal is sent with kill(2) directly, so a child meant to die
+ * always does. stress_proc_wait: ipc_proc_wait, retrying the errors libipc
+ * reports under faults (counted) within the same deadline; returns 0, -ETIMEDOUT,
+ * -ECHILD or, without faults, the error. stress_proc_discard: kills (SIGKILL),
+ * reaps and frees p (NULL is fine). */
+struct ipc_proc;
+struct ipc_proc_status;
+void stress_proc_kill(struct stress *s, struct ipc_proc *p, int sig);
+int stress_proc_wait(struct stress *s, struct ipc_proc *p, int timeout_ms,
+                     struct ipc_proc_status *st);
+void stress_proc_discard(struct stress *s, struct ipc_proc *p);
 
 /* True when pid is the stress-ng load process (drivers that peek at waitid(P_ALL)
  * must leave it alone). */

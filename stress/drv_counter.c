@@ -150,15 +150,15 @@ static int victim_fn(void *p)
 static bool wait_ok(struct stress *s, ipc_proc *p, const char *who, int timeout_ms)
 {
     struct ipc_proc_status st;
-    int r = ipc_proc_wait(p, timeout_ms, 0, &st);
+    int r = stress_proc_wait(s, p, timeout_ms, &st);
     if (r == -ECHILD)
         r = ipc_proc_status(p, &st); /* reaped by the early wait of run_round */
     if (r == -ETIMEDOUT) {
         stress_violation(s, "owner-death-recovered",
                          "%s %d still running after %d ms (lock wedged?)", who,
                          (int)ipc_proc_pid(p), timeout_ms);
-        stress_ignore(ipc_proc_kill(p, SIGKILL));
-        r = ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st);
+        stress_proc_kill(s, p, SIGKILL);
+        r = stress_proc_wait(s, p, IPC_PROC_WAIT_FOREVER, &st);
         return false;
     }
     if (r < 0) {
@@ -174,7 +174,7 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
     const char *kname = ipc_lock_kind_name(kind);
     int r = ipc_counter_init(&sh->counter, kind);
     if (r < 0) {
-        stress_setup_error(s, "ipc_counter_init(%s): %s", kname, ipc_strerror(r));
+        stress_lib_error(s, r, "ipc_counter_init");
         return;
     }
 #ifdef IPC_TEST_FAULTS
@@ -195,12 +195,12 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
     unsigned nv = kind == IPC_LOCK_MUTEX ? (unsigned)opt_victims : 0;
     for (unsigned i = 0; i < nv; i++)
         if ((r = ipc_proc_fork(&v[i], victim_fn, &va, NULL)) < 0)
-            stress_setup_error(s, "fork victim: %s", ipc_strerror(r));
+            stress_lib_error(s, r, "ipc_proc_fork(victim)");
     unsigned nw = 0;
     for (; nw < s->procs; nw++) {
         wa[nw] = (struct worker_arg){.sh = sh, .idx = nw, .incs = incs};
         if ((r = ipc_proc_fork(&w[nw], worker_fn, &wa[nw], NULL)) < 0) {
-            stress_setup_error(s, "fork worker: %s", ipc_strerror(r));
+            stress_lib_error(s, r, "ipc_proc_fork(worker)");
             break;
         }
     }
@@ -211,13 +211,13 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
             continue;
         for (int k = 0; k < 3; k++) {
             stress_sleep_us(stress_rng_range(rng, 200, 5000));
-            stress_ignore(ipc_proc_kill(v[i], SIGKILL));
+            stress_proc_kill(s, v[i], SIGKILL);
             struct ipc_proc_status st;
             memset(&st, 0, sizeof(st));
-            stress_ignore(ipc_proc_wait(v[i], IPC_PROC_WAIT_FOREVER, 0, &st));
+            stress_ignore(stress_proc_wait(s, v[i], IPC_PROC_WAIT_FOREVER, &st));
             stress_check(s, st.signaled && st.signal == SIGKILL, "owner-death-recovered",
                          "victim ended with raw status 0x%x before its SIGKILL", st.raw);
-            ipc_proc_free(v[i]);
+            stress_proc_discard(s, v[i]);
             v[i] = NULL;
             if (k < 2 && ipc_proc_fork(&v[i], victim_fn, &va, NULL) < 0)
                 break;
@@ -229,7 +229,7 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
         struct ipc_proc_status st;
         double left = stress_remaining(s);
         int ms = left > 3600 ? 3600000 : (int)(left * 1000);
-        r = ipc_proc_wait(w[i], ms, 0, &st);
+        r = stress_proc_wait(s, w[i], ms, &st);
         if (r == -ETIMEDOUT)
             break;
         /* Reaped: keep the status for wait_ok below. */
@@ -239,7 +239,7 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
     int64_t committed = 0, ownerdead = 0;
     for (unsigned i = 0; i < nw; i++) {
         bool ok = wait_ok(s, w[i], "worker", timeout);
-        ipc_proc_free(w[i]);
+        stress_proc_discard(s, w[i]);
         struct slot *sl = &sh->slot[i];
         stress_check(s, ok, "add-ok", "%s worker %u did not exit 0", kname, i);
         stress_check(s, sl->errors == 0, "add-ok",
@@ -253,8 +253,8 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
         ownerdead += sl->ownerdead;
     }
     int64_t final = 0;
-    if (ipc_counter_get(&sh->counter, &final) < 0)
-        stress_setup_error(s, "ipc_counter_get failed");
+    if ((r = ipc_counter_get(&sh->counter, &final)) < 0)
+        stress_setup_error(s, "ipc_counter_get: %s", ipc_strerror(r));
     if (kind == IPC_LOCK_NONE) {
         s->checks++;
         g_none_lost += committed - final;

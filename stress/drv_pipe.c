@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,8 +95,19 @@ static size_t frame_len(struct stress_rng *r, enum scen sc)
     return PIPE_BUF + stress_rng_below(r, LARGE_MAX - PIPE_BUF);
 }
 
+/* Writer exit statuses: 0 every frame written (or the reader gave up), WR_LIBERR
+ * libipc reported an error (allowed under --faults: the writer stops, and the
+ * frame it was writing may be in the pipe in part), anything else a failure. */
+#define WR_LIBERR 10
+
+/* Per writer, in a shared mapping made by the driver itself: how many frames
+ * ipc_frame_write_fd acknowledged in full. */
+struct acks {
+    uint32_t acked[MAX_WRITERS];
+};
+
 static int writer_main(int fd, uint32_t idx, uint64_t seed, enum scen sc, uint32_t nframes,
-                       ipc_counter *lock, bool skip_lock)
+                       ipc_counter *lock, bool skip_lock, struct acks *acks, bool inject)
 {
     uint8_t *buf = malloc(LARGE_MAX);
     if (!buf)
@@ -105,7 +117,11 @@ static int writer_main(int fd, uint32_t idx, uint64_t seed, enum scen sc, uint32
     for (uint32_t seq = 0; seq < nframes; seq++) {
         size_t len = frame_len(&r, sc);
         make_payload(buf, len, seed, idx, seq);
-        bool locked = sc == S_LARGE_LOCKED && !skip_lock;
+        /* Under --faults the seam may shorten any write, even one of at most
+         * PIPE_BUF bytes to a pipe, which the kernel never does: a small frame
+         * would then go out in two writes and interleave with another writer's.
+         * So small frames are written under the lock too, and stay atomic. */
+        bool locked = (sc == S_LARGE_LOCKED || (sc == S_SMALL && inject)) && !skip_lock;
         if (locked) {
             int lr = ipc_counter_lock(lock);
             if (lr < 0 && lr != IPC_EOWNERDEAD)
@@ -114,10 +130,15 @@ static int writer_main(int fd, uint32_t idx, uint64_t seed, enum scen sc, uint32
         ssize_t w = ipc_frame_write_fd(fd, (uint8_t)idx, buf, len, 0);
         if (locked && ipc_counter_unlock(lock) < 0)
             return 5;
+        if (w == (ssize_t)(len + IPC_FRAME_OVERHEAD)) {
+            acks->acked[idx] = seq + 1;
+            continue;
+        }
+        if (inject && (w < 0 || (size_t)w < len + IPC_FRAME_OVERHEAD))
+            return WR_LIBERR; /* an error (or a short count): stop, the stream may hold a part */
         if (w == -EPIPE)
             break; /* the reader gave up (a detected interleave): fine */
-        if (w != (ssize_t)(len + IPC_FRAME_OVERHEAD))
-            return 6;
+        return 6;
     }
     free(buf);
     return 0;
@@ -135,7 +156,15 @@ struct reader {
     int err;
     uint64_t err_off;
     bool bad_data; /* a frame was accepted with wrong content */
+    bool lib_err;  /* the decoder reported an error of its own (ENOMEM under --faults) */
 };
+
+/* Errors of the decoder that say the stream is malformed, as opposed to errors of
+ * its own (an allocation that failed). */
+static bool stream_error(int err)
+{
+    return err != -ENOMEM;
+}
 
 static void on_frame(struct reader *rd, const struct ipc_frame *f)
 {
@@ -165,13 +194,17 @@ static void on_frame(struct reader *rd, const struct ipc_frame *f)
     rd->frames++;
 }
 
-static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ipc_counter *lock)
+static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ipc_counter *lock,
+                      struct acks *acks)
 {
     struct ipc_pipe p;
-    if (ipc_pipe_open(&p, 0) < 0) {
-        stress_setup_error(s, "pipe: out of fds");
+    int pr = ipc_pipe_open(&p, 0);
+    if (pr < 0) {
+        stress_lib_error(s, pr, "ipc_pipe_open");
         return;
     }
+    memset(acks, 0, sizeof(*acks));
+    bool inject = stress_faults_on(s);
     unsigned nw = s->procs;
     uint32_t nframes = (uint32_t)(sc == S_SMALL ? opt_frames : (opt_frames + 9) / 10);
     uint64_t rseed = stress_rng_next(rng);
@@ -182,7 +215,8 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
         pid_t pid = fork();
         if (pid == 0) {
             close(p.rd);
-            ipc__exit_child(writer_main(p.wr, started, rseed, sc, nframes, lock, skip));
+            ipc__exit_child(
+                writer_main(p.wr, started, rseed, sc, nframes, lock, skip, acks, inject));
         }
         if (pid < 0) {
             stress_setup_error(s, "fork: %s", strerror(errno));
@@ -195,8 +229,14 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
     rd.expect = malloc(LARGE_MAX);
     uint8_t *buf = malloc(2 * LARGE_MAX);
     struct ipc_frame_dec dec;
-    if (!rd.expect || !buf || ipc_frame_dec_init(&dec, LARGE_MAX) < 0) {
-        stress_setup_error(s, "out of memory");
+    int dr = rd.expect && buf ? ipc_frame_dec_init(&dec, LARGE_MAX) : -ENOMEM;
+    if (dr < 0) {
+        rd.lib_err = stress_lib_error(s, dr, "ipc_frame_dec_init");
+        /* Drain to EOF so the writers finish. */
+        char sink[4096];
+        ssize_t n;
+        while ((n = read(p.rd, sink, sizeof(sink))) > 0 || (n < 0 && errno == EINTR))
+            ;
     } else {
         for (;;) {
             size_t want = (size_t)stress_rng_range(rng, 1, 2 * LARGE_MAX);
@@ -220,6 +260,7 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
                     if (r < 0) {
                         rd.failed = true;
                         rd.err = (int)r;
+                        rd.lib_err = !stream_error((int)r) && stress_lib_error(s, (int)r, "decode");
                         break;
                     }
                     on_frame(&rd, &f);
@@ -242,15 +283,31 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
         ipc_frame_dec_free(&dec);
     }
     close(p.rd);
+    unsigned writer_errs = 0;
+    bool writer_err[MAX_WRITERS] = {0};
     for (unsigned i = 0; i < started; i++) {
         int st;
         pid_t w;
         do {
             w = waitpid(pids[i], &st, 0);
         } while (w == -1 && errno == EINTR);
-        stress_check(s, w == pids[i] && WIFEXITED(st) && WEXITSTATUS(st) == 0, "frame-intact",
-                     "%s: writer %u ended with status 0x%x", scen_names[sc], i, st);
+        bool ok = w == pids[i] && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (inject && w == pids[i] && WIFEXITED(st) && WEXITSTATUS(st) == WR_LIBERR) {
+            writer_err[i] = true;
+            writer_errs++;
+            stress_lib_error(s, -EIO, "writer: ipc_frame_write_fd");
+            continue;
+        }
+        stress_check(s, ok, "frame-intact", "%s: writer %u ended with status 0x%x", scen_names[sc],
+                     i, st);
     }
+    /* Never a frame that was not acknowledged, whatever happened: a writer stops at
+     * its first error, and the frame it was writing cannot have been decoded. */
+    for (unsigned i = 0; i < started && !rd.bad_data; i++)
+        if (!stress_check(s, rd.next_seq[i] <= acks->acked[i], "frame-order",
+                          "%s: writer %u: %u frames decoded, only %u acknowledged", scen_names[sc],
+                          i, rd.next_seq[i], acks->acked[i]))
+            break;
     if (sc == S_LARGE_UNLOCKED) {
         /* Writes above PIPE_BUF interleave only when a writer blocks on a full pipe
          * while another one runs: likely, never certain, so not an invariant. What
@@ -259,15 +316,20 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
          * scenarios. */
         g_unlocked_rounds++;
         g_unlocked_caught += rd.failed;
-    } else {
-        stress_check(s, !rd.failed, "frame-intact",
+    } else if (!rd.lib_err) {
+        /* A malformed stream is allowed only after a writer reported an error (it
+         * may have left part of a frame in the pipe). */
+        stress_check(s, !rd.failed || writer_errs > 0, "frame-intact",
                      "%s: decoder error %s at stream offset %" PRIu64, scen_names[sc],
                      ipc_errname(rd.err), rd.err_off);
     }
-    for (unsigned i = 0; i < started && !rd.failed; i++)
-        if (!stress_check(s, rd.next_seq[i] == nframes, "frame-order",
-                          "%s: writer %u: %u of %u frames arrived", scen_names[sc], i,
-                          rd.next_seq[i], nframes))
+    /* A clean stream: every acknowledged frame arrived, and a writer that saw no
+     * error had every frame acknowledged. */
+    for (unsigned i = 0; i < started && !rd.failed && !rd.lib_err; i++)
+        if (!stress_check(
+                s, rd.next_seq[i] == acks->acked[i] && (writer_err[i] || acks->acked[i] == nframes),
+                "frame-order", "%s: writer %u: %u of %u frames arrived (%u acknowledged)",
+                scen_names[sc], i, rd.next_seq[i], nframes, acks->acked[i]))
             break;
     free(buf);
     free(rd.expect);
@@ -286,14 +348,23 @@ int ipcstorm_stress_pipe(int argc, char **argv)
         stress_setup_error(&s, "ipc_counter_new: %s", ipc_strerror(r));
         return stress_end(&s);
     }
+    /* The driver's own mapping (not libipc's): never fails under --faults. */
+    struct acks *acks =
+        mmap(NULL, sizeof(struct acks), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (acks == MAP_FAILED) {
+        ipc_counter_free(lock);
+        stress_setup_error(&s, "mmap: %s", strerror(errno));
+        return stress_end(&s);
+    }
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned round = 0; stress_running(&s); round++) {
         enum scen sc = (enum scen)(round % S_COUNT);
         if (sc == S_LARGE_UNLOCKED && s.procs < 2)
             continue;
-        run_round(&s, sc, &rng, lock);
+        run_round(&s, sc, &rng, lock, acks);
     }
+    munmap(acks, sizeof(struct acks));
     ipc_counter_free(lock);
     if (g_unlocked_rounds)
         snprintf(s.note, sizeof(s.note),

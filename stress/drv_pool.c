@@ -138,7 +138,7 @@ static void round_submit(struct stress *s, ipc_pool *pool, struct round *rd, uns
     for (unsigned i = 0; i < n; i++) {
         int r = ipc_pool_submit(pool, rd->in[i], rd->len[i], &rd->id[i]);
         if (r < 0) {
-            stress_setup_error(s, "ipc_pool_submit: %s", ipc_strerror(r));
+            stress_lib_error(s, r, "ipc_pool_submit");
             break;
         }
         submitted++;
@@ -156,7 +156,8 @@ static void round_submit(struct stress *s, ipc_pool *pool, struct round *rd, uns
             break;
         }
         if (r < 0) {
-            stress_setup_error(s, "ipc_pool_collect: %s", ipc_strerror(r));
+            if (stress_lib_error(s, r, "ipc_pool_collect"))
+                continue; /* an error of collect itself: the results are still owed */
             break;
         }
         uint64_t k = res.id - first;
@@ -170,6 +171,8 @@ static void round_submit(struct stress *s, ipc_pool *pool, struct round *rd, uns
             got++;
             if (res.status == IPC_ECHILDLOST)
                 g_lost++;
+            else if (res.status < 0 && stress_faults_on(s))
+                stress_lib_error(s, res.status, "task result status"); /* an error for it */
             else
                 stress_check(s, res.status == 0 && result_ok(rd->in[k], rd->len[k], &res),
                              "result-exact", "task %" PRIu64 ": status %s, %zu bytes", res.id,
@@ -206,11 +209,13 @@ static void round_map(struct stress *s, ipc_pool *pool, struct round *rd, unsign
     maybe_kill(s, pool, rng);
     int r = ipc_pool_map(pool, in, n, res);
     if (r < 0) {
-        stress_setup_error(s, "ipc_pool_map: %s", ipc_strerror(r));
+        stress_lib_error(s, r, "ipc_pool_map");
     } else {
         for (unsigned i = 0; i < n; i++) {
             if (res[i].status == IPC_ECHILDLOST)
                 g_lost++;
+            else if (res[i].status < 0 && stress_faults_on(s))
+                stress_lib_error(s, res[i].status, "map result status");
             else
                 stress_check(s, res[i].status == 0 && result_ok(rd->in[i], rd->len[i], &res[i]),
                              "map-order", "map result %u: status %s, %zu bytes", i,

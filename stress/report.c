@@ -9,6 +9,9 @@
 
 #include "common.h"
 #include "report.h"
+#if IPC_FAULTS
+#include "ipc/faults.h"
+#endif
 
 /* Path of the running ipcstorm binary (/proc/self/exe resolved), static storage. */
 static const char *self_exe(void)
@@ -175,6 +178,83 @@ static void json_string(FILE *f, const char *str)
     fputc('"', f);
 }
 
+/* "faults":{...} of the JSON object: rate, seed, the injected faults and the seam
+ * calls per kind (kinds with no call are left out), and the library errors the
+ * driver tolerated. */
+static void json_faults(FILE *f, const struct stress *s)
+{
+    fprintf(f, ",\"faults\":{\"rate\":%g,\"seed\":%" PRIu64 ",\"calls_filter\":", s->fault_rate,
+            s->fault_seed);
+    json_string(f, stress_fault_calls_text(s));
+    uint64_t total_inj = 0, total_calls = 0;
+#if IPC_FAULTS
+    struct ipc_fault_stats st;
+    if (stress_faults_on(s))
+        ipc_faults_stats(&st);
+    else
+        memset(&st, 0, sizeof(st));
+    total_inj = st.total_injected;
+    total_calls = st.total_calls;
+    for (int pass = 0; pass < 2; pass++) {
+        const uint64_t *v = pass ? st.calls : st.injected;
+        fprintf(f, ",\"%s\":{", pass ? "calls" : "injected");
+        bool first = true;
+        for (int i = 0; i < IPC_FAULT_CALL_COUNT; i++) {
+            if (!v[i])
+                continue;
+            fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", ipc_fault_call_name(i), v[i]);
+            first = false;
+        }
+        fputc('}', f);
+    }
+#else
+    fprintf(f, ",\"injected\":{},\"calls\":{}");
+#endif
+    fprintf(f,
+            ",\"injected_total\":%" PRIu64 ",\"calls_total\":%" PRIu64 ",\"lib_errors\":%" PRIu64
+            ",\"first_lib_error\":",
+            total_inj, total_calls, s->lib_errors);
+    if (s->lib_error_first[0])
+        json_string(f, s->lib_error_first);
+    else
+        fprintf(f, "null");
+    fputc('}', f);
+}
+
+/* The text form: "faults: rate 0.01, 123 injected in 4567 calls (write 50, read
+ * 40, fork 9, ...), 17 library errors tolerated (first: ...)". */
+static void text_faults(FILE *f, const struct stress *s)
+{
+#if IPC_FAULTS
+    struct ipc_fault_stats st;
+    ipc_faults_stats(&st);
+    fprintf(f, "%s: faults: rate %g, %" PRIu64 " injected in %" PRIu64 " seam calls", s->spec->name,
+            s->fault_rate, st.total_injected, st.total_calls);
+    bool used[IPC_FAULT_CALL_COUNT] = {0};
+    for (int k = 0; k < 4; k++) {
+        int best = -1;
+        for (int i = 0; i < IPC_FAULT_CALL_COUNT; i++)
+            if (!used[i] && st.injected[i] && (best < 0 || st.injected[i] > st.injected[best]))
+                best = i;
+        if (best < 0)
+            break;
+        used[best] = true;
+        fprintf(f, "%s%s %" PRIu64, k ? ", " : " (", ipc_fault_call_name(best), st.injected[best]);
+        if (k == 3)
+            fprintf(f, ", ...");
+    }
+    if (st.total_injected)
+        fputc(')', f);
+    fprintf(f, "; %" PRIu64 " library errors tolerated", s->lib_errors);
+    if (s->lib_error_first[0])
+        fprintf(f, " (first: %s)", s->lib_error_first);
+    fputc('\n', f);
+#else
+    (void)f;
+    (void)s;
+#endif
+}
+
 static void print_json(const struct stress *s, double dur, const char *result)
 {
     FILE *f = stdout;
@@ -229,7 +309,9 @@ static void print_json(const struct stress *s, double dur, const char *result)
         json_string(f, g_rec[i].detail);
         fprintf(f, "}");
     }
-    fprintf(f, "],\"note\":");
+    fprintf(f, "]");
+    json_faults(f, s);
+    fprintf(f, ",\"note\":");
     if (s->note[0])
         json_string(f, s->note);
     else
@@ -251,6 +333,8 @@ void stress_report_result(const struct stress *s, double dur, const char *result
             "  violations=%" PRIu64 "  procs=%u  seed=%" PRIu64 "%s%s\n",
             s->spec->name, result, s->ops, dur > 0 ? (double)s->ops / dur : 0.0, dur, s->checks,
             s->violations, s->procs, s->seed, s->fault ? "  fault=" : "", s->fault ? s->fault : "");
+    if (stress_faults_on(s))
+        text_faults(stdout, s);
     if (s->note[0])
         fprintf(stdout, "%s: note: %s\n", s->spec->name, s->note);
     fflush(stdout);

@@ -526,8 +526,10 @@ static void dispatch(ipc_pool *p)
         /* Blocking write: the worker is idle, so it is reading. The pipe guard
          * keeps SIGPIPE from killing us if it died meanwhile. */
         ssize_t rc = ipc_frame_write_fd(w->task_fd, FRAME_TASK, t->buf, t->len, 0);
-        if (rc < 0) {
-            /* Dead (EPIPE) or otherwise unusable; the task never ran there. */
+        if (rc != (ssize_t)(t->len + IPC_FRAME_OVERHEAD)) {
+            /* Dead (EPIPE) or otherwise unusable, or a short count (EAGAIN after
+             * part of the frame): the worker cannot run a part of a task, and
+             * would wait for the rest forever. The task never ran there. */
             w->broken = true;
             queue_push_front(p, t);
             continue;
