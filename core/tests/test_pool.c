@@ -17,9 +17,6 @@
 #ifdef IPC_TEST_FAULTS
 #include "ipc_test_faults.h"
 #endif
-#if IPC_FAULTS
-#include "ipc/faults.h"
-#endif
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -870,41 +867,6 @@ static void test_pool_faults(void **state)
 #endif
 }
 
-#if IPC_FAULTS
-/* Regression (stress pool --faults): a task write that the pipe helper reports as
- * a short count - part of the frame went out, then EAGAIN - was taken as
- * dispatched; the worker waited for the rest of the frame and collect never
- * returned. It must count as a failed write: the worker is replaced and the task
- * runs again. */
-static void test_pool_short_task_write(void **state)
-{
-    (void)state;
-    ipc_pool *p = pool_new(NULL, 1);
-    uint64_t v = 12345, id = 0;
-    /* The task frame is header, payload, trailer: one writev, cut in the payload,
-     * then a second writev for the rest that fails with EAGAIN. */
-    const struct ipc_fault_step steps[] = {
-        {.call = IPC_FAULT_writev, .nth = 1, .shortc = IPC_FAULT_SHORT_HALF},
-        {.call = IPC_FAULT_writev, .nth = 2, .err = EAGAIN},
-    };
-    IPCT_OK(ipc_faults_arm_schedule(steps, 2));
-    IPCT_OK(ipc_pool_submit(p, &v, sizeof(v), &id));
-    struct ipc_pool_result r;
-    memset(&r, 0, sizeof(r));
-    int rc = ipc_pool_collect(p, 10000, &r);
-    ipc_faults_disarm();
-    assert_int_equal(rc, 0);
-    assert_true(r.id == id);
-    assert_int_equal(r.status, 0);
-    assert_int_equal(r.len, 8);
-    assert_true(get_u64(r.data) == v * v);
-    ipc_pool_result_free(&r);
-    assert_int_equal(ipc_pool_replacements(p), 1);
-    IPCT_OK(ipc_pool_close(p, -1));
-    ipc_pool_free(p);
-}
-#endif
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -927,9 +889,6 @@ int main(void)
         IPCT_TEST(test_pool_free_live),
         IPCT_TEST(test_pool_args),
         IPCT_TEST(test_pool_faults),
-#if IPC_FAULTS
-        IPCT_TEST(test_pool_short_task_write),
-#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

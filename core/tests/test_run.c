@@ -573,7 +573,6 @@ static void test_stdin_path_reads(void **state)
     fixture_remove(&f);
 }
 
-
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "__gen"))
