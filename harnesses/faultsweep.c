@@ -769,16 +769,248 @@ static void fs_handler(int signo, siginfo_t *info, void *uc)
     (void)uc;
 }
 
+/* Exact-result check for calls whose result does not depend on the seam
+ * (argument validation, pure helpers): got must be want. */
+static void expect_rc(const char *what, long got, long want)
+{
+    if (got != want)
+        problem("%s returned %ld (%s), expected %ld (%s)", what, got,
+                got < 0 ? ipc_errname((int)got) : "ok", want,
+                want < 0 ? ipc_errname((int)want) : "ok");
+}
+#define EXPECT(want, fn, ...) expect_rc(#fn, (long)fn(__VA_ARGS__), (long)(want))
+
+/* The current disposition of signo, read with sigaction directly. */
+static struct sigaction sig_now(int signo)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigaction(signo, NULL, &sa);
+    return sa;
+}
+
+static bool blocked_now(int signo)
+{
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    return sigismember(&cur, signo) == 1;
+}
+
+/* In a forked child: SIGUSR1 is caught (the parent's ipc_sig_catch), SIGUSR2 is
+ * made ignored and SIGUSR2/SIGTERM blocked; ipc_sig_child_reset must put SIGUSR1 back
+ * to SIG_DFL, leave SIGUSR2 ignored and clear the mask. Exit 1: the call failed,
+ * 2..4: it returned 0 with the wrong result. */
 static int fn_child_reset(void *arg)
 {
     (void)arg;
-    return ipc_sig_child_reset() == 0 ? 0 : 1;
+    struct sigaction ign;
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGUSR2, &ign, NULL);
+    sigset_t b;
+    sigemptyset(&b);
+    sigaddset(&b, SIGUSR2);
+    sigaddset(&b, SIGTERM);
+    sigprocmask(SIG_BLOCK, &b, NULL);
+    bool usr1_caught = sig_now(SIGUSR1).sa_handler != SIG_DFL;
+    if (ipc_sig_child_reset() != 0)
+        return 1;
+    if (usr1_caught && sig_now(SIGUSR1).sa_handler != SIG_DFL)
+        return 2;
+    if (sig_now(SIGUSR2).sa_handler != SIG_IGN)
+        return 3;
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    if (sigismember(&cur, SIGUSR2) || sigismember(&cur, SIGTERM))
+        return 4;
+    return 0;
+}
+
+/* Argument validation of sig.h: every rejected input gives exactly -EINVAL (or
+ * the documented neutral value) and changes nothing. No seam call. */
+static void sig_args(void)
+{
+    static const int bad[] = {0, -1, SIGKILL, SIGSTOP, SIGPIPE, 32, _NSIG};
+    struct ipc_sig_prev prev;
+    struct sigaction usr1 = sig_now(SIGUSR1);
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(bad); i++) {
+        EXPECT(-EINVAL, ipc_sig_install, bad[i], fs_handler, 0, &prev);
+        EXPECT(-EINVAL, ipc_sig_catch, bad[i], 0, &prev);
+        EXPECT(-EINVAL, ipc_sig_set_default, bad[i], 1, &prev);
+    }
+    EXPECT(-EINVAL, ipc_sig_install, SIGUSR1, NULL, 0, &prev);
+    EXPECT(-EINVAL, ipc_sig_install, SIGUSR1, fs_handler, 0x100, &prev);
+    EXPECT(-EINVAL, ipc_sig_catch, SIGUSR1, 0x100, &prev);
+    if (sig_now(SIGUSR1).sa_handler != usr1.sa_handler)
+        problem("a rejected install changed the SIGUSR1 disposition");
+    EXPECT(-EINVAL, ipc_sig_restore, NULL);
+    memset(&prev, 0, sizeof(prev));
+    prev.signo = SIGKILL;
+    EXPECT(-EINVAL, ipc_sig_restore, &prev);
+    EXPECT(-EINVAL, ipc_sig_send, getpid(), 32);
+    EXPECT(-EINVAL, ipc_sig_send, getpid(), -1);
+    EXPECT(-EINVAL, ipc_sig_queue, getpid(), 32, 1);
+    EXPECT(-EINVAL, ipc_sig_queue, getpid(), _NSIG, 1);
+    sigset_t set;
+    EXPECT(-EINVAL, ipc_sig_mkset, NULL, SIGUSR1, 0);
+    EXPECT(-EINVAL, ipc_sig_mkset, &set, SIGUSR1, 32, 0);
+    EXPECT(0, ipc_sig_mkset, &set, 0);
+    EXPECT(-EINVAL, ipc_sig_block, NULL, NULL);
+    EXPECT(-EINVAL, ipc_sig_unblock, NULL, NULL);
+    EXPECT(-EINVAL, ipc_sig_setmask, NULL, NULL);
+    EXPECT(-EINVAL, ipc_sig_block_one, 0);
+    EXPECT(-EINVAL, ipc_sig_unblock_one, 32);
+    EXPECT(-EINVAL, ipc_sig_wait, NULL, NULL);
+    EXPECT(-EINVAL, ipc_sig_timedwait, NULL, 0, NULL);
+    EXPECT(0, ipc_sig_caught, 0);
+    EXPECT(0, ipc_sig_caught, _NSIG);
+    ipc_sig_caught_reset(0);
+    ipc_sig_caught_reset(_NSIG);
+    ipc_sigsrc *s = (ipc_sigsrc *)&set;
+    sigemptyset(&set);
+    EXPECT(-EINVAL, ipc_sigsrc_new, &s, &set, 0); /* empty set */
+    if (s)
+        problem("a failed ipc_sigsrc_new left *out set");
+    sigaddset(&set, SIGUSR1);
+    EXPECT(-EINVAL, ipc_sigsrc_new, NULL, &set, 0);
+    EXPECT(-EINVAL, ipc_sigsrc_new, &s, NULL, 0);
+    EXPECT(-EINVAL, ipc_sigsrc_new, &s, &set, 0x2);
+    sigaddset(&set, SIGKILL);
+    EXPECT(-EINVAL, ipc_sigsrc_new, &s, &set, 0);
+    sigdelset(&set, SIGKILL);
+    sigaddset(&set, SIGPIPE);
+    EXPECT(-EINVAL, ipc_sigsrc_new, &s, &set, IPC_SIGSRC_FORCE_SELFPIPE);
+    EXPECT(-EINVAL, ipc_sigsrc_fd, NULL);
+    EXPECT(-EINVAL, ipc_sigsrc_backend, NULL);
+    EXPECT(0, ipc_sigsrc_dropped, NULL);
+    struct ipc_sig_info si;
+    EXPECT(-EINVAL, ipc_sigsrc_read, NULL, &si);
+    ipc_sigsrc_free(NULL);
+    if (blocked_now(SIGUSR1))
+        problem("a rejected ipc_sigsrc_new left SIGUSR1 blocked");
+}
+
+static _Atomic int g_usr2_seen;
+
+static void usr2_counter(int signo, siginfo_t *info, void *uc)
+{
+    (void)uc;
+    if (signo == SIGUSR2 && info && info->si_code == SI_QUEUE && info->si_value.sival_int == 31)
+        g_usr2_seen++;
+    errno = EDOM; /* the trampoline must restore the interrupted errno */
+}
+
+/* Handlers, dispositions and masks checked against sigaction/sigprocmask, and
+ * the siginfo fields of kill, tgkill, sigqueue and SIGCHLD. */
+static void sig_semantics(const sigset_t *orig)
+{
+    struct ipc_sig_prev prev;
+    struct sigaction before = sig_now(SIGUSR2);
+    /* a oneshot, restarting handler: it runs once, with the value, and goes */
+    if (CALL(ipc_sig_install, SIGUSR2, usr2_counter, IPC_SIG_ONESHOT | IPC_SIG_RESTART, &prev) ==
+        0) {
+        struct sigaction sa = sig_now(SIGUSR2);
+        if (!(sa.sa_flags & SA_SIGINFO) || !(sa.sa_flags & SA_RESETHAND) ||
+            !(sa.sa_flags & SA_RESTART) || !sigismember(&sa.sa_mask, SIGUSR2))
+            problem("ipc_sig_install: sa_flags %#x, SIGUSR2 in sa_mask %d", (unsigned)sa.sa_flags,
+                    sigismember(&sa.sa_mask, SIGUSR2));
+        g_usr2_seen = 0;
+        errno = ENOTTY;
+        if (CALL(ipc_sig_queue, getpid(), SIGUSR2, 31) == 0) {
+            if (errno != ENOTTY)
+                problem("errno %d after a handler ran, expected ENOTTY", errno);
+            if (g_usr2_seen != 1)
+                problem("a queued SIGUSR2 reached the handler %d times", (int)g_usr2_seen);
+            if (sig_now(SIGUSR2).sa_handler != SIG_DFL)
+                problem("an IPC_SIG_ONESHOT handler was not reset after one delivery");
+        }
+        if (CALL(ipc_sig_restore, &prev) == 0 && sig_now(SIGUSR2).sa_handler != before.sa_handler)
+            problem("ipc_sig_restore did not put the SIGUSR2 disposition back");
+    }
+    if (CALL(ipc_sig_catch, SIGUSR2, IPC_SIG_NOCLDSTOP, &prev) == 0) {
+        if (!(sig_now(SIGUSR2).sa_flags & SA_NOCLDSTOP))
+            problem("ipc_sig_catch(IPC_SIG_NOCLDSTOP) did not set SA_NOCLDSTOP");
+        IPC__IGNORE_RC(CALL(ipc_sig_restore, &prev));
+    }
+    if (CALL(ipc_sig_set_default, SIGUSR2, 1, &prev) == 0) {
+        if (sig_now(SIGUSR2).sa_handler != SIG_IGN)
+            problem("ipc_sig_set_default(ignore) did not ignore SIGUSR2");
+        /* an ignored signal is discarded: it must not arrive below */
+        IPC__IGNORE_RC(CALL(ipc_sig_send, getpid(), SIGUSR2));
+        IPC__IGNORE_RC(CALL(ipc_sig_restore, &prev));
+    }
+    IPC__IGNORE_RC(CALL(ipc_sig_send, getpid(), 0)); /* existence probe */
+    IPC__IGNORE_RC(CALL(ipc_sig_queue, getpid(), 0, 0));
+
+    /* masks, compared with sigprocmask */
+    sigset_t set, old;
+    if (CALL(ipc_sig_block_one, SIGUSR2) == 0 && !blocked_now(SIGUSR2))
+        problem("ipc_sig_block_one(SIGUSR2): not blocked");
+    if (CALL(ipc_sig_unblock_one, SIGUSR2) == 0 && blocked_now(SIGUSR2))
+        problem("ipc_sig_unblock_one(SIGUSR2): still blocked");
+    if (CALL(ipc_sig_mkset, &set, SIGUSR2, SIGRTMIN, SIGCHLD, 0) < 0)
+        return;
+    if (CALL(ipc_sig_setmask, &set, &old) == 0) {
+        if (!blocked_now(SIGCHLD) || !blocked_now(SIGRTMIN) || blocked_now(SIGUSR1))
+            problem("ipc_sig_setmask: the mask is not the set given");
+        for (int s = 1; s < SIGRTMIN; s++)
+            if (s != SIGKILL && s != SIGSTOP && sigismember(&old, s) != sigismember(orig, s))
+                problem("ipc_sig_setmask: old mask differs at signal %d", s);
+    }
+    if (CALL(ipc_sig_unblock, &set, &old) == 0 &&
+        (blocked_now(SIGUSR2) || sigismember(&old, SIGUSR2) != 1))
+        problem("ipc_sig_unblock: SIGUSR2 still blocked or not in the old mask");
+    if (CALL(ipc_sig_block, &set, NULL) < 0)
+        return;
+    /* tgkill carries SI_TKILL (SI_USER under some kernels, e.g. gVisor) and our
+     * pid; sigwait without out */
+    struct ipc_sig_info si;
+    if (syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGUSR2) == 0) {
+        long rc = CALL(ipc_sig_timedwait, &set, 0, &si);
+        if (rc == -EAGAIN)
+            rc = CALL(ipc_sig_wait, &set, &si);
+        if (rc > 0 && (rc != SIGUSR2 || (si.code != SI_TKILL && si.code != SI_USER) ||
+                       si.pid != getpid() || si.uid != getuid() || si.value != 0))
+            problem("tgkill(SIGUSR2) read as signal %ld code %d pid %d value %d", rc, si.code,
+                    (int)si.pid, si.value);
+    }
+    if (CALL(ipc_sig_queue, getpid(), SIGRTMIN, 77) == 0) {
+        long rc = CALL(ipc_sig_timedwait, &set, -1, &si); /* forever: it is pending */
+        if (rc > 0 &&
+            (rc != SIGRTMIN || si.code != SI_QUEUE || si.value != 77 || si.pid != getpid()))
+            problem("sigqueue(SIGRTMIN, 77) read as signal %ld code %d value %d", rc, si.code,
+                    si.value);
+    }
+    if (CALL(ipc_sig_send, getpid(), SIGUSR2) == 0) {
+        long rc = CALL(ipc_sig_wait, &set, NULL);
+        if (rc > 0 && rc != SIGUSR2)
+            problem("ipc_sig_wait(out NULL) returned %ld, expected SIGUSR2", rc);
+    }
+    /* SIGCHLD: the child's pid, CLD_EXITED and its exit code */
+    ipc_proc *p;
+    if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, NULL) == 0) {
+        pid_t pid = ipc_proc_pid(p);
+        long rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+        if (rc == -EAGAIN) /* an injected timeout: one more look */
+            rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+        if (rc > 0 && (rc != SIGCHLD || si.pid != pid || si.code != CLD_EXITED || si.status != 9))
+            problem("SIGCHLD read as signal %ld pid %d (child %d) code %d status %d", rc,
+                    (int)si.pid, (int)pid, si.code, si.status);
+        proc_expect_exit("SIGCHLD child", p, 9);
+    }
+    /* nothing of set may stay pending */
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+    sigprocmask(SIG_SETMASK, orig, NULL);
 }
 
 static void sc_sig(void)
 {
     sigset_t orig;
     sigprocmask(SIG_SETMASK, NULL, &orig);
+    sig_args();
+    sig_semantics(&orig);
     struct ipc_sig_prev prev, prev2;
     if (CALL(ipc_sig_catch, SIGUSR1, 0, &prev) == 0) {
         ipc_sig_caught_reset(SIGUSR1);
@@ -844,10 +1076,131 @@ static void sc_sig(void)
     sigprocmask(SIG_SETMASK, &orig, NULL);
 }
 
+/* The write end of the self-pipe behind a source: the other fd of this process on
+ * the same pipe (found through /proc/self/fd), or -1. */
+static int selfpipe_write_end(int rfd)
+{
+    struct stat rs, st;
+    if (fstat(rfd, &rs) < 0)
+        return -1;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd == rfd || fd == dirfd(d))
+            continue;
+        if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_ino == rs.st_ino &&
+            st.st_dev == rs.st_dev)
+            found = fd;
+    }
+    closedir(d);
+    return found;
+}
+
+/* Both backends: SIGCHLD records carry the child's pid and exit code; a second
+ * self-pipe source is -EBUSY; a record that finds the self-pipe full is counted
+ * as dropped and nothing partial reaches the pipe; free restores the mask. */
+static void sigsrc_more(const sigset_t *orig)
+{
+    sigset_t set;
+    if (CALL(ipc_sig_mkset, &set, SIGUSR1, SIGCHLD, 0) < 0)
+        return;
+    for (unsigned flags = IPC_SIGSRC_AUTO; flags <= IPC_SIGSRC_FORCE_SELFPIPE; flags++) {
+        ipc_sigsrc *s;
+        if (CALL(ipc_sigsrc_new, &s, &set, flags) < 0)
+            continue;
+        int fd = ipc_sigsrc_fd(s);
+        if (flags == IPC_SIGSRC_FORCE_SELFPIPE) {
+            if (ipc_sigsrc_backend(s) != IPC_SIGSRC_SELFPIPE)
+                problem("IPC_SIGSRC_FORCE_SELFPIPE gave backend %d", ipc_sigsrc_backend(s));
+            ipc_sigsrc *s2 = NULL;
+            long rc = CALL(ipc_sigsrc_new, &s2, &set, IPC_SIGSRC_FORCE_SELFPIPE);
+            if (rc == 0) {
+                problem("a second self-pipe source was created");
+                ipc_sigsrc_free(s2);
+            } else if (rc != -EBUSY && rc != -ENOMEM && rc != -EMFILE && rc != -ENFILE) {
+                problem("a second self-pipe source: %s, expected -EBUSY", ipc_errname((int)rc));
+            }
+        }
+        pid_t pid = -1;
+        ipc_proc *p;
+        if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, NULL) == 0) {
+            pid = ipc_proc_pid(p);
+            proc_expect_exit("sigsrc SIGCHLD child", p, 9);
+        }
+        int chld = 0, errs = 0;
+        for (int idle = 0; idle < 2 && errs < 3;) {
+            struct ipc_sig_info si;
+            long rc = CALL(ipc_sigsrc_read, s, &si);
+            if (rc == 1) {
+                idle = 0;
+                if (si.signo == SIGCHLD && si.pid == pid && si.code == CLD_EXITED && si.status == 9)
+                    chld++;
+                else
+                    problem("sigsrc(flags %u): record signo %d pid %d code %d status %d, "
+                            "expected SIGCHLD of %d with status 9",
+                            flags, si.signo, (int)si.pid, si.code, si.status, (int)pid);
+            } else if (rc == 0) {
+                idle++;
+            } else {
+                errs++;
+            }
+        }
+        if (!errs && chld + (int)ipc_sigsrc_dropped(s) != (pid > 0))
+            problem("sigsrc(flags %u): child exited, %d SIGCHLD records, %lu dropped", flags, chld,
+                    ipc_sigsrc_dropped(s));
+        int wfd = ipc_sigsrc_backend(s) == IPC_SIGSRC_SELFPIPE ? selfpipe_write_end(fd) : -1;
+        if (wfd >= 0) {
+            /* fill the pipe behind the library's back, then send one signal */
+            (void)fcntl(wfd, F_SETPIPE_SZ, 4096);
+            static unsigned char junk[4096];
+            memset(junk, 0xab, sizeof(junk));
+            size_t filled = 0;
+            for (;;) {
+                ssize_t w = write(wfd, junk, sizeof(junk));
+                if (w > 0)
+                    filled += (size_t)w;
+                else if (!(w < 0 && errno == EINTR))
+                    break;
+            }
+            unsigned long d0 = ipc_sigsrc_dropped(s);
+            if (CALL(ipc_sig_send, getpid(), SIGUSR1) == 0 && ipc_sigsrc_dropped(s) != d0 + 1)
+                problem("a SIGUSR1 into a full self-pipe: dropped %lu -> %lu", d0,
+                        ipc_sigsrc_dropped(s));
+            size_t drained = 0;
+            for (;;) {
+                ssize_t r = read(fd, junk, sizeof(junk));
+                if (r > 0)
+                    drained += (size_t)r;
+                else if (!(r < 0 && errno == EINTR))
+                    break;
+            }
+            if (drained != filled)
+                problem("self-pipe: %zu bytes written by hand, %zu read back", filled, drained);
+            struct ipc_sig_info si;
+            EXPECT(0, ipc_sigsrc_read, s, &si);
+        }
+        ipc_sigsrc_free(s);
+        for (int sg = 1; sg < SIGRTMIN; sg++)
+            if (sg != SIGKILL && sg != SIGSTOP && blocked_now(sg) != (sigismember(orig, sg) == 1))
+                problem("ipc_sigsrc_free(flags %u): signal %d blocked %d, was %d", flags, sg,
+                        blocked_now(sg), sigismember(orig, sg));
+        struct timespec zero = {0, 0};
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        while (sigtimedwait(&set, NULL, &zero) > 0)
+            ;
+        sigprocmask(SIG_SETMASK, orig, NULL);
+    }
+}
+
 static void sc_sigsrc(void)
 {
     sigset_t orig, after;
     sigprocmask(SIG_SETMASK, NULL, &orig);
+    sigsrc_more(&orig);
     for (unsigned flags = IPC_SIGSRC_AUTO; flags <= IPC_SIGSRC_FORCE_SELFPIPE; flags++) {
         sigset_t set;
         if (CALL(ipc_sig_mkset, &set, SIGUSR1, SIGRTMIN, 0) < 0)
