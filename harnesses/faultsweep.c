@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -780,6 +781,28 @@ static void expect_rc(const char *what, long got, long want)
 }
 #define EXPECT(want, fn, ...) expect_rc(#fn, (long)fn(__VA_ARGS__), (long)(want))
 
+static uint64_t injected_so_far(void)
+{
+    struct ipc_fault_stats st;
+    ipc_faults_stats(&st);
+    return st.total_injected;
+}
+
+/* The same for a call that makes seam calls: got must be want unless a fault
+ * was injected during the call, in which case any named error passes (ck). */
+static long expect_rc_seam(const char *what, uint64_t before, long got, long want)
+{
+    if (injected_so_far() != before && got < 0)
+        return ck(what, got);
+    expect_rc(what, got, want);
+    return got;
+}
+#define EXPECT_SEAM(want, fn, ...)                                                                 \
+    do {                                                                                           \
+        uint64_t before_ = injected_so_far();                                                      \
+        expect_rc_seam(#fn, before_, (long)fn(__VA_ARGS__), (long)(want));                         \
+    } while (0)
+
 /* The current disposition of signo, read with sigaction directly. */
 static struct sigaction sig_now(int signo)
 {
@@ -1255,8 +1278,57 @@ static void sc_sigsrc(void)
     }
 }
 
+/* Argument validation of the region functions: exact error codes, *out NULL. */
+static void shm_args(void)
+{
+    ipc_shm *r = (ipc_shm *)&r;
+    char big[300];
+    memset(big, 'x', sizeof(big));
+    big[0] = '/';
+    big[sizeof(big) - 1] = '\0';
+    EXPECT(-EINVAL, ipc_shm_new_anon, NULL, 4096);
+    EXPECT(-EINVAL, ipc_shm_new_anon, &r, 0);
+    if (r)
+        problem("a failed ipc_shm_new_anon left *out set");
+    EXPECT(-EINVAL, ipc_shm_new_anon, &r, IPC_SHM_MAX_SIZE + 1);
+    EXPECT(-EINVAL, ipc_shm_new_memfd, NULL, "x", 4096);
+    EXPECT(-EINVAL, ipc_shm_new_memfd, &r, "x", 0);
+    EXPECT(-EINVAL, ipc_shm_new_memfd, &r, "x", IPC_SHM_MAX_SIZE + 1);
+    EXPECT(-EINVAL, ipc_shm_new_memfd, &r, big + 1, 4096); /* 298 > 249 bytes */
+    static const char *const bad_names[] = {"noslash", "/", "/a/b", "/.", "/.."};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(bad_names); i++) {
+        EXPECT(-EINVAL, ipc_shm_new_named, &r, bad_names[i], 4096, 0);
+        EXPECT(-EINVAL, ipc_shm_unlink, bad_names[i]);
+    }
+    EXPECT(-EINVAL, ipc_shm_new_named, &r, NULL, 4096, 0);
+    EXPECT(-EINVAL, ipc_shm_new_named, &r, big, 4096, 0); /* 299 > IPC_SHM_NAME_MAX */
+    EXPECT(-EINVAL, ipc_shm_unlink, big);
+    EXPECT(-EINVAL, ipc_shm_new_named, NULL, "/ok", 4096, 0);
+    EXPECT(-EINVAL, ipc_shm_new_named, &r, "/ok", 4096, 0x2);
+    EXPECT(-EINVAL, ipc_shm_new_named, &r, "/ok", IPC_SHM_MAX_SIZE + 1, 0);
+    EXPECT(-EINVAL, ipc_shm_new_named, &r, "/ok", 0, 0);
+    EXPECT(-EINVAL, ipc_shm_map_fd, NULL, 0, 0);
+    EXPECT(-EBADF, ipc_shm_map_fd, &r, -1, 0);
+    EXPECT(-EINVAL, ipc_shm_map_fd, &r, 0, IPC_SHM_MAX_SIZE + 1);
+    EXPECT(-EBADF, ipc_shm_map_fd, &r, 1000000, 0); /* not an open fd: fstat fails */
+    if (ipc_shm_base(NULL) != NULL || ipc_shm_size(NULL) != 0)
+        problem("ipc_shm_base/size(NULL)");
+    EXPECT(-EINVAL, ipc_shm_fd, NULL);
+    EXPECT(-EINVAL, ipc_shm_kind, NULL);
+    ipc_shm_free(NULL);
+}
+
+/* In a forked child: frees its inherited copy of the parent's named region,
+ * which must leave the name in place (exit 0). */
+static int fn_shm_child_free(void *arg)
+{
+    ipc_shm_free(arg);
+    return 0;
+}
+
 static void sc_shm(void)
 {
+    shm_args();
     ipc_shm *a, *m, *mf, *n, *n2;
     if (CALL(ipc_shm_new_anon, &a, 4096) == 0) {
         if (ipc_shm_size(a) != 4096 || ipc_shm_kind(a) != IPC_SHM_ANON || ipc_shm_fd(a) != -EBADF)
@@ -1286,6 +1358,56 @@ static void sc_shm(void)
     }
     if (CALL(ipc_shm_unlink, name) != -ENOENT)
         problem("the named region's name survived ipc_shm_free");
+
+    /* OPEN_EXISTING: size 0 on a missing name is -ENOENT; with a size it creates
+     * (and is the creator); a larger size than the object is -EINVAL; a smaller
+     * one maps that much; without the flag an existing name is -EEXIST */
+    EXPECT_SEAM(-ENOENT, ipc_shm_new_named, &n, name, 0, IPC_SHM_OPEN_EXISTING);
+    if (CALL(ipc_shm_new_named, &n, name, 8192, IPC_SHM_OPEN_EXISTING) == 0) {
+        EXPECT_SEAM(-EEXIST, ipc_shm_new_named, &n2, name, 4096, 0);
+        EXPECT_SEAM(-EINVAL, ipc_shm_new_named, &n2, name, 16384, IPC_SHM_OPEN_EXISTING);
+        if (CALL(ipc_shm_new_named, &n2, name, 4096, IPC_SHM_OPEN_EXISTING) == 0) {
+            ((volatile char *)ipc_shm_base(n))[4000] = 5;
+            if (ipc_shm_size(n2) != 4096 || ((volatile char *)ipc_shm_base(n2))[4000] != 5 ||
+                ipc_shm_kind(n2) != IPC_SHM_NAMED || ipc_shm_fd(n2) < 0)
+                problem("OPEN_EXISTING with a smaller size: size %zu, not shared",
+                        ipc_shm_size(n2));
+            ipc_shm_free(n2); /* not the creator: the name stays */
+        }
+        ipc_proc *p;
+        if (CALL(ipc_proc_fork, &p, fn_shm_child_free, n, NULL) == 0)
+            proc_expect_exit("child freeing a named region", p, 0);
+        /* neither the non-creator nor the child unlinked the name */
+        char path[96];
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        if (access(path, F_OK) != 0)
+            problem("the name of a live named region was unlinked by a non-creator");
+        if (CALL(ipc_shm_new_named, &n2, name, 0, IPC_SHM_OPEN_EXISTING) == 0) {
+            if (ipc_shm_size(n2) != 8192)
+                problem("the named region reopened with size %zu, not 8192", ipc_shm_size(n2));
+            ipc_shm_free(n2);
+        }
+        ipc_shm_free(n);
+        EXPECT(-ENOENT, ipc_shm_unlink, name); /* the creator unlinked it */
+    }
+    /* map_fd: a size beyond the object and an empty object are -EINVAL, a smaller
+     * size maps a prefix that shares the bytes */
+    if (CALL(ipc_shm_new_memfd, &m, NULL, 8192) == 0) {
+        EXPECT(-EINVAL, ipc_shm_map_fd, &mf, ipc_shm_fd(m), 16384);
+        if (CALL(ipc_shm_map_fd, &mf, ipc_shm_fd(m), 4096) == 0) {
+            ((volatile char *)ipc_shm_base(m))[10] = 3;
+            if (ipc_shm_size(mf) != 4096 || ipc_shm_kind(mf) != IPC_SHM_FROM_FD ||
+                ((volatile char *)ipc_shm_base(mf))[10] != 3)
+                problem("ipc_shm_map_fd(size 4096): size %zu or not shared", ipc_shm_size(mf));
+            ipc_shm_free(mf);
+        }
+        ipc_shm_free(m);
+    }
+    int efd = memfd_create("faultsweep-empty", MFD_CLOEXEC);
+    if (efd >= 0) {
+        EXPECT(-EINVAL, ipc_shm_map_fd, &mf, efd, 0);
+        close(efd);
+    }
 }
 
 struct counter_area {
@@ -1306,8 +1428,134 @@ static int fn_counter_child(void *arg)
     return 0;
 }
 
+/* In a forked child: takes the lock (of the counter, or the mutex) and dies
+ * holding it. */
+static int fn_die_holding(void *arg)
+{
+    if (arg)
+        return ipc_shm_mutex_lock(arg, NULL, NULL) == 0 ? 0 : 1;
+    return ipc_counter_lock(&g_area->c) == 0 ? 0 : 1;
+}
+
+static int fn_child_destroy(void *arg)
+{
+    ipc_counter_destroy(arg);
+    return 0;
+}
+
+static void recover_cb(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* Argument validation of the counter and mutex functions, on a counter that
+ * was never initialised and on NULL: exact error codes, no effect. */
+static void counter_args(void)
+{
+    enum ipc_lock_kind k = IPC_LOCK_MUTEX;
+    EXPECT(-EINVAL, ipc_lock_kind_parse, NULL, &k);
+    EXPECT(-EINVAL, ipc_lock_kind_parse, "mutex", NULL);
+    EXPECT(-EINVAL, ipc_lock_kind_parse, "spin", &k);
+    if (ipc_lock_kind_parse("none", &k) != 0 || k != IPC_LOCK_NONE ||
+        strcmp(ipc_lock_kind_name(IPC_LOCK_NONE), "none") != 0 ||
+        strcmp(ipc_lock_kind_name((enum ipc_lock_kind)0), "?") != 0)
+        problem("lock kind 'none' / unknown kind names");
+    static _Alignas(64) unsigned char raw[sizeof(ipc_counter) + 64];
+    memset(raw, 0, sizeof(raw));
+    ipc_counter *zero = (ipc_counter *)raw; /* aligned, never initialised */
+    int64_t v = 0;
+    EXPECT(-EINVAL, ipc_counter_init, NULL, IPC_LOCK_MUTEX);
+    EXPECT(-EINVAL, ipc_counter_init, (ipc_counter *)(raw + 8), IPC_LOCK_MUTEX);
+    EXPECT(-EINVAL, ipc_counter_init, zero, (enum ipc_lock_kind)0);
+    EXPECT(-EINVAL, ipc_counter_init, zero, (enum ipc_lock_kind)5);
+    EXPECT(-EINVAL, ipc_counter_new, NULL, IPC_LOCK_MUTEX);
+    EXPECT(-EINVAL, ipc_counter_add, zero, 1, &v);
+    EXPECT(-EINVAL, ipc_counter_add, NULL, 1, &v);
+    EXPECT(-EINVAL, ipc_counter_get, zero, &v);
+    EXPECT(-EINVAL, ipc_counter_lock, zero);
+    EXPECT(-EINVAL, ipc_counter_unlock, zero);
+    EXPECT(-EINVAL, ipc_counter_kind, zero);
+    EXPECT(0, ipc_counter_recoveries, zero);
+    ipc_counter_destroy(zero);
+    ipc_counter_free(zero);
+    ipc_counter_destroy(NULL);
+    ipc_counter_free(NULL);
+    EXPECT(-EINVAL, ipc_shm_mutex_init, NULL);
+    EXPECT(-EINVAL, ipc_shm_mutex_lock, NULL, NULL, NULL);
+    for (size_t i = 0; i < sizeof(raw); i++)
+        if (raw[i])
+            problem("a rejected counter call wrote into the memory");
+}
+
+/* Per kind, single process: exact values, overflow (mutex/sem refuse, atomic and
+ * none wrap), lock errors, and, for the mutex, a holder that dies. */
+static void counter_more(ipc_counter *c, enum ipc_lock_kind kind, const char *name)
+{
+    int64_t v = 0, v2 = 0;
+    if (CALL(ipc_counter_get, c, &v) < 0)
+        return;
+    if (CALL(ipc_counter_add, c, INT64_MAX - v, &v2) < 0)
+        return;
+    if (v2 != INT64_MAX)
+        problem("counter(%s): add to INT64_MAX gave %" PRId64, name, v2);
+    long rc = CALL(ipc_counter_add, c, 1, &v2);
+    bool locked = kind == IPC_LOCK_MUTEX || kind == IPC_LOCK_SEM;
+    if (locked && (rc != -EOVERFLOW || CALL(ipc_counter_get, c, &v) < 0 || v != INT64_MAX))
+        problem("counter(%s): INT64_MAX + 1 returned %ld, value %" PRId64, name, rc, v);
+    if (!locked && (rc != 0 || v2 != INT64_MIN))
+        problem("counter(%s): INT64_MAX + 1 returned %ld, value %" PRId64 " (should wrap)", name,
+                rc, v2);
+    IPC__IGNORE_RC(ipc_counter_add(c, locked ? -INT64_MAX : INT64_MIN, &v2)); /* to 0 */
+    if (v2 != 0)
+        problem("counter(%s): back to 0 gave %" PRId64, name, v2);
+    if (!locked) {
+        EXPECT(-ENOTSUP, ipc_counter_lock, c);
+        EXPECT(-ENOTSUP, ipc_counter_unlock, c);
+        return;
+    }
+    if (kind != IPC_LOCK_MUTEX)
+        return;
+    EXPECT(-EPERM, ipc_counter_unlock, c);
+    if (ipc_counter_lock(c) == 0) {
+        EXPECT(-EDEADLK, ipc_counter_lock, c);
+        EXPECT(0, ipc_counter_unlock, c);
+    }
+    /* a child's destroy is a no-op: only the creating process destroys */
+    ipc_proc *q;
+    if (CALL(ipc_proc_fork, &q, fn_child_destroy, c, NULL) == 0) {
+        proc_expect_exit("child destroying the counter", q, 0);
+        if (ipc_counter_kind(c) != IPC_LOCK_MUTEX || CALL(ipc_counter_add, c, 0, NULL) < 0)
+            problem("a forked child's ipc_counter_destroy destroyed the parent's counter");
+    }
+    /* a child dies holding the counter's lock: the next add recovers, happens */
+    ipc_proc *p;
+    if (CALL(ipc_proc_fork, &p, fn_die_holding, NULL, NULL) == 0) {
+        proc_expect_exit("counter lock holder", p, 0);
+        rc = CALL(ipc_counter_add, c, 3, &v2);
+        if (rc != IPC_EOWNERDEAD || v2 != 3 || ipc_counter_recoveries(c) != 1)
+            problem("counter(mutex): add after a holder died returned %ld, value %" PRId64
+                    ", %" PRIu64 " recoveries",
+                    rc, v2, ipc_counter_recoveries(c));
+        EXPECT(0, ipc_counter_add, c, -3, NULL);
+    }
+    /* the same with the bare robust mutex: recover runs once, under the lock */
+    if (CALL(ipc_proc_fork, &p, fn_die_holding, &g_area->mu, NULL) == 0) {
+        proc_expect_exit("mutex holder", p, 0);
+        int recovered = 0;
+        rc = CALL(ipc_shm_mutex_lock, &g_area->mu, recover_cb, &recovered);
+        if (rc != IPC_EOWNERDEAD || recovered != 1)
+            problem("ipc_shm_mutex_lock after a holder died: %ld, recover ran %d times", rc,
+                    recovered);
+        if (rc >= 0) {
+            EXPECT(-EDEADLK, ipc_shm_mutex_lock, &g_area->mu, NULL, NULL);
+            pthread_mutex_unlock(&g_area->mu);
+        }
+    }
+}
+
 static void sc_counter(void)
 {
+    counter_args();
     static const char *const kinds[] = {"mutex", "sem", "atomic"};
     for (size_t k = 0; k < IPC__ARRAY_SIZE(kinds); k++) {
         if (CALL(ipc_lock_kind_parse, kinds[k], &g_kind) < 0 ||
@@ -1342,6 +1590,7 @@ static void sc_counter(void)
         if (CALL(ipc_shm_mutex_init, &g_area->mu) == 0 &&
             CALL(ipc_shm_mutex_lock, &g_area->mu, NULL, NULL) >= 0)
             pthread_mutex_unlock(&g_area->mu);
+        counter_more(&g_area->c, g_kind, kinds[k]);
         ipc_counter_destroy(&g_area->c);
         ipc_shm_free(r);
     }
@@ -1350,6 +1599,19 @@ static void sc_counter(void)
         int64_t v = 0;
         if (CALL(ipc_counter_add, c, 5, &v) == 0 && v != 5)
             problem("ipc_counter_add(5) on a new counter gave %" PRId64, v);
+        ipc_counter_free(c);
+    }
+    EXPECT_SEAM(-EINVAL, ipc_counter_new, &c, (enum ipc_lock_kind)9);
+    /* the racy kind, alone: no race, so every add counts */
+    if (CALL(ipc_counter_new, &c, IPC_LOCK_NONE) == 0) {
+        int64_t v = 0;
+        for (int i = 0; i < 3; i++)
+            IPC__IGNORE_RC(CALL(ipc_counter_add, c, 2, NULL));
+        if (CALL(ipc_counter_get, c, &v) == 0 && v != 6)
+            problem("counter(none): 3 adds of 2 in one process gave %" PRId64, v);
+        if (ipc_counter_kind(c) != IPC_LOCK_NONE)
+            problem("ipc_counter_kind(none) = %d", ipc_counter_kind(c));
+        counter_more(c, IPC_LOCK_NONE, "none");
         ipc_counter_free(c);
     }
 }
