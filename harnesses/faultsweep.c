@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <pthread.h>
@@ -45,7 +46,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/mman.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1691,8 +1695,306 @@ static void sock_pair(const char *text, unsigned lflags)
         IPC__IGNORE_RC(CALL(ipc_sock_unlink, &bound));
 }
 
+/* What ipc_sock_addr_format must print for an IP address, built independently
+ * with inet_ntop from the sockaddr itself. */
+static void ip_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+        snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(s4->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(s6->sin6_port));
+    } else {
+        snprintf(buf, len, "family %d", (int)ss->ss_family);
+    }
+}
+
+/* parse(text) == 0, format gives want (and its length), port as given. */
+static void addr_roundtrip(const char *text, const char *want, int port)
+{
+    struct ipc_sock_addr a;
+    char buf[IPC_SOCK_ADDRSTRLEN], ref[IPC_SOCK_ADDRSTRLEN];
+    long rc = ipc_sock_addr_parse(&a, text);
+    long n = rc == 0 ? ipc_sock_addr_format(&a, buf, sizeof(buf)) : -1;
+    if (rc != 0 || n != (long)strlen(want) || strcmp(buf, want) != 0) {
+        problem("'%s' parsed %ld, formatted %ld '%s', expected '%s'", text, rc, n,
+                n >= 0 ? buf : "", want);
+        return;
+    }
+    if (ipc_sock_addr_port(&a) != port)
+        problem("'%s': port %d, expected %d", text, ipc_sock_addr_port(&a), port);
+    if (a.family != AF_UNIX && !strchr(want, '%')) {
+        ip_text(&a.ss, ref, sizeof(ref));
+        if (strcmp(ref, buf) != 0)
+            problem("'%s' formats as '%s', inet_ntop gives '%s'", text, buf, ref);
+    }
+}
+
+/* The address helpers: round trips, every rejected form (-EINVAL, *out zeroed),
+ * truncation, and the argument validation of every socket function (no seam
+ * call is made by any of them). */
+static void sock_addr_checks(void)
+{
+    char lo[IF_NAMESIZE] = "", scoped[96];
+    addr_roundtrip("1.2.3.4:80", "1.2.3.4:80", 80);
+    addr_roundtrip("0.0.0.0:0", "0.0.0.0:0", 0);
+    addr_roundtrip("localhost:65535", "127.0.0.1:65535", 65535);
+    addr_roundtrip("[::1]:7", "[::1]:7", 7);
+    addr_roundtrip("[2001:db8::ff00:42:8329]:443", "[2001:db8::ff00:42:8329]:443", 443);
+    if (if_indextoname(1, lo)) { /* numeric and named scope ids both print the name */
+        snprintf(scoped, sizeof(scoped), "[fe80::1%%%s]:5", lo);
+        addr_roundtrip("[fe80::1%1]:5", scoped, 5);
+        addr_roundtrip(scoped, scoped, 5);
+    }
+    if (!if_indextoname(60000, scoped)) /* no such interface: the number */
+        addr_roundtrip("[fe80::1%60000]:5", "[fe80::1%60000]:5", 5);
+    addr_roundtrip("unix:/tmp/x.sock", "unix:/tmp/x.sock", -EINVAL);
+    addr_roundtrip("unix:@ab", "unix:@ab", -EINVAL);
+    addr_roundtrip("unix:@a\001b", "unix:@a?b", -EINVAL);
+    char longp[200];
+    snprintf(longp, sizeof(longp), "unix:/%0*d", 107, 0); /* 108 bytes: no room for the NUL */
+    char longa[200];
+    snprintf(longa, sizeof(longa), "unix:@%0*d", 108, 0);
+    const char *const bad[] = {"",
+                               "1.2.3.4",
+                               "1.2.3.4:",
+                               "1.2.3.4:123456",
+                               "1.2.3.4:65536",
+                               "1.2.3.4:+1",
+                               "1.2.3.4: 1",
+                               "1.2.3.4:8x",
+                               "host.example:80",
+                               "::1:80",
+                               ":80",
+                               "1234567890123456:80",
+                               "[::1]80",
+                               "[::1",
+                               "[::1]:x",
+                               "[]:1",
+                               "[::1%]:1",
+                               "[::1%no-such-if0]:1",
+                               "[zz::1]:1",
+                               "[0123456789012345678901234567890123456789012345678901234567]:1",
+                               "unix:",
+                               "unix:@",
+                               longp,
+                               longa};
+    struct ipc_sock_addr a;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(bad); i++) {
+        memset(&a, 0x5a, sizeof(a));
+        long rc = ipc_sock_addr_parse(&a, bad[i]);
+        if (rc != -EINVAL || a.family != 0 || a.len != 0)
+            problem("'%s' parsed as %ld (family %d), expected -EINVAL and a zeroed address", bad[i],
+                    rc, a.family);
+    }
+    EXPECT(-EINVAL, ipc_sock_addr_parse, NULL, "1.2.3.4:1");
+    EXPECT(-EINVAL, ipc_sock_addr_parse, &a, NULL);
+    /* host + port */
+    static const struct {
+        const char *host;
+        int port;
+        const char *want;
+    } hp[] = {{"127.0.0.1", 80, "127.0.0.1:80"},
+              {"::1", 7, "[::1]:7"},
+              {"[::1]", 8, "[::1]:8"},
+              {"localhost", 0, "127.0.0.1:0"},
+              {"unix:@hp", 99, "unix:@hp"}};
+    char buf[IPC_SOCK_ADDRSTRLEN];
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(hp); i++)
+        if (ipc_sock_addr_from_host_port(&a, hp[i].host, hp[i].port) != 0 ||
+            ipc_sock_addr_format(&a, buf, sizeof(buf)) != (int)strlen(hp[i].want) ||
+            strcmp(buf, hp[i].want) != 0)
+            problem("host '%s' port %d does not give '%s'", hp[i].host, hp[i].port, hp[i].want);
+    EXPECT(-EINVAL, ipc_sock_addr_from_host_port, NULL, "::1", 1);
+    EXPECT(-EINVAL, ipc_sock_addr_from_host_port, &a, NULL, 1);
+    EXPECT(-EINVAL, ipc_sock_addr_from_host_port, &a, "::1", -1);
+    EXPECT(-EINVAL, ipc_sock_addr_from_host_port, &a, "::1", 65536);
+    EXPECT(-EINVAL, ipc_sock_addr_from_host_port, &a, "[::1", 1);
+    EXPECT(-EINVAL, ipc_sock_addr_from_host_port, &a, "host.example", 1);
+    EXPECT(-EINVAL, ipc_sock_addr_from_host_port, &a, "", 1);
+    if (a.family != 0)
+        problem("a rejected host left the address filled");
+    /* format: truncation, NULL, unknown family, an unnamed Unix address */
+    if (ipc_sock_addr_parse(&a, "127.0.0.1:6380") == 0) {
+        EXPECT(-ENOSPC, ipc_sock_addr_format, &a, buf, 4);
+        if (strcmp(buf, "127") != 0)
+            problem("a truncated format holds '%s', expected '127'", buf);
+        EXPECT(-ENOSPC, ipc_sock_addr_format, &a, NULL, 0);
+        EXPECT(-EINVAL, ipc_sock_addr_format, &a, NULL, 8);
+        EXPECT(14, ipc_sock_addr_format, &a, buf, 15);
+    }
+    EXPECT(-EINVAL, ipc_sock_addr_format, NULL, buf, sizeof(buf));
+    EXPECT(-EINVAL, ipc_sock_addr_port, NULL);
+    struct ipc_sock_addr odd;
+    memset(&odd, 0, sizeof(odd));
+    odd.family = odd.ss.ss_family = AF_APPLETALK;
+    odd.len = 16;
+    EXPECT(-EINVAL, ipc_sock_addr_format, &odd, buf, sizeof(buf));
+    odd.family = odd.ss.ss_family = AF_UNIX;
+    odd.len = sizeof(sa_family_t);
+    EXPECT(5, ipc_sock_addr_format, &odd, buf, sizeof(buf));
+    if (strcmp(buf, "unix:") != 0)
+        problem("an unnamed Unix address formats as '%s'", buf);
+    /* structurally invalid addresses and flags for every creating call */
+    struct ipc_sock_addr ok, mism, badlen, shortun;
+    if (ipc_sock_addr_parse(&ok, "127.0.0.1:0") < 0)
+        return;
+    mism = ok;
+    mism.family = AF_INET6;
+    badlen = ok;
+    badlen.len = 4;
+    memset(&shortun, 0, sizeof(shortun));
+    shortun.family = shortun.ss.ss_family = AF_UNIX;
+    shortun.len = sizeof(sa_family_t);
+    const struct ipc_sock_addr *inval[] = {NULL, &mism, &badlen, &shortun, &odd};
+    odd.family = odd.ss.ss_family = AF_APPLETALK;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(inval); i++) {
+        EXPECT(-EINVAL, ipc_sock_listen, inval[i], 0, 0, NULL);
+        EXPECT(-EINVAL, ipc_sock_bind_dgram, inval[i], 0, NULL);
+        EXPECT(-EINVAL, ipc_sock_connect, inval[i], SOCK_STREAM, 0, 0);
+        if (inval[i])
+            EXPECT(-EINVAL, ipc_sock_sendto, 0, "x", 1, inval[i]);
+    }
+    EXPECT(-EINVAL, ipc_sock_listen, &ok, 0, 0x100, NULL);
+    EXPECT(-EINVAL, ipc_sock_bind_dgram, &ok, 0x100, NULL);
+    EXPECT(-EINVAL, ipc_sock_connect, &ok, SOCK_RAW, 0, 0);
+    EXPECT(-EINVAL, ipc_sock_connect, &ok, SOCK_STREAM, 0, IPC_SOCK_REUSEPORT);
+    EXPECT(-EINVAL, ipc_sock_dgram_open, AF_APPLETALK, 0);
+    EXPECT(-EINVAL, ipc_sock_dgram_open, AF_INET, IPC_SOCK_REUSEPORT);
+    EXPECT(-EINVAL, ipc_sock_accept, -1, 0, NULL);
+    EXPECT(-EINVAL, ipc_sock_accept, 0, IPC_SOCK_V6ONLY, NULL);
+    EXPECT(-EINVAL, ipc_sock_send, 0, NULL, 1);
+    EXPECT(-EINVAL, ipc_sock_send_all, 0, NULL, 1);
+    EXPECT(-EINVAL, ipc_sock_send_all, 0, buf, (size_t)SSIZE_MAX + 1);
+    EXPECT(0, ipc_sock_send_all, -1, NULL, 0); /* nothing to send: no syscall */
+    EXPECT(-EINVAL, ipc_sock_recv, 0, NULL, 1);
+    EXPECT(-EINVAL, ipc_sock_recv, 0, buf, 0);
+    EXPECT(-EINVAL, ipc_sock_sendto, 0, NULL, 1, NULL);
+    EXPECT(-EINVAL, ipc_sock_recvfrom, 0, NULL, 1, NULL);
+    EXPECT(-EINVAL, ipc_sock_recvfrom, 0, buf, (size_t)SSIZE_MAX + 1, NULL);
+    EXPECT(-EBADF, ipc_sock_set_nonblock, -1, 1);
+    EXPECT(-EINVAL, ipc_sock_local_addr, 0, NULL);
+    EXPECT(-EINVAL, ipc_sock_peer_addr, 0, NULL);
+    /* unlink: only Unix paths, only sockets */
+    EXPECT(-EINVAL, ipc_sock_unlink, NULL);
+    EXPECT(0, ipc_sock_unlink, &ok);
+    if (ipc_sock_addr_parse(&a, "unix:@fs-unlink") == 0)
+        EXPECT(0, ipc_sock_unlink, &a);
+    char path[96];
+    tmp_path(path, sizeof(path), "notsock");
+    snprintf(buf, sizeof(buf), "unix:%s", path);
+    if (ipc_sock_addr_parse(&a, buf) == 0) {
+        EXPECT(0, ipc_sock_unlink, &a); /* missing */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+            EXPECT(-ENOTSOCK, ipc_sock_unlink, &a);
+            /* UNLINK_STALE never removes what is not a socket */
+            long l = CALL(ipc_sock_listen, &a, 0, IPC_SOCK_UNLINK_STALE, NULL);
+            if (l >= 0) {
+                problem("listening on a regular file's path succeeded");
+                close((int)l);
+            }
+            if (access(path, F_OK) != 0)
+                problem("a regular file was removed by ipc_sock_unlink/UNLINK_STALE");
+            unlink(path);
+        }
+        a.len = sizeof(struct sockaddr_un) + 1;
+        EXPECT(-EINVAL, ipc_sock_unlink, &a);
+    }
+}
+
+/* Refusals, a busy address, a full Unix backlog, empty non-blocking accepts. */
+static void sock_refusals(void)
+{
+    struct ipc_sock_addr a, bound;
+    char text[128];
+    /* a TCP port nobody listens on any more */
+    if (CALL(ipc_sock_addr_parse, &a, "127.0.0.1:0") < 0)
+        return;
+    int l = (int)CALL(ipc_sock_listen, &a, 0, IPC_SOCK_NONBLOCK, &bound);
+    if (l >= 0) {
+        struct sockaddr_storage raw;
+        socklen_t rl = sizeof(raw);
+        char ref[IPC_SOCK_ADDRSTRLEN];
+        if (getsockname(l, (struct sockaddr *)&raw, &rl) == 0 &&
+            ipc_sock_addr_format(&bound, text, sizeof(text)) > 0) {
+            ip_text(&raw, ref, sizeof(ref));
+            if (strcmp(ref, text) != 0)
+                problem("ipc_sock_listen's bound address '%s', getsockname says '%s'", text, ref);
+        }
+        EXPECT_SEAM(-EAGAIN, ipc_sock_accept, l, 0, NULL);
+        EXPECT_SEAM(-EADDRINUSE, ipc_sock_listen, &bound, 0, 0, NULL);
+        EXPECT_SEAM(-ENOTCONN, ipc_sock_peer_addr, l, &a);
+        close(l);
+        uint64_t before = injected_so_far();
+        long c = CALL(ipc_sock_connect, &bound, SOCK_STREAM, 2000, 0);
+        if (c >= 0) /* someone else took the port meanwhile */
+            close((int)c);
+        else
+            expect_rc_seam("ipc_sock_connect", before, c, -ECONNREFUSED);
+    }
+    /* Unix: a missing path, an abstract name nobody binds, a stale socket file */
+    tmp_path(text, sizeof(text), "nobody.sock");
+    memmove(text + 5, text, strlen(text) + 1);
+    memcpy(text, "unix:", 5);
+    if (CALL(ipc_sock_addr_parse, &a, text) == 0)
+        EXPECT_SEAM(-ENOENT, ipc_sock_connect, &a, SOCK_STREAM, 1000, 0);
+    snprintf(text, sizeof(text), "unix:@faultsweep-%d-nobody", (int)g_pid);
+    if (CALL(ipc_sock_addr_parse, &a, text) == 0)
+        EXPECT_SEAM(-ECONNREFUSED, ipc_sock_connect, &a, SOCK_STREAM, 0, 0);
+    /* a full backlog: a zero-timeout connect does not wait for room */
+    snprintf(text, sizeof(text), "unix:@faultsweep-%d-full", (int)g_pid);
+    if (CALL(ipc_sock_addr_parse, &a, text) < 0)
+        return;
+    l = (int)CALL(ipc_sock_listen, &a, 1, 0, NULL);
+    if (l < 0)
+        return;
+    int fds[8], nfd = 0;
+    long rc = 0;
+    while (nfd < 8) {
+        rc = CALL(ipc_sock_connect, &a, SOCK_STREAM, 0, IPC_SOCK_NONBLOCK);
+        if (rc < 0)
+            break;
+        fds[nfd++] = (int)rc;
+    }
+    if (rc != -ETIMEDOUT && !(rc < 0 && injected_so_far()))
+        problem("unix connect to a full backlog: %ld after %d connections, expected -ETIMEDOUT", rc,
+                nfd);
+    /* the first queued connection is accepted and works */
+    if (nfd > 0) {
+        int s = (int)CALL(ipc_sock_accept, l, IPC_SOCK_NONBLOCK, NULL);
+        if (s >= 0) {
+            if (CALL(ipc_sock_send_all, fds[0], "hi", 2) == 2) {
+                char b[4];
+                size_t got = 0;
+                long r = 0;
+                while (got < 2) {
+                    struct pollfd pfd = {.fd = s, .events = POLLIN};
+                    r = poll(&pfd, 1, 2000) == 1 ? CALL(ipc_sock_recv, s, b + got, 2 - got) : -1;
+                    if (r <= 0)
+                        break;
+                    got += (size_t)r;
+                }
+                if (r >= 0 && (got != 2 || memcmp(b, "hi", 2) != 0))
+                    problem("the accepted backlog connection received %zu bytes", got);
+            }
+            close(s);
+        }
+    }
+    while (nfd > 0)
+        close(fds[--nfd]);
+    close(l);
+}
+
 static void sc_sock_tcp(void)
 {
+    sock_addr_checks();
+    sock_refusals();
     struct ipc_sock_addr a;
     char text[IPC_SOCK_ADDRSTRLEN];
     if (CALL(ipc_sock_addr_from_host_port, &a, "localhost", 6380) == 0 &&
