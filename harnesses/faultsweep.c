@@ -1661,10 +1661,21 @@ static void sock_pair(const char *text, unsigned lflags)
         if (s < 0) /* the connection stays queued: a second accept gets it */
             s = (int)CALL(ipc_sock_accept, l, 0, &peer);
         if (s >= 0) {
-            IPC__IGNORE_RC(CALL(ipc_sock_local_addr, c, &la));
-            IPC__IGNORE_RC(CALL(ipc_sock_peer_addr, s, &la));
+            /* the client's own address is the server's view of its peer, and the
+             * accepted peer is the same again */
+            struct ipc_sock_addr pa;
+            char t1[IPC_SOCK_ADDRSTRLEN], t2[IPC_SOCK_ADDRSTRLEN], t3[IPC_SOCK_ADDRSTRLEN];
+            if (CALL(ipc_sock_local_addr, c, &la) == 0 && CALL(ipc_sock_peer_addr, s, &pa) == 0 &&
+                (ipc_sock_addr_format(&la, t1, sizeof(t1)) < 0 ||
+                 ipc_sock_addr_format(&pa, t2, sizeof(t2)) < 0 ||
+                 ipc_sock_addr_format(&peer, t3, sizeof(t3)) < 0 || strcmp(t1, t2) != 0 ||
+                 strcmp(t1, t3) != 0))
+                problem("%s: client local '%s', server peer '%s', accepted peer '%s'", text, t1, t2,
+                        t3);
             if (bound.family != AF_UNIX)
                 IPC__IGNORE_RC(CALL(ipc_sock_set_nodelay, c, 1));
+            else
+                EXPECT_SEAM(-EOPNOTSUPP, ipc_sock_set_nodelay, c, 1);
             bool clean = stream_roundtrip(text, c, s, 20000);
             long k = clean ? CALL(ipc_sock_send, s, "pong", 4) : -1;
             if (k > 0) {
@@ -2042,6 +2053,29 @@ static void sc_sock_unix(void)
         if (l >= 0)
             close(l);
     }
+    /* a live listener's path is not stale: -EADDRINUSE, and it keeps working */
+    l = (int)CALL(ipc_sock_listen, &a, 0, IPC_SOCK_UNLINK_STALE, NULL);
+    if (l >= 0) {
+        uint64_t before = injected_so_far();
+        long l2 = CALL(ipc_sock_listen, &a, 0, IPC_SOCK_UNLINK_STALE, NULL);
+        /* (an injected ECONNREFUSED on the probe makes it look stale, as a
+         * listener between bind and listen would: then it is taken over) */
+        if (l2 >= 0) {
+            if (injected_so_far() == before)
+                problem("UNLINK_STALE took over the path of a live listener");
+            close((int)l2);
+        } else {
+            expect_rc_seam("ipc_sock_listen", before, l2, -EADDRINUSE);
+        }
+        long c = CALL(ipc_sock_connect, &a, SOCK_STREAM, 1000, 0);
+        if (c >= 0)
+            close((int)c);
+        else if ((c == -ENOENT || c == -ECONNREFUSED) && injected_so_far() == before)
+            problem("the live listener's path was removed or replaced (%s)", ipc_errname((int)c));
+        close(l);
+        if (CALL(ipc_sock_unlink, &a) == 0 && access(text + 5, F_OK) == 0)
+            problem("ipc_sock_unlink returned 0 with the socket file present");
+    }
     IPC__IGNORE_RC(CALL(ipc_sock_unlink, &a));
     if (access(text + 5, F_OK) == 0) {
         problem("%s is left behind", text + 5);
@@ -2095,8 +2129,54 @@ static void dgram_exchange(const char *text, int family)
     close(b);
 }
 
+/* Datagram edge cases on a bound receiver: a datagram longer than the buffer is
+ * -EMSGSIZE with its first bytes delivered and consumed; a zero-length datagram
+ * reads as 0; an unbound Unix sender reads as "unix:". */
+static void dgram_edges(const char *text, int family)
+{
+    struct ipc_sock_addr a, bound, from;
+    if (CALL(ipc_sock_addr_parse, &a, text) < 0)
+        return;
+    int b = (int)CALL(ipc_sock_bind_dgram, &a, 0, &bound);
+    if (b < 0)
+        return;
+    int c = family == AF_UNIX ? socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)
+                              : (int)CALL(ipc_sock_dgram_open, family, IPC_SOCK_NONBLOCK);
+    if (c >= 0) {
+        char buf[8];
+        if (CALL(ipc_sock_sendto, c, "truncated", 9, &bound) == 9) {
+            memset(buf, 0, sizeof(buf));
+            long r = CALL(ipc_sock_recvfrom, b, buf, 3, &from);
+            if (r == -EAGAIN || r == -ECONNREFUSED) /* injected: still queued */
+                r = CALL(ipc_sock_recvfrom, b, buf, 3, &from);
+            if (r != -EMSGSIZE || memcmp(buf, "tru", 3) != 0 || buf[3] != 0)
+                problem("%s: a 9-byte datagram into 3 bytes gave %ld '%.8s'", text, r, buf);
+            char t[IPC_SOCK_ADDRSTRLEN];
+            if (family == AF_UNIX && r == -EMSGSIZE &&
+                (ipc_sock_addr_format(&from, t, sizeof(t)) != 5 || strcmp(t, "unix:") != 0))
+                problem("%s: an unbound sender reads as '%s', expected 'unix:'", text, t);
+        }
+        if (CALL(ipc_sock_sendto, c, "", 0, &bound) == 0) {
+            long r = CALL(ipc_sock_recvfrom, b, buf, sizeof(buf), NULL);
+            if (r == -EAGAIN || r == -ECONNREFUSED)
+                r = CALL(ipc_sock_recvfrom, b, buf, sizeof(buf), NULL);
+            if (r != 0)
+                problem("%s: a zero-length datagram read as %ld", text, r);
+        }
+        close(c);
+    }
+    close(b);
+}
+
 static void sc_sock_udp(void)
 {
+    dgram_edges("127.0.0.1:0", AF_INET);
+    char edge[64];
+    snprintf(edge, sizeof(edge), "unix:@faultsweep-%d-e", (int)g_pid);
+    dgram_edges(edge, AF_UNIX);
+    int v6 = (int)CALL(ipc_sock_dgram_open, AF_INET6, 0);
+    if (v6 >= 0)
+        close(v6);
     dgram_exchange("127.0.0.1:0", AF_INET);
     char text[64];
     snprintf(text, sizeof(text), "unix:@faultsweep-%d-d", (int)g_pid);
