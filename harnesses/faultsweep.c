@@ -2183,6 +2183,12 @@ static void sc_sock_udp(void)
     dgram_exchange(text, AF_UNIX);
 }
 
+static int fn_mp5(void *arg)
+{
+    (void)arg;
+    return 5;
+}
+
 static int pool_fn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
                    void *arg)
 {
@@ -2194,8 +2200,17 @@ static int pool_fn(const void *in, size_t in_len, void *out, size_t out_cap, siz
     if (in_len == 4 && memcmp(in, "hang", 4) == 0)
         for (;;)
             pause();
+    if (in_len == 4 && memcmp(in, "over", 4) == 0) { /* claims more than out_cap */
+        *out_len = out_cap + 1;
+        return 0;
+    }
     if (in_len > out_cap)
         return -EOVERFLOW;
+    if (in_len == 3 && memcmp(in, "pos", 3) == 0) { /* a positive return is success */
+        ((char *)out)[0] = 's', ((char *)out)[1] = 'o', ((char *)out)[2] = 'p';
+        *out_len = 3;
+        return 5;
+    }
     for (size_t i = 0; i < in_len; i++)
         ((char *)out)[i] = ((const char *)in)[in_len - 1 - i];
     *out_len = in_len;
@@ -2287,10 +2302,127 @@ static void pool_two_collectors(ipc_pool *p)
         ipc_pool_result_free(&r);
 }
 
+/* Argument validation of pool.h on NULL objects: exact codes, *out NULL. No seam
+ * call. */
+static void pool_args(void)
+{
+    ipc_pool *p = (ipc_pool *)&p;
+    struct ipc_pool_options o = {.workers = 1};
+    EXPECT(-EINVAL, ipc_pool_new, NULL, pool_fn, NULL, NULL);
+    EXPECT(-EINVAL, ipc_pool_new, &p, NULL, NULL, NULL);
+    if (p)
+        problem("a failed ipc_pool_new left *out set");
+    o.flags = 1;
+    EXPECT(-EINVAL, ipc_pool_new, &p, pool_fn, NULL, &o);
+    o = (struct ipc_pool_options){.workers = IPC_POOL_MAX_WORKERS + 1};
+    EXPECT(-EINVAL, ipc_pool_new, &p, pool_fn, NULL, &o);
+    o = (struct ipc_pool_options){.workers = 1, .max_in = IPC_POOL_MAX_BYTES + 1};
+    EXPECT(-EINVAL, ipc_pool_new, &p, pool_fn, NULL, &o);
+    o = (struct ipc_pool_options){.workers = 1, .max_out = IPC_POOL_MAX_BYTES + 1};
+    EXPECT(-EINVAL, ipc_pool_new, &p, pool_fn, NULL, &o);
+    uint64_t id;
+    struct ipc_pool_result r;
+    struct ipc_pool_buf b = {"x", 1};
+    pid_t pids[2];
+    EXPECT(-EINVAL, ipc_pool_submit, NULL, "x", 1, &id);
+    EXPECT(-EINVAL, ipc_pool_collect, NULL, 0, &r);
+    EXPECT(-EINVAL, ipc_pool_map, NULL, &b, 1, &r);
+    EXPECT(-EINVAL, ipc_pool_close, NULL, 0);
+    EXPECT(-EINVAL, ipc_pool_terminate, NULL);
+    EXPECT(-EINVAL, ipc_pool_pids, NULL, pids, 2);
+    EXPECT(0, ipc_pool_replacements, NULL);
+    ipc_pool_free(NULL);
+    ipc_pool_result_free(NULL);
+    /* process objects */
+    ipc_mp_process *m = (ipc_mp_process *)&m;
+    struct ipc_mp_process_options mo = {.flags = 1};
+    struct ipc_proc_status st;
+    EXPECT(-EINVAL, ipc_mp_process_new, NULL, fn_mp5, NULL, NULL);
+    EXPECT(-EINVAL, ipc_mp_process_new, &m, NULL, NULL, NULL);
+    if (m)
+        problem("a failed ipc_mp_process_new left *out set");
+    EXPECT(-EINVAL, ipc_mp_process_new, &m, fn_mp5, NULL, &mo);
+    EXPECT(-EINVAL, ipc_mp_process_start, NULL);
+    EXPECT(-EINVAL, ipc_mp_process_join, NULL, 0, &st);
+    EXPECT(-EINVAL, ipc_mp_process_terminate, NULL);
+    EXPECT(-EINVAL, ipc_mp_process_kill, NULL);
+    EXPECT(-EINVAL, ipc_mp_process_is_alive, NULL);
+    EXPECT(0, ipc_mp_process_pid, NULL);
+    ipc_mp_process_free(NULL);
+}
+
+/* Argument validation that needs a live pool (no task is queued by any). */
+static void pool_args_live(ipc_pool *p)
+{
+    static char big[4097];
+    uint64_t id;
+    struct ipc_pool_result r, res[2];
+    struct ipc_pool_buf nul = {NULL, 1}, huge = {big, sizeof(big)};
+    EXPECT(-EINVAL, ipc_pool_submit, p, "x", 1, NULL);
+    EXPECT(-EINVAL, ipc_pool_submit, p, NULL, 1, &id);
+    EXPECT(-EMSGSIZE, ipc_pool_submit, p, big, sizeof(big), &id);
+    EXPECT(-EINVAL, ipc_pool_collect, p, -2, &r);
+    EXPECT(-EINVAL, ipc_pool_collect, p, 0, NULL);
+    EXPECT(-EINVAL, ipc_pool_map, p, NULL, 1, res);
+    EXPECT(-EINVAL, ipc_pool_map, p, &nul, 1, NULL);
+    EXPECT(-EINVAL, ipc_pool_map, p, &nul, 1, res);
+    EXPECT(-EMSGSIZE, ipc_pool_map, p, &huge, 1, res);
+    EXPECT(0, ipc_pool_map, p, &huge, 0, res); /* nothing to do */
+    EXPECT(-EINVAL, ipc_pool_close, p, -2);
+    EXPECT(-EINVAL, ipc_pool_pids, p, NULL, 1);
+    pid_t all[4], one[1];
+    int n = ipc_pool_pids(p, all, 4), n0 = ipc_pool_pids(p, NULL, 0), n1 = ipc_pool_pids(p, one, 1);
+    if (n0 != n || n1 != n || (n > 0 && one[0] != all[0]))
+        problem("ipc_pool_pids: %d with room, %d with none, %d with room for one", n, n0, n1);
+    for (int i = 0; i < n && i < 4; i++)
+        if (kill(all[i], 0) != 0)
+            problem("ipc_pool_pids: worker %d is not a live process", (int)all[i]);
+}
+
+/* close with a deadline already past while a task hangs: -ETIMEDOUT, the task is
+ * cancelled, and the closed pool refuses new work. */
+static void pool_close_deadline(void)
+{
+    struct ipc_pool_options o = {.workers = 1, .max_pending = 1};
+    ipc_pool *p;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o) < 0)
+        return;
+    uint64_t id, id2;
+    if (CALL(ipc_pool_submit, p, "hang", 4, &id) == 0) {
+        EXPECT(-EAGAIN, ipc_pool_submit, p, "x", 1, &id2); /* max_pending 1 */
+        long rc = CALL(ipc_pool_close, p, 0);
+        if (rc != -ETIMEDOUT)
+            problem("ipc_pool_close(0) with a hanging task returned %ld, expected -ETIMEDOUT", rc);
+        struct ipc_pool_result r;
+        rc = CALL(ipc_pool_collect, p, 1000, &r);
+        if (rc != 0 || r.id != id || r.status != -ECANCELED)
+            problem("the task cut short by close: collect %ld, status %d", rc,
+                    rc == 0 ? r.status : 0);
+        if (rc == 0)
+            ipc_pool_result_free(&r);
+        EXPECT(-ENOENT, ipc_pool_collect, p, 0, &r);
+    } else {
+        IPC__IGNORE_RC(CALL(ipc_pool_close, p, 0));
+    }
+    struct ipc_pool_buf b = {"x", 1};
+    struct ipc_pool_result res[1];
+    EXPECT(-EPIPE, ipc_pool_submit, p, "x", 1, &id2);
+    EXPECT(-EPIPE, ipc_pool_map, p, &b, 1, res);
+    EXPECT(0, ipc_pool_close, p, 1000); /* already stopped */
+    EXPECT(0, ipc_pool_terminate, p);
+    EXPECT(0, ipc_pool_pids, p, NULL, 0);
+    ipc_pool_free(p);
+}
+
 static void sc_pool(void)
 {
-    static const char *const inputs[] = {"alpha", "beta", "fail", "gamma", "delta", "die"};
-    enum { NIN = 6 };
+    pool_args();
+    pool_close_deadline();
+    static const char *const inputs[] = {"alpha", "beta", "fail", "gamma", "delta",
+                                         "die",   "",     "over", "pos"};
+    /* each task's status without faults */
+    static const int want[] = {0, 0, -EDOM, 0, 0, IPC_ECHILDLOST, 0, -EOVERFLOW, 0};
+    enum { NIN = 9 };
     struct ipc_pool_options o = {.workers = 2, .max_in = 4096, .max_out = 4096};
     ipc_pool *p;
     if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o) < 0)
@@ -2299,6 +2431,7 @@ static void sc_pool(void)
     long np = CALL(ipc_pool_pids, p, pids, 4);
     if (np > 2)
         problem("ipc_pool_pids: %ld workers in a pool of 2", np);
+    pool_args_live(p);
     uint64_t ids[NIN];
     bool acked[NIN], seen[NIN];
     for (int i = 0; i < NIN; i++) {
@@ -2323,12 +2456,18 @@ static void sc_pool(void)
             problem("task %d ('%s') returned twice", i, inputs[i]);
         } else {
             seen[i] = true;
-            if (r.status == 0 && !reversed(inputs[i], &r))
+            if (r.status == 0 && i != 8 && !reversed(inputs[i], &r))
                 problem("task '%s': wrong result", inputs[i]);
-            if (i == 2 && r.status != -EDOM && r.status == 0)
-                problem("task 'fail' succeeded");
-            if (i == 5 && r.status == 0)
-                problem("task 'die' succeeded");
+            if (r.status == 0 && i == 8 && (r.len != 3 || memcmp(r.data, "sop", 3) != 0))
+                problem("task 'pos' (returned 5): wrong result");
+            if (r.status != 0 && r.data)
+                problem("task '%s' failed (%d) with data", inputs[i], r.status);
+            /* a fault may turn any task into a worker loss or a failed copy,
+             * never into a success it was not */
+            if (r.status != want[i] &&
+                (!injected_so_far() ||
+                 (r.status != IPC_ECHILDLOST && r.status != -ENOMEM && r.status != -EAGAIN)))
+                problem("task '%s': status %d, expected %d", inputs[i], r.status, want[i]);
             if (r.status < 0)
                 note_err("ipc_pool_result.status", ipc_errname(r.status));
         }
@@ -2348,13 +2487,57 @@ static void sc_pool(void)
             ipc_pool_result_free(&res[i]);
         }
     }
-    (void)ipc_pool_replacements(p);
+    /* 'die' killed two workers, each replaced */
+    if (!injected_so_far() && ipc_pool_replacements(p) != 2)
+        problem("ipc_pool_replacements: %" PRIu64 " after two worker deaths",
+                ipc_pool_replacements(p));
+    /* a map longer than its window (4 * workers + 4 inputs in flight) */
+    enum { NMAP = 13 };
+    static const char *const words[NMAP] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6",
+                                            "m7", "m8", "m9", "ma", "mb", "mc"};
+    struct ipc_pool_buf win[NMAP];
+    struct ipc_pool_result wres[NMAP];
+    for (int i = 0; i < NMAP; i++)
+        win[i] = (struct ipc_pool_buf){words[i], 2};
+    if (CALL(ipc_pool_map, p, win, NMAP, wres) == 0) {
+        for (int i = 0; i < NMAP; i++) {
+            if ((wres[i].status == 0 && !reversed(words[i], &wres[i])) ||
+                (wres[i].status != 0 && !injected_so_far()))
+                problem("ipc_pool_map of %d: result %d is wrong (status %d)", NMAP, i,
+                        wres[i].status);
+            ipc_pool_result_free(&wres[i]);
+        }
+    }
     pool_two_collectors(p);
-    IPC__IGNORE_RC(CALL(ipc_pool_close, p, 5000));
+    /* a graceful close runs what is queued; the results stay collectable */
+    uint64_t tid[2];
+    bool tacked[2];
+    tacked[0] = CALL(ipc_pool_submit, p, "tail1", 5, &tid[0]) == 0;
+    tacked[1] = CALL(ipc_pool_submit, p, "tail2", 5, &tid[1]) == 0;
+    long crc = CALL(ipc_pool_close, p, 5000);
+    int tgot[2] = {0, 0};
+    struct ipc_pool_result tr;
+    while (CALL(ipc_pool_collect, p, 0, &tr) == 0) {
+        for (int k = 0; k < 2; k++) {
+            if (!tacked[k] || tr.id != tid[k])
+                continue;
+            tgot[k]++;
+            if (crc == 0 && tr.status == 0 && !reversed(k ? "tail2" : "tail1", &tr))
+                problem("a task drained by close has the wrong result");
+            if (crc == 0 && !injected_so_far() && tr.status != 0)
+                problem("a task drained by a clean close has status %d", tr.status);
+        }
+        ipc_pool_result_free(&tr);
+    }
+    for (int k = 0; k < 2; k++)
+        if (tgot[k] != (int)tacked[k])
+            problem("close: task %d acknowledged %d, collected %d times", k, tacked[k], tgot[k]);
+    if (crc == 0 && CALL(ipc_pool_pids, p, NULL, 0) != 0)
+        problem("workers left after a clean close");
     ipc_pool_free(p);
 
     /* terminate with a task in flight */
-    struct ipc_pool_options o1 = {.workers = 1, .max_in = 64, .max_out = 64};
+    struct ipc_pool_options o1 = {.workers = 1}; /* default byte limits */
     if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
         return;
     uint64_t id;
@@ -2390,14 +2573,57 @@ static void sc_pool(void)
     ipc_pool_free(p);
 }
 
-static int fn_mp5(void *arg)
+/* The object's state machine: not started, running, ended but not joined,
+ * joined; each call's documented result in each state. */
+static void mp_states(void)
 {
-    (void)arg;
-    return 5;
+    ipc_mp_process *p;
+    struct ipc_proc_status st;
+    if (CALL(ipc_mp_process_new, &p, fn_pause, NULL, NULL) < 0)
+        return;
+    EXPECT(-EINVAL, ipc_mp_process_join, p, 0, &st);
+    EXPECT(-EINVAL, ipc_mp_process_terminate, p);
+    EXPECT(-EINVAL, ipc_mp_process_kill, p);
+    EXPECT(0, ipc_mp_process_is_alive, p);
+    EXPECT(0, ipc_mp_process_pid, p);
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        EXPECT(-EALREADY, ipc_mp_process_start, p);
+        EXPECT(-EINVAL, ipc_mp_process_join, p, -2, &st);
+        EXPECT_SEAM(-ETIMEDOUT, ipc_mp_process_join, p, 0, &st);
+        if (CALL(ipc_mp_process_kill, p) == 0 && CALL(ipc_mp_process_join, p, -1, NULL) == 0) {
+            EXPECT(-ESRCH, ipc_mp_process_terminate, p);
+            EXPECT(-ESRCH, ipc_mp_process_kill, p);
+            EXPECT(0, ipc_mp_process_is_alive, p);
+            /* the stored status, again */
+            if (CALL(ipc_mp_process_join, p, 0, &st) != 0 || !st.signaled || st.signal != SIGKILL)
+                problem("a second join: raw status %#x, expected SIGKILL", st.raw);
+        }
+    }
+    ipc_mp_process_free(p);
+    /* ended, not joined: is_alive reaps it and join still reports its status */
+    if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
+        return;
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        /* wait for the exit without reaping it (WNOWAIT) */
+        while (waitid(P_PID, (id_t)ipc_mp_process_pid(p), &si, WEXITED | WNOWAIT) < 0 &&
+               errno == EINTR)
+            ;
+        long alive = CALL(ipc_mp_process_is_alive, p);
+        if (alive != 0 && !(alive < 0 && injected_so_far()))
+            problem("ipc_mp_process_is_alive of an ended child returned %ld", alive);
+        if (CALL(ipc_mp_process_join, p, 0, &st) == 0 && !(st.exited && st.code == 5))
+            problem("join after is_alive reaped: raw status %#x, expected exit 5", st.raw);
+        if (ipc_mp_process_pid(p) <= 0)
+            problem("ipc_mp_process_pid is not kept after reaping");
+    }
+    ipc_mp_process_free(p);
 }
 
 static void sc_mp_process(void)
 {
+    mp_states();
     ipc_mp_process *p;
     if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
         return;
