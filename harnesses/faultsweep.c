@@ -1013,6 +1013,25 @@ static void sig_semantics(const sigset_t *orig)
         if (rc > 0 && rc != SIGUSR2)
             problem("ipc_sig_wait(out NULL) returned %ld, expected SIGUSR2", rc);
     }
+    /* a POSIX timer's signal carries SI_TIMER and the sigevent's value */
+    struct sigevent sev;
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGRTMIN;
+    sev.sigev_value.sival_int = 55;
+    timer_t tm;
+    if (timer_create(CLOCK_MONOTONIC, &sev, &tm) == 0) {
+        struct itimerspec its = {.it_value = {0, 1}};
+        if (timer_settime(tm, 0, &its, NULL) == 0) {
+            long rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+            if (rc == -EAGAIN) /* an injected timeout: one more look */
+                rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+            if (rc > 0 && (rc != SIGRTMIN || si.code != SI_TIMER || si.value != 55))
+                problem("a timer signal read as signal %ld code %d value %d", rc, si.code,
+                        si.value);
+        }
+        timer_delete(tm);
+    }
     /* SIGCHLD: the child's pid, CLD_EXITED and its exit code */
     ipc_proc *p;
     if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, NULL) == 0) {
@@ -1158,6 +1177,18 @@ static void sigsrc_more(const sigset_t *orig)
             pid = ipc_proc_pid(p);
             proc_expect_exit("sigsrc SIGCHLD child", p, 9);
         }
+        /* a timer's SIGUSR1: SI_TIMER and the sigevent's value */
+        int armed = 0, timers = 0;
+        struct sigevent sev;
+        memset(&sev, 0, sizeof(sev));
+        sev.sigev_notify = SIGEV_SIGNAL;
+        sev.sigev_signo = SIGUSR1;
+        sev.sigev_value.sival_int = 66;
+        timer_t tm;
+        bool made = timer_create(CLOCK_MONOTONIC, &sev, &tm) == 0;
+        struct itimerspec its = {.it_value = {0, 1}};
+        if (made && timer_settime(tm, 0, &its, NULL) == 0)
+            armed = 1;
         int chld = 0, errs = 0;
         for (int idle = 0; idle < 2 && errs < 3;) {
             struct ipc_sig_info si;
@@ -1166,19 +1197,29 @@ static void sigsrc_more(const sigset_t *orig)
                 idle = 0;
                 if (si.signo == SIGCHLD && si.pid == pid && si.code == CLD_EXITED && si.status == 9)
                     chld++;
+                else if (si.signo == SIGUSR1 && si.code == SI_TIMER && si.value == 66)
+                    timers++;
                 else
                     problem("sigsrc(flags %u): record signo %d pid %d code %d status %d, "
                             "expected SIGCHLD of %d with status 9",
                             flags, si.signo, (int)si.pid, si.code, si.status, (int)pid);
+            } else if (rc == 0 && timers < armed) {
+                /* the timer has not fired yet: wait for the fd */
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (poll(&pfd, 1, 2000) != 1)
+                    break;
             } else if (rc == 0) {
                 idle++;
             } else {
                 errs++;
             }
         }
-        if (!errs && chld + (int)ipc_sigsrc_dropped(s) != (pid > 0))
-            problem("sigsrc(flags %u): child exited, %d SIGCHLD records, %lu dropped", flags, chld,
-                    ipc_sigsrc_dropped(s));
+        if (made)
+            timer_delete(tm);
+        if (!errs && chld + timers + (int)ipc_sigsrc_dropped(s) != (pid > 0) + armed)
+            problem("sigsrc(flags %u): child exited, timer armed %d: %d SIGCHLD records, %d "
+                    "timer records, %lu dropped",
+                    flags, armed, chld, timers, ipc_sigsrc_dropped(s));
         int wfd = ipc_sigsrc_backend(s) == IPC_SIGSRC_SELFPIPE ? selfpipe_write_end(fd) : -1;
         if (wfd >= 0) {
             /* fill the pipe behind the library's back, then send one signal */
