@@ -35,6 +35,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <sched.h>
 #include <pthread.h>
@@ -966,6 +967,15 @@ static void sig_semantics(const sigset_t *orig)
         IPC__IGNORE_RC(CALL(ipc_sig_send, getpid(), SIGUSR2));
         IPC__IGNORE_RC(CALL(ipc_sig_restore, &prev));
     }
+    /* without prev: catch, then back to SIG_DFL with set_default(0) */
+    if (CALL(ipc_sig_catch, SIGUSR2, 0, NULL) == 0) {
+        if (sig_now(SIGUSR2).sa_handler == SIG_DFL || sig_now(SIGUSR2).sa_handler == SIG_IGN)
+            problem("ipc_sig_catch(SIGUSR2, NULL prev) installed no handler");
+        if (CALL(ipc_sig_set_default, SIGUSR2, 0, NULL) == 0 &&
+            sig_now(SIGUSR2).sa_handler != SIG_DFL)
+            problem("ipc_sig_set_default(SIGUSR2, 0) did not restore SIG_DFL");
+        sigaction(SIGUSR2, &before, NULL);
+    }
     IPC__IGNORE_RC(CALL(ipc_sig_send, getpid(), 0)); /* existence probe */
     IPC__IGNORE_RC(CALL(ipc_sig_queue, getpid(), 0, 0));
 
@@ -1007,6 +1017,35 @@ static void sig_semantics(const sigset_t *orig)
             (rc != SIGRTMIN || si.code != SI_QUEUE || si.value != 77 || si.pid != getpid()))
             problem("sigqueue(SIGRTMIN, 77) read as signal %ld code %d value %d", rc, si.code,
                     si.value);
+    }
+    if (CALL(ipc_sig_send, getpid(), SIGUSR2) == 0) {
+        long rc = CALL(ipc_sig_timedwait, &set, 1000, NULL);
+        if (rc == -EAGAIN) /* an injected timeout: one more look */
+            rc = CALL(ipc_sig_timedwait, &set, 1000, NULL);
+        if (rc > 0 && rc != SIGUSR2)
+            problem("ipc_sig_timedwait(out NULL) returned %ld, expected SIGUSR2", rc);
+    }
+    /* a message queue notification carries SI_MESGQ and the sigevent's value */
+    char qn[64];
+    snprintf(qn, sizeof(qn), "/faultsweep-%d-mq", (int)g_pid);
+    struct mq_attr at = {.mq_maxmsg = 1, .mq_msgsize = 8};
+    mqd_t q = mq_open(qn, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &at);
+    if (q != (mqd_t)-1) {
+        mq_unlink(qn);
+        struct sigevent ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = SIGRTMIN;
+        ev.sigev_value.sival_int = 88;
+        if (mq_notify(q, &ev) == 0 && mq_send(q, "m", 1, 0) == 0) {
+            long rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+            if (rc == -EAGAIN)
+                rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+            if (rc > 0 && (rc != SIGRTMIN || si.code != SI_MESGQ || si.value != 88))
+                problem("a message queue notification read as signal %ld code %d value %d", rc,
+                        si.code, si.value);
+        }
+        mq_close(q);
     }
     if (CALL(ipc_sig_send, getpid(), SIGUSR2) == 0) {
         long rc = CALL(ipc_sig_wait, &set, NULL);
@@ -1159,6 +1198,7 @@ static void sigsrc_more(const sigset_t *orig)
         if (CALL(ipc_sigsrc_new, &s, &set, flags) < 0)
             continue;
         int fd = ipc_sigsrc_fd(s);
+        EXPECT(-EINVAL, ipc_sigsrc_read, s, NULL);
         if (flags == IPC_SIGSRC_FORCE_SELFPIPE) {
             if (ipc_sigsrc_backend(s) != IPC_SIGSRC_SELFPIPE)
                 problem("IPC_SIGSRC_FORCE_SELFPIPE gave backend %d", ipc_sigsrc_backend(s));
@@ -1260,6 +1300,18 @@ static void sigsrc_more(const sigset_t *orig)
         sigprocmask(SIG_BLOCK, &set, NULL);
         while (sigtimedwait(&set, NULL, &zero) > 0)
             ;
+        sigprocmask(SIG_SETMASK, orig, NULL);
+        /* a watched signal the caller had blocked stays blocked after free */
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, SIGUSR2);
+        sigprocmask(SIG_BLOCK, &one, NULL);
+        if (CALL(ipc_sigsrc_new, &s, &one, flags) == 0) {
+            ipc_sigsrc_free(s);
+            if (!blocked_now(SIGUSR2))
+                problem("ipc_sigsrc_free(flags %u) unblocked a signal blocked before the source",
+                        flags);
+        }
         sigprocmask(SIG_SETMASK, orig, NULL);
     }
 }
@@ -1434,6 +1486,22 @@ static void sc_shm(void)
         }
         ipc_shm_free(n);
         EXPECT(-ENOENT, ipc_shm_unlink, name); /* the creator unlinked it */
+    }
+    /* ipc_shm_unlink of a live name: gone at once, the mapping stays usable */
+    if (CALL(ipc_shm_new_named, &n, name, 4096, 0) == 0) {
+        char path[96];
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        if (CALL(ipc_shm_unlink, name) == 0 && access(path, F_OK) == 0)
+            problem("ipc_shm_unlink returned 0 and the name is still there");
+        ((volatile char *)ipc_shm_base(n))[1] = 1;
+        ipc_shm_free(n);
+    }
+    /* an existing object of size 0 cannot be opened */
+    int zfd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (zfd >= 0) {
+        close(zfd);
+        EXPECT_SEAM(-EINVAL, ipc_shm_new_named, &n, name, 0, IPC_SHM_OPEN_EXISTING);
+        shm_unlink(name);
     }
     /* map_fd: a size beyond the object and an empty object are -EINVAL, a smaller
      * size maps a prefix that shares the bytes */
@@ -1636,6 +1704,10 @@ static void sc_counter(void)
             CALL(ipc_shm_mutex_lock, &g_area->mu, NULL, NULL) >= 0)
             pthread_mutex_unlock(&g_area->mu);
         counter_more(&g_area->c, g_kind, kinds[k]);
+        EXPECT(-EINVAL, ipc_counter_get, &g_area->c, NULL);
+        ipc_counter_free(&g_area->c); /* not from ipc_counter_new: a no-op */
+        if (ipc_counter_kind(&g_area->c) != (int)g_kind)
+            problem("ipc_counter_free destroyed an in-place counter");
         ipc_counter_destroy(&g_area->c);
         ipc_shm_free(r);
     }
