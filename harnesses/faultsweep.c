@@ -2346,13 +2346,23 @@ struct collector {
     long rc;
     struct ipc_pool_result r;
     _Atomic pid_t tid;
+    bool forever; /* collect with -1 instead of 5000 ms */
 };
 
 static void *collector_main(void *arg)
 {
     struct collector *c = arg;
     c->tid = (pid_t)syscall(SYS_gettid);
-    c->rc = ipc_pool_collect(c->p, 5000, &c->r);
+    c->rc = ipc_pool_collect(c->p, c->forever ? -1 : 5000, &c->r);
+    return NULL;
+}
+
+/* A thread closing the pool without a deadline. */
+static void *closer_main(void *arg)
+{
+    struct collector *c = arg;
+    c->tid = (pid_t)syscall(SYS_gettid);
+    c->rc = ipc_pool_close(c->p, -1);
     return NULL;
 }
 
@@ -2387,7 +2397,7 @@ static void pool_two_collectors(ipc_pool *p)
     bool acked[2];
     acked[0] = CALL(ipc_pool_submit, p, "p1", 2, &ids[0]) == 0;
     acked[1] = CALL(ipc_pool_submit, p, "p2", 2, &ids[1]) == 0;
-    struct collector c[2] = {{.p = p}, {.p = p}};
+    struct collector c[2] = {{.p = p}, {.p = p, .forever = true}};
     pthread_t t;
     bool threaded = pthread_create(&t, NULL, collector_main, &c[1]) == 0;
     collector_main(&c[0]);
@@ -2481,6 +2491,7 @@ static void pool_args_live(ipc_pool *p)
     EXPECT(-EINVAL, ipc_pool_map, p, &nul, 1, res);
     EXPECT(-EMSGSIZE, ipc_pool_map, p, &huge, 1, res);
     EXPECT(0, ipc_pool_map, p, &huge, 0, res); /* nothing to do */
+    EXPECT(-EINVAL, ipc_pool_map, p, &huge, SIZE_MAX, res);
     EXPECT(-EINVAL, ipc_pool_close, p, -2);
     EXPECT(-EINVAL, ipc_pool_pids, p, NULL, 1);
     pid_t all[4], one[1];
@@ -2530,7 +2541,6 @@ static void pool_close_deadline(void)
 static void sc_pool(void)
 {
     pool_args();
-    pool_close_deadline();
     static const char *const inputs[] = {"alpha", "beta", "fail", "gamma", "delta",
                                          "die",   "",     "over", "pos"};
     /* each task's status without faults */
@@ -2549,7 +2559,8 @@ static void sc_pool(void)
     bool acked[NIN], seen[NIN];
     for (int i = 0; i < NIN; i++) {
         seen[i] = false;
-        acked[i] = CALL(ipc_pool_submit, p, inputs[i], strlen(inputs[i]), &ids[i]) == 0;
+        size_t len = strlen(inputs[i]);
+        acked[i] = CALL(ipc_pool_submit, p, len ? inputs[i] : NULL, len, &ids[i]) == 0;
     }
     for (;;) {
         struct ipc_pool_result r;
@@ -2605,13 +2616,13 @@ static void sc_pool(void)
         problem("ipc_pool_replacements: %" PRIu64 " after two worker deaths",
                 ipc_pool_replacements(p));
     /* a map longer than its window (4 * workers + 4 inputs in flight) */
-    enum { NMAP = 13 };
+    enum { NMAP = 14 };
     static const char *const words[NMAP] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6",
-                                            "m7", "m8", "m9", "ma", "mb", "mc"};
+                                            "m7", "m8", "m9", "ma", "mb", "mc", ""};
     struct ipc_pool_buf win[NMAP];
     struct ipc_pool_result wres[NMAP];
-    for (int i = 0; i < NMAP; i++)
-        win[i] = (struct ipc_pool_buf){words[i], 2};
+    for (int i = 0; i < NMAP; i++) /* the last: no bytes, NULL data */
+        win[i] = (struct ipc_pool_buf){*words[i] ? words[i] : NULL, strlen(words[i])};
     if (CALL(ipc_pool_map, p, win, NMAP, wres) == 0) {
         for (int i = 0; i < NMAP; i++) {
             if ((wres[i].status == 0 && !reversed(words[i], &wres[i])) ||
@@ -2623,32 +2634,41 @@ static void sc_pool(void)
     }
     pool_two_collectors(p);
     /* a graceful close runs what is queued; the results stay collectable */
-    uint64_t tid[2];
-    bool tacked[2];
-    tacked[0] = CALL(ipc_pool_submit, p, "tail1", 5, &tid[0]) == 0;
-    tacked[1] = CALL(ipc_pool_submit, p, "tail2", 5, &tid[1]) == 0;
+    static const char *const tails[3] = {"tail1", "tail2", "tail3"};
+    uint64_t tid[3];
+    bool tacked[3];
+    for (int k = 0; k < 3; k++) /* two run at once, the third waits in the queue */
+        tacked[k] = CALL(ipc_pool_submit, p, tails[k], 5, &tid[k]) == 0;
     long crc = CALL(ipc_pool_close, p, 5000);
-    int tgot[2] = {0, 0};
+    int tgot[3] = {0, 0, 0};
     struct ipc_pool_result tr;
     while (CALL(ipc_pool_collect, p, 0, &tr) == 0) {
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             if (!tacked[k] || tr.id != tid[k])
                 continue;
             tgot[k]++;
-            if (crc == 0 && tr.status == 0 && !reversed(k ? "tail2" : "tail1", &tr))
+            if (crc == 0 && tr.status == 0 && !reversed(tails[k], &tr))
                 problem("a task drained by close has the wrong result");
             if (crc == 0 && !injected_so_far() && tr.status != 0)
                 problem("a task drained by a clean close has status %d", tr.status);
         }
         ipc_pool_result_free(&tr);
     }
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         if (tgot[k] != (int)tacked[k])
             problem("close: task %d acknowledged %d, collected %d times", k, tacked[k], tgot[k]);
     if (crc == 0 && CALL(ipc_pool_pids, p, NULL, 0) != 0)
         problem("workers left after a clean close");
     ipc_pool_free(p);
+}
 
+/* Stopping a pool: close with a past deadline, terminate with tasks running and
+ * queued while another thread collects, close cut short by terminate, free
+ * while open. */
+static void sc_pool_stop(void)
+{
+    pool_close_deadline();
+    ipc_pool *p;
     /* terminate with a task in flight */
     struct ipc_pool_options o1 = {.workers = 1}; /* default byte limits */
     if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
@@ -2666,23 +2686,69 @@ static void sc_pool(void)
         bool threaded = pthread_create(&t, NULL, collector_main, &c) == 0;
         while (threaded && !c.tid)
             sched_yield();
-        if (threaded)
-            wait_thread_blocked(c.tid);
-        IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
         if (threaded) {
-            pthread_join(t, NULL);
-            rc = ck("ipc_pool_collect", c.rc);
-            r = c.r;
-        } else {
-            rc = CALL(ipc_pool_collect, p, 1000, &r);
+            wait_thread_blocked(c.tid);
+            /* the other thread polls: a zero-timeout collect does not wait */
+            EXPECT_SEAM(-ETIMEDOUT, ipc_pool_collect, p, 0, &r);
         }
-        if (rc == 0 && r.status != -ECANCELED)
-            problem("a terminated task has status %d, not -ECANCELED", r.status);
-        if (rc == 0)
+        /* a second task waits in the queue behind the hanging one */
+        uint64_t qid = 0;
+        bool queued = CALL(ipc_pool_submit, p, "queued", 6, &qid) == 0;
+        IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
+        int got_hang = 0, got_q = 0;
+        for (int k = 0; k < 3; k++) {
+            if (k == 0 && threaded) {
+                pthread_join(t, NULL);
+                rc = ck("ipc_pool_collect", c.rc);
+                r = c.r;
+            } else {
+                rc = CALL(ipc_pool_collect, p, 1000, &r);
+            }
+            if (rc != 0)
+                break;
+            got_hang += r.id == id;
+            got_q += queued && r.id == qid;
+            if (r.status != -ECANCELED)
+                problem("a terminated task has status %d, not -ECANCELED", r.status);
             ipc_pool_result_free(&r);
-        else
-            problem("the terminated task's result is missing (%s)", ipc_errname((int)rc));
+        }
+        if (got_hang != 1 || got_q != (int)queued)
+            problem("terminate: the running task collected %d times, the queued one %d of %d",
+                    got_hang, got_q, (int)queued);
     }
+    ipc_pool_free(p);
+
+    /* close without a deadline, cut short by terminate from another thread */
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    if (CALL(ipc_pool_submit, p, "hang", 4, &id) == 0) {
+        struct collector c = {.p = p, .tid = 0};
+        pthread_t t;
+        if (pthread_create(&t, NULL, closer_main, &c) == 0) {
+            while (!c.tid)
+                sched_yield();
+            wait_thread_blocked(c.tid);
+            IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
+            pthread_join(t, NULL);
+            if (c.rc != -ECANCELED && c.rc != 0)
+                problem("ipc_pool_close cut short by terminate returned %ld, expected -ECANCELED",
+                        c.rc);
+            struct ipc_pool_result r;
+            long rc = CALL(ipc_pool_collect, p, 1000, &r);
+            if (rc != 0 || r.id != id || r.status != -ECANCELED)
+                problem("the task of a terminated close: collect %ld, status %d", rc,
+                        rc == 0 ? r.status : 0);
+            if (rc == 0)
+                ipc_pool_result_free(&r);
+        }
+    }
+    ipc_pool_free(p);
+
+    /* freed while open, with a task running and one queued: nothing is left */
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    IPC__IGNORE_RC(CALL(ipc_pool_submit, p, "a", 1, &id));
+    IPC__IGNORE_RC(CALL(ipc_pool_submit, p, "b", 1, &id));
     ipc_pool_free(p);
 }
 
@@ -2883,6 +2949,8 @@ static const struct scenario scenarios[] = {
     {"sock_unix", sc_sock_unix, "Unix stream sockets: path, abstract, stale path"},
     {"sock_udp", sc_sock_udp, "UDP and Unix datagram sockets"},
     {"pool", sc_pool, "worker pool: submit/collect/map/close, failures, deaths, terminate"},
+    {"pool_stop", sc_pool_stop,
+     "worker pool: close deadlines, terminate, close vs terminate, free"},
     {"mp_process", sc_mp_process, "process objects: start/join/terminate/kill/free"},
     {"resp", sc_resp, "RESP parser and reply buffer"},
     {"pure", sc_pure, "CRC-32C and error names (no seam calls)"},
