@@ -2357,6 +2357,23 @@ static void *collector_main(void *arg)
     return NULL;
 }
 
+/* A thread mapping one input. */
+struct mapper {
+    ipc_pool *p;
+    long rc;
+    struct ipc_pool_result res;
+    _Atomic pid_t tid;
+};
+
+static void *mapper_main(void *arg)
+{
+    struct mapper *m = arg;
+    struct ipc_pool_buf in = {"mapped", 6};
+    m->tid = (pid_t)syscall(SYS_gettid);
+    m->rc = ipc_pool_map(m->p, &in, 1, &m->res);
+    return NULL;
+}
+
 /* A thread closing the pool without a deadline. */
 static void *closer_main(void *arg)
 {
@@ -2465,6 +2482,9 @@ static void pool_args(void)
     if (m)
         problem("a failed ipc_mp_process_new left *out set");
     EXPECT(-EINVAL, ipc_mp_process_new, &m, fn_mp5, NULL, &mo);
+    mo.flags = 0;
+    if (CALL(ipc_mp_process_new, &m, fn_mp5, NULL, &mo) == 0) /* zeroed options */
+        ipc_mp_process_free(m);
     EXPECT(-EINVAL, ipc_mp_process_start, NULL);
     EXPECT(-EINVAL, ipc_mp_process_join, NULL, 0, &st);
     EXPECT(-EINVAL, ipc_mp_process_terminate, NULL);
@@ -2691,21 +2711,50 @@ static void sc_pool_stop(void)
             /* the other thread polls: a zero-timeout collect does not wait */
             EXPECT_SEAM(-ETIMEDOUT, ipc_pool_collect, p, 0, &r);
         }
-        /* a second task waits in the queue behind the hanging one */
+        /* a second task waits in the queue behind the hanging one; a second
+         * collector (no deadline) and a map wait for the polling thread */
         uint64_t qid = 0;
         bool queued = CALL(ipc_pool_submit, p, "queued", 6, &qid) == 0;
+        struct collector c2 = {.p = p, .tid = 0, .forever = true};
+        struct mapper m = {.p = p, .tid = 0};
+        pthread_t t2, t3;
+        bool th2 = threaded && pthread_create(&t2, NULL, collector_main, &c2) == 0;
+        bool th3 = threaded && pthread_create(&t3, NULL, mapper_main, &m) == 0;
+        while ((th2 && !c2.tid) || (th3 && !m.tid))
+            sched_yield();
+        if (th2)
+            wait_thread_blocked(c2.tid);
+        if (th3)
+            wait_thread_blocked(m.tid);
         IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
+        if (th3) {
+            pthread_join(t3, NULL);
+            ck("ipc_pool_map", m.rc);
+            if (m.rc == 0 && m.res.status != -ECANCELED)
+                problem("a map cut short by terminate: status %d, not -ECANCELED", m.res.status);
+            if (m.rc == 0)
+                ipc_pool_result_free(&m.res);
+            else if (m.rc != -EPIPE && m.rc != -ENOMEM)
+                problem("a map cut short by terminate returned %ld", m.rc);
+        }
         int got_hang = 0, got_q = 0;
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
             if (k == 0 && threaded) {
                 pthread_join(t, NULL);
                 rc = ck("ipc_pool_collect", c.rc);
                 r = c.r;
+            } else if (k == 1 && th2) {
+                pthread_join(t2, NULL);
+                rc = ck("ipc_pool_collect", c2.rc);
+                r = c2.r;
             } else {
                 rc = CALL(ipc_pool_collect, p, 1000, &r);
             }
-            if (rc != 0)
-                break;
+            if (rc != 0) {
+                if (k >= 2)
+                    break;
+                continue;
+            }
             got_hang += r.id == id;
             got_q += queued && r.id == qid;
             if (r.status != -ECANCELED)
@@ -2744,9 +2793,69 @@ static void sc_pool_stop(void)
     }
     ipc_pool_free(p);
 
-    /* freed while open, with a task running and one queued: nothing is left */
+    /* a worker killed while idle: the next task's write fails (EPIPE, no
+     * SIGPIPE), the worker is replaced and the task runs there; a worker killed
+     * before close: its QUIT write fails and close still returns 0 */
     if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
         return;
+    for (int round = 0; round < 2; round++) {
+        pid_t wp;
+        if (ipc_pool_pids(p, &wp, 1) != 1)
+            break;
+        kill(wp, SIGKILL);
+        siginfo_t si;
+        while (waitid(P_PID, (id_t)wp, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+            ;
+        if (round == 1) {
+            long crc = CALL(ipc_pool_close, p, 5000);
+            if (crc != 0 && !injected_so_far())
+                problem("close after its idle worker was killed returned %ld", crc);
+            EXPECT(0, ipc_pool_pids, p, NULL, 0);
+            break;
+        }
+        if (CALL(ipc_pool_submit, p, "k1", 2, &id) == 0) {
+            struct ipc_pool_result r;
+            long rc = CALL(ipc_pool_collect, p, 5000, &r);
+            if (rc != 0 || r.id != id || (r.status == 0 ? !reversed("k1", &r) : !injected_so_far()))
+                problem("a task sent to a killed idle worker: collect %ld, status %d", rc,
+                        rc == 0 ? r.status : 0);
+            if (rc == 0)
+                ipc_pool_result_free(&r);
+            if (!injected_so_far() && ipc_pool_replacements(p) != 1)
+                problem("a killed idle worker: %" PRIu64 " replacements, expected 1",
+                        ipc_pool_replacements(p));
+        }
+    }
+    ipc_pool_free(p);
+
+    /* a lone worker that dies twice on one task: IPC_ECHILDLOST (or, if the
+     * replacement cannot be forked, that fork's error) */
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    if (CALL(ipc_pool_submit, p, "die", 3, &id) == 0) {
+        struct ipc_pool_result r;
+        long rc = CALL(ipc_pool_collect, p, 5000, &r);
+        if (rc != 0 || r.id != id ||
+            (r.status != IPC_ECHILDLOST &&
+             !(injected_so_far() && (r.status == -EAGAIN || r.status == -ENOMEM ||
+                                     r.status == -EMFILE || r.status == -ENFILE))))
+            problem("a task that kills its lone worker twice: collect %ld, status %d", rc,
+                    rc == 0 ? r.status : 0);
+        if (rc == 0)
+            ipc_pool_result_free(&r);
+    }
+    ipc_pool_free(p);
+
+    /* freed while open, with a task running and one queued: nothing is left.
+     * Default worker count (one per CPU) where that is small. */
+    if (sysconf(_SC_NPROCESSORS_ONLN) <= 4)
+        o1.workers = 0;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    if (o1.workers == 0 && !injected_so_far() &&
+        ipc_pool_pids(p, NULL, 0) != (int)sysconf(_SC_NPROCESSORS_ONLN))
+        problem("a default pool has %d workers, %ld CPUs online", ipc_pool_pids(p, NULL, 0),
+                sysconf(_SC_NPROCESSORS_ONLN));
     IPC__IGNORE_RC(CALL(ipc_pool_submit, p, "a", 1, &id));
     IPC__IGNORE_RC(CALL(ipc_pool_submit, p, "b", 1, &id));
     ipc_pool_free(p);

@@ -23,6 +23,7 @@ int main(void)
 #include <sys/stat.h>
 
 #include "ipc/faults.h"
+#include "ipc/pool.h"
 #include "ipc/proc.h"
 #include "ipc/redir.h"
 #include "ipc/run.h"
@@ -220,12 +221,64 @@ static void test_sig_child_reset_query_fails(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static int reverse_fn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
+                      void *arg)
+{
+    (void)arg;
+    if (in_len > out_cap)
+        return -EOVERFLOW;
+    for (size_t i = 0; i < in_len; i++)
+        ((char *)out)[i] = ((const char *)in)[in_len - 1 - i];
+    *out_len = in_len;
+    return 0;
+}
+
+/* faultsweep --scenario pool_stop --schedule fork:5:EAGAIN: the lone worker of a
+ * pool was dead, its replacement could not be forked, so the queued task was
+ * completed with fork's error; but the collector then polled a set with no
+ * worker in it for its whole timeout (forever with -1) instead of returning the
+ * result it already had. */
+static void test_pool_failed_replacement_no_wait(void **state)
+{
+    (void)state;
+    struct ipc_pool_options o = {.workers = 1, .max_in = 64, .max_out = 64};
+    ipc_pool *p;
+    assert_int_equal(ipc_pool_new(&p, reverse_fn, NULL, &o), 0);
+    pid_t w;
+    assert_int_equal(ipc_pool_pids(p, &w, 1), 1);
+    assert_int_equal(kill(w, SIGKILL), 0);
+    siginfo_t si;
+    while (waitid(P_PID, (id_t)w, &si, WEXITED | WNOWAIT) < 0)
+        assert_int_equal(errno, EINTR);
+    uint64_t id;
+    /* the write to the dead worker fails: it is replaced in the next collect */
+    assert_int_equal(ipc_pool_submit(p, "abc", 3, &id), 0);
+    arm("fork:1:EAGAIN");
+    int64_t t0 = ipc__now_ms();
+    struct ipc_pool_result r;
+    int rc = ipc_pool_collect(p, 4000, &r);
+    int64_t took = ipc__now_ms() - t0;
+    ipc_faults_disarm();
+    assert_int_equal(injected(), 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.id, id);
+    assert_int_equal(r.status, -EAGAIN);
+    ipc_pool_result_free(&r);
+    if (took >= 2000)
+        fail_msg("collect returned its ready result after %lld ms", (long long)took);
+    ipc_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IPCT_TEST(test_run_devnull_open_eintr),        IPCT_TEST(test_run_stdin_path_dup2_retried),
-        IPCT_TEST(test_shm_ftruncate_eintr),           IPCT_TEST(test_redir_restore_ebusy),
-        IPCT_TEST(test_spawn_error_record_short_read), IPCT_TEST(test_sig_child_reset_query_fails),
+        IPCT_TEST(test_run_devnull_open_eintr),
+        IPCT_TEST(test_run_stdin_path_dup2_retried),
+        IPCT_TEST(test_shm_ftruncate_eintr),
+        IPCT_TEST(test_redir_restore_ebusy),
+        IPCT_TEST(test_spawn_error_record_short_read),
+        IPCT_TEST(test_sig_child_reset_query_fails),
+        IPCT_TEST(test_pool_failed_replacement_no_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
