@@ -49,6 +49,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/un.h>
 #include <sys/prctl.h>
@@ -1785,10 +1786,17 @@ static void sock_pair(const char *text, unsigned lflags)
                  strcmp(t1, t3) != 0))
                 problem("%s: client local '%s', server peer '%s', accepted peer '%s'", text, t1, t2,
                         t3);
-            if (bound.family != AF_UNIX)
+            if (bound.family != AF_UNIX) {
                 IPC__IGNORE_RC(CALL(ipc_sock_set_nodelay, c, 1));
-            else
+                int nd = -1;
+                socklen_t nl = sizeof(nd);
+                if (CALL(ipc_sock_set_nodelay, c, 0) == 0 &&
+                    (getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &nd, &nl) != 0 || nd != 0))
+                    problem("%s: ipc_sock_set_nodelay(0) left TCP_NODELAY %d", text, nd);
+            } else {
                 EXPECT_SEAM(-EOPNOTSUPP, ipc_sock_set_nodelay, c, 1);
+            }
+            EXPECT_SEAM(0, ipc_sock_send, c, NULL, 0); /* nothing to send */
             bool clean = stream_roundtrip(text, c, s, 20000);
             long k = clean ? CALL(ipc_sock_send, s, "pong", 4) : -1;
             if (k > 0) {
@@ -1879,6 +1887,7 @@ static void sock_addr_checks(void)
     addr_roundtrip("unix:/tmp/x.sock", "unix:/tmp/x.sock", -EINVAL);
     addr_roundtrip("unix:@ab", "unix:@ab", -EINVAL);
     addr_roundtrip("unix:@a\001b", "unix:@a?b", -EINVAL);
+    addr_roundtrip("unix:@a\177\200", "unix:@a??", -EINVAL);
     char longp[200];
     snprintf(longp, sizeof(longp), "unix:/%0*d", 107, 0); /* 108 bytes: no room for the NUL */
     char longa[200];
@@ -1903,6 +1912,7 @@ static void sock_addr_checks(void)
                                "[::1%no-such-if0]:1",
                                "[zz::1]:1",
                                "[0123456789012345678901234567890123456789012345678901234567]:1",
+                               "[0123:4567:89ab:cdef:0123:4567:89ab:cdef%0123456789012345678901]:1",
                                "unix:",
                                "unix:@",
                                longp,
@@ -1974,7 +1984,13 @@ static void sock_addr_checks(void)
     memset(&shortun, 0, sizeof(shortun));
     shortun.family = shortun.ss.ss_family = AF_UNIX;
     shortun.len = sizeof(sa_family_t);
-    const struct ipc_sock_addr *inval[] = {NULL, &mism, &badlen, &shortun, &odd};
+    struct ipc_sock_addr longun;
+    if (ipc_sock_addr_parse(&longun, "unix:/tmp/x") < 0)
+        return;
+    longun.len = sizeof(struct sockaddr_un) + 1;
+    if (ipc_sock_addr_format(&longun, buf, sizeof(buf)) != 11 || strcmp(buf, "unix:/tmp/x") != 0)
+        problem("a Unix address with an oversized length formats as '%s'", buf);
+    const struct ipc_sock_addr *inval[] = {NULL, &mism, &badlen, &shortun, &odd, &longun};
     odd.family = odd.ss.ss_family = AF_APPLETALK;
     for (size_t i = 0; i < IPC__ARRAY_SIZE(inval); i++) {
         EXPECT(-EINVAL, ipc_sock_listen, inval[i], 0, 0, NULL);
@@ -2269,10 +2285,10 @@ static void dgram_edges(const char *text, int family)
                 (ipc_sock_addr_format(&from, t, sizeof(t)) != 5 || strcmp(t, "unix:") != 0))
                 problem("%s: an unbound sender reads as '%s', expected 'unix:'", text, t);
         }
-        if (CALL(ipc_sock_sendto, c, "", 0, &bound) == 0) {
-            long r = CALL(ipc_sock_recvfrom, b, buf, sizeof(buf), NULL);
+        if (CALL(ipc_sock_sendto, c, NULL, 0, &bound) == 0) {
+            long r = CALL(ipc_sock_recvfrom, b, NULL, 0, NULL);
             if (r == -EAGAIN || r == -ECONNREFUSED)
-                r = CALL(ipc_sock_recvfrom, b, buf, sizeof(buf), NULL);
+                r = CALL(ipc_sock_recvfrom, b, NULL, 0, NULL);
             if (r != 0)
                 problem("%s: a zero-length datagram read as %ld", text, r);
         }
@@ -2284,9 +2300,28 @@ static void dgram_edges(const char *text, int family)
 static void sc_sock_udp(void)
 {
     dgram_edges("127.0.0.1:0", AF_INET);
+    dgram_edges("[::1]:0", AF_INET6);
     char edge[64];
     snprintf(edge, sizeof(edge), "unix:@faultsweep-%d-e", (int)g_pid);
     dgram_edges(edge, AF_UNIX);
+    /* a filesystem path: bound without and with the bound address; a failure
+     * after bind removes the path it created */
+    snprintf(edge, sizeof(edge), "unix:/tmp/faultsweep-%d.dgram", (int)g_pid);
+    struct ipc_sock_addr pa;
+    if (CALL(ipc_sock_addr_parse, &pa, edge) == 0) {
+        long d = CALL(ipc_sock_bind_dgram, &pa, 0, NULL);
+        if (d >= 0) {
+            close((int)d);
+            if (CALL(ipc_sock_unlink, &pa) == 0 && access(edge + 5, F_OK) == 0)
+                problem("%s: ipc_sock_unlink returned 0, the path stays", edge);
+        }
+        dgram_edges(edge, AF_UNIX);
+        IPC__IGNORE_RC(CALL(ipc_sock_unlink, &pa));
+        if (access(edge + 5, F_OK) == 0) {
+            problem("%s is left behind", edge + 5);
+            unlink(edge + 5);
+        }
+    }
     int v6 = (int)CALL(ipc_sock_dgram_open, AF_INET6, 0);
     if (v6 >= 0)
         close(v6);
