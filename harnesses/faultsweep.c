@@ -2944,9 +2944,44 @@ static void mp_states(void)
     ipc_mp_process_free(p);
 }
 
+/* A child reaped behind the object's back (waitpid on its pid, which pool.h asks
+ * callers not to do): join and is_alive report -ECHILD, never a made-up status,
+ * and free does not wait for it. */
+static void mp_reaped_elsewhere(void)
+{
+    ipc_mp_process *p;
+    if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
+        return;
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        int raw;
+        pid_t pid = ipc_mp_process_pid(p), r;
+        while ((r = waitpid(pid, &raw, 0)) < 0 && errno == EINTR)
+            ;
+        struct ipc_proc_status st;
+        if (r == pid) {
+            EXPECT_SEAM(-ECHILD, ipc_mp_process_join, p, 1000, &st);
+            EXPECT_SEAM(-ECHILD, ipc_mp_process_is_alive, p);
+        }
+    }
+    ipc_mp_process_free(p);
+    /* the same, found by is_alive first */
+    if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
+        return;
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        int raw;
+        pid_t pid = ipc_mp_process_pid(p), r;
+        while ((r = waitpid(pid, &raw, 0)) < 0 && errno == EINTR)
+            ;
+        if (r == pid)
+            EXPECT_SEAM(-ECHILD, ipc_mp_process_is_alive, p);
+    }
+    ipc_mp_process_free(p);
+}
+
 static void sc_mp_process(void)
 {
     mp_states();
+    mp_reaped_elsewhere();
     ipc_mp_process *p;
     if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
         return;
