@@ -1091,12 +1091,21 @@ static void sig_semantics(const sigset_t *orig)
     sigprocmask(SIG_SETMASK, orig, NULL);
 }
 
-static void sc_sig(void)
+/* Argument validation, dispositions and masks against sigaction/sigprocmask,
+ * and the siginfo of each kind of sender. */
+static void sc_sig_info(void)
 {
     sigset_t orig;
     sigprocmask(SIG_SETMASK, NULL, &orig);
     sig_args();
     sig_semantics(&orig);
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+}
+
+static void sc_sig(void)
+{
+    sigset_t orig;
+    sigprocmask(SIG_SETMASK, NULL, &orig);
     struct ipc_sig_prev prev, prev2;
     if (CALL(ipc_sig_catch, SIGUSR1, 0, &prev) == 0) {
         ipc_sig_caught_reset(SIGUSR1);
@@ -2131,10 +2140,14 @@ static void sock_refusals(void)
     close(l);
 }
 
+static void sc_sock_errors(void)
+{
+    sock_refusals();
+}
+
 static void sc_sock_tcp(void)
 {
     sock_addr_checks();
-    sock_refusals();
     struct ipc_sock_addr a;
     char text[IPC_SOCK_ADDRSTRLEN];
     if (CALL(ipc_sock_addr_from_host_port, &a, "localhost", 6380) == 0 &&
@@ -2717,6 +2730,32 @@ static void sc_pool(void)
     ipc_pool_free(p);
 }
 
+/* A small pool whose lone worker dies: every seam call of the loss and the
+ * replacement is failed in turn. */
+static void sc_pool_lost(void)
+{
+    /* a lone worker that dies twice on one task: IPC_ECHILDLOST (or, if the
+     * replacement cannot be forked, that fork's error) */
+    struct ipc_pool_options o1 = {.workers = 1, .max_in = 64, .max_out = 64};
+    ipc_pool *p;
+    uint64_t id;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    if (CALL(ipc_pool_submit, p, "die", 3, &id) == 0) {
+        struct ipc_pool_result r;
+        long rc = CALL(ipc_pool_collect, p, 5000, &r);
+        if (rc != 0 || r.id != id ||
+            (r.status != IPC_ECHILDLOST &&
+             !(injected_so_far() && (r.status == -EAGAIN || r.status == -ENOMEM ||
+                                     r.status == -EMFILE || r.status == -ENFILE))))
+            problem("a task that kills its lone worker twice: collect %ld, status %d", rc,
+                    rc == 0 ? r.status : 0);
+        if (rc == 0)
+            ipc_pool_result_free(&r);
+    }
+    ipc_pool_free(p);
+}
+
 /* Stopping a pool: close with a past deadline, terminate with tasks running and
  * queued while another thread collects, close cut short by terminate, free
  * while open. */
@@ -2860,24 +2899,6 @@ static void sc_pool_stop(void)
                 problem("a killed idle worker: %" PRIu64 " replacements, expected 1",
                         ipc_pool_replacements(p));
         }
-    }
-    ipc_pool_free(p);
-
-    /* a lone worker that dies twice on one task: IPC_ECHILDLOST (or, if the
-     * replacement cannot be forked, that fork's error) */
-    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
-        return;
-    if (CALL(ipc_pool_submit, p, "die", 3, &id) == 0) {
-        struct ipc_pool_result r;
-        long rc = CALL(ipc_pool_collect, p, 5000, &r);
-        if (rc != 0 || r.id != id ||
-            (r.status != IPC_ECHILDLOST &&
-             !(injected_so_far() && (r.status == -EAGAIN || r.status == -ENOMEM ||
-                                     r.status == -EMFILE || r.status == -ENFILE))))
-            problem("a task that kills its lone worker twice: collect %ld, status %d", rc,
-                    rc == 0 ? r.status : 0);
-        if (rc == 0)
-            ipc_pool_result_free(&r);
     }
     ipc_pool_free(p);
 
@@ -3121,15 +3142,17 @@ static const struct scenario scenarios[] = {
     {"run_stdin", sc_run_stdin, "ipc_run stdin_data, stdin_path, stdin_fd"},
     {"run_timeout", sc_run_timeout, "ipc_run timeout and grace kill"},
     {"sig", sc_sig, "handlers, send/queue, masks, synchronous waits"},
+    {"sig_info", sc_sig_info, "signal argument checks, dispositions, masks, siginfo per sender"},
     {"sigsrc", sc_sigsrc, "signal event sources (signalfd and self-pipe)"},
     {"shm", sc_shm, "anonymous, memfd, named and fd-mapped regions"},
     {"counter", sc_counter, "shared counters of every lock kind, from two children"},
     {"sock_tcp", sc_sock_tcp, "TCP over 127.0.0.1 and ::1, address helpers"},
+    {"sock_errors", sc_sock_errors, "refused and missing peers, busy ports, full backlogs"},
     {"sock_unix", sc_sock_unix, "Unix stream sockets: path, abstract, stale path"},
     {"sock_udp", sc_sock_udp, "UDP and Unix datagram sockets"},
     {"pool", sc_pool, "worker pool: submit/collect/map/close, failures, deaths, terminate"},
-    {"pool_stop", sc_pool_stop,
-     "worker pool: close deadlines, terminate, close vs terminate, free"},
+    {"pool_lost", sc_pool_lost, "worker pool: a lone worker dies twice on one task"},
+    {"pool_stop", sc_pool_stop, "worker pool: close deadlines, terminate, killed workers, free"},
     {"mp_process", sc_mp_process, "process objects: start/join/terminate/kill/free"},
     {"resp", sc_resp, "RESP parser and reply buffer"},
     {"pure", sc_pure, "CRC-32C and error names (no seam calls)"},
