@@ -1901,31 +1901,32 @@ static void sock_addr_checks(void)
     snprintf(longp, sizeof(longp), "unix:/%0*d", 107, 0); /* 108 bytes: no room for the NUL */
     char longa[200];
     snprintf(longa, sizeof(longa), "unix:@%0*d", 108, 0);
-    const char *const bad[] = {"",
-                               "1.2.3.4",
-                               "1.2.3.4:",
-                               "1.2.3.4:123456",
-                               "1.2.3.4:65536",
-                               "1.2.3.4:+1",
-                               "1.2.3.4: 1",
-                               "1.2.3.4:8x",
-                               "host.example:80",
-                               "::1:80",
-                               ":80",
-                               "1234567890123456:80",
-                               "[::1]80",
-                               "[::1",
-                               "[::1]:x",
-                               "[]:1",
-                               "[::1%]:1",
-                               "[::1%no-such-if0]:1",
-                               "[zz::1]:1",
-                               "[0123456789012345678901234567890123456789012345678901234567]:1",
-                               "[0123:4567:89ab:cdef:0123:4567:89ab:cdef%0123456789012345678901]:1",
-                               "unix:",
-                               "unix:@",
-                               longp,
-                               longa};
+    const char *const bad[] = {
+        "",
+        "1.2.3.4",
+        "1.2.3.4:",
+        "1.2.3.4:123456",
+        "1.2.3.4:65536",
+        "1.2.3.4:+1",
+        "1.2.3.4: 1",
+        "1.2.3.4:8x",
+        "host.example:80",
+        "::1:80",
+        ":80",
+        "1234567890123456:80",
+        "[::1]80",
+        "[::1",
+        "[::1]:x",
+        "[]:1",
+        "[::1%]:1",
+        "[::1%no-such-if0]:1",
+        "[zz::1]:1",
+        "[0123456789012345678901234567890123456789012345678901234567]:1",
+        "[0123:4567:89ab:cdef:0123:4567:89ab:cdef%0123456789012345678901234567890]:1",
+        "unix:",
+        "unix:@",
+        longp,
+        longa};
     struct ipc_sock_addr a;
     for (size_t i = 0; i < IPC__ARRAY_SIZE(bad); i++) {
         memset(&a, 0x5a, sizeof(a));
@@ -2000,6 +2001,7 @@ static void sock_addr_checks(void)
     if (ipc_sock_addr_format(&longun, buf, sizeof(buf)) != 11 || strcmp(buf, "unix:/tmp/x") != 0)
         problem("a Unix address with an oversized length formats as '%s'", buf);
     const struct ipc_sock_addr *inval[] = {NULL, &mism, &badlen, &shortun, &odd, &longun};
+    EXPECT(0, ipc_sock_unlink, &shortun); /* no path at all */
     odd.family = odd.ss.ss_family = AF_APPLETALK;
     for (size_t i = 0; i < IPC__ARRAY_SIZE(inval); i++) {
         EXPECT(-EINVAL, ipc_sock_listen, inval[i], 0, 0, NULL);
@@ -2054,6 +2056,9 @@ static void sock_addr_checks(void)
         }
         a.len = sizeof(struct sockaddr_un) + 1;
         EXPECT(-EINVAL, ipc_sock_unlink, &a);
+    }
+    if (ipc_sock_addr_parse(&a, "unix:/dev/null/x") == 0) {
+        EXPECT(-ENOTDIR, ipc_sock_unlink, &a); /* lstat's own error */
     }
 }
 
@@ -2730,6 +2735,40 @@ static void sc_pool(void)
     ipc_pool_free(p);
 }
 
+/* Two workers, one killed while idle: the task meant for it runs on the other,
+ * the dead one is replaced (or, if that fork fails, its slot stays empty until
+ * close, which still ends cleanly). */
+static void sc_pool_killed(void)
+{
+    struct ipc_pool_options o = {.workers = 2, .max_in = 64, .max_out = 64};
+    ipc_pool *p;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o) < 0)
+        return;
+    pid_t w[2];
+    uint64_t id;
+    if (ipc_pool_pids(p, w, 2) == 2) {
+        kill(w[0], SIGKILL);
+        siginfo_t si;
+        while (waitid(P_PID, (id_t)w[0], &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+            ;
+        if (CALL(ipc_pool_submit, p, "k2", 2, &id) == 0) {
+            struct ipc_pool_result r;
+            long rc = CALL(ipc_pool_collect, p, 5000, &r);
+            if (rc != 0 || r.id != id || (r.status == 0 ? !reversed("k2", &r) : !injected_so_far()))
+                problem("two workers, one killed: collect %ld, status %d", rc,
+                        rc == 0 ? r.status : 0);
+            if (rc == 0)
+                ipc_pool_result_free(&r);
+        }
+        long crc = CALL(ipc_pool_close, p, 5000);
+        if (crc != 0 && !injected_so_far())
+            problem("close of a pool with a killed worker returned %ld", crc);
+        if (crc == 0)
+            EXPECT(0, ipc_pool_pids, p, NULL, 0);
+    }
+    ipc_pool_free(p);
+}
+
 /* A small pool whose lone worker dies: every seam call of the loss and the
  * replacement is failed in turn. */
 static void sc_pool_lost(void)
@@ -3152,6 +3191,7 @@ static const struct scenario scenarios[] = {
     {"sock_udp", sc_sock_udp, "UDP and Unix datagram sockets"},
     {"pool", sc_pool, "worker pool: submit/collect/map/close, failures, deaths, terminate"},
     {"pool_lost", sc_pool_lost, "worker pool: a lone worker dies twice on one task"},
+    {"pool_killed", sc_pool_killed, "worker pool: one of two workers killed while idle"},
     {"pool_stop", sc_pool_stop, "worker pool: close deadlines, terminate, killed workers, free"},
     {"mp_process", sc_mp_process, "process objects: start/join/terminate/kill/free"},
     {"resp", sc_resp, "RESP parser and reply buffer"},
