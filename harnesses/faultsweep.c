@@ -1195,6 +1195,21 @@ static int selfpipe_write_end(int rfd)
     return found;
 }
 
+/* Reads one record from a source, waiting up to 2 s for its fd; 1 or <= 0. */
+static long sigsrc_read_one(ipc_sigsrc *s, struct ipc_sig_info *si)
+{
+    long rc = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        struct pollfd pfd = {.fd = ipc_sigsrc_fd(s), .events = POLLIN};
+        if (poll(&pfd, 1, 2000) != 1)
+            return 0;
+        rc = CALL(ipc_sigsrc_read, s, si);
+        if (rc == 1)
+            return 1;
+    }
+    return rc;
+}
+
 /* Both backends: SIGCHLD records carry the child's pid and exit code; a second
  * self-pipe source is -EBUSY; a record that finds the self-pipe full is counted
  * as dropped and nothing partial reaches the pipe; free restores the mask. */
@@ -1270,6 +1285,33 @@ static void sigsrc_more(const sigset_t *orig)
             problem("sigsrc(flags %u): child exited, timer armed %d: %d SIGCHLD records, %d "
                     "timer records, %lu dropped",
                     flags, armed, chld, timers, ipc_sigsrc_dropped(s));
+        /* a SIGCHLD that is not from a child: sender's pid, no status */
+        struct ipc_sig_info rec;
+        if (!errs && CALL(ipc_sig_send, getpid(), SIGCHLD) == 0 && sigsrc_read_one(s, &rec) == 1 &&
+            (rec.signo != SIGCHLD || (rec.code != SI_USER && rec.code != SI_TKILL) ||
+             rec.pid != getpid() || rec.status != 0))
+            problem("sigsrc(flags %u): kill(SIGCHLD) read as signo %d code %d pid %d status %d",
+                    flags, rec.signo, rec.code, (int)rec.pid, rec.status);
+        /* a message queue notification: SI_MESGQ and the sigevent's value */
+        char qn[64];
+        snprintf(qn, sizeof(qn), "/faultsweep-%d-mq%u", (int)g_pid, flags);
+        struct mq_attr at = {.mq_maxmsg = 1, .mq_msgsize = 8};
+        mqd_t q = mq_open(qn, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &at);
+        if (q != (mqd_t)-1) {
+            mq_unlink(qn);
+            struct sigevent ev;
+            memset(&ev, 0, sizeof(ev));
+            ev.sigev_notify = SIGEV_SIGNAL;
+            ev.sigev_signo = SIGUSR1;
+            ev.sigev_value.sival_int = 77;
+            if (!errs && mq_notify(q, &ev) == 0 && mq_send(q, "m", 1, 0) == 0 &&
+                (sigsrc_read_one(s, &rec) != 1 || rec.signo != SIGUSR1 || rec.code != SI_MESGQ ||
+                 rec.value != 77))
+                problem("sigsrc(flags %u): a message queue notification read as signo %d code "
+                        "%d value %d",
+                        flags, rec.signo, rec.code, rec.value);
+            mq_close(q);
+        }
         int wfd = ipc_sigsrc_backend(s) == IPC_SIGSRC_SELFPIPE ? selfpipe_write_end(fd) : -1;
         if (wfd >= 0) {
             /* fill the pipe behind the library's back, then send one signal */
