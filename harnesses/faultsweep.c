@@ -35,6 +35,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <sched.h>
 #include <pthread.h>
@@ -46,6 +47,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/tcp.h>
+#include <sys/mman.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1611,10 +1617,297 @@ static void fs_handler(int signo, siginfo_t *info, void *uc)
     (void)uc;
 }
 
+/* The current disposition of signo, read with sigaction directly. */
+static struct sigaction sig_now(int signo)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigaction(signo, NULL, &sa);
+    return sa;
+}
+
+static bool blocked_now(int signo)
+{
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    return sigismember(&cur, signo) == 1;
+}
+
+/* In a forked child: SIGUSR1 is caught (the parent's ipc_sig_catch), SIGUSR2 is
+ * made ignored and SIGUSR2/SIGTERM blocked; ipc_sig_child_reset must put SIGUSR1 back
+ * to SIG_DFL, leave SIGUSR2 ignored and clear the mask. Exit 1: the call failed,
+ * 2..4: it returned 0 with the wrong result. */
 static int fn_child_reset(void *arg)
 {
     (void)arg;
-    return ipc_sig_child_reset() == 0 ? 0 : 1;
+    struct sigaction ign;
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGUSR2, &ign, NULL);
+    sigset_t b;
+    sigemptyset(&b);
+    sigaddset(&b, SIGUSR2);
+    sigaddset(&b, SIGTERM);
+    sigprocmask(SIG_BLOCK, &b, NULL);
+    bool usr1_caught = sig_now(SIGUSR1).sa_handler != SIG_DFL;
+    if (ipc_sig_child_reset() != 0)
+        return 1;
+    if (usr1_caught && sig_now(SIGUSR1).sa_handler != SIG_DFL)
+        return 2;
+    if (sig_now(SIGUSR2).sa_handler != SIG_IGN)
+        return 3;
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    if (sigismember(&cur, SIGUSR2) || sigismember(&cur, SIGTERM))
+        return 4;
+    return 0;
+}
+
+/* Argument validation of sig.h: every rejected input gives exactly -EINVAL (or
+ * the documented neutral value) and changes nothing. No seam call. */
+static void sig_args(void)
+{
+    static const int bad[] = {0, -1, SIGKILL, SIGSTOP, SIGPIPE, 32, _NSIG};
+    struct ipc_sig_prev prev;
+    struct sigaction usr1 = sig_now(SIGUSR1);
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(bad); i++) {
+        EXPECT(ipc_sig_install(bad[i], fs_handler, 0, &prev), -EINVAL);
+        EXPECT(ipc_sig_catch(bad[i], 0, &prev), -EINVAL);
+        EXPECT(ipc_sig_set_default(bad[i], 1, &prev), -EINVAL);
+    }
+    EXPECT(ipc_sig_install(SIGUSR1, NULL, 0, &prev), -EINVAL);
+    EXPECT(ipc_sig_install(SIGUSR1, fs_handler, 0x100, &prev), -EINVAL);
+    EXPECT(ipc_sig_catch(SIGUSR1, 0x100, &prev), -EINVAL);
+    if (sig_now(SIGUSR1).sa_handler != usr1.sa_handler)
+        problem("a rejected install changed the SIGUSR1 disposition");
+    EXPECT(ipc_sig_restore(NULL), -EINVAL);
+    memset(&prev, 0, sizeof(prev));
+    prev.signo = SIGKILL;
+    EXPECT(ipc_sig_restore(&prev), -EINVAL);
+    EXPECT(ipc_sig_send(getpid(), 32), -EINVAL);
+    EXPECT(ipc_sig_send(getpid(), -1), -EINVAL);
+    EXPECT(ipc_sig_queue(getpid(), 32, 1), -EINVAL);
+    EXPECT(ipc_sig_queue(getpid(), _NSIG, 1), -EINVAL);
+    sigset_t set;
+    EXPECT(ipc_sig_mkset(NULL, SIGUSR1, 0), -EINVAL);
+    EXPECT(ipc_sig_mkset(&set, SIGUSR1, 32, 0), -EINVAL);
+    EXPECT(ipc_sig_mkset(&set, 0), 0);
+    EXPECT(ipc_sig_block(NULL, NULL), -EINVAL);
+    EXPECT(ipc_sig_unblock(NULL, NULL), -EINVAL);
+    EXPECT(ipc_sig_setmask(NULL, NULL), -EINVAL);
+    EXPECT(ipc_sig_block_one(0), -EINVAL);
+    EXPECT(ipc_sig_unblock_one(32), -EINVAL);
+    EXPECT(ipc_sig_wait(NULL, NULL), -EINVAL);
+    EXPECT(ipc_sig_timedwait(NULL, 0, NULL), -EINVAL);
+    EXPECT(ipc_sig_caught(0), 0);
+    EXPECT(ipc_sig_caught(_NSIG), 0);
+    ipc_sig_caught_reset(0);
+    ipc_sig_caught_reset(_NSIG);
+    ipc_sigsrc *s = (ipc_sigsrc *)&set;
+    sigemptyset(&set);
+    EXPECT(ipc_sigsrc_new(&s, &set, 0), -EINVAL); /* empty set */
+    if (s)
+        problem("a failed ipc_sigsrc_new left *out set");
+    sigaddset(&set, SIGUSR1);
+    EXPECT(ipc_sigsrc_new(NULL, &set, 0), -EINVAL);
+    EXPECT(ipc_sigsrc_new(&s, NULL, 0), -EINVAL);
+    EXPECT(ipc_sigsrc_new(&s, &set, 0x2), -EINVAL);
+    sigaddset(&set, SIGKILL);
+    EXPECT(ipc_sigsrc_new(&s, &set, 0), -EINVAL);
+    sigdelset(&set, SIGKILL);
+    sigaddset(&set, SIGPIPE);
+    EXPECT(ipc_sigsrc_new(&s, &set, IPC_SIGSRC_FORCE_SELFPIPE), -EINVAL);
+    EXPECT(ipc_sigsrc_fd(NULL), -EINVAL);
+    EXPECT(ipc_sigsrc_backend(NULL), -EINVAL);
+    EXPECT(ipc_sigsrc_dropped(NULL), 0);
+    struct ipc_sig_info si;
+    EXPECT(ipc_sigsrc_read(NULL, &si), -EINVAL);
+    ipc_sigsrc_free(NULL);
+    if (blocked_now(SIGUSR1))
+        problem("a rejected ipc_sigsrc_new left SIGUSR1 blocked");
+}
+
+static _Atomic int g_usr2_seen;
+
+static void usr2_counter(int signo, siginfo_t *info, void *uc)
+{
+    (void)uc;
+    if (signo == SIGUSR2 && info && info->si_code == SI_QUEUE && info->si_value.sival_int == 31)
+        g_usr2_seen++;
+    errno = EDOM; /* the trampoline must restore the interrupted errno */
+}
+
+/* Handlers, dispositions and masks checked against sigaction/sigprocmask, and
+ * the siginfo fields of kill, tgkill, sigqueue and SIGCHLD. */
+static void sig_semantics(const sigset_t *orig)
+{
+    struct ipc_sig_prev prev;
+    struct sigaction before = sig_now(SIGUSR2);
+    /* a oneshot, restarting handler: it runs once, with the value, and goes */
+    if (CALL(ipc_sig_install, SIGUSR2, usr2_counter, IPC_SIG_ONESHOT | IPC_SIG_RESTART, &prev) ==
+        0) {
+        struct sigaction sa = sig_now(SIGUSR2);
+        if (!(sa.sa_flags & SA_SIGINFO) || !(sa.sa_flags & SA_RESETHAND) ||
+            !(sa.sa_flags & SA_RESTART) || !sigismember(&sa.sa_mask, SIGUSR2))
+            problem("ipc_sig_install: sa_flags %#x, SIGUSR2 in sa_mask %d", (unsigned)sa.sa_flags,
+                    sigismember(&sa.sa_mask, SIGUSR2));
+        g_usr2_seen = 0;
+        errno = ENOTTY;
+        if (CALL(ipc_sig_queue, getpid(), SIGUSR2, 31) == 0) {
+            if (errno != ENOTTY)
+                problem("errno %d after a handler ran, expected ENOTTY", errno);
+            if (g_usr2_seen != 1)
+                problem("a queued SIGUSR2 reached the handler %d times", (int)g_usr2_seen);
+            if (sig_now(SIGUSR2).sa_handler != SIG_DFL)
+                problem("an IPC_SIG_ONESHOT handler was not reset after one delivery");
+        }
+        if (CALL(ipc_sig_restore, &prev) == 0 && sig_now(SIGUSR2).sa_handler != before.sa_handler)
+            problem("ipc_sig_restore did not put the SIGUSR2 disposition back");
+    }
+    if (CALL(ipc_sig_catch, SIGUSR2, IPC_SIG_NOCLDSTOP, &prev) == 0) {
+        if (!(sig_now(SIGUSR2).sa_flags & SA_NOCLDSTOP))
+            problem("ipc_sig_catch(IPC_SIG_NOCLDSTOP) did not set SA_NOCLDSTOP");
+        IPC__IGNORE_RC(CALL(ipc_sig_restore, &prev));
+    }
+    if (CALL(ipc_sig_set_default, SIGUSR2, 1, &prev) == 0) {
+        if (sig_now(SIGUSR2).sa_handler != SIG_IGN)
+            problem("ipc_sig_set_default(ignore) did not ignore SIGUSR2");
+        /* an ignored signal is discarded: it must not arrive below */
+        IPC__IGNORE_RC(CALL(ipc_sig_send, getpid(), SIGUSR2));
+        IPC__IGNORE_RC(CALL(ipc_sig_restore, &prev));
+    }
+    /* without prev: catch, then back to SIG_DFL with set_default(0) */
+    if (CALL(ipc_sig_catch, SIGUSR2, 0, NULL) == 0) {
+        if (sig_now(SIGUSR2).sa_handler == SIG_DFL || sig_now(SIGUSR2).sa_handler == SIG_IGN)
+            problem("ipc_sig_catch(SIGUSR2, NULL prev) installed no handler");
+        if (CALL(ipc_sig_set_default, SIGUSR2, 0, NULL) == 0 &&
+            sig_now(SIGUSR2).sa_handler != SIG_DFL)
+            problem("ipc_sig_set_default(SIGUSR2, 0) did not restore SIG_DFL");
+        sigaction(SIGUSR2, &before, NULL);
+    }
+    IPC__IGNORE_RC(CALL(ipc_sig_send, getpid(), 0)); /* existence probe */
+    IPC__IGNORE_RC(CALL(ipc_sig_queue, getpid(), 0, 0));
+
+    /* masks, compared with sigprocmask */
+    sigset_t set, old;
+    if (CALL(ipc_sig_block_one, SIGUSR2) == 0 && !blocked_now(SIGUSR2))
+        problem("ipc_sig_block_one(SIGUSR2): not blocked");
+    if (CALL(ipc_sig_unblock_one, SIGUSR2) == 0 && blocked_now(SIGUSR2))
+        problem("ipc_sig_unblock_one(SIGUSR2): still blocked");
+    if (CALL(ipc_sig_mkset, &set, SIGUSR2, SIGRTMIN, SIGCHLD, 0) < 0)
+        return;
+    if (CALL(ipc_sig_setmask, &set, &old) == 0) {
+        if (!blocked_now(SIGCHLD) || !blocked_now(SIGRTMIN) || blocked_now(SIGUSR1))
+            problem("ipc_sig_setmask: the mask is not the set given");
+        for (int s = 1; s < SIGRTMIN; s++)
+            if (s != SIGKILL && s != SIGSTOP && sigismember(&old, s) != sigismember(orig, s))
+                problem("ipc_sig_setmask: old mask differs at signal %d", s);
+    }
+    if (CALL(ipc_sig_unblock, &set, &old) == 0 &&
+        (blocked_now(SIGUSR2) || sigismember(&old, SIGUSR2) != 1))
+        problem("ipc_sig_unblock: SIGUSR2 still blocked or not in the old mask");
+    if (CALL(ipc_sig_block, &set, NULL) < 0)
+        return;
+    /* tgkill carries SI_TKILL (SI_USER under some kernels, e.g. gVisor) and our
+     * pid; sigwait without out */
+    struct ipc_sig_info si;
+    if (syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGUSR2) == 0) {
+        long rc = CALL(ipc_sig_timedwait, &set, 0, &si);
+        if (rc == -EAGAIN)
+            rc = CALL(ipc_sig_wait, &set, &si);
+        if (rc > 0 && (rc != SIGUSR2 || (si.code != SI_TKILL && si.code != SI_USER) ||
+                       si.pid != getpid() || si.uid != getuid() || si.value != 0))
+            problem("tgkill(SIGUSR2) read as signal %ld code %d pid %d value %d", rc, si.code,
+                    (int)si.pid, si.value);
+    }
+    if (CALL(ipc_sig_queue, getpid(), SIGRTMIN, 77) == 0) {
+        long rc = CALL(ipc_sig_timedwait, &set, -1, &si); /* forever: it is pending */
+        if (rc > 0 &&
+            (rc != SIGRTMIN || si.code != SI_QUEUE || si.value != 77 || si.pid != getpid()))
+            problem("sigqueue(SIGRTMIN, 77) read as signal %ld code %d value %d", rc, si.code,
+                    si.value);
+    }
+    if (CALL(ipc_sig_send, getpid(), SIGUSR2) == 0) {
+        long rc = CALL(ipc_sig_timedwait, &set, 1000, NULL);
+        if (rc == -EAGAIN) /* an injected timeout: one more look */
+            rc = CALL(ipc_sig_timedwait, &set, 1000, NULL);
+        if (rc > 0 && rc != SIGUSR2)
+            problem("ipc_sig_timedwait(out NULL) returned %ld, expected SIGUSR2", rc);
+    }
+    /* a message queue notification carries SI_MESGQ and the sigevent's value */
+    char qn[64];
+    snprintf(qn, sizeof(qn), "/faultsweep-%d-mq", (int)g_pid);
+    struct mq_attr at = {.mq_maxmsg = 1, .mq_msgsize = 8};
+    mqd_t q = mq_open(qn, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &at);
+    if (q != (mqd_t)-1) {
+        mq_unlink(qn);
+        struct sigevent ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = SIGRTMIN;
+        ev.sigev_value.sival_int = 88;
+        if (mq_notify(q, &ev) == 0 && mq_send(q, "m", 1, 0) == 0) {
+            long rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+            if (rc == -EAGAIN)
+                rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+            if (rc > 0 && (rc != SIGRTMIN || si.code != SI_MESGQ || si.value != 88))
+                problem("a message queue notification read as signal %ld code %d value %d", rc,
+                        si.code, si.value);
+        }
+        mq_close(q);
+    }
+    if (CALL(ipc_sig_send, getpid(), SIGUSR2) == 0) {
+        long rc = CALL(ipc_sig_wait, &set, NULL);
+        if (rc > 0 && rc != SIGUSR2)
+            problem("ipc_sig_wait(out NULL) returned %ld, expected SIGUSR2", rc);
+    }
+    /* a POSIX timer's signal carries SI_TIMER and the sigevent's value */
+    struct sigevent sev;
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGRTMIN;
+    sev.sigev_value.sival_int = 55;
+    timer_t tm;
+    if (timer_create(CLOCK_MONOTONIC, &sev, &tm) == 0) {
+        struct itimerspec its = {.it_value = {0, 1}};
+        if (timer_settime(tm, 0, &its, NULL) == 0) {
+            long rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+            if (rc == -EAGAIN) /* an injected timeout: one more look */
+                rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+            if (rc > 0 && (rc != SIGRTMIN || si.code != SI_TIMER || si.value != 55))
+                problem("a timer signal read as signal %ld code %d value %d", rc, si.code,
+                        si.value);
+        }
+        timer_delete(tm);
+    }
+    /* SIGCHLD: the child's pid, CLD_EXITED and its exit code */
+    ipc_proc *p;
+    if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, NULL) == 0) {
+        pid_t pid = ipc_proc_pid(p);
+        long rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+        if (rc == -EAGAIN) /* an injected timeout: one more look */
+            rc = CALL(ipc_sig_timedwait, &set, 5000, &si);
+        if (rc > 0 && (rc != SIGCHLD || si.pid != pid || si.code != CLD_EXITED || si.status != 9))
+            problem("SIGCHLD read as signal %ld pid %d (child %d) code %d status %d", rc,
+                    (int)si.pid, (int)pid, si.code, si.status);
+        proc_expect_exit("SIGCHLD child", p, 9);
+    }
+    /* nothing of set may stay pending */
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+    sigprocmask(SIG_SETMASK, orig, NULL);
+}
+
+/* Argument validation, dispositions and masks against sigaction/sigprocmask,
+ * and the siginfo of each kind of sender. */
+static void sc_sig_info(void)
+{
+    sigset_t orig;
+    sigprocmask(SIG_SETMASK, NULL, &orig);
+    sig_args();
+    sig_semantics(&orig);
+    sigprocmask(SIG_SETMASK, &orig, NULL);
 }
 
 static void sc_sig(void)
@@ -1686,10 +1979,208 @@ static void sc_sig(void)
     sigprocmask(SIG_SETMASK, &orig, NULL);
 }
 
+/* The write end of the self-pipe behind a source: the other fd of this process on
+ * the same pipe (found through /proc/self/fd), or -1. */
+static int selfpipe_write_end(int rfd)
+{
+    struct stat rs, st;
+    if (fstat(rfd, &rs) < 0)
+        return -1;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd == rfd || fd == dirfd(d))
+            continue;
+        if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_ino == rs.st_ino &&
+            st.st_dev == rs.st_dev)
+            found = fd;
+    }
+    closedir(d);
+    return found;
+}
+
+/* Reads one record from a source, waiting up to 2 s for its fd; 1 or <= 0. */
+static long sigsrc_read_one(ipc_sigsrc *s, struct ipc_sig_info *si)
+{
+    long rc = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        struct pollfd pfd = {.fd = ipc_sigsrc_fd(s), .events = POLLIN};
+        if (poll(&pfd, 1, 2000) != 1)
+            return 0;
+        rc = CALL(ipc_sigsrc_read, s, si);
+        if (rc == 1)
+            return 1;
+    }
+    return rc;
+}
+
+/* Both backends: SIGCHLD records carry the child's pid and exit code; a second
+ * self-pipe source is -EBUSY; a record that finds the self-pipe full is counted
+ * as dropped and nothing partial reaches the pipe; free restores the mask. */
+static void sigsrc_more(const sigset_t *orig)
+{
+    sigset_t set;
+    if (CALL(ipc_sig_mkset, &set, SIGUSR1, SIGCHLD, 0) < 0)
+        return;
+    for (unsigned flags = IPC_SIGSRC_AUTO; flags <= IPC_SIGSRC_FORCE_SELFPIPE; flags++) {
+        ipc_sigsrc *s;
+        if (CALL(ipc_sigsrc_new, &s, &set, flags) < 0)
+            continue;
+        int fd = ipc_sigsrc_fd(s);
+        EXPECT(ipc_sigsrc_read(s, NULL), -EINVAL);
+        if (flags == IPC_SIGSRC_FORCE_SELFPIPE) {
+            if (ipc_sigsrc_backend(s) != IPC_SIGSRC_SELFPIPE)
+                problem("IPC_SIGSRC_FORCE_SELFPIPE gave backend %d", ipc_sigsrc_backend(s));
+            ipc_sigsrc *s2 = NULL;
+            long rc = CALL(ipc_sigsrc_new, &s2, &set, IPC_SIGSRC_FORCE_SELFPIPE);
+            if (rc == 0) {
+                problem("a second self-pipe source was created");
+                ipc_sigsrc_free(s2);
+            } else if (rc != -EBUSY && rc != -ENOMEM && rc != -EMFILE && rc != -ENFILE) {
+                problem("a second self-pipe source: %s, expected -EBUSY", ipc_errname((int)rc));
+            }
+        }
+        pid_t pid = -1;
+        ipc_proc *p;
+        if (CALL(ipc_proc_fork, &p, fn_exit9, NULL, NULL) == 0) {
+            pid = ipc_proc_pid(p);
+            proc_expect_exit("sigsrc SIGCHLD child", p, 9);
+        }
+        /* a timer's SIGUSR1: SI_TIMER and the sigevent's value */
+        int armed = 0, timers = 0;
+        struct sigevent sev;
+        memset(&sev, 0, sizeof(sev));
+        sev.sigev_notify = SIGEV_SIGNAL;
+        sev.sigev_signo = SIGUSR1;
+        sev.sigev_value.sival_int = 66;
+        timer_t tm;
+        bool made = timer_create(CLOCK_MONOTONIC, &sev, &tm) == 0;
+        struct itimerspec its = {.it_value = {0, 1}};
+        if (made && timer_settime(tm, 0, &its, NULL) == 0)
+            armed = 1;
+        int chld = 0, errs = 0;
+        for (int idle = 0; idle < 2 && errs < 3;) {
+            struct ipc_sig_info si;
+            long rc = CALL(ipc_sigsrc_read, s, &si);
+            if (rc == 1) {
+                idle = 0;
+                if (si.signo == SIGCHLD && si.pid == pid && si.code == CLD_EXITED && si.status == 9)
+                    chld++;
+                else if (si.signo == SIGUSR1 && si.code == SI_TIMER && si.value == 66)
+                    timers++;
+                else
+                    problem("sigsrc(flags %u): record signo %d pid %d code %d status %d, "
+                            "expected SIGCHLD of %d with status 9",
+                            flags, si.signo, (int)si.pid, si.code, si.status, (int)pid);
+            } else if (rc == 0 && timers < armed) {
+                /* the timer has not fired yet: wait for the fd */
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (poll(&pfd, 1, 2000) != 1)
+                    break;
+            } else if (rc == 0) {
+                idle++;
+            } else {
+                errs++;
+            }
+        }
+        if (made)
+            timer_delete(tm);
+        if (!errs && chld + timers + (int)ipc_sigsrc_dropped(s) != (pid > 0) + armed)
+            problem("sigsrc(flags %u): child exited, timer armed %d: %d SIGCHLD records, %d "
+                    "timer records, %lu dropped",
+                    flags, armed, chld, timers, ipc_sigsrc_dropped(s));
+        /* a SIGCHLD that is not from a child: sender's pid, no status */
+        struct ipc_sig_info rec;
+        if (!errs && CALL(ipc_sig_send, getpid(), SIGCHLD) == 0 && sigsrc_read_one(s, &rec) == 1 &&
+            (rec.signo != SIGCHLD || (rec.code != SI_USER && rec.code != SI_TKILL) ||
+             rec.pid != getpid() || rec.status != 0))
+            problem("sigsrc(flags %u): kill(SIGCHLD) read as signo %d code %d pid %d status %d",
+                    flags, rec.signo, rec.code, (int)rec.pid, rec.status);
+        /* a message queue notification: SI_MESGQ and the sigevent's value */
+        char qn[64];
+        snprintf(qn, sizeof(qn), "/faultsweep-%d-mq%u", (int)g_pid, flags);
+        struct mq_attr at = {.mq_maxmsg = 1, .mq_msgsize = 8};
+        mqd_t q = mq_open(qn, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &at);
+        if (q != (mqd_t)-1) {
+            mq_unlink(qn);
+            struct sigevent ev;
+            memset(&ev, 0, sizeof(ev));
+            ev.sigev_notify = SIGEV_SIGNAL;
+            ev.sigev_signo = SIGUSR1;
+            ev.sigev_value.sival_int = 77;
+            if (!errs && mq_notify(q, &ev) == 0 && mq_send(q, "m", 1, 0) == 0 &&
+                (sigsrc_read_one(s, &rec) != 1 || rec.signo != SIGUSR1 || rec.code != SI_MESGQ ||
+                 rec.value != 77))
+                problem("sigsrc(flags %u): a message queue notification read as signo %d code "
+                        "%d value %d",
+                        flags, rec.signo, rec.code, rec.value);
+            mq_close(q);
+        }
+        int wfd = ipc_sigsrc_backend(s) == IPC_SIGSRC_SELFPIPE ? selfpipe_write_end(fd) : -1;
+        if (wfd >= 0) {
+            /* fill the pipe behind the library's back, then send one signal */
+            (void)fcntl(wfd, F_SETPIPE_SZ, 4096);
+            static unsigned char junk[4096];
+            memset(junk, 0xab, sizeof(junk));
+            size_t filled = 0;
+            for (;;) {
+                ssize_t w = write(wfd, junk, sizeof(junk));
+                if (w > 0)
+                    filled += (size_t)w;
+                else if (!(w < 0 && errno == EINTR))
+                    break;
+            }
+            unsigned long d0 = ipc_sigsrc_dropped(s);
+            if (CALL(ipc_sig_send, getpid(), SIGUSR1) == 0 && ipc_sigsrc_dropped(s) != d0 + 1)
+                problem("a SIGUSR1 into a full self-pipe: dropped %lu -> %lu", d0,
+                        ipc_sigsrc_dropped(s));
+            size_t drained = 0;
+            for (;;) {
+                ssize_t r = read(fd, junk, sizeof(junk));
+                if (r > 0)
+                    drained += (size_t)r;
+                else if (!(r < 0 && errno == EINTR))
+                    break;
+            }
+            if (drained != filled)
+                problem("self-pipe: %zu bytes written by hand, %zu read back", filled, drained);
+            struct ipc_sig_info si;
+            EXPECT(ipc_sigsrc_read(s, &si), 0);
+        }
+        ipc_sigsrc_free(s);
+        for (int sg = 1; sg < SIGRTMIN; sg++)
+            if (sg != SIGKILL && sg != SIGSTOP && blocked_now(sg) != (sigismember(orig, sg) == 1))
+                problem("ipc_sigsrc_free(flags %u): signal %d blocked %d, was %d", flags, sg,
+                        blocked_now(sg), sigismember(orig, sg));
+        struct timespec zero = {0, 0};
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        while (sigtimedwait(&set, NULL, &zero) > 0)
+            ;
+        sigprocmask(SIG_SETMASK, orig, NULL);
+        /* a watched signal the caller had blocked stays blocked after free */
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, SIGUSR2);
+        sigprocmask(SIG_BLOCK, &one, NULL);
+        if (CALL(ipc_sigsrc_new, &s, &one, flags) == 0) {
+            ipc_sigsrc_free(s);
+            if (!blocked_now(SIGUSR2))
+                problem("ipc_sigsrc_free(flags %u) unblocked a signal blocked before the source",
+                        flags);
+        }
+        sigprocmask(SIG_SETMASK, orig, NULL);
+    }
+}
+
 static void sc_sigsrc(void)
 {
     sigset_t orig, after;
     sigprocmask(SIG_SETMASK, NULL, &orig);
+    sigsrc_more(&orig);
     for (unsigned flags = IPC_SIGSRC_AUTO; flags <= IPC_SIGSRC_FORCE_SELFPIPE; flags++) {
         sigset_t set;
         if (CALL(ipc_sig_mkset, &set, SIGUSR1, SIGRTMIN, 0) < 0)
@@ -1744,8 +2235,57 @@ static void sc_sigsrc(void)
     }
 }
 
+/* Argument validation of the region functions: exact error codes, *out NULL. */
+static void shm_args(void)
+{
+    ipc_shm *r = (ipc_shm *)&r;
+    char big[300];
+    memset(big, 'x', sizeof(big));
+    big[0] = '/';
+    big[sizeof(big) - 1] = '\0';
+    EXPECT(ipc_shm_new_anon(NULL, 4096), -EINVAL);
+    EXPECT(ipc_shm_new_anon(&r, 0), -EINVAL);
+    if (r)
+        problem("a failed ipc_shm_new_anon left *out set");
+    EXPECT(ipc_shm_new_anon(&r, IPC_SHM_MAX_SIZE + 1), -EINVAL);
+    EXPECT(ipc_shm_new_memfd(NULL, "x", 4096), -EINVAL);
+    EXPECT(ipc_shm_new_memfd(&r, "x", 0), -EINVAL);
+    EXPECT(ipc_shm_new_memfd(&r, "x", IPC_SHM_MAX_SIZE + 1), -EINVAL);
+    EXPECT(ipc_shm_new_memfd(&r, big + 1, 4096), -EINVAL); /* 298 > 249 bytes */
+    static const char *const bad_names[] = {"noslash", "/", "/a/b", "/.", "/.."};
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(bad_names); i++) {
+        EXPECT(ipc_shm_new_named(&r, bad_names[i], 4096, 0), -EINVAL);
+        EXPECT(ipc_shm_unlink(bad_names[i]), -EINVAL);
+    }
+    EXPECT(ipc_shm_new_named(&r, NULL, 4096, 0), -EINVAL);
+    EXPECT(ipc_shm_new_named(&r, big, 4096, 0), -EINVAL); /* 299 > IPC_SHM_NAME_MAX */
+    EXPECT(ipc_shm_unlink(big), -EINVAL);
+    EXPECT(ipc_shm_new_named(NULL, "/ok", 4096, 0), -EINVAL);
+    EXPECT(ipc_shm_new_named(&r, "/ok", 4096, 0x2), -EINVAL);
+    EXPECT(ipc_shm_new_named(&r, "/ok", IPC_SHM_MAX_SIZE + 1, 0), -EINVAL);
+    EXPECT(ipc_shm_new_named(&r, "/ok", 0, 0), -EINVAL);
+    EXPECT(ipc_shm_map_fd(NULL, 0, 0), -EINVAL);
+    EXPECT(ipc_shm_map_fd(&r, -1, 0), -EBADF);
+    EXPECT(ipc_shm_map_fd(&r, 0, IPC_SHM_MAX_SIZE + 1), -EINVAL);
+    EXPECT(ipc_shm_map_fd(&r, 1000000, 0), -EBADF); /* not an open fd: fstat fails */
+    if (ipc_shm_base(NULL) != NULL || ipc_shm_size(NULL) != 0)
+        problem("ipc_shm_base/size(NULL)");
+    EXPECT(ipc_shm_fd(NULL), -EINVAL);
+    EXPECT(ipc_shm_kind(NULL), -EINVAL);
+    ipc_shm_free(NULL);
+}
+
+/* In a forked child: frees its inherited copy of the parent's named region,
+ * which must leave the name in place (exit 0). */
+static int fn_shm_child_free(void *arg)
+{
+    ipc_shm_free(arg);
+    return 0;
+}
+
 static void sc_shm(void)
 {
+    shm_args();
     ipc_shm *a, *m, *mf, *n, *n2;
     if (CALL(ipc_shm_new_anon, &a, 4096) == 0) {
         if (ipc_shm_size(a) != 4096 || ipc_shm_kind(a) != IPC_SHM_ANON || ipc_shm_fd(a) != -EBADF)
@@ -1775,6 +2315,72 @@ static void sc_shm(void)
     }
     if (CALL(ipc_shm_unlink, name) != -ENOENT)
         problem("the named region's name survived ipc_shm_free");
+
+    /* OPEN_EXISTING: size 0 on a missing name is -ENOENT; with a size it creates
+     * (and is the creator); a larger size than the object is -EINVAL; a smaller
+     * one maps that much; without the flag an existing name is -EEXIST */
+    EXPECT_OR_FAULT(ipc_shm_new_named(&n, name, 0, IPC_SHM_OPEN_EXISTING), -ENOENT);
+    if (CALL(ipc_shm_new_named, &n, name, 8192, IPC_SHM_OPEN_EXISTING) == 0) {
+        EXPECT_OR_FAULT(ipc_shm_new_named(&n2, name, 4096, 0), -EEXIST);
+        EXPECT_OR_FAULT(ipc_shm_new_named(&n2, name, 16384, IPC_SHM_OPEN_EXISTING), -EINVAL);
+        if (CALL(ipc_shm_new_named, &n2, name, 4096, IPC_SHM_OPEN_EXISTING) == 0) {
+            ((volatile char *)ipc_shm_base(n))[4000] = 5;
+            if (ipc_shm_size(n2) != 4096 || ((volatile char *)ipc_shm_base(n2))[4000] != 5 ||
+                ipc_shm_kind(n2) != IPC_SHM_NAMED || ipc_shm_fd(n2) < 0)
+                problem("OPEN_EXISTING with a smaller size: size %zu, not shared",
+                        ipc_shm_size(n2));
+            ipc_shm_free(n2); /* not the creator: the name stays */
+        }
+        ipc_proc *p;
+        if (CALL(ipc_proc_fork, &p, fn_shm_child_free, n, NULL) == 0)
+            proc_expect_exit("child freeing a named region", p, 0);
+        /* neither the non-creator nor the child unlinked the name */
+        char path[96];
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        if (access(path, F_OK) != 0)
+            problem("the name of a live named region was unlinked by a non-creator");
+        if (CALL(ipc_shm_new_named, &n2, name, 0, IPC_SHM_OPEN_EXISTING) == 0) {
+            if (ipc_shm_size(n2) != 8192)
+                problem("the named region reopened with size %zu, not 8192", ipc_shm_size(n2));
+            ipc_shm_free(n2);
+        }
+        ipc_shm_free(n);
+        EXPECT(ipc_shm_unlink(name), -ENOENT); /* the creator unlinked it */
+    }
+    /* ipc_shm_unlink of a live name: gone at once, the mapping stays usable */
+    if (CALL(ipc_shm_new_named, &n, name, 4096, 0) == 0) {
+        char path[96];
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        if (CALL(ipc_shm_unlink, name) == 0 && access(path, F_OK) == 0)
+            problem("ipc_shm_unlink returned 0 and the name is still there");
+        ((volatile char *)ipc_shm_base(n))[1] = 1;
+        ipc_shm_free(n);
+    }
+    /* an existing object of size 0 cannot be opened */
+    int zfd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (zfd >= 0) {
+        close(zfd);
+        EXPECT_OR_FAULT(ipc_shm_new_named(&n, name, 0, IPC_SHM_OPEN_EXISTING), -EINVAL);
+        shm_unlink(name);
+    }
+    /* map_fd: a size beyond the object and an empty object are -EINVAL, a smaller
+     * size maps a prefix that shares the bytes */
+    if (CALL(ipc_shm_new_memfd, &m, NULL, 8192) == 0) {
+        EXPECT(ipc_shm_map_fd(&mf, ipc_shm_fd(m), 16384), -EINVAL);
+        if (CALL(ipc_shm_map_fd, &mf, ipc_shm_fd(m), 4096) == 0) {
+            ((volatile char *)ipc_shm_base(m))[10] = 3;
+            if (ipc_shm_size(mf) != 4096 || ipc_shm_kind(mf) != IPC_SHM_FROM_FD ||
+                ((volatile char *)ipc_shm_base(mf))[10] != 3)
+                problem("ipc_shm_map_fd(size 4096): size %zu or not shared", ipc_shm_size(mf));
+            ipc_shm_free(mf);
+        }
+        ipc_shm_free(m);
+    }
+    int efd = memfd_create("faultsweep-empty", MFD_CLOEXEC);
+    if (efd >= 0) {
+        EXPECT(ipc_shm_map_fd(&mf, efd, 0), -EINVAL);
+        close(efd);
+    }
 }
 
 struct counter_area {
@@ -1795,8 +2401,134 @@ static int fn_counter_child(void *arg)
     return 0;
 }
 
+/* In a forked child: takes the lock (of the counter, or the mutex) and dies
+ * holding it. */
+static int fn_die_holding(void *arg)
+{
+    if (arg)
+        return ipc_shm_mutex_lock(arg, NULL, NULL) == 0 ? 0 : 1;
+    return ipc_counter_lock(&g_area->c) == 0 ? 0 : 1;
+}
+
+static int fn_child_destroy(void *arg)
+{
+    ipc_counter_destroy(arg);
+    return 0;
+}
+
+static void recover_cb(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* Argument validation of the counter and mutex functions, on a counter that
+ * was never initialised and on NULL: exact error codes, no effect. */
+static void counter_args(void)
+{
+    enum ipc_lock_kind k = IPC_LOCK_MUTEX;
+    EXPECT(ipc_lock_kind_parse(NULL, &k), -EINVAL);
+    EXPECT(ipc_lock_kind_parse("mutex", NULL), -EINVAL);
+    EXPECT(ipc_lock_kind_parse("spin", &k), -EINVAL);
+    if (ipc_lock_kind_parse("none", &k) != 0 || k != IPC_LOCK_NONE ||
+        strcmp(ipc_lock_kind_name(IPC_LOCK_NONE), "none") != 0 ||
+        strcmp(ipc_lock_kind_name((enum ipc_lock_kind)0), "?") != 0)
+        problem("lock kind 'none' / unknown kind names");
+    static _Alignas(64) unsigned char raw[sizeof(ipc_counter) + 64];
+    memset(raw, 0, sizeof(raw));
+    ipc_counter *zero = (ipc_counter *)raw; /* aligned, never initialised */
+    int64_t v = 0;
+    EXPECT(ipc_counter_init(NULL, IPC_LOCK_MUTEX), -EINVAL);
+    EXPECT(ipc_counter_init((ipc_counter *)(raw + 8), IPC_LOCK_MUTEX), -EINVAL);
+    EXPECT(ipc_counter_init(zero, (enum ipc_lock_kind)0), -EINVAL);
+    EXPECT(ipc_counter_init(zero, (enum ipc_lock_kind)5), -EINVAL);
+    EXPECT(ipc_counter_new(NULL, IPC_LOCK_MUTEX), -EINVAL);
+    EXPECT(ipc_counter_add(zero, 1, &v), -EINVAL);
+    EXPECT(ipc_counter_add(NULL, 1, &v), -EINVAL);
+    EXPECT(ipc_counter_get(zero, &v), -EINVAL);
+    EXPECT(ipc_counter_lock(zero), -EINVAL);
+    EXPECT(ipc_counter_unlock(zero), -EINVAL);
+    EXPECT(ipc_counter_kind(zero), -EINVAL);
+    EXPECT(ipc_counter_recoveries(zero), 0);
+    ipc_counter_destroy(zero);
+    ipc_counter_free(zero);
+    ipc_counter_destroy(NULL);
+    ipc_counter_free(NULL);
+    EXPECT(ipc_shm_mutex_init(NULL), -EINVAL);
+    EXPECT(ipc_shm_mutex_lock(NULL, NULL, NULL), -EINVAL);
+    for (size_t i = 0; i < sizeof(raw); i++)
+        if (raw[i])
+            problem("a rejected counter call wrote into the memory");
+}
+
+/* Per kind, single process: exact values, overflow (mutex/sem refuse, atomic and
+ * none wrap), lock errors, and, for the mutex, a holder that dies. */
+static void counter_more(ipc_counter *c, enum ipc_lock_kind kind, const char *name)
+{
+    int64_t v = 0, v2 = 0;
+    if (CALL(ipc_counter_get, c, &v) < 0)
+        return;
+    if (CALL(ipc_counter_add, c, INT64_MAX - v, &v2) < 0)
+        return;
+    if (v2 != INT64_MAX)
+        problem("counter(%s): add to INT64_MAX gave %" PRId64, name, v2);
+    long rc = CALL(ipc_counter_add, c, 1, &v2);
+    bool locked = kind == IPC_LOCK_MUTEX || kind == IPC_LOCK_SEM;
+    if (locked && (rc != -EOVERFLOW || CALL(ipc_counter_get, c, &v) < 0 || v != INT64_MAX))
+        problem("counter(%s): INT64_MAX + 1 returned %ld, value %" PRId64, name, rc, v);
+    if (!locked && (rc != 0 || v2 != INT64_MIN))
+        problem("counter(%s): INT64_MAX + 1 returned %ld, value %" PRId64 " (should wrap)", name,
+                rc, v2);
+    IPC__IGNORE_RC(ipc_counter_add(c, locked ? -INT64_MAX : INT64_MIN, &v2)); /* to 0 */
+    if (v2 != 0)
+        problem("counter(%s): back to 0 gave %" PRId64, name, v2);
+    if (!locked) {
+        EXPECT(ipc_counter_lock(c), -ENOTSUP);
+        EXPECT(ipc_counter_unlock(c), -ENOTSUP);
+        return;
+    }
+    if (kind != IPC_LOCK_MUTEX)
+        return;
+    EXPECT(ipc_counter_unlock(c), -EPERM);
+    if (ipc_counter_lock(c) == 0) {
+        EXPECT(ipc_counter_lock(c), -EDEADLK);
+        EXPECT(ipc_counter_unlock(c), 0);
+    }
+    /* a child's destroy is a no-op: only the creating process destroys */
+    ipc_proc *q;
+    if (CALL(ipc_proc_fork, &q, fn_child_destroy, c, NULL) == 0) {
+        proc_expect_exit("child destroying the counter", q, 0);
+        if (ipc_counter_kind(c) != IPC_LOCK_MUTEX || CALL(ipc_counter_add, c, 0, NULL) < 0)
+            problem("a forked child's ipc_counter_destroy destroyed the parent's counter");
+    }
+    /* a child dies holding the counter's lock: the next add recovers, happens */
+    ipc_proc *p;
+    if (CALL(ipc_proc_fork, &p, fn_die_holding, NULL, NULL) == 0) {
+        proc_expect_exit("counter lock holder", p, 0);
+        rc = CALL(ipc_counter_add, c, 3, &v2);
+        if (rc != IPC_EOWNERDEAD || v2 != 3 || ipc_counter_recoveries(c) != 1)
+            problem("counter(mutex): add after a holder died returned %ld, value %" PRId64
+                    ", %" PRIu64 " recoveries",
+                    rc, v2, ipc_counter_recoveries(c));
+        EXPECT(ipc_counter_add(c, -3, NULL), 0);
+    }
+    /* the same with the bare robust mutex: recover runs once, under the lock */
+    if (CALL(ipc_proc_fork, &p, fn_die_holding, &g_area->mu, NULL) == 0) {
+        proc_expect_exit("mutex holder", p, 0);
+        int recovered = 0;
+        rc = CALL(ipc_shm_mutex_lock, &g_area->mu, recover_cb, &recovered);
+        if (rc != IPC_EOWNERDEAD || recovered != 1)
+            problem("ipc_shm_mutex_lock after a holder died: %ld, recover ran %d times", rc,
+                    recovered);
+        if (rc >= 0) {
+            EXPECT(ipc_shm_mutex_lock(&g_area->mu, NULL, NULL), -EDEADLK);
+            pthread_mutex_unlock(&g_area->mu);
+        }
+    }
+}
+
 static void sc_counter(void)
 {
+    counter_args();
     static const char *const kinds[] = {"mutex", "sem", "atomic"};
     for (size_t k = 0; k < IPC__ARRAY_SIZE(kinds); k++) {
         if (CALL(ipc_lock_kind_parse, kinds[k], &g_kind) < 0 ||
@@ -1831,6 +2563,11 @@ static void sc_counter(void)
         if (CALL(ipc_shm_mutex_init, &g_area->mu) == 0 &&
             CALL(ipc_shm_mutex_lock, &g_area->mu, NULL, NULL) >= 0)
             pthread_mutex_unlock(&g_area->mu);
+        counter_more(&g_area->c, g_kind, kinds[k]);
+        EXPECT(ipc_counter_get(&g_area->c, NULL), -EINVAL);
+        ipc_counter_free(&g_area->c); /* not from ipc_counter_new: a no-op */
+        if (ipc_counter_kind(&g_area->c) != (int)g_kind)
+            problem("ipc_counter_free destroyed an in-place counter");
         ipc_counter_destroy(&g_area->c);
         ipc_shm_free(r);
     }
@@ -1839,6 +2576,19 @@ static void sc_counter(void)
         int64_t v = 0;
         if (CALL(ipc_counter_add, c, 5, &v) == 0 && v != 5)
             problem("ipc_counter_add(5) on a new counter gave %" PRId64, v);
+        ipc_counter_free(c);
+    }
+    EXPECT_OR_FAULT(ipc_counter_new(&c, (enum ipc_lock_kind)9), -EINVAL);
+    /* the racy kind, alone: no race, so every add counts */
+    if (CALL(ipc_counter_new, &c, IPC_LOCK_NONE) == 0) {
+        int64_t v = 0;
+        for (int i = 0; i < 3; i++)
+            IPC__IGNORE_RC(CALL(ipc_counter_add, c, 2, NULL));
+        if (CALL(ipc_counter_get, c, &v) == 0 && v != 6)
+            problem("counter(none): 3 adds of 2 in one process gave %" PRId64, v);
+        if (ipc_counter_kind(c) != IPC_LOCK_NONE)
+            problem("ipc_counter_kind(none) = %d", ipc_counter_kind(c));
+        counter_more(c, IPC_LOCK_NONE, "none");
         ipc_counter_free(c);
     }
 }
@@ -1884,10 +2634,28 @@ static void sock_pair(const char *text, unsigned lflags)
         if (s < 0) /* the connection stays queued: a second accept gets it */
             s = (int)CALL(ipc_sock_accept, l, 0, &peer);
         if (s >= 0) {
-            IPC__IGNORE_RC(CALL(ipc_sock_local_addr, c, &la));
-            IPC__IGNORE_RC(CALL(ipc_sock_peer_addr, s, &la));
-            if (bound.family != AF_UNIX)
+            /* the client's own address is the server's view of its peer, and the
+             * accepted peer is the same again */
+            struct ipc_sock_addr pa;
+            char t1[IPC_SOCK_ADDRSTRLEN], t2[IPC_SOCK_ADDRSTRLEN], t3[IPC_SOCK_ADDRSTRLEN];
+            if (CALL(ipc_sock_local_addr, c, &la) == 0 && CALL(ipc_sock_peer_addr, s, &pa) == 0 &&
+                (ipc_sock_addr_format(&la, t1, sizeof(t1)) < 0 ||
+                 ipc_sock_addr_format(&pa, t2, sizeof(t2)) < 0 ||
+                 ipc_sock_addr_format(&peer, t3, sizeof(t3)) < 0 || strcmp(t1, t2) != 0 ||
+                 strcmp(t1, t3) != 0))
+                problem("%s: client local '%s', server peer '%s', accepted peer '%s'", text, t1, t2,
+                        t3);
+            if (bound.family != AF_UNIX) {
                 IPC__IGNORE_RC(CALL(ipc_sock_set_nodelay, c, 1));
+                int nd = -1;
+                socklen_t nl = sizeof(nd);
+                if (CALL(ipc_sock_set_nodelay, c, 0) == 0 &&
+                    (getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &nd, &nl) != 0 || nd != 0))
+                    problem("%s: ipc_sock_set_nodelay(0) left TCP_NODELAY %d", text, nd);
+            } else {
+                EXPECT_OR_FAULT(ipc_sock_set_nodelay(c, 1), -EOPNOTSUPP);
+            }
+            EXPECT_OR_FAULT(ipc_sock_send(c, NULL, 0), 0); /* nothing to send */
             bool clean = stream_roundtrip(text, c, s, 20000);
             long k = clean ? CALL(ipc_sock_send, s, "pong", 4) : -1;
             if (k > 0) {
@@ -1918,8 +2686,323 @@ static void sock_pair(const char *text, unsigned lflags)
         IPC__IGNORE_RC(CALL(ipc_sock_unlink, &bound));
 }
 
+/* What ipc_sock_addr_format must print for an IP address, built independently
+ * with inet_ntop from the sockaddr itself. */
+static void ip_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+        snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(s4->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(s6->sin6_port));
+    } else {
+        snprintf(buf, len, "family %d", (int)ss->ss_family);
+    }
+}
+
+/* parse(text) == 0, format gives want (and its length), port as given. */
+static void addr_roundtrip(const char *text, const char *want, int port)
+{
+    struct ipc_sock_addr a;
+    char buf[IPC_SOCK_ADDRSTRLEN], ref[IPC_SOCK_ADDRSTRLEN];
+    long rc = ipc_sock_addr_parse(&a, text);
+    long n = rc == 0 ? ipc_sock_addr_format(&a, buf, sizeof(buf)) : -1;
+    if (rc != 0 || n != (long)strlen(want) || strcmp(buf, want) != 0) {
+        problem("'%s' parsed %ld, formatted %ld '%s', expected '%s'", text, rc, n,
+                n >= 0 ? buf : "", want);
+        return;
+    }
+    if (ipc_sock_addr_port(&a) != port)
+        problem("'%s': port %d, expected %d", text, ipc_sock_addr_port(&a), port);
+    if (a.family != AF_UNIX && !strchr(want, '%')) {
+        ip_text(&a.ss, ref, sizeof(ref));
+        if (strcmp(ref, buf) != 0)
+            problem("'%s' formats as '%s', inet_ntop gives '%s'", text, buf, ref);
+    }
+}
+
+/* The address helpers: round trips, every rejected form (-EINVAL, *out zeroed),
+ * truncation, and the argument validation of every socket function (no seam
+ * call is made by any of them). */
+static void sock_addr_checks(void)
+{
+    char lo[IF_NAMESIZE] = "", scoped[96];
+    addr_roundtrip("1.2.3.4:80", "1.2.3.4:80", 80);
+    addr_roundtrip("0.0.0.0:0", "0.0.0.0:0", 0);
+    addr_roundtrip("localhost:65535", "127.0.0.1:65535", 65535);
+    addr_roundtrip("[::1]:7", "[::1]:7", 7);
+    addr_roundtrip("[2001:db8::ff00:42:8329]:443", "[2001:db8::ff00:42:8329]:443", 443);
+    if (if_indextoname(1, lo)) { /* numeric and named scope ids both print the name */
+        snprintf(scoped, sizeof(scoped), "[fe80::1%%%s]:5", lo);
+        addr_roundtrip("[fe80::1%1]:5", scoped, 5);
+        addr_roundtrip(scoped, scoped, 5);
+    }
+    if (!if_indextoname(60000, scoped)) /* no such interface: the number */
+        addr_roundtrip("[fe80::1%60000]:5", "[fe80::1%60000]:5", 5);
+    addr_roundtrip("unix:/tmp/x.sock", "unix:/tmp/x.sock", -EINVAL);
+    addr_roundtrip("unix:@ab", "unix:@ab", -EINVAL);
+    addr_roundtrip("unix:@a\001b", "unix:@a?b", -EINVAL);
+    addr_roundtrip("unix:@a\177\200", "unix:@a??", -EINVAL);
+    char longp[200];
+    snprintf(longp, sizeof(longp), "unix:/%0*d", 107, 0); /* 108 bytes: no room for the NUL */
+    char longa[200];
+    snprintf(longa, sizeof(longa), "unix:@%0*d", 108, 0);
+    const char *const bad[] = {
+        "",
+        "1.2.3.4",
+        "1.2.3.4:",
+        "1.2.3.4:123456",
+        "1.2.3.4:65536",
+        "1.2.3.4:+1",
+        "1.2.3.4: 1",
+        "1.2.3.4:8x",
+        "host.example:80",
+        "::1:80",
+        ":80",
+        "1234567890123456:80",
+        "[::1]80",
+        "[::1",
+        "[::1]:x",
+        "[]:1",
+        "[::1%]:1",
+        "[::1%no-such-if0]:1",
+        "[zz::1]:1",
+        "[0123456789012345678901234567890123456789012345678901234567]:1",
+        "[0123:4567:89ab:cdef:0123:4567:89ab:cdef%0123456789012345678901234567890]:1",
+        "unix:",
+        "unix:@",
+        longp,
+        longa};
+    struct ipc_sock_addr a;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(bad); i++) {
+        memset(&a, 0x5a, sizeof(a));
+        long rc = ipc_sock_addr_parse(&a, bad[i]);
+        if (rc != -EINVAL || a.family != 0 || a.len != 0)
+            problem("'%s' parsed as %ld (family %d), expected -EINVAL and a zeroed address", bad[i],
+                    rc, a.family);
+    }
+    EXPECT(ipc_sock_addr_parse(NULL, "1.2.3.4:1"), -EINVAL);
+    EXPECT(ipc_sock_addr_parse(&a, NULL), -EINVAL);
+    /* host + port */
+    static const struct {
+        const char *host;
+        int port;
+        const char *want;
+    } hp[] = {{"127.0.0.1", 80, "127.0.0.1:80"},
+              {"::1", 7, "[::1]:7"},
+              {"[::1]", 8, "[::1]:8"},
+              {"localhost", 0, "127.0.0.1:0"},
+              {"unix:@hp", 99, "unix:@hp"}};
+    char buf[IPC_SOCK_ADDRSTRLEN];
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(hp); i++)
+        if (ipc_sock_addr_from_host_port(&a, hp[i].host, hp[i].port) != 0 ||
+            ipc_sock_addr_format(&a, buf, sizeof(buf)) != (int)strlen(hp[i].want) ||
+            strcmp(buf, hp[i].want) != 0)
+            problem("host '%s' port %d does not give '%s'", hp[i].host, hp[i].port, hp[i].want);
+    EXPECT(ipc_sock_addr_from_host_port(NULL, "::1", 1), -EINVAL);
+    EXPECT(ipc_sock_addr_from_host_port(&a, NULL, 1), -EINVAL);
+    EXPECT(ipc_sock_addr_from_host_port(&a, "::1", -1), -EINVAL);
+    EXPECT(ipc_sock_addr_from_host_port(&a, "::1", 65536), -EINVAL);
+    EXPECT(ipc_sock_addr_from_host_port(&a, "[::1", 1), -EINVAL);
+    EXPECT(ipc_sock_addr_from_host_port(&a, "host.example", 1), -EINVAL);
+    EXPECT(ipc_sock_addr_from_host_port(&a, "", 1), -EINVAL);
+    if (a.family != 0)
+        problem("a rejected host left the address filled");
+    /* format: truncation, NULL, unknown family, an unnamed Unix address */
+    if (ipc_sock_addr_parse(&a, "127.0.0.1:6380") == 0) {
+        EXPECT(ipc_sock_addr_format(&a, buf, 4), -ENOSPC);
+        if (strcmp(buf, "127") != 0)
+            problem("a truncated format holds '%s', expected '127'", buf);
+        EXPECT(ipc_sock_addr_format(&a, NULL, 0), -ENOSPC);
+        EXPECT(ipc_sock_addr_format(&a, NULL, 8), -EINVAL);
+        EXPECT(ipc_sock_addr_format(&a, buf, 15), 14);
+    }
+    EXPECT(ipc_sock_addr_format(NULL, buf, sizeof(buf)), -EINVAL);
+    EXPECT(ipc_sock_addr_port(NULL), -EINVAL);
+    struct ipc_sock_addr odd;
+    memset(&odd, 0, sizeof(odd));
+    odd.family = odd.ss.ss_family = AF_APPLETALK;
+    odd.len = 16;
+    EXPECT(ipc_sock_addr_format(&odd, buf, sizeof(buf)), -EINVAL);
+    odd.family = odd.ss.ss_family = AF_UNIX;
+    odd.len = sizeof(sa_family_t);
+    EXPECT(ipc_sock_addr_format(&odd, buf, sizeof(buf)), 5);
+    if (strcmp(buf, "unix:") != 0)
+        problem("an unnamed Unix address formats as '%s'", buf);
+    /* structurally invalid addresses and flags for every creating call */
+    struct ipc_sock_addr ok, mism, badlen, shortun;
+    if (ipc_sock_addr_parse(&ok, "127.0.0.1:0") < 0)
+        return;
+    mism = ok;
+    mism.family = AF_INET6;
+    badlen = ok;
+    badlen.len = 4;
+    memset(&shortun, 0, sizeof(shortun));
+    shortun.family = shortun.ss.ss_family = AF_UNIX;
+    shortun.len = sizeof(sa_family_t);
+    struct ipc_sock_addr longun;
+    if (ipc_sock_addr_parse(&longun, "unix:/tmp/x") < 0)
+        return;
+    longun.len = sizeof(struct sockaddr_un) + 1;
+    if (ipc_sock_addr_format(&longun, buf, sizeof(buf)) != 11 || strcmp(buf, "unix:/tmp/x") != 0)
+        problem("a Unix address with an oversized length formats as '%s'", buf);
+    const struct ipc_sock_addr *inval[] = {NULL, &mism, &badlen, &shortun, &odd, &longun};
+    EXPECT(ipc_sock_unlink(&shortun), 0); /* no path at all */
+    odd.family = odd.ss.ss_family = AF_APPLETALK;
+    for (size_t i = 0; i < IPC__ARRAY_SIZE(inval); i++) {
+        EXPECT(ipc_sock_listen(inval[i], 0, 0, NULL), -EINVAL);
+        EXPECT(ipc_sock_bind_dgram(inval[i], 0, NULL), -EINVAL);
+        EXPECT(ipc_sock_connect(inval[i], SOCK_STREAM, 0, 0), -EINVAL);
+        if (inval[i])
+            EXPECT(ipc_sock_sendto(0, "x", 1, inval[i]), -EINVAL);
+    }
+    EXPECT(ipc_sock_listen(&ok, 0, 0x100, NULL), -EINVAL);
+    EXPECT(ipc_sock_bind_dgram(&ok, 0x100, NULL), -EINVAL);
+    EXPECT(ipc_sock_connect(&ok, SOCK_RAW, 0, 0), -EINVAL);
+    EXPECT(ipc_sock_connect(&ok, SOCK_STREAM, 0, IPC_SOCK_REUSEPORT), -EINVAL);
+    EXPECT(ipc_sock_dgram_open(AF_APPLETALK, 0), -EINVAL);
+    EXPECT(ipc_sock_dgram_open(AF_INET, IPC_SOCK_REUSEPORT), -EINVAL);
+    EXPECT(ipc_sock_accept(-1, 0, NULL), -EINVAL);
+    EXPECT(ipc_sock_accept(0, IPC_SOCK_V6ONLY, NULL), -EINVAL);
+    EXPECT(ipc_sock_send(0, NULL, 1), -EINVAL);
+    EXPECT(ipc_sock_send_all(0, NULL, 1), -EINVAL);
+    EXPECT(ipc_sock_send_all(0, buf, (size_t)SSIZE_MAX + 1), -EINVAL);
+    EXPECT(ipc_sock_send_all(-1, NULL, 0), 0); /* nothing to send: no syscall */
+    EXPECT(ipc_sock_recv(0, NULL, 1), -EINVAL);
+    EXPECT(ipc_sock_recv(0, buf, 0), -EINVAL);
+    EXPECT(ipc_sock_sendto(0, NULL, 1, NULL), -EINVAL);
+    EXPECT(ipc_sock_recvfrom(0, NULL, 1, NULL), -EINVAL);
+    EXPECT(ipc_sock_recvfrom(0, buf, (size_t)SSIZE_MAX + 1, NULL), -EINVAL);
+    EXPECT(ipc_sock_set_nonblock(-1, 1), -EBADF);
+    EXPECT(ipc_sock_local_addr(0, NULL), -EINVAL);
+    EXPECT(ipc_sock_peer_addr(0, NULL), -EINVAL);
+    /* unlink: only Unix paths, only sockets */
+    EXPECT(ipc_sock_unlink(NULL), -EINVAL);
+    EXPECT(ipc_sock_unlink(&ok), 0);
+    if (ipc_sock_addr_parse(&a, "unix:@fs-unlink") == 0)
+        EXPECT(ipc_sock_unlink(&a), 0);
+    char path[96];
+    tmp_path(path, sizeof(path), "notsock");
+    snprintf(buf, sizeof(buf), "unix:%s", path);
+    if (ipc_sock_addr_parse(&a, buf) == 0) {
+        EXPECT(ipc_sock_unlink(&a), 0); /* missing */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+            EXPECT(ipc_sock_unlink(&a), -ENOTSOCK);
+            /* UNLINK_STALE never removes what is not a socket */
+            long l = CALL(ipc_sock_listen, &a, 0, IPC_SOCK_UNLINK_STALE, NULL);
+            if (l >= 0) {
+                problem("listening on a regular file's path succeeded");
+                close((int)l);
+            }
+            if (access(path, F_OK) != 0)
+                problem("a regular file was removed by ipc_sock_unlink/UNLINK_STALE");
+            unlink(path);
+        }
+        a.len = sizeof(struct sockaddr_un) + 1;
+        EXPECT(ipc_sock_unlink(&a), -EINVAL);
+    }
+    if (ipc_sock_addr_parse(&a, "unix:/dev/null/x") == 0) {
+        EXPECT(ipc_sock_unlink(&a), -ENOTDIR); /* lstat's own error */
+    }
+}
+
+/* Refusals, a busy address, a full Unix backlog, empty non-blocking accepts. */
+static void sock_refusals(void)
+{
+    struct ipc_sock_addr a, bound;
+    char text[128];
+    /* a TCP port nobody listens on any more */
+    if (CALL(ipc_sock_addr_parse, &a, "127.0.0.1:0") < 0)
+        return;
+    int l = (int)CALL(ipc_sock_listen, &a, 0, IPC_SOCK_NONBLOCK, &bound);
+    if (l >= 0) {
+        struct sockaddr_storage raw;
+        socklen_t rl = sizeof(raw);
+        char ref[IPC_SOCK_ADDRSTRLEN];
+        if (getsockname(l, (struct sockaddr *)&raw, &rl) == 0 &&
+            ipc_sock_addr_format(&bound, text, sizeof(text)) > 0) {
+            ip_text(&raw, ref, sizeof(ref));
+            if (strcmp(ref, text) != 0)
+                problem("ipc_sock_listen's bound address '%s', getsockname says '%s'", text, ref);
+        }
+        EXPECT_OR_FAULT(ipc_sock_accept(l, 0, NULL), -EAGAIN);
+        EXPECT_OR_FAULT(ipc_sock_listen(&bound, 0, 0, NULL), -EADDRINUSE);
+        EXPECT_OR_FAULT(ipc_sock_peer_addr(l, &a), -ENOTCONN);
+        close(l);
+        uint64_t before = injected_now();
+        long c = CALL(ipc_sock_connect, &bound, SOCK_STREAM, 2000, 0);
+        if (c >= 0) /* someone else took the port meanwhile */
+            close((int)c);
+        else
+            expect_code_or_fault("ipc_sock_connect", c, -ECONNREFUSED, before);
+    }
+    /* Unix: a missing path, an abstract name nobody binds, a stale socket file */
+    tmp_path(text, sizeof(text), "nobody.sock");
+    memmove(text + 5, text, strlen(text) + 1);
+    memcpy(text, "unix:", 5);
+    if (CALL(ipc_sock_addr_parse, &a, text) == 0)
+        EXPECT_OR_FAULT(ipc_sock_connect(&a, SOCK_STREAM, 1000, 0), -ENOENT);
+    snprintf(text, sizeof(text), "unix:@faultsweep-%d-nobody", (int)g_pid);
+    if (CALL(ipc_sock_addr_parse, &a, text) == 0)
+        EXPECT_OR_FAULT(ipc_sock_connect(&a, SOCK_STREAM, 0, 0), -ECONNREFUSED);
+    /* a full backlog: a zero-timeout connect does not wait for room */
+    snprintf(text, sizeof(text), "unix:@faultsweep-%d-full", (int)g_pid);
+    if (CALL(ipc_sock_addr_parse, &a, text) < 0)
+        return;
+    l = (int)CALL(ipc_sock_listen, &a, 1, 0, NULL);
+    if (l < 0)
+        return;
+    int fds[8], nfd = 0;
+    long rc = 0;
+    while (nfd < 8) {
+        rc = CALL(ipc_sock_connect, &a, SOCK_STREAM, 0, IPC_SOCK_NONBLOCK);
+        if (rc < 0)
+            break;
+        fds[nfd++] = (int)rc;
+    }
+    if (rc != -ETIMEDOUT && !(rc < 0 && injected_now()))
+        problem("unix connect to a full backlog: %ld after %d connections, expected -ETIMEDOUT", rc,
+                nfd);
+    /* the first queued connection is accepted and works */
+    if (nfd > 0) {
+        int s = (int)CALL(ipc_sock_accept, l, IPC_SOCK_NONBLOCK, NULL);
+        if (s >= 0) {
+            if (CALL(ipc_sock_send_all, fds[0], "hi", 2) == 2) {
+                char b[4];
+                size_t got = 0;
+                long r = 0;
+                while (got < 2) {
+                    struct pollfd pfd = {.fd = s, .events = POLLIN};
+                    r = poll(&pfd, 1, 2000) == 1 ? CALL(ipc_sock_recv, s, b + got, 2 - got) : -1;
+                    if (r <= 0)
+                        break;
+                    got += (size_t)r;
+                }
+                if (r >= 0 && (got != 2 || memcmp(b, "hi", 2) != 0))
+                    problem("the accepted backlog connection received %zu bytes", got);
+            }
+            close(s);
+        }
+    }
+    while (nfd > 0)
+        close(fds[--nfd]);
+    close(l);
+}
+
+static void sc_sock_errors(void)
+{
+    sock_refusals();
+}
+
 static void sc_sock_tcp(void)
 {
+    sock_addr_checks();
     struct ipc_sock_addr a;
     char text[IPC_SOCK_ADDRSTRLEN];
     if (CALL(ipc_sock_addr_from_host_port, &a, "localhost", 6380) == 0 &&
@@ -1966,6 +3049,29 @@ static void sc_sock_unix(void)
         l = (int)CALL(ipc_sock_listen, &a, 0, IPC_SOCK_UNLINK_STALE, NULL);
         if (l >= 0)
             close(l);
+    }
+    /* a live listener's path is not stale: -EADDRINUSE, and it keeps working */
+    l = (int)CALL(ipc_sock_listen, &a, 0, IPC_SOCK_UNLINK_STALE, NULL);
+    if (l >= 0) {
+        uint64_t before = injected_now();
+        long l2 = CALL(ipc_sock_listen, &a, 0, IPC_SOCK_UNLINK_STALE, NULL);
+        /* (an injected ECONNREFUSED on the probe makes it look stale, as a
+         * listener between bind and listen would: then it is taken over) */
+        if (l2 >= 0) {
+            if (injected_now() == before)
+                problem("UNLINK_STALE took over the path of a live listener");
+            close((int)l2);
+        } else {
+            expect_code_or_fault("ipc_sock_listen", l2, -EADDRINUSE, before);
+        }
+        long c = CALL(ipc_sock_connect, &a, SOCK_STREAM, 1000, 0);
+        if (c >= 0)
+            close((int)c);
+        else if ((c == -ENOENT || c == -ECONNREFUSED) && injected_now() == before)
+            problem("the live listener's path was removed or replaced (%s)", ipc_errname((int)c));
+        close(l);
+        if (CALL(ipc_sock_unlink, &a) == 0 && access(text + 5, F_OK) == 0)
+            problem("ipc_sock_unlink returned 0 with the socket file present");
     }
     IPC__IGNORE_RC(CALL(ipc_sock_unlink, &a));
     if (access(text + 5, F_OK) == 0) {
@@ -2020,12 +3126,83 @@ static void dgram_exchange(const char *text, int family)
     close(b);
 }
 
+/* Datagram edge cases on a bound receiver: a datagram longer than the buffer is
+ * -EMSGSIZE with its first bytes delivered and consumed; a zero-length datagram
+ * reads as 0; an unbound Unix sender reads as "unix:". */
+static void dgram_edges(const char *text, int family)
+{
+    struct ipc_sock_addr a, bound, from;
+    if (CALL(ipc_sock_addr_parse, &a, text) < 0)
+        return;
+    int b = (int)CALL(ipc_sock_bind_dgram, &a, 0, &bound);
+    if (b < 0)
+        return;
+    int c = family == AF_UNIX ? socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)
+                              : (int)CALL(ipc_sock_dgram_open, family, IPC_SOCK_NONBLOCK);
+    if (c >= 0) {
+        char buf[8];
+        if (CALL(ipc_sock_sendto, c, "truncated", 9, &bound) == 9) {
+            memset(buf, 0, sizeof(buf));
+            long r = CALL(ipc_sock_recvfrom, b, buf, 3, &from);
+            if (r == -EAGAIN || r == -ECONNREFUSED) /* injected: still queued */
+                r = CALL(ipc_sock_recvfrom, b, buf, 3, &from);
+            if (r != -EMSGSIZE || memcmp(buf, "tru", 3) != 0 || buf[3] != 0)
+                problem("%s: a 9-byte datagram into 3 bytes gave %ld '%.8s'", text, r, buf);
+            char t[IPC_SOCK_ADDRSTRLEN];
+            if (family == AF_UNIX && r == -EMSGSIZE &&
+                (ipc_sock_addr_format(&from, t, sizeof(t)) != 5 || strcmp(t, "unix:") != 0))
+                problem("%s: an unbound sender reads as '%s', expected 'unix:'", text, t);
+        }
+        if (CALL(ipc_sock_sendto, c, NULL, 0, &bound) == 0) {
+            long r = CALL(ipc_sock_recvfrom, b, NULL, 0, NULL);
+            if (r == -EAGAIN || r == -ECONNREFUSED)
+                r = CALL(ipc_sock_recvfrom, b, NULL, 0, NULL);
+            if (r != 0)
+                problem("%s: a zero-length datagram read as %ld", text, r);
+        }
+        close(c);
+    }
+    close(b);
+}
+
 static void sc_sock_udp(void)
 {
+    dgram_edges("127.0.0.1:0", AF_INET);
+    dgram_edges("[::1]:0", AF_INET6);
+    char edge[64];
+    snprintf(edge, sizeof(edge), "unix:@faultsweep-%d-e", (int)g_pid);
+    dgram_edges(edge, AF_UNIX);
+    /* a filesystem path: bound without and with the bound address; a failure
+     * after bind removes the path it created */
+    snprintf(edge, sizeof(edge), "unix:/tmp/faultsweep-%d.dgram", (int)g_pid);
+    struct ipc_sock_addr pa;
+    if (CALL(ipc_sock_addr_parse, &pa, edge) == 0) {
+        long d = CALL(ipc_sock_bind_dgram, &pa, 0, NULL);
+        if (d >= 0) {
+            close((int)d);
+            if (CALL(ipc_sock_unlink, &pa) == 0 && access(edge + 5, F_OK) == 0)
+                problem("%s: ipc_sock_unlink returned 0, the path stays", edge);
+        }
+        dgram_edges(edge, AF_UNIX);
+        IPC__IGNORE_RC(CALL(ipc_sock_unlink, &pa));
+        if (access(edge + 5, F_OK) == 0) {
+            problem("%s is left behind", edge + 5);
+            unlink(edge + 5);
+        }
+    }
+    int v6 = (int)CALL(ipc_sock_dgram_open, AF_INET6, 0);
+    if (v6 >= 0)
+        close(v6);
     dgram_exchange("127.0.0.1:0", AF_INET);
     char text[64];
     snprintf(text, sizeof(text), "unix:@faultsweep-%d-d", (int)g_pid);
     dgram_exchange(text, AF_UNIX);
+}
+
+static int fn_mp5(void *arg)
+{
+    (void)arg;
+    return 5;
 }
 
 static int pool_fn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
@@ -2039,8 +3216,17 @@ static int pool_fn(const void *in, size_t in_len, void *out, size_t out_cap, siz
     if (in_len == 4 && memcmp(in, "hang", 4) == 0)
         for (;;)
             pause();
+    if (in_len == 4 && memcmp(in, "over", 4) == 0) { /* claims more than out_cap */
+        *out_len = out_cap + 1;
+        return 0;
+    }
     if (in_len > out_cap)
         return -EOVERFLOW;
+    if (in_len == 3 && memcmp(in, "pos", 3) == 0) { /* a positive return is success */
+        ((char *)out)[0] = 's', ((char *)out)[1] = 'o', ((char *)out)[2] = 'p';
+        *out_len = 3;
+        return 5;
+    }
     for (size_t i = 0; i < in_len; i++)
         ((char *)out)[i] = ((const char *)in)[in_len - 1 - i];
     *out_len = in_len;
@@ -2063,13 +3249,40 @@ struct collector {
     long rc;
     struct ipc_pool_result r;
     _Atomic pid_t tid;
+    bool forever; /* collect with -1 instead of 5000 ms */
 };
 
 static void *collector_main(void *arg)
 {
     struct collector *c = arg;
     c->tid = (pid_t)syscall(SYS_gettid);
-    c->rc = ipc_pool_collect(c->p, 5000, &c->r);
+    c->rc = ipc_pool_collect(c->p, c->forever ? -1 : 5000, &c->r);
+    return NULL;
+}
+
+/* A thread mapping one input. */
+struct mapper {
+    ipc_pool *p;
+    long rc;
+    struct ipc_pool_result res;
+    _Atomic pid_t tid;
+};
+
+static void *mapper_main(void *arg)
+{
+    struct mapper *m = arg;
+    struct ipc_pool_buf in = {"mapped", 6};
+    m->tid = (pid_t)syscall(SYS_gettid);
+    m->rc = ipc_pool_map(m->p, &in, 1, &m->res);
+    return NULL;
+}
+
+/* A thread closing the pool without a deadline. */
+static void *closer_main(void *arg)
+{
+    struct collector *c = arg;
+    c->tid = (pid_t)syscall(SYS_gettid);
+    c->rc = ipc_pool_close(c->p, -1);
     return NULL;
 }
 
@@ -2104,7 +3317,7 @@ static void pool_two_collectors(ipc_pool *p)
     bool acked[2];
     acked[0] = CALL(ipc_pool_submit, p, "p1", 2, &ids[0]) == 0;
     acked[1] = CALL(ipc_pool_submit, p, "p2", 2, &ids[1]) == 0;
-    struct collector c[2] = {{.p = p}, {.p = p}};
+    struct collector c[2] = {{.p = p}, {.p = p, .forever = true}};
     pthread_t t;
     bool threaded = pthread_create(&t, NULL, collector_main, &c[1]) == 0;
     collector_main(&c[0]);
@@ -2132,10 +3345,130 @@ static void pool_two_collectors(ipc_pool *p)
         ipc_pool_result_free(&r);
 }
 
+/* Argument validation of pool.h on NULL objects: exact codes, *out NULL. No seam
+ * call. */
+static void pool_args(void)
+{
+    ipc_pool *p = (ipc_pool *)&p;
+    struct ipc_pool_options o = {.workers = 1};
+    EXPECT(ipc_pool_new(NULL, pool_fn, NULL, NULL), -EINVAL);
+    EXPECT(ipc_pool_new(&p, NULL, NULL, NULL), -EINVAL);
+    if (p)
+        problem("a failed ipc_pool_new left *out set");
+    o.flags = 1;
+    EXPECT(ipc_pool_new(&p, pool_fn, NULL, &o), -EINVAL);
+    o = (struct ipc_pool_options){.workers = IPC_POOL_MAX_WORKERS + 1};
+    EXPECT(ipc_pool_new(&p, pool_fn, NULL, &o), -EINVAL);
+    o = (struct ipc_pool_options){.workers = 1, .max_in = IPC_POOL_MAX_BYTES + 1};
+    EXPECT(ipc_pool_new(&p, pool_fn, NULL, &o), -EINVAL);
+    o = (struct ipc_pool_options){.workers = 1, .max_out = IPC_POOL_MAX_BYTES + 1};
+    EXPECT(ipc_pool_new(&p, pool_fn, NULL, &o), -EINVAL);
+    uint64_t id;
+    struct ipc_pool_result r;
+    struct ipc_pool_buf b = {"x", 1};
+    pid_t pids[2];
+    EXPECT(ipc_pool_submit(NULL, "x", 1, &id), -EINVAL);
+    EXPECT(ipc_pool_collect(NULL, 0, &r), -EINVAL);
+    EXPECT(ipc_pool_map(NULL, &b, 1, &r), -EINVAL);
+    EXPECT(ipc_pool_close(NULL, 0), -EINVAL);
+    EXPECT(ipc_pool_terminate(NULL), -EINVAL);
+    EXPECT(ipc_pool_pids(NULL, pids, 2), -EINVAL);
+    EXPECT(ipc_pool_replacements(NULL), 0);
+    ipc_pool_free(NULL);
+    ipc_pool_result_free(NULL);
+    /* process objects */
+    ipc_mp_process *m = (ipc_mp_process *)&m;
+    struct ipc_mp_process_options mo = {.flags = 1};
+    struct ipc_proc_status st;
+    EXPECT(ipc_mp_process_new(NULL, fn_mp5, NULL, NULL), -EINVAL);
+    EXPECT(ipc_mp_process_new(&m, NULL, NULL, NULL), -EINVAL);
+    if (m)
+        problem("a failed ipc_mp_process_new left *out set");
+    EXPECT(ipc_mp_process_new(&m, fn_mp5, NULL, &mo), -EINVAL);
+    mo.flags = 0;
+    if (CALL(ipc_mp_process_new, &m, fn_mp5, NULL, &mo) == 0) /* zeroed options */
+        ipc_mp_process_free(m);
+    EXPECT(ipc_mp_process_start(NULL), -EINVAL);
+    EXPECT(ipc_mp_process_join(NULL, 0, &st), -EINVAL);
+    EXPECT(ipc_mp_process_terminate(NULL), -EINVAL);
+    EXPECT(ipc_mp_process_kill(NULL), -EINVAL);
+    EXPECT(ipc_mp_process_is_alive(NULL), -EINVAL);
+    EXPECT(ipc_mp_process_pid(NULL), 0);
+    ipc_mp_process_free(NULL);
+}
+
+/* Argument validation that needs a live pool (no task is queued by any). */
+static void pool_args_live(ipc_pool *p)
+{
+    static char big[4097];
+    uint64_t id;
+    struct ipc_pool_result r, res[2];
+    struct ipc_pool_buf nul = {NULL, 1}, huge = {big, sizeof(big)};
+    EXPECT(ipc_pool_submit(p, "x", 1, NULL), -EINVAL);
+    EXPECT(ipc_pool_submit(p, NULL, 1, &id), -EINVAL);
+    EXPECT(ipc_pool_submit(p, big, sizeof(big), &id), -EMSGSIZE);
+    EXPECT(ipc_pool_collect(p, -2, &r), -EINVAL);
+    EXPECT(ipc_pool_collect(p, 0, NULL), -EINVAL);
+    EXPECT(ipc_pool_map(p, NULL, 1, res), -EINVAL);
+    EXPECT(ipc_pool_map(p, &nul, 1, NULL), -EINVAL);
+    EXPECT(ipc_pool_map(p, &nul, 1, res), -EINVAL);
+    EXPECT(ipc_pool_map(p, &huge, 1, res), -EMSGSIZE);
+    EXPECT(ipc_pool_map(p, &huge, 0, res), 0); /* nothing to do */
+    EXPECT(ipc_pool_map(p, &huge, SIZE_MAX, res), -EINVAL);
+    EXPECT(ipc_pool_close(p, -2), -EINVAL);
+    EXPECT(ipc_pool_pids(p, NULL, 1), -EINVAL);
+    pid_t all[4], one[1];
+    int n = ipc_pool_pids(p, all, 4), n0 = ipc_pool_pids(p, NULL, 0), n1 = ipc_pool_pids(p, one, 1);
+    if (n0 != n || n1 != n || (n > 0 && one[0] != all[0]))
+        problem("ipc_pool_pids: %d with room, %d with none, %d with room for one", n, n0, n1);
+    for (int i = 0; i < n && i < 4; i++)
+        if (kill(all[i], 0) != 0)
+            problem("ipc_pool_pids: worker %d is not a live process", (int)all[i]);
+}
+
+/* close with a deadline already past while a task hangs: -ETIMEDOUT, the task is
+ * cancelled, and the closed pool refuses new work. */
+static void pool_close_deadline(void)
+{
+    struct ipc_pool_options o = {.workers = 1, .max_pending = 1};
+    ipc_pool *p;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o) < 0)
+        return;
+    uint64_t id, id2;
+    if (CALL(ipc_pool_submit, p, "hang", 4, &id) == 0) {
+        EXPECT(ipc_pool_submit(p, "x", 1, &id2), -EAGAIN); /* max_pending 1 */
+        long rc = CALL(ipc_pool_close, p, 0);
+        if (rc != -ETIMEDOUT)
+            problem("ipc_pool_close(0) with a hanging task returned %ld, expected -ETIMEDOUT", rc);
+        struct ipc_pool_result r;
+        rc = CALL(ipc_pool_collect, p, 1000, &r);
+        if (rc != 0 || r.id != id || r.status != -ECANCELED)
+            problem("the task cut short by close: collect %ld, status %d", rc,
+                    rc == 0 ? r.status : 0);
+        if (rc == 0)
+            ipc_pool_result_free(&r);
+        EXPECT(ipc_pool_collect(p, 0, &r), -ENOENT);
+    } else {
+        IPC__IGNORE_RC(CALL(ipc_pool_close, p, 0));
+    }
+    struct ipc_pool_buf b = {"x", 1};
+    struct ipc_pool_result res[1];
+    EXPECT(ipc_pool_submit(p, "x", 1, &id2), -EPIPE);
+    EXPECT(ipc_pool_map(p, &b, 1, res), -EPIPE);
+    EXPECT(ipc_pool_close(p, 1000), 0); /* already stopped */
+    EXPECT(ipc_pool_terminate(p), 0);
+    EXPECT(ipc_pool_pids(p, NULL, 0), 0);
+    ipc_pool_free(p);
+}
+
 static void sc_pool(void)
 {
-    static const char *const inputs[] = {"alpha", "beta", "fail", "gamma", "delta", "die"};
-    enum { NIN = 6 };
+    pool_args();
+    static const char *const inputs[] = {"alpha", "beta", "fail", "gamma", "delta",
+                                         "die",   "",     "over", "pos"};
+    /* each task's status without faults */
+    static const int want[] = {0, 0, -EDOM, 0, 0, IPC_ECHILDLOST, 0, -EOVERFLOW, 0};
+    enum { NIN = 9 };
     struct ipc_pool_options o = {.workers = 2, .max_in = 4096, .max_out = 4096};
     ipc_pool *p;
     if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o) < 0)
@@ -2144,11 +3477,13 @@ static void sc_pool(void)
     long np = CALL(ipc_pool_pids, p, pids, 4);
     if (np > 2)
         problem("ipc_pool_pids: %ld workers in a pool of 2", np);
+    pool_args_live(p);
     uint64_t ids[NIN];
     bool acked[NIN], seen[NIN];
     for (int i = 0; i < NIN; i++) {
         seen[i] = false;
-        acked[i] = CALL(ipc_pool_submit, p, inputs[i], strlen(inputs[i]), &ids[i]) == 0;
+        size_t len = strlen(inputs[i]);
+        acked[i] = CALL(ipc_pool_submit, p, len ? inputs[i] : NULL, len, &ids[i]) == 0;
     }
     for (;;) {
         struct ipc_pool_result r;
@@ -2168,12 +3503,18 @@ static void sc_pool(void)
             problem("task %d ('%s') returned twice", i, inputs[i]);
         } else {
             seen[i] = true;
-            if (r.status == 0 && !reversed(inputs[i], &r))
+            if (r.status == 0 && i != 8 && !reversed(inputs[i], &r))
                 problem("task '%s': wrong result", inputs[i]);
-            if (i == 2 && r.status != -EDOM && r.status == 0)
-                problem("task 'fail' succeeded");
-            if (i == 5 && r.status == 0)
-                problem("task 'die' succeeded");
+            if (r.status == 0 && i == 8 && (r.len != 3 || memcmp(r.data, "sop", 3) != 0))
+                problem("task 'pos' (returned 5): wrong result");
+            if (r.status != 0 && r.data)
+                problem("task '%s' failed (%d) with data", inputs[i], r.status);
+            /* a fault may turn any task into a worker loss or a failed copy,
+             * never into a success it was not */
+            if (r.status != want[i] &&
+                (!injected_now() ||
+                 (r.status != IPC_ECHILDLOST && r.status != -ENOMEM && r.status != -EAGAIN)))
+                problem("task '%s': status %d, expected %d", inputs[i], r.status, want[i]);
             if (r.status < 0)
                 note_err("ipc_pool_result.status", ipc_errname(r.status));
         }
@@ -2193,13 +3534,126 @@ static void sc_pool(void)
             ipc_pool_result_free(&res[i]);
         }
     }
-    (void)ipc_pool_replacements(p);
+    /* 'die' killed two workers, each replaced */
+    if (!injected_now() && ipc_pool_replacements(p) != 2)
+        problem("ipc_pool_replacements: %" PRIu64 " after two worker deaths",
+                ipc_pool_replacements(p));
+    /* a map longer than its window (4 * workers + 4 inputs in flight) */
+    enum { NMAP = 14 };
+    static const char *const words[NMAP] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6",
+                                            "m7", "m8", "m9", "ma", "mb", "mc", ""};
+    struct ipc_pool_buf win[NMAP];
+    struct ipc_pool_result wres[NMAP];
+    for (int i = 0; i < NMAP; i++) /* the last: no bytes, NULL data */
+        win[i] = (struct ipc_pool_buf){*words[i] ? words[i] : NULL, strlen(words[i])};
+    if (CALL(ipc_pool_map, p, win, NMAP, wres) == 0) {
+        for (int i = 0; i < NMAP; i++) {
+            if ((wres[i].status == 0 && !reversed(words[i], &wres[i])) ||
+                (wres[i].status != 0 && !injected_now()))
+                problem("ipc_pool_map of %d: result %d is wrong (status %d)", NMAP, i,
+                        wres[i].status);
+            ipc_pool_result_free(&wres[i]);
+        }
+    }
     pool_two_collectors(p);
-    IPC__IGNORE_RC(CALL(ipc_pool_close, p, 5000));
+    /* a graceful close runs what is queued; the results stay collectable */
+    static const char *const tails[3] = {"tail1", "tail2", "tail3"};
+    uint64_t tid[3];
+    bool tacked[3];
+    for (int k = 0; k < 3; k++) /* two run at once, the third waits in the queue */
+        tacked[k] = CALL(ipc_pool_submit, p, tails[k], 5, &tid[k]) == 0;
+    long crc = CALL(ipc_pool_close, p, 5000);
+    int tgot[3] = {0, 0, 0};
+    struct ipc_pool_result tr;
+    while (CALL(ipc_pool_collect, p, 0, &tr) == 0) {
+        for (int k = 0; k < 3; k++) {
+            if (!tacked[k] || tr.id != tid[k])
+                continue;
+            tgot[k]++;
+            if (crc == 0 && tr.status == 0 && !reversed(tails[k], &tr))
+                problem("a task drained by close has the wrong result");
+            if (crc == 0 && !injected_now() && tr.status != 0)
+                problem("a task drained by a clean close has status %d", tr.status);
+        }
+        ipc_pool_result_free(&tr);
+    }
+    for (int k = 0; k < 3; k++)
+        if (tgot[k] != (int)tacked[k])
+            problem("close: task %d acknowledged %d, collected %d times", k, tacked[k], tgot[k]);
+    if (crc == 0 && CALL(ipc_pool_pids, p, NULL, 0) != 0)
+        problem("workers left after a clean close");
     ipc_pool_free(p);
+}
 
-    /* terminate with a task in flight */
+/* Two workers, one killed while idle: the task meant for it runs on the other,
+ * the dead one is replaced (or, if that fork fails, its slot stays empty until
+ * close, which still ends cleanly). */
+static void sc_pool_killed(void)
+{
+    struct ipc_pool_options o = {.workers = 2, .max_in = 64, .max_out = 64};
+    ipc_pool *p;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o) < 0)
+        return;
+    pid_t w[2];
+    uint64_t id;
+    if (ipc_pool_pids(p, w, 2) == 2) {
+        kill(w[0], SIGKILL);
+        siginfo_t si;
+        while (waitid(P_PID, (id_t)w[0], &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+            ;
+        if (CALL(ipc_pool_submit, p, "k2", 2, &id) == 0) {
+            struct ipc_pool_result r;
+            long rc = CALL(ipc_pool_collect, p, 5000, &r);
+            if (rc != 0 || r.id != id || (r.status == 0 ? !reversed("k2", &r) : !injected_now()))
+                problem("two workers, one killed: collect %ld, status %d", rc,
+                        rc == 0 ? r.status : 0);
+            if (rc == 0)
+                ipc_pool_result_free(&r);
+        }
+        long crc = CALL(ipc_pool_close, p, 5000);
+        if (crc != 0 && !injected_now())
+            problem("close of a pool with a killed worker returned %ld", crc);
+        if (crc == 0)
+            EXPECT(ipc_pool_pids(p, NULL, 0), 0);
+    }
+    ipc_pool_free(p);
+}
+
+/* A small pool whose lone worker dies: every seam call of the loss and the
+ * replacement is failed in turn. */
+static void sc_pool_lost(void)
+{
+    /* a lone worker that dies twice on one task: IPC_ECHILDLOST (or, if the
+     * replacement cannot be forked, that fork's error) */
     struct ipc_pool_options o1 = {.workers = 1, .max_in = 64, .max_out = 64};
+    ipc_pool *p;
+    uint64_t id;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    if (CALL(ipc_pool_submit, p, "die", 3, &id) == 0) {
+        struct ipc_pool_result r;
+        long rc = CALL(ipc_pool_collect, p, 5000, &r);
+        if (rc != 0 || r.id != id ||
+            (r.status != IPC_ECHILDLOST &&
+             !(injected_now() && (r.status == -EAGAIN || r.status == -ENOMEM ||
+                                  r.status == -EMFILE || r.status == -ENFILE))))
+            problem("a task that kills its lone worker twice: collect %ld, status %d", rc,
+                    rc == 0 ? r.status : 0);
+        if (rc == 0)
+            ipc_pool_result_free(&r);
+    }
+    ipc_pool_free(p);
+}
+
+/* Stopping a pool: close with a past deadline, terminate with tasks running and
+ * queued while another thread collects, close cut short by terminate, free
+ * while open. */
+static void sc_pool_stop(void)
+{
+    pool_close_deadline();
+    ipc_pool *p;
+    /* terminate with a task in flight */
+    struct ipc_pool_options o1 = {.workers = 1}; /* default byte limits */
     if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
         return;
     uint64_t id;
@@ -2215,34 +3669,229 @@ static void sc_pool(void)
         bool threaded = pthread_create(&t, NULL, collector_main, &c) == 0;
         while (threaded && !c.tid)
             sched_yield();
-        if (threaded)
-            wait_thread_blocked(c.tid);
-        IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
         if (threaded) {
-            pthread_join(t, NULL);
-            rc = ck("ipc_pool_collect", c.rc);
-            r = c.r;
-        } else {
-            rc = CALL(ipc_pool_collect, p, 1000, &r);
+            wait_thread_blocked(c.tid);
+            /* the other thread polls: a zero-timeout collect does not wait */
+            EXPECT_OR_FAULT(ipc_pool_collect(p, 0, &r), -ETIMEDOUT);
         }
-        if (rc == 0 && r.status != -ECANCELED)
-            problem("a terminated task has status %d, not -ECANCELED", r.status);
-        if (rc == 0)
+        /* a second task waits in the queue behind the hanging one; a second
+         * collector (no deadline) and a map wait for the polling thread */
+        uint64_t qid = 0;
+        bool queued = CALL(ipc_pool_submit, p, "queued", 6, &qid) == 0;
+        struct collector c2 = {.p = p, .tid = 0, .forever = true};
+        struct mapper m = {.p = p, .tid = 0};
+        pthread_t t2, t3;
+        bool th2 = threaded && pthread_create(&t2, NULL, collector_main, &c2) == 0;
+        bool th3 = threaded && pthread_create(&t3, NULL, mapper_main, &m) == 0;
+        while ((th2 && !c2.tid) || (th3 && !m.tid))
+            sched_yield();
+        if (th2)
+            wait_thread_blocked(c2.tid);
+        if (th3)
+            wait_thread_blocked(m.tid);
+        IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
+        if (th3) {
+            pthread_join(t3, NULL);
+            ck("ipc_pool_map", m.rc);
+            if (m.rc == 0 && m.res.status != -ECANCELED)
+                problem("a map cut short by terminate: status %d, not -ECANCELED", m.res.status);
+            if (m.rc == 0)
+                ipc_pool_result_free(&m.res);
+            else if (m.rc != -EPIPE && m.rc != -ENOMEM)
+                problem("a map cut short by terminate returned %ld", m.rc);
+        }
+        int got_hang = 0, got_q = 0;
+        for (int k = 0; k < 4; k++) {
+            if (k == 0 && threaded) {
+                pthread_join(t, NULL);
+                rc = ck("ipc_pool_collect", c.rc);
+                r = c.r;
+            } else if (k == 1 && th2) {
+                pthread_join(t2, NULL);
+                rc = ck("ipc_pool_collect", c2.rc);
+                r = c2.r;
+            } else {
+                rc = CALL(ipc_pool_collect, p, 1000, &r);
+            }
+            if (rc != 0) {
+                if (k >= 2)
+                    break;
+                continue;
+            }
+            got_hang += r.id == id;
+            got_q += queued && r.id == qid;
+            if (r.status != -ECANCELED)
+                problem("a terminated task has status %d, not -ECANCELED", r.status);
             ipc_pool_result_free(&r);
-        else
-            problem("the terminated task's result is missing (%s)", ipc_errname((int)rc));
+        }
+        if (got_hang != 1 || got_q != (int)queued)
+            problem("terminate: the running task collected %d times, the queued one %d of %d",
+                    got_hang, got_q, (int)queued);
     }
+    ipc_pool_free(p);
+
+    /* close without a deadline, cut short by terminate from another thread */
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    if (CALL(ipc_pool_submit, p, "hang", 4, &id) == 0) {
+        struct collector c = {.p = p, .tid = 0};
+        pthread_t t;
+        if (pthread_create(&t, NULL, closer_main, &c) == 0) {
+            while (!c.tid)
+                sched_yield();
+            wait_thread_blocked(c.tid);
+            IPC__IGNORE_RC(CALL(ipc_pool_terminate, p));
+            pthread_join(t, NULL);
+            if (c.rc != -ECANCELED && c.rc != 0)
+                problem("ipc_pool_close cut short by terminate returned %ld, expected -ECANCELED",
+                        c.rc);
+            struct ipc_pool_result r;
+            long rc = CALL(ipc_pool_collect, p, 1000, &r);
+            if (rc != 0 || r.id != id || r.status != -ECANCELED)
+                problem("the task of a terminated close: collect %ld, status %d", rc,
+                        rc == 0 ? r.status : 0);
+            if (rc == 0)
+                ipc_pool_result_free(&r);
+        }
+    }
+    ipc_pool_free(p);
+
+    /* a worker killed while idle: the next task's write fails (EPIPE, no
+     * SIGPIPE), the worker is replaced and the task runs there; a worker killed
+     * before close: its QUIT write fails and close still returns 0 */
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    for (int round = 0; round < 2; round++) {
+        pid_t wp;
+        if (ipc_pool_pids(p, &wp, 1) != 1)
+            break;
+        kill(wp, SIGKILL);
+        siginfo_t si;
+        while (waitid(P_PID, (id_t)wp, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+            ;
+        if (round == 1) {
+            long crc = CALL(ipc_pool_close, p, 5000);
+            if (crc != 0 && !injected_now())
+                problem("close after its idle worker was killed returned %ld", crc);
+            EXPECT(ipc_pool_pids(p, NULL, 0), 0);
+            break;
+        }
+        if (CALL(ipc_pool_submit, p, "k1", 2, &id) == 0) {
+            struct ipc_pool_result r;
+            long rc = CALL(ipc_pool_collect, p, 5000, &r);
+            if (rc != 0 || r.id != id || (r.status == 0 ? !reversed("k1", &r) : !injected_now()))
+                problem("a task sent to a killed idle worker: collect %ld, status %d", rc,
+                        rc == 0 ? r.status : 0);
+            if (rc == 0)
+                ipc_pool_result_free(&r);
+            if (!injected_now() && ipc_pool_replacements(p) != 1)
+                problem("a killed idle worker: %" PRIu64 " replacements, expected 1",
+                        ipc_pool_replacements(p));
+        }
+    }
+    ipc_pool_free(p);
+
+    /* freed while open, with a task running and one queued: nothing is left.
+     * Default worker count (one per CPU) where that is small. */
+    if (sysconf(_SC_NPROCESSORS_ONLN) <= 4)
+        o1.workers = 0;
+    if (CALL(ipc_pool_new, &p, pool_fn, NULL, &o1) < 0)
+        return;
+    if (o1.workers == 0 && !injected_now() &&
+        ipc_pool_pids(p, NULL, 0) != (int)sysconf(_SC_NPROCESSORS_ONLN))
+        problem("a default pool has %d workers, %ld CPUs online", ipc_pool_pids(p, NULL, 0),
+                sysconf(_SC_NPROCESSORS_ONLN));
+    IPC__IGNORE_RC(CALL(ipc_pool_submit, p, "a", 1, &id));
+    IPC__IGNORE_RC(CALL(ipc_pool_submit, p, "b", 1, &id));
     ipc_pool_free(p);
 }
 
-static int fn_mp5(void *arg)
+/* The object's state machine: not started, running, ended but not joined,
+ * joined; each call's documented result in each state. */
+static void mp_states(void)
 {
-    (void)arg;
-    return 5;
+    ipc_mp_process *p;
+    struct ipc_proc_status st;
+    if (CALL(ipc_mp_process_new, &p, fn_pause, NULL, NULL) < 0)
+        return;
+    EXPECT(ipc_mp_process_join(p, 0, &st), -EINVAL);
+    EXPECT(ipc_mp_process_terminate(p), -EINVAL);
+    EXPECT(ipc_mp_process_kill(p), -EINVAL);
+    EXPECT(ipc_mp_process_is_alive(p), 0);
+    EXPECT(ipc_mp_process_pid(p), 0);
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        EXPECT(ipc_mp_process_start(p), -EALREADY);
+        EXPECT(ipc_mp_process_join(p, -2, &st), -EINVAL);
+        EXPECT_OR_FAULT(ipc_mp_process_join(p, 0, &st), -ETIMEDOUT);
+        if (CALL(ipc_mp_process_kill, p) == 0 && CALL(ipc_mp_process_join, p, -1, NULL) == 0) {
+            EXPECT(ipc_mp_process_terminate(p), -ESRCH);
+            EXPECT(ipc_mp_process_kill(p), -ESRCH);
+            EXPECT(ipc_mp_process_is_alive(p), 0);
+            /* the stored status, again */
+            if (CALL(ipc_mp_process_join, p, 0, &st) != 0 || !st.signaled || st.signal != SIGKILL)
+                problem("a second join: raw status %#x, expected SIGKILL", st.raw);
+        }
+    }
+    ipc_mp_process_free(p);
+    /* ended, not joined: is_alive reaps it and join still reports its status */
+    if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
+        return;
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        /* wait for the exit without reaping it (WNOWAIT) */
+        while (waitid(P_PID, (id_t)ipc_mp_process_pid(p), &si, WEXITED | WNOWAIT) < 0 &&
+               errno == EINTR)
+            ;
+        long alive = CALL(ipc_mp_process_is_alive, p);
+        if (alive != 0 && !(alive < 0 && injected_now()))
+            problem("ipc_mp_process_is_alive of an ended child returned %ld", alive);
+        if (CALL(ipc_mp_process_join, p, 0, &st) == 0 && !(st.exited && st.code == 5))
+            problem("join after is_alive reaped: raw status %#x, expected exit 5", st.raw);
+        if (ipc_mp_process_pid(p) <= 0)
+            problem("ipc_mp_process_pid is not kept after reaping");
+    }
+    ipc_mp_process_free(p);
+}
+
+/* A child reaped behind the object's back (waitpid on its pid, which pool.h asks
+ * callers not to do): join and is_alive report -ECHILD, never a made-up status,
+ * and free does not wait for it. */
+static void mp_reaped_elsewhere(void)
+{
+    ipc_mp_process *p;
+    if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
+        return;
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        int raw;
+        pid_t pid = ipc_mp_process_pid(p), r;
+        while ((r = waitpid(pid, &raw, 0)) < 0 && errno == EINTR)
+            ;
+        struct ipc_proc_status st;
+        if (r == pid) {
+            EXPECT_OR_FAULT(ipc_mp_process_join(p, 1000, &st), -ECHILD);
+            EXPECT_OR_FAULT(ipc_mp_process_is_alive(p), -ECHILD);
+        }
+    }
+    ipc_mp_process_free(p);
+    /* the same, found by is_alive first */
+    if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
+        return;
+    if (CALL(ipc_mp_process_start, p) == 0) {
+        int raw;
+        pid_t pid = ipc_mp_process_pid(p), r;
+        while ((r = waitpid(pid, &raw, 0)) < 0 && errno == EINTR)
+            ;
+        if (r == pid)
+            EXPECT_OR_FAULT(ipc_mp_process_is_alive(p), -ECHILD);
+    }
+    ipc_mp_process_free(p);
 }
 
 static void sc_mp_process(void)
 {
+    mp_states();
+    mp_reaped_elsewhere();
     ipc_mp_process *p;
     if (CALL(ipc_mp_process_new, &p, fn_mp5, NULL, NULL) < 0)
         return;
@@ -2530,13 +4179,18 @@ static const struct scenario scenarios[] = {
     {"run_spawn", sc_run_spawn, "ipc_run via posix_spawn with stdin: every seam call failed"},
     {"run_timeout", sc_run_timeout, "ipc_run timeout and grace kill"},
     {"sig", sc_sig, "handlers, send/queue, masks, synchronous waits"},
+    {"sig_info", sc_sig_info, "signal argument checks, dispositions, masks, siginfo per sender"},
     {"sigsrc", sc_sigsrc, "signal event sources (signalfd and self-pipe)"},
     {"shm", sc_shm, "anonymous, memfd, named and fd-mapped regions"},
     {"counter", sc_counter, "shared counters of every lock kind, from two children"},
     {"sock_tcp", sc_sock_tcp, "TCP over 127.0.0.1 and ::1, address helpers"},
+    {"sock_errors", sc_sock_errors, "refused and missing peers, busy ports, full backlogs"},
     {"sock_unix", sc_sock_unix, "Unix stream sockets: path, abstract, stale path"},
     {"sock_udp", sc_sock_udp, "UDP and Unix datagram sockets"},
     {"pool", sc_pool, "worker pool: submit/collect/map/close, failures, deaths, terminate"},
+    {"pool_lost", sc_pool_lost, "worker pool: a lone worker dies twice on one task"},
+    {"pool_killed", sc_pool_killed, "worker pool: one of two workers killed while idle"},
+    {"pool_stop", sc_pool_stop, "worker pool: close deadlines, terminate, killed workers, free"},
     {"mp_process", sc_mp_process, "process objects: start/join/terminate/kill/free"},
     {"resp", sc_resp, "RESP parser and reply buffer"},
     {"pure", sc_pure, "CRC-32C and error names (no seam calls)"},

@@ -224,6 +224,7 @@ struct ipc_pool {
     size_t ready;       /* public results not yet collected */
     uint64_t next_id;
     uint64_t replacements;
+    uint64_t completed; /* tasks completed so far (public and map) */
 #ifdef IPC_TEST_FAULTS
     unsigned long completions; /* public completions since the fault was set */
 #endif
@@ -475,6 +476,7 @@ static void fill_result(struct ipc_pool_result *out, uint64_t id, int status, co
 /* Turns a task into its result and frees it. Mutex held. */
 static void complete_task(ipc_pool *p, struct task *t, int status, const void *data, size_t len)
 {
+    p->completed++;
     if (t->owner) {
         fill_result(&t->owner->res[t->index], t->id, status, data, len);
         t->owner->done++;
@@ -612,6 +614,7 @@ static bool drain_worker(ipc_pool *p, unsigned i)
  * while sleeping. */
 static void pump(ipc_pool *p, int timeout_ms)
 {
+    uint64_t completed = p->completed;
     int spawn_err = 0;
     for (unsigned i = 0; i < p->nworkers; i++) {
         if (p->w[i].proc && p->w[i].broken) {
@@ -628,6 +631,11 @@ static void pump(ipc_pool *p, int timeout_ms)
     if (spawn_err && live_workers(p) == 0)
         fail_queue(p, spawn_err);
     dispatch(p);
+    /* Tasks completed above (a lost worker's, or the queue failed for want of
+     * workers): the caller has something to take, so only look, do not sleep;
+     * with no worker left the poll would otherwise wait out the whole timeout. */
+    if (p->completed != completed)
+        timeout_ms = 0;
 
     nfds_t n = 0;
     p->pfd[n++] = (struct pollfd){.fd = p->wake.rd, .events = POLLIN};

@@ -210,8 +210,12 @@ int ipc_sig_child_reset(void)
         if (!signo_catchable(s))
             continue;
         struct sigaction old;
-        if (ipc__sys_sigaction(s, NULL, &old) < 0)
+        if (ipc__sys_sigaction(s, NULL, &old) < 0) {
+            /* Unknown disposition: it may still be caught, so 0 would lie. */
+            if (!err)
+                err = ipc__neg_errno();
             continue;
+        }
         /* sa_handler aliases sa_sigaction: SIG_IGN stays ignored even when it
          * was installed with SA_SIGINFO in sa_flags. */
         if (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)

@@ -23,10 +23,12 @@ int main(void)
 #include <sys/stat.h>
 
 #include "ipc/faults.h"
+#include "ipc/pool.h"
 #include "ipc/proc.h"
 #include "ipc/redir.h"
 #include "ipc/run.h"
 #include "ipc/shm.h"
+#include "ipc/sig.h"
 
 static void arm(const char *text)
 {
@@ -176,12 +178,107 @@ static void test_spawn_error_record_short_read(void **state)
     assert_true(hit > 0);
 }
 
+/* faultsweep --scenario sig --schedule sigaction:16:EINVAL: when ipc_sig_child_reset
+ * could not read a signal's disposition it skipped that signal and still returned
+ * 0, so a caller was told the inherited handlers were gone while one stayed. */
+static void test_sig_child_reset_query_fails(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* the child: SIGUSR1 caught, its disposition query fails */
+        if (ipc_sig_catch(SIGUSR1, 0, NULL) != 0)
+            _exit(3);
+        int nth = 1; /* sigaction calls of child_reset before SIGUSR1's query */
+        for (int s = 1; s < SIGUSR1; s++) {
+            struct sigaction sa;
+            if (s == SIGKILL || s == SIGSTOP || s == SIGPIPE)
+                continue;
+            nth++;
+            if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+                sa.sa_handler != SIG_IGN)
+                nth++;
+        }
+        char sched[64];
+        snprintf(sched, sizeof(sched), "sigaction:%d:EINVAL", nth);
+        struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
+        char err[160];
+        int n = ipc_faults_parse(sched, steps, IPC_FAULT_MAX_STEPS, err, sizeof(err));
+        if (n < 0 || ipc_faults_arm_schedule(steps, (size_t)n) < 0)
+            _exit(4);
+        int rc = ipc_sig_child_reset();
+        ipc_faults_disarm();
+        struct sigaction now;
+        sigaction(SIGUSR1, NULL, &now);
+        /* 0 is only right when SIGUSR1 really is back to SIG_DFL */
+        _exit(rc == 0 && now.sa_handler != SIG_DFL ? 1 : rc == -EINVAL ? 0 : 2);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int reverse_fn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
+                      void *arg)
+{
+    (void)arg;
+    if (in_len > out_cap)
+        return -EOVERFLOW;
+    for (size_t i = 0; i < in_len; i++)
+        ((char *)out)[i] = ((const char *)in)[in_len - 1 - i];
+    *out_len = in_len;
+    return 0;
+}
+
+/* faultsweep --scenario pool_stop --schedule fork:5:EAGAIN: the lone worker of a
+ * pool was dead, its replacement could not be forked, so the queued task was
+ * completed with fork's error; but the collector then polled a set with no
+ * worker in it for its whole timeout (forever with -1) instead of returning the
+ * result it already had. */
+static void test_pool_failed_replacement_no_wait(void **state)
+{
+    (void)state;
+    struct ipc_pool_options o = {.workers = 1, .max_in = 64, .max_out = 64};
+    ipc_pool *p;
+    assert_int_equal(ipc_pool_new(&p, reverse_fn, NULL, &o), 0);
+    pid_t w;
+    assert_int_equal(ipc_pool_pids(p, &w, 1), 1);
+    assert_int_equal(kill(w, SIGKILL), 0);
+    siginfo_t si;
+    while (waitid(P_PID, (id_t)w, &si, WEXITED | WNOWAIT) < 0)
+        assert_int_equal(errno, EINTR);
+    uint64_t id;
+    /* the write to the dead worker fails: it is replaced in the next collect */
+    assert_int_equal(ipc_pool_submit(p, "abc", 3, &id), 0);
+    arm("fork:1:EAGAIN");
+    int64_t t0 = ipc__now_ms();
+    struct ipc_pool_result r;
+    int rc = ipc_pool_collect(p, 4000, &r);
+    int64_t took = ipc__now_ms() - t0;
+    ipc_faults_disarm();
+    assert_int_equal(injected(), 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.id, id);
+    assert_int_equal(r.status, -EAGAIN);
+    ipc_pool_result_free(&r);
+    if (took >= 2000)
+        fail_msg("collect returned its ready result after %lld ms", (long long)took);
+    ipc_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IPCT_TEST(test_run_devnull_open_eintr),        IPCT_TEST(test_run_stdin_path_dup2_retried),
-        IPCT_TEST(test_shm_ftruncate_eintr),           IPCT_TEST(test_redir_restore_ebusy),
+        IPCT_TEST(test_run_devnull_open_eintr),
+        IPCT_TEST(test_run_stdin_path_dup2_retried),
+        IPCT_TEST(test_shm_ftruncate_eintr),
+        IPCT_TEST(test_redir_restore_ebusy),
         IPCT_TEST(test_spawn_error_record_short_read),
+        IPCT_TEST(test_sig_child_reset_query_fails),
+        IPCT_TEST(test_pool_failed_replacement_no_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
