@@ -30,15 +30,11 @@ int main(void)
 #include "ipc/shm.h"
 #include "ipc/sig.h"
 
+/* Each test counts the injections of its own schedule. */
 static void arm(const char *text)
 {
-    struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
-    char err[160] = "";
-    int n = ipc_faults_parse(text, steps, IPC_FAULT_MAX_STEPS, err, sizeof(err));
-    if (n < 0)
-        fail_msg("schedule '%s': %s", text, err);
     ipc_faults_reset_stats();
-    assert_int_equal(ipc_faults_arm_schedule(steps, (size_t)n), 0);
+    ipct_arm_faults(text);
 }
 
 static uint64_t injected(void)

@@ -26,20 +26,10 @@ int main(void)
 #include "ipc/pipe.h"
 #include "ipc_base.h"
 
-static void arm(const char *text)
-{
-    struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
-    char err[160] = "";
-    int n = ipc_faults_parse(text, steps, IPC_FAULT_MAX_STEPS, err, sizeof(err));
-    if (n < 0)
-        fail_msg("schedule '%s': %s", text, err);
-    assert_int_equal(ipc_faults_arm_schedule(steps, (size_t)n), 0);
-}
-
 static void test_schedule_nth_exact(void **state)
 {
     (void)state;
-    arm("pipe2:3:EMFILE");
+    ipct_arm_faults("pipe2:3:EMFILE");
     struct ipc_pipe p[4];
     int rc[4];
     for (int i = 0; i < 4; i++)
@@ -60,25 +50,25 @@ static void test_any_versus_kind(void **state)
     (void)state;
     struct ipc_pipe p, q;
     /* any: the second call whatever its kind (pipe2 here, then fcntl) */
-    arm("any:2:EPERM");
+    ipct_arm_faults("any:2:EPERM");
     assert_int_equal(ipc_pipe_open(&p, 0), 0);
     assert_int_equal(ipc_pipe_set_capacity(p.rd, 4096), -EPERM);
     assert_true(ipc_pipe_set_capacity(p.rd, 4096) > 0);
     ipc_faults_disarm();
     /* a kind: calls of other kinds do not count */
-    arm("fcntl:1:EBUSY");
+    ipct_arm_faults("fcntl:1:EBUSY");
     assert_int_equal(ipc_pipe_open(&q, 0), 0);
     assert_int_equal(ipc_pipe_set_capacity(q.rd, 4096), -EBUSY);
     assert_true(ipc_pipe_set_capacity(q.rd, 4096) > 0);
     ipc_faults_disarm();
     /* an errno the call cannot return there is not injected: F_GETPIPE_SZ on an
      * open pipe cannot fail, F_SETPIPE_SZ cannot fail with EMFILE */
-    arm("fcntl:1:EPERM,fcntl:2:EMFILE");
+    ipct_arm_faults("fcntl:1:EPERM,fcntl:2:EMFILE");
     assert_true(ipc_pipe_capacity(q.rd) > 0);
     assert_true(ipc_pipe_set_capacity(q.rd, 4096) > 0);
     ipc_faults_disarm();
     /* two steps on the same call: the first one that matches wins */
-    arm("pipe2:1:EMFILE,any:1:ENFILE");
+    ipct_arm_faults("pipe2:1:EMFILE,any:1:ENFILE");
     struct ipc_pipe r;
     assert_int_equal(ipc_pipe_open(&r, 0), -EMFILE);
     ipc_faults_disarm();
@@ -97,7 +87,7 @@ static void test_short_writes_are_completed(void **state)
     struct ipc_pipe p;
     assert_int_equal(ipc_pipe_open(&p, 0), 0);
     ipc_faults_reset_stats();
-    arm("write:1:short-one,write:2:short-half,write:3:short-but-one");
+    ipct_arm_faults("write:1:short-one,write:2:short-half,write:3:short-but-one");
     assert_int_equal(ipc_pipe_write_all(p.wr, out, sizeof(out), 0), (ssize_t)sizeof(out));
     ipc_faults_disarm();
     struct ipc_fault_stats st;
@@ -106,7 +96,7 @@ static void test_short_writes_are_completed(void **state)
     /* 1, then 4999 (half of 9999), then 4999 (5000 - 1), then the last byte */
     assert_int_equal(st.calls[IPC_FAULT_write], 4);
     assert_int_equal(ipc_pipe_use_read_end(&p), p.rd);
-    arm("read:1:short-half,read:2:EINTR");
+    ipct_arm_faults("read:1:short-half,read:2:EINTR");
     assert_int_equal(ipc_pipe_read_full(p.rd, in, sizeof(in)), (ssize_t)sizeof(out));
     ipc_faults_disarm();
     assert_memory_equal(in, out, sizeof(out));
@@ -115,7 +105,7 @@ static void test_short_writes_are_completed(void **state)
      * pipe, nor EIO on a pipe: passed through, not counted as injected */
     assert_int_equal(ipc_pipe_open(&p, 0), 0);
     ipc_faults_reset_stats();
-    arm("write:1:short-half,write:2:EAGAIN,write:3:EIO");
+    ipct_arm_faults("write:1:short-half,write:2:EAGAIN,write:3:EIO");
     for (int i = 0; i < 3; i++)
         assert_int_equal(ipc_pipe_write_all(p.wr, out, 100, 0), 100);
     ipc_faults_disarm();
@@ -124,7 +114,7 @@ static void test_short_writes_are_completed(void **state)
     ipc_pipe_close(&p);
     /* a short step on a call that cannot be short passes it through, uncounted */
     ipc_faults_reset_stats();
-    arm("pipe2:1:short-one");
+    ipct_arm_faults("pipe2:1:short-one");
     assert_int_equal(ipc_pipe_open(&p, 0), 0);
     ipc_faults_disarm();
     ipc_faults_stats(&st);
@@ -180,7 +170,7 @@ static void test_forked_child_counts(void **state)
 {
     (void)state;
     ipc_faults_reset_stats();
-    arm("pipe2:2:ENFILE");
+    ipct_arm_faults("pipe2:2:ENFILE");
     struct ipc_pipe p;
     assert_int_equal(ipc_pipe_open(&p, 0), 0); /* pipe2 call 1, in the parent */
     pid_t pid = fork();
@@ -298,7 +288,7 @@ static void test_stats_and_sites(void **state)
 {
     (void)state;
     ipc_faults_reset_stats();
-    arm("fcntl:2:EPERM");
+    ipct_arm_faults("fcntl:2:EPERM");
     struct ipc_pipe p;
     assert_int_equal(ipc_pipe_open(&p, 0), 0);
     assert_true(ipc_pipe_set_capacity(p.rd, 4096) > 0);

@@ -184,4 +184,19 @@ static inline int ipct_run_bounded(int (*fn)(void *), void *arg, int timeout_ms)
             fail_msg("%s failed: %ld (%s)", #expr, ipct_rc_, ipc_strerror((int)ipct_rc_));         \
     } while (0)
 
+#if IPC_FAULTS
+#include "ipc/faults.h"
+
+/* Arms a fault schedule written as text ("pipe2:3:EMFILE,any:7:short-half"). */
+static inline void ipct_arm_faults(const char *text)
+{
+    struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
+    char err[160] = "";
+    int n = ipc_faults_parse(text, steps, IPC_FAULT_MAX_STEPS, err, sizeof(err));
+    if (n < 0)
+        fail_msg("schedule '%s': %s", text, err);
+    assert_int_equal(ipc_faults_arm_schedule(steps, (size_t)n), 0);
+}
+#endif
+
 #endif
