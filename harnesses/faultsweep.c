@@ -4842,7 +4842,7 @@ int main(int argc, char **argv)
         if (g_sites[i].is_static && !g_sites[i].calls)
             printf("%s %s", nr++ % 6 ? "" : "\n ", g_sites[i].where);
     printf("%s\n", nr ? "" : " none");
-    /* a kind without errnos (sigprocmask, pthread_sigmask) cannot fail at all;
+    /* a kind without errnos (sigaction, sigprocmask, pthread_sigmask) cannot fail;
      * the others were never failed because every action the sweep tried was
      * one the real call could not produce there (ipc/faults.h) */
     size_t cannot = 0;
@@ -4859,8 +4859,8 @@ int main(int argc, char **argv)
                st->call >= 0 ? ipc_fault_call_name(st->call) : "?");
     }
     printf("%s\n", never_failed ? "" : " none");
-    printf("(%zu reached sites never failed; %zu more are sigprocmask/pthread_sigmask"
-           " calls, which cannot fail)\n",
+    printf("(%zu reached sites never failed; %zu more are sigaction/sigprocmask/"
+           "pthread_sigmask calls, which cannot fail)\n",
            never_failed, cannot);
     if (g_verbose && g_olen)
         printf("errors returned by libipc functions (function errno):\n%s", g_observed);

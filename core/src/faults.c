@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -27,8 +26,12 @@
  * ones that mean a caller bug such as EBADF or EFAULT, and minus those that cannot
  * happen to libipc's own use: ECHILD for a child it has not reaped).
  *
- * sigprocmask and pthread_sigmask have none: their only errors are EINVAL for a
- * bad `how` and EFAULT, and libipc passes constants and its own sets. Injecting
+ * sigaction, sigprocmask and pthread_sigmask have none: their only errors are
+ * EINVAL for a bad signal number or `how` and EFAULT, and libipc passes valid
+ * numbers, constants and its own sets. dup2 past the fd limit fails with EBADF
+ * on Linux (never EMFILE): a caller bug. pidfd_send_signal has no ENOSYS once
+ * pidfd_open worked, connect on libipc's non-blocking sockets never times out
+ * (the wait happens in poll). Injecting
  * EINVAL there (as the first version of this table did) made the sweep report
  * "failures" that no real run can have: a SIGPIPE guard that did not block
  * SIGPIPE, a function child left with every signal blocked.
@@ -61,10 +64,10 @@ static const struct {
     ROW(waitpid, EINTR),
     ROW(waitid, EINTR),
     ROW(pidfd_open, EMFILE, ENFILE, ENOSYS),
-    ROW(pidfd_send_signal, EPERM, ENOSYS),
+    ROW(pidfd_send_signal, EPERM),
     ROW(kill, EPERM, ESRCH),
     ROW(sigqueue, EAGAIN, EPERM, ESRCH),
-    ROW(dup2, EINTR, EBUSY, EMFILE),
+    ROW(dup2, EINTR, EBUSY),
     ROW(fcntl, EPERM, EBUSY, EMFILE),
     ROW(open, EINTR, EMFILE, ENFILE, ENOENT, EACCES, ENOMEM),
     ROW(socket, EMFILE, ENFILE, ENOBUFS, ENOMEM),
@@ -72,14 +75,13 @@ static const struct {
     ROW(bind, EADDRINUSE, EACCES, EADDRNOTAVAIL),
     ROW(listen, EADDRINUSE),
     ROW(accept4, EINTR, EAGAIN, EMFILE, ENFILE, ECONNABORTED, ENOBUFS),
-    ROW(connect, EINTR, ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EAGAIN),
+    ROW(connect, EINTR, ECONNREFUSED, ENETUNREACH, EAGAIN),
     ROW(getsockname, ENOBUFS),
     ROW(poll, EINTR, ENOMEM),
     ROW(mmap, ENOMEM, EAGAIN),
     ROW(memfd_create, EMFILE, ENFILE, ENOMEM),
     ROW(shm_open, EMFILE, ENFILE, EACCES),
     ROW(ftruncate, EINTR, ENOSPC, EFBIG),
-    ROW(sigaction, EINVAL),
     [IPC_FAULT_sigprocmask] = {NULL, 0},
     [IPC_FAULT_pthread_sigmask] = {NULL, 0},
     ROW(sigtimedwait, EINTR, EAGAIN),
@@ -383,52 +385,83 @@ static size_t short_length(size_t n, enum ipc_fault_short c)
 }
 
 /* What the fd of a call is like, for the faults that depend on it. */
-enum { FD_READ, FD_WRITE, FD_OTHER };
+enum { FD_READ, FD_WRITE, FD_OTHER, FD_PIDFD };
 struct fault_fd {
     int fd;
-    int dir;      /* FD_READ: data flows in; FD_WRITE: out; FD_OTHER: neither */
-    int dontwait; /* MSG_DONTWAIT: this call does not block even on a blocking fd */
+    int dir;      /* FD_READ: data flows in; FD_WRITE: out; FD_PIDFD: fd is a pidfd */
+    int dontwait; /* MSG_DONTWAIT or WNOHANG: this call does not block */
     int cmd;      /* fcntl: the command; dup2: the new fd */
     pid_t pid;    /* signal sends: the target (> 0), 0 when unknown */
 };
 
-/* Whether pid is a child of this process that has not been reaped (a zombie
- * counts): /proc/<pid>/stat's parent field. Async-signal-safe. */
-static int own_child(pid_t pid)
+/* Decimal formatting and parsing without stdio: these run in signal handlers
+ * (ipc_sig_send is async-signal-safe) and in forked children of threaded parents. */
+static char *put_uint(char *p, unsigned long v)
 {
-    char path[48], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static long get_long(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    long v = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (*p - '0');
+    return v;
+}
+
+/* Reads "<prefix><n><suffix>" into buf (NUL-terminated); 0 on success. */
+static int read_proc(const char *prefix, unsigned long n, const char *suffix, char *buf,
+                     size_t size)
+{
+    char path[64], *p = path;
+    for (const char *q = prefix; *q; q++)
+        *p++ = *q;
+    p = put_uint(p, n);
+    for (const char *q = suffix; *q; q++)
+        *p++ = *q;
+    *p = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        return -1;
+    ssize_t got = read(fd, buf, size - 1);
     close(fd);
-    if (n <= 0)
+    if (got <= 0)
+        return -1;
+    buf[got] = '\0';
+    return 0;
+}
+
+/* Whether pid is a child of this process that has not been reaped (a zombie
+ * counts): the parent field of /proc/<pid>/stat. Async-signal-safe. */
+static int own_child(pid_t pid)
+{
+    char buf[512];
+    if (read_proc("/proc/", (unsigned long)pid, "/stat", buf, sizeof(buf)) < 0)
         return 0;
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')'); /* the name may hold spaces and parens */
-    int ppid = 0;
-    char pstate;
-    if (!rp || sscanf(rp + 1, " %c %d", &pstate, &ppid) != 2)
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces and parens */
+    if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
         return 0;
-    return ppid == getpid();
+    return get_long(p + 4) == (long)getpid(); /* ") S <ppid>" */
 }
 
 /* The pid behind a pidfd: the "Pid:" line of /proc/self/fdinfo/<fd>. */
 static pid_t pidfd_pid(int pidfd)
 {
-    char path[48], buf[1024];
-    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char buf[1024];
+    if (pidfd < 0 ||
+        read_proc("/proc/self/fdinfo/", (unsigned long)pidfd, "", buf, sizeof(buf)) < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     const char *p = strstr(buf, "\nPid:");
-    return p ? (pid_t)atoi(p + 5) : 0;
+    return p ? (pid_t)get_long(p + 5) : 0;
 }
 
 /* Whether the real call could fail with err (or, err 0, move fewer bytes than n)
@@ -445,10 +478,13 @@ static pid_t pidfd_pid(int pidfd)
  *     from a pipe holding at least n bytes returns n: never short.
  *   - fcntl: F_DUPFD(_CLOEXEC) fails with EMFILE only, F_SETPIPE_SZ with EPERM
  *     or EBUSY only; the get/set flag commands on an open fd cannot fail.
- *   - dup2 onto an fd below RLIMIT_NOFILE cannot fail with EMFILE.
+ *   - waitpid/waitid with WNOHANG do not sleep: never EINTR.
+ *   - a read of an fd with data ready (FIONREAD, or poll for a signalfd) never
+ *     fails with EAGAIN.
  *   - kill, sigqueue, pidfd_send_signal to an unreaped child of this process
  *     cannot fail with EPERM or ESRCH.
- * Uses only real calls (fstat, fcntl, ioctl, poll, getrlimit), never the seam. */
+ * Uses only real calls (fstat, fcntl, ioctl, poll, open/read of /proc), never the
+ * seam, and nothing that is not async-signal-safe. */
 static int fault_possible(int call, const struct fault_fd *f, int err, size_t n)
 {
     if (call == IPC_FAULT_fcntl) {
@@ -467,17 +503,13 @@ static int fault_possible(int call, const struct fault_fd *f, int err, size_t n)
         /* A live (or zombie) child of ours, same credentials: a signal to it
          * cannot be refused (EPERM) nor miss it (ESRCH). libipc signals its own
          * children this way; everything else (ipc_sig_send to any pid) stays open. */
-        pid_t pid = f->pid < 0 ? pidfd_pid(-(f->pid + 1)) : f->pid;
+        pid_t pid = f->dir == FD_PIDFD ? pidfd_pid(f->fd) : f->pid;
         if ((err == EPERM || err == ESRCH) && pid > 0 && own_child(pid))
             return 0;
         return 1;
     }
-    if (call == IPC_FAULT_dup2) {
-        struct rlimit rl;
-        if (err == EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)f->cmd < rl.rlim_cur)
-            return 0;
-        return 1;
-    }
+    if (call == IPC_FAULT_waitpid || call == IPC_FAULT_waitid)
+        return !(err == EINTR && f->dontwait); /* WNOHANG never sleeps */
     struct stat st;
     int fifo = 0, sock = 0;
     if (fstat(f->fd, &st) == 0) {
@@ -497,6 +529,11 @@ static int fault_possible(int call, const struct fault_fd *f, int err, size_t n)
             return 0;
         if (f->dir == FD_READ && avail > 0)
             return 0;
+        if (f->dir == FD_READ && avail < 0) { /* no FIONREAD (signalfd): ask poll */
+            struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
+            if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+                return 0;
+        }
         if (f->dir == FD_WRITE && fifo && avail >= 0) {
             int cap = fcntl(f->fd, F_GETPIPE_SZ);
             size_t room = cap > avail ? (size_t)(cap - avail) : 0;
@@ -559,6 +596,14 @@ static void random_action(int call, size_t *len, uint64_t draw, int *err,
 static int fault_decide(enum ipc_fault_call call, const char *site, size_t *len,
                         const struct fault_fd *f);
 
+static int errno_listed(enum ipc_fault_call call, int err)
+{
+    for (size_t i = 0; i < call_errnos[call].n; i++)
+        if (call_errnos[call].errnos[i] == err)
+            return 1;
+    return 0;
+}
+
 int ipc__fault(enum ipc_fault_call call, const char *site, size_t *len)
 {
     return fault_decide(call, site, len, NULL);
@@ -599,6 +644,8 @@ static int fault_decide(enum ipc_fault_call call, const char *site, size_t *len,
         if (s->always || draw < s->threshold)
             random_action((int)call, len, mix64(draw), &err, &shortc, f);
     }
+    if (err && !errno_listed(call, err))
+        return 0; /* a schedule step naming an errno this call cannot fail with */
     if (!err) {
         if (!shortc || !call_info[call].can_short || !len || *len < 2)
             return 0;
@@ -750,7 +797,7 @@ ssize_t ipc__fault_read(const char *site, int fd, void *buf, size_t n)
 
 ssize_t ipc__fault_signalfd_read(const char *site, int fd, void *buf, size_t n)
 {
-    struct fault_fd f = {fd, FD_OTHER, 0, 0, 0};
+    struct fault_fd f = {fd, FD_READ, 0, 0, 0};
     int err = fault_decide(IPC_FAULT_signalfd_read, site, NULL, &f);
     return err ? fail_with(err) : read(fd, buf, n);
 }
@@ -898,6 +945,15 @@ int ipc__fault_fcntl(const char *site, int fd, int cmd, ...)
     return err;
 }
 
+int ipc__fault_wait(enum ipc_fault_call call, const char *site, int options)
+{
+    struct fault_fd f = {-1, FD_OTHER, !!(options & WNOHANG), 0, 0};
+    int err = fault_decide(call, site, NULL, &f);
+    if (err)
+        errno = err;
+    return err;
+}
+
 int ipc__fault_dup2(const char *site, int oldfd, int newfd)
 {
     struct fault_fd f = {oldfd, FD_OTHER, 0, newfd, 0};
@@ -918,9 +974,8 @@ int ipc__fault_pid(enum ipc_fault_call call, const char *site, pid_t pid)
 
 int ipc__fault_pidfd(const char *site, int pidfd)
 {
-    struct fault_fd f = {-1, FD_OTHER, 0, 0, 0};
-    /* resolved only when a fault is due: fault_possible reads f->pid */
-    f.pid = -pidfd - 1; /* marker: a pidfd, looked up lazily */
+    /* the pid is looked up only when a fault is due (fault_possible) */
+    struct fault_fd f = {pidfd, FD_PIDFD, 0, 0, 0};
     int err = fault_decide(IPC_FAULT_pidfd_send_signal, site, NULL, &f);
     if (err)
         errno = err;

@@ -49,6 +49,7 @@ int ipc__fault_int(enum ipc_fault_call call, const char *site);
  * EINTR only when the socket blocks), on fcntl's command or on dup2's target. */
 int ipc__fault_fd(enum ipc_fault_call call, const char *site, int fd);
 int ipc__fault_fcntl(const char *site, int fd, int cmd, ...);
+int ipc__fault_wait(enum ipc_fault_call call, const char *site, int options);
 int ipc__fault_dup2(const char *site, int oldfd, int newfd);
 /* Signal sends: EPERM and ESRCH only for a target that is not a live child of
  * this process (by pid, or by pidfd). */
@@ -87,9 +88,11 @@ void *ipc__fault_mmap(const char *site, void *addr, size_t len, int prot, int fl
 #define ipc__sys_posix_spawn(...)   IPC__SYS_RC(posix_spawn, posix_spawn(__VA_ARGS__))
 #define ipc__sys_posix_spawnp(...)  IPC__SYS_RC(posix_spawn, posix_spawnp(__VA_ARGS__))
 #define ipc__sys_execve(...)        IPC__SYS_INT(execve, execve(__VA_ARGS__))
-#define ipc__sys_waitpid(...)       IPC__SYS_INT(waitpid, waitpid(__VA_ARGS__))
-#define ipc__sys_waitid(...)        IPC__SYS_INT(waitid, waitid(__VA_ARGS__))
-#define ipc__sys_pidfd_open(...)    IPC__SYS_INT(pidfd_open, syscall(SYS_pidfd_open, __VA_ARGS__))
+#define ipc__sys_waitpid(pid, st, options)                                                         \
+    (ipc__fault_wait(IPC_FAULT_waitpid, IPC__SITE, options) ? -1 : waitpid(pid, st, options))
+#define ipc__sys_waitid(type, id, info, options)                                                   \
+    (ipc__fault_wait(IPC_FAULT_waitid, IPC__SITE, options) ? -1 : waitid(type, id, info, options))
+#define ipc__sys_pidfd_open(...) IPC__SYS_INT(pidfd_open, syscall(SYS_pidfd_open, __VA_ARGS__))
 #define ipc__sys_pidfd_send_signal(fd, ...)                                                        \
     (ipc__fault_pidfd(IPC__SITE, fd) ? -1 : syscall(SYS_pidfd_send_signal, fd, __VA_ARGS__))
 #define ipc__sys_kill(pid, ...)                                                                    \

@@ -174,49 +174,6 @@ static void test_spawn_error_record_short_read(void **state)
     assert_true(hit > 0);
 }
 
-/* faultsweep --scenario sig --schedule sigaction:16:EINVAL: when ipc_sig_child_reset
- * could not read a signal's disposition it skipped that signal and still returned
- * 0, so a caller was told the inherited handlers were gone while one stayed. */
-static void test_sig_child_reset_query_fails(void **state)
-{
-    (void)state;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* the child: SIGUSR1 caught, its disposition query fails */
-        if (ipc_sig_catch(SIGUSR1, 0, NULL) != 0)
-            _exit(3);
-        int nth = 1; /* sigaction calls of child_reset before SIGUSR1's query */
-        for (int s = 1; s < SIGUSR1; s++) {
-            struct sigaction sa;
-            if (s == SIGKILL || s == SIGSTOP || s == SIGPIPE)
-                continue;
-            nth++;
-            if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
-                sa.sa_handler != SIG_IGN)
-                nth++;
-        }
-        char sched[64];
-        snprintf(sched, sizeof(sched), "sigaction:%d:EINVAL", nth);
-        struct ipc_fault_step steps[IPC_FAULT_MAX_STEPS];
-        char err[160];
-        int n = ipc_faults_parse(sched, steps, IPC_FAULT_MAX_STEPS, err, sizeof(err));
-        if (n < 0 || ipc_faults_arm_schedule(steps, (size_t)n) < 0)
-            _exit(4);
-        int rc = ipc_sig_child_reset();
-        ipc_faults_disarm();
-        struct sigaction now;
-        sigaction(SIGUSR1, NULL, &now);
-        /* 0 is only right when SIGUSR1 really is back to SIG_DFL */
-        _exit(rc == 0 && now.sa_handler != SIG_DFL ? 1 : rc == -EINVAL ? 0 : 2);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
-}
-
 static int reverse_fn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
                       void *arg)
 {
@@ -273,7 +230,6 @@ int main(void)
         IPCT_TEST(test_shm_ftruncate_eintr),
         IPCT_TEST(test_redir_restore_ebusy),
         IPCT_TEST(test_spawn_error_record_short_read),
-        IPCT_TEST(test_sig_child_reset_query_fails),
         IPCT_TEST(test_pool_failed_replacement_no_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
