@@ -18,8 +18,11 @@
  * arm, so calls made by forked (and vforked) children of the arming process count
  * and fail too, and their call sites appear in the statistics. It takes no lock
  * and never allocates: a forked child of a threaded process may pass through it.
- * Arming and disarming are not thread-safe with respect to each other; seam calls
- * from any thread are.
+ * Seam calls from any thread or child are safe. Arming and disarming rewrite plain
+ * fields: do them while no other thread or child is making seam calls. With the
+ * parent and its children calling concurrently, which process meets "the kth
+ * call" depends on scheduling. A rate of 1 makes a call that libipc retries
+ * (waitpid's EINTR) spin for as long as the rate stays 1.
  */
 #ifndef IPC_FAULTS_H
 #define IPC_FAULTS_H
