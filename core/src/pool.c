@@ -517,9 +517,12 @@ static void fail_queue(ipc_pool *p, int err)
 /* ---- dispatch and events --------------------------------------------------------- */
 
 /* Sends queued tasks to idle workers. Mutex held; any thread may call it (it only
- * writes to task pipes and never closes fds). */
-static void dispatch(ipc_pool *p)
+ * writes to task pipes and never closes fds). Returns whether it marked a worker
+ * broken: only the poller retires it, and a broken worker that is still alive
+ * raises no event to wake the poller. */
+static bool dispatch(ipc_pool *p)
 {
+    bool broke = false;
     for (unsigned i = 0; i < p->nworkers && p->qhead; i++) {
         struct worker *w = &p->w[i];
         if (!w->proc || w->cur || w->broken)
@@ -533,12 +536,14 @@ static void dispatch(ipc_pool *p)
              * part of the frame): the worker cannot run a part of a task, and
              * would wait for the rest forever. The task never ran there. */
             w->broken = true;
+            broke = true;
             queue_push_front(p, t);
             continue;
         }
         t->attempts++;
         w->cur = t;
     }
+    return broke;
 }
 
 /* The worker in slot i died or misbehaved: reap it, retry or fail its task,
@@ -630,11 +635,11 @@ static void pump(ipc_pool *p, int timeout_ms)
     }
     if (spawn_err && live_workers(p) == 0)
         fail_queue(p, spawn_err);
-    dispatch(p);
-    /* Tasks completed above (a lost worker's, or the queue failed for want of
-     * workers): the caller has something to take, so only look, do not sleep;
-     * with no worker left the poll would otherwise wait out the whole timeout. */
-    if (p->completed != completed)
+    /* Only look, do not sleep, when tasks completed above (a lost worker's, or the
+     * queue failed for want of workers: the caller has something to take; with no
+     * worker left the poll would wait out the whole timeout) or when dispatch
+     * broke a worker (the next round must retire it). */
+    if (dispatch(p) || p->completed != completed)
         timeout_ms = 0;
 
     nfds_t n = 0;
@@ -826,7 +831,8 @@ int ipc_pool_submit(ipc_pool *p, const void *in, size_t len, uint64_t *id)
             *id = t->id;
             p->outstanding++;
             queue_push_back(p, t);
-            dispatch(p);
+            if (dispatch(p) && p->polling)
+                wake_poller(p); /* it must retire the worker dispatch broke */
         }
     }
     pthread_mutex_unlock(&p->mu);
@@ -928,7 +934,8 @@ int ipc_pool_map(ipc_pool *p, const struct ipc_pool_buf *in, size_t n, struct ip
         /* Done, or failed and every submitted task came back. */
         if (ctx.done == next && (rc != 0 || next == n))
             break;
-        dispatch(p);
+        if (dispatch(p) && p->polling)
+            wake_poller(p); /* it must retire the worker dispatch broke */
         if (p->polling || p->role_wanted || p->state == POOL_STOPPED) {
             cv_wait(p, -1);
             continue;
