@@ -161,11 +161,12 @@ void stress_faults_resume(struct stress *s);
 
 /* Process helpers that keep teardown exact under --faults (ipc/proc.h objects).
  * stress_proc_kill: ipc_proc_kill; a refusal for a child not yet reaped is a
- * violation (it cannot happen, faults or not), and the signal is then sent with
- * kill(2) directly, so a child meant to die always does. stress_proc_wait: ipc_proc_wait, retrying
- * the errors libipc reports under faults (counted) within the same deadline; returns 0, -ETIMEDOUT,
- * -ECHILD or, without faults, the error. stress_proc_discard: kills (SIGKILL),
- * reaps and frees p (NULL is fine). */
+ * violation (it cannot happen, faults or not), and the signal is then sent
+ * with kill(2) directly, so a child meant to die always does.
+ * stress_proc_wait: ipc_proc_wait, retrying the errors libipc reports under
+ * faults (counted) within the same deadline; returns 0, -ETIMEDOUT, -ECHILD
+ * or, without faults, the error.
+ * stress_proc_discard: kills (SIGKILL), reaps and frees p (NULL is fine). */
 struct ipc_proc;
 struct ipc_proc_status;
 void stress_proc_kill(struct stress *s, struct ipc_proc *p, int sig);
