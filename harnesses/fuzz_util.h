@@ -186,12 +186,15 @@ FUZZ_NOCOV static inline int fuzz_inside(const void *p, size_t n, const void *ba
  *   payload       the rest, laid out as the target's comment says
  *
  * So a leading 0x00 is the empty schedule (no faults) and the old layout follows
- * unchanged. The schedule is armed (ipc_faults_arm_schedule) just before the
- * target calls into libipc and disarmed after; an empty schedule arms nothing, so
- * the seam costs nothing then. Builds without the seam (IPC_FAULTS off) parse the
- * same prefix and ignore it. The targets' contract under faults: the documented
- * error, or success with the exact fault-free result (EINTR retried, short
- * transfers continued); never a wrong value, a leak, a lost or duplicated frame. */
+ * unchanged. Every step, an any-kind one included, injects only what the call it
+ * lands on could really fail with at that moment (ipc/faults.h): an EINTR landing
+ * on pipe2 or on a non-blocking read injects nothing. The schedule is armed
+ * (ipc_faults_arm_schedule) just before the target calls into libipc and
+ * disarmed after; an empty schedule arms nothing, so the seam costs nothing then.
+ * Builds without the seam (IPC_FAULTS off) parse the same prefix and ignore it.
+ * The targets' contract under faults: the documented error, or success with the
+ * exact fault-free result (EINTR retried, short transfers continued); never a
+ * wrong value, a leak, a lost or duplicated frame. */
 #if defined(IPC_FAULTS) && IPC_FAULTS
 #include "ipc/faults.h"
 #define FUZZ_FAULTS 1
@@ -341,22 +344,6 @@ FUZZ_NOCOV static inline int fuzz_faults_may_inject(const struct fuzz_faults *f,
              st->call == IPC_FAULT_realloc || st->call == IPC_FAULT_ANY))
             return 1;
     }
-#else
-    (void)f;
-    (void)err;
-#endif
-    return 0;
-}
-
-/* Whether an any-kind step fails with err. Such a step may land on a call that
- * cannot fail so (EINTR on pipe2, say): the library then returns what it was given,
- * -EINTR included, where a step of the right kind would have been retried. */
-FUZZ_NOCOV static inline int fuzz_faults_any_with(const struct fuzz_faults *f, int err)
-{
-#if FUZZ_FAULTS
-    for (size_t i = 0; i < f->n; i++)
-        if (f->steps[i].call == IPC_FAULT_ANY && f->steps[i].err == err)
-            return 1;
 #else
     (void)f;
     (void)err;
