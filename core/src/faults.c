@@ -479,8 +479,8 @@ static pid_t pidfd_pid(int pidfd)
  *   - fcntl: F_DUPFD(_CLOEXEC) fails with EMFILE only, F_SETPIPE_SZ with EPERM
  *     or EBUSY only; the get/set flag commands on an open fd cannot fail.
  *   - waitpid/waitid with WNOHANG do not sleep: never EINTR.
- *   - a read of an fd with data ready (FIONREAD, or poll for a signalfd) never
- *     fails with EAGAIN.
+ *   - a read that would not wait (data ready by FIONREAD or poll, or end of
+ *     file with the writer gone) never fails with EAGAIN.
  *   - kill, sigqueue, pidfd_send_signal to an unreaped child of this process
  *     cannot fail with EPERM or ESRCH.
  * Uses only real calls (fstat, fcntl, ioctl, poll, open/read of /proc), never the
@@ -529,9 +529,12 @@ static int fault_possible(int call, const struct fault_fd *f, int err, size_t n)
             return 0;
         if (f->dir == FD_READ && avail > 0)
             return 0;
-        if (f->dir == FD_READ && avail < 0) { /* no FIONREAD (signalfd): ask poll */
+        if (f->dir == FD_READ) {
+            /* Nothing counted (or no FIONREAD: signalfd): a read that poll says
+             * would not wait - data, or end of file once the writer is gone -
+             * returns at once instead of EAGAIN. */
             struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
-            if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+            if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
                 return 0;
         }
         if (f->dir == FD_WRITE && fifo && avail >= 0) {
