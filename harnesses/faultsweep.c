@@ -823,33 +823,42 @@ static bool same_file(const struct stat *a, const struct stat *b)
     return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_rdev == b->st_rdev;
 }
 
+/* Applies r in this process, writes one byte to fd and restores: the byte must be
+ * in file, and fd must be the file it was before, also after a failed apply. */
+static void apply_write_restore(ipc_redir *r, int fd, const char *file, const char *what)
+{
+    struct stat before, after;
+    if (fstat(fd, &before) < 0) {
+        problem("harness: fstat(%d) failed", fd);
+        return;
+    }
+    struct ipc_redir_saved sv;
+    if (CALL(ipc_redir_apply, r, &sv) == 0) {
+        bool wrote = write(fd, "x", 1) == 1;
+        if (CALL(ipc_redir_restore, &sv) != 0) {
+            problem("%s: ipc_redir_restore failed: fd %d is lost", what, fd);
+            return;
+        }
+        char got[64] = "";
+        if (wrote && (slurp(file, got, sizeof(got)) < 0 || strcmp(got, "x") != 0))
+            problem("%s: the file holds '%s', expected 'x'", what, got);
+    }
+    if (fstat(fd, &after) < 0 || !same_file(&before, &after))
+        problem("%s: fd %d is not the file it was before", what, fd);
+}
+
 /* 2>&1 applied in-process with 1 left alone (a source among 0-2): what goes to 2
  * lands in 1's file, and restore gives 2 back. */
 static void redir_apply_2to1(void)
 {
-    char both[96], got[64];
+    char both[96];
     tmp_path(both, sizeof(both), "redir-both");
     int save1 = fcntl(1, F_DUPFD_CLOEXEC, 3);
     int ffd = open(both, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ipc_redir *r = NULL;
-    struct stat before, after;
-    if (save1 >= 0 && ffd >= 0 && fstat(2, &before) == 0 && dup2(ffd, 1) == 1 &&
-        CALL(ipc_redir_new, &r) == 0 && CALL(ipc_redir_same, r, 2, 1) == 0) {
-        struct ipc_redir_saved sv;
-        if (CALL(ipc_redir_apply, r, &sv) == 0) {
-            bool wrote = write(2, "e", 1) == 1;
-            if (CALL(ipc_redir_restore, &sv) == 0) {
-                if (wrote && (slurp(both, got, sizeof(got)) < 0 || strcmp(got, "e") != 0))
-                    problem("2>&1 applied in-process: the file holds '%s', expected 'e'", got);
-                if (fstat(2, &after) < 0 || !same_file(&before, &after))
-                    problem("ipc_redir_restore did not give stderr back");
-            } else {
-                problem("ipc_redir_restore failed: stderr is lost");
-            }
-        } else if (fstat(2, &after) < 0 || !same_file(&before, &after)) {
-            problem("a failed ipc_redir_apply(2>&1) changed stderr");
-        }
-    }
+    if (save1 >= 0 && ffd >= 0 && dup2(ffd, 1) == 1 && CALL(ipc_redir_new, &r) == 0 &&
+        CALL(ipc_redir_same, r, 2, 1) == 0)
+        apply_write_restore(r, 2, both, "2>&1 applied in-process");
     ipc_redir_free(r);
     if (save1 >= 0) {
         if (dup2(save1, 1) != 1)
@@ -908,31 +917,13 @@ static void sc_redir(void)
  * copy of 0 already saved). */
 static void redir_apply_restore(void)
 {
-    char path2[96], got[256];
+    char path2[96];
     tmp_path(path2, sizeof(path2), "redir2");
     ipc_redir *r;
     if (CALL(ipc_redir_new, &r) < 0)
         return;
-    struct stat before, after;
-    fstat(1, &before);
-    if (CALL(ipc_redir_null, r, 0) == 0 &&
-        CALL(ipc_redir_file, r, 1, path2, IPC_REDIR_TRUNC) == 0) {
-        struct ipc_redir_saved sv;
-        if (CALL(ipc_redir_apply, r, &sv) == 0) {
-            bool wrote = write(1, "x", 1) == 1;
-            if (CALL(ipc_redir_restore, &sv) == 0) {
-                if (slurp(path2, got, sizeof(got)) >= 0 && wrote && strcmp(got, "x") != 0)
-                    problem("ipc_redir_apply: file holds '%s', expected 'x'", got);
-                if (fstat(1, &after) < 0 || after.st_ino != before.st_ino ||
-                    after.st_dev != before.st_dev)
-                    problem("ipc_redir_restore did not give stdout back");
-            } else {
-                problem("ipc_redir_restore failed: stdout is lost");
-            }
-        } else if (fstat(1, &after) < 0 || after.st_ino != before.st_ino) {
-            problem("a failed ipc_redir_apply changed stdout");
-        }
-    }
+    if (CALL(ipc_redir_null, r, 0) == 0 && CALL(ipc_redir_file, r, 1, path2, IPC_REDIR_TRUNC) == 0)
+        apply_write_restore(r, 1, path2, "<null >file applied in-process");
     ipc_redir_free(r);
     unlink(path2);
 }

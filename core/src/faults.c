@@ -834,30 +834,31 @@ static size_t iov_total(const struct iovec *iov, int cnt)
     return total;
 }
 
-ssize_t ipc__fault_readv(const char *site, int fd, const struct iovec *iov, int cnt)
+/* readv and writev: the fault, then the call on all of iov or on its first len
+ * bytes (a short transfer). */
+static ssize_t fault_vector(enum ipc_fault_call call, int dir, const char *site, int fd,
+                            const struct iovec *iov, int cnt,
+                            ssize_t (*io)(int, const struct iovec *, int))
 {
     size_t total = iov_total(iov, cnt), len = total;
-    struct fault_fd f = {fd, FD_READ, 0, 0, 0};
-    int err = fault_decide(IPC_FAULT_readv, site, &len, &f);
+    struct fault_fd f = {fd, dir, 0, 0, 0};
+    int err = fault_decide(call, site, &len, &f);
     if (err)
         return fail_with(err);
     if (len == total)
-        return readv(fd, iov, cnt);
+        return io(fd, iov, cnt);
     struct iovec cut[SHORT_IOV_MAX];
-    return readv(fd, cut, cut_iov(iov, cnt, len, cut));
+    return io(fd, cut, cut_iov(iov, cnt, len, cut));
+}
+
+ssize_t ipc__fault_readv(const char *site, int fd, const struct iovec *iov, int cnt)
+{
+    return fault_vector(IPC_FAULT_readv, FD_READ, site, fd, iov, cnt, readv);
 }
 
 ssize_t ipc__fault_writev(const char *site, int fd, const struct iovec *iov, int cnt)
 {
-    size_t total = iov_total(iov, cnt), len = total;
-    struct fault_fd f = {fd, FD_WRITE, 0, 0, 0};
-    int err = fault_decide(IPC_FAULT_writev, site, &len, &f);
-    if (err)
-        return fail_with(err);
-    if (len == total)
-        return writev(fd, iov, cnt);
-    struct iovec cut[SHORT_IOV_MAX];
-    return writev(fd, cut, cut_iov(iov, cnt, len, cut));
+    return fault_vector(IPC_FAULT_writev, FD_WRITE, site, fd, iov, cnt, writev);
 }
 
 /* Only a stream socket can move part of what was asked; a datagram is whole. The

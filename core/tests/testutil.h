@@ -114,23 +114,30 @@ static inline void ipct_run_children(int n, ipct_child_fn fn, void *arg)
     }
 }
 
+/* Forks with a pipe from the child to the parent: the child keeps the write end
+ * p[1], the parent the read end p[0]. */
+static inline pid_t ipct_fork_piped(int p[2])
+{
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    close(pid == 0 ? p[0] : p[1]);
+    return pid;
+}
+
 /* Forks a child that runs hold(arg) (which takes a lock), reports through a pipe
  * that it holds it, and waits to be killed; the parent SIGKILLs and reaps it. */
 static inline void ipct_kill_while_holding(int (*hold)(void *), void *arg)
 {
     int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = ipct_fork_piped(p);
     if (pid == 0) {
-        close(p[0]);
         char c = hold(arg) >= 0 ? 'L' : 'E';
         if (write(p[1], &c, 1) != 1)
             ipc__exit_child(3);
         for (;;)
             pause();
     }
-    close(p[1]);
     char c = 0;
     ssize_t n;
     do
@@ -151,14 +158,9 @@ static inline void ipct_kill_while_holding(int (*hold)(void *), void *arg)
 static inline int ipct_run_bounded(int (*fn)(void *), void *arg, int timeout_ms)
 {
     int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
+    pid_t pid = ipct_fork_piped(p);
+    if (pid == 0)
         ipc__exit_child(fn(arg)); /* the write end closes at exit: EOF for the parent */
-    }
-    close(p[1]);
     struct pollfd pfd = {.fd = p[0], .events = POLLIN};
     int rc;
     do
