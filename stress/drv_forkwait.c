@@ -2,7 +2,15 @@
  * spawn method (fork+exec, vfork, posix_spawn, function children) exit with codes
  * or die by signals chosen from the seed, some are killed by the parent, and some
  * leave orphaned grandchildren that the driver, as a child subreaper, adopts and
- * reaps. Every child is reaped exactly once and its status decodes as sent.
+ * reaps through ipc_proc_reap_orphans (each orphan's status is peeked first with
+ * WNOWAIT: exact pid set and codes). Every child is reaped exactly once and its
+ * status decodes as sent; exec'd children's pidfds name their pid (fdinfo).
+ * Each round also spawns programs that cannot run (missing, not executable, a
+ * directory, an executable that is neither ELF nor #!) with every method and
+ * every spawn function, each of which must fail with its exact errno and leave
+ * no child and no fd; and runs redirection plans (swaps, cycles, files,
+ * /dev/null) in exec'd and function children, checked byte-exact per
+ * destination against a model of ipc/redir.h.
  * --method fork|vfork|posix_spawn narrows the run to one spawn method for
  * scripts/bench (see the --help text); the default, mixed, exercises them all. */
 #include <errno.h>
@@ -12,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +34,7 @@
 #include "rng.h"
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
+#include "ipc/redir.h"
 
 const char ipcstorm_stress_forkwait_summary[] =
     "fork/vfork/posix_spawn children with chosen exits and signals, orphans via subreaper";
@@ -63,7 +75,17 @@ static const struct stress_spec spec = {
     .invariants =
         "  status-as-sent   every decoded status is the exit code / signal the child used\n"
         "  reaped-once      each child reaped exactly once (a second wait gives ECHILD)\n"
-        "  orphan-adopted   each orphaned grandchild is re-parented to us and reaped\n"
+        "  orphan-adopted   each orphaned grandchild is re-parented to us and reaped by\n"
+        "                   ipc_proc_reap_orphans: the count is the orphans', each exited\n"
+        "                   with its code (peeked first), none is left\n"
+        "  pidfd-pid        ipc_proc_pidfd is a pidfd of the child's pid (fdinfo), or\n"
+        "                   -ENOSYS with IPC_PROC_F_NO_PIDFD\n"
+        "  exec-error       a program that cannot run fails the spawn with ENOENT/EACCES/\n"
+        "                   ENOEXEC (every method, spawn/spawnv/vp/vpe/l/lp), no child,\n"
+        "                   no fd left\n"
+        "  redir-exact      what a child writes to fds 0, 1, 2 under a redirection plan\n"
+        "                   (swap, cycle, file, /dev/null; exec'd with every method,\n"
+        "                   apply_child, apply_fds) lands byte-exact where the model says\n"
         "  no-stray-child   no unknown child remains after a round",
     .default_procs = 1,
     .max_procs = 8,
@@ -126,6 +148,7 @@ struct child {
     int method;
     int want_code;   /* exit code expected, or -1 */
     int want_signal; /* terminating signal expected, or 0 */
+    bool no_pidfd;   /* spawned with IPC_PROC_F_NO_PIDFD */
     ipc_proc *p;
 };
 
@@ -213,8 +236,519 @@ static void check_status(struct stress *s, const struct child *c, const struct i
                      (int)c->kind, c->want_code, got);
 }
 
-static void run_round(struct stress *s, struct stress_rng *rng)
+/* ---- pidfd ------------------------------------------------------------------ */
+
+/* The pid a pidfd refers to (the "Pid:" line of /proc/self/fdinfo), or -1. */
+static int pidfd_target(int fd)
 {
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return -1;
+    ssize_t n = read(f, buf, sizeof(buf) - 1);
+    close(f);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *line = strstr(buf, "\nPid:");
+    int pid = -1;
+    if (!line || sscanf(line + 5, "%d", &pid) != 1)
+        return -1;
+    return pid;
+}
+
+static void check_pidfd(struct stress *s, ipc_proc *p, bool no_pidfd)
+{
+    int fd = ipc_proc_pidfd(p);
+    if (no_pidfd) {
+        stress_check(s, fd == -ENOSYS, "pidfd-pid", "NO_PIDFD child: ipc_proc_pidfd gave %d", fd);
+        return;
+    }
+    if (fd == -ENOSYS && stress_faults_on(s))
+        return; /* pidfd_open failed (injected): the documented waitpid fallback */
+    int target = fd >= 0 ? pidfd_target(fd) : -1;
+    stress_check(s, fd >= 3 && target == (int)ipc_proc_pid(p), "pidfd-pid",
+                 "ipc_proc_pidfd gave %d, a pidfd of pid %d; the child is %d", fd, target,
+                 (int)ipc_proc_pid(p));
+}
+
+/* ---- exec failures ------------------------------------------------------------ */
+
+static char g_fixdir[64], g_noexec[96], g_badfmt[96], g_subdir[96];
+
+static bool make_fixtures(void)
+{
+    snprintf(g_fixdir, sizeof(g_fixdir), "/tmp/ipcstorm-forkwait-XXXXXX");
+    if (!mkdtemp(g_fixdir)) {
+        g_fixdir[0] = '\0';
+        return false;
+    }
+    snprintf(g_noexec, sizeof(g_noexec), "%s/noexec", g_fixdir);
+    snprintf(g_badfmt, sizeof(g_badfmt), "%s/badfmt", g_fixdir);
+    snprintf(g_subdir, sizeof(g_subdir), "%s/dir", g_fixdir);
+    /* A valid script without the execute bit; an executable that is neither ELF
+     * nor #! (execve: ENOEXEC; the library has no /bin/sh fallback). */
+    static const char script[] = "#!/bin/sh\nexit 0\n";
+    static const unsigned char junk[] = {0x7f, 'X', 'L', 'F', 0, 1, 2, 3, 0xff, 0xfe};
+    int a = open(g_noexec, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int b = open(g_badfmt, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    bool ok = a >= 0 && b >= 0 && mkdir(g_subdir, 0755) == 0;
+    ok = ok && write(a, script, sizeof(script) - 1) == (ssize_t)sizeof(script) - 1;
+    ok = ok && write(b, junk, sizeof(junk)) == (ssize_t)sizeof(junk);
+    ok = ok && fchmod(a, 0644) == 0 && fchmod(b, 0755) == 0;
+    if (a >= 0)
+        close(a);
+    if (b >= 0)
+        close(b);
+    return ok;
+}
+
+static void remove_fixtures(void)
+{
+    if (!g_fixdir[0])
+        return;
+    unlink(g_noexec);
+    unlink(g_badfmt);
+    rmdir(g_subdir);
+    rmdir(g_fixdir);
+}
+
+enum exec_case { X_MISSING, X_MISSING_NAME, X_NOEXEC, X_DIR, X_BADFMT, X_COUNT };
+static const char *const exec_case_names[] = {"missing path", "missing name on PATH",
+                                              "non-executable file", "directory",
+                                              "executable neither ELF nor #!"};
+enum spawn_api {
+    A_SPAWN,
+    A_SPAWN_PATH,
+    A_SPAWNV,
+    A_SPAWNVP,
+    A_SPAWNVPE,
+    A_SPAWNL,
+    A_SPAWNLP,
+    A_COUNT
+};
+static const char *const api_names[] = {
+    "ipc_proc_spawn",    "ipc_proc_spawn(F_PATH)", "ipc_proc_spawnv", "ipc_proc_spawnvp",
+    "ipc_proc_spawnvpe", "ipc_proc_spawnl",        "ipc_proc_spawnlp"};
+
+static int spawn_with(enum spawn_api api, int method, ipc_proc **out, const char *path)
+{
+    char *argv[] = {(char *)path, "arg", NULL};
+    char *envp[] = {"IPCSTORM_FORKWAIT=1", NULL};
+    struct ipc_proc_options o;
+    memset(&o, 0, sizeof(o));
+    o.method = (enum ipc_proc_method)method;
+    switch (api) {
+    case A_SPAWN:
+        return ipc_proc_spawn(out, argv, &o);
+    case A_SPAWN_PATH:
+        o.flags = IPC_PROC_F_PATH;
+        return ipc_proc_spawn(out, argv, &o);
+    case A_SPAWNV:
+        return ipc_proc_spawnv(out, path, argv);
+    case A_SPAWNVP:
+        return ipc_proc_spawnvp(out, path, argv);
+    case A_SPAWNVPE:
+        return ipc_proc_spawnvpe(out, path, argv, envp);
+    case A_SPAWNL:
+        return ipc_proc_spawnl(out, path, path, "arg", (char *)NULL);
+    default:
+        return ipc_proc_spawnlp(out, path, path, "arg", (char *)NULL);
+    }
+}
+
+/* Programs that cannot run, through every spawn function and method: the spawn
+ * itself fails with the exec's errno, and the failed child is already reaped. */
+static void phase_exec_errors(struct stress *s, struct stress_rng *rng)
+{
+    char missing[96], missing_name[64];
+    snprintf(missing, sizeof(missing), "/nonexistent-ipcstorm/%016" PRIx64, stress_rng_next(rng));
+    snprintf(missing_name, sizeof(missing_name), "ipcstorm-no-such-program-%016" PRIx64,
+             stress_rng_next(rng));
+    int fds = hygiene_fd_count();
+    for (int i = 0; i < 6; i++) {
+        enum exec_case xc = (enum exec_case)stress_rng_below(rng, X_COUNT);
+        enum spawn_api api = (enum spawn_api)stress_rng_below(rng, A_COUNT);
+        /* spawnv..lp are AUTO by contract; spawn takes every method. */
+        int method = api <= A_SPAWN_PATH
+                         ? (int)stress_rng_range(rng, IPC_PROC_AUTO, IPC_PROC_POSIX_SPAWN)
+                         : IPC_PROC_AUTO;
+        const char *path = xc == X_MISSING        ? missing
+                           : xc == X_MISSING_NAME ? missing_name
+                           : xc == X_NOEXEC       ? g_noexec
+                           : xc == X_DIR          ? g_subdir
+                                                  : g_badfmt;
+        int want = xc <= X_MISSING_NAME ? -ENOENT : xc == X_BADFMT ? -ENOEXEC : -EACCES;
+        ipc_proc *p = NULL;
+        int r = spawn_with(api, method, &p, path);
+        if (r == 0) {
+            /* A child was started: see how it ended, then it is a violation
+             * (under faults, exit 127 means the error report was lost). */
+            struct ipc_proc_status st;
+            memset(&st, 0, sizeof(st));
+            int w = stress_proc_wait(s, p, 10000, &st);
+            ipc_proc_free(p);
+            if (stress_faults_on(s) && w == 0 &&
+                ((st.exited && st.code == 127) || (st.signaled && st.signal == SIGPIPE))) {
+                stress_lib_error(s, -EIO, "spawn: unreported exec failure (exit 127)");
+                continue;
+            }
+            stress_violation(s, "exec-error",
+                             "%s of a %s (%s, method %s) started a child (raw status 0x%x), "
+                             "want %s",
+                             api_names[api], exec_case_names[xc], path, method_names[method],
+                             st.raw, ipc_errname(want));
+            continue;
+        }
+        if (r != want && stress_faults_on(s)) {
+            stress_lib_error(s, r, api_names[api]); /* an injected error came first */
+            continue;
+        }
+        stress_check(s, r == want, "exec-error", "%s of a %s (%s, method %s): got %s, want %s",
+                     api_names[api], exec_case_names[xc], path, method_names[method],
+                     ipc_errname(r), ipc_errname(want));
+    }
+    stress_check_no_stray_children(s, "exec-error");
+    int now = hygiene_fd_count();
+    stress_check(s, now == fds, "exec-error", "failed spawns: open fds went from %d to %d", fds,
+                 now);
+    stress_add_ops(s, 6);
+}
+
+/* ---- redirection plans ---------------------------------------------------------- */
+
+/* Each target of a plan: left alone, the source of another target (same), a file
+ * of the fixture directory, or /dev/null. */
+enum rsrc { R_ALONE, R_SAME, R_FILE, R_NULL };
+struct rplan {
+    enum rsrc kind[3];
+    int other[3]; /* R_SAME: the other target; R_FILE: the file index */
+};
+
+/* Where the bytes written to target t end up, by the model of ipc/redir.h:
+ * 0..2 the original fd (socket) k; 10+i file i; -1 discarded. */
+static int model_dest(const struct rplan *pl, int t)
+{
+    switch (pl->kind[t]) {
+    case R_ALONE:
+        return t;
+    case R_FILE:
+        return 10 + pl->other[t];
+    case R_NULL:
+        return -1;
+    default: {
+        int o = pl->other[t];
+        /* Another target's source, or its original fd when the plan leaves it alone
+         * or maps it with same (no chains). */
+        if (pl->kind[o] == R_FILE)
+            return 10 + pl->other[o];
+        if (pl->kind[o] == R_NULL)
+            return -1;
+        return o;
+    }
+    }
+}
+
+enum redir_way { W_SPAWN, W_APPLY_CHILD, W_APPLY_FDS, W_COUNT };
+static const char *const way_names[] = {"spawn", "ipc_redir_apply_child", "ipc_redir_apply_fds"};
+
+struct redir_stage {
+    const ipc_redir *plan;
+    int src[3]; /* W_APPLY_FDS */
+    enum redir_way way;
+    int method;
+    char text[3][24]; /* what goes to fds 0, 1, 2 */
+};
+
+static int write_fully(int fd, const char *p)
+{
+    size_t n = strlen(p);
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A function child whose 0, 1, 2 are the driver's sockets: it applies the plan
+ * (or spawns a shell under it) and writes text[t] to each fd t. Exit 0 or the
+ * errno of what failed (200 + t for a failed write, 199 for a shell not 0). */
+static int redir_stage_fn(void *arg)
+{
+    struct redir_stage *st = arg;
+    if (st->way == W_SPAWN) {
+        char *argv[] = {"/bin/sh",
+                        "-c",
+                        "printf %s \"$1\" >&0; printf %s \"$2\"; "
+                        "printf %s \"$3\" >&2",
+                        "sh",
+                        st->text[0],
+                        st->text[1],
+                        st->text[2],
+                        NULL};
+        struct ipc_proc_options o;
+        memset(&o, 0, sizeof(o));
+        o.method = (enum ipc_proc_method)st->method;
+        o.redir = st->plan;
+        ipc_proc *p = NULL;
+        int r = ipc_proc_spawn(&p, argv, &o);
+        if (r < 0)
+            return -r;
+        struct ipc_proc_status ps;
+        r = ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &ps);
+        ipc_proc_free(p);
+        if (r < 0)
+            return -r;
+        /* 127: the exec failed without a report (possible only under faults) */
+        return ps.exited && ps.code == 0 ? 0 : ps.exited && ps.code == 127 ? 198 : 199;
+    }
+    int r =
+        st->way == W_APPLY_CHILD ? ipc_redir_apply_child(st->plan) : ipc_redir_apply_fds(st->src);
+    if (r < 0)
+        return -r;
+    for (int t = 0; t < 3; t++)
+        if (write_fully(t, st->text[t]) < 0)
+            return 200 + t;
+    return 0;
+}
+
+/* Reads what arrives on fd until EOF (bounded), or "" after 10 s. */
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 10000) != 1)
+            break;
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || (n += (size_t)r) >= cap - 1)
+            break;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void phase_redir(struct stress *s, struct stress_rng *rng, unsigned round)
+{
+    struct rplan pl;
+    struct redir_stage st;
+    memset(&st, 0, sizeof(st));
+    st.way = (enum redir_way)stress_rng_below(rng, W_COUNT);
+    st.method = (int)stress_rng_range(rng, IPC_PROC_AUTO, IPC_PROC_POSIX_SPAWN);
+    for (int t = 0; t < 3; t++)
+        snprintf(st.text[t], sizeof(st.text[t]), "<%u:fd%d>", round, t);
+    /* The plan: a swap (1<->2), a cycle (0->1->2->0) or random sources. */
+    uint64_t shape = stress_rng_below(rng, 4);
+    for (int t = 0; t < 3; t++) {
+        if (shape == 0) { /* swap 1 and 2, 0 alone */
+            pl.kind[t] = t == 0 ? R_ALONE : R_SAME;
+            pl.other[t] = t == 1 ? 2 : 1;
+        } else if (shape == 1) { /* cycle: t gets (t+1)'s original */
+            pl.kind[t] = R_SAME;
+            pl.other[t] = (t + 1) % 3;
+        } else {
+            pl.kind[t] = (enum rsrc)stress_rng_below(rng, 4);
+            pl.other[t] = pl.kind[t] == R_SAME ? (t + 1 + (int)stress_rng_below(rng, 2)) % 3
+                                               : t; /* R_FILE: its own file */
+        }
+    }
+    char files[3][128];
+    for (int i = 0; i < 3; i++)
+        snprintf(files[i], sizeof(files[i]), "%s/out%d", g_fixdir, i);
+    int sv[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+    ipc_redir *plan = NULL;
+    int r = ipc_redir_new(&plan);
+    for (int t = 0; r == 0 && t < 3; t++) {
+        if (pl.kind[t] == R_FILE)
+            r = ipc_redir_file(plan, t, files[pl.other[t]], IPC_REDIR_TRUNC);
+        else if (pl.kind[t] == R_NULL)
+            r = ipc_redir_null(plan, t);
+    }
+    /* same after the setters: its meaning does not depend on the order. */
+    for (int t = 0; r == 0 && t < 3; t++)
+        if (pl.kind[t] == R_SAME)
+            r = ipc_redir_same(plan, t, pl.other[t]);
+    if (r < 0) {
+        stress_lib_error(s, r, "ipc_redir plan");
+        ipc_redir_free(plan);
+        return;
+    }
+    /* Files that no target uses still exist, empty (created by TRUNC above or here). */
+    for (int i = 0; i < 3; i++) {
+        int fd = open(files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            close(fd);
+    }
+    int resolved[3];
+    r = ipc_redir_resolve(plan, resolved);
+    if (stress_check(s, r == 0, "redir-exact", "ipc_redir_resolve: %s", ipc_strerror(r)))
+        for (int t = 0; t < 3; t++) {
+            int d = model_dest(&pl, t);
+            bool ok = pl.kind[t] == R_ALONE ? resolved[t] == -1
+                      : d >= 0 && d < 3     ? resolved[t] == d
+                                            : resolved[t] >= 3;
+            /* same as a file or /dev/null target shares that target's fd */
+            if (pl.kind[t] == R_SAME && (d >= 10 || d < 0))
+                ok = ok && resolved[t] == resolved[pl.other[t]];
+            stress_check(s, ok, "redir-exact", "ipc_redir_resolve: target %d -> %d (model %d)", t,
+                         resolved[t], d);
+        }
+    /* apply_fds takes the resolved sources directly. */
+    for (int t = 0; t < 3; t++)
+        st.src[t] = r == 0 ? resolved[t] : -1;
+    st.plan = plan;
+    for (int k = 0; k < 3; k++)
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[k]) < 0) {
+            stress_setup_error(s, "socketpair: %s", strerror(errno));
+            for (int j = 0; j < k; j++) {
+                close(sv[j][0]);
+                close(sv[j][1]);
+            }
+            ipc_redir_free(plan);
+            return;
+        }
+    struct ipc_proc_options o;
+    memset(&o, 0, sizeof(o));
+    o.flags = IPC_PROC_F_STDIO;
+    for (int k = 0; k < 3; k++)
+        o.stdio[k] = sv[k][1];
+    ipc_proc *stage = NULL;
+    r = ipc_proc_fork(&stage, redir_stage_fn, &st, &o);
+    for (int k = 0; k < 3; k++)
+        close(sv[k][1]);
+    char got[3][128];
+    for (int k = 0; k < 3; k++)
+        got[k][0] = '\0';
+    struct ipc_proc_status ps;
+    memset(&ps, 0, sizeof(ps));
+    if (r == 0) {
+        for (int k = 0; k < 3; k++)
+            read_all(sv[k][0], got[k], sizeof(got[k]));
+        r = stress_proc_wait(s, stage, 10000, &ps);
+        ipc_proc_free(stage);
+    }
+    for (int k = 0; k < 3; k++)
+        close(sv[k][0]);
+    ipc_redir_free(plan); /* closes the plan's file fds: the files are complete */
+    if (r < 0 || !ps.exited || ps.code != 0) {
+        if (r < 0 ? stress_lib_error(s, r, "ipc_proc_fork(redir stage)")
+            : stress_faults_on(s) && ps.exited && ps.code > 0 && ps.code < 199
+                ? stress_lib_error(s, ps.code == 198 ? -EIO : -ps.code, way_names[st.way])
+                : false)
+            return;
+        stress_violation(s, "redir-exact", "%s (method %s): stage %s, exit status 0x%x",
+                         way_names[st.way], method_names[st.method], ipc_strerror(r), ps.raw);
+        return;
+    }
+    /* Expected bytes per destination: the writes happen in the order 0, 1, 2. */
+    char want[6][128];
+    memset(want, 0, sizeof(want));
+    for (int t = 0; t < 3; t++) {
+        int d = model_dest(&pl, t);
+        int slot = d < 0 ? -1 : d >= 10 ? 3 + d - 10 : d;
+        if (slot >= 0)
+            strncat(want[slot], st.text[t], sizeof(want[slot]) - strlen(want[slot]) - 1);
+    }
+    char plan_text[96];
+    static const char *const kname[] = {"alone", "same", "file", "null"};
+    snprintf(plan_text, sizeof(plan_text), "0:%s%d 1:%s%d 2:%s%d", kname[pl.kind[0]], pl.other[0],
+             kname[pl.kind[1]], pl.other[1], kname[pl.kind[2]], pl.other[2]);
+    for (int k = 0; k < 6; k++) {
+        char filebuf[128];
+        const char *have = k < 3 ? got[k] : filebuf;
+        if (k >= 3) {
+            int fd = open(files[k - 3], O_RDONLY | O_CLOEXEC);
+            ssize_t n = fd >= 0 ? read(fd, filebuf, sizeof(filebuf) - 1) : -1;
+            filebuf[n > 0 ? n : 0] = '\0';
+            if (fd >= 0)
+                close(fd);
+        }
+        stress_check(s, strcmp(have, want[k]) == 0, "redir-exact",
+                     "%s (method %s), plan %s: %s%d received \"%s\", want \"%s\"",
+                     way_names[st.way], method_names[st.method], plan_text,
+                     k < 3 ? "original fd " : "file ", k < 3 ? k : k - 3, have, want[k]);
+    }
+    for (int i = 0; i < 3; i++)
+        unlink(files[i]);
+    stress_add_ops(s, 1);
+}
+
+/* The planted forget-child fault: every orphan but the first is reaped with
+ * waitpid; the first is left a zombie for the stray check to find. */
+static void reap_orphans_by_hand(struct stress *s, const struct orphan *orph, unsigned norph)
+{
+    for (unsigned i = 1; i < norph; i++) {
+        int raw;
+        pid_t w;
+        do {
+            w = waitpid(orph[i].pid, &raw, 0);
+        } while (w == -1 && errno == EINTR);
+        stress_check(s, w == orph[i].pid, "orphan-adopted", "waitpid(orphan %d): %s",
+                     (int)orph[i].pid, strerror(errno));
+    }
+    /* Let the forgotten one finish so the stray check sees a zombie. */
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    while (waitid(P_PID, (id_t)orph[0].pid, &si, WEXITED | WNOWAIT) == -1 && errno == EINTR)
+        ;
+}
+
+/* Every orphan has exited (peeked without reaping: its exit code is checked
+ * here, independently of the library); ipc_proc_reap_orphans must then reap
+ * exactly that many, after which none of them is waitable. */
+static void reap_orphans_by_library(struct stress *s, const struct orphan *orph, unsigned norph)
+{
+    for (unsigned i = 0; i < norph; i++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        int w;
+        do {
+            w = waitid(P_PID, (id_t)orph[i].pid, &si, WEXITED | WNOWAIT);
+        } while (w == -1 && errno == EINTR);
+        if (stress_check(s, w == 0 && si.si_pid == orph[i].pid, "orphan-adopted",
+                         "orphan %d is not our child: %s", (int)orph[i].pid, strerror(errno)))
+            stress_check(s, si.si_code == CLD_EXITED && si.si_status == orph[i].want_code,
+                         "status-as-sent", "orphan %d should exit %d: si_code %d, si_status %d",
+                         (int)orph[i].pid, orph[i].want_code, si.si_code, si.si_status);
+    }
+    int reaped = 0;
+    for (int tries = 0; tries < 100 && reaped < (int)norph; tries++) {
+        int r = ipc_proc_reap_orphans(reaped ? 0 : 1000);
+        if (r < 0 && stress_lib_error(s, r, "ipc_proc_reap_orphans"))
+            continue;
+        if (!stress_check(s, r >= 0, "orphan-adopted", "ipc_proc_reap_orphans: %s",
+                          ipc_strerror(r)) ||
+            r == 0)
+            break;
+        reaped += r;
+    }
+    stress_check(s, reaped == (int)norph, "orphan-adopted",
+                 "ipc_proc_reap_orphans reaped %d orphans, %u had exited", reaped, norph);
+    for (unsigned i = 0; i < norph; i++) {
+        int raw;
+        pid_t w = waitpid(orph[i].pid, &raw, WNOHANG);
+        stress_check(s, w == -1 && errno == ECHILD, "orphan-adopted",
+                     "orphan %d still waitable after ipc_proc_reap_orphans (waitpid gave %d)",
+                     (int)orph[i].pid, (int)w);
+    }
+    int r = ipc_proc_reap_orphans(0);
+    stress_check(s, r == 0, "orphan-adopted", "a second ipc_proc_reap_orphans reaped %d", r);
+}
+
+static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
+{
+    if (g_method == M_MIXED) {
+        phase_exec_errors(s, rng);
+        phase_redir(s, rng, round);
+    }
     struct child ch[MAX_BATCH];
     struct fn_arg args[MAX_BATCH];
     struct orphan orph[MAX_BATCH];
@@ -256,7 +790,28 @@ static void run_round(struct stress *s, struct stress_rng *rng)
                                                  rng, IPC_PROC_FORK, IPC_PROC_POSIX_SPAWN)
                                            : (enum ipc_proc_method)g_method;
             c->method = (int)o.method;
-            r = ipc_proc_spawn(&c->p, argv, &o);
+            uint64_t via = g_method == M_MIXED ? stress_rng_below(rng, 6) : 0;
+            if (via == 1) {
+                /* spawnvp: "sh" found on PATH */
+                char *pargv[] = {"sh", "-c", script, NULL};
+                c->method = IPC_PROC_AUTO;
+                r = ipc_proc_spawnvp(&c->p, "sh", pargv);
+            } else if (via == 2 && c->kind == K_EXEC_EXIT) {
+                /* spawnvpe: the code reaches the child only through its environment */
+                char env_code[48];
+                snprintf(env_code, sizeof(env_code), "IPCSTORM_CODE=%d", c->want_code);
+                char *envp[] = {env_code, "PATH=/bin:/usr/bin", NULL};
+                char *pargv[] = {"sh", "-c", "exit $IPCSTORM_CODE", NULL};
+                c->method = IPC_PROC_AUTO;
+                r = ipc_proc_spawnvpe(&c->p, "sh", pargv, envp);
+            } else {
+                c->no_pidfd = via == 3;
+                if (c->no_pidfd)
+                    o.flags |= IPC_PROC_F_NO_PIDFD;
+                r = ipc_proc_spawn(&c->p, argv, &o);
+            }
+            if (r == 0 && g_method == M_MIXED)
+                check_pidfd(s, c->p, c->no_pidfd);
         } else {
             struct fn_arg *a = &args[i];
             a->kind = c->kind;
@@ -362,29 +917,10 @@ static void run_round(struct stress *s, struct stress_rng *rng)
     }
     ipc_pipe_close(&release); /* EOF: the grandchildren exit with their codes */
     bool forget = stress_fault(s, "forget-child") && norph > 0;
-    for (unsigned i = forget ? 1 : 0; i < norph; i++) {
-        int raw;
-        pid_t w;
-        do {
-            w = waitpid(orph[i].pid, &raw, 0);
-        } while (w == -1 && errno == EINTR);
-        struct ipc_proc_status st;
-        memset(&st, 0, sizeof(st));
-        if (stress_check(s, w == orph[i].pid, "orphan-adopted", "waitpid(orphan %d): %s",
-                         (int)orph[i].pid, strerror(errno)) &&
-            stress_check(s, ipc_proc_status_decode(raw, &st) == 0, "status-as-sent",
-                         "undecodable status 0x%x", raw))
-            stress_check(s, st.exited && st.code == orph[i].want_code, "status-as-sent",
-                         "orphan %d should exit %d, raw status 0x%x", (int)orph[i].pid,
-                         orph[i].want_code, raw);
-    }
-    if (forget) {
-        /* Let the forgotten one finish so the stray check sees a zombie. */
-        siginfo_t si;
-        memset(&si, 0, sizeof(si));
-        while (waitid(P_PID, (id_t)orph[0].pid, &si, WEXITED | WNOWAIT) == -1 && errno == EINTR)
-            ;
-    }
+    if (forget)
+        reap_orphans_by_hand(s, orph, norph); /* the planted bug: one is forgotten */
+    else
+        reap_orphans_by_library(s, orph, norph);
     stress_check_no_stray_children(s, "no-stray-child");
     ipc_pipe_close(&block);
     ipc_pipe_close(&report);
@@ -412,11 +948,17 @@ int ipcstorm_stress_forkwait(int argc, char **argv)
         stress_setup_error(&s, "cannot become a child subreaper: %s", ipc_strerror(r));
         return stress_end(&s);
     }
+    if (g_method == M_MIXED && !make_fixtures()) {
+        stress_setup_error(&s, "cannot create the fixture files in /tmp");
+        remove_fixtures();
+        return stress_end(&s);
+    }
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
-    while (stress_running(&s))
-        run_round(&s, &rng);
+    for (unsigned round = 0; stress_running(&s); round++)
+        run_round(&s, &rng, round);
     if (was == 0)
         stress_ignore(ipc_proc_set_subreaper(0));
+    remove_fixtures();
     return stress_end(&s);
 }
