@@ -719,19 +719,14 @@ static void reap_orphans_by_library(struct stress *s, const struct orphan *orph,
                          "status-as-sent", "orphan %d should exit %d: si_code %d, si_status %d",
                          (int)orph[i].pid, orph[i].want_code, si.si_code, si.si_status);
     }
-    int reaped = 0;
-    for (int tries = 0; tries < 100 && reaped < (int)norph; tries++) {
-        int r = ipc_proc_reap_orphans(reaped ? 0 : 1000);
-        if (r < 0 && stress_lib_error(s, r, "ipc_proc_reap_orphans"))
-            continue;
-        if (!stress_check(s, r >= 0, "orphan-adopted", "ipc_proc_reap_orphans: %s",
-                          ipc_strerror(r)) ||
-            r == 0)
-            break;
-        reaped += r;
-    }
+    /* Every one of them has terminated: one call reaps them all (EINTR is the
+     * only error, and it is retried inside). */
+    int reaped;
+    do {
+        reaped = ipc_proc_reap_orphans(0);
+    } while (reaped < 0 && stress_lib_error(s, reaped, "ipc_proc_reap_orphans"));
     stress_check(s, reaped == (int)norph, "orphan-adopted",
-                 "ipc_proc_reap_orphans reaped %d orphans, %u had exited", reaped, norph);
+                 "ipc_proc_reap_orphans(0) reaped %d orphans, %u had exited", reaped, norph);
     for (unsigned i = 0; i < norph; i++) {
         int raw;
         pid_t w = waitpid(orph[i].pid, &raw, WNOHANG);
