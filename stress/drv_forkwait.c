@@ -35,6 +35,7 @@
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
 #include "ipc/redir.h"
+#include "ipc/sig.h"
 
 const char ipcstorm_stress_forkwait_summary[] =
     "fork/vfork/posix_spawn children with chosen exits and signals, orphans via subreaper";
@@ -169,9 +170,21 @@ static int fn_child(void *p)
         /* None of term_sigs dumps core; this guards against a change of the list. */
         struct rlimit nocore = {0, 0};
         setrlimit(RLIMIT_CORE, &nocore);
-        signal(a->value, SIG_DFL);
+        /* The driver catches SIGINT and SIGTERM (its stop handler) and this fork
+         * inherits that: ipc_sig_set_default must undo it or the child lives on.
+         * The signal is raised while blocked (libc confirms the mask; it must not
+         * kill yet) and kills the child when ipc_sig_unblock_one lets it in. */
+        if (a->value == SIGKILL)
+            raise(SIGKILL); /* neither caught nor blockable */
+        if (ipc_sig_set_default(a->value, 0, NULL) < 0 || ipc_sig_block_one(a->value) < 0)
+            return 124;
+        sigset_t cur;
+        if (sigprocmask(SIG_BLOCK, NULL, &cur) < 0 || sigismember(&cur, a->value) != 1)
+            return 125; /* ipc_sig_block_one did not block it */
         raise(a->value);
-        return 120; /* not reached: the signal is fatal and unblocked */
+        if (ipc_sig_unblock_one(a->value) < 0)
+            return 126;
+        return 120; /* not reached: the pending signal is fatal once unblocked */
     }
     case K_FN_KILLED: {
         char c;
@@ -315,9 +328,9 @@ static void remove_fixtures(void)
 }
 
 enum exec_case { X_MISSING, X_MISSING_NAME, X_NOEXEC, X_DIR, X_BADFMT, X_COUNT };
-static const char *const exec_case_names[] = {"missing path", "missing name on PATH",
-                                              "non-executable file", "directory",
-                                              "executable neither ELF nor #!"};
+static const char *const exec_case_names[] = {"a missing path", "a missing name on PATH",
+                                              "a non-executable file", "a directory",
+                                              "an executable neither ELF nor #!"};
 enum spawn_api {
     A_SPAWN,
     A_SPAWN_PATH,
@@ -395,7 +408,7 @@ static void phase_exec_errors(struct stress *s, struct stress_rng *rng)
                 continue;
             }
             stress_violation(s, "exec-error",
-                             "%s of a %s (%s, method %s) started a child (raw status 0x%x), "
+                             "%s of %s (%s, method %s) started a child (raw status 0x%x), "
                              "want %s",
                              api_names[api], exec_case_names[xc], path, method_names[method],
                              st.raw, ipc_errname(want));
@@ -405,7 +418,7 @@ static void phase_exec_errors(struct stress *s, struct stress_rng *rng)
             stress_lib_error(s, r, api_names[api]); /* an injected error came first */
             continue;
         }
-        stress_check(s, r == want, "exec-error", "%s of a %s (%s, method %s): got %s, want %s",
+        stress_check(s, r == want, "exec-error", "%s of %s (%s, method %s): got %s, want %s",
                      api_names[api], exec_case_names[xc], path, method_names[method],
                      ipc_errname(r), ipc_errname(want));
     }

@@ -36,6 +36,7 @@
 #include "ipc_test_faults.h"
 #endif
 #include "ipc/pool.h"
+#include "ipc/sig.h"
 
 const char ipcstorm_stress_pool_summary[] =
     "submit/map on a worker pool with workers SIGKILLed at random; each result exactly once";
@@ -427,8 +428,10 @@ static int mp_fn(void *p)
 {
     const struct mp_arg *a = p;
     /* The driver catches SIGTERM (its stop handler) and a fork inherits that:
-     * this child must die of it. Done before it reports, so before terminate. */
-    signal(SIGTERM, SIG_DFL);
+     * ipc_sig_child_reset must make this child die of it (terminate checks the
+     * status). Done before it reports, so before terminate. */
+    if (ipc_sig_child_reset() < 0)
+        return 249;
     pid_t me = getpid();
     if (write(a->report_wr, &me, sizeof(me)) != (ssize_t)sizeof(me))
         return 250;
