@@ -373,20 +373,33 @@ static int spawn_with(enum spawn_api api, int method, ipc_proc **out, const char
 
 /* Programs that cannot run, through every spawn function and method: the spawn
  * itself fails with the exec's errno, and the failed child is already reaped. */
-static void phase_exec_errors(struct stress *s, struct stress_rng *rng)
+static void phase_exec_errors(struct stress *s, struct stress_rng *rng, bool every)
 {
     char missing[96], missing_name[64];
     snprintf(missing, sizeof(missing), "/nonexistent-ipcstorm/%016" PRIx64, stress_rng_next(rng));
     snprintf(missing_name, sizeof(missing_name), "ipcstorm-no-such-program-%016" PRIx64,
              stress_rng_next(rng));
     int fds = hygiene_fd_count();
-    for (int i = 0; i < 6; i++) {
+    /* every: each case with each function and, for ipc_proc_spawn, each method
+     * (X_COUNT * (2 * 4 + 5) spawns); otherwise 6 drawn from the seed. */
+    const int per_case = 2 * (IPC_PROC_POSIX_SPAWN + 1) + (A_COUNT - 2);
+    int count = every ? X_COUNT * per_case : 6;
+    for (int i = 0; i < count; i++) {
         enum exec_case xc = (enum exec_case)stress_rng_below(rng, X_COUNT);
         enum spawn_api api = (enum spawn_api)stress_rng_below(rng, A_COUNT);
         /* spawnv..lp are AUTO by contract; spawn takes every method. */
         int method = api <= A_SPAWN_PATH
                          ? (int)stress_rng_range(rng, IPC_PROC_AUTO, IPC_PROC_POSIX_SPAWN)
                          : IPC_PROC_AUTO;
+        if (every) {
+            int j = i % per_case;
+            xc = (enum exec_case)(i / per_case);
+            api = j < 2 * (IPC_PROC_POSIX_SPAWN + 1)
+                      ? (enum spawn_api)(j / (IPC_PROC_POSIX_SPAWN + 1))
+                      : (enum spawn_api)(j - 2 * IPC_PROC_POSIX_SPAWN);
+            method =
+                j < 2 * (IPC_PROC_POSIX_SPAWN + 1) ? j % (IPC_PROC_POSIX_SPAWN + 1) : IPC_PROC_AUTO;
+        }
         const char *path = xc == X_MISSING        ? missing
                            : xc == X_MISSING_NAME ? missing_name
                            : xc == X_NOEXEC       ? g_noexec
@@ -426,7 +439,7 @@ static void phase_exec_errors(struct stress *s, struct stress_rng *rng)
     int now = hygiene_fd_count();
     stress_check(s, now == fds, "exec-error", "failed spawns: open fds went from %d to %d", fds,
                  now);
-    stress_add_ops(s, 6);
+    stress_add_ops(s, (uint64_t)count);
 }
 
 /* ---- redirection plans ---------------------------------------------------------- */
@@ -549,17 +562,18 @@ static size_t read_all(int fd, char *buf, size_t cap)
     return n;
 }
 
-static void phase_redir(struct stress *s, struct stress_rng *rng, unsigned round)
+/* One plan in one child: way and method as given (W_SPAWN: exec'd with that
+ * method), shape 0 a 1<->2 swap, 1 a 0->1->2->0 cycle, 2-3 random sources. */
+static void redir_case(struct stress *s, struct stress_rng *rng, unsigned round, enum redir_way way,
+                       int method, uint64_t shape)
 {
     struct rplan pl;
     struct redir_stage st;
     memset(&st, 0, sizeof(st));
-    st.way = (enum redir_way)stress_rng_below(rng, W_COUNT);
-    st.method = (int)stress_rng_range(rng, IPC_PROC_AUTO, IPC_PROC_POSIX_SPAWN);
+    st.way = way;
+    st.method = method;
     for (int t = 0; t < 3; t++)
         snprintf(st.text[t], sizeof(st.text[t]), "<%u:fd%d>", round, t);
-    /* The plan: a swap (1<->2), a cycle (0->1->2->0) or random sources. */
-    uint64_t shape = stress_rng_below(rng, 4);
     for (int t = 0; t < 3; t++) {
         if (shape == 0) { /* swap 1 and 2, 0 alone */
             pl.kind[t] = t == 0 ? R_ALONE : R_SAME;
@@ -694,6 +708,24 @@ static void phase_redir(struct stress *s, struct stress_rng *rng, unsigned round
     stress_add_ops(s, 1);
 }
 
+/* every: the swap and the cycle with every way (spawn under each method,
+ * apply_child, apply_fds); otherwise one plan drawn from the seed. */
+static void phase_redir(struct stress *s, struct stress_rng *rng, unsigned round, bool every)
+{
+    if (!every) {
+        enum redir_way way = (enum redir_way)stress_rng_below(rng, W_COUNT);
+        int method = (int)stress_rng_range(rng, IPC_PROC_AUTO, IPC_PROC_POSIX_SPAWN);
+        redir_case(s, rng, round, way, method, stress_rng_below(rng, 4));
+        return;
+    }
+    for (uint64_t shape = 0; shape < 2; shape++) {
+        for (int m = IPC_PROC_AUTO; m <= IPC_PROC_POSIX_SPAWN; m++)
+            redir_case(s, rng, round, W_SPAWN, m, shape);
+        redir_case(s, rng, round, W_APPLY_CHILD, IPC_PROC_FORK, shape);
+        redir_case(s, rng, round, W_APPLY_FDS, IPC_PROC_FORK, shape);
+    }
+}
+
 /* The planted forget-child fault: every orphan but the first is reaped with
  * waitpid; the first is left a zombie for the stray check to find. */
 static void reap_orphans_by_hand(struct stress *s, const struct orphan *orph, unsigned norph)
@@ -754,8 +786,9 @@ static void reap_orphans_by_library(struct stress *s, const struct orphan *orph,
 static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
 {
     if (g_method == M_MIXED) {
-        phase_exec_errors(s, rng);
-        phase_redir(s, rng, round);
+        /* The first round tries every combination, the others draw from the seed. */
+        phase_exec_errors(s, rng, round == 0);
+        phase_redir(s, rng, round, round == 0);
     }
     struct child ch[MAX_BATCH];
     struct fn_arg args[MAX_BATCH];
