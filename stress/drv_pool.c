@@ -526,7 +526,11 @@ static void phase_mp_process(struct stress *s, struct stress_rng *rng, int repor
                      how == 1 ? "terminate" : "kill", ipc_strerror(r));
     }
     r = mp_join(s, p, 10000, &st);
-    if (stress_check(s, r == 0, "mp-process", "join: %s", ipc_strerror(r))) {
+    if (stress_check(s, r == 0, "mp-process", "join of a child that %s: %s",
+                     how == 0   ? "exited"
+                     : how == 1 ? "was sent SIGTERM"
+                                : "was sent SIGKILL",
+                     ipc_strerror(r))) {
         int want_sig = how == 1 ? SIGTERM : SIGKILL;
         if (how == 0)
             stress_check(s, st.exited && st.code == a.code && !st.signaled, "mp-process",
