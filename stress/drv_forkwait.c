@@ -352,6 +352,11 @@ static void remove_fixtures(void)
     unlink(g_noexec);
     unlink(g_badfmt);
     rmdir(g_subdir);
+    for (int i = 0; i < 3; i++) { /* the redirection files a failed case left */
+        char path[128];
+        snprintf(path, sizeof(path), "%s/out%d", g_fixdir, i);
+        unlink(path);
+    }
     rmdir(g_fixdir);
 }
 
@@ -478,6 +483,7 @@ enum rsrc { R_ALONE, R_SAME, R_FILE, R_NULL };
 struct rplan {
     enum rsrc kind[3];
     int other[3]; /* R_SAME: the other target; R_FILE: the file index */
+    int mode[3];  /* R_FILE: IPC_REDIR_TRUNC or IPC_REDIR_APPEND */
 };
 
 /* Where the bytes written to target t end up, by the model of ipc/redir.h:
@@ -614,16 +620,29 @@ static void redir_case(struct stress *s, struct stress_rng *rng, unsigned round,
             pl.other[t] = pl.kind[t] == R_SAME ? (t + 1 + (int)stress_rng_below(rng, 2)) % 3
                                                : t; /* R_FILE: its own file */
         }
+        pl.mode[t] = stress_rng_below(rng, 2) ? IPC_REDIR_APPEND : IPC_REDIR_TRUNC;
     }
-    char files[3][128];
-    for (int i = 0; i < 3; i++)
+    /* Every file starts with "old<i>;": TRUNC must drop it, APPEND keep it, and a
+     * file no target uses must keep it untouched. */
+    char files[3][128], old[3][16];
+    for (int i = 0; i < 3; i++) {
         snprintf(files[i], sizeof(files[i]), "%s/out%d", g_fixdir, i);
+        snprintf(old[i], sizeof(old[i]), "old%d;", i);
+        int fd = open(files[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write_fully(fd, old[i]) < 0) {
+            stress_setup_error(s, "cannot write %s: %s", files[i], strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return;
+        }
+        close(fd);
+    }
     int sv[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     ipc_redir *plan = NULL;
     int r = ipc_redir_new(&plan);
     for (int t = 0; r == 0 && t < 3; t++) {
         if (pl.kind[t] == R_FILE)
-            r = ipc_redir_file(plan, t, files[pl.other[t]], IPC_REDIR_TRUNC);
+            r = ipc_redir_file(plan, t, files[pl.other[t]], pl.mode[t]);
         else if (pl.kind[t] == R_NULL)
             r = ipc_redir_null(plan, t);
     }
@@ -635,12 +654,6 @@ static void redir_case(struct stress *s, struct stress_rng *rng, unsigned round,
         stress_lib_error(s, r, "ipc_redir plan");
         ipc_redir_free(plan);
         return;
-    }
-    /* Files that no target uses still exist, empty (created by TRUNC above or here). */
-    for (int i = 0; i < 3; i++) {
-        int fd = open(files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd >= 0)
-            close(fd);
     }
     int resolved[3];
     r = ipc_redir_resolve(plan, resolved);
@@ -706,6 +719,9 @@ static void redir_case(struct stress *s, struct stress_rng *rng, unsigned round,
     /* Expected bytes per destination: the writes happen in the order 0, 1, 2. */
     char want[6][128];
     memset(want, 0, sizeof(want));
+    for (int i = 0; i < 3; i++)
+        if (pl.kind[i] != R_FILE || pl.mode[i] == IPC_REDIR_APPEND)
+            snprintf(want[3 + i], sizeof(want[3 + i]), "%s", old[i]); /* file i is target i's */
     for (int t = 0; t < 3; t++) {
         int d = model_dest(&pl, t);
         int slot = d < 0 ? -1 : d >= 10 ? 3 + d - 10 : d;
@@ -714,8 +730,12 @@ static void redir_case(struct stress *s, struct stress_rng *rng, unsigned round,
     }
     char plan_text[96];
     static const char *const kname[] = {"alone", "same", "file", "null"};
-    snprintf(plan_text, sizeof(plan_text), "0:%s%d 1:%s%d 2:%s%d", kname[pl.kind[0]], pl.other[0],
-             kname[pl.kind[1]], pl.other[1], kname[pl.kind[2]], pl.other[2]);
+    char ktext[3][16];
+    for (int t = 0; t < 3; t++)
+        snprintf(ktext[t], sizeof(ktext[t]), "%s%s", kname[pl.kind[t]],
+                 pl.kind[t] == R_FILE && pl.mode[t] == IPC_REDIR_APPEND ? "(>>)" : "");
+    snprintf(plan_text, sizeof(plan_text), "0:%s%d 1:%s%d 2:%s%d", ktext[0], pl.other[0], ktext[1],
+             pl.other[1], ktext[2], pl.other[2]);
     for (int k = 0; k < 6; k++) {
         char filebuf[128];
         const char *have = k < 3 ? got[k] : filebuf;
