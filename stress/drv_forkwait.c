@@ -713,7 +713,8 @@ static void redir_case(struct stress *s, struct stress_rng *rng, unsigned round,
                 : false)
             return;
         stress_violation(s, "redir-exact", "%s (method %s): stage %s, exit status 0x%x",
-                         way_names[st.way], method_names[st.method], ipc_strerror(r), ps.raw);
+                         way_names[st.way], st.way == W_SPAWN ? method_names[st.method] : "fork",
+                         ipc_strerror(r), ps.raw);
         return;
     }
     /* Expected bytes per destination: the writes happen in the order 0, 1, 2. */
@@ -748,8 +749,8 @@ static void redir_case(struct stress *s, struct stress_rng *rng, unsigned round,
         }
         stress_check(s, strcmp(have, want[k]) == 0, "redir-exact",
                      "%s (method %s), plan %s: %s%d received \"%s\", want \"%s\"",
-                     way_names[st.way], method_names[st.method], plan_text,
-                     k < 3 ? "original fd " : "file ", k < 3 ? k : k - 3, have, want[k]);
+                     way_names[st.way], st.way == W_SPAWN ? method_names[st.method] : "fork",
+                     plan_text, k < 3 ? "original fd " : "file ", k < 3 ? k : k - 3, have, want[k]);
     }
     for (int i = 0; i < 3; i++)
         unlink(files[i]);
