@@ -57,6 +57,7 @@ static uint64_t opt_capacity = 48;
 static uint64_t opt_max_bulk = 4096;
 static double opt_timeout = 5.0;
 static const char *opt_redis = "redis-server";
+static bool opt_dump;
 
 static const struct stress_xopt xopts[] = {
     {"cmds", STRESS_XOPT_U64, &opt_cmds, 1, MAX_ITEMS - 1,
@@ -69,6 +70,8 @@ static const struct stress_xopt xopts[] = {
      "seconds to wait for a round's replies (default 5)", NULL},
     {"redis-server", STRESS_XOPT_STR, &opt_redis, 0, 0,
      "the redis-server program (default: redis-server on PATH)", NULL},
+    {"dump", STRESS_XOPT_FLAG, &opt_dump, 0, 0,
+     "print every round's stream and both servers' replies on stderr (debugging)", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -1272,16 +1275,16 @@ static void run_exchange(struct stress *s, struct round *r, const struct servers
     }
     if (stress_fault(s, "flip-reply") && ipc->have)
         ipc->buf[0] ^= 0x20;
-    if (getenv("DIFF_DEBUG")) {
-        SHOW_BYTES = 1500;
+    if (opt_dump) {
+        SHOW_BYTES = 1500; /* --dump shows long streams (and long violation lines) */
         char b[4000];
         fprintf(stderr,
-                "round %u mode %d items %u want %u/%u got %u/%u eof %d/%d t=%.3f\n  stream %s\n",
+                "round %u: write mode %d, %u requests, replies expected ipcstorm %u redis %u, "
+                "received %u/%u, closed %d/%d\n  sent %s\n",
                 round, (int)mode, r->nitems, want_ipc, want_red, ipc->nreplies, red->nreplies,
-                ipc->eof, red->eof, stress_now() - deadline + opt_timeout,
-                show(r->stream, r->len, b, sizeof(b)));
-        fprintf(stderr, "  ipc %s\n", show(ipc->buf, ipc->have, b, sizeof(b)));
-        fprintf(stderr, "  red %s\n", show(red->buf, red->have, b, sizeof(b)));
+                ipc->eof, red->eof, show(r->stream, r->len, b, sizeof(b)));
+        fprintf(stderr, "  ipcstorm %s\n", show(ipc->buf, ipc->have, b, sizeof(b)));
+        fprintf(stderr, "  redis    %s\n", show(red->buf, red->have, b, sizeof(b)));
     }
     compare_round(s, r, ipc, red, round);
 }
