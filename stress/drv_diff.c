@@ -858,8 +858,7 @@ static void gen_raw(struct round *r, struct item *it, struct stress_rng *rng, bo
         "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
         "*1\r\n$0\r\n\r\n",
         "*2\r\n$0\r\n\r\n$0\r\n\r\n",
-        "ECHO a\x01"
-        "b\r\n",
+        "ECHO a\001b\r\n",
     };
     uint64_t w = stress_rng_below(rng, allow_terminal ? 10 : 7);
     const char *s;
