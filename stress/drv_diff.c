@@ -1532,6 +1532,15 @@ static void check_addr(struct api_ctx *c, const char *what, const struct ipc_soc
         int port = ipc_sock_addr_port(got);
         api_check(c, port == ntohs(((const struct sockaddr_in *)(const void *)kern)->sin_port),
                   "ipc_sock_addr_port(%s) = %d", what, port);
+        /* Exactly the length (no room for the NUL): -ENOSPC and the prefix; one more
+         * byte: the whole text. */
+        size_t wl = strlen(want);
+        int r0 = ipc_sock_addr_format(got, text, wl);
+        api_check(c, r0 == -ENOSPC && strlen(text) == wl - 1 && !strncmp(text, want, wl - 1),
+                  "ipc_sock_addr_format into %zu bytes for '%s' = %d '%s'", wl, want, r0, text);
+        r0 = ipc_sock_addr_format(got, text, wl + 1);
+        api_check(c, r0 == (int)wl && !strcmp(text, want),
+                  "ipc_sock_addr_format into %zu bytes for '%s' = %d '%s'", wl + 1, want, r0, text);
         /* Too small a buffer: -ENOSPC and a NUL-terminated prefix. */
         char small[6];
         int r = ipc_sock_addr_format(got, small, sizeof(small));
@@ -1922,7 +1931,7 @@ struct redis {
 
 /* A free loopback port: bind 127.0.0.1:0, read the port, close. Redis cannot take
  * port 0, so a race with another process is possible: the caller retries. */
-static int free_port(void)
+static int free_port(struct stress *s)
 {
     struct ipc_sock_addr a, bound;
     if (ipc_sock_addr_parse(&a, "127.0.0.1:0") < 0)
@@ -1930,7 +1939,13 @@ static int free_port(void)
     int fd = ipc_sock_listen(&a, 1, 0, &bound);
     if (fd < 0)
         return fd;
-    int port = ipc_sock_addr_port(&bound);
+    /* The port comes from the kernel; libipc's bound address must agree. */
+    struct sockaddr_in kern;
+    socklen_t kl = sizeof(kern);
+    int port = getsockname(fd, (struct sockaddr *)&kern, &kl) == 0 ? ntohs(kern.sin_port) : -EIO;
+    int lib_port = ipc_sock_addr_port(&bound);
+    stress_check(s, lib_port == port, "sock-api",
+                 "ipc_sock_listen(127.0.0.1:0) bound port %d, getsockname says %d", lib_port, port);
     close(fd);
     return port;
 }
@@ -2020,7 +2035,7 @@ static bool start_redis(struct stress *s, struct redis *rd, const char *dir,
         return false;
     }
     for (int attempt = 0; attempt < 8; attempt++) {
-        int port = free_port();
+        int port = free_port(s);
         if (port <= 0) {
             stress_setup_error(s, "no free loopback port: %s", ipc_strerror(port));
             return false;
