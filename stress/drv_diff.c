@@ -198,6 +198,7 @@ struct round {
  * "table full" and "diverged key"); none names a test case. */
 struct difference {
     const char *topic; /* the design table's row */
+    const char *tag;   /* short name in the result note */
     bool (*applies)(const struct round *r, const struct item *it);
     /* Fills it->expect* (what ipcstorm answers) and marks diverged keys. */
     void (*expect)(struct round *r, struct item *it);
@@ -317,6 +318,23 @@ static void nul_inline_expect(struct round *r, struct item *it)
     (void)r;
     it->redis_stops = true;
     it->ask_redis_cut = true; /* the expectation: Redis's reply to the line cut at the NUL */
+}
+
+static int odd_bulk(const struct round *r, const struct item *it);
+
+/* -- row "too large request": a multibulk request longer than ipcstorm's input cap
+ * (2 x --max-bulk + 64 KiB, ipc_conn_limits.max_request); Redis's is 1 GiB -- */
+static bool too_big_applies(const struct round *r, const struct item *it)
+{
+    return it->len > 0 && r->stream[it->off] == '*' &&
+           it->len >= 2 * opt_max_bulk + ((size_t)64 << 10) && odd_bulk(r, it) == 0;
+}
+static void too_big_expect(struct round *r, struct item *it)
+{
+    (void)r;
+    set_expect(it, "-ERR Protocol error: too big request\r\n");
+    it->redis_stops = true;
+    it->terminal = true;
 }
 
 /* -- row "key length": a key longer than 64 bytes -- */
@@ -460,18 +478,18 @@ static void diverged_expect(struct round *r, struct item *it)
 }
 
 static const struct difference differences[] = {
-    {"multibulk count", multibulk_count_applies, multibulk_count_expect},
-    {"NUL in an inline request", nul_inline_applies, nul_inline_expect},
-    {"bulk trailer", trailer_applies, trailer_expect},
-    {"bulk length", bulk_limit_applies, bulk_limit_expect},
-    {"key length", long_key_applies, long_key_expect},
-    {"keyspace (table full)", table_full_applies, table_full_expect},
-    {"CONFIG GET / COMMAND / INFO", introspection_applies, introspection_expect},
-    {"persistence, replication, AUTH, SELECT", absent_applies, absent_expect},
-    {"diverged key (consequence)", diverged_applies, diverged_expect},
+    {"multibulk count", "mb-count", multibulk_count_applies, multibulk_count_expect},
+    {"NUL in an inline request", "nul-inline", nul_inline_applies, nul_inline_expect},
+    {"bulk trailer", "trailer", trailer_applies, trailer_expect},
+    {"too large request", "too-big", too_big_applies, too_big_expect},
+    {"bulk length", "bulk-len", bulk_limit_applies, bulk_limit_expect},
+    {"key length", "key-len", long_key_applies, long_key_expect},
+    {"keyspace (table full)", "table-full", table_full_applies, table_full_expect},
+    {"CONFIG GET / COMMAND / INFO", "stubs", introspection_applies, introspection_expect},
+    {"persistence, replication, AUTH, SELECT", "absent", absent_applies, absent_expect},
+    {"diverged key (consequence)", "diverged", diverged_applies, diverged_expect},
 };
 #define DIFF_DIVERGED ((int)(sizeof(differences) / sizeof(differences[0])) - 1)
-#define DIFF_LONG_KEY 4
 static uint64_t diff_hits[sizeof(differences) / sizeof(differences[0])];
 
 /* Applies a key command to the model of ipcstorm's counters; for a command under
@@ -486,7 +504,7 @@ static void apply_model(struct round *r, struct item *it, bool predict)
         }
         return;
     }
-    if (!key_command(it) || it->diff == DIFF_LONG_KEY) /* refused: nothing happens */
+    if (!key_command(it) || (it->diff >= 0 && differences[it->diff].applies == long_key_applies))
         return;
     if (it->name == N_DEL) {
         unsigned removed = 0;
@@ -858,6 +876,7 @@ static void gen_raw(struct round *r, struct item *it, struct stress_rng *rng, bo
         "*2\r\n$4\r\nECHOxy$1\r\na\r\n",
         "*2\r\n$4\r\nECHO\r\n$5000\r\n<bulk>",
         "ECHO <line>",
+        "*20\r\n$4\r\nECHO\r\n<many>",
         "*2\r\n$4\r\nECHO\r\n$99999999999\r\n",
         "*2\r\n$4\r\nECHO\r\n$536870913\r\n",
         "*1\r\n$-1\r\n",
@@ -905,6 +924,15 @@ static void gen_raw(struct round *r, struct item *it, struct stress_rng *rng, bo
     for (size_t i = it->off; i < r->len; i++)
         if (r->stream[i] == '|')
             r->stream[i] = '\0';
+    if (strstr(s, "<many>")) { /* 19 bulks of 4000 bytes: a long request */
+        r->len -= 6;
+        for (int b = 0; b < 19; b++) {
+            out_fmt(r, "$4000\r\n");
+            for (int i = 0; i < 4000; i++)
+                out_add(r, "m", 1);
+            out_add(r, "\r\n", 2);
+        }
+    }
     if (strstr(s, "<bulk>") || strstr(s, "<line>")) {
         bool line = strstr(s, "<line>") != NULL;
         r->len -= 6;
@@ -2144,6 +2172,6 @@ out:
     size_t o = 0;
     for (size_t d = 0; d < sizeof(differences) / sizeof(differences[0]) && o < sizeof(s.note); d++)
         o += (size_t)snprintf(s.note + o, sizeof(s.note) - o, "%s%s %" PRIu64,
-                              d ? ", " : "rules: ", differences[d].topic, diff_hits[d]);
+                              d ? " " : "rule hits: ", differences[d].tag, diff_hits[d]);
     return stress_end(&s);
 }
