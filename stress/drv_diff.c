@@ -131,10 +131,9 @@ static const char *show(const uint8_t *p, size_t n, char *out, size_t cap)
 struct key {
     char name[256];
     size_t len;
-    bool exists;     /* in ipcstorm */
-    int64_t value;   /* in ipcstorm */
-    bool diverged;   /* Redis's value may differ from ipcstorm's */
-    bool redis_only; /* may exist in Redis (long keys, SET) */
+    bool exists;   /* in ipcstorm */
+    int64_t value; /* in ipcstorm */
+    bool diverged; /* Redis's value may differ from ipcstorm's */
 };
 
 struct model {
@@ -272,7 +271,6 @@ static void mark_diverged(struct round *r, const struct item *it)
     for (int i = 1; i < it->argc; i++)
         if (it->keyidx[i] >= 0) {
             r->m.keys[it->keyidx[i]].diverged = true;
-            r->m.keys[it->keyidx[i]].redis_only = true;
         }
     r->m.keyspace_diverged = true;
 }
@@ -847,8 +845,8 @@ static void encode(struct round *r, struct item *it, struct stress_rng *rng)
     it->len = r->len - it->off;
 }
 
-/* A malformed or edge-of-protocol request: raw bytes. Returns false for one that
- * both servers ignore (no reply). */
+/* A malformed or edge-of-protocol request as raw bytes: one both servers ignore
+ * (no reply), one they answer, or (last in the stream only) one that closes. */
 static void gen_raw(struct round *r, struct item *it, struct stress_rng *rng, bool allow_terminal)
 {
     static const char *const terminal[] = {
@@ -964,7 +962,6 @@ static void gen_keys(struct round *r, struct stress_rng *rng, unsigned round)
             if (k->name[c] == '\0')
                 k->name[c] = '0'; /* keep inline encodable most of the time */
         k->len = len;
-        k->redis_only = len > KEY_LIMIT;
     }
 }
 
@@ -1516,7 +1513,6 @@ static void format_independently(const struct sockaddr_storage *ss, socklen_t le
 
 struct api_ctx {
     struct stress *s;
-    const char *tmpdir;
     unsigned round;
 };
 
@@ -1815,7 +1811,7 @@ static void api_unlink(struct api_ctx *c, const struct ipc_sock_addr *path_addr,
 
 static void socket_api_round(struct stress *s, const char *tmpdir, unsigned round)
 {
-    struct api_ctx c = {.s = s, .tmpdir = tmpdir, .round = round};
+    struct api_ctx c = {.s = s, .round = round};
     struct stress_rng rng;
     stress_rng_init(&rng, s->seed, 1000 + round);
     struct ipc_sock_addr a;
@@ -1881,9 +1877,8 @@ static int ipc_server_main(void *p)
     return r == 0 ? 0 : 4;
 }
 
-static ipc_proc *start_ipcstorm(struct stress *s, struct servers *sv, const char *tmpdir)
+static ipc_proc *start_ipcstorm(struct stress *s, struct servers *sv)
 {
-    (void)tmpdir;
     struct ipc_pipe pp;
     if (ipc_pipe_open(&pp, 0) < 0) {
         stress_setup_error(s, "pipe: out of fds");
@@ -2139,7 +2134,7 @@ int ipcstorm_stress_diff(int argc, char **argv)
     }
     if (!start_redis(&s, &rd, tmpdir, &sv.redis))
         goto out;
-    ipcsrv = start_ipcstorm(&s, &sv, tmpdir);
+    ipcsrv = start_ipcstorm(&s, &sv);
     if (!ipcsrv)
         goto out;
     stress_rng_init(&g_rng, s.seed, 0);
