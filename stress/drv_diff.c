@@ -1030,6 +1030,7 @@ struct peer {
     size_t have;
     bool eof;
     bool send_done;
+    bool check_extra; /* every expected reply matched: anything more is a violation */
     int err;
     size_t replies_end[MAX_ITEMS + 1]; /* end offset of each complete reply */
     unsigned nreplies;
@@ -1220,7 +1221,8 @@ static void ask_redis_cut(struct stress *s, struct round *r, struct item *it,
     }
 }
 
-static void compare_round(struct stress *s, struct round *r, struct peer *ipc, struct peer *red,
+/* Returns true when every reply matched (or matched its rule). */
+static bool compare_round(struct stress *s, struct round *r, struct peer *ipc, struct peer *red,
                           const struct ipc_sock_addr *redis_addr, unsigned round)
 {
     unsigned ri = 0, rr = 0;
@@ -1252,7 +1254,7 @@ static void compare_round(struct stress *s, struct round *r, struct peer *ipc, s
                                                     sizeof(c3))
                                              : it->expect_prefix,
                               it->expect_len ? "" : "...")) {
-                return;
+                return false;
             }
             if (it->diff == DIFF_DIVERGED && redis_on)
                 rr++;
@@ -1269,25 +1271,32 @@ static void compare_round(struct stress *s, struct round *r, struct peer *ipc, s
                           s->seed, round, i, (describe_item(r, it, c1, sizeof(c1)), c1),
                           have_i ? show(ip, in, c2, sizeof(c2)) : "(no reply)",
                           have_r ? show(rp, rn, c3, sizeof(c3)) : "(no reply)"))
-            return; /* the streams are out of step from here on */
+            return false; /* the streams are out of step from here on */
     }
-    /* After the last reply: a closing request closes both; otherwise nothing more. */
+    /* After the last reply: a closing request closes both; otherwise nothing more
+     * (finish_peer reads what a half-close still brings). */
     const struct item *last = r->nitems ? &r->items[r->nitems - 1] : NULL;
     bool closes = last && last->terminal;
     size_t iend = ri ? ipc->replies_end[ri - 1] : 0;
-    stress_check(s, ipc->have == iend && ipc->eof == closes, "close-equal",
-                 "seed %" PRIu64 " round %u: ipcstorm %s after its last expected reply, "
-                 "%zu bytes more: '%s'",
-                 s->seed, round, ipc->eof ? "closed" : "stayed open", ipc->have - iend,
-                 show(ipc->buf + iend, ipc->have - iend, c1, sizeof(c1)));
+    bool ok = stress_check(s, ipc->have == iend && ipc->eof == closes, "close-equal",
+                           "seed %" PRIu64 " round %u: ipcstorm %s after its last expected reply, "
+                           "%zu bytes more: '%s'",
+                           s->seed, round, ipc->eof ? "closed" : "stayed open", ipc->have - iend,
+                           show(ipc->buf + iend, ipc->have - iend, c1, sizeof(c1)));
+    ipc->check_extra = ok && !closes;
     if (redis_on) {
         size_t rend = rr ? red->replies_end[rr - 1] : 0;
-        stress_check(s, red->have == rend && red->eof == closes, "close-equal",
-                     "seed %" PRIu64 " round %u: redis %s after its last expected reply, "
-                     "%zu bytes more: '%s' (the driver's expectation of Redis is wrong)",
-                     s->seed, round, red->eof ? "closed" : "stayed open", red->have - rend,
-                     show(red->buf + rend, red->have - rend, c1, sizeof(c1)));
+        bool rok =
+            stress_check(s, red->have == rend && red->eof == closes, "close-equal",
+                         "seed %" PRIu64 " round %u: redis %s after its last expected "
+                         "reply, %zu bytes more: '%s' (the driver's expectation of Redis "
+                         "is wrong)",
+                         s->seed, round, red->eof ? "closed" : "stayed open", red->have - rend,
+                         show(red->buf + rend, red->have - rend, c1, sizeof(c1)));
+        red->check_extra = rok && !closes;
+        ok = ok && rok;
     }
+    return ok;
 }
 
 /* ---- one round ---------------------------------------------------------------------- */
@@ -1389,23 +1398,36 @@ static void run_exchange(struct stress *s, struct round *r, const struct servers
 /* Half-closes and reads to EOF before closing: a server must have run everything
  * it received on this connection (an abandoned round under --faults included)
  * before the cleanup's DELs arrive on another connection. */
-static void finish_peer(struct stress *s, struct peer *pe)
+static void finish_peer(struct stress *s, struct peer *pe, unsigned round)
 {
     if (pe->fd < 0)
         return;
     stress_faults_pause(s);
     shutdown(pe->fd, SHUT_WR);
     double deadline = stress_now() + opt_timeout;
-    char junk[4096];
+    uint8_t extra[4096];
+    size_t nextra = 0;
     while (stress_now() < deadline) {
         struct pollfd p = {.fd = pe->fd, .events = POLLIN};
         if (poll(&p, 1, 50) <= 0)
             continue;
-        ssize_t n = ipc_sock_recv(pe->fd, junk, sizeof(junk));
+        uint8_t *dst = nextra < sizeof(extra) ? extra + nextra : extra;
+        size_t room = nextra < sizeof(extra) ? sizeof(extra) - nextra : sizeof(extra);
+        ssize_t n = ipc_sock_recv(pe->fd, dst, room);
         if (n <= 0 && n != -EAGAIN)
             break;
+        if (n > 0 && nextra < sizeof(extra))
+            nextra += (size_t)n;
     }
     stress_faults_resume(s);
+    if (pe->check_extra) {
+        char c[400];
+        stress_check(s, nextra == 0, "close-equal",
+                     "seed %" PRIu64 " round %u: %s sent %zu bytes after its last expected "
+                     "reply: '%s'",
+                     s->seed, round, pe->name, nextra, show(extra, nextra, c, sizeof(c)));
+    }
+    pe->check_extra = false;
     close(pe->fd);
     pe->fd = -1;
 }
@@ -2145,8 +2167,8 @@ int ipcstorm_stress_diff(int argc, char **argv)
         ipc.eof = red.eof = ipc.send_done = red.send_done = false;
         ipc.err = red.err = 0;
         run_exchange(&s, r, &sv, &ipc, &red, round);
-        finish_peer(&s, &ipc);
-        finish_peer(&s, &red);
+        finish_peer(&s, &ipc, round);
+        finish_peer(&s, &red, round);
         ipc.fd = red.fd = -1;
         cleanup_round(&s, r, &sv, round);
         socket_api_round(&s, tmpdir, round);
