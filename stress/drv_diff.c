@@ -93,6 +93,8 @@ static const struct stress_spec spec = {
         "  difference-reply  where a design-table difference applies, ipcstorm answers what\n"
         "                    the table says (diverged keys: what the counter model says)\n"
         "  cleanup-empty     after deleting a round's keys both servers report DBSIZE 0\n"
+        "  udp-equal         a stateless request sent to ipcstorm over UDP gets Redis's TCP\n"
+        "                    reply as one datagram\n"
         "  sock-api          listen/accept/datagram/address/unlink results match\n"
         "                    getsockname/getpeername, inet_ntop, stat and the payloads sent\n"
         "  server-graceful   describe names the bound sockets; both servers exit 0 on SIGTERM",
@@ -1149,6 +1151,10 @@ static int connect_peer(struct stress *s, const struct ipc_sock_addr *a)
 }
 
 /* ---- comparison --------------------------------------------------------------------- */
+struct servers {
+    struct ipc_sock_addr ipc_tcp, ipc_udp, ipc_unix, redis;
+};
+
 static bool reply_at(const struct peer *pe, unsigned i, const uint8_t **p, size_t *n)
 {
     if (i >= pe->nreplies)
@@ -1221,10 +1227,63 @@ static void ask_redis_cut(struct stress *s, struct round *r, struct item *it,
     }
 }
 
+/* UDP: one request per datagram, one reply datagram (docs/design.md section 4).
+ * A stateless request whose TCP replies matched is sent to ipcstorm's UDP port;
+ * the reply datagram must be Redis's TCP reply, byte for byte. */
+static bool udp_eligible(const struct item *it)
+{
+    return it->diff < 0 && it->len <= 1400 &&
+           (it->name == N_PING || it->name == N_ECHO || it->name == N_UNKNOWN);
+}
+
+static void udp_check(struct stress *s, const struct round *r, const struct item *it,
+                      const struct ipc_sock_addr *udp, const uint8_t *want, size_t wlen,
+                      unsigned round, unsigned idx)
+{
+    int fd = ipc_sock_dgram_open(AF_INET, 0);
+    if (fd < 0) {
+        if (stress_faults_on(s))
+            stress_lib_error(s, fd, "ipc_sock_dgram_open");
+        else
+            stress_setup_error(s, "ipc_sock_dgram_open: %s", ipc_strerror(fd));
+        return;
+    }
+    uint8_t got[2048];
+    ssize_t n = ipc_sock_sendto(fd, r->stream + it->off, it->len, udp);
+    struct ipc_sock_addr from;
+    if (n == (ssize_t)it->len) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        n = poll(&p, 1, (int)(opt_timeout * 1000)) > 0
+                ? ipc_sock_recvfrom(fd, got, sizeof(got), &from)
+                : -ETIMEDOUT;
+    } else if (n >= 0)
+        n = -EIO;
+    close(fd);
+    if (n < 0 && n != -ETIMEDOUT && stress_faults_on(s)) {
+        stress_lib_error(s, (int)n, "udp request");
+        return;
+    }
+    if (n == -ETIMEDOUT && stress_faults_on(s))
+        return; /* the request or its reply may have been a faulted call */
+    char c1[400], c2[400], c3[400];
+    stress_check(s, n == (ssize_t)wlen && !memcmp(got, want, wlen), "udp-equal",
+                 "seed %" PRIu64 " round %u cmd #%u %s over UDP: ipcstorm '%s' (%s), redis over "
+                 "TCP '%s'",
+                 s->seed, round, idx, show(r->stream + it->off, it->len, c1, sizeof(c1)),
+                 n >= 0 ? show(got, (size_t)n, c2, sizeof(c2)) : "",
+                 n >= 0 ? "ok" : ipc_strerror((int)n), show(want, wlen, c3, sizeof(c3)));
+    if (n >= 0)
+        stress_check(s, ipc_sock_addr_port(&from) == ipc_sock_addr_port(udp), "sock-api",
+                     "the UDP reply came from port %d, the server's is %d",
+                     ipc_sock_addr_port(&from), ipc_sock_addr_port(udp));
+}
+
 /* Returns true when every reply matched (or matched its rule). */
 static bool compare_round(struct stress *s, struct round *r, struct peer *ipc, struct peer *red,
-                          const struct ipc_sock_addr *redis_addr, unsigned round)
+                          const struct servers *sv, unsigned round)
 {
+    const struct ipc_sock_addr *redis_addr = &sv->redis;
+    unsigned udp_left = 4;
     unsigned ri = 0, rr = 0;
     bool redis_on = true;
     char c1[400], c2[400], c3[400];
@@ -1272,6 +1331,10 @@ static bool compare_round(struct stress *s, struct round *r, struct peer *ipc, s
                           have_i ? show(ip, in, c2, sizeof(c2)) : "(no reply)",
                           have_r ? show(rp, rn, c3, sizeof(c3)) : "(no reply)"))
             return false; /* the streams are out of step from here on */
+        if (udp_left && udp_eligible(it)) {
+            udp_left--;
+            udp_check(s, r, it, &sv->ipc_udp, rp, rn, round, i);
+        }
     }
     /* After the last reply: a closing request closes both; otherwise nothing more
      * (finish_peer reads what a half-close still brings). */
@@ -1300,9 +1363,6 @@ static bool compare_round(struct stress *s, struct round *r, struct peer *ipc, s
 }
 
 /* ---- one round ---------------------------------------------------------------------- */
-struct servers {
-    struct ipc_sock_addr ipc_tcp, ipc_unix, redis;
-};
 
 static bool round_done(const struct peer *pe, unsigned want, bool want_eof)
 {
@@ -1392,7 +1452,7 @@ static void run_exchange(struct stress *s, struct round *r, const struct servers
         fprintf(stderr, "  ipcstorm %s\n", show(ipc->buf, ipc->have, b, sizeof(b)));
         fprintf(stderr, "  redis    %s\n", show(red->buf, red->have, b, sizeof(b)));
     }
-    compare_round(s, r, ipc, red, &sv->redis, round);
+    compare_round(s, r, ipc, red, sv, round);
 }
 
 /* Half-closes and reads to EOF before closing: a server must have run everything
@@ -1934,6 +1994,7 @@ static ipc_proc *start_ipcstorm(struct stress *s, struct servers *sv)
     char text[160], want[256];
     snprintf(text, sizeof(text), "127.0.0.1:%d", rep.port);
     stress_ignore(ipc_sock_addr_parse(&sv->ipc_tcp, text));
+    stress_ignore(ipc_sock_addr_parse(&sv->ipc_udp, text)); /* UDP on the same port */
     snprintf(text, sizeof(text), "unix:%s", sa.unix_name);
     stress_ignore(ipc_sock_addr_parse(&sv->ipc_unix, text));
     /* describe: the sockets actually bound, built from what we asked and the port. */
