@@ -1561,6 +1561,12 @@ static bool same_sockaddr(const struct sockaddr_storage *a, socklen_t alen,
         return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr &&
                b->family == AF_INET;
     }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)&b->ss;
+        return x->sin6_port == y->sin6_port &&
+               !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) &&
+               x->sin6_scope_id == y->sin6_scope_id && b->family == AF_INET6;
+    }
     if (a->ss_family == AF_UNIX)
         return alen == b->len && !memcmp(a, &b->ss, alen) && b->family == AF_UNIX;
     return false;
@@ -1575,6 +1581,13 @@ static void format_independently(const struct sockaddr_storage *ss, socklen_t le
         char h[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &in->sin_addr, h, sizeof(h));
         snprintf(out, cap, "%s:%u", h, (unsigned)ntohs(in->sin_port));
+        return;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)ss;
+        char h[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &in6->sin6_addr, h, sizeof(h));
+        snprintf(out, cap, "[%s]:%u", h, (unsigned)ntohs(in6->sin6_port));
         return;
     }
     const struct sockaddr_un *un = (const void *)ss;
@@ -1634,10 +1647,13 @@ static void check_addr(struct api_ctx *c, const char *what, const struct ipc_soc
     api_check(c, n == (int)strlen(want) && !strcmp(text, want),
               "ipc_sock_addr_format(%s) = %d '%s', expected '%s'", what, n, n >= 0 ? text : "",
               want);
-    if (got->family == AF_INET) {
+    if (got->family == AF_INET || got->family == AF_INET6) {
         int port = ipc_sock_addr_port(got);
-        api_check(c, port == ntohs(((const struct sockaddr_in *)(const void *)kern)->sin_port),
-                  "ipc_sock_addr_port(%s) = %d", what, port);
+        int kport = got->family == AF_INET
+                        ? ntohs(((const struct sockaddr_in *)(const void *)kern)->sin_port)
+                        : ntohs(((const struct sockaddr_in6 *)(const void *)kern)->sin6_port);
+        api_check(c, port == kport, "ipc_sock_addr_port(%s) = %d, the kernel's port is %d", what,
+                  port, kport);
         /* Exactly the length (no room for the NUL): -ENOSPC and the prefix; one more
          * byte: the whole text. */
         size_t wl = strlen(want);
@@ -1783,10 +1799,14 @@ static void api_dgram(struct api_ctx *c, const struct ipc_sock_addr *where, stru
     kernel_name(cfd, false, &ks, &kl);
     if (ks.ss_family == AF_INET) {
         /* An unbound UDP socket is autobound to 0.0.0.0:port; its datagrams to a
-         * loopback address leave from 127.0.0.1. */
+         * loopback address leave from 127.0.0.1 (and from ::1 for IPv6). */
         struct sockaddr_in *in = (void *)&ks;
         if (in->sin_addr.s_addr == htonl(INADDR_ANY))
             in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (ks.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (void *)&ks;
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+            in6->sin6_addr = in6addr_loopback;
     }
     for (unsigned i = 0; i < sent; i++) {
         uint8_t buf[600];
@@ -1902,6 +1922,15 @@ static void socket_api_round(struct stress *s, const char *tmpdir, unsigned roun
     if (ipc_sock_addr_from_host_port(&a, "127.0.0.1", 0) == 0) {
         api_stream(&c, &a, &rng);
         api_dgram(&c, &a, &rng);
+    }
+    /* IPv6 loopback, when the machine has it (a container may not). */
+    if (ipc_sock_addr_from_host_port(&a, "::1", 0) == 0) {
+        int probe = ipc_sock_listen(&a, 1, 0, NULL);
+        if (probe >= 0) {
+            close(probe);
+            api_stream(&c, &a, &rng);
+            api_dgram(&c, &a, &rng);
+        }
     }
     snprintf(text, sizeof(text), "unix:@ipcstorm-diff-%d-%u", (int)getpid(), round);
     if (ipc_sock_addr_parse(&a, text) == 0) {
