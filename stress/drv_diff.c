@@ -10,7 +10,8 @@
  * the keys the command touches are marked diverged for the rest of the round;
  * commands on diverged keys are checked against a small model of ipcstorm's
  * counters instead of against Redis. Every round ends by deleting its keys on both
- * servers, after which both must report DBSIZE 0.
+ * servers, after which both must report DBSIZE 0. A few stateless requests per
+ * round also go to ipcstorm's UDP port: the reply datagram must be Redis's reply.
  *
  * Each round also exercises the socket API that the server does not use from the
  * client side (listen/accept, datagrams, address helpers, unlink) with checks
