@@ -359,18 +359,26 @@ static void long_key_expect(struct round *r, struct item *it)
 static bool introspection_applies(const struct round *r, const struct item *it)
 {
     (void)r;
-    return (it->name == N_CONFIG && it->argc == 3 && arg_is(it, 1, "get")) ||
-           it->name == N_COMMAND || it->name == N_INFO;
+    if (it->name == N_CONFIG)
+        return (arg_is(it, 1, "get") && it->argc >= 3) || arg_is(it, 1, "help");
+    return it->name == N_COMMAND || it->name == N_INFO;
 }
 static void introspection_expect(struct round *r, struct item *it)
 {
     (void)r;
+    char buf[200];
     if (it->name == N_COMMAND)
         set_expect(it, "*0\r\n");
     else if (it->name == N_INFO) {
         snprintf(it->expect_prefix, sizeof(it->expect_prefix), "$");
         it->expect_contains = "redis_version:";
-    } else if (arg_is(it, 2, "save"))
+    } else if (arg_is(it, 1, "help")) {
+        snprintf(buf, sizeof(buf), "-ERR unknown subcommand '%.*s'. Try CONFIG HELP.\r\n",
+                 (int)it->arglen[1], (const char *)it->argv[1]);
+        set_expect(it, buf);
+    } else if (it->argc > 3) /* one parameter only (Redis 7 takes several) */
+        set_expect(it, "-ERR wrong number of arguments for 'config|get' command\r\n");
+    else if (arg_is(it, 2, "save")) /* the name in lowercase (Redis: as asked) */
         set_expect(it, "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
     else if (arg_is(it, 2, "appendonly"))
         set_expect(it, "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
@@ -746,9 +754,16 @@ static void gen_command(struct round *r, struct item *it, struct stress_rng *rng
         if (w < 6) {
             it->name = N_CONFIG;
             add_name(r, it, rng, "CONFIG");
-            add_name(r, it, rng, "GET");
-            static const char *const params[] = {"save", "appendonly", "maxmemory"};
-            add_str(r, it, params[w % 3]);
+            /* GET with 0, 1 or 2 parameters, HELP, or a subcommand nobody has (never
+             * one that changes Redis, like SET). */
+            uint64_t sub = stress_rng_below(rng, 8);
+            add_name(r, it, rng, sub < 6 ? "GET" : sub == 6 ? "HELP" : "NOSUCHSUB");
+            static const char *const params[] = {"SAVE", "APPENDONLY", "MAXMEMORY"};
+            unsigned np =
+                sub < 6 ? (unsigned)(stress_rng_below(rng, 6) == 0 ? stress_rng_below(rng, 3) : 1)
+                        : 0;
+            for (unsigned k = 0; k < np; k++)
+                add_name(r, it, rng, params[stress_rng_below(rng, 3)]);
         } else if (w < 8) {
             it->name = N_INFO;
             add_name(r, it, rng, "INFO");
