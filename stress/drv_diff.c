@@ -736,7 +736,11 @@ static void gen_command(struct round *r, struct item *it, struct stress_rng *rng
         unsigned n = (unsigned)stress_rng_below(rng, 5);
         for (unsigned i = 0; i < n; i++) {
             size_t len = (size_t)stress_rng_below(rng, stress_rng_below(rng, 4) ? 20 : 200);
-            random_payload(rng, pay, len, false);
+            /* Binary arguments too: Redis echoes them in the error text (CR/LF
+             * mapped to spaces, cut at a NUL by %.*s). */
+            random_payload(rng, pay, len, stress_rng_below(rng, 4) == 0);
+            if (len > 2 && stress_rng_below(rng, 4) == 0)
+                memcpy(pay + stress_rng_below(rng, len - 1), "\r\n", 2);
             add_arg(r, it, pay, len, -1);
         }
     } else if (pick < 92) {
