@@ -702,27 +702,8 @@ static void gen_command(struct round *r, struct item *it, struct stress_rng *rng
         it->name = N_DEL;
         add_name(r, it, rng, "DEL");
         unsigned n = (unsigned)stress_rng_below(rng, 6);
-        /* A long key goes first: ipcstorm's DEL stops at the first key it refuses and
-         * keeps the deletions before it (reported; not Redis's all-or-nothing). */
-        unsigned long_at = UINT32_MAX;
-        for (unsigned i = 0; i < n; i++) {
-            unsigned before = (unsigned)it->argc;
+        for (unsigned i = 0; i < n; i++)
             add_key(r, it, rng);
-            if ((size_t)it->argc > before && it->arglen[before] > KEY_LIMIT &&
-                long_at == UINT32_MAX)
-                long_at = before;
-        }
-        if (long_at != UINT32_MAX && long_at != 1) {
-            const uint8_t *a = it->argv[1];
-            size_t l = it->arglen[1];
-            int k = it->keyidx[1];
-            it->argv[1] = it->argv[long_at];
-            it->arglen[1] = it->arglen[long_at];
-            it->keyidx[1] = it->keyidx[long_at];
-            it->argv[long_at] = a;
-            it->arglen[long_at] = l;
-            it->keyidx[long_at] = k;
-        }
     } else if (pick < 83) {
         it->name = N_DBSIZE;
         add_name(r, it, rng, "DBSIZE");

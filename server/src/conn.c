@@ -182,6 +182,11 @@ CMD(del)
 {
     if (!c->env->table)
         return OUT_ERROR(c, "ERR no counter table");
+    /* Every key is checked before any is deleted: an error reply must mean that
+     * nothing happened (Redis, with no key length limit, never fails here). */
+    for (int i = 1; i < argc; i++)
+        if (argv[i].len > IPC_CTAB_KEY_MAX)
+            return reply_table_error(c, -E2BIG);
     int64_t removed = 0;
     for (int i = 1; i < argc; i++) {
         int rc = ipc_ctab_del(c->env->table, argv[i].ptr, argv[i].len);
