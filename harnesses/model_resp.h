@@ -105,17 +105,16 @@ FUZZ_NOCOV static inline void mresp_error(struct mresp_result *r, int code)
 }
 
 /* Redis: addReplyErrorFormat(c, "Protocol error: expected '$', got '%c'", byte); the
- * reply is made one line by turning CR and LF into spaces, and a NUL byte ends the
- * formatted C string (so the text stops right after "got '"). */
+ * reply is made one line by turning CR and LF into spaces. A NUL byte: Redis's
+ * printf-built text ends at it and the client gets no usable reply (checked with
+ * redis-server 7.0); ipcstorm shows it as a space too, which keeps the reply one
+ * well-formed line - modelled so (ipc/resp.h names only CR and LF). */
 FUZZ_NOCOV static inline void mresp_error_dollar(struct mresp_result *r, unsigned char got)
 {
     r->kind = MRESP_ERROR;
     r->code = IPC_EPROTO_DOLLAR;
-    char c = (got == '\r' || got == '\n') ? ' ' : (char)got;
-    if (got == 0)
-        snprintf(r->text, sizeof(r->text), "ERR Protocol error: expected '$', got '");
-    else
-        snprintf(r->text, sizeof(r->text), "ERR Protocol error: expected '$', got '%c'", c);
+    char c = (got == '\r' || got == '\n' || got == 0) ? ' ' : (char)got;
+    snprintf(r->text, sizeof(r->text), "ERR Protocol error: expected '$', got '%c'", c);
 }
 
 FUZZ_NOCOV static inline void mresp_put(struct mresp_result *r, const void *p, size_t n)
