@@ -217,6 +217,9 @@ FUZZ_NOCOV static void compare(const struct received *rc, int prefix_ok)
 FUZZ_NOCOV static void check_table(ipc_ctab *tab, uint8_t seed)
 {
     FUZZ_CHECK(ipc_ctab_capacity(tab) == model_table.capacity);
+    if (ipc_ctab_count(tab) != (long)model_table.count)
+        fprintf(stderr, "resp_session: table has %ld keys, the model %zu\n", ipc_ctab_count(tab),
+                model_table.count);
     FUZZ_CHECK(ipc_ctab_count(tab) == (long)model_table.count);
     for (size_t i = 0; i < model_table.count; i++) {
         struct mcmd_entry *e = &model_table.e[i];
