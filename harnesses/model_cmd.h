@@ -46,8 +46,9 @@
 
 /* Library deviation, reported: DEL a <65-byte key> b answers "ERR key too long"
  * but has already deleted a (the keys before the long one). An error reply should
- * mean no effect, as with Redis, whose commands check before they act; 1 models conn.c
- * does so that the fuzzer is not stopped by it, 0 is the intended behaviour. */
+ * mean no effect, as with Redis, whose commands check before they act. 1 models
+ * what conn.c does, so that the fuzzer is not stopped by it; 0 is the intended
+ * behaviour (all keys checked first, nothing deleted). */
 #ifndef MCMD_DEL_PARTIAL
 #define MCMD_DEL_PARTIAL 1
 #endif
