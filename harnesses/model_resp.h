@@ -414,7 +414,7 @@ FUZZ_NOCOV static inline void mresp_parse(const struct mresp_limits *lim, const 
 
 FUZZ_NOCOV static inline const char *mresp_arg_ptr(const struct mresp_result *r, size_t i)
 {
-    return r->bytes + r->argv[i].off;
+    return r->bytes ? r->bytes + r->argv[i].off : ""; /* no bytes yet: all empty */
 }
 
 #endif
