@@ -8,13 +8,21 @@
  * A one-byte payload checks argument validation instead (api_edges).
  *
  * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
- * steps; 0x00 = none), then the payload: byte 0 = config (bits 0-1: limits profile: defaults,
- * small, tiny, mixed; bits 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule
+ * steps; 0x00 = none), then the payload: byte 0 = config (bits 0-1: limits
+ * profile: 0 defaults, 1 small, 2 tiny, 3 from the input: the next 3 bytes give
+ * max_multibulk, max_bulk and max_inline, each & 63, 0 meaning the default, so
+ * that a fuzzer reaches limit-1, limit and limit+1 of every limit at once; bits
+ * 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule
  * (fuzz_sched in fuzz_util.h: up to FUZZ_SCHED_CUTS chunks of 1..2^n bytes, from a
- * seed-derived offset when bit 7 is set, then the rest in one piece), then the
- * request stream.
+ * seed-derived offset when bit 7 is set, then the rest in one piece), [the 3
+ * limit bytes], then the request stream.
  *
  * Invariants (abort on violation):
+ *  - the oracle: on every buffer the parser is handed (whole and chunked), the
+ *    independent request model of model_resp.h (written from the protocol spec,
+ *    not from resp.c) reaches the same decision: the same command (consumed
+ *    bytes, argc, inline flag, argument bytes), "need more" on the same
+ *    truncated prefixes, or the same protocol error code and exact text;
  *  - whole vs chunked: parsing the stream from one buffer and parsing it as it
  *    arrives in chunks (when a chunk arrives the unconsumed bytes move, since the
  *    contract lets the caller's buffer move, and end flush with a heap block;
