@@ -17,8 +17,8 @@ every input starts with a fault schedule (harnesses/fuzz_util.h): [K] then K ste
 of [kind][nth-1 low][nth-1 high][action]; a lone 0x00 is the empty schedule.
   frame_decode     [sched] [cfg][seed] stream
   frame_roundtrip  [sched] [io][seed][flags] ([type][fl][len16le] payload?)*
-  resp_parse       [sched] [cfg][seed] stream
-  resp_session     [sched] [cfg][seed] stream
+  resp_parse       [sched] [cfg][seed] ([mb][bulk][inline] if profile 3) stream
+  resp_session     [sched] [cfg][seed] ([mb][bulk][inline][req][hw][cap] if profile 3) stream
   proc_ops         [sched] [cfg] ([op][arg][len] bytes)*
 Each seed is written once with the empty schedule; some are also written with
 schedules that fail an allocation, interrupt or shorten a transfer, and so on.
@@ -239,9 +239,23 @@ def gen_frame_roundtrip(o):
 
 
 # resp cfg byte (resp_parse and resp_session): bits 0-1 limits profile
-# (0 defaults, 1 small, 2 tiny, 3 mixed), bits 4-7 chunk 2^n.
-def rcfg(profile=0, chunk=6, seed=0x33):
-    return bytes([(profile & 3) | (chunk << 4), seed])
+# (0 defaults, 1 small, 2 tiny, 3 limits from the input), bits 2-3 (resp_session)
+# how the connection is driven (0 pump, 1 bytes, 2 execute, 3 serve_fd),
+# bits 4-7 chunk 2^n.
+def rcfg(profile=0, chunk=6, seed=0x33, drive=0):
+    return bytes([(profile & 3) | ((drive & 3) << 2) | (chunk << 4), seed])
+
+
+# profile 3: resp_parse reads max_multibulk, max_bulk, max_inline (each & 63)
+def plim(mbk, bulk, inline, chunk=6, seed=0x33):
+    return rcfg(3, chunk, seed) + bytes([mbk, bulk, inline])
+
+
+# profile 3: resp_session also reads max_request (what one argument needs,
+# max(max_bulk + 64, max_inline + 2), plus this), out_high_water (0 = 1) and the
+# table capacity (1 + (byte & 7))
+def slim(mbk, bulk, inline, req=0, hw=0, cap=7, chunk=6, seed=0x33, drive=0):
+    return rcfg(3, chunk, seed, drive) + bytes([mbk, bulk, inline, req, hw, cap])
 
 
 def mb(*args):
@@ -299,10 +313,35 @@ RESP_SEEDS = [
 ]
 
 
+# Every command and every error text of docs/design.md section 4 and
+# harnesses/model_cmd.h, for resp_session (each seed once per drive mode).
+SESSION_SEEDS = [
+    b"PING\r\nPING hello\r\nping a b\r\nECHO\r\nECHO x y\r\necho \"\"\r\n",
+    b"INCR k\r\nDECR k\r\nDECR k\r\nINCRBY k 10\r\nGET k\r\nGET nothere\r\nincr\r\ndecr a b\r\n",
+    b"INCRBY k 1x\r\nINCRBY k +1\r\nINCRBY k 01\r\nINCRBY k -0\r\nINCRBY k ''\r\n"
+    b"INCRBY k 9223372036854775808\r\nINCRBY k -9223372036854775809\r\nINCRBY k\r\n",
+    b"INCRBY k 9223372036854775807\r\nINCR k\r\nINCRBY k 1\r\nGET k\r\n"
+    b"INCRBY m -9223372036854775808\r\nDECR m\r\nINCRBY m -1\r\nINCRBY m 9223372036854775807\r\n",
+    b"INCR a\r\nINCR b\r\nDEL a b c a\r\nDEL\r\nDBSIZE\r\nDBSIZE x\r\nDEL b\r\n",
+    b"INCR " + b"k" * 64 + b"\r\nINCR " + b"k" * 65 + b"\r\nGET " + b"k" * 65 + b"\r\nDEL a "
+    + b"k" * 65 + b"\r\nINCRBY " + b"k" * 65 + b" x\r\n",
+    b"CONFIG GET save\r\nCONFIG GET appendonly\r\nconfig get SAVE\r\nCONFIG GET maxmemory\r\n"
+    b"CONFIG\r\nCONFIG GET\r\nCONFIG GET save x\r\nCONFIG SET save x\r\nCONFIG foo\r\n",
+    b"COMMAND\r\nCOMMAND DOCS\r\nINFO\r\nINFO server x\r\nDBSIZE\r\n",
+    b"nosuch\r\nnosuch a b\r\nSET x 1\r\n" + mb("x\r\ny", "a\nb", "\x00c") + mb("a\x00b", "x")
+    + b"nosuch " + b"y" * 200 + b" z\r\n" + b"nosuch" + b" a" * 70 + b"\r\n",
+    b"PING\r\nQUIT\r\nPING\r\n",
+    b"quit a b\r\nPING\r\n",
+    mb("INCR", "c") * 5 + mb("GET", "c") + mb("DEL", "c") + mb("GET", "c"),
+    b"PING\r\n*1\r\n$4\r\nPI",  # incomplete at EOF: dropped
+]
+
+
 def gen_resp(o):
+    # profiles 0-2 (profile 3 now reads limit bytes: those get seeds of their own)
     for i, s in enumerate(RESP_SEEDS):
-        o.add("resp_parse", rcfg(i & 3, (i * 5) % 16, i) + s)
-        o.add("resp_session", rcfg(i & 3, (i * 3 + 4) % 16, i) + s)
+        o.add("resp_parse", rcfg(i % 3, (i * 5) % 16, i) + s)
+        o.add("resp_session", rcfg(i % 3, (i * 3 + 4) % 16, i, i & 3) + s)
     o.add("resp_parse", rcfg(0, 0) + mb("ECHO", "byte at a time"))
     o.add("resp_session", rcfg(0, 0) + mb("ECHO", "byte at a time"))
     # tiny limits: reached with short inputs (profile 2)
@@ -311,6 +350,47 @@ def gen_resp(o):
     o.add("resp_parse", rcfg(2, 3) + b"*9\r\n")
     o.add("resp_parse", b"\x00")  # one byte: argument validation (api_edges)
     o.add("resp_session", rcfg(1, 8) + b"INCR a\r\n" * 200)
+    for drive in range(4):
+        for i, s in enumerate(SESSION_SEEDS):
+            o.add("resp_session", rcfg(i % 3, 2 + (i + drive) % 12, i, drive) + s)
+            # a table of 1..8 keys: "ERR counter table full"
+            o.add("resp_session", slim(0, 0, 0, cap=i & 7, chunk=4 + i % 8, seed=i, drive=drive) + s)
+    # limit-1, limit, limit+1 for every limit, with limits from the input (profile 3)
+    for L in (1, 2, 5, 8):
+        for k in (L - 1, L, L + 1):
+            if k < 1:
+                continue
+            args = ["a"] * k
+            o.add("resp_parse", plim(L, 8, 8) + mb(*args) + mb("PING"))
+            o.add("resp_parse", plim(L, 8, 8, chunk=0) + b"*%d\r\n" % k)  # count alone
+            o.add("resp_parse", plim(8, L, 8) + mb("x" * k) + mb("PING"))
+            o.add("resp_parse", plim(8, L, 8, chunk=0) + b"*1\r\n$%d\r\n" % k)  # header alone
+            o.add("resp_parse", plim(8, 8, L) + b"x" * k + b"\n" + b"PING\r\n")
+            o.add("resp_parse", plim(8, 8, L) + b"x" * (k - 1) + b"\r\n")  # CR counts
+            o.add("resp_parse", plim(8, 8, L, chunk=0) + b"x" * k)  # no newline yet
+            for drive in range(4):
+                o.add("resp_session", slim(L, 8, 8, drive=drive) + mb("ECHO", *args[:k - 1]) + mb("PING"))
+                o.add("resp_session", slim(8, L, 8, drive=drive) + mb("ECHO", "x" * k) + mb("PING"))
+                o.add("resp_session", slim(8, 8, L, drive=drive) + b"y" * k + b"\r\nPING\r\n")
+    # max_request = max(max_bulk + 64, max_inline + 2) + extra = 67 + extra with
+    # max_bulk 3: DEL requests of N one-byte keys straddle it ("too big request")
+    for extra in (0, 1, 2, 20, 63):
+        limit = 67 + extra
+        for nargs in range(2, 64):
+            req = mb(*(["DEL"] + ["k"] * (nargs - 1)))
+            if abs(len(req) - limit) <= 8:
+                for drive in (0, 1, 3):
+                    o.add("resp_session", slim(63, 3, 8, req=extra, drive=drive) + req + b"PING\r\n")
+    # output high water 1..3: backpressure after every reply
+    for hw in (1, 2, 3):
+        for drive in (0, 1):
+            o.add("resp_session", slim(0, 0, 0, hw=hw, drive=drive, chunk=1)
+                  + b"PING\r\nECHO abcdefgh\r\nINFO\r\n" * 4)
+    # every protocol error with the limits from the input
+    for s in (b"*9\r\n", b"*1\r\n$9\r\n", b"x" * 10, b"'a\r\n", b"*1\r\nx", b"*1\r\n\x00",
+              b"*-1000000000000000000\r\nPING\r\n", b"a\x0bb c\x0cd\r\n", b"a\x00 \"b\r\n"):
+        o.add("resp_parse", plim(8, 8, 8, chunk=0) + s)
+        o.add("resp_session", slim(8, 8, 8, chunk=0) + s)
     # allocation faults: argv growth, inline scratch, reply buffer
     fault_seeds = [
         mb("ECHO", *["arg%d" % i for i in range(40)]),
@@ -321,7 +401,7 @@ def gen_resp(o):
     for i, f in enumerate(ALLOC_FAULTS):
         for j, sd in enumerate(fault_seeds):
             o.add("resp_parse", rcfg(j & 1, 3 + i, i * 4 + j) + sd, f)
-            o.add("resp_session", rcfg(j & 1, 4 + i, i * 4 + j) + sd, f)
+            o.add("resp_session", rcfg(j & 1, 4 + i, i * 4 + j, j & 3) + sd, f)
 
 
 # proc_ops: [op][arg][len] data, op % 6: 0 spawn, 1 cat between pipes, 2 ipc_run,

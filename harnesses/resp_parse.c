@@ -8,13 +8,21 @@
  * A one-byte payload checks argument validation instead (api_edges).
  *
  * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
- * steps; 0x00 = none), then the payload: byte 0 = config (bits 0-1: limits profile: defaults,
- * small, tiny, mixed; bits 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule
+ * steps; 0x00 = none), then the payload: byte 0 = config (bits 0-1: limits
+ * profile: 0 defaults, 1 small, 2 tiny, 3 from the input: the next 3 bytes give
+ * max_multibulk, max_bulk and max_inline, each & 63, 0 meaning the default, so
+ * that a fuzzer reaches limit-1, limit and limit+1 of every limit at once; bits
+ * 4-7: largest chunk 2^n bytes), byte 1 = seed of the chunking schedule
  * (fuzz_sched in fuzz_util.h: up to FUZZ_SCHED_CUTS chunks of 1..2^n bytes, from a
- * seed-derived offset when bit 7 is set, then the rest in one piece), then the
- * request stream.
+ * seed-derived offset when bit 7 is set, then the rest in one piece), [the 3
+ * limit bytes], then the request stream.
  *
  * Invariants (abort on violation):
+ *  - the oracle: on every buffer the parser is handed (whole and chunked), the
+ *    independent request model of model_resp.h (written from the protocol spec,
+ *    not from resp.c) reaches the same decision: the same command (consumed
+ *    bytes, argc, inline flag, argument bytes), "need more" on the same
+ *    truncated prefixes, or the same protocol error code and exact text;
  *  - whole vs chunked: parsing the stream from one buffer and parsing it as it
  *    arrives in chunks (when a chunk arrives the unconsumed bytes move, since the
  *    contract lets the caller's buffer move, and end flush with a heap block;
@@ -54,6 +62,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "model_resp.h"
 #include "resp_validate.h"
 #include "ipc/resp.h"
 
@@ -84,12 +93,20 @@ FUZZ_NOCOV static void nomem(uint64_t before)
  * one repeats the same eight writes, and argc can reach max_multibulk (1024). */
 #define REPLY_ARGS 4
 
-static const struct ipc_resp_limits profiles[4] = {
+/* Profiles 0-2; profile 3 takes its limits from the input (input_limits). */
+static const struct ipc_resp_limits profiles[3] = {
     {0, 0, 0},
     {64, 512, 1024},
     {8, 16, 32},
-    {1024, 64, 256},
 };
+#define PROFILE_FROM_INPUT 3
+#define LIMIT_MASK         63 /* limits from the input are 0..63 (0: the default) */
+
+/* The limits of the current input (a profile or the input's own). */
+static struct ipc_resp_limits input_limits;
+
+/* The model's answer for the buffer of the current call (static: it is large). */
+static struct mresp_result model;
 
 struct outcome {
     uint64_t hash; /* FNV-1a over every command's offset, argc, flag and arguments */
@@ -124,8 +141,12 @@ FUZZ_NOCOV static void reencode(int profile, const struct ipc_resp_cmd *cmd)
     static struct ipc_resp_parser parsers[4];
     static int ready[4];
     struct ipc_resp_parser *p = &parsers[profile];
+    if (ready[profile] && memcmp(&p->limits, &input_limits, sizeof(input_limits)) != 0) {
+        ipc_resp_parser_free(p); /* profile 3: this input brings other limits */
+        ready[profile] = 0;
+    }
     if (!ready[profile]) {
-        FUZZ_CHECK(ipc_resp_parser_init(p, &profiles[profile]) == 0);
+        FUZZ_CHECK(ipc_resp_parser_init(p, &input_limits) == 0);
         ready[profile] = 1;
     }
     FUZZ_CHECK(ipc_resp_buf_consume(&b, b.len) == 0 && b.len == 0);
@@ -231,15 +252,77 @@ FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
     ipc_resp_buf_free(&b);
 }
 
+/* The oracle: the independent model (model_resp.h) reads the same bytes and must
+ * reach the same decision - the same command (consumed bytes, argc, inline flag,
+ * argument bytes), "need more", or the same protocol error code and text. Called
+ * on every buffer the parser is handed, whole or chunked, so the error-versus-
+ * need-more decision is compared on truncated prefixes too. */
+/* Prints both sides of a disagreement (to make a finding readable), then fails. */
+FUZZ_NOCOV static void disagree(const char *buf, size_t len, ssize_t r,
+                                const struct ipc_resp_cmd *cmd, const char *what)
+{
+    fprintf(stderr, "resp_parse: parser and model disagree (%s) on %zu bytes: \"", what, len);
+    for (size_t i = 0; i < len && i < 200; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c >= 32 && c < 127 && c != '\\' && c != '"')
+            fputc(c, stderr);
+        else
+            fprintf(stderr, "\\x%02x", c);
+    }
+    fprintf(stderr,
+            "\"\n  parser: %zd argc %zu inline %d\n  model: kind %d end %zu argc %zu "
+            "inline %d code %d text %s\n",
+            r, r > 0 ? cmd->argc : 0, r > 0 ? cmd->is_inline : 0, model.kind, model.end, model.argc,
+            model.is_inline, model.code, model.text);
+    for (size_t i = 0; r > 0 && i < cmd->argc && i < 8; i++)
+        fprintf(stderr, "  arg %zu: parser %zu bytes, model %zu bytes\n", i, cmd->argv[i].len,
+                i < model.argc ? model.argv[i].len : 0);
+}
+
+#define MODEL_CHECK(cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            disagree(buf, len, r, cmd, #cond);                                                     \
+        FUZZ_CHECK(cond);                                                                          \
+    } while (0)
+
+FUZZ_NOCOV static void against_model(const char *buf, size_t len, ssize_t r,
+                                     const struct ipc_resp_cmd *cmd,
+                                     const struct ipc_resp_parser *p)
+{
+    const struct mresp_limits ml = {input_limits.max_multibulk, input_limits.max_bulk,
+                                    input_limits.max_inline};
+    mresp_parse(&ml, buf, len, &model);
+    if (r > 0) {
+        MODEL_CHECK(model.kind == MRESP_COMMAND);
+        MODEL_CHECK(model.end == (size_t)r);
+        MODEL_CHECK(model.argc == cmd->argc);
+        MODEL_CHECK(model.is_inline == cmd->is_inline || cmd->argc == 0);
+        for (size_t i = 0; i < cmd->argc; i++) {
+            MODEL_CHECK(model.argv[i].len == cmd->argv[i].len);
+            MODEL_CHECK(cmd->argv[i].len == 0 ||
+                        memcmp(mresp_arg_ptr(&model, i), cmd->argv[i].ptr, cmd->argv[i].len) == 0);
+        }
+    } else if (r == IPC_ENEEDMORE) {
+        MODEL_CHECK(model.kind == MRESP_NEEDMORE);
+    } else {
+        MODEL_CHECK(model.kind == MRESP_ERROR);
+        MODEL_CHECK(model.code == (int)r);
+        const char *msg = ipc_resp_parser_errmsg(p);
+        MODEL_CHECK(msg != NULL && strcmp(msg, model.text) == 0);
+    }
+}
+
 /* Checks one parse result on buf[0, len) and folds it into o. Returns 1 to go on
  * (a command was consumed), 0 to stop (need more, or an error). */
 FUZZ_NOCOV static int step(struct ipc_resp_parser *p, int profile, const char *buf, size_t len,
                            size_t stream_off, struct outcome *o, int check_reencode)
 {
-    const struct ipc_resp_limits *lim = &profiles[profile];
+    const struct ipc_resp_limits *lim = &input_limits;
     struct ipc_resp_cmd cmd;
     ssize_t r;
     RETRY_NOMEM(r, ipc_resp_parse(p, buf, len, &cmd));
+    against_model(buf, len, r, &cmd, p);
     if (r > 0) {
         FUZZ_CHECK((size_t)r <= len);
         size_t max_mb = eff(lim->max_multibulk, IPC_RESP_DEFAULT_MAX_MULTIBULK);
@@ -301,9 +384,11 @@ FUZZ_NOCOV static int step(struct ipc_resp_parser *p, int profile, const char *b
 /* Largest number of bytes a pending (incomplete) request may hold under lim. */
 FUZZ_NOCOV static size_t pending_bound(const struct ipc_resp_limits *lim, char first)
 {
+    size_t max_mb = eff(lim->max_multibulk, IPC_RESP_DEFAULT_MAX_MULTIBULK);
+    size_t max_bulk = eff(lim->max_bulk, IPC_RESP_DEFAULT_MAX_BULK);
     if (first != '*')
-        return lim->max_inline + 2;
-    return 32 + lim->max_multibulk * (32 + lim->max_bulk + 2);
+        return eff(lim->max_inline, IPC_RESP_DEFAULT_MAX_INLINE) + 2;
+    return 32 + max_mb * (32 + max_bulk + 2);
 }
 
 /* Argument validation and the documented corner cases of the API. */
@@ -355,10 +440,21 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     int profile = data[0] & 3;
-    const struct ipc_resp_limits *lim = &profiles[profile];
     size_t max_chunk = (size_t)1 << (data[0] >> 4);
     const char *s = (const char *)data + 2;
     size_t n = size - 2;
+    if (profile == PROFILE_FROM_INPUT) {
+        if (n < 3)
+            return 0;
+        input_limits.max_multibulk = s[0] & LIMIT_MASK;
+        input_limits.max_bulk = s[1] & LIMIT_MASK;
+        input_limits.max_inline = s[2] & LIMIT_MASK;
+        s += 3;
+        n -= 3;
+    } else {
+        input_limits = profiles[profile];
+    }
+    const struct ipc_resp_limits *lim = &input_limits;
     struct fuzz_sched sched;
     fuzz_sched_init(&sched, data[1], max_chunk, n);
 
