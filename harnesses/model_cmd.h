@@ -44,15 +44,6 @@
 
 #define MCMD_MAX_KEYS 4096
 
-/* Library deviation, reported: DEL a <65-byte key> b answers "ERR key too long"
- * but has already deleted a (the keys before the long one). An error reply should
- * mean no effect, as with Redis, whose commands check before they act. 1 models
- * what conn.c does, so that the fuzzer is not stopped by it; 0 is the intended
- * behaviour (all keys checked first, nothing deleted). */
-#ifndef MCMD_DEL_PARTIAL
-#define MCMD_DEL_PARTIAL 1
-#endif
-
 struct mcmd_entry {
     unsigned char key[IPC_CTAB_KEY_MAX];
     size_t len;
@@ -349,15 +340,12 @@ FUZZ_NOCOV static inline int mcmd_execute(struct mcmd_table *t, struct mcmd_repl
         if (argc < 2) {
             mcmd_arity(o, "del");
         } else {
+            /* An error reply means no effect: every key is checked first. */
             int64_t deleted = 0;
             int too_long = 0;
             for (size_t i = 1; i < argc; i++)
                 too_long |= argv[i].len > IPC_CTAB_KEY_MAX;
-            for (size_t i = 1; i < argc; i++) {
-                if (argv[i].len > IPC_CTAB_KEY_MAX)
-                    break;
-                if (too_long && !MCMD_DEL_PARTIAL)
-                    break;
+            for (size_t i = 1; i < argc && !too_long; i++) {
                 struct mcmd_entry *e = mcmd_find(t, argv[i].ptr, argv[i].len);
                 if (e) {
                     *e = t->e[--t->count];

@@ -51,10 +51,6 @@ enum { MRESP_ERROR = -1, MRESP_NEEDMORE = 0, MRESP_COMMAND = 1 };
  * more than this many arguments either: each takes at least 4 bytes, or 1 inline). */
 #define MRESP_MAX_ARGS 8192
 
-#ifndef MRESP_NEGATIVE_COUNT_MAX_DIGITS
-#define MRESP_NEGATIVE_COUNT_MAX_DIGITS 18
-#endif
-
 struct mresp_limits {
     size_t max_multibulk, max_bulk, max_inline; /* 0 = the ipc/resp.h default */
 };
@@ -158,10 +154,6 @@ FUZZ_NOCOV static inline int mresp_number(const unsigned char *buf, size_t len, 
     }
     if (buf[i] < '0' || buf[i] > '9')
         return MNUM_BAD; /* includes an empty number: "*\r\n" */
-    /* Library deviation, reported (not Redis, whose string2ll takes any value
-     * within int64): a negative count has at most 18 digits. Modelled so that the
-     * fuzzer is not stopped by it; set to 19 to see it. */
-    const size_t max_minus_digits = MRESP_NEGATIVE_COUNT_MAX_DIGITS;
     uint64_t v = 0;
     size_t digits = 0;
     while (i < len && buf[i] >= '0' && buf[i] <= '9') {
@@ -174,7 +166,7 @@ FUZZ_NOCOV static inline int mresp_number(const unsigned char *buf, size_t len, 
             return MNUM_BAD;
         v = v * 10 + d;
         digits++;
-        if (minus ? v > (uint64_t)INT64_MAX + 1 || digits > max_minus_digits : v > max)
+        if (minus ? v > (uint64_t)INT64_MAX + 1 : v > max)
             return MNUM_BAD;
         i++;
     }

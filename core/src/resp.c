@@ -160,8 +160,9 @@ static int parse_num(const char *buf, size_t i, size_t len, int neg_ok, uint64_t
                 return -1; /* "-0" */
             v = v * 10 + (c - '0');
             ndig++;
-            /* A negative count is only "ignore"; 18 digits keep v far from overflow. */
-            if ((!is_neg && v > max) || ndig > 18)
+            /* Redis takes any int64 (string2ll); a negative count means "ignore".
+             * 19 digits stay below UINT64_MAX, so v cannot wrap before the check. */
+            if (ndig > 19 || (is_neg ? v > (uint64_t)INT64_MAX + 1 : v > max))
                 return -1;
             continue;
         }

@@ -249,7 +249,7 @@ static void test_ignored(void **state)
     static const struct {
         const char *in;
         size_t len;
-    } cases[] = {{S("*0\r\n")}, {S("*-1\r\n")}, {S("*-42\r\n")},
+    } cases[] = {{S("*0\r\n")}, {S("*-1\r\n")}, {S("*-42\r\n")}, {S("*-9223372036854775808\r\n")},
                  {S("\r\n")},   {S("\n")},      {S("  \t \r\n")}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         c.argc = 99;
@@ -362,6 +362,7 @@ static void test_protocol_errors(void **state)
     expect_error(S("*abc\r\n"), NULL, IPC_EPROTO_MULTIBULK, MB);
     expect_error(S("*1048577\r\n"), NULL, IPC_EPROTO_MULTIBULK, MB);
     expect_error(S("*+1\r\n"), NULL, IPC_EPROTO_MULTIBULK, MB);
+    expect_error(S("*-9223372036854775809\r\n"), NULL, IPC_EPROTO_MULTIBULK, MB);
     expect_error(S("* 1\r\n"), NULL, IPC_EPROTO_MULTIBULK, MB);
     expect_error(S("*1 \r\n"), NULL, IPC_EPROTO_MULTIBULK, MB);
     expect_error(S("*01\r\n"), NULL, IPC_EPROTO_MULTIBULK, MB);
