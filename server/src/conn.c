@@ -665,7 +665,9 @@ void ipc_conn_eof(struct ipc_conn *c)
 
 size_t ipc_conn_output(const struct ipc_conn *c, const void **ptr, size_t *len)
 {
-    size_t n = c ? out_pending(c) : 0;
+    /* A dropped connection is DONE: what it had queued may end mid-reply and is
+     * never to be sent. */
+    size_t n = c && !c->failed ? out_pending(c) : 0;
     if (ptr)
         *ptr = c && n ? c->out.data : NULL;
     if (len)

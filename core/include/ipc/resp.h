@@ -35,7 +35,7 @@
  *         "ERR Protocol error: invalid multibulk length"
  *   - count <= 0: the request is ignored (argc 0).
  *   - an argument header not starting with '$'          IPC_EPROTO_DOLLAR
- *         "ERR Protocol error: expected '$', got 'x'"  (x = that byte; CR/LF shown as
+ *         "ERR Protocol error: expected '$', got 'x'"  (x = that byte; CR, LF, NUL shown as
  *         a space so the reply stays one line, as Redis does)
  *   - len not a number, negative, or > max_bulk          IPC_EPROTO_BULK
  *         "ERR Protocol error: invalid bulk length"
@@ -44,10 +44,12 @@
  *   - a header line whose number is followed by anything but "\r\n" is the
  *     MULTIBULK/BULK error of that header.
  *   Any other first byte starts an inline request: one line ended by "\n" (a "\r"
- *   just before it is dropped), split on whitespace (space, \t, \r, \v, \f) as
- *   Redis's sdssplitargs: "double quotes" with the escapes \n \r \t \b \a \\ \" \xHH
- *   (any other \c is c), 'single quotes' with only \' ; a closing quote must be
- *   followed by whitespace or the end of the line.
+ *   just before it is dropped), split as Redis's sdssplitargs: space, \t, \r end an
+ *   unquoted argument (\v and \f are skipped before an argument but do not end
+ *   one), "double quotes" with the escapes \n \r \t \b \a \\ \" \xHH (any other
+ *   \c is c), 'single quotes' with only \' ; a closing quote must be followed by
+ *   whitespace or the end of the line. A NUL byte ends the line's arguments (the
+ *   line is a C string to sdssplitargs; Redis itself differs, docs/design.md s.4).
  *   - a line longer than max_inline bytes (with or without its "\n" yet)
  *                                                        IPC_EPROTO_INLINE
  *         "ERR Protocol error: too big inline request"

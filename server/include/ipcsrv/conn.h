@@ -106,11 +106,14 @@ IPC_MUST_USE long ipc_conn_feed(ipc_conn *conn, const void *bytes, size_t len);
 int ipc_conn_run(ipc_conn *conn);
 
 /* Tells the connection the peer will send no more (EOF): buffered complete requests
- * still run, an incomplete tail is dropped, and the state becomes CLOSING. */
+ * still run, an incomplete tail is dropped, and the state becomes CLOSING once the
+ * last of them has run (while output above the high-water mark holds them back,
+ * they run as ipc_conn_consume_output drains it; WANT_READ is off from now on). */
 void ipc_conn_eof(ipc_conn *conn);
 
 /* Pending reply bytes: *ptr and *len stay valid until the next call on conn. Returns
- * the length. */
+ * the length; 0 once the connection was dropped (out of memory, socket error): it is
+ * then DONE and what it had queued is not to be sent. */
 size_t ipc_conn_output(const ipc_conn *conn, const void **ptr, size_t *len);
 
 /* Marks n bytes of the output as sent (n is clamped to what is pending), then resumes
