@@ -844,6 +844,66 @@ static int try_client(struct round *R, int *keep)
     return res;
 }
 
+static void kill_and_check(struct round *R, pid_t pid, int sig);
+
+/* PING on a held client: true for PONG, false when its worker is gone (EOF/reset). */
+static bool client_alive(struct round *R, int fd)
+{
+    struct rd *rd = calloc(1, sizeof(*rd));
+    if (!rd)
+        return false;
+    rd->fd = fd;
+    rd->deadline = stress_now() + DEADLINE_S;
+    char line[128];
+    int k = send_then_line(rd, line, sizeof(line));
+    free(rd);
+    if (k > 0 && strcmp(line, "+PONG\r\n") == 0)
+        return true;
+    stress_check(R->s, k == 0 || k == -ECONNRESET || k == -EPIPE, "max-clients",
+                 "a held client got %s '%s'", k > 0 ? "the line" : "the error",
+                 k > 0 ? line : ipc_strerror(k));
+    return false;
+}
+
+/* A worker dies holding some of the K clients: the supervisor gives its share
+ * back, so the survivors plus new clients reach K again, and no more. */
+static void max_clients_after_kill(struct round *R, int *held, unsigned *nheld)
+{
+    unsigned K = R->max_clients;
+    pid_t pids[MAX_PIDS];
+    unsigned n = worker_pids(R, pids, MAX_PIDS);
+    if (n == 0)
+        return;
+    kill_and_check(R, pids[stress_rng_below(&R->rng, n)], SIGKILL);
+    unsigned kept = 0;
+    for (unsigned i = 0; i < *nheld; i++) {
+        if (client_alive(R, held[i]))
+            held[kept++] = held[i];
+        else
+            close(held[i]);
+    }
+    unsigned survivors = kept;
+    *nheld = kept;
+    while (*nheld < K) {
+        double end = stress_now() + DEADLINE_S;
+        int r;
+        while ((r = try_client(R, &held[*nheld])) == 0 && stress_now() < end)
+            stress_sleep_us(2000);
+        if (!stress_check(R->s, r == 1, "max-clients",
+                          "after a worker died, %u survivors + %u new clients, and client %u is "
+                          "not accepted (max_clients %u)",
+                          survivors, *nheld - survivors, *nheld + 1, K))
+            return;
+        (*nheld)++;
+    }
+    int extra = -1;
+    int r = try_client(R, &extra);
+    stress_check(R->s, r == 0, "max-clients",
+                 "after a worker died, client %u accepted (max_clients %u)", K + 1, K);
+    if (r == 1)
+        close(extra);
+}
+
 static void phase_max_clients(struct round *R)
 {
     unsigned K = R->max_clients;
@@ -882,6 +942,8 @@ static void phase_max_clients(struct round *R)
                  K + 1, K);
     if (r == 1)
         close(extra);
+    if (r == 0)
+        max_clients_after_kill(R, held, &nheld);
 out:
     while (nheld)
         close(held[--nheld]);
