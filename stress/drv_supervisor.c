@@ -284,7 +284,8 @@ struct round {
 };
 
 static char g_tmpdir[64];
-static uint64_t g_certified, g_turned_away, g_restarts, g_backoffs, g_recoveries;
+static uint64_t g_udp_out_counted, g_udp_out_uncounted;
+static uint64_t g_certified, g_turned_away, g_restarts, g_backoffs;
 
 /* The server's live children: reads /proc/<pid>/stat for every process and keeps
  * those whose parent is the server and which are not zombies. */
@@ -665,6 +666,89 @@ static bool exchange(struct round *R, struct rd *rd, const char *req, size_t req
     return false;
 }
 
+/* ---- phase: UDP ------------------------------------------------------------------------------ */
+/* Returns the stream connections it made (1) and adds its UDP exchange to t_udp and
+ * its TCP exchange to t_tcp. */
+static unsigned phase_udp(struct round *R, struct tally *t_udp, struct tally *t_tcp)
+{
+    int fds[2];
+    for (int i = 0; i < 2; i++)
+        fds[i] = ipc_sock_dgram_open(AF_INET, 0);
+    if (fds[0] < 0 || fds[1] < 0) {
+        stress_setup_error(R->s, "ipc_sock_dgram_open failed");
+        for (int i = 0; i < 2; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        return 0;
+    }
+    char key[64], req[256], want[64], got[512], want_from[IPC_SOCK_ADDRSTRLEN],
+        from_text[IPC_SOCK_ADDRSTRLEN];
+    snprintf(key, sizeof(key), "udp:%u", R->no);
+    stress_ignore(ipc_sock_addr_format(&R->udp, want_from, sizeof(want_from)));
+    unsigned n = 5 + (unsigned)stress_rng_below(&R->rng, 20), incrs = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int fd = fds[stress_rng_below(&R->rng, 2)];
+        size_t len;
+        if (stress_rng_below(&R->rng, 4) == 0) {
+            len = (size_t)snprintf(req, sizeof(req), "PING\r\n");
+            snprintf(want, sizeof(want), "+PONG\r\n");
+        } else {
+            const char *argv[] = {"INCR", key};
+            len = resp_cmd(req, sizeof(req), 2, argv);
+            snprintf(want, sizeof(want), ":%u\r\n", ++incrs);
+        }
+        if (ipc_sock_sendto(fd, req, len, &R->udp) != (ssize_t)len) {
+            stress_violation(R->s, "udp-exact", "sendto failed");
+            break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        double end = stress_now() + DEADLINE_S;
+        int pr = 0;
+        while (pr <= 0 && stress_now() < end)
+            pr = poll(&p, 1, 100);
+        if (!stress_check(R->s, pr > 0, "udp-exact", "no reply datagram within %.0f s to '%s'",
+                          DEADLINE_S, want))
+            break;
+        struct ipc_sock_addr from;
+        ssize_t k = ipc_sock_recvfrom(fd, got, sizeof(got) - 1, &from);
+        got[k > 0 ? k : 0] = '\0';
+        if (ipc_sock_addr_format(&from, from_text, sizeof(from_text)) < 0)
+            from_text[0] = '\0';
+        if (!stress_check(R->s,
+                          k == (ssize_t)strlen(want) && strcmp(got, want) == 0 &&
+                              strcmp(from_text, want_from) == 0,
+                          "udp-exact", "datagram reply '%s' (%zd bytes) from %s, want '%s' from %s",
+                          got, k, from_text, want, want_from))
+            break;
+        t_udp->commands++;
+        t_udp->bytes_in += len;
+        t_udp->bytes_out += (uint64_t)k;
+        /* Exactly one datagram per request. */
+        if (!stress_check(R->s, poll(&p, 1, 0) == 0, "udp-exact",
+                          "a second datagram followed the reply to '%s'", want))
+            break;
+        stress_add_ops(R->s, 1);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    /* The TCP view of the same counter. */
+    struct rd *rd = calloc(1, sizeof(*rd));
+    if (!rd)
+        return 0;
+    unsigned conns = 0;
+    rd->fd = connect_to(&R->tcp);
+    if (rd->fd >= 0) {
+        conns++;
+        const char *argv[] = {"INCRBY", key, "0"};
+        size_t len = resp_cmd(req, sizeof(req), 3, argv);
+        snprintf(want, sizeof(want), ":%u\r\n", incrs);
+        exchange(R, rd, req, len, want, t_tcp, "udp-exact");
+        close(rd->fd);
+    }
+    free(rd);
+    return conns;
+}
+
 /* ---- phase: statistics --------------------------------------------------------------------- */
 static void phase_stats(struct round *R)
 {
@@ -713,96 +797,32 @@ static void phase_stats(struct round *R)
         if (!ok)
             return;
     }
+    struct tally u = {0};
+    nconn += phase_udp(R, &u, &t);
     if (!quiescent_stats(R, &b, "after the workload"))
         return;
+    /* UDP replies leave through sendto, not through the engine's output accounting:
+     * bytes_out may count them or not (see the report); everything else is exact. */
+    uint64_t out = b.bytes_out - a.bytes_out;
+    if (out == t.bytes_out + u.bytes_out)
+        g_udp_out_counted++;
+    else if (out == t.bytes_out && u.bytes_out)
+        g_udp_out_uncounted++;
+    t.commands += u.commands;
+    t.bytes_in += u.bytes_in;
     stress_check(R->s,
                  b.commands - a.commands == t.commands && b.connections - a.connections == nconn &&
                      b.bytes_in - a.bytes_in == t.bytes_in &&
-                     b.bytes_out - a.bytes_out == t.bytes_out && b.perr == a.perr,
+                     (out == t.bytes_out + u.bytes_out || out == t.bytes_out) && b.perr == a.perr,
                  "stats-exact",
                  "stats deltas commands=%" PRIu64 " connections=%" PRIu64 " bytes_in=%" PRIu64
                  " bytes_out=%" PRIu64 " protocol_errors=%" PRIu64 "; the driver did %" PRIu64
-                 " commands on %u connections, %" PRIu64 " bytes in, %" PRIu64 " bytes out",
+                 " commands on %u connections, %" PRIu64 " bytes in, %" PRIu64
+                 " bytes out (+%" PRIu64 " in UDP replies)",
                  b.commands - a.commands, b.connections - a.connections, b.bytes_in - a.bytes_in,
                  b.bytes_out - a.bytes_out, b.perr - a.perr, t.commands, nconn, t.bytes_in,
-                 t.bytes_out);
+                 t.bytes_out, u.bytes_out);
     stress_add_ops(R->s, t.commands);
-}
-
-/* ---- phase: UDP ------------------------------------------------------------------------------ */
-static void phase_udp(struct round *R)
-{
-    int fds[2];
-    for (int i = 0; i < 2; i++)
-        fds[i] = ipc_sock_dgram_open(AF_INET, 0);
-    if (fds[0] < 0 || fds[1] < 0) {
-        stress_setup_error(R->s, "ipc_sock_dgram_open failed");
-        for (int i = 0; i < 2; i++)
-            if (fds[i] >= 0)
-                close(fds[i]);
-        return;
-    }
-    char key[64], req[256], want[64], got[512], want_from[IPC_SOCK_ADDRSTRLEN],
-        from_text[IPC_SOCK_ADDRSTRLEN];
-    snprintf(key, sizeof(key), "udp:%u", R->no);
-    stress_ignore(ipc_sock_addr_format(&R->udp, want_from, sizeof(want_from)));
-    unsigned n = 5 + (unsigned)stress_rng_below(&R->rng, 20), incrs = 0;
-    for (unsigned i = 0; i < n; i++) {
-        int fd = fds[stress_rng_below(&R->rng, 2)];
-        size_t len;
-        if (stress_rng_below(&R->rng, 4) == 0) {
-            len = (size_t)snprintf(req, sizeof(req), "PING\r\n");
-            snprintf(want, sizeof(want), "+PONG\r\n");
-        } else {
-            const char *argv[] = {"INCR", key};
-            len = resp_cmd(req, sizeof(req), 2, argv);
-            snprintf(want, sizeof(want), ":%u\r\n", ++incrs);
-        }
-        if (ipc_sock_sendto(fd, req, len, &R->udp) != (ssize_t)len) {
-            stress_violation(R->s, "udp-exact", "sendto failed");
-            break;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        double end = stress_now() + DEADLINE_S;
-        int pr = 0;
-        while (pr <= 0 && stress_now() < end)
-            pr = poll(&p, 1, 100);
-        if (!stress_check(R->s, pr > 0, "udp-exact", "no reply datagram within %.0f s to '%s'",
-                          DEADLINE_S, want))
-            break;
-        struct ipc_sock_addr from;
-        ssize_t k = ipc_sock_recvfrom(fd, got, sizeof(got) - 1, &from);
-        got[k > 0 ? k : 0] = '\0';
-        if (ipc_sock_addr_format(&from, from_text, sizeof(from_text)) < 0)
-            from_text[0] = '\0';
-        if (!stress_check(R->s,
-                          k == (ssize_t)strlen(want) && strcmp(got, want) == 0 &&
-                              strcmp(from_text, want_from) == 0,
-                          "udp-exact", "datagram reply '%s' (%zd bytes) from %s, want '%s' from %s",
-                          got, k, from_text, want, want_from))
-            break;
-        /* Exactly one datagram per request. */
-        if (!stress_check(R->s, poll(&p, 1, 0) == 0, "udp-exact",
-                          "a second datagram followed the reply to '%s'", want))
-            break;
-        stress_add_ops(R->s, 1);
-    }
-    close(fds[0]);
-    close(fds[1]);
-    /* The TCP view of the same counter. */
-    struct rd *rd = calloc(1, sizeof(*rd));
-    if (!rd)
-        return;
-    rd->fd = connect_to(&R->tcp);
-    if (rd->fd >= 0) {
-        struct tally t = {0};
-        const char *argv[] = {"INCRBY", key, "0"};
-        size_t len = resp_cmd(req, sizeof(req), 3, argv);
-        snprintf(want, sizeof(want), ":%u\r\n", incrs);
-        exchange(R, rd, req, len, want, &t, "udp-exact");
-        close(rd->fd);
-    }
-    free(rd);
 }
 
 /* ---- phase: max clients ------------------------------------------------------------------------
@@ -1557,7 +1577,6 @@ static void run_round(struct stress *s, unsigned no, uint64_t seed)
         check_live_path(R);
         settle(R);
         phase_stats(R);
-        phase_udp(R);
         phase_max_clients(R);
         phase_kills(R);
         phase_no_worker(R);
@@ -1591,8 +1610,9 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
         rmdir(g_tmpdir);
     snprintf(s.note, sizeof(s.note),
              "%" PRIu64 " restarts checked, %" PRIu64 " back-offs, %" PRIu64
-             " clients turned away (%" PRIu64 " while provably no worker ran)",
-             g_restarts, g_backoffs, g_turned_away, g_certified);
-    (void)g_recoveries;
+             " clients turned away (%" PRIu64 " while provably no worker ran); UDP reply "
+             "bytes in bytes_out: %" PRIu64 " rounds yes, %" PRIu64 " no",
+             g_restarts, g_backoffs, g_turned_away, g_certified, g_udp_out_counted,
+             g_udp_out_uncounted);
     return stress_end(&s);
 }
