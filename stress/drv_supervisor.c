@@ -284,6 +284,7 @@ struct round {
 };
 
 static char g_tmpdir[64];
+static uint64_t g_stop_late;
 static uint64_t g_udp_out_counted, g_udp_out_uncounted;
 static uint64_t g_certified, g_turned_away, g_restarts, g_backoffs;
 
@@ -1380,56 +1381,126 @@ struct stop_arg {
     unsigned idx;
     int ready_wr;
     int res_wr;
+    int go_rd, go_wr;
 };
 
 struct stop_report {
     unsigned idx;
-    unsigned replies; /* of the second batch */
-    int end;          /* 1 EOF, -ECONNRESET..., or 2: a wrong reply */
-    char bad[128];
+    unsigned replies; /* INCR replies after the large ECHO */
+    int end;          /* 1 EOF, -ECONNRESET, or 2: something else (see bad) */
+    int late;         /* the ECHO reply was cut after the workers' drain deadline could pass */
+    char bad[160];
 };
+
+/* The ECHO whose reply the server owes when SIGTERM comes: larger than the socket
+ * buffers can absorb, under the default 1 MiB bulk limit. */
+#define STOP_ECHO_LEN 1000000u
+
+static char stop_pattern(unsigned idx, size_t i)
+{
+    return (char)('a' + (i * 7 + idx) % 26);
+}
+
+/* Reads the ECHO reply and checks every byte: 1 intact, 0 cut short or wrong. */
+static int read_big_echo(struct rd *rd, unsigned idx, char *bad, size_t cap)
+{
+    char hdr[32], want_hdr[32], chunk[4096];
+    snprintf(want_hdr, sizeof(want_hdr), "$%u\r\n", STOP_ECHO_LEN);
+    int k = rd_line(rd, hdr, sizeof(hdr));
+    if (k <= 0 || strcmp(hdr, want_hdr) != 0) {
+        snprintf(bad, cap, "ECHO reply header: %s", k > 0 ? "wrong" : ipc_strerror(k));
+        return 0;
+    }
+    for (size_t off = 0; off < STOP_ECHO_LEN;) {
+        size_t n = STOP_ECHO_LEN - off < sizeof(chunk) ? STOP_ECHO_LEN - off : sizeof(chunk);
+        k = rd_exact(rd, chunk, n);
+        if (k != 1) {
+            snprintf(bad, cap, "ECHO reply cut at byte %zu of %u: %s", off, STOP_ECHO_LEN,
+                     k == 0 ? "EOF" : ipc_strerror(k));
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (chunk[i] != stop_pattern(idx, off + i)) {
+                snprintf(bad, cap, "ECHO reply byte %zu differs", off + i);
+                return 0;
+            }
+        off += n;
+    }
+    k = rd_exact(rd, chunk, 2);
+    if (k != 1 || memcmp(chunk, "\r\n", 2) != 0) {
+        snprintf(bad, cap, "ECHO reply trailer: %s", k == 1 ? "wrong" : ipc_strerror(k));
+        return 0;
+    }
+    return 1;
+}
 
 static int stop_client(void *p)
 {
     struct stop_arg *a = p;
-    struct stop_report rep = {.idx = a->idx};
+    close(a->go_wr);
+    struct stop_report rep = {.idx = a->idx, .end = 2};
     struct rd *rd = calloc(1, sizeof(*rd));
-    if (!rd)
-        return 1;
     char key[48], req[128], line[128], want[48];
     snprintf(key, sizeof(key), "stop:%u:%u", a->R->no, a->idx);
     const char *argv[] = {"INCR", key};
     size_t one = resp_cmd(req, sizeof(req), 2, argv);
     unsigned depth = (unsigned)opt_depth;
-    char *batch = malloc(one * depth);
-    if (!batch)
-        return 1;
+    char hdr[64];
+    size_t hl = (size_t)snprintf(hdr, sizeof(hdr), "*2\r\n$4\r\nECHO\r\n$%u\r\n", STOP_ECHO_LEN);
+    size_t total = hl + STOP_ECHO_LEN + 2 + one * depth;
+    char *big = malloc(total);
+    bool readied = false;
+    if (!rd || !big) {
+        snprintf(rep.bad, sizeof(rep.bad), "out of memory");
+        goto out;
+    }
+    memcpy(big, hdr, hl);
+    for (size_t i = 0; i < STOP_ECHO_LEN; i++)
+        big[hl + i] = stop_pattern(a->idx, i);
+    memcpy(big + hl + STOP_ECHO_LEN, "\r\n", 2);
     for (unsigned i = 0; i < depth; i++)
-        memcpy(batch + i * one, req, one);
+        memcpy(big + hl + STOP_ECHO_LEN + 2 + i * one, req, one);
     rd->fd = connect_to(a->idx % 2 ? &a->R->unx : &a->R->tcp);
     rd->deadline = stress_now() + 60;
-    rep.end = 2;
     if (rd->fd < 0) {
         snprintf(rep.bad, sizeof(rep.bad), "connect: %s", ipc_strerror(rd->fd));
         goto out;
     }
-    /* First batch answered in full: the connection is being served. */
-    if (ipc_sock_send_all(rd->fd, batch, one * depth) != (ssize_t)(one * depth))
-        goto out;
+    /* A first batch answered in full: the connection is being served. */
     for (unsigned i = 1; i <= depth; i++) {
         snprintf(want, sizeof(want), ":%u\r\n", i);
-        int k = rd_line(rd, line, sizeof(line));
+        int k = ipc_sock_send_all(rd->fd, req, one) == (ssize_t)one
+                    ? rd_line(rd, line, sizeof(line))
+                    : -EPIPE;
         if (k <= 0 || strcmp(line, want) != 0) {
             snprintf(rep.bad, sizeof(rep.bad), "first batch reply %u: %.60s", i,
                      k > 0 ? line : ipc_strerror(k));
             goto out;
         }
     }
-    /* Second batch in flight when the driver sends SIGTERM. */
-    ssize_t w = ipc_sock_send_all(rd->fd, batch, one * depth);
+    /* Then the large ECHO and a batch of INCRs behind it. Once the first reply byte
+     * is readable, the server has read the whole ECHO and owes its whole reply. */
+    if (ipc_sock_send_all(rd->fd, big, total) != (ssize_t)total) {
+        snprintf(rep.bad, sizeof(rep.bad), "send of the ECHO batch failed");
+        goto out;
+    }
+    struct pollfd pf = {.fd = rd->fd, .events = POLLIN};
+    int pr = 0;
+    while (pr <= 0 && stress_now() < rd->deadline)
+        pr = poll(&pf, 1, 1000);
     char c = 1;
     stress_ignore(write(a->ready_wr, &c, 1));
-    (void)w;
+    readied = true;
+    double t_term = 0;
+    if (read(a->go_rd, &t_term, sizeof(t_term)) != (ssize_t)sizeof(t_term) || t_term <= 0) {
+        snprintf(rep.bad, sizeof(rep.bad), "no go from the driver");
+        goto out;
+    }
+    if (!read_big_echo(rd, a->idx, rep.bad, sizeof(rep.bad))) {
+        /* A stopping worker flushes for 2 s at most: past that, a cut is allowed. */
+        rep.late = stress_now() >= t_term + 1.9;
+        goto out;
+    }
     for (;;) {
         snprintf(want, sizeof(want), ":%u\r\n", depth + rep.replies + 1);
         int k = rd_line(rd, line, sizeof(line));
@@ -1437,20 +1508,21 @@ static int stop_client(void *p)
             rep.replies++;
             continue;
         }
-        if (k == 0 || k == -ECONNRESET) {
+        if (k == 0 || k == -ECONNRESET)
             rep.end = k == 0 ? 1 : k;
-        } else {
-            snprintf(rep.bad, sizeof(rep.bad), "second batch reply %u: %.60s", rep.replies + 1,
-                     k > 0 ? line : ipc_strerror(k));
-        }
+        else
+            snprintf(rep.bad, sizeof(rep.bad), "INCR reply %u after the ECHO: %.60s",
+                     rep.replies + 1, k > 0 ? line : ipc_strerror(k));
         break;
     }
 out:
+    if (!readied)
+        stress_ignore(write(a->ready_wr, &c, 1));
     stress_ignore(write(a->res_wr, &rep, sizeof(rep)));
-    if (rd->fd >= 0)
+    if (rd && rd->fd >= 0)
         close(rd->fd);
     free(rd);
-    free(batch);
+    free(big);
     return 0;
 }
 
@@ -1458,18 +1530,28 @@ static void phase_stop(struct round *R)
 {
     struct stress *s = R->s;
     unsigned nc = s->procs;
-    struct ipc_pipe ready, res;
+    struct ipc_pipe ready, res, go;
     if (ipc_pipe_open(&ready, 0) < 0)
         return;
     if (ipc_pipe_open(&res, 0) < 0) {
         ipc_pipe_close(&ready);
         return;
     }
+    if (ipc_pipe_open(&go, 0) < 0) {
+        ipc_pipe_close(&ready);
+        ipc_pipe_close(&res);
+        return;
+    }
     ipc_proc *cp[MAX_PROCS] = {0};
     struct stop_arg sa[MAX_PROCS];
     unsigned started = 0;
     for (unsigned i = 0; i < nc; i++) {
-        sa[i] = (struct stop_arg){.R = R, .idx = i, .ready_wr = ready.wr, .res_wr = res.wr};
+        sa[i] = (struct stop_arg){.R = R,
+                                  .idx = i,
+                                  .ready_wr = ready.wr,
+                                  .res_wr = res.wr,
+                                  .go_rd = go.rd,
+                                  .go_wr = go.wr};
         if (ipc_proc_fork(&cp[i], stop_client, &sa[i], NULL) < 0)
             cp[i] = NULL;
         else
@@ -1485,15 +1567,24 @@ static void phase_stop(struct round *R)
     }
     pid_t pids[MAX_PIDS];
     unsigned nw = worker_pids(R, pids, MAX_PIDS);
+    double t_term = stress_now();
     stress_check(s, kill(R->srv_pid, SIGTERM) == 0, "stop-graceful", "kill(SIGTERM) failed");
+    for (unsigned i = 0; i < started; i++)
+        stress_ignore(write(go.wr, &t_term, sizeof(t_term)));
+    ipc_pipe_close(&go);
     unsigned reports = 0;
     struct stop_report rep;
     while (read(res.rd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
         reports++;
+        if (rep.late) {
+            g_stop_late++;
+            continue;
+        }
         stress_check(s, rep.end == 1 || rep.end == -ECONNRESET, "stop-graceful",
-                     "client %u after SIGTERM: %s (after %u exact replies of the second batch)",
+                     "client %u after SIGTERM: %s (after the ECHO reply and %u exact INCR "
+                     "replies)",
                      rep.idx, rep.bad[0] ? rep.bad : ipc_strerror(rep.end), rep.replies);
-        stress_add_ops(s, rep.replies + opt_depth);
+        stress_add_ops(s, rep.replies + opt_depth + 1);
     }
     stress_check(s, reports == started, "stop-graceful", "%u of %u stop clients reported", reports,
                  started);
@@ -1611,8 +1702,9 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
     snprintf(s.note, sizeof(s.note),
              "%" PRIu64 " restarts checked, %" PRIu64 " back-offs, %" PRIu64
              " clients turned away (%" PRIu64 " while provably no worker ran); UDP reply "
-             "bytes in bytes_out: %" PRIu64 " rounds yes, %" PRIu64 " no",
+             "bytes in bytes_out: %" PRIu64 " rounds yes, %" PRIu64 " no; %" PRIu64
+             " stop replies cut after the drain deadline",
              g_restarts, g_backoffs, g_turned_away, g_certified, g_udp_out_counted,
-             g_udp_out_uncounted);
+             g_udp_out_uncounted, g_stop_late);
     return stress_end(&s);
 }
