@@ -261,7 +261,11 @@ static int server_main(void *p)
 /* ---- per-round state ------------------------------------------------------------------ */
 struct pidinfo {
     pid_t pid;
-    double start_lo, start_hi; /* the worker started within [start_lo, start_hi] */
+    /* The supervisor's start time of this worker lies within [start_lo, start_hi]:
+     * start_lo is before its fork, start_hi when the driver first saw its "started"
+     * line (logged after the supervisor took the time; 0 until seen). The pid in
+     * /proc is no bound: it appears before the supervisor takes the time. */
+    double start_lo, start_hi;
 };
 
 struct round {
@@ -284,7 +288,7 @@ struct round {
 };
 
 static char g_tmpdir[64];
-static uint64_t g_stop_late;
+static uint64_t g_stop_late, g_young_crash, g_old_crash;
 static uint64_t g_udp_out_counted, g_udp_out_uncounted;
 static uint64_t g_certified, g_turned_away, g_restarts, g_backoffs;
 
@@ -330,8 +334,47 @@ static struct pidinfo *known_pid(struct round *R, pid_t pid, double start_lo)
     struct pidinfo *p = &R->known[R->nknown++];
     p->pid = pid;
     p->start_lo = start_lo;
-    p->start_hi = stress_now();
+    p->start_hi = 0;
     return p;
+}
+
+static char *log_read(const struct round *R);
+
+/* Sets start_hi of every known worker whose "started" line is in the log now. */
+static void note_starts(struct round *R)
+{
+    char *t = log_read(R);
+    double now = stress_now();
+    for (unsigned i = 0; t && i < R->nknown; i++) {
+        char needle[48];
+        snprintf(needle, sizeof(needle), " started (pid %ld)\n", (long)R->known[i].pid);
+        if (R->known[i].start_hi == 0 && strstr(t, needle))
+            R->known[i].start_hi = now;
+    }
+    free(t);
+}
+
+/* Waits for pid's "started" line and returns its pidinfo with start_hi set. */
+static struct pidinfo *confirm_start(struct round *R, pid_t pid, double start_lo)
+{
+    struct pidinfo *pi = known_pid(R, pid, start_lo);
+    if (!pi || pi->start_hi > 0)
+        return pi;
+    char needle[48];
+    snprintf(needle, sizeof(needle), " started (pid %ld)\n", (long)pid);
+    double end = stress_now() + DEADLINE_S;
+    for (;;) {
+        char *t = log_read(R);
+        bool found = t && strstr(t, needle);
+        free(t);
+        if (found) {
+            pi->start_hi = stress_now();
+            return pi;
+        }
+        if (stress_now() > end)
+            return NULL;
+        stress_sleep_us(2000);
+    }
 }
 
 /* Waits until exactly R->workers live workers, none of them `gone`; new pids are
@@ -609,6 +652,8 @@ static bool start_server(struct round *R)
                  wl, m.desc_short, wl + 1, m.desc_exact, wl, m.desc_tiny);
     pid_t pids[MAX_PIDS];
     unsigned n = wait_workers(R, 0, R->t_forked, pids);
+    for (unsigned i = 0; i < n; i++)
+        stress_ignore(confirm_start(R, pids[i], R->t_forked) != NULL);
     stress_check(s, n == R->workers, "worker-restart", "%u workers running after start, want %u", n,
                  R->workers);
     return true;
@@ -1048,6 +1093,10 @@ static int incr_client(void *p)
                 cli_bad(sh, "no-worker answer not followed by a close: %s",
                         e == 0 ? "more bytes" : ipc_strerror(e));
             atomic_fetch_add(&sh->refused, 1);
+            /* Retry back-off (not synchronisation): a refused client reconnecting at
+             * full speed would burn thousands of ephemeral ports per second. */
+            struct pollfd pf = {.fd = a->stop_rd, .events = POLLIN};
+            stress_ignore(poll(&pf, 1, 5));
         } else if (k == 0 || k == -ECONNRESET || k == -EPIPE) {
             atomic_fetch_add(&sh->unknown, 1); /* its worker died: applied or not */
         } else {
@@ -1088,7 +1137,7 @@ static int crash_signal(struct stress_rng *rng)
 /* Kills pid with sig and checks the supervisor's account of it and the restart. */
 static void kill_and_check(struct round *R, pid_t pid, int sig)
 {
-    struct pidinfo *pi = known_pid(R, pid, R->t_forked);
+    struct pidinfo *pi = confirm_start(R, pid, R->t_forked);
     double t_kill = stress_now();
     if (kill(pid, sig) < 0) {
         stress_setup_error(R->s, "kill(%ld): %s", (long)pid, strerror(errno));
@@ -1118,6 +1167,8 @@ static void kill_and_check(struct round *R, pid_t pid, int sig)
     } else if (pi) {
         /* Its age at death lies within [kill sent - latest start, line seen - earliest start]. */
         double age_lo = t_kill - pi->start_hi, age_hi = t_seen - pi->start_lo;
+        g_old_crash += age_lo > 1.02;
+        g_young_crash += age_hi < 0.98;
         if (age_lo > 1.02)
             stress_check(R->s, ms == 0, "worker-restart",
                          "worker pid %ld crashed (%s) after at least %.2f s, replaced in %u ms "
@@ -1153,6 +1204,7 @@ static void kill_and_check(struct round *R, pid_t pid, int sig)
             break;
         stress_sleep_us(2000);
     }
+    note_starts(R);
     stress_check(R->s, starts == want_starts, "worker-restart",
                  "%u worker start lines after %u deaths of %u workers", starts, R->deaths,
                  R->workers);
@@ -1204,6 +1256,15 @@ static void phase_kills(struct round *R)
         pid_t victim = pids[stress_rng_below(&R->rng, n)];
         unsigned pick = (unsigned)stress_rng_below(&R->rng, 3);
         int sig = pick == 0 ? SIGKILL : pick == 1 ? SIGTERM : crash_signal(&R->rng);
+        if (k == 0) {
+            /* The first kill is a crash of a worker provably older than 1 s (its
+             * start line was seen more than 1.05 s ago): it must be replaced at once. */
+            struct pidinfo *pi = confirm_start(R, victim, R->t_forked);
+            double ripe = pi ? pi->start_hi + 1.05 : 0;
+            while (pi && stress_now() < ripe)
+                stress_sleep_us(10000);
+            sig = crash_signal(&R->rng);
+        }
         kill_and_check(R, victim, sig);
     }
     close(stop.wr);
@@ -1318,7 +1379,7 @@ static void phase_no_worker(struct round *R)
         if (!stress_check(R->s, n == 1, "worker-restart", "%u workers before crash %u, want 1", n,
                           i + 1))
             return;
-        struct pidinfo *pi = known_pid(R, pids[0], R->t_forked);
+        struct pidinfo *pi = confirm_start(R, pids[0], R->t_forked);
         double t_kill = stress_now();
         if (kill(pids[0], SIGABRT) < 0)
             return;
@@ -1328,6 +1389,8 @@ static void phase_no_worker(struct round *R)
         if (!stress_check(R->s, t_seen > 0 && ms != UINT32_MAX, "worker-restart",
                           "no restart line for crashed worker %ld", (long)pids[0]))
             return;
+        g_young_crash += pi && t_seen - pi->start_lo < 0.98;
+        g_old_crash += pi && t_kill - pi->start_hi > 1.02;
         if (pi && t_seen - pi->start_lo < 0.98)
             stress_check(
                 R->s, ms >= 100 && ms <= 5000, "worker-restart",
@@ -1700,11 +1763,10 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
     if (!getenv("IPCSTORM_SUP_KEEP_LOGS"))
         rmdir(g_tmpdir);
     snprintf(s.note, sizeof(s.note),
-             "%" PRIu64 " restarts checked, %" PRIu64 " back-offs, %" PRIu64
-             " clients turned away (%" PRIu64 " while provably no worker ran); UDP reply "
-             "bytes in bytes_out: %" PRIu64 " rounds yes, %" PRIu64 " no; %" PRIu64
-             " stop replies cut after the drain deadline",
+             "%" PRIu64 " restarts, %" PRIu64 " back-offs, %" PRIu64 " turned away (%" PRIu64
+             " with no worker); UDP replies in bytes_out: %" PRIu64 " rounds, not: %" PRIu64
+             "; stop replies cut late: %" PRIu64 "; crashes young %" PRIu64 ", old %" PRIu64,
              g_restarts, g_backoffs, g_turned_away, g_certified, g_udp_out_counted,
-             g_udp_out_uncounted, g_stop_late);
+             g_udp_out_uncounted, g_stop_late, g_young_crash, g_old_crash);
     return stress_end(&s);
 }
