@@ -27,10 +27,13 @@
  *   noworker   (1-worker rounds) a crash loop leaves no worker for a while; a client
  *              served while /proc shows no worker before and after gets exactly
  *              "-ERR no worker available, try again\r\n" and then EOF
- *   stop       SIGTERM while clients have pipelined INCRs in flight: replies are an
- *              exact prefix then a clean close, every worker exits 0 (no SIGKILL
- *              escalation), the server returns 0, the Unix path is gone, no worker
- *              process survives. */
+ *   stop       SIGTERM once each client is owed a 1 MB ECHO reply with INCRs
+ *              pipelined behind it: the reply arrives whole (unless the workers' 2 s
+ *              drain deadline could have passed), then an exact INCR prefix and a
+ *              clean close; every worker exits 0 (no SIGKILL escalation), the server
+ *              returns 0, the Unix path is gone, no worker process survives.
+ * Waiting for the server is always a poll of /proc or of its log with a deadline;
+ * only orderings the driver observed are asserted, never durations. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -86,7 +89,9 @@ static const struct stress_spec spec = {
                "answer, SIGUSR1 statistics, max clients, UDP, the Unix path and the graceful\n"
                "stop, each against an exact oracle. --faults is accepted but injection is\n"
                "paused for the whole run: every check here is exact and needs a fault-free\n"
-               "server (stress sock covers the server under faults).",
+               "server (stress sock covers the server under faults). --procs is the number\n"
+               "of concurrent clients; max_clients is --procs + 3. Environment:\n"
+               "IPCSTORM_SUP_KEEP_LOGS=1 keeps each round's server log in /tmp/ipcstorm-sup-*.",
     .invariants =
         "  describe-exact    ipc_server_describe == the independently found addresses;\n"
         "                    -ENOSPC one byte short; a live Unix path is not replaced\n"
@@ -99,8 +104,10 @@ static const struct stress_spec spec = {
         "  worker-restart    workers return to N, one start line per death, external kills\n"
         "                    replaced at once, a young crash backs off\n"
         "  no-worker-answer  with no worker alive: exactly the documented text, then EOF\n"
-        "  stop-graceful     SIGTERM: exact reply prefix then close, workers exit 0, server 0,\n"
-        "                    Unix path removed, no worker left",
+        "  stop-graceful     SIGTERM while a 1 MB ECHO reply is owed: the reply whole (unless\n"
+        "                    the 2 s drain deadline passed), an exact INCR prefix, a clean\n"
+        "                    close; workers exit 0 unescalated, server 0, Unix path removed,\n"
+        "                    no worker left",
     .default_procs = 4,
     .max_procs = MAX_PROCS,
     .xopts = xopts,
@@ -1751,6 +1758,9 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
         stress_setup_error(&s, "mkdtemp: %s", strerror(errno));
         return stress_end(&s);
     }
+    if (stress_faults_on(&s))
+        fprintf(stderr, "supervisor: --faults accepted, injection stays paused: every check "
+                        "here is exact and needs a fault-free server\n");
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned no = 0; stress_running(&s); no++) {
