@@ -291,7 +291,6 @@ struct round {
     struct pidinfo known[MAX_PIDS];
     unsigned nknown;
     unsigned deaths; /* worker deaths the driver caused */
-    bool dead;       /* the server is gone (or never started): skip the phases */
 };
 
 static char g_tmpdir[64];
@@ -1675,7 +1674,6 @@ static void phase_stop(struct round *R)
                  "server after SIGTERM: %s, raw status 0x%x", ipc_strerror(r), st.raw);
     stress_proc_discard(s, R->srv);
     R->srv = NULL;
-    R->dead = true;
     char *t = log_read(R);
     const char *after = t ? strstr(t, "SIGTERM received: stopping") : NULL;
     unsigned clean = count_in(after, ") exited with code 0\n");
