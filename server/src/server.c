@@ -500,8 +500,13 @@ static void serve_udp(struct worker *w)
             p = big;
             len = sizeof(big) - 1;
         }
-        if (len)
-            IPC__IGNORE_RC(ipc_sock_sendto(fd, p, len, &from));
+        if (len) {
+            /* The reply leaves through sendto, not through the engine's output
+             * accounting: count it here, as a stream reply is counted when sent. */
+            ssize_t sent = ipc_sock_sendto(fd, p, len, &from);
+            if (sent > 0)
+                w->udp_env.stats.bytes_out += (uint64_t)sent;
+        }
         ipc_conn_free(c);
     }
 }
