@@ -25,6 +25,23 @@
 #include "ipc/faults.h"
 #endif
 
+/* LeakSanitizer is part of ASan (gcc: __SANITIZE_ADDRESS__, clang: the
+ * address_sanitizer feature) and exists on its own (clang: leak_sanitizer). */
+#if defined(__SANITIZE_ADDRESS__)
+#define STRESS_HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define STRESS_HAVE_LSAN 1
+#endif
+#endif
+#ifndef STRESS_HAVE_LSAN
+#define STRESS_HAVE_LSAN 0
+#endif
+#if STRESS_HAVE_LSAN
+#include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
+#endif
+
 /* ---- stop signals ------------------------------------------------------------------- */
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_stop_sig;
@@ -554,6 +571,53 @@ static void check_hygiene(struct stress *s)
     hygiene_baseline_release(&s->hygiene);
 }
 
+/* ---- the leak check and the exit status ----------------------------------------- */
+/* The status stress_end decided, for the sanitizer's death callback. */
+static volatile sig_atomic_t g_decided_status = -1;
+
+#if STRESS_HAVE_LSAN
+/* Runs when a sanitizer is about to end the process after stress_end: the
+ * LeakSanitizer check at exit, which reports the leaks that check_no_leak already
+ * made a violation again, or an error in code that runs after stress_end. A
+ * violation was decided: the process exits 2 whatever the sanitizer's own exit
+ * code (1, or an abort with abort_on_error). Otherwise the sanitizer's verdict
+ * stands: a leak made after stress_end still fails the run. */
+static void on_sanitizer_death(void)
+{
+    if (g_decided_status == STRESS_EXIT_VIOLATION)
+        _exit(STRESS_EXIT_VIOLATION);
+}
+#endif
+
+/* Sanitizer builds: the leak check runs now, before the status is decided, so a
+ * leak is a violation (no-leak, exit 2) and not an exit code the sanitizer picks
+ * at exit. Everything the driver allocated is freed by now (stress_end comes
+ * after the teardown); the check is a no-op with detect_leaks=0. */
+static void check_no_leak(struct stress *s)
+{
+#if STRESS_HAVE_LSAN
+    fflush(stdout);
+    fflush(stderr);
+    int leaked = __lsan_do_recoverable_leak_check();
+    stress_check(s, leaked == 0, "no-leak",
+                 "LeakSanitizer found heap memory the run never freed (its report is above)");
+#else
+    (void)s;
+#endif
+}
+
+static int decide_status(struct stress *s, bool interrupted)
+{
+    int status = s->violations                    ? STRESS_EXIT_VIOLATION
+                 : s->setup_failed || interrupted ? STRESS_EXIT_SETUP
+                                                  : STRESS_EXIT_OK;
+    g_decided_status = status;
+#if STRESS_HAVE_LSAN
+    __sanitizer_set_death_callback(on_sanitizer_death);
+#endif
+    return status;
+}
+
 int stress_end(struct stress *s)
 {
     faults_disarm(s, 3);
@@ -562,6 +626,7 @@ int stress_end(struct stress *s)
     progress(s, true);
     stress_load_stop(s);
     check_hygiene(s);
+    check_no_leak(s);
 
     bool interrupted = g_stop != 0;
     const char *result = s->violations     ? "FAIL"
@@ -569,9 +634,5 @@ int stress_end(struct stress *s)
                          : interrupted     ? "INTERRUPTED"
                                            : "PASS";
     stress_report_result(s, dur, result);
-    if (s->violations)
-        return STRESS_EXIT_VIOLATION;
-    if (s->setup_failed || interrupted)
-        return STRESS_EXIT_SETUP;
-    return STRESS_EXIT_OK;
+    return decide_status(s, interrupted);
 }

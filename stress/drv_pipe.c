@@ -44,6 +44,8 @@ static const struct stress_xopt xopts[] = {
 
 static const struct stress_fault faults[] = {
     {"unlocked-large", "large-locked writers skip the lock (frames above PIPE_BUF)"},
+    {"leak-buffer", "the reader never frees its read buffer (sanitizer builds: no-leak)"},
+    {"leak-unlocked", "both unlocked-large and leak-buffer: exit 2 whatever LeakSanitizer says"},
     {NULL, NULL},
 };
 
@@ -211,7 +213,7 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
     uint64_t rseed = stress_rng_next(rng);
     pid_t pids[MAX_WRITERS];
     unsigned started = 0;
-    bool skip = stress_fault(s, "unlocked-large");
+    bool skip = stress_fault(s, "unlocked-large") || stress_fault(s, "leak-unlocked");
     for (; started < nw; started++) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -332,7 +334,9 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
                 "frame-order", "%s: writer %u: %u of %u frames arrived (%u acknowledged)",
                 scen_names[sc], i, rd.next_seq[i], nframes, acks->acked[i]))
             break;
-    free(buf);
+    bool leak = stress_fault(s, "leak-buffer") || stress_fault(s, "leak-unlocked");
+    if (!leak)
+        free(buf);
     free(rd.expect);
     stress_add_ops(s, rd.frames);
 }
