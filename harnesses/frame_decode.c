@@ -22,7 +22,7 @@
  *    payload bytes) and the same sticky error at the same error offset;
  *  - both agree with a reference decoder written here from the wire format
  *    (docs/design.md section 3), including CRC-32C (an independent bytewise
- *    model generated from the polynomial, for frames up to CRC_MODEL_MAX bytes;
+ *    model generated from the polynomial, for frames up to REF_MODEL_MAX bytes;
  *    the table implementation beyond) and which field fails first;
  *  - CRC-32C: every available implementation (ipc_crc32c_with: table, sse4.2,
  *    sse4.2-3way) equals the model on the first CRC_MODEL_MAX bytes, whole and
@@ -107,7 +107,9 @@ FUZZ_NOCOV static uint32_t crc_model(uint32_t crc, const uint8_t *p, size_t n)
 
 /* Bytes of each input checked against the model with every implementation: more
  * than 3 x 256, the shortest input the three-stream implementation splits. */
-#define CRC_MODEL_MAX 1024
+#define CRC_MODEL_MAX 800
+/* Longest frame whose CRC the reference takes from the model (exec/s). */
+#define REF_MODEL_MAX 256
 
 static const enum ipc_crc32c_impl crc_impls[] = {IPC_CRC32C_TABLE, IPC_CRC32C_SSE42,
                                                  IPC_CRC32C_SSE42_3WAY};
@@ -158,7 +160,9 @@ FUZZ_NOCOV static void crc_check(const uint8_t *s, size_t n, uint32_t seed)
     size_t k = (size_t)seed * 7919u % (bound + 1);
     uint32_t a = crc_model(0, s, k);
     uint32_t ab = crc_model(a, s + k, bound - k);
-    uint32_t b = crc_model(0, s + k, bound - k);
+    /* crc(B) from the table implementation (held to the model just below):
+     * a mismatch is a bug of combine or of the table, either way a finding. */
+    uint32_t b = ipc_crc32c_with(IPC_CRC32C_TABLE, 0, s + k, bound - k);
     FUZZ_CHECK(ipc_crc32c_combine(a, b, bound - k) == ab);
     FUZZ_CHECK(ipc_crc32c_combine(ab, 0, 0) == ab); /* B empty: crc(B) = 0 */
     uint32_t whole = 0;
@@ -169,21 +173,25 @@ FUZZ_NOCOV static void crc_check(const uint8_t *s, size_t n, uint32_t seed)
             continue;
         FUZZ_CHECK(ipc_crc32c_with(impl, 0, s, bound) == ab);
         FUZZ_CHECK(ipc_crc32c_with(impl, a, s + k, bound - k) == ab);
+        /* The table implementation on long inputs is the reference's (for
+         * frames above REF_MODEL_MAX), compared with the decoder's there. */
+        if (bound < n && impl == IPC_CRC32C_TABLE)
+            continue;
         uint32_t w = bound == n ? ab : ipc_crc32c_with(impl, 0, s, n);
         FUZZ_CHECK(!have || w == whole);
         whole = w;
         have = 1;
     }
-    FUZZ_CHECK(ipc_crc32c(0, s, n) == whole);
+    FUZZ_CHECK(!have || ipc_crc32c(0, s, n) == whole);
 }
 
-/* The reference's CRC: the model up to CRC_MODEL_MAX bytes; beyond, to keep the
+/* The reference's CRC: the model up to REF_MODEL_MAX bytes; beyond, to keep the
  * target fast, the table implementation, which crc_check holds to the model on
  * every input's first CRC_MODEL_MAX bytes, and which is not what the decoder
  * uses whenever the CPU has SSE4.2. */
 FUZZ_NOCOV static uint32_t reference_crc(const uint8_t *p, size_t n)
 {
-    return n <= CRC_MODEL_MAX ? crc_model(0, p, n) : ipc_crc32c_with(IPC_CRC32C_TABLE, 0, p, n);
+    return n <= REF_MODEL_MAX ? crc_model(0, p, n) : ipc_crc32c_with(IPC_CRC32C_TABLE, 0, p, n);
 }
 
 /* The wire format, written from the spec without looking at the decoder. */
