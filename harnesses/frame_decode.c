@@ -2,7 +2,9 @@
  *
  * Targets: ipc_frame_dec_init, ipc_frame_decode, ipc_frame_dec_finish,
  * ipc_frame_dec_error, ipc_frame_dec_error_offset, ipc_frame_dec_offset,
- * ipc_frame_dec_reset, ipc_frame_dec_free, ipc_frame_encode, ipc_crc32c, and the
+ * ipc_frame_dec_reset, ipc_frame_dec_free, ipc_frame_encode, ipc_crc32c,
+ * ipc_crc32c_with, ipc_crc32c_combine, ipc_crc32c_available, ipc_crc32c_force,
+ * ipc_crc32c_current, ipc_crc32c_name, and the
  * argument checks of ipc_frame_encode_iov, ipc_frame_read_fd, ipc_frame_write_fd.
  *
  * A one-byte payload checks argument validation instead (api_edges).
@@ -19,7 +21,15 @@
  *    sees a read past it) yields the same frames (offset, type,
  *    payload bytes) and the same sticky error at the same error offset;
  *  - both agree with a reference decoder written here from the wire format
- *    (docs/design.md section 3), including CRC-32C and which field fails first;
+ *    (docs/design.md section 3), including CRC-32C (an independent bytewise
+ *    model generated from the polynomial, for frames up to REF_MODEL_MAX bytes;
+ *    the table implementation beyond) and which field fails first;
+ *  - CRC-32C: every available implementation (ipc_crc32c_with: table, sse4.2,
+ *    sse4.2-3way) equals the model on the first CRC_MODEL_MAX bytes, whole and
+ *    chained at a split; ipc_crc32c_combine(crc A, crc B, |B|) equals the model's
+ *    crc(A||B); all implementations and ipc_crc32c agree on the whole input; once
+ *    per process: available/force/current/name as documented, AUTO's choice, and
+ *    the check value of "123456789";
  *  - every returned length is within the call's buffer; a frame's payload points
  *    into that buffer (exactly buf + 8 when the frame lay whole in it) or into the
  *    decoder's own buffer; payload length <= max_payload;
@@ -69,6 +79,121 @@ FUZZ_NOCOV static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* ---- CRC-32C model ------------------------------------------------------------------ */
+/* CRC-32C from its definition (reflected polynomial 0x82F63B78, initial value and
+ * final xor 0xFFFFFFFF): a byte table generated bit by bit from the polynomial,
+ * sharing nothing with libipc's implementations. */
+static uint32_t model_table[256];
+
+FUZZ_NOCOV static void model_init(void)
+{
+    if (model_table[1])
+        return;
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        model_table[i] = c;
+    }
+}
+
+FUZZ_NOCOV static uint32_t crc_model(uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    while (n--)
+        crc = model_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* Bytes of each input checked against the model with every implementation: more
+ * than 3 x 256, the shortest input the three-stream implementation splits. */
+#define CRC_MODEL_MAX 800
+/* Longest frame whose CRC the reference takes from the model (exec/s). */
+#define REF_MODEL_MAX 256
+
+static const enum ipc_crc32c_impl crc_impls[] = {IPC_CRC32C_TABLE, IPC_CRC32C_SSE42,
+                                                 IPC_CRC32C_SSE42_3WAY};
+static const char *const crc_impl_names[] = {"table", "sse4.2", "sse4.2-3way"};
+
+/* Once per process: the implementation choice API, and the check value. */
+FUZZ_NOCOV static void crc_api_once(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    model_init();
+    FUZZ_CHECK(crc_model(0, (const uint8_t *)"123456789", 9) == 0xE3069283u);
+    FUZZ_CHECK(ipc_crc32c_available(IPC_CRC32C_AUTO) == 1);
+    FUZZ_CHECK(ipc_crc32c_available(IPC_CRC32C_TABLE) == 1);
+    FUZZ_CHECK(ipc_crc32c_available((enum ipc_crc32c_impl)99) == -EINVAL);
+    FUZZ_CHECK(ipc_crc32c_force((enum ipc_crc32c_impl)99) == -EINVAL);
+    FUZZ_CHECK(strcmp(ipc_crc32c_name((enum ipc_crc32c_impl)99), "unknown") == 0);
+    FUZZ_CHECK(strcmp(ipc_crc32c_name(IPC_CRC32C_AUTO), "auto") == 0);
+    for (size_t i = 0; i < sizeof(crc_impls) / sizeof(crc_impls[0]); i++) {
+        enum ipc_crc32c_impl impl = crc_impls[i];
+        FUZZ_CHECK(strcmp(ipc_crc32c_name(impl), crc_impl_names[i]) == 0);
+        int avail = ipc_crc32c_available(impl);
+        FUZZ_CHECK(avail == 0 || avail == 1);
+        enum ipc_crc32c_impl before = ipc_crc32c_current();
+        int r = ipc_crc32c_force(impl);
+        if (!avail) {
+            FUZZ_CHECK(r == -ENOTSUP && ipc_crc32c_current() == before);
+            continue;
+        }
+        FUZZ_CHECK(r == 0 && ipc_crc32c_current() == impl);
+        FUZZ_CHECK(ipc_crc32c(0, "123456789", 9) == 0xE3069283u);
+    }
+    /* AUTO: the fastest available, the three streams whenever SSE4.2 is there. */
+    FUZZ_CHECK(ipc_crc32c_force(IPC_CRC32C_AUTO) == 0);
+    FUZZ_CHECK(ipc_crc32c_current() == (ipc_crc32c_available(IPC_CRC32C_SSE42_3WAY) == 1
+                                            ? IPC_CRC32C_SSE42_3WAY
+                                            : IPC_CRC32C_TABLE));
+}
+
+/* Every implementation against the model on a bounded prefix (whole, and chained
+ * at a seed-chosen split), combine against the model, and all implementations
+ * (ipc_crc32c too) agree on the whole input. */
+FUZZ_NOCOV static void crc_check(const uint8_t *s, size_t n, uint32_t seed)
+{
+    size_t bound = n < CRC_MODEL_MAX ? n : CRC_MODEL_MAX;
+    size_t k = (size_t)seed * 7919u % (bound + 1);
+    uint32_t a = crc_model(0, s, k);
+    uint32_t ab = crc_model(a, s + k, bound - k);
+    /* crc(B) from the table implementation (held to the model just below):
+     * a mismatch is a bug of combine or of the table, either way a finding. */
+    uint32_t b = ipc_crc32c_with(IPC_CRC32C_TABLE, 0, s + k, bound - k);
+    FUZZ_CHECK(ipc_crc32c_combine(a, b, bound - k) == ab);
+    FUZZ_CHECK(ipc_crc32c_combine(ab, 0, 0) == ab); /* B empty: crc(B) = 0 */
+    uint32_t whole = 0;
+    int have = 0;
+    for (size_t i = 0; i < sizeof(crc_impls) / sizeof(crc_impls[0]); i++) {
+        enum ipc_crc32c_impl impl = crc_impls[i];
+        if (ipc_crc32c_available(impl) != 1)
+            continue;
+        FUZZ_CHECK(ipc_crc32c_with(impl, 0, s, bound) == ab);
+        FUZZ_CHECK(ipc_crc32c_with(impl, a, s + k, bound - k) == ab);
+        /* The table implementation on long inputs is the reference's (for
+         * frames above REF_MODEL_MAX), compared with the decoder's there. */
+        if (bound < n && impl == IPC_CRC32C_TABLE)
+            continue;
+        uint32_t w = bound == n ? ab : ipc_crc32c_with(impl, 0, s, n);
+        FUZZ_CHECK(!have || w == whole);
+        whole = w;
+        have = 1;
+    }
+    FUZZ_CHECK(!have || ipc_crc32c(0, s, n) == whole);
+}
+
+/* The reference's CRC: the model up to REF_MODEL_MAX bytes; beyond, to keep the
+ * target fast, the table implementation, which crc_check holds to the model on
+ * every input's first CRC_MODEL_MAX bytes, and which is not what the decoder
+ * uses whenever the CPU has SSE4.2. */
+FUZZ_NOCOV static uint32_t reference_crc(const uint8_t *p, size_t n)
+{
+    return n <= REF_MODEL_MAX ? crc_model(0, p, n) : ipc_crc32c_with(IPC_CRC32C_TABLE, 0, p, n);
+}
+
 /* The wire format, written from the spec without looking at the decoder. */
 FUZZ_NOCOV static void reference(const uint8_t *s, size_t n, size_t maxp, int finish,
                                  struct outcome *o)
@@ -99,7 +224,7 @@ FUZZ_NOCOV static void reference(const uint8_t *s, size_t n, size_t maxp, int fi
         }
         if (left < 12 + (size_t)len)
             break;
-        if (be32(s + at + 8 + len) != ipc_crc32c(0, s + at, 8 + (size_t)len)) {
+        if (be32(s + at + 8 + len) != reference_crc(s + at, 8 + (size_t)len)) {
             o->err = IPC_EBADCRC;
             o->err_off = at + 8 + len;
             return;
@@ -377,6 +502,8 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *s = data + 2;
     size_t n = size - 2;
 
+    crc_api_once();
+    crc_check(s, n, seed);
     reference(s, n, maxp ? maxp : IPC_FRAME_DEFAULT_MAX_PAYLOAD, finish, &ref);
     fuzz_faults_arm(&ff);
     faults_armed = ff.armed;

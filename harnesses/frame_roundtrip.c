@@ -1,6 +1,7 @@
 /* frame_roundtrip - fuzz target for frame encoding, a real pipe and decoding.
  *
- * Targets: ipc_frame_encode, ipc_frame_encode_iov, ipc_frame_decode,
+ * Targets: ipc_frame_encode, ipc_frame_encode_iov, ipc_frame_encoded_size,
+ * ipc_crc32c_combine, ipc_crc32c_with, ipc_frame_decode,
  * ipc_frame_dec_finish, ipc_frame_write_fd, ipc_frame_read_fd, ipc_pipe_open,
  * ipc_pipe_write_all, ipc_pipe_read_full, ipc_pipe_capacity, ipc_pipe_close.
  *
@@ -19,7 +20,11 @@
  * schedule (so no deadlock is possible: a full pipe is drained, an empty one
  * filled), and every read is fed to the decoder.
  *
- * Invariants (abort on violation): the decoded frames equal the encoded ones
+ * Invariants (abort on violation): every encoded frame matches the format of
+ * docs/design.md section 3 checked here independently (header fields,
+ * ipc_frame_encoded_size, the trailer against a CRC-32C model built from the
+ * polynomial, through ipc_crc32c_combine for the 64 KiB generated payload, all
+ * implementations agreeing for other long ones); the decoded frames equal the encoded ones
  * byte for byte (type, length, payload, stream offset) and in order; nothing more
  * is decoded; ipc_frame_dec_finish at EOF reports a frame boundary; the two
  * encoders produce identical bytes; the pipe always makes progress; the target
@@ -41,6 +46,7 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
+#include "ipc/crc32c.h"
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
 
@@ -100,6 +106,85 @@ FUZZ_NOCOV static const uint8_t *generated(size_t len)
     return block + GEN_MAX - len;
 }
 
+/* ---- the frame format, independently ---------------------------------------------- */
+/* docs/design.md section 3: magic "IF", version 1, type, big-endian payload length
+ * (8 header bytes), the payload, a big-endian CRC-32C of header and payload (4
+ * trailer bytes). The CRC model is built bit by bit from the reflected polynomial
+ * 0x82F63B78, sharing nothing with libipc. */
+#define FORMAT_HEADER  8u
+#define FORMAT_TRAILER 4u
+/* Longest frame checked with the model alone (more would cost exec/s). */
+#define CRC_MODEL_MAX 1024u
+
+static uint32_t model_table[256];
+
+FUZZ_NOCOV static uint32_t crc_model(uint32_t crc, const uint8_t *p, size_t n)
+{
+    if (!model_table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            model_table[i] = c;
+        }
+    crc = ~crc;
+    while (n--)
+        crc = model_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+FUZZ_NOCOV static uint32_t be32_at(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+FUZZ_NOCOV static const uint8_t *generated(size_t len);
+
+/* The model's CRC of the whole generated block, computed once (the model over
+ * 64 KiB per input would halve the target's speed). */
+FUZZ_NOCOV static uint32_t generated_block_crc(void)
+{
+    static uint32_t crc;
+    static int have;
+    if (!have) {
+        crc = crc_model(0, generated(GEN_MAX), GEN_MAX);
+        have = 1;
+    }
+    return crc;
+}
+
+/* An encoded frame, byte for byte against the format: the header fields, the size
+ * (ipc_frame_encoded_size and the encoder's return), and the trailer against the
+ * model: directly up to CRC_MODEL_MAX bytes; for the whole generated block through
+ * ipc_crc32c_combine with the cached model CRC (combine is then checked too); for
+ * other long payloads the hardware implementations must agree (the table one
+ * when there is none; frame_decode holds every implementation to the model). */
+FUZZ_NOCOV static void check_format(const uint8_t *f, uint8_t type, const uint8_t *payload,
+                                    size_t len)
+{
+    FUZZ_CHECK(ipc_frame_encoded_size(len) == FORMAT_HEADER + len + FORMAT_TRAILER);
+    FUZZ_CHECK(f[0] == 0x49 && f[1] == 0x46 && f[2] == 1 && f[3] == type);
+    FUZZ_CHECK(be32_at(f + 4) == len);
+    uint32_t trailer = be32_at(f + FORMAT_HEADER + len);
+    if (FORMAT_HEADER + len <= CRC_MODEL_MAX) {
+        FUZZ_CHECK(trailer == crc_model(0, f, FORMAT_HEADER + len));
+    } else if (len == GEN_MAX && payload == generated(GEN_MAX)) {
+        uint32_t head = crc_model(0, f, FORMAT_HEADER);
+        FUZZ_CHECK(trailer == ipc_crc32c_combine(head, generated_block_crc(), len));
+    } else {
+        /* The hardware implementations (fast) when there are any, else the
+         * table one. */
+        static const enum ipc_crc32c_impl impls[] = {IPC_CRC32C_SSE42, IPC_CRC32C_SSE42_3WAY,
+                                                     IPC_CRC32C_TABLE};
+        int checked = 0;
+        for (size_t i = 0; i < sizeof(impls) / sizeof(impls[0]); i++)
+            if (ipc_crc32c_available(impls[i]) == 1 && (!checked || impls[i] != IPC_CRC32C_TABLE)) {
+                FUZZ_CHECK(ipc_crc32c_with(impls[i], 0, f, FORMAT_HEADER + len) == trailer);
+                checked++;
+            }
+    }
+}
+
 /* Parses the descriptors and encodes every frame into rt->stream. */
 FUZZ_NOCOV static void build(struct rt *rt, const uint8_t *in, size_t n)
 {
@@ -152,6 +237,7 @@ FUZZ_NOCOV static void build(struct rt *rt, const uint8_t *in, size_t n)
             FUZZ_CHECK(ipc_frame_encode(out, MAX_STREAM - rt->len, type, payload, len) ==
                        (ssize_t)(12 + len));
         }
+        check_format(out, type, payload, len);
         rt->f[rt->n].type = type;
         rt->f[rt->n].len = len;
         rt->f[rt->n].offset = rt->len;

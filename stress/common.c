@@ -25,6 +25,23 @@
 #include "ipc/faults.h"
 #endif
 
+/* LeakSanitizer is part of ASan (gcc: __SANITIZE_ADDRESS__, clang: the
+ * address_sanitizer feature) and exists on its own (clang: leak_sanitizer). */
+#if defined(__SANITIZE_ADDRESS__)
+#define STRESS_HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define STRESS_HAVE_LSAN 1
+#endif
+#endif
+#ifndef STRESS_HAVE_LSAN
+#define STRESS_HAVE_LSAN 0
+#endif
+#if STRESS_HAVE_LSAN
+#include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
+#endif
+
 /* ---- stop signals ------------------------------------------------------------------- */
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_stop_sig;
@@ -115,6 +132,77 @@ static const char *check_fault_calls(const char *value, const void *ctx)
     return NULL;
 }
 
+/* --fault-schedule STEPS: parsed by the seam's own parser (ipc_faults_parse). */
+#if IPC_FAULTS
+static struct ipc_fault_step g_steps[IPC_FAULT_MAX_STEPS];
+static int g_nsteps;
+#endif
+static char g_schedule_err[512];
+static char g_schedule_text[512];
+
+static const char *check_fault_schedule(const char *value, const void *ctx)
+{
+    (void)ctx;
+#if IPC_FAULTS
+    char err[256] = "";
+    int n = ipc_faults_parse(value, g_steps, IPC_FAULT_MAX_STEPS, err, sizeof(err));
+    if (n > 0) {
+        g_nsteps = n;
+        return NULL;
+    }
+    snprintf(g_schedule_err, sizeof(g_schedule_err),
+             "up to %d steps KIND:NTH:ACTION, comma-separated (write:2:EPIPE,any:7:short-half): %s",
+             IPC_FAULT_MAX_STEPS, n == 0 ? "no step" : err);
+#else
+    (void)value;
+    snprintf(g_schedule_err, sizeof(g_schedule_err),
+             "a schedule, in a build with the fault seam (dev or asan preset)");
+#endif
+    return g_schedule_err;
+}
+
+const char *stress_fault_schedule_text(const struct stress *s)
+{
+    return s->fault_schedule ? g_schedule_text : NULL;
+}
+
+#if IPC_FAULTS
+static const char *const short_names[] = {"", "short-one", "short-half", "short-but-one"};
+
+/* Writes the parsed schedule back with the seam's names and parses the text again:
+ * the names and the parser must agree (fault-schedule-names), so that the
+ * schedule the report prints is the one that ran. */
+static void schedule_roundtrip(struct stress *s)
+{
+    size_t len = 0;
+    bool names_ok = true;
+    for (int i = 0; i < g_nsteps && len < sizeof(g_schedule_text); i++) {
+        const struct ipc_fault_step *st = &g_steps[i];
+        const char *kind = st->call == IPC_FAULT_ANY ? "any" : ipc_fault_call_name(st->call);
+        const char *action = st->err ? ipc_fault_errno_name(st->err)
+                             : (unsigned)st->shortc < sizeof(short_names) / sizeof(short_names[0])
+                                 ? short_names[st->shortc]
+                                 : NULL;
+        int back = 0;
+        if (st->err && (!action || ipc_fault_errno_parse(action, &back) != 0 || back != st->err))
+            names_ok = false;
+        len += (size_t)snprintf(g_schedule_text + len, sizeof(g_schedule_text) - len,
+                                "%s%s:%" PRIu32 ":%s", i ? "," : "", kind ? kind : "?", st->nth,
+                                action ? action : "?");
+    }
+    struct ipc_fault_step again[IPC_FAULT_MAX_STEPS];
+    char err[256] = "";
+    int n = ipc_faults_parse(g_schedule_text, again, IPC_FAULT_MAX_STEPS, err, sizeof(err));
+    bool same = n == g_nsteps;
+    for (int i = 0; same && i < n; i++)
+        same = again[i].call == g_steps[i].call && again[i].nth == g_steps[i].nth &&
+               again[i].err == g_steps[i].err && again[i].shortc == g_steps[i].shortc;
+    stress_check(s, names_ok && same, "fault-schedule-names",
+                 "--fault-schedule '%s' written back as '%s' (%s)", s->fault_schedule,
+                 g_schedule_text, !names_ok ? "an errno name does not parse back" : err);
+}
+#endif
+
 /* Without --fault-calls: every kind but the signal-mask and disposition calls,
  * whose only injected errno (EINVAL) cannot happen to a valid call; libipc ignores
  * their result in places where it cannot fail, and an injected failure there makes
@@ -158,7 +246,7 @@ static enum cli_opt_kind xopt_kind(enum stress_xopt_kind k)
 static int parse_options(struct stress *s, int argc, char **argv)
 {
     const struct stress_spec *spec = s->spec;
-    struct cli_opt opts[10 + STRESS_MAX_XOPTS];
+    struct cli_opt opts[11 + STRESS_MAX_XOPTS];
     size_t n = 0;
     uint64_t procs = s->procs;
     bool seed_given = false;
@@ -210,6 +298,15 @@ static int parse_options(struct stress *s, int argc, char **argv)
                                  "counted and tolerated; success with wrong data is a violation",
                          .check = check_fault_rate,
                          .ctx = &s->fault_rate};
+    opts[n++] =
+        (struct cli_opt){.name = "fault-schedule",
+                         .kind = CLI_OPT_STR,
+                         .dest = &s->fault_schedule,
+                         .arg = "STEPS",
+                         .help = "fail exactly these seam calls instead of random ones: steps\n"
+                                 "KIND:NTH:ACTION (write:2:EPIPE,any:7:short-half), the NTH\n"
+                                 "matching call counted from each arming (builds with the seam)",
+                         .check = check_fault_schedule};
     opts[n++] = (struct cli_opt){.name = "fault-calls",
                                  .kind = CLI_OPT_STR,
                                  .dest = &s->fault_calls,
@@ -219,7 +316,7 @@ static int parse_options(struct stress *s, int argc, char **argv)
                                          "default " STRESS_FAULT_CALLS_DEFAULT ")",
                                  .check = check_fault_calls};
     for (const struct stress_xopt *x = spec->xopts; x && x->name; x++) {
-        if (n >= 7 + STRESS_MAX_XOPTS) {
+        if (n >= 8 + STRESS_MAX_XOPTS) {
             fprintf(stderr, "%s: more than %d driver options\n", prog, STRESS_MAX_XOPTS);
             return STRESS_EXIT_SETUP;
         }
@@ -326,6 +423,10 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
     /* A fault stream of its own, reproducible from --seed. */
     uint64_t fx = s->seed ^ UINT64_C(0x6661756c74736565);
     s->fault_seed = splitmix64(&fx);
+#if IPC_FAULTS
+    if (s->fault_schedule)
+        schedule_roundtrip(s);
+#endif
     s->tty = isatty(STDERR_FILENO) == 1 && !s->json;
     g_stop = 0;
     install_stop_handlers();
@@ -356,7 +457,7 @@ static void progress(struct stress *s, bool final)
 /* ---- fault injection ------------------------------------------------------------------ */
 bool stress_faults_on(const struct stress *s)
 {
-    return s->fault_rate > 0;
+    return s->fault_rate > 0 || s->fault_schedule != NULL;
 }
 
 static void faults_arm(struct stress *s)
@@ -368,9 +469,11 @@ static void faults_arm(struct stress *s)
         ipc_faults_reset_stats();
     /* A resumed run continues with a fresh stream rather than repeating it. */
     uint64_t seed = s->fault_seed + UINT64_C(0x9e3779b97f4a7c15) * s->fault_arms++;
-    int r = ipc_faults_arm_random(s->fault_rate, seed, s->fault_mask);
+    int r = s->fault_schedule ? ipc_faults_arm_schedule(g_steps, (size_t)g_nsteps)
+                              : ipc_faults_arm_random(s->fault_rate, seed, s->fault_mask);
     if (r < 0) {
-        stress_setup_error(s, "ipc_faults_arm_random: %s", ipc_strerror(r));
+        stress_setup_error(s, "ipc_faults_arm_%s: %s", s->fault_schedule ? "schedule" : "random",
+                           ipc_strerror(r));
         return;
     }
     s->faults_state = 1;
@@ -382,8 +485,12 @@ static void faults_arm(struct stress *s)
 static void faults_disarm(struct stress *s, int state)
 {
 #if IPC_FAULTS
-    if (s->faults_state == 1)
+    if (s->faults_state == 1) {
+        /* Read before disarming: a call counted after the read is lost to the
+         * sum, never counted twice (check_fault_accounting). */
+        s->fault_arm_calls += ipc_faults_calls_since_arm();
         ipc_faults_disarm();
+    }
 #endif
     if (s->faults_state != 0 || state == 3)
         s->faults_state = state;
@@ -554,14 +661,83 @@ static void check_hygiene(struct stress *s)
     hygiene_baseline_release(&s->hygiene);
 }
 
+/* ---- the leak check and the exit status ----------------------------------------- */
+/* The status stress_end decided, for the sanitizer's death callback. */
+static volatile sig_atomic_t g_decided_status = -1;
+
+#if STRESS_HAVE_LSAN
+/* Runs when a sanitizer is about to end the process after stress_end: the
+ * LeakSanitizer check at exit, which reports the leaks that check_no_leak already
+ * made a violation again, or an error in code that runs after stress_end. A
+ * violation was decided: the process exits 2 whatever the sanitizer's own exit
+ * code (1, or an abort with abort_on_error). Otherwise the sanitizer's verdict
+ * stands: a leak made after stress_end still fails the run. */
+static void on_sanitizer_death(void)
+{
+    if (g_decided_status == STRESS_EXIT_VIOLATION)
+        _exit(STRESS_EXIT_VIOLATION);
+}
+#endif
+
+/* Sanitizer builds: the leak check runs now, before the status is decided, so a
+ * leak is a violation (no-leak, exit 2) and not an exit code the sanitizer picks
+ * at exit. Everything the driver allocated is freed by now (stress_end comes
+ * after the teardown); the check is a no-op with detect_leaks=0. */
+static void check_no_leak(struct stress *s)
+{
+#if STRESS_HAVE_LSAN
+    fflush(stdout);
+    fflush(stderr);
+    int leaked = __lsan_do_recoverable_leak_check();
+    stress_check(s, leaked == 0, "no-leak",
+                 "LeakSanitizer found heap memory the run never freed (its report is above)");
+#else
+    (void)s;
+#endif
+}
+
+static int decide_status(struct stress *s, bool interrupted)
+{
+    int status = s->violations                    ? STRESS_EXIT_VIOLATION
+                 : s->setup_failed || interrupted ? STRESS_EXIT_SETUP
+                                                  : STRESS_EXIT_OK;
+    g_decided_status = status;
+#if STRESS_HAVE_LSAN
+    __sanitizer_set_death_callback(on_sanitizer_death);
+#endif
+    return status;
+}
+
+/* The seam's two counts of one thing: every call seen while armed increments the
+ * per-arm counter (ipc_faults_calls_since_arm, summed at each disarm) and the
+ * per-kind statistics (reset at the first arm). The sum cannot exceed the
+ * statistics (equal but for calls racing a disarm in a child). */
+static void check_fault_accounting(struct stress *s)
+{
+#if IPC_FAULTS
+    if (s->fault_arms == 0)
+        return;
+    struct ipc_fault_stats st;
+    ipc_faults_stats(&st);
+    stress_check(s, s->fault_arm_calls <= st.total_calls, "fault-accounting",
+                 "%" PRIu64 " seam calls counted per arm over %u arms, %" PRIu64
+                 " in the statistics",
+                 s->fault_arm_calls, s->fault_arms, st.total_calls);
+#else
+    (void)s;
+#endif
+}
+
 int stress_end(struct stress *s)
 {
     faults_disarm(s, 3);
+    check_fault_accounting(s);
     s->t_end = stress_now();
     double dur = s->t_end - s->t_start;
     progress(s, true);
     stress_load_stop(s);
     check_hygiene(s);
+    check_no_leak(s);
 
     bool interrupted = g_stop != 0;
     const char *result = s->violations     ? "FAIL"
@@ -569,9 +745,5 @@ int stress_end(struct stress *s)
                          : interrupted     ? "INTERRUPTED"
                                            : "PASS";
     stress_report_result(s, dur, result);
-    if (s->violations)
-        return STRESS_EXIT_VIOLATION;
-    if (s->setup_failed || interrupted)
-        return STRESS_EXIT_SETUP;
-    return STRESS_EXIT_OK;
+    return decide_status(s, interrupted);
 }

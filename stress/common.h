@@ -96,7 +96,11 @@ struct stress {
     const char *fault_calls; /* NULL: every kind */
     uint64_t fault_mask;     /* bit i = call kind i; 0 = every kind */
     uint64_t fault_seed;
-    int faults_state; /* 0 not yet armed, 1 armed, 2 paused, 3 done */
+    /* --fault-schedule STEPS: a deterministic schedule (ipc_faults_parse syntax)
+     * armed instead of random faults, counted from each (re)arm. */
+    const char *fault_schedule;
+    uint64_t fault_arm_calls; /* seam calls seen while armed: ipc_faults_calls_since_arm, summed */
+    int faults_state;         /* 0 not yet armed, 1 armed, 2 paused, 3 done */
     unsigned fault_arms;
     uint64_t lib_errors;      /* library errors tolerated under --faults */
     char lib_error_first[96]; /* the first of them, "ipc_pipe_open: IPC_EMFILE" */
@@ -141,7 +145,8 @@ void stress_add_ops(struct stress *s, uint64_t n);
 /* True when the test build planted fault NAME with --fault NAME. */
 bool stress_fault(const struct stress *s, const char *name);
 
-/* True when the run injects faults into libipc (--faults with a rate above 0). */
+/* True when the run injects faults into libipc (--faults with a rate above 0, or
+ * --fault-schedule). */
 bool stress_faults_on(const struct stress *s);
 
 /* Under --faults, counts an error that libipc reported (an allowed outcome: the
@@ -153,6 +158,10 @@ bool stress_lib_error(struct stress *s, int err, const char *what);
 
 /* The --fault-calls list, or a description of the default set. */
 const char *stress_fault_calls_text(const struct stress *s);
+
+/* The --fault-schedule steps written back from the parsed schedule with the seam's
+ * names (ipc_fault_call_name, ipc_fault_errno_name), or NULL without one. */
+const char *stress_fault_schedule_text(const struct stress *s);
 
 /* Suspends/resumes fault injection around driver bookkeeping that must not fail
  * (no effect without --faults). Children forked meanwhile inherit the state. */

@@ -10,11 +10,14 @@
  * With the "none" kind updates are lost by design: the driver reports how many. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -52,6 +55,7 @@ static const struct stress_xopt xopts[] = {
 
 static const struct stress_fault faults[] = {
     {"skip-lock", "every 3rd add of the mutex/sem kinds skips the lock (libipc fault)"},
+    {"unguarded-total", "region rounds: workers update the plain total without the mutex"},
     {NULL, NULL},
 };
 
@@ -63,6 +67,14 @@ static const struct stress_spec spec = {
                   "  add-monotonic        each process sees strictly increasing add results\n"
                   "  add-ok               ipc_counter_add succeeds (EOWNERDEAD counts as done)\n"
                   "  owner-death-recovered a killed holder's lock is recovered, not wedged\n"
+                  "  region-exact         named/memfd regions: kind, size (fstat, /proc fd link,\n"
+                  "                       /dev/shm) as created; a second open of the name is\n"
+                  "                       EEXIST; reopened and map_fd mappings have the same size\n"
+                  "  region-shared        a write through one mapping is seen through the other;\n"
+                  "                       ipc_counter_kind through it is the kind initialised\n"
+                  "  mutex-guarded-exact  a plain total updated under ipc_shm_mutex_lock by\n"
+                  "                       workers with their own mappings is exact\n"
+                  "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>\n"
                   "  (none: lost updates are reported, not a violation)",
     .default_procs = 4,
     .max_procs = MAX_PROCS,
@@ -76,6 +88,7 @@ struct slot {
     int64_t nonmono;
     int64_t errors;
     int64_t ownerdead;
+    int64_t guarded; /* region rounds: plain-total increments made under the mutex */
     int last_err;
 };
 
@@ -280,6 +293,232 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
     stress_add_ops(s, (uint64_t)committed);
 }
 
+/* ---- region rounds ------------------------------------------------------------------- */
+/* A named and a memfd region, each mapped twice in the parent (a second open of the
+ * name, ipc_shm_map_fd of the fd) and once more in every worker: all of them must
+ * see one counter and one plain total guarded by ipc_shm_mutex_lock. Sizes and
+ * kinds are checked against fstat and /proc, the name against /dev/shm. */
+struct region_shared {
+    ipc_counter counter;
+    pthread_mutex_t mutex;
+    int64_t plain_total; /* plain read-modify-write, only under mutex */
+    uint64_t pattern;
+    struct slot slot[MAX_PROCS];
+};
+
+#define REGION_LIBERR 10
+
+struct region_arg {
+    bool named;
+    const char *name; /* named */
+    int fd;           /* memfd: the parent's region fd, inherited */
+    size_t size;
+    unsigned idx;
+    uint64_t incs;
+    bool unguarded;
+};
+
+/* A worker maps the region itself and adds through its own mapping. */
+static int region_worker(void *p)
+{
+    struct region_arg *a = p;
+    ipc_shm *mine = NULL;
+    int r = a->named ? ipc_shm_new_named(&mine, a->name, 0, IPC_SHM_OPEN_EXISTING)
+                     : ipc_shm_map_fd(&mine, a->fd, 0);
+    if (r < 0)
+        return REGION_LIBERR;
+    if (ipc_shm_size(mine) != a->size)
+        return 5;
+    struct region_shared *sh = ipc_shm_base(mine);
+    struct slot *sl = &sh->slot[a->idx];
+    for (uint64_t i = 0; i < a->incs; i++) {
+        int64_t v;
+        r = ipc_counter_add(&sh->counter, 1, &v);
+        if (r < 0 && r != IPC_EOWNERDEAD) {
+            sl->errors++;
+            sl->last_err = r;
+            continue;
+        }
+        sl->committed++;
+        bool locked = !a->unguarded;
+        if (locked && (r = ipc_shm_mutex_lock(&sh->mutex, NULL, NULL)) != 0) {
+            sl->errors++;
+            sl->last_err = r;
+            continue;
+        }
+        int64_t t = sh->plain_total;
+        if ((i & 63) == 0)
+            sched_yield(); /* widen the window a missing lock would lose updates in */
+        sh->plain_total = t + 1;
+        if (locked)
+            pthread_mutex_unlock(&sh->mutex);
+        sl->guarded++;
+    }
+    ipc_shm_free(mine); /* not the creator: no unlink */
+    return 0;
+}
+
+static bool path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static unsigned g_region_rounds;
+
+static void run_region_round(struct stress *s, enum ipc_lock_kind kind, bool named,
+                             struct stress_rng *rng)
+{
+    const char *what = named ? "named" : "memfd";
+    char name[64], devpath[96];
+    snprintf(name, sizeof(name), "/ipcstorm-counter-%d-%u", (int)getpid(), g_region_rounds++);
+    snprintf(devpath, sizeof(devpath), "/dev/shm%s", name);
+    size_t size = sizeof(struct region_shared) + (size_t)stress_rng_below(rng, 3 * 4096);
+    ipc_shm *a = NULL, *b = NULL;
+    int r = named ? ipc_shm_new_named(&a, name, size, 0) : ipc_shm_new_memfd(&a, "ipcstorm", size);
+    if (r < 0) {
+        stress_lib_error(s, r, named ? "ipc_shm_new_named" : "ipc_shm_new_memfd");
+        return;
+    }
+    int fd = ipc_shm_fd(a);
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    bool fstat_ok = fd >= 0 && fstat(fd, &st) == 0;
+    char link[128] = "", lpath[64];
+    snprintf(lpath, sizeof(lpath), "/proc/self/fd/%d", fd);
+    ssize_t ln = fd >= 0 ? readlink(lpath, link, sizeof(link) - 1) : -1;
+    link[ln > 0 ? ln : 0] = '\0';
+    bool link_ok = named ? strstr(link, name) != NULL : strncmp(link, "/memfd:ipcstorm", 15) == 0;
+    stress_check(
+        s,
+        ipc_shm_kind(a) == (named ? IPC_SHM_NAMED : IPC_SHM_MEMFD) && ipc_shm_size(a) == size &&
+            fstat_ok && (size_t)st.st_size == size && link_ok && (!named || path_exists(devpath)),
+        "region-exact", "%s region of %zu bytes: kind %d, size %zu, fd %d of %lld bytes ('%s')%s",
+        what, size, ipc_shm_kind(a), ipc_shm_size(a), fd, (long long)st.st_size, link,
+        named && !path_exists(devpath) ? ", not in /dev/shm" : "");
+    if (named) {
+        ipc_shm *dup = NULL;
+        int e = ipc_shm_new_named(&dup, name, size, 0);
+        if (e == 0)
+            ipc_shm_free(dup);
+        /* Under --faults shm_open may fail first (EMFILE...): an error libipc
+         * reports; a second creation that succeeds never is. */
+        if (e != -EEXIST && e != 0 && stress_faults_on(s))
+            stress_lib_error(s, e, "ipc_shm_new_named(again)");
+        else
+            stress_check(s, e == -EEXIST, "region-exact",
+                         "creating %s again gave %s instead of EEXIST", name, ipc_errname(e));
+        r = ipc_shm_new_named(&b, name, 0, IPC_SHM_OPEN_EXISTING);
+    } else {
+        r = ipc_shm_map_fd(&b, fd, 0);
+    }
+    if (r < 0) {
+        stress_lib_error(s, r, named ? "ipc_shm_new_named(existing)" : "ipc_shm_map_fd");
+        ipc_shm_free(a);
+        return;
+    }
+    stress_check(s,
+                 ipc_shm_kind(b) == (named ? IPC_SHM_NAMED : IPC_SHM_FROM_FD) &&
+                     ipc_shm_size(b) == size && ipc_shm_base(b) != ipc_shm_base(a) &&
+                     ipc_shm_fd(b) >= 0 && ipc_shm_fd(b) != fd,
+                 "region-exact", "second mapping of the %s region: kind %d, size %zu (want %zu)",
+                 what, ipc_shm_kind(b), ipc_shm_size(b), size);
+    struct region_shared *sa = ipc_shm_base(a), *sb = ipc_shm_base(b);
+    uint64_t pattern = stress_rng_next(rng);
+    sa->pattern = pattern;
+    ((volatile uint8_t *)sa)[size - 1] = (uint8_t)pattern; /* the last byte is mapped too */
+    stress_check(s,
+                 sb->pattern == pattern && ((volatile uint8_t *)sb)[size - 1] == (uint8_t)pattern,
+                 "region-shared",
+                 "a write through one mapping of the %s region is not seen "
+                 "through the other",
+                 what);
+    r = ipc_counter_init(&sa->counter, kind);
+    int mr = r == 0 ? ipc_shm_mutex_init(&sa->mutex) : r;
+    if (r < 0 || mr < 0) {
+        stress_lib_error(s, r < 0 ? r : mr, "ipc_counter_init/ipc_shm_mutex_init");
+        if (r == 0)
+            ipc_counter_destroy(&sa->counter);
+        ipc_shm_free(b);
+        ipc_shm_free(a);
+        return;
+    }
+    stress_check(s, ipc_counter_kind(&sb->counter) == (int)kind, "region-shared",
+                 "ipc_counter_kind through the second mapping: %d, initialised as %d",
+                 ipc_counter_kind(&sb->counter), (int)kind);
+    memset(sa->slot, 0, sizeof(sa->slot));
+    sa->plain_total = 0;
+    uint64_t incs = stress_rng_range(rng, opt_incs / 8 + 1, opt_incs / 4 + 1);
+    struct region_arg ra[MAX_PROCS];
+    ipc_proc *w[MAX_PROCS] = {0};
+    unsigned nw = 0;
+    for (; nw < s->procs; nw++) {
+        ra[nw] = (struct region_arg){.named = named,
+                                     .name = name,
+                                     .fd = fd,
+                                     .size = size,
+                                     .idx = nw,
+                                     .incs = incs,
+                                     .unguarded = stress_fault(s, "unguarded-total")};
+        if ((r = ipc_proc_fork(&w[nw], region_worker, &ra[nw], NULL)) < 0) {
+            stress_lib_error(s, r, "ipc_proc_fork(region worker)");
+            break;
+        }
+    }
+    int64_t committed = 0, guarded = 0;
+    for (unsigned i = 0; i < nw; i++) {
+        struct ipc_proc_status pst;
+        memset(&pst, 0, sizeof(pst));
+        int wr = stress_proc_wait(s, w[i], 60000, &pst);
+        int code = wr == 0 && pst.exited ? pst.code : -1;
+        stress_proc_discard(s, w[i]);
+        if (code == REGION_LIBERR && stress_faults_on(s))
+            stress_lib_error(s, -ENOMEM, "region worker: map");
+        else
+            stress_check(s, code == 0, "region-exact",
+                         "%s region worker %u ended with %d (5: its mapping had another size)",
+                         what, i, code);
+        struct slot *sl = &sb->slot[i];
+        stress_check(s, sl->errors == 0, "add-ok",
+                     "%s region worker %u: %" PRId64 " failed adds "
+                     "(last %s)",
+                     what, i, sl->errors, ipc_errname(sl->last_err));
+        committed += sl->committed;
+        guarded += sl->guarded;
+    }
+    int64_t final = -1;
+    r = ipc_counter_get(&sb->counter, &final);
+    stress_check(s, r == 0 && final == committed, "counter-exact",
+                 "%s region, lock %s: final %" PRId64
+                 " through the second mapping != committed %" PRId64,
+                 what, ipc_lock_kind_name(kind), final, committed);
+    stress_check(s, sb->plain_total == guarded, "mutex-guarded-exact",
+                 "%s region: plain total %" PRId64 " under ipc_shm_mutex_lock != %" PRId64
+                 " increments",
+                 what, sb->plain_total, guarded);
+    ipc_counter_destroy(&sa->counter);
+    pthread_mutex_destroy(&sa->mutex);
+    ipc_shm_free(b);
+    if (named) {
+        /* Half the rounds unlink by hand (then free must not mind), half leave it
+         * to the creator's free. Either way the name is gone afterwards. */
+        if (stress_rng_below(rng, 2)) {
+            int u = ipc_shm_unlink(name);
+            bool gone = !path_exists(devpath);
+            int again = ipc_shm_unlink(name);
+            stress_check(s, u == 0 && gone && again == -ENOENT, "region-unlinked",
+                         "ipc_shm_unlink(%s) %s, still in /dev/shm %d, second unlink %s", name,
+                         ipc_errname(u), !gone, ipc_errname(again));
+        }
+        ipc_shm_free(a);
+        stress_check(s, !path_exists(devpath), "region-unlinked",
+                     "%s still in /dev/shm after the creator freed it", devpath);
+    } else {
+        ipc_shm_free(a);
+    }
+    stress_add_ops(s, (uint64_t)committed);
+}
+
 static const char *check_kinds(const char *value, const void *ctx)
 {
     (void)ctx;
@@ -318,12 +557,19 @@ int ipcstorm_stress_counter(int argc, char **argv)
     struct shared *sh = ipc_shm_base(region);
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
-    for (unsigned round = 0; stress_running(&s); round++)
-        run_round(&s, sh, kinds[round % nk], &rng);
+    for (unsigned round = 0; stress_running(&s); round++) {
+        enum ipc_lock_kind k = kinds[round % nk];
+        run_round(&s, sh, k, &rng);
+        /* After each pass over the kinds, a named and a memfd region round. */
+        if (round % nk == nk - 1 && stress_running(&s)) {
+            enum ipc_lock_kind rk = k == IPC_LOCK_NONE ? IPC_LOCK_ATOMIC : k;
+            run_region_round(&s, rk, (round / nk) % 2 == 0, &rng);
+        }
+    }
     ipc_shm_free(region);
     snprintf(s.note, sizeof(s.note),
              "lock none lost %" PRId64 " of %" PRId64 " updates (no lock, by design); "
-             "mutex owner-death recoveries %" PRIu64,
-             g_none_lost, g_none_total, g_recoveries);
+             "mutex owner-death recoveries %" PRIu64 "; named/memfd region rounds %u",
+             g_none_lost, g_none_total, g_recoveries, g_region_rounds);
     return stress_end(&s);
 }

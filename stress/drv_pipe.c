@@ -7,6 +7,9 @@
  *   large-unlocked frames above PIPE_BUF with no lock (needs --procs >= 2): the
  *                  bytes of different writers interleave, and the decoder must
  *                  detect it (the atomicity rule, demonstrated)
+ *   short-io       one writer, a 4096-byte pipe, non-blocking ends or a timer
+ *                  signal without SA_RESTART: short counts, EAGAIN and EINTR
+ *                  as each function's contract says, every byte once, in order
  * Payloads carry writer id and sequence number and bytes derived from the seed, so
  * every accepted frame is checked byte for byte, not only by its CRC. */
 #include <errno.h>
@@ -15,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +50,9 @@ static const struct stress_xopt xopts[] = {
 
 static const struct stress_fault faults[] = {
     {"unlocked-large", "large-locked writers skip the lock (frames above PIPE_BUF)"},
+    {"drop-short-rest", "short-io: a non-blocking writer never sends the rest of a short frame"},
+    {"leak-buffer", "the reader never frees its read buffer (sanitizer builds: no-leak)"},
+    {"leak-unlocked", "both unlocked-large and leak-buffer: exit 2 whatever LeakSanitizer says"},
     {NULL, NULL},
 };
 
@@ -58,19 +67,25 @@ static const struct stress_spec spec = {
         "  interleave-detected   unlocked frames above PIPE_BUF from several writers are\n"
         "                        never accepted as wrong data (whether they interleave at\n"
         "                        all is up to the scheduler: the result line counts the\n"
-        "                        rounds where they did and the decoder caught it)",
+        "                        rounds where they did and the decoder caught it)\n"
+        "  short-io-contract     short-io rounds (pipe of 4096 bytes, non-blocking ends or a\n"
+        "                        SIGALRM timer without SA_RESTART): blocking calls never\n"
+        "                        return EINTR or a short count before EOF; non-blocking ones\n"
+        "                        the full count, a short count > 0 or -EAGAIN\n"
+        "  encode-exact          ipc_frame_encode matches the format (independent CRC-32C)\n"
+        "  pipe-capacity-exact   ipc_pipe_set_capacity(4096) and ipc_pipe_capacity agree",
     .default_procs = 4,
     .max_procs = MAX_WRITERS,
     .xopts = xopts,
     .faults = faults,
 };
 
-enum scen { S_SMALL, S_LARGE_LOCKED, S_LARGE_UNLOCKED, S_COUNT };
+enum scen { S_SMALL, S_LARGE_LOCKED, S_LARGE_UNLOCKED, S_SHORT_IO, S_COUNT };
 
 /* Unlocked large rounds run, and those where writers interleaved and the decoder
  * reported it. */
 static unsigned g_unlocked_rounds, g_unlocked_caught;
-static const char *const scen_names[] = {"small", "large-locked", "large-unlocked"};
+static const char *const scen_names[] = {"small", "large-locked", "large-unlocked", "short-io"};
 
 /* Payload: writer (4) | seq (4) | bytes from a generator keyed by seed/writer/seq. */
 static void make_payload(uint8_t *buf, size_t len, uint64_t seed, uint32_t writer, uint32_t seq)
@@ -104,6 +119,8 @@ static size_t frame_len(struct stress_rng *r, enum scen sc)
  * ipc_frame_write_fd acknowledged in full. */
 struct acks {
     uint32_t acked[MAX_WRITERS];
+    /* short-io writer: partial and refused (EAGAIN) writes, timer signals */
+    uint32_t short_writes, eagain_writes, alarms;
 };
 
 static int writer_main(int fd, uint32_t idx, uint64_t seed, enum scen sc, uint32_t nframes,
@@ -211,7 +228,7 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
     uint64_t rseed = stress_rng_next(rng);
     pid_t pids[MAX_WRITERS];
     unsigned started = 0;
-    bool skip = stress_fault(s, "unlocked-large");
+    bool skip = stress_fault(s, "unlocked-large") || stress_fault(s, "leak-unlocked");
     for (; started < nw; started++) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -332,9 +349,430 @@ static void run_round(struct stress *s, enum scen sc, struct stress_rng *rng, ip
                 "frame-order", "%s: writer %u: %u of %u frames arrived (%u acknowledged)",
                 scen_names[sc], i, rd.next_seq[i], nframes, acks->acked[i]))
             break;
-    free(buf);
+    bool leak = stress_fault(s, "leak-buffer") || stress_fault(s, "leak-unlocked");
+    if (!leak)
+        free(buf);
     free(rd.expect);
     stress_add_ops(s, rd.frames);
+}
+
+/* ---- short-io scenario ------------------------------------------------------------ */
+/* One writer and the parent over a pipe shrunk to 4096 bytes (F_SETPIPE_SZ), frames
+ * up to three times that. Per round the writer is either non-blocking (EAGAIN and
+ * partial writes, which the driver continues itself from the encoded frame, as
+ * ipc/frame.h asks) or blocking with a SIGALRM timer whose handler has no
+ * SA_RESTART (every blocked write is interrupted); the parent reads blocking with
+ * the same timer, or non-blocking, either the raw bytes with ipc_pipe_read_full in
+ * random pieces (parsed here and checked with an independent CRC-32C) or frames
+ * with ipc_frame_read_fd. The contracts asserted: a blocking call never returns
+ * EINTR or a short count (short only at EOF), a non-blocking one returns the full
+ * count, a short count > 0 or -EAGAIN, and every byte arrives once, in order. */
+#define SHORT_PIPE_CAP   4096u
+#define SHORT_MAX        (3u * SHORT_PIPE_CAP)
+#define SHORT_TIMER_USEC 150
+
+/* Writer exit statuses beyond WR_LIBERR, each a broken contract. */
+#define WR_BLOCKING_SHORT 11 /* a blocking write returned a short count or EINTR */
+#define WR_NB_RESULT      12 /* a non-blocking write returned none of len, short, EAGAIN */
+#define WR_ENCODE         13 /* ipc_frame_encode disagreed with the independent model */
+
+static uint32_t g_crc_table[256];
+
+/* CRC-32C from its definition (reflected polynomial 0x82F63B78, initial and final
+ * value 0xFFFFFFFF), independent of libipc's implementations. */
+static void crc_model_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        g_crc_table[i] = c;
+    }
+}
+
+static uint32_t crc_model(uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    while (n--)
+        crc = g_crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static volatile sig_atomic_t g_alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    g_alarms++;
+}
+
+/* SIGALRM every SHORT_TIMER_USEC with a handler that does not restart calls. */
+static void interrupt_timer(bool on, struct sigaction *saved)
+{
+    struct itimerval it = {{0, on ? SHORT_TIMER_USEC : 0}, {0, on ? SHORT_TIMER_USEC : 0}};
+    if (on) {
+        struct sigaction a;
+        memset(&a, 0, sizeof(a));
+        a.sa_handler = on_alarm;
+        sigemptyset(&a.sa_mask);
+        a.sa_flags = 0; /* no SA_RESTART: blocked reads and writes return EINTR */
+        sigaction(SIGALRM, &a, saved);
+        setitimer(ITIMER_REAL, &it, NULL);
+    } else {
+        setitimer(ITIMER_REAL, &it, NULL);
+        sigaction(SIGALRM, saved, NULL);
+    }
+}
+
+static bool wait_fd(int fd, short ev)
+{
+    struct pollfd pfd = {.fd = fd, .events = ev};
+    for (;;) {
+        int r = poll(&pfd, 1, 5000);
+        if (r > 0)
+            return true;
+        if (r == 0 || errno != EINTR)
+            return false;
+    }
+}
+
+static size_t short_len(struct stress_rng *r)
+{
+    switch (stress_rng_below(r, 8)) {
+    case 0:
+        return stress_rng_below(r, 9); /* tiny, 0 included (no seq inside) */
+    case 1:
+        return PIPE_BUF - IPC_FRAME_OVERHEAD;
+    default:
+        return 8 + stress_rng_below(r, SHORT_MAX - 8 + 1);
+    }
+}
+
+/* The encoded frame of ipc_frame_encode, checked against the format. */
+static bool frame_bytes_ok(const uint8_t *f, size_t flen, uint8_t type, const uint8_t *pl,
+                           size_t len)
+{
+    return flen == ipc_frame_encoded_size(len) && f[0] == 0x49 && f[1] == 0x46 && f[2] == 1 &&
+           f[3] == type && get_be32(f + 4) == len && memcmp(f + 8, pl, len) == 0 &&
+           get_be32(f + 8 + len) == crc_model(0, f, 8 + len);
+}
+
+static int short_writer(int fd, uint64_t seed, uint32_t nframes, bool nonblock, bool drop_rest,
+                        struct acks *acks, bool inject)
+{
+    uint8_t *pl = malloc(SHORT_MAX), *frame = malloc(SHORT_MAX + IPC_FRAME_OVERHEAD);
+    if (!pl || !frame)
+        return 3;
+    struct sigaction saved;
+    if (!nonblock)
+        interrupt_timer(true, &saved);
+    struct stress_rng r;
+    stress_rng_init(&r, seed, 77);
+    int rc = 0;
+    for (uint32_t seq = 0; seq < nframes && rc == 0; seq++) {
+        size_t len = short_len(&r);
+        uint8_t type = (uint8_t)seq;
+        make_payload(pl, len, seed, 0, seq);
+        size_t flen = ipc_frame_encoded_size(len);
+        ssize_t el = ipc_frame_encode(frame, SHORT_MAX + IPC_FRAME_OVERHEAD, type, pl, len);
+        if (el != (ssize_t)flen || !frame_bytes_ok(frame, flen, type, pl, len)) {
+            rc = WR_ENCODE;
+            break;
+        }
+        if (!nonblock) {
+            /* Blocking: the whole frame whatever the interruptions; alternately
+             * the frame helper and a plain write_all of the encoded bytes. */
+            ssize_t w = seq % 2 ? ipc_frame_write_fd(fd, type, pl, len, 0)
+                                : ipc_pipe_write_all(fd, frame, flen, 0);
+            if (w == (ssize_t)flen) {
+                acks->acked[0] = seq + 1;
+                continue;
+            }
+            rc = w == -EPIPE                        ? -1
+                 : (inject && w < 0 && w != -EINTR) ? WR_LIBERR
+                                                    : WR_BLOCKING_SHORT;
+            break;
+        }
+        size_t off = 0;
+        while (off == 0) {
+            ssize_t w = ipc_frame_write_fd(fd, type, pl, len, 0);
+            acks->short_writes += w > 0 && (size_t)w < flen;
+            acks->eagain_writes += w == -EAGAIN;
+            if (w == -EAGAIN) {
+                if (!wait_fd(fd, POLLOUT))
+                    rc = WR_NB_RESULT;
+            } else if (w > 0 && (size_t)w <= flen) {
+                off = (size_t)w;
+            } else {
+                rc = w == -EPIPE ? -1 : (inject && w < 0 && w != -EINTR) ? WR_LIBERR : WR_NB_RESULT;
+            }
+            if (rc)
+                break;
+        }
+        if (drop_rest)
+            off = flen; /* the planted bug: the rest of a short frame is never sent */
+        while (rc == 0 && off < flen) {
+            ssize_t w = ipc_pipe_write_all(fd, frame + off, flen - off, 0);
+            acks->short_writes += w > 0 && (size_t)w < flen - off;
+            acks->eagain_writes += w == -EAGAIN;
+            if (w == -EAGAIN) {
+                if (!wait_fd(fd, POLLOUT))
+                    rc = WR_NB_RESULT;
+            } else if (w > 0 && (size_t)w <= flen - off) {
+                off += (size_t)w;
+            } else {
+                rc = w == -EPIPE ? -1 : (inject && w < 0 && w != -EINTR) ? WR_LIBERR : WR_NB_RESULT;
+            }
+        }
+        if (rc == 0)
+            acks->acked[0] = seq + 1;
+    }
+    if (!nonblock)
+        interrupt_timer(false, &saved);
+    acks->alarms = (uint32_t)g_alarms;
+    free(pl);
+    free(frame);
+    return rc < 0 ? 0 : rc; /* -1: the reader gave up (EPIPE) */
+}
+
+struct short_reader {
+    struct stress *s;
+    int fd;
+    bool nonblock;
+    bool eof;
+    bool contract_broken;
+    bool lib_err;
+    uint64_t bytes;
+};
+
+/* Reads exactly len bytes in random pieces with ipc_pipe_read_full, checking each
+ * result against its contract. Returns false at EOF or on an error. */
+static bool read_exact(struct short_reader *sr, struct stress_rng *rng, uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        size_t piece = (size_t)stress_rng_range(rng, 1, len - off);
+        ssize_t r = ipc_pipe_read_full(sr->fd, buf + off, piece);
+        if (r == (ssize_t)piece) {
+            off += piece;
+            sr->bytes += piece;
+            continue;
+        }
+        if (r == -EAGAIN && sr->nonblock) {
+            if (!wait_fd(sr->fd, POLLIN))
+                return false;
+            continue;
+        }
+        if (r >= 0 && (size_t)r < piece) {
+            off += (size_t)r;
+            sr->bytes += (size_t)r;
+            if (sr->nonblock && r > 0)
+                continue; /* a non-blocking short count: the rest is not there yet */
+            /* Blocking: short only at EOF, and then nothing follows. */
+            uint8_t probe;
+            ssize_t again = ipc_pipe_read_full(sr->fd, &probe, 1);
+            if (!stress_check(sr->s, again == 0, "short-io-contract",
+                              "ipc_pipe_read_full(%zu) on a %s fd returned %zd before EOF (then "
+                              "%zd)",
+                              piece, sr->nonblock ? "non-blocking" : "blocking", r, again))
+                sr->contract_broken = true;
+            sr->eof = true;
+            return false;
+        }
+        if (stress_faults_on(sr->s) && r < 0 && r != -EINTR) {
+            sr->lib_err = stress_lib_error(sr->s, (int)r, "ipc_pipe_read_full");
+            return false;
+        }
+        stress_violation(sr->s, "short-io-contract",
+                         "ipc_pipe_read_full(%zu) on a %s fd returned %s", piece,
+                         sr->nonblock ? "non-blocking" : "blocking",
+                         r < 0 ? ipc_errname((int)r) : "more than asked");
+        sr->contract_broken = true;
+        return false;
+    }
+    return true;
+}
+
+static uint64_t g_short_rounds, g_short_frames, g_short_writes, g_eagain_writes, g_writer_alarms,
+    g_reader_alarms;
+
+static void run_short_round(struct stress *s, struct stress_rng *rng, struct acks *acks)
+{
+    struct ipc_pipe p;
+    int pr = ipc_pipe_open(&p, 0);
+    if (pr < 0) {
+        stress_lib_error(s, pr, "ipc_pipe_open");
+        return;
+    }
+    int cap = ipc_pipe_set_capacity(p.wr, SHORT_PIPE_CAP);
+    if (cap < 0) {
+        stress_lib_error(s, cap, "ipc_pipe_set_capacity");
+    } else {
+        int got = ipc_pipe_capacity(p.rd);
+        stress_check(s, cap == (int)SHORT_PIPE_CAP && got == cap, "pipe-capacity-exact",
+                     "ipc_pipe_set_capacity(4096) returned %d, ipc_pipe_capacity says %d", cap,
+                     got);
+    }
+    bool wr_nb = stress_rng_below(rng, 2), rd_nb = stress_rng_below(rng, 3) == 0;
+    bool use_frame_read = !rd_nb && stress_rng_below(rng, 2);
+    int r1 = wr_nb ? ipc_pipe_set_nonblock(p.wr, 1) : 0;
+    int r2 = rd_nb ? ipc_pipe_set_nonblock(p.rd, 1) : 0;
+    if (r1 < 0 || r2 < 0) {
+        stress_lib_error(s, r1 < 0 ? r1 : r2, "ipc_pipe_set_nonblock");
+        ipc_pipe_close(&p);
+        return;
+    }
+    memset(acks, 0, sizeof(*acks));
+    uint32_t nframes = (uint32_t)stress_rng_range(rng, opt_frames / 4 + 1, opt_frames / 2 + 2);
+    uint64_t seed = stress_rng_next(rng);
+    bool inject = stress_faults_on(s);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p.rd);
+        ipc__exit_child(short_writer(p.wr, seed, nframes, wr_nb, stress_fault(s, "drop-short-rest"),
+                                     acks, inject));
+    }
+    close(p.wr);
+    if (pid < 0) {
+        stress_setup_error(s, "fork: %s", strerror(errno));
+        close(p.rd);
+        return;
+    }
+    const char *mode = use_frame_read ? "frame_read_fd"
+                       : rd_nb        ? "non-blocking read_full"
+                                      : "read_full";
+    struct short_reader sr = {.s = s, .fd = p.rd, .nonblock = rd_nb};
+    uint8_t *frame = malloc(SHORT_MAX + IPC_FRAME_OVERHEAD), *expect = malloc(SHORT_MAX);
+    struct sigaction saved;
+    g_alarms = 0;
+    if (!rd_nb)
+        interrupt_timer(true, &saved);
+    struct ipc_frame_dec dec;
+    int dr = ipc_frame_dec_init(&dec, SHORT_MAX);
+    uint32_t seq = 0;
+    bool broken = !frame || !expect || dr < 0;
+    const char *fail_inv = NULL; /* a failure judged after the writer's status */
+    int fail_err = 0;
+    char fail[160] = "";
+    while (!broken) {
+        const uint8_t *payload = NULL;
+        size_t len = 0;
+        uint8_t type = 0;
+        if (use_frame_read) {
+            struct ipc_frame f;
+            ssize_t r = ipc_frame_read_fd(p.rd, &dec, &f);
+            if (r == 0)
+                break;
+            if (r < 0) {
+                /* EINTR is never allowed; anything else is judged once the
+                 * writer's status is known (under --faults it may have left a
+                 * partial frame, or the read itself failed by injection). */
+                fail_inv = r == -EINTR ? "short-io-contract" : "frame-intact";
+                fail_err = (int)r;
+                snprintf(fail, sizeof(fail), "ipc_frame_read_fd returned %s after %u frames",
+                         ipc_errname((int)r), seq);
+                broken = true;
+                break;
+            }
+            stress_check(s, (size_t)r == ipc_frame_encoded_size(f.len), "short-io-contract",
+                         "ipc_frame_read_fd returned %zd for a payload of %zu", r, f.len);
+            payload = f.payload;
+            len = f.len;
+            type = f.type;
+        } else {
+            uint64_t at = sr.bytes;
+            if (!read_exact(&sr, rng, frame, IPC_FRAME_HEADER_SIZE)) {
+                /* EOF before the first byte of a header is the end. */
+                broken = !sr.eof || sr.contract_broken || sr.bytes != at;
+                if (broken && !sr.contract_broken && !sr.lib_err) {
+                    fail_inv = "frame-intact";
+                    snprintf(fail, sizeof(fail),
+                             "frame %u at stream offset %" PRIu64 " ends "
+                             "inside its header",
+                             seq, at);
+                }
+                break;
+            }
+            len = get_be32(frame + 4);
+            bool hdr_ok = frame[0] == 0x49 && frame[1] == 0x46 && frame[2] == 1 && len <= SHORT_MAX;
+            if (!hdr_ok || !read_exact(&sr, rng, frame + 8, len + IPC_FRAME_TRAILER_SIZE) ||
+                get_be32(frame + 8 + len) != crc_model(0, frame, 8 + len)) {
+                if (!sr.lib_err && !sr.contract_broken) {
+                    fail_inv = "frame-intact";
+                    snprintf(fail, sizeof(fail), "frame %u at stream offset %" PRIu64 " is %s", seq,
+                             at, !hdr_ok ? "a bad header" : "truncated or has a bad CRC");
+                }
+                broken = true;
+                break;
+            }
+            payload = frame + 8;
+            type = frame[3];
+        }
+        /* Order and content from the writer's generator, not from the library. */
+        make_payload(expect, len, seed, 0, seq);
+        bool ok = type == (uint8_t)seq && memcmp(expect, payload, len) == 0;
+        if (!stress_check(s, ok, "payload-exact",
+                          "short-io (%s): frame %u (len %zu, type %u) differs from what the "
+                          "writer sent",
+                          mode, seq, len, type)) {
+            broken = true;
+            break;
+        }
+        seq++;
+    }
+    if (!rd_nb)
+        interrupt_timer(false, &saved);
+    g_reader_alarms += (uint64_t)g_alarms;
+    if (dr == 0)
+        ipc_frame_dec_free(&dec);
+    close(p.rd);
+    int st = 0;
+    pid_t w;
+    do {
+        w = waitpid(pid, &st, 0);
+    } while (w == -1 && errno == EINTR);
+    int code = w == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    bool writer_liberr = inject && code == WR_LIBERR;
+    if (writer_liberr)
+        stress_lib_error(s, -EIO, "short writer");
+    else
+        stress_check(s, code == 0, code == WR_ENCODE ? "encode-exact" : "short-io-contract",
+                     "short-io writer (%s) ended with status %d (11 a blocking write was short "
+                     "or EINTR, 12 a non-blocking write returned none of full/short/EAGAIN, 13 "
+                     "ipc_frame_encode disagreed with the model)",
+                     wr_nb ? "non-blocking" : "blocking", code);
+    if (fail_inv) {
+        /* Under --faults a broken stream is allowed after the writer failed, and
+         * the reader's own failures (not a stream error, not EINTR) are errors
+         * libipc reported. */
+        bool tolerated =
+            inject && fail_err != -EINTR &&
+            (writer_liberr ||
+             (fail_err < 0 && fail_err != IPC_EBADMAGIC && fail_err != IPC_EBADVERSION &&
+              fail_err != IPC_EBADCRC && fail_err != IPC_ETOOLARGE && fail_err != IPC_ETRUNCATED));
+        if (tolerated)
+            stress_lib_error(s, fail_err ? fail_err : -EIO, "short-io reader");
+        else
+            stress_violation(s, fail_inv, "short-io (%s, writer %s): %s", mode,
+                             wr_nb ? "non-blocking" : "blocking", fail);
+    }
+    if (!broken && !sr.lib_err && !writer_liberr && code == 0)
+        stress_check(s, seq == nframes && acks->acked[0] == nframes, "frame-order",
+                     "short-io (%s): %u of %u frames arrived (%u acknowledged)", mode, seq, nframes,
+                     acks->acked[0]);
+    g_short_rounds++;
+    g_short_frames += seq;
+    g_short_writes += acks->short_writes;
+    g_eagain_writes += acks->eagain_writes;
+    g_writer_alarms += acks->alarms;
+    free(frame);
+    free(expect);
+    stress_add_ops(s, seq);
 }
 
 int ipcstorm_stress_pipe(int argc, char **argv)
@@ -357,19 +795,25 @@ int ipcstorm_stress_pipe(int argc, char **argv)
         stress_setup_error(&s, "mmap: %s", strerror(errno));
         return stress_end(&s);
     }
+    crc_model_init();
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned round = 0; stress_running(&s); round++) {
         enum scen sc = (enum scen)(round % S_COUNT);
         if (sc == S_LARGE_UNLOCKED && s.procs < 2)
             continue;
-        run_round(&s, sc, &rng, lock, acks);
+        if (sc == S_SHORT_IO)
+            run_short_round(&s, &rng, acks);
+        else
+            run_round(&s, sc, &rng, lock, acks);
     }
     munmap(acks, sizeof(struct acks));
     ipc_counter_free(lock);
-    if (g_unlocked_rounds)
-        snprintf(s.note, sizeof(s.note),
-                 "unlocked large rounds %u, interleaving caught by the decoder in %u",
-                 g_unlocked_rounds, g_unlocked_caught);
+    snprintf(s.note, sizeof(s.note),
+             "unlocked large rounds %u, interleaving caught by the decoder in %u; short-io rounds "
+             "%" PRIu64 ", %" PRIu64 " frames, %" PRIu64 " short and %" PRIu64
+             " EAGAIN writes, timer signals writer %" PRIu64 " reader %" PRIu64,
+             g_unlocked_rounds, g_unlocked_caught, g_short_rounds, g_short_frames, g_short_writes,
+             g_eagain_writes, g_writer_alarms, g_reader_alarms);
     return stress_end(&s);
 }

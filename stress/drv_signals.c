@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,7 +62,7 @@ static const struct stress_xopt xopts[] = {
      "SIGUSR1/ack exchanges per ack round (default 200)", NULL},
     {"modes", STRESS_XOPT_STR, &opt_modes, 0, 0,
      "comma-separated scenarios the rounds rotate over: rt-signalfd,\n"
-     "rt-selfpipe, rt-threads, ack; or all (default). scripts/bench\n"
+     "rt-selfpipe, rt-threads, ack, errno; or all (default). scripts/bench\n"
      "runs rt-signalfd with --procs 1: one sender, one receiver,\n"
      "like stress-ng --sigq 1 (which verifies nothing)",
      check_modes},
@@ -71,6 +72,8 @@ static const struct stress_xopt xopts[] = {
 static const struct stress_fault faults[] = {
     {"drop-rt", "the receiver ignores every 1000th RT signal it gets"},
     {"lose-ack", "the receiver's handler forgets to ack every 50th SIGUSR1"},
+    {"errno-unsaved", "the errno round installs its handler without libipc's errno-saving "
+                      "trampoline"},
     {NULL, NULL},
 };
 
@@ -78,11 +81,22 @@ static const struct stress_spec spec = {
     .name = "signals",
     .summary = "Real-time signals queued with payloads by several senders, SIGUSR1 with "
                "acknowledgements,\nSIGTERM shutdown, and a multi-threaded sigwaitinfo receiver.",
-    .invariants = "  rt-delivered-once   every queued RT signal arrives exactly once\n"
-                  "  rt-in-order         per sender, sequence numbers arrive in order\n"
-                  "  rt-payload-intact   payload checksum, si_code SI_QUEUE, si_pid = sender\n"
-                  "  ack-count-equal     acks received == SIGUSR1 sent == receiver count\n"
-                  "  sigterm-graceful    the receiver exits 0 after SIGTERM, reporting its count",
+    .invariants =
+        "  rt-delivered-once   every queued RT signal arrives exactly once\n"
+        "  rt-in-order         per sender, sequence numbers arrive in order\n"
+        "  rt-payload-intact   payload checksum, si_code SI_QUEUE, si_pid = sender\n"
+        "  ack-count-equal     acks received == SIGUSR1 sent == receiver count\n"
+        "  sigterm-graceful    the receiver exits 0 after SIGTERM, reporting its count\n"
+        "  errno-preserved     errno after a failed call is the call's, though a handler\n"
+        "                      that sets errno ran in between (raise + a sibling's storm)\n"
+        "  eintr-exact         a blocking read interrupted by a handler installed\n"
+        "                      without IPC_SIG_RESTART fails with EINTR\n"
+        "  sig-mask-exact      ipc_sig_block_one/unblock_one/unblock and ipc_sigsrc_free\n"
+        "                      leave the mask sigprocmask reports\n"
+        "  sig-disposition-exact  install/set_default/restore as sigaction reads them\n"
+        "  sig-child-reset     after ipc_sig_child_reset a child has caught signals at\n"
+        "                      SIG_DFL, ignored ones ignored, SIGPIPE untouched, no mask\n"
+        "  sigsrc-backend-exact ipc_sigsrc_backend matches the fd (/proc/self/fd)",
     .default_procs = 4,
     .max_procs = MAX_SENDERS,
     .xopts = xopts,
@@ -111,8 +125,9 @@ struct rt_report {
     int timed_out;
 };
 
-enum { MODE_SIGNALFD, MODE_SELFPIPE, MODE_THREADS, MODE_ACK, MODE_COUNT };
-static const char *const mode_names[] = {"rt-signalfd", "rt-selfpipe", "rt-threads", "ack"};
+enum { MODE_SIGNALFD, MODE_SELFPIPE, MODE_THREADS, MODE_ACK, MODE_ERRNO, MODE_COUNT };
+static const char *const mode_names[] = {"rt-signalfd", "rt-selfpipe", "rt-threads", "ack",
+                                         "errno"};
 
 struct rt_rx {
     unsigned senders;
@@ -316,10 +331,16 @@ static void round_rt(struct stress *s, int mode, struct stress_rng *rng)
     rx.drop_base = g_rt_total;
     rx.fault_drop = stress_fault(s, "drop-rt");
     struct ipc_pipe ready = {-1, -1}, pids = {-1, -1}, rep = {-1, -1};
-    if (ipc_pipe_open(&ready, 0) < 0 || ipc_pipe_open(&pids, 0) < 0 || ipc_pipe_open(&rep, 0) < 0) {
+    int pr = ipc_pipe_open(&ready, 0);
+    if (pr == 0)
+        pr = ipc_pipe_open(&pids, 0);
+    if (pr == 0)
+        pr = ipc_pipe_open(&rep, 0);
+    if (pr < 0) {
+        /* Under --faults an injected pipe2 failure: counted, the round skipped. */
         ipc_pipe_close(&ready);
         ipc_pipe_close(&pids);
-        stress_setup_error(s, "pipe: out of fds");
+        stress_lib_error(s, pr, "ipc_pipe_open");
         return;
     }
     pid_t rpid = fork();
@@ -489,10 +510,13 @@ static void round_ack(struct stress *s, struct stress_rng *rng)
         return;
     }
     struct ipc_pipe ready = {-1, -1}, rep = {-1, -1};
-    if (ipc_pipe_open(&ready, 0) < 0 || ipc_pipe_open(&rep, 0) < 0) {
+    int pr = ipc_pipe_open(&ready, 0);
+    if (pr == 0)
+        pr = ipc_pipe_open(&rep, 0);
+    if (pr < 0) {
         ipc_pipe_close(&ready);
         stress_ignore(ipc_sig_setmask(&old, NULL));
-        stress_setup_error(s, "pipe: out of fds");
+        stress_lib_error(s, pr, "ipc_pipe_open");
         return;
     }
     g_lose_ack = stress_fault(s, "lose-ack");
@@ -511,7 +535,17 @@ static void round_ack(struct stress *s, struct stress_rng *rng)
             if (ipc_sig_send(pid, SIGUSR1) < 0)
                 break;
             struct ipc_sig_info in;
-            int r = ipc_sig_timedwait(&usr2, 2000, &in);
+            int r;
+            for (int tries = 0;; tries++) {
+                double t0 = stress_now();
+                r = ipc_sig_timedwait(&usr2, 2000, &in);
+                /* Under --faults sigtimedwait may fail at once with an
+                 * injected EAGAIN, which the wrapper reports as its timeout: a
+                 * timeout cannot come early, so wait again. */
+                if (!(g_inject && r < 0 && stress_now() - t0 < 1.9 && tries < 100))
+                    break;
+                stress_lib_error(s, r, "ipc_sig_timedwait(ack)");
+            }
             if (!stress_check(s, r == SIGUSR2, "ack-count-equal",
                               "no ack for SIGUSR1 #%u within 2 s", i))
                 break;
@@ -538,13 +572,404 @@ static void round_ack(struct stress *s, struct stress_rng *rng)
     if (pid > 0)
         stress_check(s, reap(s, pid, "ack receiver", &code), "sigterm-graceful",
                      "receiver exit status %d after SIGTERM, expected 0", code);
-    /* Drain a late ack so it is not left pending when the mask is restored. */
+    /* Drain a late ack so it is not left pending when the mask is restored
+     * (its default action would end the driver): without faults, so that an
+     * injected failure cannot leave one behind. */
+    stress_faults_pause(s);
     struct ipc_sig_info in;
     while (ipc_sig_timedwait(&usr2, 0, &in) > 0)
         ;
+    stress_faults_resume(s);
     if (ipc_sig_setmask(&old, NULL) < 0)
         stress_setup_error(s, "cannot restore the mask");
     stress_add_ops(s, acked);
+}
+
+/* ---- errno round ------------------------------------------------------------------ */
+/* A value no system call sets: the user handler stores it into errno, so a
+ * trampoline that does not save and restore errno shows up as this value. */
+#define ERRNO_CLOBBER 7177
+#define SIG_PROBE_A   (SIGRTMIN + 6) /* used by no other round */
+#define SIG_PROBE_B   (SIGRTMIN + 7)
+
+static volatile sig_atomic_t g_clobber_runs;
+
+static void clobber_errno(int signo, siginfo_t *info, void *uc)
+{
+    (void)signo;
+    (void)info;
+    (void)uc;
+    g_clobber_runs++;
+    errno = ERRNO_CLOBBER;
+}
+
+static bool sig_blocked(int signo)
+{
+    sigset_t m;
+    sigemptyset(&m);
+    return sigprocmask(SIG_BLOCK, NULL, &m) == 0 && sigismember(&m, signo) == 1;
+}
+
+/* The disposition as the kernel has it: sigaction(2), not the library's tables. */
+static void *disposition(int signo, int *flags)
+{
+    struct sigaction a;
+    memset(&a, 0, sizeof(a));
+    if (sigaction(signo, NULL, &a) != 0)
+        return (void *)-1;
+    if (flags)
+        *flags = a.sa_flags;
+    return (a.sa_flags & SA_SIGINFO) ? (void *)a.sa_sigaction : (void *)a.sa_handler;
+}
+
+/* Mask functions: the calling thread's mask read back with sigprocmask. */
+static void check_mask_api(struct stress *s)
+{
+    bool before = sig_blocked(SIG_PROBE_A);
+    int r1 = ipc_sig_block_one(SIG_PROBE_A);
+    bool after_block = sig_blocked(SIG_PROBE_A);
+    int r2 = ipc_sig_unblock_one(SIG_PROBE_A);
+    bool after_unblock = sig_blocked(SIG_PROBE_A);
+    stress_check(s, !before && r1 == 0 && after_block && r2 == 0 && !after_unblock,
+                 "sig-mask-exact", "block_one/unblock_one: blocked %d -> (r %d) %d -> (r %d) %d",
+                 before, r1, after_block, r2, after_unblock);
+    sigset_t set, old;
+    sigemptyset(&old);
+    int r3 = ipc_sig_mkset(&set, SIG_PROBE_A, SIG_PROBE_B, 0);
+    int r4 = r3 == 0 ? ipc_sig_block(&set, NULL) : r3;
+    bool both = sig_blocked(SIG_PROBE_A) && sig_blocked(SIG_PROBE_B);
+    int r5 = ipc_sig_unblock(&set, &old);
+    bool none = !sig_blocked(SIG_PROBE_A) && !sig_blocked(SIG_PROBE_B);
+    stress_check(s,
+                 r4 == 0 && both && r5 == 0 && none && sigismember(&old, SIG_PROBE_A) == 1 &&
+                     sigismember(&old, SIG_PROBE_B) == 1,
+                 "sig-mask-exact",
+                 "block/unblock of a set: r %d/%d, blocked after block %d, after unblock any %d, "
+                 "old mask had them %d",
+                 r4, r5, both, !none,
+                 sigismember(&old, SIG_PROBE_A) == 1 && sigismember(&old, SIG_PROBE_B) == 1);
+    if (!none)
+        stress_ignore(sigprocmask(SIG_UNBLOCK, &set, NULL));
+}
+
+/* Dispositions: install, set_default (SIG_DFL and SIG_IGN), restore, read back
+ * with sigaction. */
+static void check_disposition_api(struct stress *s)
+{
+    int sig = SIG_PROBE_A, flags = 0;
+    void *orig = disposition(sig, NULL);
+    struct ipc_sig_prev p_install, p_ign, p_dfl, p_restart;
+    int r = ipc_sig_install(sig, clobber_errno, 0, &p_install);
+    if (r < 0) {
+        stress_lib_error(s, r, "ipc_sig_install");
+        return;
+    }
+    void *installed = disposition(sig, &flags);
+    stress_check(s,
+                 installed != orig && installed != (void *)SIG_DFL &&
+                     installed != (void *)SIG_IGN && (flags & SA_SIGINFO) && !(flags & SA_RESTART),
+                 "sig-disposition-exact",
+                 "after ipc_sig_install(no restart): handler %p (was %p), flags 0x%x", installed,
+                 orig, flags);
+    r = ipc_sig_set_default(sig, 1, &p_ign);
+    void *ign = disposition(sig, NULL);
+    int r2 = ipc_sig_restore(&p_ign);
+    void *back = disposition(sig, &flags);
+    stress_check(s, r == 0 && ign == (void *)SIG_IGN && r2 == 0 && back == installed,
+                 "sig-disposition-exact",
+                 "set_default(ignore) r %d gave %p; restore r %d gave %p, expected %p", r, ign, r2,
+                 back, installed);
+    r = ipc_sig_set_default(sig, 0, &p_dfl);
+    void *dfl = disposition(sig, NULL);
+    r2 = ipc_sig_restore(&p_dfl);
+    back = disposition(sig, NULL);
+    stress_check(s, r == 0 && dfl == (void *)SIG_DFL && r2 == 0 && back == installed,
+                 "sig-disposition-exact",
+                 "set_default(default) r %d gave %p; restore r %d gave %p, expected %p", r, dfl, r2,
+                 back, installed);
+    r = ipc_sig_install(sig, clobber_errno, IPC_SIG_RESTART, &p_restart);
+    int rflags = 0;
+    disposition(sig, &rflags);
+    r2 = r == 0 ? ipc_sig_restore(&p_restart) : r;
+    stress_check(s, r == 0 && (rflags & SA_RESTART) && r2 == 0, "sig-disposition-exact",
+                 "ipc_sig_install(IPC_SIG_RESTART): r %d, flags 0x%x, restore r %d", r, rflags, r2);
+    r = ipc_sig_restore(&p_install);
+    back = disposition(sig, NULL);
+    stress_check(s, r == 0 && back == orig, "sig-disposition-exact",
+                 "restore of the first install: r %d, handler %p, expected %p", r, back, orig);
+    int rp = ipc_sig_set_default(SIGPIPE, 0, NULL);
+    int rk = ipc_sig_set_default(SIGKILL, 1, NULL);
+    stress_check(s, rp == -EINVAL && rk == -EINVAL, "sig-disposition-exact",
+                 "set_default(SIGPIPE) %s, set_default(SIGKILL) %s, expected EINVAL",
+                 ipc_errname(rp), ipc_errname(rk));
+}
+
+/* In a forked child: ipc_sig_child_reset puts caught signals back to SIG_DFL,
+ * keeps ignored ones ignored and SIGPIPE as it was, and empties the mask. The
+ * child exits with the number of the first check that failed. */
+static int child_reset_probe(void)
+{
+    struct sigaction pipe_handler;
+    memset(&pipe_handler, 0, sizeof(pipe_handler));
+    pipe_handler.sa_flags = SA_SIGINFO;
+    pipe_handler.sa_sigaction = clobber_errno;
+    sigemptyset(&pipe_handler.sa_mask);
+    if (sigaction(SIGPIPE, &pipe_handler, NULL) != 0)
+        return 20;
+    if (ipc_sig_child_reset() != 0)
+        return 21;
+    if (disposition(SIG_PROBE_A, NULL) != (void *)SIG_DFL)
+        return 22; /* was caught */
+    if (disposition(SIG_PROBE_B, NULL) != (void *)SIG_IGN)
+        return 23; /* was ignored */
+    if (disposition(SIGPIPE, NULL) != (void *)clobber_errno)
+        return 24; /* must stay as it was */
+    sigset_t m;
+    sigemptyset(&m);
+    if (sigprocmask(SIG_BLOCK, NULL, &m) != 0)
+        return 25;
+    for (int i = 1; i < SIGRTMAX; i++)
+        if (sigismember(&m, i) == 1)
+            return 26;
+    return 0;
+}
+
+static void check_child_reset(struct stress *s)
+{
+    struct ipc_sig_prev pa, pb;
+    int ra = ipc_sig_install(SIG_PROBE_A, clobber_errno, 0, &pa);
+    int rb = ipc_sig_set_default(SIG_PROBE_B, 1, &pb);
+    sigset_t set, old;
+    int rm = ipc_sig_mkset(&set, SIGUSR2, SIG_PROBE_A, 0);
+    if (rm == 0)
+        rm = ipc_sig_block(&set, &old);
+    if (ra == 0 && rb == 0 && rm == 0) {
+        pid_t pid = fork();
+        if (pid == 0)
+            ipc__exit_child(child_reset_probe());
+        if (pid < 0) {
+            stress_setup_error(s, "fork: %s", strerror(errno));
+        } else {
+            int code = 0;
+            bool ok = reap(s, pid, "child-reset probe", &code);
+            stress_check(s, ok, "sig-child-reset",
+                         "after ipc_sig_child_reset the child found check %d failing (22 caught "
+                         "signal not SIG_DFL, 23 ignored one not SIG_IGN, 24 SIGPIPE changed, 26 "
+                         "mask not empty)",
+                         code);
+        }
+        stress_ignore(ipc_sig_setmask(&old, NULL));
+    } else {
+        stress_lib_error(s, ra < 0 ? ra : rb < 0 ? rb : rm, "ipc_sig_install/set_default/block");
+    }
+    if (rb == 0)
+        stress_ignore(ipc_sig_restore(&pb));
+    if (ra == 0)
+        stress_ignore(ipc_sig_restore(&pa));
+}
+
+/* ipc_sigsrc_backend against what the fd really is (/proc/self/fd link). */
+static void check_sigsrc_backend(struct stress *s)
+{
+    static const unsigned flag[2] = {IPC_SIGSRC_AUTO, IPC_SIGSRC_FORCE_SELFPIPE};
+    for (int i = 0; i < 2; i++) {
+        sigset_t set;
+        ipc_sigsrc *src = NULL;
+        int r = ipc_sig_mkset(&set, SIG_PROBE_B, 0);
+        if (r == 0)
+            r = ipc_sigsrc_new(&src, &set, flag[i]);
+        if (r < 0) {
+            stress_lib_error(s, r, "ipc_sigsrc_new");
+            continue;
+        }
+        int backend = ipc_sigsrc_backend(src);
+        char path[64], link[128] = "";
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", ipc_sigsrc_fd(src));
+        ssize_t n = readlink(path, link, sizeof(link) - 1);
+        link[n > 0 ? n : 0] = '\0';
+        bool is_sfd = strstr(link, "signalfd") != NULL, is_pipe = !strncmp(link, "pipe:", 5);
+        /* AUTO is signalfd on Linux unless signalfd itself failed (injected). */
+        bool ok = i == 1 ? backend == IPC_SIGSRC_SELFPIPE && is_pipe
+                         : (backend == IPC_SIGSRC_SIGNALFD && is_sfd) ||
+                               (stress_faults_on(s) && backend == IPC_SIGSRC_SELFPIPE && is_pipe);
+        stress_check(s, ok, "sigsrc-backend-exact", "%s source: backend %d, fd is '%s'",
+                     i ? "self-pipe" : "auto", backend, link);
+        ipc_sigsrc_free(src);
+        stress_check(s, !sig_blocked(SIG_PROBE_B), "sig-mask-exact",
+                     "ipc_sigsrc_free left signal %d blocked", SIG_PROBE_B);
+    }
+    stress_check(s, ipc_sigsrc_backend(NULL) == -EINVAL, "sigsrc-backend-exact",
+                 "ipc_sigsrc_backend(NULL) is not -EINVAL");
+}
+
+/* Sends SIGUSR1 to the parent as fast as it can until it is killed. */
+static int storm_main(pid_t target)
+{
+    if (ipc_sig_child_reset() != 0)
+        return 3;
+    for (;;) {
+        if (kill(target, SIGUSR1) != 0)
+            return 4;
+        sched_yield();
+    }
+}
+
+static uint64_t g_errno_calls, g_eintr_seen;
+
+/* Calls that fail with a known errno, each followed by a SIGUSR1 to self (the
+ * clobbering handler runs before raise returns) and by the async storm of a
+ * sibling: errno read right after must be the call's, never ERRNO_CLOBBER. A
+ * blocking read on an empty pipe, interrupted by a handler installed without
+ * IPC_SIG_RESTART, must fail with EINTR. */
+static void errno_storm(struct stress *s, struct stress_rng *rng)
+{
+    bool raw = stress_fault(s, "errno-unsaved");
+    struct ipc_sig_prev prev;
+    struct sigaction raw_prev;
+    g_clobber_runs = 0;
+    if (raw) {
+        /* The planted bug: the handler without the library's trampoline. */
+        struct sigaction a;
+        memset(&a, 0, sizeof(a));
+        a.sa_flags = SA_SIGINFO;
+        a.sa_sigaction = clobber_errno;
+        sigemptyset(&a.sa_mask);
+        sigaction(SIGUSR1, &a, &raw_prev);
+    } else {
+        int r = ipc_sig_install(SIGUSR1, clobber_errno, 0, &prev);
+        if (r < 0) {
+            stress_lib_error(s, r, "ipc_sig_install(SIGUSR1)");
+            return;
+        }
+    }
+    struct ipc_pipe nb = {-1, -1}, bl = {-1, -1};
+    int r = ipc_pipe_open(&nb, IPC_PIPE_NONBLOCK);
+    if (r == 0)
+        r = ipc_pipe_open(&bl, 0);
+    pid_t storm = -1;
+    if (r < 0) {
+        stress_lib_error(s, r, "ipc_pipe_open");
+    } else {
+        pid_t parent = getpid();
+        storm = fork();
+        if (storm == 0)
+            ipc__exit_child(storm_main(parent));
+        if (storm < 0)
+            stress_setup_error(s, "fork: %s", strerror(errno));
+    }
+    unsigned n = storm > 0 ? (unsigned)stress_rng_range(rng, 500, 2000) : 0;
+    unsigned raises = 0;
+    for (unsigned i = 0; i < n; i++) {
+        char buf[8];
+        int e, expect = 0;
+        long ret = 0;
+        const char *what = "";
+        switch (i % 5) {
+        case 0:
+            errno = 0;
+            ret = read(nb.rd, buf, sizeof(buf));
+            what = "read(empty non-blocking pipe)";
+            expect = EAGAIN;
+            break;
+        case 1:
+            errno = 0;
+            ret = close(-1);
+            what = "close(-1)";
+            expect = EBADF;
+            break;
+        case 2:
+            errno = 0;
+            ret = sigaction(SIGKILL, &(struct sigaction){.sa_handler = SIG_IGN}, NULL);
+            what = "sigaction(SIGKILL)";
+            expect = EINVAL;
+            break;
+        case 3: {
+            /* libipc's own return value, with the storm running. */
+            ssize_t lr = ipc_pipe_read_full(nb.rd, buf, sizeof(buf));
+            int cr = ipc_pipe_capacity(-1);
+            if (stress_faults_on(s) && (lr != -EAGAIN || cr != -EBADF)) {
+                stress_lib_error(s, lr != -EAGAIN ? (int)lr : cr, "ipc_pipe_read_full/capacity");
+                continue;
+            }
+            stress_check(s, lr == -EAGAIN && cr == -EBADF, "errno-preserved",
+                         "ipc_pipe_read_full(empty non-blocking) %s, ipc_pipe_capacity(-1) %s",
+                         ipc_errname((int)lr), ipc_errname(cr));
+            g_errno_calls += 2;
+            continue;
+        }
+        default: {
+            if (i % 20 != 4)
+                continue;
+            /* A blocking read interrupted by the storm (or the timer, so the
+             * read always ends): -1/EINTR, as documented for SA_RESTART off. */
+            struct itimerval it = {.it_value = {.tv_sec = 0, .tv_usec = 2000}};
+            struct itimerval off = {{0, 0}, {0, 0}};
+            struct ipc_sig_prev alrm;
+            int cr = ipc_sig_catch(SIGALRM, 0, &alrm);
+            if (cr < 0) {
+                stress_lib_error(s, cr, "ipc_sig_catch(SIGALRM)");
+                continue;
+            }
+            setitimer(ITIMER_REAL, &it, NULL);
+            errno = 0;
+            ret = read(bl.rd, buf, sizeof(buf));
+            e = errno;
+            setitimer(ITIMER_REAL, &off, NULL);
+            stress_ignore(ipc_sig_restore(&alrm));
+            stress_check(s, ret == -1 && e == EINTR, "eintr-exact",
+                         "blocking read interrupted by a handler without SA_RESTART: ret %ld "
+                         "errno %d (%s)",
+                         ret, e, e == ERRNO_CLOBBER ? "the handler's value" : strerror(e));
+            g_eintr_seen++;
+            g_errno_calls++;
+            continue;
+        }
+        }
+        raise(SIGUSR1); /* the handler runs before raise returns */
+        raises++;
+        e = errno;
+        stress_check(s, ret == -1 && e == expect, "errno-preserved",
+                     "%s then a handler that sets errno: ret %ld errno %d (%s), expected %s", what,
+                     ret, e, e == ERRNO_CLOBBER ? "the handler's value" : strerror(e),
+                     strerror(expect));
+        g_errno_calls++;
+    }
+    if (storm > 0) {
+        kill(storm, SIGKILL);
+        int code = 0;
+        reap(s, storm, "signal storm", &code);
+        /* 3: ipc_sig_child_reset failed in the child, possible only when
+         * --fault-calls names sigaction/sigprocmask. */
+        if (code == 3 && stress_faults_on(s))
+            stress_lib_error(s, -EINVAL, "storm child: ipc_sig_child_reset");
+        else
+            stress_check(s, code == 128 + SIGKILL, "storm-killed",
+                         "the signal storm child ended by itself (status %d) instead of being "
+                         "killed",
+                         code);
+    }
+    stress_check(s, (unsigned long)g_clobber_runs >= raises, "errno-preserved",
+                 "the handler ran %lu times for %u raises", (unsigned long)g_clobber_runs, raises);
+    ipc_pipe_close(&nb);
+    ipc_pipe_close(&bl);
+    if (raw) {
+        sigaction(SIGUSR1, &raw_prev, NULL);
+    } else {
+        r = ipc_sig_restore(&prev);
+        void *now = disposition(SIGUSR1, NULL);
+        stress_check(s, r == 0 && now == (void *)SIG_DFL, "sig-disposition-exact",
+                     "ipc_sig_restore(SIGUSR1): r %d, handler %p, expected SIG_DFL", r, now);
+    }
+    stress_add_ops(s, n);
+}
+
+static void round_errno(struct stress *s, struct stress_rng *rng)
+{
+    check_mask_api(s);
+    check_disposition_api(s);
+    check_child_reset(s);
+    check_sigsrc_backend(s);
+    errno_storm(s, rng);
 }
 
 /* Parses --modes into the rotation; returns its length, 0 on a bad name. */
@@ -577,7 +1002,7 @@ static const char *check_modes(const char *value, const void *ctx)
     (void)ctx;
     int rot[MODE_COUNT];
     return parse_modes(value, rot) == 0
-               ? "all or a comma-separated list of rt-signalfd, rt-selfpipe, rt-threads, ack"
+               ? "all or a comma-separated list of rt-signalfd, rt-selfpipe, rt-threads, ack, errno"
                : NULL;
 }
 
@@ -593,7 +1018,7 @@ int ipcstorm_stress_signals(int argc, char **argv)
     if (nrot == 0) {
         fprintf(stderr,
                 "ipcstorm stress signals: --modes takes all or a comma-separated list of "
-                "rt-signalfd, rt-selfpipe, rt-threads, ack; not '%s'\n",
+                "rt-signalfd, rt-selfpipe, rt-threads, ack, errno; not '%s'\n",
                 opt_modes);
         stress_setup_error(&s, "bad --modes");
         return stress_end(&s);
@@ -609,6 +1034,8 @@ int ipcstorm_stress_signals(int argc, char **argv)
         }
         if (mode == MODE_ACK)
             round_ack(&s, &rng);
+        else if (mode == MODE_ERRNO)
+            round_errno(&s, &rng);
         else
             round_rt(&s, mode, &rng);
     }

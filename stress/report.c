@@ -186,6 +186,12 @@ static void json_faults(FILE *f, const struct stress *s)
     fprintf(f, ",\"faults\":{\"rate\":%g,\"seed\":%" PRIu64 ",\"calls_filter\":", s->fault_rate,
             s->fault_seed);
     json_string(f, stress_fault_calls_text(s));
+    fprintf(f, ",\"schedule\":");
+    if (stress_fault_schedule_text(s))
+        json_string(f, stress_fault_schedule_text(s));
+    else
+        fprintf(f, "null");
+    fprintf(f, ",\"arm_calls\":%" PRIu64, s->fault_arm_calls);
     uint64_t total_inj = 0, total_calls = 0;
 #if IPC_FAULTS
     struct ipc_fault_stats st;
@@ -228,8 +234,12 @@ static void text_faults(FILE *f, const struct stress *s)
 #if IPC_FAULTS
     struct ipc_fault_stats st;
     ipc_faults_stats(&st);
-    fprintf(f, "%s: faults: rate %g, %" PRIu64 " injected in %" PRIu64 " seam calls", s->spec->name,
-            s->fault_rate, st.total_injected, st.total_calls);
+    if (stress_fault_schedule_text(s))
+        fprintf(f, "%s: faults: schedule %s, %" PRIu64 " injected in %" PRIu64 " seam calls",
+                s->spec->name, stress_fault_schedule_text(s), st.total_injected, st.total_calls);
+    else
+        fprintf(f, "%s: faults: rate %g, %" PRIu64 " injected in %" PRIu64 " seam calls",
+                s->spec->name, s->fault_rate, st.total_injected, st.total_calls);
     bool used[IPC_FAULT_CALL_COUNT] = {0};
     for (int k = 0; k < 4; k++) {
         int best = -1;
