@@ -7,7 +7,9 @@
  * the final value is still known exactly: procs x M. (The sem kind has no
  * owner-death recovery by design, see ipc/shm.h, so it gets no victims; killing an
  * atomic adder mid-add makes the count unknowable, so atomic gets none either.)
- * With the "none" kind updates are lost by design: the driver reports how many. */
+ * With the "none" kind updates are lost by design: the driver reports how many.
+ * Region rounds do the same through named and memfd regions, and counter table
+ * rounds through the server's table (ipcsrv/ctab.h), whose lock holders die too. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -30,6 +32,7 @@
 #endif
 #include "ipc/proc.h"
 #include "ipc/shm.h"
+#include "ipcsrv/ctab.h"
 
 const char ipcstorm_stress_counter_summary[] =
     "N procs x M increments per lock kind; lock holders SIGKILLed; final count exact";
@@ -75,6 +78,12 @@ static const struct stress_spec spec = {
                   "  mutex-guarded-exact  a plain total updated under ipc_shm_mutex_lock by\n"
                   "                       workers with their own mappings is exact\n"
                   "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>\n"
+                  "  ctab-exact           the server's counter table: every key equals the sum\n"
+                  "                       of the acknowledged INCRBYs of all workers; count,\n"
+                  "                       capacity, get of a missing key, del as modelled\n"
+                  "  ctab-recovered       a process SIGKILLed holding ipc_ctab_lock costs exactly\n"
+                  "                       one recovery (ipc_ctab_recoveries); unlock without\n"
+                  "                       holding the lock is -EPERM"
                   "  (none: lost updates are reported, not a violation)",
     .default_procs = 4,
     .max_procs = MAX_PROCS,
@@ -519,6 +528,203 @@ static void run_region_round(struct stress *s, enum ipc_lock_kind kind, bool nam
     stress_add_ops(s, (uint64_t)committed);
 }
 
+/* ---- counter table rounds ------------------------------------------------------------ */
+/* The server's counter table (ipcsrv/ctab.h) gets the counter's treatment: workers
+ * INCRBY random deltas on a few shared keys while victims take the table lock with
+ * ipc_ctab_lock and are SIGKILLed holding it (each victim reports "holding" on a
+ * pipe first, so the kill lands inside the lock). The oracle is a plain model: each
+ * worker books every acknowledged delta per key in its own slot. */
+#define CTAB_KEYS     6
+#define CTAB_CAPACITY 16
+
+struct ctab_slot {
+    int64_t sum[CTAB_KEYS];
+    uint8_t touched[CTAB_KEYS];
+    int64_t errors;
+    int last_err;
+};
+
+struct ctab_arg {
+    ipc_ctab *table;
+    struct ctab_slot *slot;
+    uint64_t seed, ops;
+    int hold_fd; /* victims: write one byte once the lock is held */
+};
+
+static void ctab_key(char *buf, unsigned k)
+{
+    snprintf(buf, 8, "ct%u", k);
+}
+
+static int ctab_worker(void *p)
+{
+    struct ctab_arg *a = p;
+    struct stress_rng rng;
+    stress_rng_init(&rng, a->seed, (uint64_t)getpid());
+    for (uint64_t i = 0; i < a->ops; i++) {
+        unsigned k = (unsigned)stress_rng_below(&rng, CTAB_KEYS);
+        int64_t delta = (int64_t)stress_rng_range(&rng, 0, 200) - 100;
+        char key[8];
+        ctab_key(key, k);
+        int r = ipc_ctab_incrby(a->table, key, strlen(key), delta, NULL);
+        if (r < 0 && r != IPC_EOWNERDEAD) {
+            a->slot->errors++;
+            a->slot->last_err = r;
+            continue;
+        }
+        a->slot->sum[k] += delta;
+        a->slot->touched[k] = 1;
+    }
+    return 0;
+}
+
+/* Holds the table lock until killed. */
+static int ctab_victim(void *p)
+{
+    struct ctab_arg *a = p;
+    int r = ipc_ctab_lock(a->table);
+    if (r < 0 && r != IPC_EOWNERDEAD)
+        return 3;
+    char one = 1;
+    if (write(a->hold_fd, &one, 1) != 1)
+        return 4;
+    for (;;)
+        pause();
+}
+
+/* Forks a victim and returns once it holds the lock: true if it did. */
+static bool ctab_hold_and_kill(struct stress *s, struct ctab_arg *va)
+{
+    int pfd[2];
+    if (pipe(pfd) < 0) {
+        stress_setup_error(s, "pipe: %s", strerror(errno));
+        return false;
+    }
+    va->hold_fd = pfd[1];
+    ipc_proc *v = NULL;
+    int r = ipc_proc_fork(&v, ctab_victim, va, NULL);
+    close(pfd[1]);
+    bool held = false;
+    if (r < 0) {
+        stress_lib_error(s, r, "ipc_proc_fork(ctab victim)");
+    } else {
+        char c;
+        ssize_t n;
+        while ((n = read(pfd[0], &c, 1)) < 0 && errno == EINTR)
+            ;
+        held = n == 1; /* EOF: the victim exited without the lock */
+        stress_proc_kill(s, v, SIGKILL);
+        struct ipc_proc_status st;
+        memset(&st, 0, sizeof(st));
+        stress_ignore(stress_proc_wait(s, v, IPC_PROC_WAIT_FOREVER, &st));
+        if (held)
+            stress_check(s, st.signaled && st.signal == SIGKILL, "ctab-recovered",
+                         "lock holder ended with raw status 0x%x before its SIGKILL", st.raw);
+        else
+            stress_check(s, stress_faults_on(s), "ctab-recovered",
+                         "a victim could not take the table lock (raw status 0x%x)", st.raw);
+        stress_proc_discard(s, v);
+    }
+    close(pfd[0]);
+    return held;
+}
+
+static unsigned g_ctab_rounds;
+
+static void run_ctab_round(struct stress *s, struct stress_rng *rng)
+{
+    ipc_shm *region = NULL;
+    size_t slots_size = sizeof(struct ctab_slot) * MAX_PROCS;
+    int r = ipc_shm_new_anon(&region, slots_size);
+    if (r < 0) {
+        stress_lib_error(s, r, "ipc_shm_new_anon");
+        return;
+    }
+    struct ctab_slot *slot = ipc_shm_base(region);
+    memset(slot, 0, slots_size);
+    ipc_ctab *t = NULL;
+    if ((r = ipc_ctab_new(&t, CTAB_CAPACITY)) < 0) {
+        stress_lib_error(s, r, "ipc_ctab_new");
+        ipc_shm_free(region);
+        return;
+    }
+    g_ctab_rounds++;
+    stress_check(s, ipc_ctab_capacity(t) == CTAB_CAPACITY, "ctab-exact", "capacity %zu, asked %d",
+                 ipc_ctab_capacity(t), CTAB_CAPACITY);
+    stress_check(s, ipc_ctab_unlock(t) == -EPERM, "ctab-recovered",
+                 "ipc_ctab_unlock without holding the lock did not return -EPERM");
+    uint64_t ops = stress_rng_range(rng, opt_incs / 8 + 1, opt_incs / 4 + 1);
+    struct ctab_arg wa[MAX_PROCS];
+    ipc_proc *w[MAX_PROCS] = {0};
+    unsigned nw = 0;
+    for (; nw < s->procs; nw++) {
+        wa[nw] = (struct ctab_arg){
+            .table = t, .slot = &slot[nw], .seed = stress_rng_next(rng), .ops = ops, .hold_fd = -1};
+        if ((r = ipc_proc_fork(&w[nw], ctab_worker, &wa[nw], NULL)) < 0) {
+            stress_lib_error(s, r, "ipc_proc_fork(ctab worker)");
+            break;
+        }
+    }
+    uint64_t before = ipc_ctab_recoveries(t);
+    unsigned kills = 0;
+    struct ctab_arg va = {.table = t};
+    for (unsigned i = 0; i < opt_victims + 1; i++)
+        kills += ctab_hold_and_kill(s, &va);
+    for (unsigned i = 0; i < nw; i++) {
+        bool ok = wait_ok(s, w[i], "ctab worker", 60000);
+        stress_proc_discard(s, w[i]);
+        stress_check(s, ok, "ctab-exact", "ctab worker %u did not exit 0", i);
+        if (slot[i].errors)
+            stress_ignore(stress_lib_error(s, slot[i].last_err, "ipc_ctab_incrby"));
+    }
+    /* The parent's own lock/unlock: acquiring recovers a death no worker noticed. */
+    int lr = ipc_ctab_lock(t);
+    stress_check(s, lr == 0 || lr == IPC_EOWNERDEAD, "ctab-recovered",
+                 "ipc_ctab_lock after the victims: %s", ipc_strerror(lr));
+    if (lr == 0 || lr == IPC_EOWNERDEAD)
+        stress_check(s, ipc_ctab_unlock(t) == 0, "ctab-recovered", "ipc_ctab_unlock failed");
+    uint64_t recovered = ipc_ctab_recoveries(t) - before;
+    stress_check(s, recovered == kills, "ctab-recovered",
+                 "%u lock holders were SIGKILLed, %" PRIu64 " recoveries", kills, recovered);
+    long live = 0;
+    for (unsigned k = 0; k < CTAB_KEYS; k++) {
+        int64_t want = 0;
+        bool touched = false;
+        for (unsigned i = 0; i < nw; i++) {
+            want += slot[i].sum[k];
+            touched |= slot[i].touched[k] != 0;
+        }
+        char key[8];
+        ctab_key(key, k);
+        int64_t got = 0;
+        r = ipc_ctab_get(t, key, strlen(key), &got);
+        if (touched)
+            stress_check(s, r == 0 && got == want, "ctab-exact",
+                         "key %s: %" PRId64 " (%s), acknowledged deltas sum to %" PRId64, key, got,
+                         ipc_strerror(r), want);
+        else
+            stress_check(s, r == -ENOENT, "ctab-exact", "untouched key %s: get gave %s", key,
+                         ipc_strerror(r));
+        live += touched;
+    }
+    stress_check(s, ipc_ctab_count(t) == live, "ctab-exact", "count %ld, %ld keys touched",
+                 ipc_ctab_count(t), live);
+    for (unsigned k = 0; k < CTAB_KEYS; k++) {
+        char key[8];
+        ctab_key(key, k);
+        int want = 0;
+        for (unsigned i = 0; i < nw; i++)
+            want |= slot[i].touched[k];
+        r = ipc_ctab_del(t, key, strlen(key));
+        stress_check(s, r == want, "ctab-exact", "del %s gave %d, want %d", key, r, want);
+    }
+    stress_check(s, ipc_ctab_count(t) == 0, "ctab-exact", "count %ld after deleting every key",
+                 ipc_ctab_count(t));
+    ipc_ctab_free(t);
+    ipc_shm_free(region);
+    stress_add_ops(s, ops * nw);
+}
+
 static const char *check_kinds(const char *value, const void *ctx)
 {
     (void)ctx;
@@ -564,12 +770,15 @@ int ipcstorm_stress_counter(int argc, char **argv)
         if (round % nk == nk - 1 && stress_running(&s)) {
             enum ipc_lock_kind rk = k == IPC_LOCK_NONE ? IPC_LOCK_ATOMIC : k;
             run_region_round(&s, rk, (round / nk) % 2 == 0, &rng);
+            if (stress_running(&s))
+                run_ctab_round(&s, &rng);
         }
     }
     ipc_shm_free(region);
     snprintf(s.note, sizeof(s.note),
              "lock none lost %" PRId64 " of %" PRId64 " updates (no lock, by design); "
-             "mutex owner-death recoveries %" PRIu64 "; named/memfd region rounds %u",
-             g_none_lost, g_none_total, g_recoveries, g_region_rounds);
+             "mutex owner-death recoveries %" PRIu64 "; named/memfd region rounds %u; "
+             "counter table rounds %u",
+             g_none_lost, g_none_total, g_recoveries, g_region_rounds, g_ctab_rounds);
     return stress_end(&s);
 }

@@ -267,6 +267,18 @@ static void check_status(struct stress *s, const struct child *c, const struct i
     }
     if (ipc_proc_status_format(st, got, sizeof(got)) < 0)
         snprintf(got, sizeof(got), "raw 0x%x", st->raw);
+    /* The library's decoding of the raw word against libc's macros. */
+    struct ipc_proc_status d;
+    int raw = st->raw;
+    bool decoded = ipc_proc_status_decode(raw, &d) == 0 && d.raw == raw;
+    stress_check(
+        s,
+        decoded && d.exited == !!WIFEXITED(raw) && d.signaled == !!WIFSIGNALED(raw) &&
+            (!d.exited || d.code == WEXITSTATUS(raw)) &&
+            (!d.signaled || (d.signal == WTERMSIG(raw) && d.core_dumped == !!WCOREDUMP(raw))) &&
+            st->exited == d.exited && st->signaled == d.signaled &&
+            (!d.exited || st->code == d.code) && (!d.signaled || st->signal == d.signal),
+        "status-decode", "raw status 0x%x decoded as %s", raw, got);
     if (c->want_signal)
         stress_check(s, st->signaled && st->signal == c->want_signal && !st->exited,
                      "status-as-sent", "%s child (kind %d) should die by %s, got %s",
