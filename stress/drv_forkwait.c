@@ -75,6 +75,7 @@ static const struct stress_spec spec = {
                "grandchildren are adopted through the child subreaper.",
     .invariants =
         "  status-as-sent   every decoded status is the exit code / signal the child used\n"
+        "  status-decode    ipc_proc_status_decode of the raw word agrees with libc's W* macros\n"
         "  reaped-once      each child reaped exactly once (a second wait gives ECHILD)\n"
         "  orphan-adopted   each orphaned grandchild is re-parented to us and reaped by\n"
         "                   ipc_proc_reap_orphans: the count is the orphans', each exited\n"
