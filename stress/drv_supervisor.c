@@ -34,7 +34,6 @@
  *              returns 0, the Unix path is gone, no worker process survives.
  * Waiting for the server is always a poll of /proc or of its log with a deadline;
  * only orderings the driver observed are asserted, never durations. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -297,36 +296,24 @@ static char g_tmpdir[64];
 static uint64_t g_stop_late, g_young_crash, g_old_crash;
 static uint64_t g_certified, g_turned_away, g_restarts, g_backoffs;
 
-/* The server's live children: reads /proc/<pid>/stat for every process and keeps
- * those whose parent is the server and which are not zombies. */
+struct live_children {
+    pid_t *out;
+    unsigned n, cap;
+};
+
+static void add_live_child(pid_t pid, char state, void *arg)
+{
+    struct live_children *lc = arg;
+    if (state != 'Z' && state != 'X' && lc->n < lc->cap)
+        lc->out[lc->n++] = pid;
+}
+
+/* The server's live children (not zombies), from /proc. */
 static unsigned worker_pids(const struct round *R, pid_t *out, unsigned cap)
 {
-    unsigned n = 0;
-    DIR *d = opendir("/proc");
-    if (!d)
-        return 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t k = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[k] = '\0';
-        char *rp = strrchr(buf, ')');
-        char state;
-        long ppid;
-        if (!rp || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2)
-            continue;
-        if (ppid == (long)R->srv_pid && state != 'Z' && state != 'X' && n < cap)
-            out[n++] = (pid_t)atol(e->d_name);
-    }
-    closedir(d);
-    return n;
+    struct live_children lc = {.out = out, .cap = cap};
+    hygiene_for_each_child(R->srv_pid, add_live_child, &lc);
+    return lc.n;
 }
 
 static struct pidinfo *known_pid(struct round *R, pid_t pid, double start_lo)

@@ -40,20 +40,11 @@ bool hygiene_no_children(struct hygiene_child_probe *probe)
     return p == -1 && error == ECHILD;
 }
 
-enum child_scan {
-    CHILD_SCAN_COUNT_ZOMBIES,
-    CHILD_SCAN_KILL_LIVE,
-};
-
-/* Walks /proc for the processes whose parent is this one: counts the zombies, or
- * SIGKILLs (and counts) the live ones. */
-static int scan_children(enum child_scan what)
+void hygiene_for_each_child(pid_t parent, void (*fn)(pid_t pid, char state, void *arg), void *arg)
 {
     DIR *d = opendir("/proc");
     if (!d)
-        return 0;
-    int n = 0;
-    pid_t me = getpid();
+        return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9')
@@ -69,23 +60,31 @@ static int scan_children(enum child_scan what)
         /* comm may hold spaces and parentheses: parse after the last ')'. */
         char *rp = strrchr(buf, ')');
         char state;
-        int ppid;
-        if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || ppid != me)
+        long ppid;
+        if (!rp || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2 || ppid != (long)parent)
             continue;
-        if (what == CHILD_SCAN_KILL_LIVE && state != 'Z') {
-            kill((pid_t)atoi(e->d_name), SIGKILL);
-            n++;
-        } else if (what == CHILD_SCAN_COUNT_ZOMBIES && state == 'Z') {
-            n++;
-        }
+        fn((pid_t)atol(e->d_name), state, arg);
     }
     closedir(d);
-    return n;
+}
+
+static void count_zombie(pid_t pid, char state, void *arg)
+{
+    (void)pid;
+    *(int *)arg += state == 'Z';
+}
+
+static void kill_live(pid_t pid, char state, void *arg)
+{
+    if (state != 'Z' && kill(pid, SIGKILL) == 0)
+        ++*(int *)arg;
 }
 
 int hygiene_count_zombie_children(void)
 {
-    return scan_children(CHILD_SCAN_COUNT_ZOMBIES);
+    int zombies = 0;
+    hygiene_for_each_child(getpid(), count_zombie, &zombies);
+    return zombies;
 }
 
 int hygiene_reap_exited_children(void)
@@ -98,7 +97,9 @@ int hygiene_reap_exited_children(void)
 
 void hygiene_kill_and_reap_children(void)
 {
-    if (scan_children(CHILD_SCAN_KILL_LIVE) > 0)
+    int killed = 0;
+    hygiene_for_each_child(getpid(), kill_live, &killed);
+    if (killed > 0)
         while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
             ;
     hygiene_reap_exited_children();

@@ -39,6 +39,10 @@ struct hygiene_child_probe {
  * probe may be NULL. */
 bool hygiene_no_children(struct hygiene_child_probe *probe);
 
+/* Calls fn for every process whose parent is `parent`, with its state letter from
+ * /proc/<pid>/stat ('Z' for a zombie), reading /proc once. */
+void hygiene_for_each_child(pid_t parent, void (*fn)(pid_t pid, char state, void *arg), void *arg);
+
 /* Children of this process that are zombies, read from /proc: waitpid alone cannot
  * tell a zombie from a live child, and the stress report says which it is. */
 int hygiene_count_zombie_children(void);
