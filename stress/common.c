@@ -723,6 +723,22 @@ static void check_fault_accounting(struct stress *s)
                  "%" PRIu64 " seam calls counted per arm over %u arms, %" PRIu64
                  " in the statistics",
                  s->fault_arm_calls, s->fault_arms, st.total_calls);
+    /* The per-site table names real sites ("file.c:LINE" of a known kind) and
+     * holds an injection somewhere exactly when the statistics count one. */
+    struct ipc_fault_site sites[256];
+    size_t n = ipc_faults_sites(sites, sizeof(sites) / sizeof(sites[0]));
+    bool sane = n <= sizeof(sites) / sizeof(sites[0]);
+    uint64_t injected = 0;
+    for (size_t i = 0; sane && i < n; i++) {
+        const char *colon = sites[i].where ? strrchr(sites[i].where, ':') : NULL;
+        sane = colon && colon[1] >= '1' && colon[1] <= '9' && sites[i].call >= 0 &&
+               sites[i].call < IPC_FAULT_CALL_COUNT && sites[i].injected <= sites[i].calls;
+        injected += sites[i].injected;
+    }
+    stress_check(s, sane && (injected > 0) == (st.total_injected > 0), "fault-accounting",
+                 "the seam's site table (%zu sites, %" PRIu64 " injected) does not match its "
+                 "statistics (%" PRIu64 " injected)",
+                 n, injected, st.total_injected);
 #else
     (void)s;
 #endif

@@ -96,7 +96,9 @@ static const struct stress_spec spec = {
         "  sig-disposition-exact  install/set_default/restore as sigaction reads them\n"
         "  sig-child-reset     after ipc_sig_child_reset a child has caught signals at\n"
         "                      SIG_DFL, ignored ones ignored, SIGPIPE untouched, no mask\n"
-        "  sigsrc-backend-exact ipc_sigsrc_backend matches the fd (/proc/self/fd)",
+        "  sigsrc-backend-exact ipc_sigsrc_backend matches the fd (/proc/self/fd)\n"
+        "  sig-wait-exact    ipc_sig_wait takes pending blocked signals lowest first, with\n"
+        "                    their sender, and leaves none pending",
     .default_procs = 4,
     .max_procs = MAX_SENDERS,
     .xopts = xopts,
@@ -963,8 +965,38 @@ static void errno_storm(struct stress *s, struct stress_rng *rng)
     stress_add_ops(s, n);
 }
 
+/* ipc_sig_wait consumes pending blocked signals one at a time, lowest number first,
+ * with the sender (raise: SI_TKILL or SI_USER from this process), and leaves none
+ * pending. */
+static void check_sig_wait(struct stress *s)
+{
+    const int hi = SIGRTMIN + 9, lo = SIGRTMIN + 8; /* used by no other round */
+    sigset_t set, old, pending;
+    sigemptyset(&set);
+    sigaddset(&set, hi);
+    sigaddset(&set, lo);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    raise(hi);
+    raise(lo);
+    struct ipc_sig_info first = {0}, second = {0};
+    int r1 = ipc_sig_wait(&set, &first);
+    int r2 = ipc_sig_wait(&set, &second);
+    sigpending(&pending);
+    stress_check(
+        s,
+        r1 == lo && first.signo == lo && (first.code == SI_TKILL || first.code == SI_USER) &&
+            first.pid == getpid() && r2 == hi && second.signo == hi && !sigismember(&pending, lo) &&
+            !sigismember(&pending, hi),
+        "sig-wait-exact",
+        "ipc_sig_wait gave %d (signo %d code %d pid %d) then %d (signo %d), want %d "
+        "(SI_TKILL or SI_USER from %d) then %d, none left pending",
+        r1, first.signo, first.code, (int)first.pid, r2, second.signo, lo, (int)getpid(), hi);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void round_errno(struct stress *s, struct stress_rng *rng)
 {
+    check_sig_wait(s);
     check_mask_api(s);
     check_disposition_api(s);
     check_child_reset(s);
