@@ -61,6 +61,7 @@
 
 #include "fuzz_util.h"
 #include "ipc/pipe.h"
+#include "ipc/pool.h"
 #include "ipc/proc.h"
 #include "ipc/redir.h"
 #include "ipc/sig.h"
@@ -1127,6 +1128,172 @@ FUZZ_NOCOV static void redir_pipe_contracts(void)
     ipc_pipe_close(NULL);
 }
 
+static int echo_task(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
+                     void *arg)
+{
+    (void)arg;
+    if (in_len > out_cap)
+        return -EOVERFLOW;
+    memcpy(out, in, in_len);
+    *out_len = in_len;
+    return 0;
+}
+
+/* ipc/run.h: "-EINVAL bad arguments / unknown flags / negative or absurd (> 70
+ * years) times", the option combinations it excludes, and the valid extremes. */
+FUZZ_NOCOV static void run_contracts(void)
+{
+    struct ipc_run_result res;
+    struct ipc_run_options o;
+    char *const no_arg0[] = {NULL};
+    char *const bin_true[] = {"/bin/true", NULL};
+    const int64_t max_ms = INT64_MAX / 4 / 1000000; /* ~73 years */
+    CONTRACT(ipc_run(NULL, NULL, &res), -EINVAL);
+    CONTRACT(ipc_run(no_arg0, NULL, &res), -EINVAL);
+    CONTRACT(ipc_run(bin_true, NULL, NULL), -EINVAL);
+    const struct {
+        unsigned flags;
+        int64_t timeout_ms, grace_ms;
+        const void *stdin_data;
+        size_t stdin_len;
+        int stdin_fd;
+        const char *stdin_path;
+        int method;
+        int with_on_output;
+    } bad[] = {
+        {IPC_RUN_F_ALL + 1, 0, 0, NULL, 0, 0, NULL, 0, 0},
+        {0, -1, 0, NULL, 0, 0, NULL, 0, 0},
+        {0, 0, -1, NULL, 0, 0, NULL, 0, 0},
+        {0, max_ms + 1, 0, NULL, 0, 0, NULL, 0, 0},
+        {0, 0, max_ms + 1, NULL, 0, 0, NULL, 0, 0},
+        {0, 0, 0, NULL, 1, 0, NULL, 0, 0},                         /* stdin_len without data */
+        {IPC_RUN_F_STDIN_FD, 0, 0, NULL, 0, -1, NULL, 0, 0},       /* bad stdin_fd */
+        {IPC_RUN_F_STDIN_FD, 0, 0, "x", 1, 0, NULL, 0, 0},         /* fd and data */
+        {IPC_RUN_F_STDIN_FD, 0, 0, NULL, 0, 0, "/dev/null", 0, 0}, /* fd and path */
+        {0, 0, 0, "x", 1, 0, "/dev/null", 0, 0},                   /* data and path */
+        {0, 0, 0, NULL, 0, 0, NULL, IPC_PROC_POSIX_SPAWN + 1, 0},
+        {IPC_RUN_F_NO_CAPTURE, 0, 0, NULL, 0, 0, NULL, 0, 0}, /* no capture, no on_output */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&o, 0, sizeof(o));
+        o.flags = bad[i].flags;
+        o.timeout_ms = bad[i].timeout_ms;
+        o.grace_ms = bad[i].grace_ms;
+        o.stdin_data = bad[i].stdin_data;
+        o.stdin_len = bad[i].stdin_len;
+        o.stdin_fd = bad[i].stdin_fd;
+        o.stdin_path = bad[i].stdin_path;
+        o.method = (enum ipc_proc_method)bad[i].method;
+        memset(&res, 0xa5, sizeof(res));
+        CONTRACT(ipc_run(bin_true, &o, &res), -EINVAL);
+        /* "On failure res is left zeroed" */
+        FUZZ_CHECK(res.out == NULL && res.err == NULL && res.pid == 0 && res.out_len == 0);
+        ipc_run_result_free(&res);
+    }
+    /* the largest accepted times: the child ends long before */
+    memset(&o, 0, sizeof(o));
+    o.timeout_ms = max_ms;
+    o.grace_ms = max_ms;
+    o.method = IPC_PROC_POSIX_SPAWN;
+    CONTRACT(ipc_run(bin_true, &o, &res), 0);
+    FUZZ_CHECK(res.status.exited && res.status.code == 0 && !res.timed_out && res.out != NULL &&
+               res.out_len == 0);
+    ipc_run_result_free(&res);
+    ipc_run_result_free(NULL);
+}
+
+/* ipc/pool.h: Process and Pool argument contracts and limits. */
+FUZZ_NOCOV static void pool_contracts(void)
+{
+    ipc_mp_process *mp = NULL;
+    struct ipc_mp_process_options mo = {1};
+    struct ipc_proc_status st;
+    CONTRACT(ipc_mp_process_new(NULL, edge_child, NULL, NULL), -EINVAL);
+    CONTRACT(ipc_mp_process_new(&mp, NULL, NULL, NULL), -EINVAL);
+    CONTRACT(ipc_mp_process_new(&mp, edge_child, NULL, &mo), -EINVAL);
+    CONTRACT(ipc_mp_process_new(&mp, edge_child, NULL, NULL), 0);
+    /* not started: join/terminate/kill are -EINVAL, pid 0, not alive */
+    CONTRACT(ipc_mp_process_join(mp, 0, &st), -EINVAL);
+    CONTRACT(ipc_mp_process_terminate(mp), -EINVAL);
+    CONTRACT(ipc_mp_process_kill(mp), -EINVAL);
+    CONTRACT(ipc_mp_process_pid(mp), 0);
+    CONTRACT(ipc_mp_process_is_alive(mp), 0);
+    CONTRACT(ipc_mp_process_start(NULL), -EINVAL);
+    CONTRACT(ipc_mp_process_start(mp), 0);
+    CONTRACT(ipc_mp_process_start(mp), -EALREADY);
+    CONTRACT(ipc_mp_process_join(mp, -2, &st), -EINVAL);
+    CONTRACT(ipc_mp_process_join(NULL, -1, &st), -EINVAL);
+    CONTRACT(ipc_mp_process_join(mp, -1, &st), 0);
+    FUZZ_CHECK(st.exited && st.code == 7);
+    CONTRACT(ipc_mp_process_terminate(mp), -ESRCH);
+    CONTRACT(ipc_mp_process_kill(mp), -ESRCH);
+    ipc_mp_process_free(mp);
+    ipc_mp_process_free(NULL);
+
+    ipc_pool *pool = NULL;
+    struct ipc_pool_options po;
+    const struct ipc_pool_options bad_pool[] = {
+        {IPC_POOL_MAX_WORKERS + 1, 0, 0, 0, 0},
+        {1, (size_t)IPC_POOL_MAX_BYTES + 1, 0, 0, 0},
+        {1, 0, (size_t)IPC_POOL_MAX_BYTES + 1, 0, 0},
+        {1, 0, 0, 0, 1},
+    };
+    CONTRACT(ipc_pool_new(NULL, echo_task, NULL, NULL), -EINVAL);
+    CONTRACT(ipc_pool_new(&pool, NULL, NULL, NULL), -EINVAL);
+    for (size_t i = 0; i < sizeof(bad_pool) / sizeof(bad_pool[0]); i++) {
+        pool = (ipc_pool *)&pool;
+        CONTRACT(ipc_pool_new(&pool, echo_task, NULL, &bad_pool[i]), -EINVAL);
+        FUZZ_CHECK(pool == NULL);
+    }
+    /* max_in at the ceiling is accepted; then a small pool for the task limits */
+    memset(&po, 0, sizeof(po));
+    po.workers = 1;
+    po.max_in = po.max_out = IPC_POOL_MAX_BYTES;
+    CONTRACT(ipc_pool_new(&pool, echo_task, NULL, &po), 0);
+    ipc_pool_free(pool);
+    po.max_in = 4;
+    po.max_out = 4;
+    po.max_pending = 1;
+    CONTRACT(ipc_pool_new(&pool, echo_task, NULL, &po), 0);
+    uint64_t id = 0;
+    struct ipc_pool_result res;
+    CONTRACT(ipc_pool_submit(NULL, "abcd", 4, &id), -EINVAL);
+    CONTRACT(ipc_pool_submit(pool, "abcd", 4, NULL), -EINVAL);
+    CONTRACT(ipc_pool_submit(pool, NULL, 1, &id), -EINVAL);
+    CONTRACT(ipc_pool_submit(pool, "abcde", 5, &id), -EMSGSIZE);
+    CONTRACT(ipc_pool_collect(pool, 0, &res), -ENOENT);
+    CONTRACT(ipc_pool_submit(pool, "abcd", 4, &id), 0);
+    FUZZ_CHECK(id == 1);
+    CONTRACT(ipc_pool_submit(pool, "x", 1, &id), -EAGAIN); /* max_pending 1 */
+    CONTRACT(ipc_pool_collect(pool, -2, &res), -EINVAL);
+    CONTRACT(ipc_pool_collect(pool, -1, NULL), -EINVAL);
+    CONTRACT(ipc_pool_collect(NULL, -1, &res), -EINVAL);
+    CONTRACT(ipc_pool_collect(pool, -1, &res), 0);
+    FUZZ_CHECK(res.id == 1 && res.status == 0 && res.len == 4 && memcmp(res.data, "abcd", 4) == 0);
+    ipc_pool_result_free(&res);
+    ipc_pool_result_free(NULL);
+    struct ipc_pool_buf in[2] = {{"ab", 2}, {NULL, 1}};
+    struct ipc_pool_result mres[2];
+    CONTRACT(ipc_pool_map(pool, in, 2, mres), -EINVAL);
+    in[1].data = "abcde";
+    in[1].len = 5;
+    CONTRACT(ipc_pool_map(pool, in, 2, mres), -EMSGSIZE);
+    CONTRACT(ipc_pool_map(NULL, in, 2, mres), -EINVAL);
+    CONTRACT(ipc_pool_map(pool, NULL, 2, mres), -EINVAL);
+    CONTRACT(ipc_pool_map(pool, in, 2, NULL), -EINVAL);
+    pid_t pids[1];
+    CONTRACT(ipc_pool_pids(pool, NULL, 1), -EINVAL);
+    CONTRACT(ipc_pool_pids(NULL, pids, 1), -EINVAL);
+    CONTRACT(ipc_pool_pids(pool, pids, 1), 1);
+    CONTRACT(ipc_pool_close(pool, -2), -EINVAL);
+    CONTRACT(ipc_pool_close(NULL, -1), -EINVAL);
+    CONTRACT(ipc_pool_terminate(NULL), -EINVAL);
+    CONTRACT(ipc_pool_close(pool, -1), 0);
+    CONTRACT(ipc_pool_submit(pool, "x", 1, &id), -EPIPE);
+    ipc_pool_free(pool);
+    ipc_pool_free(NULL);
+}
+
 /* The PATH search of the fork/vfork methods builds "dir/file" in a fixed buffer
  * (PATH_BUF, proc.c's ipc__child_exec): an entry whose "dir/file" plus its NUL
  * exactly fills it is tried; one byte longer cannot be built and is skipped with
@@ -1266,6 +1433,8 @@ FUZZ_NOCOV static void api_edges(void)
     proc_contracts();
     sig_contracts();
     redir_pipe_contracts();
+    run_contracts();
+    pool_contracts();
     path_buffer_boundary();
 }
 
