@@ -44,6 +44,12 @@
  * EAGAIN, EPIPE, EIO or short transfer; EINTR is retried), so a child that exits
  * 127 or dies of SIGPIPE instead is a failure.
  *
+ * A one-byte payload (after the schedule; the seed 00 00) checks argument contracts
+ * instead, once per process (api_edges): every documented argument error of
+ * ipc/proc.h, sig.h, redir.h, pipe.h, run.h and pool.h, exactly, and the valid
+ * extremes; and the PATH search buffer filled exactly (spawned) and by one byte
+ * more (-ENAMETOOLONG, the next entry searched), in a private temp dir.
+ *
  * Speed: a few child processes per input, vfork by default; no sleeps.
  */
 // libfuzzer-options: max_len=2048
