@@ -1409,13 +1409,15 @@ FUZZ_NOCOV static void path_buffer_boundary(void)
     FUZZ_CHECK(dfd >= 0);
     FUZZ_CHECK(symlinkat("/bin/true", dfd, file) == 0);
 
+    /* results first, checks after the clean-up: a violation leaves nothing behind */
     static const enum ipc_proc_method methods[] = {IPC_PROC_AUTO, IPC_PROC_FORK, IPC_PROC_VFORK};
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-        enum ipc_proc_method m = methods[i];
-        CONTRACT(spawn_through_path(fit, file, m), 0);
-        CONTRACT(spawn_through_path(over, file, m), -ENAMETOOLONG);
-        snprintf(path_env, sizeof(path_env), "%s:%s", over, fit);
-        CONTRACT(spawn_through_path(path_env, file, m), 0);
+    enum { NM = sizeof(methods) / sizeof(methods[0]) };
+    int rc_fit[NM], rc_over[NM], rc_next[NM];
+    snprintf(path_env, sizeof(path_env), "%s:%s", over, fit);
+    for (size_t i = 0; i < NM; i++) {
+        rc_fit[i] = spawn_through_path(fit, file, methods[i]);
+        rc_over[i] = spawn_through_path(over, file, methods[i]);
+        rc_next[i] = spawn_through_path(path_env, file, methods[i]);
     }
 
     FUZZ_CHECK(unlinkat(dfd, file, 0) == 0);
@@ -1424,6 +1426,11 @@ FUZZ_NOCOV static void path_buffer_boundary(void)
     FUZZ_CHECK(rmdir(over) == 0); /* a sibling of fit's last directory */
     deep_dir_remove(fit, base_len);
     FUZZ_CHECK(rmdir(base) == 0);
+    for (size_t i = 0; i < NM; i++) {
+        CONTRACT(rc_fit[i], 0);              /* exactly fills the buffer: spawned */
+        CONTRACT(rc_over[i], -ENAMETOOLONG); /* one byte more: the only entry fails */
+        CONTRACT(rc_next[i], 0);             /* ... and is skipped for the next one */
+    }
 }
 
 /* Every documented argument error of the functions this target covers. The checks
