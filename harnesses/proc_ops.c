@@ -44,11 +44,18 @@
  * EAGAIN, EPIPE, EIO or short transfer; EINTR is retried), so a child that exits
  * 127 or dies of SIGPIPE instead is a failure.
  *
+ * A one-byte payload (after the schedule; the seed 00 00) checks argument contracts
+ * instead, once per process (api_edges): every documented argument error of
+ * ipc/proc.h, sig.h, redir.h, pipe.h, run.h and pool.h, exactly, and the valid
+ * extremes; and the PATH search buffer filled exactly (spawned) and by one byte
+ * more (-ENAMETOOLONG, the next entry searched), in a private temp dir.
+ *
  * Speed: a few child processes per input, vfork by default; no sleeps.
  */
 // libfuzzer-options: max_len=2048
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,8 +67,10 @@
 
 #include "fuzz_util.h"
 #include "ipc/pipe.h"
+#include "ipc/pool.h"
 #include "ipc/proc.h"
 #include "ipc/redir.h"
+#include "ipc/sig.h"
 #include "ipc/run.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -729,6 +738,734 @@ FUZZ_NOCOV static void op_fork(uint8_t arg, const uint8_t *d, size_t n)
     ipc_pipe_close(&p);
 }
 
+/* ---- argument contracts (a one-byte payload) ------------------------------------------ */
+
+/* One documented argument contract: `call` returns exactly `want` (the header named). */
+#define CONTRACT(call, want)                                                                       \
+    do {                                                                                           \
+        long long got_ = (long long)(call), want_ = (long long)(want);                             \
+        if (got_ != want_) {                                                                       \
+            fprintf(stderr, "%s:%d: contract violated: %s returned %lld, the header says %lld\n",  \
+                    __FILE__, __LINE__, #call, got_, want_);                                       \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static char *const true_argv[] = {"true", NULL};
+
+static int edge_child(void *arg)
+{
+    (void)arg;
+    return 7;
+}
+
+static void edge_handler(int signo, siginfo_t *info, void *uc)
+{
+    (void)signo;
+    (void)info;
+    (void)uc;
+}
+
+/* ipc_proc_spawn of /bin/true with opts: the spawn's result; on success the child
+ * must exit 0 and is reaped. */
+FUZZ_NOCOV static int spawn_true(const struct ipc_proc_options *o, char *const argv[])
+{
+    ipc_proc *p = (ipc_proc *)&p; /* must be overwritten (NULL on failure) */
+    int rc = ipc_proc_spawn(&p, argv, o);
+    if (rc < 0) {
+        FUZZ_CHECK(p == NULL || rc == -EINVAL);
+        return rc;
+    }
+    struct ipc_proc_status st;
+    FUZZ_CHECK(ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st) == 0);
+    FUZZ_CHECK(st.exited && st.code == 0);
+    ipc_proc_free(p);
+    return rc;
+}
+
+/* An fd number that is certainly not open (the lowest free one, closed again). */
+FUZZ_NOCOV static int closed_fd(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    FUZZ_CHECK(fd >= 0);
+    close(fd);
+    return fd;
+}
+
+/* ipc/proc.h: spawn, fork, the exec family, status, wait, kill. */
+FUZZ_NOCOV static void proc_contracts(void)
+{
+    ipc_proc *p = NULL;
+    struct ipc_proc_options o;
+    char *const no_arg0[] = {NULL};
+    char *const bin_true[] = {"/bin/true", NULL};
+    /* "-EINVAL bad arguments/unknown flags" */
+    CONTRACT(ipc_proc_spawn(NULL, bin_true, NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawn(&p, NULL, NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawn(&p, no_arg0, NULL), -EINVAL);
+    memset(&o, 0, sizeof(o));
+    o.flags = IPC_PROC_F_ALL + 1;
+    CONTRACT(spawn_true(&o, bin_true), -EINVAL);
+    o.flags = 0;
+    o.method = (enum ipc_proc_method)(IPC_PROC_POSIX_SPAWN + 1);
+    CONTRACT(spawn_true(&o, bin_true), -EINVAL);
+    o.method = (enum ipc_proc_method) - 1;
+    CONTRACT(spawn_true(&o, bin_true), -EINVAL);
+    o.method = IPC_PROC_AUTO;
+    o.cwd = "";
+    CONTRACT(spawn_true(&o, bin_true), -EINVAL);
+    o.cwd = NULL;
+    o.flags = IPC_PROC_F_STDIO;
+    o.stdio[0] = o.stdio[1] = o.stdio[2] = -1;
+    o.stdio[1] = -2;
+    CONTRACT(spawn_true(&o, bin_true), -EINVAL);
+    /* "-EBADF a stdio fd is not open" */
+    o.stdio[1] = closed_fd();
+    CONTRACT(spawn_true(&o, bin_true), -EBADF);
+    /* "a target may not be set both here and in stdio[]" */
+    ipc_redir *r = NULL;
+    CONTRACT(ipc_redir_new(&r), 0);
+    CONTRACT(ipc_redir_null(r, IPC_REDIR_STDOUT), 0);
+    o.stdio[1] = STDERR_FILENO;
+    o.redir = r;
+    CONTRACT(spawn_true(&o, bin_true), -EINVAL);
+    o.redir = NULL;
+    ipc_redir_free(r);
+    /* the valid extremes: every flag, every method */
+    o.flags = IPC_PROC_F_ALL;
+    o.stdio[1] = -1;
+    for (int m = IPC_PROC_AUTO; m <= IPC_PROC_POSIX_SPAWN; m++) {
+        o.method = (enum ipc_proc_method)m;
+        CONTRACT(spawn_true(&o, true_argv), 0);
+    }
+
+    /* ipc_proc_fork: "method must be AUTO or FORK, file/env/cwd must be NULL" */
+    CONTRACT(ipc_proc_fork(NULL, edge_child, NULL, NULL), -EINVAL);
+    CONTRACT(ipc_proc_fork(&p, NULL, NULL, NULL), -EINVAL);
+    char *const env[] = {"A=1", NULL};
+    const struct {
+        enum ipc_proc_method method;
+        unsigned flags;
+        const char *file, *cwd;
+        char *const *env;
+    } bad_fork[] = {
+        {IPC_PROC_VFORK, 0, NULL, NULL, NULL},
+        {IPC_PROC_POSIX_SPAWN, 0, NULL, NULL, NULL},
+        {IPC_PROC_FORK, IPC_PROC_F_ALL + 1, NULL, NULL, NULL},
+        {IPC_PROC_FORK, IPC_PROC_F_PATH, NULL, NULL, NULL},
+        {IPC_PROC_FORK, 0, "/bin/true", NULL, NULL},
+        {IPC_PROC_FORK, 0, NULL, "/", NULL},
+        {IPC_PROC_FORK, 0, NULL, NULL, env},
+    };
+    for (size_t i = 0; i < sizeof(bad_fork) / sizeof(bad_fork[0]); i++) {
+        memset(&o, 0, sizeof(o));
+        o.method = bad_fork[i].method;
+        o.flags = bad_fork[i].flags;
+        o.file = bad_fork[i].file;
+        o.cwd = bad_fork[i].cwd;
+        o.env = bad_fork[i].env;
+        p = (ipc_proc *)&p;
+        CONTRACT(ipc_proc_fork(&p, edge_child, NULL, &o), -EINVAL);
+    }
+    memset(&o, 0, sizeof(o));
+    o.method = IPC_PROC_FORK;
+    o.flags = IPC_PROC_F_SETPGID | IPC_PROC_F_NO_PIDFD;
+    CONTRACT(ipc_proc_fork(&p, edge_child, NULL, &o), 0);
+    struct ipc_proc_status st;
+    CONTRACT(ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st), 0);
+    FUZZ_CHECK(st.exited && st.code == 7);
+    ipc_proc_free(p);
+
+    /* the exec family: NULL out/file/arg0/envp */
+    CONTRACT(ipc_proc_spawnl(NULL, "/bin/true", "true", (char *)NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawnl(&p, NULL, "true", (char *)NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawnl(&p, "/bin/true", NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawnlp(&p, NULL, "true", (char *)NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawnlp(NULL, "true", "true", (char *)NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawnv(NULL, "/bin/true", true_argv), -EINVAL);
+    CONTRACT(ipc_proc_spawnv(&p, NULL, true_argv), -EINVAL);
+    CONTRACT(ipc_proc_spawnv(&p, "/bin/true", NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawnvp(&p, NULL, true_argv), -EINVAL);
+    CONTRACT(ipc_proc_spawnvpe(&p, "true", true_argv, NULL), -EINVAL);
+    CONTRACT(ipc_proc_spawnvpe(NULL, "true", true_argv, env), -EINVAL);
+
+    /* ipc_proc_status_decode: "-EINVAL (st NULL, or raw is not a status the kernel
+     * produces)"; each valid kind at its edges decodes to exactly one kind */
+    CONTRACT(ipc_proc_status_decode(0, NULL), -EINVAL);
+    const int bad_raw[] = {
+        0x10000,
+        -1,
+        0x007f /* stopped by 0 */,
+        (NSIG << 8) | 0x7f,
+        0x0080 /* exit + core */,
+        0x0109 /* killed with a high byte */,
+        NSIG,
+        NSIG | 0x80,
+    };
+    for (size_t i = 0; i < sizeof(bad_raw) / sizeof(bad_raw[0]); i++)
+        CONTRACT(ipc_proc_status_decode(bad_raw[i], &st), -EINVAL);
+    const struct {
+        int raw, exited, code, signaled, signal, core, stopped, continued;
+    } good_raw[] = {
+        {0x0000, 1, 0, 0, 0, 0, 0, 0},
+        {0xff00, 1, 255, 0, 0, 0, 0, 0},
+        {0x0001, 0, 0, 1, 1, 0, 0, 0},
+        {NSIG - 1, 0, 0, 1, NSIG - 1, 0, 0, 0},
+        {0x0089, 0, 0, 1, 9, 1, 0, 0},
+        {0x017f, 0, 0, 0, 1, 0, 1, 0},
+        {((NSIG - 1) << 8) | 0x7f, 0, 0, 0, NSIG - 1, 0, 1, 0},
+        {0xffff, 0, 0, 0, 0, 0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof(good_raw) / sizeof(good_raw[0]); i++) {
+        CONTRACT(ipc_proc_status_decode(good_raw[i].raw, &st), 0);
+        FUZZ_CHECK(st.raw == good_raw[i].raw && st.exited == good_raw[i].exited &&
+                   st.code == good_raw[i].code && st.signaled == good_raw[i].signaled &&
+                   st.signal == good_raw[i].signal && st.core_dumped == good_raw[i].core &&
+                   st.stopped == good_raw[i].stopped && st.continued == good_raw[i].continued);
+    }
+    /* status_format: "-ENOSPC when truncated, -EINVAL for NULL arguments" */
+    char buf[IPC_PROC_STATUS_MAX];
+    CONTRACT(ipc_proc_status_decode(0x0300, &st), 0);
+    CONTRACT(ipc_proc_status_format(NULL, buf, sizeof(buf)), -EINVAL);
+    CONTRACT(ipc_proc_status_format(&st, NULL, sizeof(buf)), -EINVAL);
+    CONTRACT(ipc_proc_status_format(&st, buf, 0), -EINVAL);
+    CONTRACT(ipc_proc_status_format(&st, buf, 7), 6);
+    FUZZ_CHECK(strcmp(buf, "exit 3") == 0);
+    CONTRACT(ipc_proc_status_format(&st, buf, 6), -ENOSPC);
+    FUZZ_CHECK(buf[5] == '\0');
+    CONTRACT(ipc_proc_status_shell(&st), 3);
+    CONTRACT(ipc_proc_status_decode(0x0009, &st), 0);
+    CONTRACT(ipc_proc_status_shell(&st), 137);
+    CONTRACT(ipc_proc_status_decode(0x137f, &st), 0);
+    CONTRACT(ipc_proc_status_shell(&st), -EINVAL);
+    CONTRACT(ipc_proc_status_shell(NULL), -EINVAL);
+    memset(&st, 0, sizeof(st));
+    CONTRACT(ipc_proc_status_format(&st, buf, sizeof(buf)), -EINVAL);
+
+    /* wait/kill/status/pid/pidfd on NULL, bad timeouts, flags and signals */
+    CONTRACT(ipc_proc_wait(NULL, 0, 0, &st), -EINVAL);
+    CONTRACT(ipc_proc_kill(NULL, 0), -EINVAL);
+    CONTRACT(ipc_proc_kill_group(NULL, 0), -EINVAL);
+    CONTRACT(ipc_proc_pid(NULL), -EINVAL);
+    CONTRACT(ipc_proc_pidfd(NULL), -EINVAL);
+    CONTRACT(ipc_proc_status(NULL, &st), -EINVAL);
+    CONTRACT(ipc_proc_reap_orphans(-2), -EINVAL);
+    ipc_proc_free(NULL);
+    /* a live child: cat waits for EOF on its stdin pipe */
+    struct ipc_pipe in;
+    CONTRACT(ipc_pipe_open(&in, 0), 0);
+    memset(&o, 0, sizeof(o));
+    o.flags = IPC_PROC_F_STDIO | IPC_PROC_F_NO_PIDFD;
+    o.stdio[0] = in.rd;
+    o.stdio[1] = o.stdio[2] = -1;
+    char *const cat[] = {"/bin/cat", NULL};
+    CONTRACT(ipc_proc_spawn(&p, cat, &o), 0);
+    close(in.rd); /* only cat reads */
+    in.rd = -1;
+    FUZZ_CHECK(ipc_proc_pid(p) > 0);
+    CONTRACT(ipc_proc_pidfd(p), -ENOSYS);
+    CONTRACT(ipc_proc_wait(p, -2, 0, &st), -EINVAL);
+    CONTRACT(ipc_proc_wait(p, 0, IPC_PROC_WAIT_UNTRACED << 1, &st), -EINVAL);
+    CONTRACT(ipc_proc_wait(p, 0, 0, &st), -ETIMEDOUT);
+    CONTRACT(ipc_proc_status(p, &st), -EAGAIN);
+    CONTRACT(ipc_proc_status(p, NULL), -EINVAL);
+    CONTRACT(ipc_proc_kill(p, -1), -EINVAL);
+    CONTRACT(ipc_proc_kill(p, NSIG), -EINVAL);
+    CONTRACT(ipc_proc_kill(p, 0), 0);
+    CONTRACT(ipc_proc_kill_group(p, 0), -EINVAL); /* no group of its own */
+    ipc_pipe_close(&in);                          /* EOF: cat exits 0 */
+    CONTRACT(ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st), 0);
+    FUZZ_CHECK(st.exited && st.code == 0);
+    CONTRACT(ipc_proc_wait(p, 0, 0, &st), -ECHILD);
+    CONTRACT(ipc_proc_kill(p, 0), -ESRCH);
+    memset(&st, 0xa5, sizeof(st));
+    CONTRACT(ipc_proc_status(p, &st), 0);
+    FUZZ_CHECK(st.exited && st.code == 0 && !st.signaled);
+    ipc_proc_free(p);
+}
+
+/* ipc/sig.h: bad signal numbers, the uncatchable ones and SIGPIPE, NULL sets. */
+FUZZ_NOCOV static void sig_contracts(void)
+{
+    sigset_t set;
+    struct ipc_sig_prev prev;
+    ipc_sigsrc *src = NULL;
+    CONTRACT(ipc_sig_wait(NULL, NULL), -EINVAL);
+    CONTRACT(ipc_sig_timedwait(NULL, 0, NULL), -EINVAL);
+    sigemptyset(&set);
+    CONTRACT(ipc_sig_timedwait(&set, 0, NULL), -EAGAIN);
+    const int bad_catch[] = {0, -1, NSIG, SIGKILL, SIGSTOP, SIGPIPE};
+    for (size_t i = 0; i < sizeof(bad_catch) / sizeof(bad_catch[0]); i++) {
+        int s = bad_catch[i];
+        CONTRACT(ipc_sig_install(s, edge_handler, 0, &prev), -EINVAL);
+        CONTRACT(ipc_sig_catch(s, 0, &prev), -EINVAL);
+        CONTRACT(ipc_sig_set_default(s, 0, &prev), -EINVAL);
+        CONTRACT(ipc_sig_set_default(s, 1, NULL), -EINVAL);
+        CONTRACT(ipc_sig_caught(s), 0ul);
+    }
+    CONTRACT(ipc_sig_install(SIGUSR1, NULL, 0, &prev), -EINVAL);
+    CONTRACT(ipc_sig_install(SIGUSR1, edge_handler, IPC_SIG_ONESHOT << 1, &prev), -EINVAL);
+    CONTRACT(ipc_sig_catch(SIGUSR1, IPC_SIG_ONESHOT << 1, &prev), -EINVAL);
+    CONTRACT(ipc_sig_restore(NULL), -EINVAL);
+    memset(&prev, 0, sizeof(prev));
+    CONTRACT(ipc_sig_restore(&prev), -EINVAL);
+    /* the valid extremes: every flag on SIGUSR1, put back exactly */
+    struct sigaction before, after;
+    FUZZ_CHECK(sigaction(SIGUSR1, NULL, &before) == 0);
+    CONTRACT(ipc_sig_install(SIGUSR1, edge_handler,
+                             IPC_SIG_RESTART | IPC_SIG_NOCLDSTOP | IPC_SIG_ONESHOT, &prev),
+             0);
+    CONTRACT(ipc_sig_restore(&prev), 0);
+    FUZZ_CHECK(sigaction(SIGUSR1, NULL, &after) == 0 && after.sa_handler == before.sa_handler);
+    /* sending: "-EINVAL bad signo"; 0 probes */
+    CONTRACT(ipc_sig_send(getpid(), -1), -EINVAL);
+    CONTRACT(ipc_sig_send(getpid(), NSIG), -EINVAL);
+    CONTRACT(ipc_sig_send(getpid(), 0), 0);
+    CONTRACT(ipc_sig_queue(getpid(), -1, 0), -EINVAL);
+    CONTRACT(ipc_sig_queue(getpid(), NSIG, 0), -EINVAL);
+    CONTRACT(ipc_sig_queue(getpid(), 0, 0), 0);
+    /* masks: "-EINVAL (NULL set, bad signo)" */
+    CONTRACT(ipc_sig_mkset(NULL, 0), -EINVAL);
+    CONTRACT(ipc_sig_mkset(&set, SIGUSR1, NSIG, 0), -EINVAL);
+    CONTRACT(ipc_sig_mkset(&set, SIGUSR1, -1, 0), -EINVAL);
+    CONTRACT(ipc_sig_mkset(&set, SIGUSR1, SIGRTMAX, 0), 0);
+    FUZZ_CHECK(sigismember(&set, SIGUSR1) == 1 && sigismember(&set, SIGRTMAX) == 1 &&
+               sigismember(&set, SIGUSR2) == 0);
+    CONTRACT(ipc_sig_block(NULL, NULL), -EINVAL);
+    CONTRACT(ipc_sig_unblock(NULL, NULL), -EINVAL);
+    CONTRACT(ipc_sig_setmask(NULL, NULL), -EINVAL);
+    CONTRACT(ipc_sig_block_one(0), -EINVAL);
+    CONTRACT(ipc_sig_block_one(NSIG), -EINVAL);
+    CONTRACT(ipc_sig_unblock_one(0), -EINVAL);
+    CONTRACT(ipc_sig_unblock_one(NSIG), -EINVAL);
+    /* event source: "SIGKILL/SIGSTOP/SIGPIPE and an empty set are rejected" */
+    CONTRACT(ipc_sigsrc_new(NULL, &set, 0), -EINVAL);
+    CONTRACT(ipc_sigsrc_new(&src, NULL, 0), -EINVAL);
+    CONTRACT(ipc_sigsrc_new(&src, &set, IPC_SIGSRC_FORCE_SELFPIPE << 1), -EINVAL);
+    sigemptyset(&set);
+    CONTRACT(ipc_sigsrc_new(&src, &set, 0), -EINVAL);
+    const int bad_src[] = {SIGKILL, SIGSTOP, SIGPIPE};
+    for (size_t i = 0; i < sizeof(bad_src) / sizeof(bad_src[0]); i++) {
+        CONTRACT(ipc_sig_mkset(&set, SIGUSR1, bad_src[i], 0), 0);
+        CONTRACT(ipc_sigsrc_new(&src, &set, 0), -EINVAL);
+        CONTRACT(ipc_sigsrc_new(&src, &set, IPC_SIGSRC_FORCE_SELFPIPE), -EINVAL);
+    }
+    FUZZ_CHECK(src == NULL);
+    struct ipc_sig_info info;
+    CONTRACT(ipc_sigsrc_fd(NULL), -EINVAL);
+    CONTRACT(ipc_sigsrc_backend(NULL), -EINVAL);
+    CONTRACT(ipc_sigsrc_read(NULL, &info), -EINVAL);
+    ipc_sigsrc_free(NULL);
+}
+
+/* ipc/redir.h and ipc/pipe.h argument contracts used by the spawns above. */
+FUZZ_NOCOV static void redir_pipe_contracts(void)
+{
+    ipc_redir *r = NULL;
+    struct ipc_redir_saved saved;
+    int src[3] = {-1, -2, -1};
+    CONTRACT(ipc_redir_new(NULL), -EINVAL);
+    CONTRACT(ipc_redir_new(&r), 0);
+    CONTRACT(ipc_redir_null(NULL, 1), -EINVAL);
+    CONTRACT(ipc_redir_null(r, -1), -EINVAL);
+    CONTRACT(ipc_redir_null(r, 3), -EINVAL);
+    CONTRACT(ipc_redir_fd(r, 3, 1), -EINVAL);
+    CONTRACT(ipc_redir_fd(r, 1, -1), -EINVAL);
+    CONTRACT(ipc_redir_fd(r, 1, closed_fd()), -EBADF);
+    CONTRACT(ipc_redir_same(r, 1, 3), -EINVAL);
+    CONTRACT(ipc_redir_same(r, 3, 1), -EINVAL);
+    CONTRACT(ipc_redir_clear(r, 3), -EINVAL);
+    CONTRACT(ipc_redir_clear(NULL, 0), -EINVAL);
+    CONTRACT(ipc_redir_file(r, 1, NULL, IPC_REDIR_READ), -EINVAL);
+    CONTRACT(ipc_redir_file(r, 1, "", IPC_REDIR_READ), -EINVAL);
+    CONTRACT(ipc_redir_file(r, 1, "/dev/null", 0), -EINVAL);
+    CONTRACT(ipc_redir_file(r, 1, "/dev/null", IPC_REDIR_READ + 1), -EINVAL);
+    CONTRACT(ipc_redir_file(r, 3, "/dev/null", IPC_REDIR_READ), -EINVAL);
+    CONTRACT(ipc_redir_file(r, 0, "/dev/null", IPC_REDIR_READ), 0);
+    CONTRACT(ipc_redir_same(r, 2, 2), 0);
+    CONTRACT(ipc_redir_apply(NULL, &saved), -EINVAL);
+    CONTRACT(ipc_redir_apply(r, NULL), -EINVAL);
+    memset(&saved, 0, sizeof(saved));
+    CONTRACT(ipc_redir_restore(&saved), -EINVAL);
+    CONTRACT(ipc_redir_restore(NULL), -EINVAL);
+    CONTRACT(ipc_redir_apply_fds(NULL), -EINVAL);
+    CONTRACT(ipc_redir_apply_fds(src), -EINVAL);
+    ipc_redir_free(r);
+    ipc_redir_free(NULL);
+
+    struct ipc_pipe p;
+    char b[4];
+    CONTRACT(ipc_pipe_open(NULL, 0), -EINVAL);
+    CONTRACT(ipc_pipe_open(&p, IPC_PIPE_NONBLOCK << 1), -EINVAL);
+    CONTRACT(ipc_pipe_open(&p, 0), 0);
+    CONTRACT(ipc_pipe_read_full(p.rd, NULL, 1), -EINVAL);
+    CONTRACT(ipc_pipe_write_all(p.wr, NULL, 1, 0), -EINVAL);
+    CONTRACT(ipc_pipe_write_all(p.wr, b, (size_t)SSIZE_MAX + 1, 0), -EINVAL);
+    CONTRACT(ipc_pipe_write_all(closed_fd(), b, 1, 0), -EBADF);
+    CONTRACT(ipc_pipe_read_full(closed_fd(), b, 1), -EBADF);
+    CONTRACT(ipc_pipe_write_all(p.wr, b, 1, IPC_PIPE_NO_SIGPIPE_GUARD << 1), -EINVAL);
+    CONTRACT(ipc_pipe_write_all(p.wr, NULL, 0, 0), 0);
+    struct iovec iov[65];
+    for (int i = 0; i < 65; i++) {
+        iov[i].iov_base = b;
+        iov[i].iov_len = 1;
+    }
+    CONTRACT(ipc_pipe_writev_all(p.wr, iov, 65, 0), -EINVAL);
+    CONTRACT(ipc_pipe_writev_all(p.wr, iov, -1, 0), -EINVAL);
+    iov[0].iov_base = NULL;
+    CONTRACT(ipc_pipe_writev_all(p.wr, iov, 1, 0), -EINVAL);
+    iov[0].iov_base = b;
+    CONTRACT(ipc_pipe_writev_all(p.wr, iov, 64, 0), 64); /* the largest iovcnt */
+    char back[64];
+    CONTRACT(ipc_pipe_read_full(p.rd, back, 64), 64);
+    CONTRACT(ipc_pipe_set_capacity(p.wr, 0), -EINVAL);
+    CONTRACT(ipc_pipe_set_capacity(p.wr, (size_t)INT_MAX + 1), -EINVAL);
+    CONTRACT(ipc_pipe_set_capacity(closed_fd(), 4096), -EBADF);
+    CONTRACT(ipc_pipe_capacity(closed_fd()), -EBADF);
+    CONTRACT(ipc_pipe_set_nonblock(closed_fd(), 1), -EBADF);
+    CONTRACT(ipc_pipe_use_read_end(NULL), -EINVAL);
+    CONTRACT(ipc_pipe_use_write_end(NULL), -EINVAL);
+    int rd = p.rd;
+    CONTRACT(ipc_pipe_use_read_end(&p), rd);
+    FUZZ_CHECK(p.wr == -1);
+    CONTRACT(ipc_pipe_use_write_end(&p), -EBADF);
+    ipc_pipe_close(&p);
+    FUZZ_CHECK(p.rd == -1 && p.wr == -1);
+    ipc_pipe_close(NULL);
+}
+
+static int echo_task(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
+                     void *arg)
+{
+    (void)arg;
+    if (in_len > out_cap)
+        return -EOVERFLOW;
+    memcpy(out, in, in_len);
+    *out_len = in_len;
+    return 0;
+}
+
+/* ipc/run.h: "-EINVAL bad arguments / unknown flags / negative or absurd (> 70
+ * years) times", the option combinations it excludes, and the valid extremes. */
+FUZZ_NOCOV static void run_contracts(void)
+{
+    struct ipc_run_result res;
+    struct ipc_run_options o;
+    char *const no_arg0[] = {NULL};
+    char *const bin_true[] = {"/bin/true", NULL};
+    const int64_t max_ms = INT64_MAX / 4 / 1000000; /* ~73 years */
+    CONTRACT(ipc_run(NULL, NULL, &res), -EINVAL);
+    CONTRACT(ipc_run(no_arg0, NULL, &res), -EINVAL);
+    CONTRACT(ipc_run(bin_true, NULL, NULL), -EINVAL);
+    const struct {
+        unsigned flags;
+        int64_t timeout_ms, grace_ms;
+        const void *stdin_data;
+        size_t stdin_len;
+        int stdin_fd;
+        const char *stdin_path;
+        int method;
+        int with_on_output;
+    } bad[] = {
+        {IPC_RUN_F_ALL + 1, 0, 0, NULL, 0, 0, NULL, 0, 0},
+        {0, -1, 0, NULL, 0, 0, NULL, 0, 0},
+        {0, 0, -1, NULL, 0, 0, NULL, 0, 0},
+        {0, max_ms + 1, 0, NULL, 0, 0, NULL, 0, 0},
+        {0, 0, max_ms + 1, NULL, 0, 0, NULL, 0, 0},
+        {0, 0, 0, NULL, 1, 0, NULL, 0, 0},                         /* stdin_len without data */
+        {IPC_RUN_F_STDIN_FD, 0, 0, NULL, 0, -1, NULL, 0, 0},       /* bad stdin_fd */
+        {IPC_RUN_F_STDIN_FD, 0, 0, "x", 1, 0, NULL, 0, 0},         /* fd and data */
+        {IPC_RUN_F_STDIN_FD, 0, 0, NULL, 0, 0, "/dev/null", 0, 0}, /* fd and path */
+        {0, 0, 0, "x", 1, 0, "/dev/null", 0, 0},                   /* data and path */
+        {0, 0, 0, NULL, 0, 0, NULL, IPC_PROC_POSIX_SPAWN + 1, 0},
+        {IPC_RUN_F_NO_CAPTURE, 0, 0, NULL, 0, 0, NULL, 0, 0}, /* no capture, no on_output */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&o, 0, sizeof(o));
+        o.flags = bad[i].flags;
+        o.timeout_ms = bad[i].timeout_ms;
+        o.grace_ms = bad[i].grace_ms;
+        o.stdin_data = bad[i].stdin_data;
+        o.stdin_len = bad[i].stdin_len;
+        o.stdin_fd = bad[i].stdin_fd;
+        o.stdin_path = bad[i].stdin_path;
+        o.method = (enum ipc_proc_method)bad[i].method;
+        memset(&res, 0xa5, sizeof(res));
+        CONTRACT(ipc_run(bin_true, &o, &res), -EINVAL);
+        /* "On failure res is left zeroed" */
+        FUZZ_CHECK(res.out == NULL && res.err == NULL && res.pid == 0 && res.out_len == 0);
+        ipc_run_result_free(&res);
+    }
+    /* the largest accepted times: the child ends long before */
+    memset(&o, 0, sizeof(o));
+    o.timeout_ms = max_ms;
+    o.grace_ms = max_ms;
+    o.method = IPC_PROC_POSIX_SPAWN;
+    CONTRACT(ipc_run(bin_true, &o, &res), 0);
+    FUZZ_CHECK(res.status.exited && res.status.code == 0 && !res.timed_out && res.out != NULL &&
+               res.out_len == 0);
+    ipc_run_result_free(&res);
+    ipc_run_result_free(NULL);
+}
+
+/* ipc/pool.h: Process and Pool argument contracts and limits. */
+FUZZ_NOCOV static void pool_contracts(void)
+{
+    ipc_mp_process *mp = NULL;
+    struct ipc_mp_process_options mo = {1};
+    struct ipc_proc_status st;
+    CONTRACT(ipc_mp_process_new(NULL, edge_child, NULL, NULL), -EINVAL);
+    CONTRACT(ipc_mp_process_new(&mp, NULL, NULL, NULL), -EINVAL);
+    CONTRACT(ipc_mp_process_new(&mp, edge_child, NULL, &mo), -EINVAL);
+    CONTRACT(ipc_mp_process_new(&mp, edge_child, NULL, NULL), 0);
+    /* not started: join/terminate/kill are -EINVAL, pid 0, not alive */
+    CONTRACT(ipc_mp_process_join(mp, 0, &st), -EINVAL);
+    CONTRACT(ipc_mp_process_terminate(mp), -EINVAL);
+    CONTRACT(ipc_mp_process_kill(mp), -EINVAL);
+    CONTRACT(ipc_mp_process_pid(mp), 0);
+    CONTRACT(ipc_mp_process_is_alive(mp), 0);
+    CONTRACT(ipc_mp_process_start(NULL), -EINVAL);
+    CONTRACT(ipc_mp_process_start(mp), 0);
+    CONTRACT(ipc_mp_process_start(mp), -EALREADY);
+    CONTRACT(ipc_mp_process_join(mp, -2, &st), -EINVAL);
+    CONTRACT(ipc_mp_process_join(NULL, -1, &st), -EINVAL);
+    CONTRACT(ipc_mp_process_join(mp, -1, &st), 0);
+    FUZZ_CHECK(st.exited && st.code == 7);
+    CONTRACT(ipc_mp_process_terminate(mp), -ESRCH);
+    CONTRACT(ipc_mp_process_kill(mp), -ESRCH);
+    ipc_mp_process_free(mp);
+    ipc_mp_process_free(NULL);
+
+    ipc_pool *pool = NULL;
+    struct ipc_pool_options po;
+    const struct ipc_pool_options bad_pool[] = {
+        {IPC_POOL_MAX_WORKERS + 1, 0, 0, 0, 0},
+        {1, (size_t)IPC_POOL_MAX_BYTES + 1, 0, 0, 0},
+        {1, 0, (size_t)IPC_POOL_MAX_BYTES + 1, 0, 0},
+        {1, 0, 0, 0, 1},
+    };
+    CONTRACT(ipc_pool_new(NULL, echo_task, NULL, NULL), -EINVAL);
+    CONTRACT(ipc_pool_new(&pool, NULL, NULL, NULL), -EINVAL);
+    for (size_t i = 0; i < sizeof(bad_pool) / sizeof(bad_pool[0]); i++) {
+        pool = (ipc_pool *)&pool;
+        CONTRACT(ipc_pool_new(&pool, echo_task, NULL, &bad_pool[i]), -EINVAL);
+        FUZZ_CHECK(pool == NULL);
+    }
+    /* max_in at the ceiling is accepted; then a small pool for the task limits */
+    memset(&po, 0, sizeof(po));
+    po.workers = 1;
+    po.max_in = po.max_out = IPC_POOL_MAX_BYTES;
+    CONTRACT(ipc_pool_new(&pool, echo_task, NULL, &po), 0);
+    ipc_pool_free(pool);
+    po.max_in = 4;
+    po.max_out = 4;
+    po.max_pending = 1;
+    CONTRACT(ipc_pool_new(&pool, echo_task, NULL, &po), 0);
+    uint64_t id = 0;
+    struct ipc_pool_result res;
+    CONTRACT(ipc_pool_submit(NULL, "abcd", 4, &id), -EINVAL);
+    CONTRACT(ipc_pool_submit(pool, "abcd", 4, NULL), -EINVAL);
+    CONTRACT(ipc_pool_submit(pool, NULL, 1, &id), -EINVAL);
+    CONTRACT(ipc_pool_submit(pool, "abcde", 5, &id), -EMSGSIZE);
+    CONTRACT(ipc_pool_collect(pool, 0, &res), -ENOENT);
+    CONTRACT(ipc_pool_submit(pool, "abcd", 4, &id), 0);
+    FUZZ_CHECK(id == 1);
+    CONTRACT(ipc_pool_submit(pool, "x", 1, &id), -EAGAIN); /* max_pending 1 */
+    CONTRACT(ipc_pool_collect(pool, -2, &res), -EINVAL);
+    CONTRACT(ipc_pool_collect(pool, -1, NULL), -EINVAL);
+    CONTRACT(ipc_pool_collect(NULL, -1, &res), -EINVAL);
+    CONTRACT(ipc_pool_collect(pool, -1, &res), 0);
+    FUZZ_CHECK(res.id == 1 && res.status == 0 && res.len == 4 && memcmp(res.data, "abcd", 4) == 0);
+    ipc_pool_result_free(&res);
+    ipc_pool_result_free(NULL);
+    struct ipc_pool_buf in[2] = {{"ab", 2}, {NULL, 1}};
+    struct ipc_pool_result mres[2];
+    CONTRACT(ipc_pool_map(pool, in, 2, mres), -EINVAL);
+    in[1].data = "abcde";
+    in[1].len = 5;
+    CONTRACT(ipc_pool_map(pool, in, 2, mres), -EMSGSIZE);
+    CONTRACT(ipc_pool_map(NULL, in, 2, mres), -EINVAL);
+    CONTRACT(ipc_pool_map(pool, NULL, 2, mres), -EINVAL);
+    CONTRACT(ipc_pool_map(pool, in, 2, NULL), -EINVAL);
+    pid_t pids[1];
+    CONTRACT(ipc_pool_pids(pool, NULL, 1), -EINVAL);
+    CONTRACT(ipc_pool_pids(NULL, pids, 1), -EINVAL);
+    CONTRACT(ipc_pool_pids(pool, pids, 1), 1);
+    CONTRACT(ipc_pool_close(pool, -2), -EINVAL);
+    CONTRACT(ipc_pool_close(NULL, -1), -EINVAL);
+    CONTRACT(ipc_pool_terminate(NULL), -EINVAL);
+    CONTRACT(ipc_pool_close(pool, -1), 0);
+    CONTRACT(ipc_pool_submit(pool, "x", 1, &id), -EPIPE);
+    ipc_pool_free(pool);
+    ipc_pool_free(NULL);
+}
+
+/* The PATH search of the fork/vfork methods builds "dir/file" in a fixed buffer
+ * (PATH_BUF, proc.c's ipc__child_exec): an entry whose "dir/file" plus its NUL
+ * exactly fills it is tried; one byte longer cannot be built and is skipped with
+ * ENAMETOOLONG (the kernel refuses such a path too: PATH_MAX counts the NUL), so
+ * the spawn fails with -ENAMETOOLONG when it is the only entry, and the next entry
+ * is then searched. The directories are created under a private temp dir. */
+#define PATH_BUF 4096
+
+/* mkdir -p of a path below base (which exists) made of components of at most
+ * 200 bytes, so that the whole path is exactly len bytes long. */
+FUZZ_NOCOV static void deep_dir(char *out, const char *base, size_t len)
+{
+    size_t at = strlen(base);
+    FUZZ_CHECK(at < len && len < PATH_BUF);
+    memcpy(out, base, at);
+    while (at < len) {
+        size_t comp = len - at - 1; /* "/" + comp bytes */
+        if (comp > 200)
+            comp = 200;
+        if (len - at - 1 - comp == 1) /* never leave room for a "/" alone */
+            comp--;
+        out[at++] = '/';
+        memset(out + at, 'd', comp);
+        at += comp;
+        out[at] = '\0';
+        FUZZ_CHECK(mkdir(out, 0700) == 0 || errno == EEXIST);
+    }
+    FUZZ_CHECK(strlen(out) == len);
+}
+
+/* rmdir of every directory of path below base, deepest first. */
+FUZZ_NOCOV static void deep_dir_remove(char *path, size_t base_len)
+{
+    for (;;) {
+        size_t n = strlen(path);
+        if (n <= base_len)
+            break;
+        FUZZ_CHECK(rmdir(path) == 0);
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+    }
+}
+
+/* Spawns `file` (no '/') through a PATH search with PATH=path_env; returns the
+ * spawn's result after checking that a started child exits 0. */
+FUZZ_NOCOV static int spawn_through_path(const char *path_env, const char *file,
+                                         enum ipc_proc_method m)
+{
+    const char *old = getenv("PATH");
+    char *saved = old ? strdup(old) : NULL;
+    FUZZ_CHECK(!old || saved);
+    FUZZ_CHECK(setenv("PATH", path_env, 1) == 0);
+    char *const argv[] = {(char *)file, NULL};
+    struct ipc_proc_options o;
+    memset(&o, 0, sizeof(o));
+    o.method = m;
+    o.flags = IPC_PROC_F_PATH;
+    int rc = spawn_true(&o, argv);
+    if (m == IPC_PROC_AUTO) { /* the same search through ipc_proc_spawnvp */
+        ipc_proc *p = NULL;
+        int rv = ipc_proc_spawnvp(&p, file, argv);
+        FUZZ_CHECK(rv == rc);
+        if (rv == 0) {
+            struct ipc_proc_status st;
+            FUZZ_CHECK(ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st) == 0 && st.exited &&
+                       st.code == 0);
+            ipc_proc_free(p);
+        }
+    }
+    if (saved)
+        FUZZ_CHECK(setenv("PATH", saved, 1) == 0);
+    else
+        FUZZ_CHECK(unsetenv("PATH") == 0);
+    free(saved);
+    return rc;
+}
+
+struct path_case {
+    const char *fit, *over, *both, *file;
+};
+
+/* In the helper: the three PATH cases with every method that searches itself. */
+FUZZ_NOCOV static int path_cases(void *arg)
+{
+    const struct path_case *c = arg;
+    static const enum ipc_proc_method methods[] = {IPC_PROC_AUTO, IPC_PROC_FORK, IPC_PROC_VFORK};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        /* dir + "/" + file + NUL exactly fills the buffer: spawned */
+        CONTRACT(spawn_through_path(c->fit, c->file, methods[i]), 0);
+        /* one byte more: the only entry fails */
+        CONTRACT(spawn_through_path(c->over, c->file, methods[i]), -ENAMETOOLONG);
+        /* ... and is skipped for the next one */
+        CONTRACT(spawn_through_path(c->both, c->file, methods[i]), 0);
+    }
+    return 0;
+}
+
+FUZZ_NOCOV static void path_buffer_boundary(void)
+{
+    char base[64];
+    snprintf(base, sizeof(base), "%s/ipcstorm-path-XXXXXX",
+             getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 32 ? getenv("TMPDIR") : "/tmp");
+    FUZZ_CHECK(mkdtemp(base) != NULL);
+    size_t base_len = strlen(base);
+    static const char file[] = "t"; /* a symlink to /bin/true */
+    size_t flen = sizeof(file) - 1;
+    static char fit[PATH_BUF], over[PATH_BUF + 1], fit_file[PATH_BUF + 8], over_file[PATH_BUF + 8],
+        path_env[2 * PATH_BUF + 16];
+    /* dir + "/" + file + NUL == PATH_BUF, and one byte more */
+    size_t fit_len = PATH_BUF - 2 - flen;
+    deep_dir(fit, base, fit_len);
+    snprintf(fit_file, sizeof(fit_file), "%s/%s", fit, file);
+    FUZZ_CHECK(symlink("/bin/true", fit_file) == 0);
+    /* the longer one shares the fit dir's parent chain: its last component is one
+     * byte longer (a sibling of fit's last component) */
+    memcpy(over, fit, fit_len + 1);
+    char *last = strrchr(over, '/');
+    size_t last_len = strlen(last + 1);
+    memset(last + 1, 'e', last_len + 1);
+    last[last_len + 2] = '\0';
+    FUZZ_CHECK(strlen(over) == fit_len + 1);
+    FUZZ_CHECK(mkdir(over, 0700) == 0);
+    snprintf(over_file, sizeof(over_file), "%s/%s", over, file);
+    /* over_file is PATH_BUF bytes without its NUL: longer than PATH_MAX allows, so
+     * it is made relative to its directory */
+    int dfd = open(over, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    FUZZ_CHECK(dfd >= 0);
+    FUZZ_CHECK(symlinkat("/bin/true", dfd, file) == 0);
+
+    /* the spawns run in a forked helper, so that even a violation that kills it (an
+     * abort, a sanitizer report) leaves the clean-up below to this process */
+    snprintf(path_env, sizeof(path_env), "%s:%s", over, fit);
+    struct path_case pc = {fit, over, path_env, file};
+    ipc_proc *helper = NULL;
+    CONTRACT(ipc_proc_fork(&helper, path_cases, &pc, NULL), 0);
+    struct ipc_proc_status st;
+    CONTRACT(ipc_proc_wait(helper, IPC_PROC_WAIT_FOREVER, 0, &st), 0);
+    ipc_proc_free(helper);
+
+    FUZZ_CHECK(unlinkat(dfd, file, 0) == 0);
+    close(dfd);
+    FUZZ_CHECK(unlink(fit_file) == 0);
+    FUZZ_CHECK(rmdir(over) == 0); /* a sibling of fit's last directory */
+    deep_dir_remove(fit, base_len);
+    FUZZ_CHECK(rmdir(base) == 0);
+    FUZZ_CHECK(st.exited && st.code == 0); /* the helper's CONTRACTs held */
+}
+
+/* Every documented argument error of the functions this target covers. The checks
+ * are deterministic and cost about fifty spawns, so they run once per process: a
+ * fuzzer that mutates the one-byte seed into other one-byte payloads keeps its
+ * speed, and the corpus replay (one process) runs them once. */
+FUZZ_NOCOV static void api_edges(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    proc_contracts();
+    sig_contracts();
+    redir_pipe_contracts();
+    run_contracts();
+    pool_contracts();
+    path_buffer_boundary();
+}
+
 /* ---- driver ---------------------------------------------------------------------------- */
 
 FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -737,6 +1474,8 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t skip = fuzz_faults_parse(&ff, data, size);
     data += skip;
     size -= skip;
+    if (size == 1)
+        api_edges();
     /* SIGPIPE keeps its default action: the SIGPIPE guard of the pipe writes
      * (ipc/pipe.h) rests on pthread_sigmask, which the seam never fails (its errno
      * list is empty, so no step, any-kind included, injects into it), so a write

@@ -58,6 +58,7 @@
 // libfuzzer-options: max_len=4096
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -392,42 +393,128 @@ FUZZ_NOCOV static size_t pending_bound(const struct ipc_resp_limits *lim, char f
 }
 
 /* Argument validation and the documented corner cases of the API. */
+/* One documented argument contract: `call` returns exactly `want` (ipc/resp.h). */
+#define CONTRACT(call, want)                                                                       \
+    do {                                                                                           \
+        long long got_ = (long long)(call), want_ = (long long)(want);                             \
+        if (got_ != want_) {                                                                       \
+            fprintf(stderr, "%s:%d: contract violated: %s returned %lld, ipc/resp.h says %lld\n",  \
+                    __FILE__, __LINE__, #call, got_, want_);                                       \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* ipc_resp_parser_init with one limit set to v (the others 0: default); on success
+ * the parser must keep exactly that limit, on -EINVAL it is left with defaults. */
+FUZZ_NOCOV static int init_with(int which, size_t v)
+{
+    struct ipc_resp_parser p;
+    memset(&p, 0xa5, sizeof(p));
+    struct ipc_resp_limits lim = {0, 0, 0};
+    size_t *field = which == 0 ? &lim.max_multibulk : which == 1 ? &lim.max_bulk : &lim.max_inline;
+    *field = v;
+    int rc = ipc_resp_parser_init(&p, &lim);
+    if (rc == 0)
+        FUZZ_CHECK(memcmp(&p.limits, &lim, sizeof(lim)) == 0);
+    else
+        FUZZ_CHECK(p.limits.max_multibulk == 0 && p.limits.max_bulk == 0 &&
+                   p.limits.max_inline == 0 && p.err == 0 && p.args == NULL);
+    ipc_resp_parser_free(&p);
+    return rc;
+}
+
+/* Argument validation: every documented -EINVAL of ipc/resp.h, each limit at its
+ * hard maximum (accepted) and one above (refused), and the no-ops. */
 FUZZ_NOCOV static void api_edges(void)
 {
     struct ipc_resp_parser p;
     struct ipc_resp_cmd cmd;
-    struct ipc_resp_limits big = {IPC_RESP_DEFAULT_MAX_MULTIBULK + 1, 0, 0};
-    FUZZ_CHECK(ipc_resp_parser_init(NULL, NULL) == -EINVAL);
-    FUZZ_CHECK(ipc_resp_parser_init(&p, &big) == -EINVAL);
-    FUZZ_CHECK(ipc_resp_parser_init(&p, NULL) == 0);
-    FUZZ_CHECK(ipc_resp_parse(NULL, "x", 1, &cmd) == -EINVAL);
-    FUZZ_CHECK(ipc_resp_parse(&p, NULL, 1, &cmd) == -EINVAL);
-    FUZZ_CHECK(ipc_resp_parse(&p, "x", 1, NULL) == -EINVAL);
+    /* "a limit above its hard maximum" is -EINVAL; the maximum itself is accepted */
+    CONTRACT(ipc_resp_parser_init(NULL, NULL), -EINVAL);
+    CONTRACT(init_with(0, IPC_RESP_DEFAULT_MAX_MULTIBULK), 0);
+    CONTRACT(init_with(0, (size_t)IPC_RESP_DEFAULT_MAX_MULTIBULK + 1), -EINVAL);
+    CONTRACT(init_with(0, SIZE_MAX), -EINVAL);
+    CONTRACT(init_with(1, IPC_RESP_HARD_MAX_BULK), 0);
+    CONTRACT(init_with(1, (size_t)IPC_RESP_HARD_MAX_BULK + 1), -EINVAL);
+    CONTRACT(init_with(1, SIZE_MAX), -EINVAL);
+    CONTRACT(init_with(2, IPC_RESP_HARD_MAX_INLINE), 0);
+    CONTRACT(init_with(2, (size_t)IPC_RESP_HARD_MAX_INLINE + 1), -EINVAL);
+    CONTRACT(init_with(2, SIZE_MAX), -EINVAL);
+    CONTRACT(init_with(2, 1), 0);
+    CONTRACT(ipc_resp_parser_init(&p, NULL), 0);
+    /* "NULL p/cmd, or NULL buf with len > 0" is -EINVAL; NULL buf with len 0 is not */
+    CONTRACT(ipc_resp_parse(NULL, "x", 1, &cmd), -EINVAL);
+    CONTRACT(ipc_resp_parse(&p, NULL, 1, &cmd), -EINVAL);
+    CONTRACT(ipc_resp_parse(&p, "x", 1, NULL), -EINVAL);
+    CONTRACT(ipc_resp_parse(&p, NULL, 0, &cmd), IPC_ENEEDMORE);
     /* a caller that drops bytes it was told to keep makes the parser start over */
     const char *req = "*1\r\n$4\r\nPING\r\n";
-    FUZZ_CHECK(ipc_resp_parse(&p, req, 12, &cmd) == IPC_ENEEDMORE);
-    FUZZ_CHECK(ipc_resp_parse(&p, req, 2, &cmd) == IPC_ENEEDMORE);
-    FUZZ_CHECK(ipc_resp_parse(&p, req, 14, &cmd) == 14 && cmd.argc == 1);
+    CONTRACT(ipc_resp_parse(&p, req, 12, &cmd), IPC_ENEEDMORE);
+    CONTRACT(ipc_resp_parse(&p, req, 2, &cmd), IPC_ENEEDMORE);
+    CONTRACT(ipc_resp_parse(&p, req, 14, &cmd), 14);
+    FUZZ_CHECK(cmd.argc == 1);
     FUZZ_CHECK(ipc_resp_parser_errmsg(&p) == NULL);
     FUZZ_CHECK(ipc_resp_errmsg(0) == NULL && ipc_resp_errmsg(-EINVAL) == NULL);
     ipc_resp_parser_reset(NULL);
     ipc_resp_parser_free(NULL);
-    ipc_resp_parser_free(&p);
 
     struct ipc_resp_buf b = {0};
     b.max = 32;
-    FUZZ_CHECK(ipc_resp_buf_append(NULL, "x", 1) == -EINVAL);
-    FUZZ_CHECK(ipc_resp_write_simple(NULL, "x", 1) == -EINVAL);
-    FUZZ_CHECK(ipc_resp_write_parse_error(&b, &p) == -EINVAL);
-    FUZZ_CHECK(ipc_resp_write_bulk(&b, NULL, 1) == -EINVAL);
-    FUZZ_CHECK(ipc_resp_write_bulk(&b, "0123456789abcdef0123456789abcdef", 32) == -ENOBUFS &&
-               b.len == 0);
-    FUZZ_CHECK(ipc_resp_write_int(&b, INT64_MIN) == 0);
+    /* -EINVAL of the writer: NULL buffer, NULL bytes with len > 0, CR/LF in a simple
+     * string, a parser that is not failed, consuming more than len */
+    CONTRACT(ipc_resp_buf_append(NULL, "x", 1), -EINVAL);
+    CONTRACT(ipc_resp_buf_append(&b, NULL, 1), -EINVAL);
+    CONTRACT(ipc_resp_buf_append(&b, NULL, 0), 0);
+    CONTRACT(ipc_resp_write_simple(NULL, "x", 1), -EINVAL);
+    CONTRACT(ipc_resp_write_simple(&b, NULL, 1), -EINVAL);
+    CONTRACT(ipc_resp_write_simple(&b, "a\rb", 3), -EINVAL);
+    CONTRACT(ipc_resp_write_simple(&b, "a\nb", 3), -EINVAL);
+    CONTRACT(ipc_resp_write_error(NULL, "x", 1), -EINVAL);
+    CONTRACT(ipc_resp_write_error(&b, NULL, 1), -EINVAL);
+    CONTRACT(ipc_resp_write_parse_error(&b, &p), -EINVAL);
+    CONTRACT(ipc_resp_write_parse_error(&b, NULL), -EINVAL);
+    CONTRACT(ipc_resp_write_int(NULL, 1), -EINVAL);
+    CONTRACT(ipc_resp_write_bulk(NULL, "x", 1), -EINVAL);
+    CONTRACT(ipc_resp_write_bulk(&b, NULL, 1), -EINVAL);
+    CONTRACT(ipc_resp_write_null(NULL), -EINVAL);
+    CONTRACT(ipc_resp_write_array(NULL, 1), -EINVAL);
+    CONTRACT(ipc_resp_write_empty_array(NULL), -EINVAL);
+    CONTRACT(ipc_resp_write_null_array(NULL), -EINVAL);
+    CONTRACT(ipc_resp_buf_consume(NULL, 0), -EINVAL);
+    CONTRACT(ipc_resp_buf_consume(&b, 1), -EINVAL);
+    FUZZ_CHECK(b.len == 0);
+    /* max is a bound on len: a reply of exactly max bytes fits, one more does not and
+     * leaves the buffer unchanged */
+    CONTRACT(ipc_resp_write_bulk(&b, "0123456789abcdef0123456789abcdef", 32), -ENOBUFS);
+    FUZZ_CHECK(b.len == 0);
+    CONTRACT(ipc_resp_write_simple(&b, "0123456789abcdef0123456789abcd", 30), -ENOBUFS);
+    FUZZ_CHECK(b.len == 0);
+    CONTRACT(ipc_resp_write_simple(&b, "0123456789abcdef0123456789abc", 29), 0);
+    FUZZ_CHECK(b.len == 32 && memcmp(b.data, "+0123456789abcdef0123456789abc\r\n", 32) == 0);
+    CONTRACT(ipc_resp_buf_append(&b, "a", 1), -ENOBUFS);
+    CONTRACT(ipc_resp_buf_append(&b, "", 0), 0);
+    FUZZ_CHECK(b.len == 32);
+    CONTRACT(ipc_resp_buf_consume(&b, 33), -EINVAL);
+    CONTRACT(ipc_resp_buf_consume(&b, 32), 0);
+    FUZZ_CHECK(b.len == 0);
+    CONTRACT(ipc_resp_write_int(&b, INT64_MIN), 0);
     FUZZ_CHECK(reply_one(b.data, b.len, 0) == b.len);
     size_t before = b.len;
-    FUZZ_CHECK(ipc_resp_buf_consume(&b, 1) == 0 && b.len == before - 1);
+    CONTRACT(ipc_resp_buf_consume(&b, 1), 0);
+    FUZZ_CHECK(b.len == before - 1);
+    /* a failed parser: its error is written, reset clears it */
+    CONTRACT(ipc_resp_parse(&p, "*x\r\n", 4, &cmd), IPC_EPROTO_MULTIBULK);
+    CONTRACT(ipc_resp_buf_consume(&b, b.len), 0);
+    b.max = 64;
+    CONTRACT(ipc_resp_write_parse_error(&b, &p), 0);
+    static const char want_err[] = "-ERR Protocol error: invalid multibulk length\r\n";
+    FUZZ_CHECK(b.len == sizeof(want_err) - 1 && memcmp(b.data, want_err, b.len) == 0);
+    ipc_resp_parser_reset(&p);
+    CONTRACT(ipc_resp_write_parse_error(&b, &p), -EINVAL);
+    ipc_resp_parser_free(&p);
     ipc_resp_buf_free(NULL);
     ipc_resp_buf_free(&b);
+    FUZZ_CHECK(b.data == NULL && b.len == 0 && b.max == 64);
 }
 
 FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
