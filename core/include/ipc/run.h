@@ -107,7 +107,9 @@ struct ipc_run_result {
  * timeouts included: see res->timed_out / res->status); res owns buffers the
  * caller frees with ipc_run_result_free. On failure res is left zeroed (freeing it
  * is still fine) and the child, if any, is killed and reaped. Errors:
- * -EINVAL bad arguments / unknown flags / negative or absurd (> 70 years) times;
+ * -EINVAL bad arguments / unknown flags / negative or absurd (> 70 years) times
+ * (also: IPC_RUN_F_NO_CAPTURE without on_output, IPC_RUN_F_STDIN_FD together with
+ * stdin_data, stdin_len > 0 with a NULL stdin_data);
  * -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR... the program could not be executed, or
  * (with stdin_path) its stdin could not be opened or cwd entered;
  * -ENOMEM, -EMFILE, -EAGAIN resources; a read error on an output pipe (-EIO...):

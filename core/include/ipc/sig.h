@@ -18,6 +18,8 @@
  *   once, in order for one signal number, lowest number first across numbers.
  *
  * Return convention: see ipc/error.h (>= 0 success, negative errno on failure).
+ * A "bad signo" is one outside 1..NSIG-1 or one of the signals the C library
+ * reserves for itself (glibc: 32 and 33, below SIGRTMIN).
  *
  * Errors under faults (what harnesses/faultsweep.c observed with every seam call
  * of this module failed in turn; the same holds for real failures):
