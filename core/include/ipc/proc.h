@@ -107,8 +107,9 @@ IPC_MUST_USE int ipc_proc_fork(ipc_proc **out, ipc_proc_fn fn, void *arg,
  *   l  - arguments as a NULL-terminated list, v - as a vector;
  *   p  - PATH search when file has no '/' (PATH of the caller's environment,
  *        "/bin:/usr/bin" when unset; unlike execvp there is no /bin/sh fallback
- *        for ENOEXEC; an entry whose "dir/file" does not fit PATH_MAX bytes is
- *        skipped, and -ENAMETOOLONG is returned when no other entry matches);
+ *        for ENOEXEC; when no entry runs, the error is -EACCES if an entry gave
+ *        it, else the last entry's: an entry whose "dir/file" does not fit 4096
+ *        bytes counts as -ENAMETOOLONG);
  *   e  - custom environment envp (NULL-terminated).
  * Without p, path is used as is (relative to the cwd). Lists are bounded by
  * IPC_PROC_MAX_ARGS. The method is AUTO. Returns as ipc_proc_spawn. */
