@@ -389,7 +389,7 @@ enum { FD_READ, FD_WRITE, FD_OTHER, FD_PIDFD };
 struct fault_fd {
     int fd;
     int dir;      /* FD_READ: data flows in; FD_WRITE: out; FD_PIDFD: fd is a pidfd */
-    int dontwait; /* MSG_DONTWAIT or WNOHANG: this call does not block */
+    int dontwait; /* MSG_DONTWAIT, WNOHANG or a zero timeout: this call does not block */
     int cmd;      /* fcntl: the command; dup2: the new fd */
     pid_t pid;    /* signal sends: the target (> 0), 0 when unknown */
 };
@@ -510,6 +510,10 @@ static int fault_possible(int call, const struct fault_fd *f, int err, size_t n)
     }
     if (call == IPC_FAULT_waitpid || call == IPC_FAULT_waitid)
         return !(err == EINTR && f->dontwait); /* WNOHANG never sleeps */
+    if (call == IPC_FAULT_sigtimedwait)
+        /* A zero timeout never sleeps (no EINTR); a longer one cannot run out
+         * early (EAGAIN is the timeout itself). */
+        return err == EAGAIN ? f->dontwait : !f->dontwait;
     struct stat st;
     int fifo = 0, sock = 0;
     if (fstat(f->fd, &st) == 0) {
@@ -971,6 +975,16 @@ int ipc__fault_pid(enum ipc_fault_call call, const char *site, pid_t pid)
 {
     struct fault_fd f = {-1, FD_OTHER, 0, 0, pid};
     int err = fault_decide(call, site, NULL, &f);
+    if (err)
+        errno = err;
+    return err;
+}
+
+int ipc__fault_sigtimedwait(const char *site, const struct timespec *timeout)
+{
+    int zero = timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0; /* NULL: forever */
+    struct fault_fd f = {-1, FD_OTHER, zero, 0, 0};
+    int err = fault_decide(IPC_FAULT_sigtimedwait, site, NULL, &f);
     if (err)
         errno = err;
     return err;

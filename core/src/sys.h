@@ -55,6 +55,8 @@ int ipc__fault_dup2(const char *site, int oldfd, int newfd);
  * this process (by pid, or by pidfd). */
 int ipc__fault_pid(enum ipc_fault_call call, const char *site, pid_t pid);
 int ipc__fault_pidfd(const char *site, int pidfd);
+struct timespec;
+int ipc__fault_sigtimedwait(const char *site, const struct timespec *timeout);
 int ipc__fault_rc(enum ipc_fault_call call, const char *site);
 void *ipc__fault_malloc(const char *site, size_t n);
 void *ipc__fault_calloc(const char *site, size_t n, size_t size);
@@ -118,8 +120,9 @@ void *ipc__fault_mmap(const char *site, void *addr, size_t len, int prot, int fl
 #define ipc__sys_sigaction(...)       IPC__SYS_INT(sigaction, sigaction(__VA_ARGS__))
 #define ipc__sys_sigprocmask(...)     IPC__SYS_INT(sigprocmask, sigprocmask(__VA_ARGS__))
 #define ipc__sys_pthread_sigmask(...) IPC__SYS_RC(pthread_sigmask, pthread_sigmask(__VA_ARGS__))
-#define ipc__sys_sigtimedwait(...)    IPC__SYS_INT(sigtimedwait, sigtimedwait(__VA_ARGS__))
-#define ipc__sys_signalfd(...)        IPC__SYS_INT(signalfd, signalfd(__VA_ARGS__))
+#define ipc__sys_sigtimedwait(set, info, ts)                                                       \
+    (ipc__fault_sigtimedwait(IPC__SITE, ts) ? -1 : sigtimedwait(set, info, ts))
+#define ipc__sys_signalfd(...) IPC__SYS_INT(signalfd, signalfd(__VA_ARGS__))
 
 #else /* no seam: the real calls, nothing else */
 

@@ -133,7 +133,9 @@ int ipc_fault_call_parse(const char *name, int *call_out);
  * holding enough, fcntl errnos other than its command's (F_DUPFD: EMFILE,
  * F_SETPIPE_SZ: EPERM/EBUSY, the flag commands: none), dup2's EMFILE below the
  * fd limit, EPERM/ESRCH for a signal to an unreaped child of this process,
- * recvfrom's ECONNREFUSED on an unconnected socket. Such a call goes through
+ * recvfrom's ECONNREFUSED on an unconnected socket, sigtimedwait's EINTR with a
+ * zero timeout or EAGAIN (its timeout) before a longer one ran out, EINTR for a
+ * WNOHANG wait. Such a call goes through
  * unharmed and is not counted as injected; a schedule step that names it is
  * still used up (random mode picks another of the call's actions instead). */
 size_t ipc_fault_call_errnos(int call, const int **errnos_out);
