@@ -327,9 +327,9 @@ static void unlink_stale(const struct ipc_sock_addr *a)
     if (fd < 0)
         return;
     int rc = ipc__sys_connect(fd, (const struct sockaddr *)&a->ss, a->len);
-    int err = errno;
+    int err = rc < 0 ? errno : 0; /* errno means nothing after a success */
     close(fd);
-    if (rc < 0 && err == ECONNREFUSED)
+    if (err == ECONNREFUSED)
         (void)unlink(path);
 }
 
