@@ -11,6 +11,9 @@
  * still missing RESULT_DUE_S after its task was computed (and after the last
  * worker kill, which may have cost it) is a violation.
  *
+ * Every third round a threaded phase runs: 3-4 threads share one fresh pool
+ * (see "several threads on one pool" below), watched for lost wakeups.
+ *
  * Every few rounds two more phases run: ipc_pool_terminate on a second pool
  * whose tasks block (every queued and running task must come back once with
  * -ECANCELED, no worker may be left), and the Process API (ipc_mp_process_*:
@@ -20,11 +23,14 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -62,14 +68,24 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "pool",
-    .summary = "submit and map on a worker pool while workers are SIGKILLed at random moments.",
+    .summary = "submit and map on a worker pool while workers are SIGKILLed at random moments;\n"
+               "every third round, 3-4 threads share a fresh pool (submit, collect, map).",
     .invariants =
         "  result-once     each task id is collected exactly once (no duplicate, none missing)\n"
         "                  and a result arrives within 1 s (5 s under --faults) of the\n"
         "                  moment a worker computed its task (the task reports it)\n"
         "  result-exact    a successful result has exactly the expected bytes\n"
         "  lost-bounded    IPC_ECHILDLOST only after two worker deaths: lost*2 <= kills\n"
-        "  map-order       map fills res[i] with the result of input i\n"
+        "  map-order       map fills res[i] with the result of input i (also while other\n"
+        "                  threads submit and collect on the same pool)\n"
+        "  no-lost-wakeup  threaded phases: one pool shared by a submitter, a collector\n"
+        "                  waiting forever (collect -1), one with short timeouts that\n"
+        "                  leaves early, and a mapper or second collector; the poller\n"
+        "                  role passes between them. Every result is collected once, by\n"
+        "                  one thread, exact (result-once, result-exact), and a result\n"
+        "                  a worker computed reaches some thread within 2 s (5 s under\n"
+        "                  --faults): a thread left asleep is reported, the pool\n"
+        "                  terminated, and the threads must then return within 5 s\n"
         "  terminate-all   ipc_pool_terminate: every queued and running task comes back\n"
         "                  once with -ECANCELED, submit gives -EPIPE, no worker left\n"
         "  mp-process      ipc_mp_process_*: exit code / SIGTERM / SIGKILL as sent,\n"
@@ -324,6 +340,541 @@ static void round_map(struct stress *s, ipc_pool *pool, struct round *rd, unsign
     }
     free(in);
     free(res);
+}
+
+/* ---- several threads on one pool ---------------------------------------------- */
+
+/* One phase: a fresh pool (forked before any thread starts, as the fork rule
+ * asks) used at once by a submitter, a patient collector (ipc_pool_collect(-1)),
+ * an impatient collector (short timeouts, then it leaves while holding nothing)
+ * and, in some phases, a second patient collector or a mapper. The poller role
+ * is handed from thread to thread; a thread left asleep on the pool's condition
+ * variable when the role is released (a lost wakeup) never returns by itself.
+ * The main thread is the watchdog: it reads the "computed" reports and declares
+ * a lost wakeup when a result a worker computed has reached no thread within
+ * THREAD_DUE_S while no thread received anything either. Threads touch the
+ * stress framework never: they record into the phase under its mutex, and the
+ * main thread reports after joining them. */
+#define THR_MAX_TASKS    256
+#define THR_MAX_FAILS    8
+#define THR_MAX_ERRORS   64
+#define THR_MAX_THREADS  4
+#define THREAD_DUE_S     2.0
+#define THREAD_UNBLOCK_S 5.0
+
+enum thr_role { THR_SUBMIT, THR_PATIENT, THR_IMPATIENT, THR_MAP };
+static const char *const thr_role_name[] = {"submitter", "collector(-1)", "collector(short)",
+                                            "mapper"};
+
+struct thr_phase;
+struct thr_ctx {
+    struct thr_phase *ph;
+    enum thr_role role;
+    unsigned index;
+    struct stress_rng rng;
+    pthread_t thread;
+    bool started;
+    /* under ph->mu */
+    bool done;
+    const char *in_call; /* the pool call it is inside of, or NULL */
+    unsigned results;
+};
+
+struct thr_phase {
+    ipc_pool *pool;
+    bool faults;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* inputs 0..nsub-1 are submitted, nsub..nsub+nmap-1 mapped; tag first_tag+i */
+    uint8_t *in[THR_MAX_TASKS];
+    size_t len[THR_MAX_TASKS];
+    uint64_t first_tag;
+    unsigned nsub, nmap;
+    double computed[THR_MAX_TASKS]; /* main thread only */
+    /* under mu */
+    uint64_t id[THR_MAX_TASKS];
+    bool submit_ok[THR_MAX_TASKS];
+    unsigned submitted; /* submit calls made (ok or failed) */
+    bool submit_done;
+    unsigned seen[THR_MAX_TASKS];
+    int seen_by[THR_MAX_TASKS];
+    bool map_done;
+    unsigned running;
+    double last_delivery;
+    bool aborted; /* the watchdog terminated the pool */
+    uint64_t lost;
+    unsigned nfail;
+    const char *fail_inv[THR_MAX_FAILS];
+    char fail_msg[THR_MAX_FAILS][200];
+    unsigned nerr;
+    int err[THR_MAX_ERRORS];
+    const char *err_what[THR_MAX_ERRORS];
+    struct thr_ctx ctx[THR_MAX_THREADS];
+    unsigned nthreads;
+};
+
+static uint64_t g_thread_phases, g_thread_stuck;
+/* A thread the watchdog could not unblock: its phase (and pool) are left
+ * allocated, the driver stops and the process exits with it blocked. */
+static bool g_wedged;
+
+/* Mutex held. */
+__attribute__((format(printf, 3, 4))) static void thr_fail(struct thr_phase *ph, const char *inv,
+                                                           const char *fmt, ...)
+{
+    if (ph->nfail >= THR_MAX_FAILS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ph->fail_msg[ph->nfail], sizeof(ph->fail_msg[0]), fmt, ap);
+    va_end(ap);
+    ph->fail_inv[ph->nfail++] = inv;
+}
+
+/* An error of a pool call: tolerated under --faults (replayed to
+ * stress_lib_error by the main thread), a violation otherwise. Mutex held. */
+static void thr_error(struct thr_phase *ph, int err, const char *what)
+{
+    if (!ph->faults && !ph->aborted) {
+        thr_fail(ph, "result-once", "%s: %s", what, ipc_strerror(err));
+        return;
+    }
+    if (ph->nerr < THR_MAX_ERRORS) {
+        ph->err[ph->nerr] = err;
+        ph->err_what[ph->nerr++] = what;
+    }
+}
+
+/* The input index of a submitted task id, waiting for the submitter to record
+ * it (a result can be collected before ipc_pool_submit has returned), or -1.
+ * Mutex held. */
+static int thr_index_of(struct thr_phase *ph, uint64_t id)
+{
+    for (;;) {
+        for (unsigned i = 0; i < ph->submitted; i++)
+            if (ph->submit_ok[i] && ph->id[i] == id)
+                return (int)i;
+        if (ph->submit_done)
+            return -1;
+        pthread_cond_wait(&ph->cv, &ph->mu);
+    }
+}
+
+static void thr_record(struct thr_ctx *c, struct ipc_pool_result *res)
+{
+    struct thr_phase *ph = c->ph;
+    pthread_mutex_lock(&ph->mu);
+    ph->last_delivery = stress_now();
+    c->results++;
+    int k = thr_index_of(ph, res->id);
+    if (k < 0) {
+        thr_fail(ph, "result-once", "%s thread %u collected unknown task id %" PRIu64,
+                 thr_role_name[c->role], c->index, res->id);
+    } else if (ph->seen[k]++) {
+        thr_fail(ph, "result-once",
+                 "task %" PRIu64 " collected twice: by thread %d and by %s thread %u", res->id,
+                 ph->seen_by[k], thr_role_name[c->role], c->index);
+    } else {
+        ph->seen_by[k] = (int)c->index;
+        if (res->status == IPC_ECHILDLOST)
+            ph->lost++;
+        else if (res->status < 0 && (ph->faults || ph->aborted))
+            thr_error(ph, res->status, "task result status (threads)");
+        else if (res->status != 0 || !result_ok(ph->in[k], ph->len[k], res))
+            thr_fail(ph, "result-exact",
+                     "task %" PRIu64 " collected by %s thread %u: status %s, %zu bytes", res->id,
+                     thr_role_name[c->role], c->index, ipc_errname(res->status), res->len);
+    }
+    pthread_cond_broadcast(&ph->cv);
+    pthread_mutex_unlock(&ph->mu);
+    ipc_pool_result_free(res);
+}
+
+static void thr_enter(struct thr_ctx *c, const char *call)
+{
+    pthread_mutex_lock(&c->ph->mu);
+    c->in_call = call;
+    pthread_mutex_unlock(&c->ph->mu);
+}
+
+static void thr_submit(struct thr_ctx *c)
+{
+    struct thr_phase *ph = c->ph;
+    for (unsigned i = 0; i < ph->nsub; i++) {
+        uint64_t id = 0;
+        thr_enter(c, "ipc_pool_submit");
+        int r = ipc_pool_submit(ph->pool, ph->in[i], ph->len[i], &id);
+        pthread_mutex_lock(&ph->mu);
+        c->in_call = NULL;
+        if (r < 0)
+            thr_error(ph, r, "ipc_pool_submit (threads)");
+        ph->id[i] = id;
+        ph->submit_ok[i] = r == 0;
+        ph->submitted = i + 1;
+        pthread_cond_broadcast(&ph->cv);
+        pthread_mutex_unlock(&ph->mu);
+    }
+}
+
+/* Collects until the pool has nothing outstanding after the last submission
+ * (patient: waits forever in each call), or, impatient, until it has seen a
+ * few timeouts: it then leaves, and whoever waits must be woken. */
+static void thr_collect(struct thr_ctx *c)
+{
+    struct thr_phase *ph = c->ph;
+    bool patient = c->role == THR_PATIENT;
+    unsigned timeouts = 0, max_timeouts = (unsigned)stress_rng_range(&c->rng, 1, 20);
+    for (;;) {
+        pthread_mutex_lock(&ph->mu);
+        unsigned before = ph->submitted;
+        bool stop = ph->aborted && ph->submit_done;
+        pthread_mutex_unlock(&ph->mu);
+        int timeout_ms = patient ? -1 : (int)stress_rng_below(&c->rng, 6);
+        struct ipc_pool_result res;
+        thr_enter(c, patient ? "ipc_pool_collect(-1)" : "ipc_pool_collect(short)");
+        int r = ipc_pool_collect(ph->pool, timeout_ms, &res);
+        thr_enter(c, NULL);
+        if (r == 0) {
+            thr_record(c, &res);
+            continue;
+        }
+        if (r == -ETIMEDOUT && !patient) {
+            if (++timeouts >= max_timeouts)
+                break;
+            continue;
+        }
+        if (r == -ENOENT) {
+            /* Nothing outstanding: done once every submission was made before
+             * this call, otherwise wait for the submitter. */
+            pthread_mutex_lock(&ph->mu);
+            while (!ph->submit_done && ph->submitted == before)
+                pthread_cond_wait(&ph->cv, &ph->mu);
+            stop = ph->submit_done && ph->submitted == before;
+            pthread_mutex_unlock(&ph->mu);
+            if (stop)
+                break;
+            continue;
+        }
+        pthread_mutex_lock(&ph->mu);
+        thr_error(ph, r, patient ? "ipc_pool_collect(-1) (threads)" : "ipc_pool_collect (threads)");
+        pthread_mutex_unlock(&ph->mu);
+        if (stop)
+            break;
+    }
+}
+
+static void thr_map(struct thr_ctx *c)
+{
+    struct thr_phase *ph = c->ph;
+    struct ipc_pool_buf in[THR_MAX_TASKS];
+    struct ipc_pool_result res[THR_MAX_TASKS];
+    for (unsigned i = 0; i < ph->nmap; i++)
+        in[i] = (struct ipc_pool_buf){ph->in[ph->nsub + i], ph->len[ph->nsub + i]};
+    thr_enter(c, "ipc_pool_map");
+    int r = ipc_pool_map(ph->pool, in, ph->nmap, res);
+    pthread_mutex_lock(&ph->mu);
+    c->in_call = NULL;
+    ph->last_delivery = stress_now();
+    ph->map_done = true;
+    if (r < 0) {
+        thr_error(ph, r, "ipc_pool_map (threads)");
+    } else {
+        for (unsigned i = 0; i < ph->nmap; i++) {
+            unsigned k = ph->nsub + i;
+            if (res[i].status == IPC_ECHILDLOST)
+                ph->lost++;
+            else if (res[i].status < 0 && (ph->faults || ph->aborted))
+                thr_error(ph, res[i].status, "map result status (threads)");
+            else if (res[i].status != 0 || !result_ok(ph->in[k], ph->len[k], &res[i]))
+                thr_fail(ph, "map-order",
+                         "map (with other threads) result %u: status %s, %zu bytes", i,
+                         ipc_errname(res[i].status), res[i].len);
+            ipc_pool_result_free(&res[i]);
+        }
+        c->results += ph->nmap;
+    }
+    pthread_mutex_unlock(&ph->mu);
+}
+
+static void *thr_main(void *arg)
+{
+    struct thr_ctx *c = arg;
+    switch (c->role) {
+    case THR_SUBMIT:
+        thr_submit(c);
+        pthread_mutex_lock(&c->ph->mu);
+        c->ph->submit_done = true;
+        pthread_mutex_unlock(&c->ph->mu);
+        break;
+    case THR_PATIENT:
+    case THR_IMPATIENT:
+        thr_collect(c);
+        break;
+    case THR_MAP:
+        thr_map(c);
+        break;
+    }
+    pthread_mutex_lock(&c->ph->mu);
+    c->done = true;
+    c->ph->running--;
+    pthread_cond_broadcast(&c->ph->cv);
+    pthread_mutex_unlock(&c->ph->mu);
+    return NULL;
+}
+
+/* Reads the computed reports into the phase (main thread). */
+static void thr_drain_computed(struct thr_phase *ph)
+{
+    uint64_t tags[512];
+    ssize_t got;
+    unsigned n = ph->nsub + ph->nmap;
+    while ((got = read(g_computed_rd, tags, sizeof(tags))) > 0) {
+        double now = stress_now();
+        for (size_t i = 0; i < (size_t)got / 8; i++) {
+            uint64_t k = tags[i] - ph->first_tag;
+            if (tags[i] >= ph->first_tag && k < n)
+                ph->computed[k] = now;
+        }
+    }
+}
+
+/* A computed result no thread received in time, described in msg; false if none.
+ * Mutex held. A map counts once all its inputs are computed. */
+static bool thr_overdue(struct thr_phase *ph, double now, double due, char *msg, size_t cap)
+{
+    if (now - ph->last_delivery <= due || now - g_last_kill <= due)
+        return false;
+    for (unsigned i = 0; i < ph->submitted; i++) {
+        if (!ph->submit_ok[i] || ph->seen[i] || ph->computed[i] == 0 ||
+            now - ph->computed[i] <= due)
+            continue;
+        snprintf(msg, cap, "task %" PRIu64 " was computed by a worker %.2f s ago", ph->id[i],
+                 now - ph->computed[i]);
+        return true;
+    }
+    if (ph->nmap && !ph->map_done) {
+        double last = 0;
+        bool all = true;
+        for (unsigned i = ph->nsub; i < ph->nsub + ph->nmap; i++) {
+            all = all && ph->computed[i] != 0;
+            last = ph->computed[i] > last ? ph->computed[i] : last;
+        }
+        if (all && now - last > due) {
+            snprintf(msg, cap, "every input of a map of %u was computed %.2f s ago", ph->nmap,
+                     now - last);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Where every unfinished thread is, for the report. Mutex held. */
+static void thr_where(const struct thr_phase *ph, char *buf, size_t cap)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < ph->nthreads && off < cap; i++) {
+        const struct thr_ctx *c = &ph->ctx[i];
+        if (!c->started || c->done)
+            continue;
+        int w = snprintf(buf + off, cap - off, "%s%s thread %u in %s (%u results)", off ? "; " : "",
+                         thr_role_name[c->role], c->index, c->in_call ? c->in_call : "driver code",
+                         c->results);
+        off = w < 0 ? cap : off + (size_t)w;
+    }
+}
+
+/* Waits until no thread runs or `seconds` passed; true when none runs. */
+static bool thr_wait_all(struct thr_phase *ph, double seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)seconds;
+    pthread_mutex_lock(&ph->mu);
+    while (ph->running > 0)
+        if (pthread_cond_timedwait(&ph->cv, &ph->mu, &ts) == ETIMEDOUT)
+            break;
+    bool none = ph->running == 0;
+    pthread_mutex_unlock(&ph->mu);
+    return none;
+}
+
+/* The main thread's part: watch the threads until they are done, or declare a
+ * lost wakeup, terminate the pool and unblock them. Returns false when a thread
+ * could not be unblocked (the phase must then be left allocated). */
+static bool thr_watch(struct stress *s, struct thr_phase *ph, struct stress_rng *rng)
+{
+    double due = ph->faults ? RESULT_DUE_FAULTS_S : THREAD_DUE_S;
+    struct pollfd pf = {.fd = g_computed_rd, .events = POLLIN};
+    bool killed = false;
+    char what[160], where[600];
+    for (;;) {
+        pthread_mutex_lock(&ph->mu);
+        unsigned running = ph->running;
+        bool any_submitted = ph->submitted > 0;
+        pthread_mutex_unlock(&ph->mu);
+        if (running == 0)
+            return true;
+        if (!killed && any_submitted) {
+            maybe_kill(s, ph->pool, rng); /* a death lands while threads share the pool */
+            killed = true;
+        }
+        stress_ignore(poll(&pf, 1, COLLECT_SLICE_MS));
+        thr_drain_computed(ph);
+        pthread_mutex_lock(&ph->mu);
+        bool late = thr_overdue(ph, stress_now(), due, what, sizeof(what));
+        if (late)
+            thr_where(ph, where, sizeof(where));
+        pthread_mutex_unlock(&ph->mu);
+        if (late)
+            break;
+    }
+    g_thread_stuck++;
+    stress_violation(s, "no-lost-wakeup",
+                     "%s, but no thread received anything for %.1f s: %s; terminating the pool",
+                     what, due, where);
+    pthread_mutex_lock(&ph->mu);
+    ph->aborted = true;
+    pthread_mutex_unlock(&ph->mu);
+    int r = ipc_pool_terminate(ph->pool); /* must interrupt every blocked call */
+    stress_check(s, r == 0, "terminate-all", "ipc_pool_terminate (threads): %s", ipc_strerror(r));
+    if (thr_wait_all(ph, THREAD_UNBLOCK_S))
+        return true;
+    pthread_mutex_lock(&ph->mu);
+    thr_where(ph, where, sizeof(where));
+    pthread_mutex_unlock(&ph->mu);
+    stress_violation(s, "no-lost-wakeup",
+                     "still blocked %.0f s after ipc_pool_terminate: %s; the driver stops (its "
+                     "workers are killed, the threads are left blocked until exit)",
+                     THREAD_UNBLOCK_S, where);
+    return false;
+}
+
+/* The main thread's checks once every thread has been joined. */
+static void thr_check(struct stress *s, struct thr_phase *ph)
+{
+    for (unsigned i = 0; i < ph->nfail; i++)
+        stress_violation(s, ph->fail_inv[i], "%s", ph->fail_msg[i]);
+    if (ph->aborted)
+        return; /* terminated: the counts no longer mean anything */
+    for (unsigned i = 0; i < ph->nerr; i++)
+        stress_lib_error(s, ph->err[i], ph->err_what[i]);
+    unsigned bad = 0, first = 0, results = 0;
+    for (unsigned i = 0; i < ph->nsub; i++) {
+        if (!ph->submit_ok[i])
+            continue;
+        results += ph->seen[i] == 1;
+        if (ph->seen[i] != 1 && bad++ == 0)
+            first = i;
+    }
+    stress_check(s, bad == 0, "result-once",
+                 "%u of %u tasks submitted while other threads collected were not collected "
+                 "exactly once (task %" PRIu64 ": %u times)",
+                 bad, ph->nsub, bad ? ph->id[first] : 0, bad ? ph->seen[first] : 0);
+    struct ipc_pool_result extra;
+    int r = ipc_pool_collect(ph->pool, 0, &extra);
+    if (!stress_check(s, r == -ENOENT, "result-once",
+                      "collect after the threads collected everything returned %s (id %" PRIu64 ")",
+                      ipc_strerror(r), r == 0 ? extra.id : 0))
+        if (r == 0)
+            ipc_pool_result_free(&extra);
+    g_lost += ph->lost;
+    stress_add_ops(s, results + (ph->map_done ? ph->nmap : 0));
+}
+
+static void thr_phase_free(struct thr_phase *ph)
+{
+    for (unsigned i = 0; i < THR_MAX_TASKS; i++)
+        free(ph->in[i]);
+    pthread_cond_destroy(&ph->cv);
+    pthread_mutex_destroy(&ph->mu);
+    free(ph);
+}
+
+static void phase_threads(struct stress *s, struct stress_rng *rng, uint64_t *tag)
+{
+    struct thr_phase *ph = calloc(1, sizeof(*ph));
+    if (!ph) {
+        stress_setup_error(s, "out of memory");
+        return;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ph->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&ph->mu, NULL);
+    ph->faults = stress_faults_on(s);
+    /* Roles: a submitter, a patient and an impatient collector, and a fourth
+     * thread in most phases: a mapper or a second patient collector. */
+    enum thr_role roles[THR_MAX_THREADS] = {THR_SUBMIT, THR_PATIENT, THR_IMPATIENT, THR_MAP};
+    unsigned fourth = (unsigned)stress_rng_below(rng, 3);
+    ph->nthreads = fourth == 0 ? 3 : 4;
+    if (fourth == 2)
+        roles[3] = THR_PATIENT;
+    uint64_t max_sub = opt_batch < 192 ? opt_batch : 192;
+    ph->nsub = (unsigned)stress_rng_range(rng, 1, max_sub);
+    ph->nmap = fourth == 1 ? (unsigned)stress_rng_range(rng, 1, 64) : 0;
+    ph->first_tag = *tag + 1;
+    for (unsigned i = 0; i < ph->nsub + ph->nmap; i++) {
+        ph->len[i] = (size_t)stress_rng_range(rng, 12, 512);
+        ph->in[i] = malloc(ph->len[i]);
+        if (!ph->in[i]) {
+            stress_setup_error(s, "out of memory");
+            thr_phase_free(ph);
+            return;
+        }
+        make_input(ph->in[i], ph->len[i], ++*tag, rng);
+    }
+    struct ipc_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.workers = s->procs;
+    o.max_in = 512;
+    o.max_out = 512 + 4;
+    int r = ipc_pool_new(&ph->pool, task_fn, NULL, &o); /* before any thread: fork rule */
+    if (r < 0) {
+        stress_lib_error(s, r, "ipc_pool_new(threads phase)");
+        thr_phase_free(ph);
+        return;
+    }
+    drain_computed(NULL, 0); /* reports of earlier phases */
+    ph->last_delivery = stress_now();
+    ph->running = ph->nthreads;
+    for (unsigned i = 0; i < ph->nthreads; i++) {
+        struct thr_ctx *c = &ph->ctx[i];
+        c->ph = ph;
+        c->role = roles[i];
+        c->index = i;
+        stress_rng_init(&c->rng, stress_rng_next(rng), i);
+        int e = pthread_create(&c->thread, NULL, thr_main, c);
+        pthread_mutex_lock(&ph->mu);
+        c->started = e == 0;
+        if (e != 0) {
+            ph->running -= ph->nthreads - i;
+            ph->nthreads = i;
+            ph->aborted = true;
+            ph->submit_done = true; /* wakes threads waiting for submissions */
+            pthread_cond_broadcast(&ph->cv);
+        }
+        pthread_mutex_unlock(&ph->mu);
+        if (e != 0) {
+            stress_setup_error(s, "pthread_create: %s", strerror(e));
+            stress_ignore(ipc_pool_terminate(ph->pool)); /* ends the threads' calls */
+            break;
+        }
+    }
+    if (!thr_watch(s, ph, rng)) {
+        g_wedged = true;
+        return; /* ph and its pool stay allocated: a thread is still inside */
+    }
+    for (unsigned i = 0; i < ph->nthreads; i++)
+        pthread_join(ph->ctx[i].thread, NULL);
+    g_thread_phases++;
+    thr_check(s, ph);
+    r = ipc_pool_close(ph->pool, 10000);
+    stress_check(s, r == 0, "result-once", "ipc_pool_close (threads phase): %s", ipc_strerror(r));
+    ipc_pool_free(ph->pool);
+    thr_phase_free(ph);
 }
 
 /* ---- ipc_pool_terminate ----------------------------------------------------- */
@@ -608,7 +1159,7 @@ int ipcstorm_stress_pool(int argc, char **argv)
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     uint64_t tag = 0;
-    for (unsigned round = 0; stress_running(&s); round++) {
+    for (unsigned round = 0; !g_wedged && stress_running(&s); round++) {
         unsigned n = (unsigned)stress_rng_range(&rng, 1, opt_batch);
         for (unsigned i = 0; i < n; i++) {
             rd->len[i] = (size_t)stress_rng_range(
@@ -627,6 +1178,8 @@ int ipcstorm_stress_pool(int argc, char **argv)
             round_map(&s, pool, rd, n, &rng);
         else
             round_submit(&s, pool, rd, n, &rng);
+        if (round % 3 == 1)
+            phase_threads(&s, &rng, &tag);
         if (round % 4 == 3) {
             phase_terminate(&s, &rng);
             phase_mp_process(&s, &rng, report[0], report[1]);
@@ -642,8 +1195,9 @@ int ipcstorm_stress_pool(int argc, char **argv)
     r = ipc_pool_close(pool, 10000);
     stress_check(&s, r == 0, "result-once", "ipc_pool_close: %s", ipc_strerror(r));
     snprintf(s.note, sizeof(s.note),
-             "workers killed %" PRIu64 ", replaced %" PRIu64 ", tasks lost twice %" PRIu64, g_kills,
-             ipc_pool_replacements(pool), g_lost);
+             "workers killed %" PRIu64 ", replaced %" PRIu64 ", tasks lost twice %" PRIu64
+             ", threaded phases %" PRIu64 " (stuck %" PRIu64 ")",
+             g_kills, ipc_pool_replacements(pool), g_lost, g_thread_phases, g_thread_stuck);
     ipc_pool_free(pool);
     free(rd);
     close_pipes(computed, block, report);
