@@ -105,6 +105,12 @@ static uint64_t fnv(const uint8_t *p, size_t n)
     return h;
 }
 
+/* Task lengths in spin iterations: a window for kills in the rounds; in the
+ * threaded phases, long enough (about a millisecond) that a short-timeout
+ * collector holding the poller role often times out with nothing. */
+#define ROUND_MAX_SPIN  200000u
+#define THREAD_MAX_SPIN 3000000u
+
 /* Write end of the "computed" pipe (non-blocking: a full pipe loses a report,
  * which only loses that task's deadline, never blocks a worker). */
 static int g_computed_wr = -1;
@@ -132,11 +138,12 @@ static int task_fn(const void *in, size_t in_len, void *out, size_t out_cap, siz
     return 0;
 }
 
-static void make_input(uint8_t *buf, size_t len, uint64_t tag, struct stress_rng *rng)
+static void make_input(uint8_t *buf, size_t len, uint64_t tag, struct stress_rng *rng,
+                       uint32_t max_spin)
 {
     stress_rng_fill(rng, buf + 12, len - 12);
     memcpy(buf, &tag, 8);
-    uint32_t spin = (uint32_t)stress_rng_below(rng, 200000);
+    uint32_t spin = (uint32_t)stress_rng_below(rng, max_spin);
     memcpy(buf + 8, &spin, 4);
 }
 
@@ -401,7 +408,10 @@ struct thr_phase {
     bool map_done;
     unsigned running;
     double last_delivery;
-    bool aborted; /* the watchdog terminated the pool */
+    uint64_t delivered; /* results received by any thread */
+    bool aborted;       /* the watchdog is terminating the pool */
+    bool terminated;    /* its ipc_pool_terminate returned */
+    int terminate_rc;
     uint64_t lost;
     unsigned nfail;
     const char *fail_inv[THR_MAX_FAILS];
@@ -465,6 +475,7 @@ static void thr_record(struct thr_ctx *c, struct ipc_pool_result *res)
     struct thr_phase *ph = c->ph;
     pthread_mutex_lock(&ph->mu);
     ph->last_delivery = stress_now();
+    ph->delivered++;
     c->results++;
     int k = thr_index_of(ph, res->id);
     if (k < 0) {
@@ -516,20 +527,23 @@ static void thr_submit(struct thr_ctx *c)
     }
 }
 
-/* Collects until the pool has nothing outstanding after the last submission
- * (patient: waits forever in each call), or, impatient, until it has seen a
- * few timeouts: it then leaves, and whoever waits must be woken. */
+/* Collects until the pool has nothing outstanding after the last submission.
+ * Patient: waits forever in each call. Impatient: visits the pool with short
+ * timeouts and, after a visit's last timeout (often a poll of its own that
+ * found nothing), leaves it until another thread received something (or a
+ * thread ended): whoever was asleep in the pool when it released the poller
+ * role must have been woken, or nobody polls any more. */
 static void thr_collect(struct thr_ctx *c)
 {
     struct thr_phase *ph = c->ph;
     bool patient = c->role == THR_PATIENT;
-    unsigned timeouts = 0, max_timeouts = (unsigned)stress_rng_range(&c->rng, 1, 20);
+    unsigned timeouts = 0, visit_timeouts = (unsigned)stress_rng_range(&c->rng, 1, 3);
     for (;;) {
         pthread_mutex_lock(&ph->mu);
         unsigned before = ph->submitted;
         bool stop = ph->aborted && ph->submit_done;
         pthread_mutex_unlock(&ph->mu);
-        int timeout_ms = patient ? -1 : (int)stress_rng_below(&c->rng, 6);
+        int timeout_ms = patient ? -1 : (int)stress_rng_below(&c->rng, 4);
         struct ipc_pool_result res;
         thr_enter(c, patient ? "ipc_pool_collect(-1)" : "ipc_pool_collect(short)");
         int r = ipc_pool_collect(ph->pool, timeout_ms, &res);
@@ -539,8 +553,16 @@ static void thr_collect(struct thr_ctx *c)
             continue;
         }
         if (r == -ETIMEDOUT && !patient) {
-            if (++timeouts >= max_timeouts)
-                break;
+            if (++timeouts < visit_timeouts)
+                continue;
+            timeouts = 0;
+            visit_timeouts = (unsigned)stress_rng_range(&c->rng, 1, 3);
+            pthread_mutex_lock(&ph->mu);
+            uint64_t delivered = ph->delivered;
+            unsigned running = ph->running;
+            while (!ph->aborted && ph->delivered == delivered && ph->running == running)
+                pthread_cond_wait(&ph->cv, &ph->mu);
+            pthread_mutex_unlock(&ph->mu);
             continue;
         }
         if (r == -ENOENT) {
@@ -575,7 +597,9 @@ static void thr_map(struct thr_ctx *c)
     pthread_mutex_lock(&ph->mu);
     c->in_call = NULL;
     ph->last_delivery = stress_now();
+    ph->delivered += ph->nmap;
     ph->map_done = true;
+    pthread_cond_broadcast(&ph->cv);
     if (r < 0) {
         thr_error(ph, r, "ipc_pool_map (threads)");
     } else {
@@ -684,17 +708,30 @@ static void thr_where(const struct thr_phase *ph, char *buf, size_t cap)
     }
 }
 
-/* Waits until no thread runs or `seconds` passed; true when none runs. */
+static void *thr_terminate(void *arg)
+{
+    struct thr_phase *ph = arg;
+    int r = ipc_pool_terminate(ph->pool);
+    pthread_mutex_lock(&ph->mu);
+    ph->terminate_rc = r;
+    ph->terminated = true;
+    pthread_cond_broadcast(&ph->cv);
+    pthread_mutex_unlock(&ph->mu);
+    return NULL;
+}
+
+/* Waits until no thread runs (the terminator included, once the phase is
+ * aborted) or `seconds` passed; true when none runs. */
 static bool thr_wait_all(struct thr_phase *ph, double seconds)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += (time_t)seconds;
     pthread_mutex_lock(&ph->mu);
-    while (ph->running > 0)
+    while (ph->running > 0 || (ph->aborted && !ph->terminated))
         if (pthread_cond_timedwait(&ph->cv, &ph->mu, &ts) == ETIMEDOUT)
             break;
-    bool none = ph->running == 0;
+    bool none = ph->running == 0 && (!ph->aborted || ph->terminated);
     pthread_mutex_unlock(&ph->mu);
     return none;
 }
@@ -735,18 +772,31 @@ static bool thr_watch(struct stress *s, struct thr_phase *ph, struct stress_rng 
                      what, due, where);
     pthread_mutex_lock(&ph->mu);
     ph->aborted = true;
+    pthread_cond_broadcast(&ph->cv); /* impatient collectors waiting for the others */
     pthread_mutex_unlock(&ph->mu);
-    int r = ipc_pool_terminate(ph->pool); /* must interrupt every blocked call */
-    stress_check(s, r == 0, "terminate-all", "ipc_pool_terminate (threads): %s", ipc_strerror(r));
-    if (thr_wait_all(ph, THREAD_UNBLOCK_S))
+    /* ipc_pool_terminate must interrupt every blocked call, but the lost
+     * wakeup may block terminate itself (it waits for the poller role): it runs
+     * in a thread of its own, so that the watchdog stays bounded. */
+    pthread_t terminator;
+    int e = pthread_create(&terminator, NULL, thr_terminate, ph);
+    if (e != 0) {
+        stress_setup_error(s, "pthread_create: %s", strerror(e));
+        return false;
+    }
+    if (thr_wait_all(ph, THREAD_UNBLOCK_S)) {
+        pthread_join(terminator, NULL);
+        stress_check(s, ph->terminate_rc == 0, "terminate-all", "ipc_pool_terminate (threads): %s",
+                     ipc_strerror(ph->terminate_rc));
         return true;
+    }
     pthread_mutex_lock(&ph->mu);
     thr_where(ph, where, sizeof(where));
+    bool terminated = ph->terminated;
     pthread_mutex_unlock(&ph->mu);
     stress_violation(s, "no-lost-wakeup",
-                     "still blocked %.0f s after ipc_pool_terminate: %s; the driver stops (its "
-                     "workers are killed, the threads are left blocked until exit)",
-                     THREAD_UNBLOCK_S, where);
+                     "still blocked %.0f s after ipc_pool_terminate%s: %s; the driver stops (the "
+                     "pool's workers are killed, its threads left blocked until exit)",
+                     THREAD_UNBLOCK_S, terminated ? "" : " (itself blocked)", where);
     return false;
 }
 
@@ -806,12 +856,16 @@ static void phase_threads(struct stress *s, struct stress_rng *rng, uint64_t *ta
     pthread_mutex_init(&ph->mu, NULL);
     ph->faults = stress_faults_on(s);
     /* Roles: a submitter, a patient and an impatient collector, and a fourth
-     * thread in most phases: a mapper or a second patient collector. */
+     * thread in most phases: a mapper, a second patient or a second impatient
+     * collector (two impatient ones hand the role back and forth while the
+     * patient one sleeps: the lost-wakeup window). */
     enum thr_role roles[THR_MAX_THREADS] = {THR_SUBMIT, THR_PATIENT, THR_IMPATIENT, THR_MAP};
-    unsigned fourth = (unsigned)stress_rng_below(rng, 3);
+    unsigned fourth = (unsigned)stress_rng_below(rng, 4);
     ph->nthreads = fourth == 0 ? 3 : 4;
     if (fourth == 2)
         roles[3] = THR_PATIENT;
+    else if (fourth == 3)
+        roles[3] = THR_IMPATIENT;
     uint64_t max_sub = opt_batch < 192 ? opt_batch : 192;
     ph->nsub = (unsigned)stress_rng_range(rng, 1, max_sub);
     ph->nmap = fourth == 1 ? (unsigned)stress_rng_range(rng, 1, 64) : 0;
@@ -824,7 +878,7 @@ static void phase_threads(struct stress *s, struct stress_rng *rng, uint64_t *ta
             thr_phase_free(ph);
             return;
         }
-        make_input(ph->in[i], ph->len[i], ++*tag, rng);
+        make_input(ph->in[i], ph->len[i], ++*tag, rng, THREAD_MAX_SPIN);
     }
     struct ipc_pool_options o;
     memset(&o, 0, sizeof(o));
@@ -1106,6 +1160,20 @@ static void phase_mp_process(struct stress *s, struct stress_rng *rng, int repor
     stress_add_ops(s, 1);
 }
 
+/* After a phase whose threads could not be unblocked: its pool cannot be freed
+ * (a thread is inside it), so its workers are killed and reaped here, behind its
+ * back - the pool is abandoned, and the process exits with the threads
+ * blocked. The stress-ng load is left to stress_end. */
+static void kill_wedged_worker(pid_t pid, char state, void *arg)
+{
+    (void)state;
+    if (stress_is_load_pid(arg, pid))
+        return;
+    stress_ignore(kill(pid, SIGKILL));
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
 static void close_pipes(int a[2], int b[2], int c[2])
 {
     int *all[] = {a, b, c};
@@ -1171,7 +1239,7 @@ int ipcstorm_stress_pool(int argc, char **argv)
             }
             if (i == 0)
                 rd->first_tag = tag + 1;
-            make_input(rd->in[i], rd->len[i], ++tag, &rng);
+            make_input(rd->in[i], rd->len[i], ++tag, &rng, ROUND_MAX_SPIN);
             rd->seen[i] = 0;
         }
         if (round % 3 == 2)
@@ -1200,6 +1268,8 @@ int ipcstorm_stress_pool(int argc, char **argv)
              g_kills, ipc_pool_replacements(pool), g_lost, g_thread_phases, g_thread_stuck);
     ipc_pool_free(pool);
     free(rd);
+    if (g_wedged) /* the blocked phase's workers: nothing else is a child now */
+        hygiene_for_each_child(getpid(), kill_wedged_worker, &s);
     close_pipes(computed, block, report);
     return stress_end(&s);
 }
