@@ -954,6 +954,102 @@ static bool pid_gone(pid_t pid)
            errno == ESRCH;
 }
 
+/* A collect(-1) blocked in one thread (it polls workers whose tasks never end)
+ * while ipc_pool_terminate runs in another: terminate must wake it (the
+ * header's "interrupts a collect blocked in another thread"). Both calls run in
+ * threads of their own so that the driver stays bounded if either hangs. */
+struct blocked_collect {
+    ipc_pool *pool;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entering, collected, terminated, no_thread;
+    int collect_rc, terminate_rc;
+    struct ipc_pool_result res;
+};
+
+static void *blocked_collect_main(void *arg)
+{
+    struct blocked_collect *b = arg;
+    pthread_mutex_lock(&b->mu);
+    b->entering = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    struct ipc_pool_result res;
+    memset(&res, 0, sizeof(res));
+    int r = ipc_pool_collect(b->pool, -1, &res);
+    pthread_mutex_lock(&b->mu);
+    b->collect_rc = r;
+    b->res = res;
+    b->collected = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+static void *blocked_terminate_main(void *arg)
+{
+    struct blocked_collect *b = arg;
+    int r = ipc_pool_terminate(b->pool);
+    pthread_mutex_lock(&b->mu);
+    b->terminate_rc = r;
+    b->terminated = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* Runs the pair; false (and b left allocated) when they are still blocked
+ * after THREAD_UNBLOCK_S. */
+static bool terminate_blocked_collect(struct stress *s, struct blocked_collect *b)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_t collector, terminator;
+    int e = pthread_create(&collector, NULL, blocked_collect_main, b);
+    if (e != 0) {
+        b->collected = b->no_thread = true; /* the caller collects everything */
+        b->terminate_rc = ipc_pool_terminate(b->pool);
+        return true;
+    }
+    pthread_mutex_lock(&b->mu);
+    while (!b->entering)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    e = pthread_create(&terminator, NULL, blocked_terminate_main, b);
+    if (e != 0)
+        blocked_terminate_main(b); /* from here, then */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)THREAD_UNBLOCK_S;
+    pthread_mutex_lock(&b->mu);
+    while (!(b->collected && b->terminated))
+        if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) == ETIMEDOUT)
+            break;
+    bool done = b->collected && b->terminated;
+    bool terminated = b->terminated;
+    pthread_mutex_unlock(&b->mu);
+    if (!done) {
+        stress_violation(s, "terminate-all",
+                         "%.0f s after ipc_pool_terminate began, %s; the driver stops (the "
+                         "pool's workers are killed, its threads left blocked until exit)",
+                         THREAD_UNBLOCK_S,
+                         terminated ? "a collect(-1) in another thread is still blocked"
+                                    : "terminate itself has not returned (a collect(-1) in "
+                                      "another thread held the poller role)");
+        return false;
+    }
+    pthread_join(collector, NULL);
+    if (e == 0)
+        pthread_join(terminator, NULL);
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+    return true;
+}
+
 static void phase_terminate(struct stress *s, struct stress_rng *rng)
 {
     struct ipc_pool_options o;
@@ -980,13 +1076,46 @@ static void phase_terminate(struct stress *s, struct stress_rng *rng)
         }
         submitted++;
     }
-    r = ipc_pool_terminate(tp);
+    unsigned seen[16] = {0}, got = 0;
+    struct blocked_collect *b = NULL;
+    if (submitted > 0 && stress_rng_below(rng, 2) == 0)
+        b = calloc(1, sizeof(*b));
+    if (b) {
+        b->pool = tp;
+        if (!terminate_blocked_collect(s, b)) {
+            g_wedged = true;
+            return; /* tp and b stay allocated: a thread is still inside */
+        }
+        r = b->terminate_rc;
+        if (b->collect_rc == 0) {
+            unsigned k = submitted;
+            for (unsigned i = 0; i < submitted; i++)
+                if (ids[i] == b->res.id)
+                    k = i;
+            if (stress_check(s, k < submitted, "terminate-all",
+                             "a collect interrupted by terminate returned unknown task %" PRIu64,
+                             b->res.id)) {
+                seen[k]++;
+                got++;
+                stress_check(s, b->res.status == -ECANCELED && b->res.len == 0, "terminate-all",
+                             "task %" PRIu64 " of a terminated pool: status %s, %zu bytes",
+                             b->res.id, ipc_errname(b->res.status), b->res.len);
+            }
+            ipc_pool_result_free(&b->res);
+        } else if (!b->no_thread) {
+            stress_check(s, false, "terminate-all",
+                         "a collect(-1) interrupted by terminate returned %s",
+                         ipc_strerror(b->collect_rc));
+        }
+        free(b);
+    } else {
+        r = ipc_pool_terminate(tp);
+    }
     stress_check(s, r == 0, "terminate-all", "ipc_pool_terminate: %s", ipc_strerror(r));
     uint64_t dummy;
     r = ipc_pool_submit(tp, "x", 1, &dummy);
     stress_check(s, r == -EPIPE, "terminate-all", "submit after terminate gave %s, want EPIPE",
                  ipc_errname(r));
-    unsigned seen[16] = {0}, got = 0;
     for (;;) {
         struct ipc_pool_result res;
         r = ipc_pool_collect(tp, 5000, &res);
