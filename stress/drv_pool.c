@@ -427,6 +427,12 @@ static uint64_t g_thread_phases, g_thread_stuck;
 /* A thread the watchdog could not unblock: its phase (and pool) are left
  * allocated, the driver stops and the process exits with it blocked. */
 static bool g_wedged;
+static struct {
+    pthread_mutex_t *mu;
+    pthread_cond_t *cv;
+    bool (*done)(void *arg); /* called with mu held */
+    void *arg;
+} g_wedge;
 
 /* Mutex held. */
 __attribute__((format(printf, 3, 4))) static void thr_fail(struct thr_phase *ph, const char *inv,
@@ -736,6 +742,12 @@ static bool thr_wait_all(struct thr_phase *ph, double seconds)
     return none;
 }
 
+static bool thr_all_returned(void *arg)
+{
+    const struct thr_phase *ph = arg;
+    return ph->running == 0 && (!ph->aborted || ph->terminated);
+}
+
 /* The main thread's part: watch the threads until they are done, or declare a
  * lost wakeup, terminate the pool and unblock them. Returns false when a thread
  * could not be unblocked (the phase must then be left allocated). */
@@ -919,6 +931,10 @@ static void phase_threads(struct stress *s, struct stress_rng *rng, uint64_t *ta
     }
     if (!thr_watch(s, ph, rng)) {
         g_wedged = true;
+        g_wedge.mu = &ph->mu;
+        g_wedge.cv = &ph->cv;
+        g_wedge.done = thr_all_returned;
+        g_wedge.arg = ph;
         return; /* ph and its pool stay allocated: a thread is still inside */
     }
     for (unsigned i = 0; i < ph->nthreads; i++)
@@ -996,6 +1012,12 @@ static void *blocked_terminate_main(void *arg)
     pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->mu);
     return NULL;
+}
+
+static bool blocked_returned(void *arg)
+{
+    const struct blocked_collect *b = arg;
+    return b->collected && b->terminated;
 }
 
 /* Runs the pair; false (and b left allocated) when they are still blocked
@@ -1084,6 +1106,10 @@ static void phase_terminate(struct stress *s, struct stress_rng *rng)
         b->pool = tp;
         if (!terminate_blocked_collect(s, b)) {
             g_wedged = true;
+            g_wedge.mu = &b->mu;
+            g_wedge.cv = &b->cv;
+            g_wedge.done = blocked_returned;
+            g_wedge.arg = b;
             return; /* tp and b stay allocated: a thread is still inside */
         }
         r = b->terminate_rc;
@@ -1303,6 +1329,39 @@ static void kill_wedged_worker(pid_t pid, char state, void *arg)
         ;
 }
 
+/* Whether the blocked phase's threads have all returned. */
+static bool wedge_done(void)
+{
+    pthread_mutex_lock(g_wedge.mu);
+    bool done = g_wedge.done(g_wedge.arg);
+    pthread_mutex_unlock(g_wedge.mu);
+    return done;
+}
+
+/* The blocked phase's workers, at the end (nothing else is a child then): a
+ * thread still polling the pool replaces a killed worker, and a task that lost
+ * two comes back as IPC_ECHILDLOST, which may end the blocked calls: kill in
+ * passes until the threads returned or no child is left for a while. */
+static void kill_wedged_workers(struct stress *s)
+{
+    for (int pass = 0; pass < 20 && !wedge_done(); pass++) {
+        hygiene_for_each_child(getpid(), kill_wedged_worker, s);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(g_wedge.mu);
+        while (!g_wedge.done(g_wedge.arg))
+            if (pthread_cond_timedwait(g_wedge.cv, g_wedge.mu, &ts) == ETIMEDOUT)
+                break;
+        pthread_mutex_unlock(g_wedge.mu);
+    }
+    hygiene_for_each_child(getpid(), kill_wedged_worker, s);
+}
+
 static void close_pipes(int a[2], int b[2], int c[2])
 {
     int *all[] = {a, b, c};
@@ -1377,9 +1436,10 @@ int ipcstorm_stress_pool(int argc, char **argv)
             round_submit(&s, pool, rd, n, &rng);
         if (round % 3 == 1)
             phase_threads(&s, &rng, &tag);
-        if (round % 4 == 3) {
+        if (round % 4 == 3 && !g_wedged) {
             phase_terminate(&s, &rng);
-            phase_mp_process(&s, &rng, report[0], report[1]);
+            if (!g_wedged)
+                phase_mp_process(&s, &rng, report[0], report[1]);
         }
         for (unsigned i = 0; i < n; i++) {
             free(rd->in[i]);
@@ -1397,8 +1457,8 @@ int ipcstorm_stress_pool(int argc, char **argv)
              g_kills, ipc_pool_replacements(pool), g_lost, g_thread_phases, g_thread_stuck);
     ipc_pool_free(pool);
     free(rd);
-    if (g_wedged) /* the blocked phase's workers: nothing else is a child now */
-        hygiene_for_each_child(getpid(), kill_wedged_worker, &s);
+    if (g_wedged)
+        kill_wedged_workers(&s);
     close_pipes(computed, block, report);
     return stress_end(&s);
 }
