@@ -11,6 +11,9 @@
  * still missing RESULT_DUE_S after its task was computed (and after the last
  * worker kill, which may have cost it) is a violation.
  *
+ * Every third round a threaded phase runs: 3-4 threads share one fresh pool
+ * (see "several threads on one pool" below), watched for lost wakeups.
+ *
  * Every few rounds two more phases run: ipc_pool_terminate on a second pool
  * whose tasks block (every queued and running task must come back once with
  * -ECANCELED, no worker may be left), and the Process API (ipc_mp_process_*:
@@ -20,11 +23,14 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -62,16 +68,29 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "pool",
-    .summary = "submit and map on a worker pool while workers are SIGKILLed at random moments.",
+    .summary = "submit and map on a worker pool while workers are SIGKILLed at random moments;\n"
+               "every third round, 3-4 threads share a fresh pool (submit, collect, map).",
     .invariants =
         "  result-once     each task id is collected exactly once (no duplicate, none missing)\n"
         "                  and a result arrives within 1 s (5 s under --faults) of the\n"
         "                  moment a worker computed its task (the task reports it)\n"
         "  result-exact    a successful result has exactly the expected bytes\n"
         "  lost-bounded    IPC_ECHILDLOST only after two worker deaths: lost*2 <= kills\n"
-        "  map-order       map fills res[i] with the result of input i\n"
+        "  map-order       map fills res[i] with the result of input i (also while other\n"
+        "                  threads submit and collect on the same pool)\n"
+        "  no-lost-wakeup  threaded phases: one pool shared by a submitter, a collector\n"
+        "                  waiting forever (collect -1), one or two with 0-3 ms timeouts\n"
+        "                  that leave the pool after a timeout until another thread got\n"
+        "                  something, and a mapper or second collector; the poller\n"
+        "                  role passes between them. Every result is collected once, by\n"
+        "                  one thread, exact (result-once, result-exact), and a result\n"
+        "                  a worker computed reaches some thread within 2 s (5 s under\n"
+        "                  --faults): a thread left asleep is reported, the pool\n"
+        "                  terminated, and the threads must then return within 5 s\n"
+        "                  (else the driver stops, kills the workers and exits 2)\n"
         "  terminate-all   ipc_pool_terminate: every queued and running task comes back\n"
-        "                  once with -ECANCELED, submit gives -EPIPE, no worker left\n"
+        "                  once with -ECANCELED, submit gives -EPIPE, no worker left;\n"
+        "                  it interrupts a collect(-1) blocked in another thread (5 s)\n"
         "  mp-process      ipc_mp_process_*: exit code / SIGTERM / SIGKILL as sent,\n"
         "                  is_alive exact, pid as the child reports it, no zombie",
     .default_procs = 4,
@@ -88,6 +107,12 @@ static uint64_t fnv(const uint8_t *p, size_t n)
         h = (h ^ p[i]) * 1099511628211ULL;
     return h;
 }
+
+/* Task lengths in spin iterations: a window for kills in the rounds; in the
+ * threaded phases, long enough (about a millisecond) that a short-timeout
+ * collector holding the poller role often times out with nothing. */
+#define ROUND_MAX_SPIN  200000u
+#define THREAD_MAX_SPIN 3000000u
 
 /* Write end of the "computed" pipe (non-blocking: a full pipe loses a report,
  * which only loses that task's deadline, never blocks a worker). */
@@ -116,11 +141,12 @@ static int task_fn(const void *in, size_t in_len, void *out, size_t out_cap, siz
     return 0;
 }
 
-static void make_input(uint8_t *buf, size_t len, uint64_t tag, struct stress_rng *rng)
+static void make_input(uint8_t *buf, size_t len, uint64_t tag, struct stress_rng *rng,
+                       uint32_t max_spin)
 {
     stress_rng_fill(rng, buf + 12, len - 12);
     memcpy(buf, &tag, 8);
-    uint32_t spin = (uint32_t)stress_rng_below(rng, 200000);
+    uint32_t spin = (uint32_t)stress_rng_below(rng, max_spin);
     memcpy(buf + 8, &spin, 4);
 }
 
@@ -326,6 +352,604 @@ static void round_map(struct stress *s, ipc_pool *pool, struct round *rd, unsign
     free(res);
 }
 
+/* ---- several threads on one pool ---------------------------------------------- */
+
+/* One phase: a fresh pool (forked before any thread starts, as the fork rule
+ * asks) used at once by a submitter, a patient collector (ipc_pool_collect(-1)),
+ * an impatient collector (short timeouts, then it leaves while holding nothing)
+ * and, in some phases, a second patient collector or a mapper. The poller role
+ * is handed from thread to thread; a thread left asleep on the pool's condition
+ * variable when the role is released (a lost wakeup) never returns by itself.
+ * The main thread is the watchdog: it reads the "computed" reports and declares
+ * a lost wakeup when a result a worker computed has reached no thread within
+ * THREAD_DUE_S while no thread received anything either. Threads touch the
+ * stress framework never: they record into the phase under its mutex, and the
+ * main thread reports after joining them. */
+#define THR_MAX_TASKS    256
+#define THR_MAX_FAILS    8
+#define THR_MAX_ERRORS   64
+#define THR_MAX_THREADS  4
+#define THREAD_DUE_S     2.0
+#define THREAD_UNBLOCK_S 5.0
+
+enum thr_role { THR_SUBMIT, THR_PATIENT, THR_IMPATIENT, THR_MAP };
+static const char *const thr_role_name[] = {"submitter", "collector(-1)", "collector(short)",
+                                            "mapper"};
+
+struct thr_phase;
+struct thr_ctx {
+    struct thr_phase *ph;
+    enum thr_role role;
+    unsigned index;
+    struct stress_rng rng;
+    pthread_t thread;
+    bool started;
+    /* under ph->mu */
+    bool done;
+    const char *in_call; /* the pool call it is inside of, or NULL */
+    unsigned results;
+};
+
+struct thr_phase {
+    ipc_pool *pool;
+    bool faults;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* inputs 0..nsub-1 are submitted, nsub..nsub+nmap-1 mapped; tag first_tag+i */
+    uint8_t *in[THR_MAX_TASKS];
+    size_t len[THR_MAX_TASKS];
+    uint64_t first_tag;
+    unsigned nsub, nmap;
+    double computed[THR_MAX_TASKS]; /* main thread only */
+    /* under mu */
+    uint64_t id[THR_MAX_TASKS];
+    bool submit_ok[THR_MAX_TASKS];
+    unsigned submitted; /* submit calls made (ok or failed) */
+    bool submit_done;
+    unsigned seen[THR_MAX_TASKS];
+    int seen_by[THR_MAX_TASKS];
+    bool map_done;
+    unsigned running;
+    double last_delivery;
+    uint64_t delivered; /* results received by any thread */
+    bool aborted;       /* the watchdog is terminating the pool */
+    bool terminated;    /* its ipc_pool_terminate returned */
+    int terminate_rc;
+    uint64_t lost;
+    unsigned nfail;
+    const char *fail_inv[THR_MAX_FAILS];
+    char fail_msg[THR_MAX_FAILS][200];
+    unsigned nerr;
+    int err[THR_MAX_ERRORS];
+    const char *err_what[THR_MAX_ERRORS];
+    struct thr_ctx ctx[THR_MAX_THREADS];
+    unsigned nthreads;
+};
+
+static uint64_t g_thread_phases, g_thread_stuck;
+/* A thread the watchdog could not unblock: its phase (and pool) are left
+ * allocated, the driver stops and the process exits with it blocked. */
+static bool g_wedged;
+static struct {
+    pthread_mutex_t *mu;
+    pthread_cond_t *cv;
+    bool (*done)(void *arg); /* called with mu held */
+    void *arg;
+} g_wedge;
+
+/* Mutex held. */
+__attribute__((format(printf, 3, 4))) static void thr_fail(struct thr_phase *ph, const char *inv,
+                                                           const char *fmt, ...)
+{
+    if (ph->nfail >= THR_MAX_FAILS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ph->fail_msg[ph->nfail], sizeof(ph->fail_msg[0]), fmt, ap);
+    va_end(ap);
+    ph->fail_inv[ph->nfail++] = inv;
+}
+
+/* An error of a pool call: tolerated under --faults (replayed to
+ * stress_lib_error by the main thread), a violation otherwise. Mutex held. */
+static void thr_error(struct thr_phase *ph, int err, const char *what)
+{
+    if (!ph->faults && !ph->aborted) {
+        thr_fail(ph, "result-once", "%s: %s", what, ipc_strerror(err));
+        return;
+    }
+    if (ph->nerr < THR_MAX_ERRORS) {
+        ph->err[ph->nerr] = err;
+        ph->err_what[ph->nerr++] = what;
+    }
+}
+
+/* The input index of a submitted task id, waiting for the submitter to record
+ * it (a result can be collected before ipc_pool_submit has returned), or -1.
+ * Mutex held. */
+static int thr_index_of(struct thr_phase *ph, uint64_t id)
+{
+    for (;;) {
+        for (unsigned i = 0; i < ph->submitted; i++)
+            if (ph->submit_ok[i] && ph->id[i] == id)
+                return (int)i;
+        if (ph->submit_done)
+            return -1;
+        pthread_cond_wait(&ph->cv, &ph->mu);
+    }
+}
+
+static void thr_record(struct thr_ctx *c, struct ipc_pool_result *res)
+{
+    struct thr_phase *ph = c->ph;
+    pthread_mutex_lock(&ph->mu);
+    ph->last_delivery = stress_now();
+    ph->delivered++;
+    c->results++;
+    int k = thr_index_of(ph, res->id);
+    if (k < 0) {
+        thr_fail(ph, "result-once", "%s thread %u collected unknown task id %" PRIu64,
+                 thr_role_name[c->role], c->index, res->id);
+    } else if (ph->seen[k]++) {
+        thr_fail(ph, "result-once",
+                 "task %" PRIu64 " collected twice: by thread %d and by %s thread %u", res->id,
+                 ph->seen_by[k], thr_role_name[c->role], c->index);
+    } else {
+        ph->seen_by[k] = (int)c->index;
+        if (res->status == IPC_ECHILDLOST)
+            ph->lost++;
+        else if (res->status < 0 && (ph->faults || ph->aborted))
+            thr_error(ph, res->status, "task result status (threads)");
+        else if (res->status != 0 || !result_ok(ph->in[k], ph->len[k], res))
+            thr_fail(ph, "result-exact",
+                     "task %" PRIu64 " collected by %s thread %u: status %s, %zu bytes", res->id,
+                     thr_role_name[c->role], c->index, ipc_errname(res->status), res->len);
+    }
+    pthread_cond_broadcast(&ph->cv);
+    pthread_mutex_unlock(&ph->mu);
+    ipc_pool_result_free(res);
+}
+
+static void thr_enter(struct thr_ctx *c, const char *call)
+{
+    pthread_mutex_lock(&c->ph->mu);
+    c->in_call = call;
+    pthread_mutex_unlock(&c->ph->mu);
+}
+
+static void thr_submit(struct thr_ctx *c)
+{
+    struct thr_phase *ph = c->ph;
+    for (unsigned i = 0; i < ph->nsub; i++) {
+        uint64_t id = 0;
+        thr_enter(c, "ipc_pool_submit");
+        int r = ipc_pool_submit(ph->pool, ph->in[i], ph->len[i], &id);
+        pthread_mutex_lock(&ph->mu);
+        c->in_call = NULL;
+        if (r < 0)
+            thr_error(ph, r, "ipc_pool_submit (threads)");
+        ph->id[i] = id;
+        ph->submit_ok[i] = r == 0;
+        ph->submitted = i + 1;
+        pthread_cond_broadcast(&ph->cv);
+        pthread_mutex_unlock(&ph->mu);
+    }
+}
+
+/* Collects until the pool has nothing outstanding after the last submission.
+ * Patient: waits forever in each call. Impatient: visits the pool with short
+ * timeouts and, after a visit's last timeout (often a poll of its own that
+ * found nothing), leaves it until another thread received something (or a
+ * thread ended): whoever was asleep in the pool when it released the poller
+ * role must have been woken, or nobody polls any more. */
+static void thr_collect(struct thr_ctx *c)
+{
+    struct thr_phase *ph = c->ph;
+    bool patient = c->role == THR_PATIENT;
+    unsigned timeouts = 0, visit_timeouts = (unsigned)stress_rng_range(&c->rng, 1, 3);
+    for (;;) {
+        pthread_mutex_lock(&ph->mu);
+        unsigned before = ph->submitted;
+        bool stop = ph->aborted && ph->submit_done;
+        pthread_mutex_unlock(&ph->mu);
+        int timeout_ms = patient ? -1 : (int)stress_rng_below(&c->rng, 4);
+        struct ipc_pool_result res;
+        thr_enter(c, patient ? "ipc_pool_collect(-1)" : "ipc_pool_collect(short)");
+        int r = ipc_pool_collect(ph->pool, timeout_ms, &res);
+        thr_enter(c, NULL);
+        if (r == 0) {
+            thr_record(c, &res);
+            continue;
+        }
+        if (r == -ETIMEDOUT && !patient) {
+            if (++timeouts < visit_timeouts)
+                continue;
+            timeouts = 0;
+            visit_timeouts = (unsigned)stress_rng_range(&c->rng, 1, 3);
+            pthread_mutex_lock(&ph->mu);
+            uint64_t delivered = ph->delivered;
+            unsigned running = ph->running;
+            while (!ph->aborted && ph->delivered == delivered && ph->running == running)
+                pthread_cond_wait(&ph->cv, &ph->mu);
+            pthread_mutex_unlock(&ph->mu);
+            continue;
+        }
+        if (r == -ENOENT) {
+            /* Nothing outstanding: done once every submission was made before
+             * this call, otherwise wait for the submitter. */
+            pthread_mutex_lock(&ph->mu);
+            while (!ph->submit_done && ph->submitted == before)
+                pthread_cond_wait(&ph->cv, &ph->mu);
+            stop = ph->submit_done && ph->submitted == before;
+            pthread_mutex_unlock(&ph->mu);
+            if (stop)
+                break;
+            continue;
+        }
+        pthread_mutex_lock(&ph->mu);
+        thr_error(ph, r, patient ? "ipc_pool_collect(-1) (threads)" : "ipc_pool_collect (threads)");
+        pthread_mutex_unlock(&ph->mu);
+        if (stop)
+            break;
+    }
+}
+
+static void thr_map(struct thr_ctx *c)
+{
+    struct thr_phase *ph = c->ph;
+    struct ipc_pool_buf in[THR_MAX_TASKS];
+    struct ipc_pool_result res[THR_MAX_TASKS];
+    for (unsigned i = 0; i < ph->nmap; i++)
+        in[i] = (struct ipc_pool_buf){ph->in[ph->nsub + i], ph->len[ph->nsub + i]};
+    thr_enter(c, "ipc_pool_map");
+    int r = ipc_pool_map(ph->pool, in, ph->nmap, res);
+    pthread_mutex_lock(&ph->mu);
+    c->in_call = NULL;
+    ph->last_delivery = stress_now();
+    ph->delivered += ph->nmap;
+    ph->map_done = true;
+    pthread_cond_broadcast(&ph->cv);
+    if (r < 0) {
+        thr_error(ph, r, "ipc_pool_map (threads)");
+    } else {
+        for (unsigned i = 0; i < ph->nmap; i++) {
+            unsigned k = ph->nsub + i;
+            if (res[i].status == IPC_ECHILDLOST)
+                ph->lost++;
+            else if (res[i].status < 0 && (ph->faults || ph->aborted))
+                thr_error(ph, res[i].status, "map result status (threads)");
+            else if (res[i].status != 0 || !result_ok(ph->in[k], ph->len[k], &res[i]))
+                thr_fail(ph, "map-order",
+                         "map (with other threads) result %u: status %s, %zu bytes", i,
+                         ipc_errname(res[i].status), res[i].len);
+            ipc_pool_result_free(&res[i]);
+        }
+        c->results += ph->nmap;
+    }
+    pthread_mutex_unlock(&ph->mu);
+}
+
+static void *thr_main(void *arg)
+{
+    struct thr_ctx *c = arg;
+    switch (c->role) {
+    case THR_SUBMIT:
+        thr_submit(c);
+        pthread_mutex_lock(&c->ph->mu);
+        c->ph->submit_done = true;
+        pthread_mutex_unlock(&c->ph->mu);
+        break;
+    case THR_PATIENT:
+    case THR_IMPATIENT:
+        thr_collect(c);
+        break;
+    case THR_MAP:
+        thr_map(c);
+        break;
+    }
+    pthread_mutex_lock(&c->ph->mu);
+    c->done = true;
+    c->ph->running--;
+    pthread_cond_broadcast(&c->ph->cv);
+    pthread_mutex_unlock(&c->ph->mu);
+    return NULL;
+}
+
+/* Reads the computed reports into the phase (main thread). */
+static void thr_drain_computed(struct thr_phase *ph)
+{
+    uint64_t tags[512];
+    ssize_t got;
+    unsigned n = ph->nsub + ph->nmap;
+    while ((got = read(g_computed_rd, tags, sizeof(tags))) > 0) {
+        double now = stress_now();
+        for (size_t i = 0; i < (size_t)got / 8; i++) {
+            uint64_t k = tags[i] - ph->first_tag;
+            if (tags[i] >= ph->first_tag && k < n)
+                ph->computed[k] = now;
+        }
+    }
+}
+
+/* A computed result no thread received in time, described in msg; false if none.
+ * Mutex held. A map counts once all its inputs are computed. */
+static bool thr_overdue(struct thr_phase *ph, double now, double due, char *msg, size_t cap)
+{
+    if (now - ph->last_delivery <= due || now - g_last_kill <= due)
+        return false;
+    for (unsigned i = 0; i < ph->submitted; i++) {
+        if (!ph->submit_ok[i] || ph->seen[i] || ph->computed[i] == 0 ||
+            now - ph->computed[i] <= due)
+            continue;
+        snprintf(msg, cap, "task %" PRIu64 " was computed by a worker %.2f s ago", ph->id[i],
+                 now - ph->computed[i]);
+        return true;
+    }
+    if (ph->nmap && !ph->map_done) {
+        double last = 0;
+        bool all = true;
+        for (unsigned i = ph->nsub; i < ph->nsub + ph->nmap; i++) {
+            all = all && ph->computed[i] != 0;
+            last = ph->computed[i] > last ? ph->computed[i] : last;
+        }
+        if (all && now - last > due) {
+            snprintf(msg, cap, "every input of a map of %u was computed %.2f s ago", ph->nmap,
+                     now - last);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Where every unfinished thread is, for the report. Mutex held. */
+static void thr_where(const struct thr_phase *ph, char *buf, size_t cap)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < ph->nthreads && off < cap; i++) {
+        const struct thr_ctx *c = &ph->ctx[i];
+        if (!c->started || c->done)
+            continue;
+        int w = snprintf(buf + off, cap - off, "%s%s thread %u in %s (%u results)", off ? "; " : "",
+                         thr_role_name[c->role], c->index, c->in_call ? c->in_call : "driver code",
+                         c->results);
+        off = w < 0 ? cap : off + (size_t)w;
+    }
+}
+
+static void *thr_terminate(void *arg)
+{
+    struct thr_phase *ph = arg;
+    int r = ipc_pool_terminate(ph->pool);
+    pthread_mutex_lock(&ph->mu);
+    ph->terminate_rc = r;
+    ph->terminated = true;
+    pthread_cond_broadcast(&ph->cv);
+    pthread_mutex_unlock(&ph->mu);
+    return NULL;
+}
+
+/* Waits until no thread runs (the terminator included, once the phase is
+ * aborted) or `seconds` passed; true when none runs. */
+static bool thr_wait_all(struct thr_phase *ph, double seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)seconds;
+    pthread_mutex_lock(&ph->mu);
+    while (ph->running > 0 || (ph->aborted && !ph->terminated))
+        if (pthread_cond_timedwait(&ph->cv, &ph->mu, &ts) == ETIMEDOUT)
+            break;
+    bool none = ph->running == 0 && (!ph->aborted || ph->terminated);
+    pthread_mutex_unlock(&ph->mu);
+    return none;
+}
+
+static bool thr_all_returned(void *arg)
+{
+    const struct thr_phase *ph = arg;
+    return ph->running == 0 && (!ph->aborted || ph->terminated);
+}
+
+/* The main thread's part: watch the threads until they are done, or declare a
+ * lost wakeup, terminate the pool and unblock them. Returns false when a thread
+ * could not be unblocked (the phase must then be left allocated). */
+static bool thr_watch(struct stress *s, struct thr_phase *ph, struct stress_rng *rng)
+{
+    double due = ph->faults ? RESULT_DUE_FAULTS_S : THREAD_DUE_S;
+    struct pollfd pf = {.fd = g_computed_rd, .events = POLLIN};
+    bool killed = false;
+    char what[160], where[600];
+    for (;;) {
+        pthread_mutex_lock(&ph->mu);
+        unsigned running = ph->running;
+        bool any_submitted = ph->submitted > 0;
+        pthread_mutex_unlock(&ph->mu);
+        if (running == 0)
+            return true;
+        if (!killed && any_submitted) {
+            maybe_kill(s, ph->pool, rng); /* a death lands while threads share the pool */
+            killed = true;
+        }
+        stress_ignore(poll(&pf, 1, COLLECT_SLICE_MS));
+        thr_drain_computed(ph);
+        pthread_mutex_lock(&ph->mu);
+        bool late = thr_overdue(ph, stress_now(), due, what, sizeof(what));
+        if (late)
+            thr_where(ph, where, sizeof(where));
+        pthread_mutex_unlock(&ph->mu);
+        if (late)
+            break;
+    }
+    g_thread_stuck++;
+    stress_violation(s, "no-lost-wakeup",
+                     "%s, but no thread received anything for %.1f s: %s; terminating the pool",
+                     what, due, where);
+    pthread_mutex_lock(&ph->mu);
+    ph->aborted = true;
+    pthread_cond_broadcast(&ph->cv); /* impatient collectors waiting for the others */
+    pthread_mutex_unlock(&ph->mu);
+    /* ipc_pool_terminate must interrupt every blocked call, but the lost
+     * wakeup may block terminate itself (it waits for the poller role): it runs
+     * in a thread of its own, so that the watchdog stays bounded. */
+    pthread_t terminator;
+    int e = pthread_create(&terminator, NULL, thr_terminate, ph);
+    if (e != 0) {
+        stress_setup_error(s, "pthread_create: %s", strerror(e));
+        return false;
+    }
+    if (thr_wait_all(ph, THREAD_UNBLOCK_S)) {
+        pthread_join(terminator, NULL);
+        stress_check(s, ph->terminate_rc == 0, "terminate-all", "ipc_pool_terminate (threads): %s",
+                     ipc_strerror(ph->terminate_rc));
+        return true;
+    }
+    pthread_mutex_lock(&ph->mu);
+    thr_where(ph, where, sizeof(where));
+    bool terminated = ph->terminated;
+    pthread_mutex_unlock(&ph->mu);
+    stress_violation(s, "no-lost-wakeup",
+                     "still blocked %.0f s after ipc_pool_terminate%s: %s; the driver stops (the "
+                     "pool's workers are killed, its threads left blocked until exit)",
+                     THREAD_UNBLOCK_S, terminated ? "" : " (itself blocked)", where);
+    return false;
+}
+
+/* The main thread's checks once every thread has been joined. */
+static void thr_check(struct stress *s, struct thr_phase *ph)
+{
+    for (unsigned i = 0; i < ph->nfail; i++)
+        stress_violation(s, ph->fail_inv[i], "%s", ph->fail_msg[i]);
+    if (ph->aborted)
+        return; /* terminated: the counts no longer mean anything */
+    for (unsigned i = 0; i < ph->nerr; i++)
+        stress_lib_error(s, ph->err[i], ph->err_what[i]);
+    unsigned bad = 0, first = 0, results = 0;
+    for (unsigned i = 0; i < ph->nsub; i++) {
+        if (!ph->submit_ok[i])
+            continue;
+        results += ph->seen[i] == 1;
+        if (ph->seen[i] != 1 && bad++ == 0)
+            first = i;
+    }
+    stress_check(s, bad == 0, "result-once",
+                 "%u of %u tasks submitted while other threads collected were not collected "
+                 "exactly once (task %" PRIu64 ": %u times)",
+                 bad, ph->nsub, bad ? ph->id[first] : 0, bad ? ph->seen[first] : 0);
+    struct ipc_pool_result extra;
+    int r = ipc_pool_collect(ph->pool, 0, &extra);
+    if (!stress_check(s, r == -ENOENT, "result-once",
+                      "collect after the threads collected everything returned %s (id %" PRIu64 ")",
+                      ipc_strerror(r), r == 0 ? extra.id : 0))
+        if (r == 0)
+            ipc_pool_result_free(&extra);
+    g_lost += ph->lost;
+    stress_add_ops(s, results + (ph->map_done ? ph->nmap : 0));
+}
+
+static void thr_phase_free(struct thr_phase *ph)
+{
+    for (unsigned i = 0; i < THR_MAX_TASKS; i++)
+        free(ph->in[i]);
+    pthread_cond_destroy(&ph->cv);
+    pthread_mutex_destroy(&ph->mu);
+    free(ph);
+}
+
+static void phase_threads(struct stress *s, struct stress_rng *rng, uint64_t *tag)
+{
+    struct thr_phase *ph = calloc(1, sizeof(*ph));
+    if (!ph) {
+        stress_setup_error(s, "out of memory");
+        return;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ph->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&ph->mu, NULL);
+    ph->faults = stress_faults_on(s);
+    /* Roles: a submitter, a patient and an impatient collector, and a fourth
+     * thread in most phases: a mapper, a second patient or a second impatient
+     * collector (two impatient ones hand the role back and forth while the
+     * patient one sleeps: the lost-wakeup window). */
+    enum thr_role roles[THR_MAX_THREADS] = {THR_SUBMIT, THR_PATIENT, THR_IMPATIENT, THR_MAP};
+    unsigned fourth = (unsigned)stress_rng_below(rng, 4);
+    ph->nthreads = fourth == 0 ? 3 : 4;
+    if (fourth == 2)
+        roles[3] = THR_PATIENT;
+    else if (fourth == 3)
+        roles[3] = THR_IMPATIENT;
+    uint64_t max_sub = opt_batch < 192 ? opt_batch : 192;
+    ph->nsub = (unsigned)stress_rng_range(rng, 1, max_sub);
+    ph->nmap = fourth == 1 ? (unsigned)stress_rng_range(rng, 1, 64) : 0;
+    ph->first_tag = *tag + 1;
+    for (unsigned i = 0; i < ph->nsub + ph->nmap; i++) {
+        ph->len[i] = (size_t)stress_rng_range(rng, 12, 512);
+        ph->in[i] = malloc(ph->len[i]);
+        if (!ph->in[i]) {
+            stress_setup_error(s, "out of memory");
+            thr_phase_free(ph);
+            return;
+        }
+        make_input(ph->in[i], ph->len[i], ++*tag, rng, THREAD_MAX_SPIN);
+    }
+    struct ipc_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.workers = s->procs;
+    o.max_in = 512;
+    o.max_out = 512 + 4;
+    int r = ipc_pool_new(&ph->pool, task_fn, NULL, &o); /* before any thread: fork rule */
+    if (r < 0) {
+        stress_lib_error(s, r, "ipc_pool_new(threads phase)");
+        thr_phase_free(ph);
+        return;
+    }
+    drain_computed(NULL, 0); /* reports of earlier phases */
+    ph->last_delivery = stress_now();
+    ph->running = ph->nthreads;
+    for (unsigned i = 0; i < ph->nthreads; i++) {
+        struct thr_ctx *c = &ph->ctx[i];
+        c->ph = ph;
+        c->role = roles[i];
+        c->index = i;
+        stress_rng_init(&c->rng, stress_rng_next(rng), i);
+        int e = pthread_create(&c->thread, NULL, thr_main, c);
+        pthread_mutex_lock(&ph->mu);
+        c->started = e == 0;
+        if (e != 0) {
+            ph->running -= ph->nthreads - i;
+            ph->nthreads = i;
+            ph->aborted = true;
+            ph->submit_done = true; /* wakes threads waiting for submissions */
+            pthread_cond_broadcast(&ph->cv);
+        }
+        pthread_mutex_unlock(&ph->mu);
+        if (e != 0) {
+            stress_setup_error(s, "pthread_create: %s", strerror(e));
+            stress_ignore(ipc_pool_terminate(ph->pool)); /* ends the threads' calls */
+            break;
+        }
+    }
+    if (!thr_watch(s, ph, rng)) {
+        g_wedged = true;
+        g_wedge.mu = &ph->mu;
+        g_wedge.cv = &ph->cv;
+        g_wedge.done = thr_all_returned;
+        g_wedge.arg = ph;
+        return; /* ph and its pool stay allocated: a thread is still inside */
+    }
+    for (unsigned i = 0; i < ph->nthreads; i++)
+        pthread_join(ph->ctx[i].thread, NULL);
+    g_thread_phases++;
+    thr_check(s, ph);
+    r = ipc_pool_close(ph->pool, 10000);
+    stress_check(s, r == 0, "result-once", "ipc_pool_close (threads phase): %s", ipc_strerror(r));
+    ipc_pool_free(ph->pool);
+    thr_phase_free(ph);
+}
+
 /* ---- ipc_pool_terminate ----------------------------------------------------- */
 
 /* Read end of a pipe nobody writes to: a task of the terminate phase blocks on
@@ -347,6 +971,108 @@ static bool pid_gone(pid_t pid)
     int st;
     return waitpid(pid, &st, WNOHANG) == -1 && errno == ECHILD && kill(pid, 0) == -1 &&
            errno == ESRCH;
+}
+
+/* A collect(-1) blocked in one thread (it polls workers whose tasks never end)
+ * while ipc_pool_terminate runs in another: terminate must wake it (the
+ * header's "interrupts a collect blocked in another thread"). Both calls run in
+ * threads of their own so that the driver stays bounded if either hangs. */
+struct blocked_collect {
+    ipc_pool *pool;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entering, collected, terminated, no_thread;
+    int collect_rc, terminate_rc;
+    struct ipc_pool_result res;
+};
+
+static void *blocked_collect_main(void *arg)
+{
+    struct blocked_collect *b = arg;
+    pthread_mutex_lock(&b->mu);
+    b->entering = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    struct ipc_pool_result res;
+    memset(&res, 0, sizeof(res));
+    int r = ipc_pool_collect(b->pool, -1, &res);
+    pthread_mutex_lock(&b->mu);
+    b->collect_rc = r;
+    b->res = res;
+    b->collected = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+static void *blocked_terminate_main(void *arg)
+{
+    struct blocked_collect *b = arg;
+    int r = ipc_pool_terminate(b->pool);
+    pthread_mutex_lock(&b->mu);
+    b->terminate_rc = r;
+    b->terminated = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+static bool blocked_returned(void *arg)
+{
+    const struct blocked_collect *b = arg;
+    return b->collected && b->terminated;
+}
+
+/* Runs the pair; false (and b left allocated) when they are still blocked
+ * after THREAD_UNBLOCK_S. */
+static bool terminate_blocked_collect(struct stress *s, struct blocked_collect *b)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_t collector, terminator;
+    int e = pthread_create(&collector, NULL, blocked_collect_main, b);
+    if (e != 0) {
+        b->collected = b->no_thread = true; /* the caller collects everything */
+        b->terminate_rc = ipc_pool_terminate(b->pool);
+        return true;
+    }
+    pthread_mutex_lock(&b->mu);
+    while (!b->entering)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    e = pthread_create(&terminator, NULL, blocked_terminate_main, b);
+    if (e != 0)
+        blocked_terminate_main(b); /* from here, then */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)THREAD_UNBLOCK_S;
+    pthread_mutex_lock(&b->mu);
+    while (!(b->collected && b->terminated))
+        if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) == ETIMEDOUT)
+            break;
+    bool done = b->collected && b->terminated;
+    bool terminated = b->terminated;
+    pthread_mutex_unlock(&b->mu);
+    if (!done) {
+        stress_violation(s, "terminate-all",
+                         "%.0f s after ipc_pool_terminate began, %s; the driver stops (the "
+                         "pool's workers are killed, its threads left blocked until exit)",
+                         THREAD_UNBLOCK_S,
+                         terminated ? "a collect(-1) in another thread is still blocked"
+                                    : "terminate itself has not returned (a collect(-1) in "
+                                      "another thread held the poller role)");
+        return false;
+    }
+    pthread_join(collector, NULL);
+    if (e == 0)
+        pthread_join(terminator, NULL);
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+    return true;
 }
 
 static void phase_terminate(struct stress *s, struct stress_rng *rng)
@@ -375,13 +1101,50 @@ static void phase_terminate(struct stress *s, struct stress_rng *rng)
         }
         submitted++;
     }
-    r = ipc_pool_terminate(tp);
+    unsigned seen[16] = {0}, got = 0;
+    struct blocked_collect *b = NULL;
+    if (submitted > 0 && stress_rng_below(rng, 2) == 0)
+        b = calloc(1, sizeof(*b));
+    if (b) {
+        b->pool = tp;
+        if (!terminate_blocked_collect(s, b)) {
+            g_wedged = true;
+            g_wedge.mu = &b->mu;
+            g_wedge.cv = &b->cv;
+            g_wedge.done = blocked_returned;
+            g_wedge.arg = b;
+            return; /* tp and b stay allocated: a thread is still inside */
+        }
+        r = b->terminate_rc;
+        if (b->collect_rc == 0) {
+            unsigned k = submitted;
+            for (unsigned i = 0; i < submitted; i++)
+                if (ids[i] == b->res.id)
+                    k = i;
+            if (stress_check(s, k < submitted, "terminate-all",
+                             "a collect interrupted by terminate returned unknown task %" PRIu64,
+                             b->res.id)) {
+                seen[k]++;
+                got++;
+                stress_check(s, b->res.status == -ECANCELED && b->res.len == 0, "terminate-all",
+                             "task %" PRIu64 " of a terminated pool: status %s, %zu bytes",
+                             b->res.id, ipc_errname(b->res.status), b->res.len);
+            }
+            ipc_pool_result_free(&b->res);
+        } else if (!b->no_thread) {
+            stress_check(s, false, "terminate-all",
+                         "a collect(-1) interrupted by terminate returned %s",
+                         ipc_strerror(b->collect_rc));
+        }
+        free(b);
+    } else {
+        r = ipc_pool_terminate(tp);
+    }
     stress_check(s, r == 0, "terminate-all", "ipc_pool_terminate: %s", ipc_strerror(r));
     uint64_t dummy;
     r = ipc_pool_submit(tp, "x", 1, &dummy);
     stress_check(s, r == -EPIPE, "terminate-all", "submit after terminate gave %s, want EPIPE",
                  ipc_errname(r));
-    unsigned seen[16] = {0}, got = 0;
     for (;;) {
         struct ipc_pool_result res;
         r = ipc_pool_collect(tp, 5000, &res);
@@ -555,6 +1318,53 @@ static void phase_mp_process(struct stress *s, struct stress_rng *rng, int repor
     stress_add_ops(s, 1);
 }
 
+/* After a phase whose threads could not be unblocked: its pool cannot be freed
+ * (a thread is inside it), so its workers are killed and reaped here, behind its
+ * back - the pool is abandoned, and the process exits with the threads
+ * blocked. The stress-ng load is left to stress_end. */
+static void kill_wedged_worker(pid_t pid, char state, void *arg)
+{
+    (void)state;
+    if (stress_is_load_pid(arg, pid))
+        return;
+    stress_ignore(kill(pid, SIGKILL));
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* Whether the blocked phase's threads have all returned. */
+static bool wedge_done(void)
+{
+    pthread_mutex_lock(g_wedge.mu);
+    bool done = g_wedge.done(g_wedge.arg);
+    pthread_mutex_unlock(g_wedge.mu);
+    return done;
+}
+
+/* The blocked phase's workers, at the end (nothing else is a child then): a
+ * thread still polling the pool replaces a killed worker, and a task that lost
+ * two comes back as IPC_ECHILDLOST, which may end the blocked calls: kill in
+ * passes until the threads returned or no child is left for a while. */
+static void kill_wedged_workers(struct stress *s)
+{
+    for (int pass = 0; pass < 20 && !wedge_done(); pass++) {
+        hygiene_for_each_child(getpid(), kill_wedged_worker, s);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(g_wedge.mu);
+        while (!g_wedge.done(g_wedge.arg))
+            if (pthread_cond_timedwait(g_wedge.cv, g_wedge.mu, &ts) == ETIMEDOUT)
+                break;
+        pthread_mutex_unlock(g_wedge.mu);
+    }
+    hygiene_for_each_child(getpid(), kill_wedged_worker, s);
+}
+
 static void close_pipes(int a[2], int b[2], int c[2])
 {
     int *all[] = {a, b, c};
@@ -608,7 +1418,7 @@ int ipcstorm_stress_pool(int argc, char **argv)
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     uint64_t tag = 0;
-    for (unsigned round = 0; stress_running(&s); round++) {
+    for (unsigned round = 0; !g_wedged && stress_running(&s); round++) {
         unsigned n = (unsigned)stress_rng_range(&rng, 1, opt_batch);
         for (unsigned i = 0; i < n; i++) {
             rd->len[i] = (size_t)stress_rng_range(
@@ -620,16 +1430,19 @@ int ipcstorm_stress_pool(int argc, char **argv)
             }
             if (i == 0)
                 rd->first_tag = tag + 1;
-            make_input(rd->in[i], rd->len[i], ++tag, &rng);
+            make_input(rd->in[i], rd->len[i], ++tag, &rng, ROUND_MAX_SPIN);
             rd->seen[i] = 0;
         }
         if (round % 3 == 2)
             round_map(&s, pool, rd, n, &rng);
         else
             round_submit(&s, pool, rd, n, &rng);
-        if (round % 4 == 3) {
+        if (round % 3 == 1)
+            phase_threads(&s, &rng, &tag);
+        if (round % 4 == 3 && !g_wedged) {
             phase_terminate(&s, &rng);
-            phase_mp_process(&s, &rng, report[0], report[1]);
+            if (!g_wedged)
+                phase_mp_process(&s, &rng, report[0], report[1]);
         }
         for (unsigned i = 0; i < n; i++) {
             free(rd->in[i]);
@@ -642,10 +1455,13 @@ int ipcstorm_stress_pool(int argc, char **argv)
     r = ipc_pool_close(pool, 10000);
     stress_check(&s, r == 0, "result-once", "ipc_pool_close: %s", ipc_strerror(r));
     snprintf(s.note, sizeof(s.note),
-             "workers killed %" PRIu64 ", replaced %" PRIu64 ", tasks lost twice %" PRIu64, g_kills,
-             ipc_pool_replacements(pool), g_lost);
+             "workers killed %" PRIu64 ", replaced %" PRIu64 ", tasks lost twice %" PRIu64
+             ", threaded phases %" PRIu64 " (stuck %" PRIu64 ")",
+             g_kills, ipc_pool_replacements(pool), g_lost, g_thread_phases, g_thread_stuck);
     ipc_pool_free(pool);
     free(rd);
+    if (g_wedged)
+        kill_wedged_workers(&s);
     close_pipes(computed, block, report);
     return stress_end(&s);
 }
