@@ -74,6 +74,7 @@ static const struct stress_spec spec = {
         "  result-once     each task id is collected exactly once (no duplicate, none missing)\n"
         "                  and a result arrives within 1 s (5 s under --faults) of the\n"
         "                  moment a worker computed its task (the task reports it)\n"
+        "  collect-timeout ipc_pool_collect never times out before its timeout has run out\n"
         "  result-exact    a successful result has exactly the expected bytes\n"
         "  lost-bounded    IPC_ECHILDLOST only after two worker deaths: lost*2 <= kills\n"
         "  map-order       map fills res[i] with the result of input i (also while other\n"
@@ -253,9 +254,14 @@ static void round_submit(struct stress *s, ipc_pool *pool, struct round *rd, uns
             maybe_kill(s, pool, rng);
         killable = false;
         struct ipc_pool_result res;
+        double asked = stress_now();
         int r = ipc_pool_collect(pool, COLLECT_SLICE_MS, &res);
         if (r == -ETIMEDOUT) {
             double now = stress_now();
+            /* A timeout cannot come early (half the slice: clock slack). */
+            stress_check(s, now - asked >= COLLECT_SLICE_MS / 2000.0, "collect-timeout",
+                         "ipc_pool_collect(%d ms) gave -ETIMEDOUT after %.1f ms", COLLECT_SLICE_MS,
+                         (now - asked) * 1000);
             drain_computed(rd, submitted);
             int late = overdue_task(s, rd, submitted, now);
             if (late >= 0) {
