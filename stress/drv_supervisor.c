@@ -32,8 +32,10 @@
  *              drain deadline could have passed), then an exact INCR prefix and a
  *              clean close; every worker exits 0 (no SIGKILL escalation), the server
  *              returns 0, the Unix path is gone, no worker process survives.
- * Waiting for the server is always a poll of /proc or of its log with a deadline;
- * only orderings the driver observed are asserted, never durations. */
+ * Waiting for the server is always a poll of /proc or of its log with a deadline.
+ * Durations are asserted only as bounds the driver observed from both sides (a
+ * worker's age from the start lines it saw); a back-off window the driver was too
+ * slow to probe is counted in the note, not reported. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -124,8 +126,11 @@ struct rd {
 /* Returns bytes read (> 0), 0 on EOF, -ETIMEDOUT or a negative error. */
 static int rd_fill(struct rd *r)
 {
-    if (r->pos == r->have)
-        r->pos = r->have = 0;
+    if (r->pos > 0) { /* keep the unread bytes at the front: room for more */
+        memmove(r->buf, r->buf + r->pos, r->have - r->pos);
+        r->have -= r->pos;
+        r->pos = 0;
+    }
     if (r->have == sizeof(r->buf))
         return -ENOBUFS;
     for (;;) {
@@ -294,7 +299,7 @@ struct round {
 
 static char g_tmpdir[64];
 static uint64_t g_stop_late, g_young_crash, g_old_crash;
-static uint64_t g_certified, g_turned_away, g_restarts, g_backoffs;
+static uint64_t g_certified, g_turned_away, g_restarts, g_backoffs, g_windows_missed;
 
 struct live_children {
     pid_t *out;
@@ -1415,8 +1420,9 @@ static void phase_no_worker(struct round *R)
         }
         g_turned_away += r == 1;
     }
-    stress_check(R->s, certified > 0, "no-worker-answer",
-                 "no client was answered while no worker was alive (back-off %u ms)", ms);
+    /* A descheduled driver can miss the whole back-off window: that proves nothing
+     * either way (a wrong answer inside the window is what is reported above). */
+    g_windows_missed += certified == 0;
     g_certified += certified;
     unsigned n = wait_workers(R, 0, R->t_forked, pids);
     stress_check(R->s, n == 1, "worker-restart", "no worker came back after the crash loop (%u)",
@@ -1752,9 +1758,10 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
         rmdir(g_tmpdir);
     snprintf(s.note, sizeof(s.note),
              "%" PRIu64 " restarts, %" PRIu64 " back-offs, %" PRIu64 " turned away (%" PRIu64
-             " with no worker); stop replies cut late: %" PRIu64 "; crashes young %" PRIu64
+             " with no worker, %" PRIu64
+             " back-off windows missed); stop replies cut late: %" PRIu64 "; crashes young %" PRIu64
              ", old %" PRIu64,
-             g_restarts, g_backoffs, g_turned_away, g_certified, g_stop_late, g_young_crash,
-             g_old_crash);
+             g_restarts, g_backoffs, g_turned_away, g_certified, g_windows_missed, g_stop_late,
+             g_young_crash, g_old_crash);
     return stress_end(&s);
 }
