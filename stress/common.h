@@ -42,6 +42,20 @@
 #define STRESS_EXIT_VIOLATION 2
 #define STRESS_EXIT_USAGE     64 /* sysexits' EX_USAGE, as CLI_EXIT_USAGE */
 
+/* Factor for the few wall-clock bounds a driver asserts ("a result is due within
+ * 1 s"): sanitizer builds run several times slower, and a late answer there is
+ * not a lost one. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STRESS_TIME_SCALE 5.0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STRESS_TIME_SCALE 5.0
+#endif
+#endif
+#ifndef STRESS_TIME_SCALE
+#define STRESS_TIME_SCALE 1.0
+#endif
+
 /* ---- driver description ------------------------------------------------------ */
 enum stress_xopt_kind {
     STRESS_XOPT_U64,     /* uint64_t *, within [min, max] */

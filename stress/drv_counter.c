@@ -765,14 +765,17 @@ int ipcstorm_stress_counter(int argc, char **argv)
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned round = 0; stress_running(&s); round++) {
         enum ipc_lock_kind k = kinds[round % nk];
-        run_round(&s, sh, k, &rng);
-        /* After each pass over the kinds, a named and a memfd region round. */
-        if (round % nk == nk - 1 && stress_running(&s)) {
+        /* Each pass over the kinds starts with a named or memfd region round and a
+         * counter table round: a short (sanitizer, --faults) run still gets them. */
+        if (round % nk == 0) {
             enum ipc_lock_kind rk = k == IPC_LOCK_NONE ? IPC_LOCK_ATOMIC : k;
             run_region_round(&s, rk, (round / nk) % 2 == 0, &rng);
             if (stress_running(&s))
                 run_ctab_round(&s, &rng);
+            if (!stress_running(&s))
+                break;
         }
+        run_round(&s, sh, k, &rng);
     }
     ipc_shm_free(region);
     snprintf(s.note, sizeof(s.note),

@@ -8,7 +8,8 @@
  * driver (an 8-byte tag on a "computed" pipe, written just before it returns)
  * when a worker has finished a task, so the moment its result must arrive is
  * known independently of the pool; collect polls in short slices and a result
- * still missing RESULT_DUE_S after its task was computed (and after the last
+ * still missing RESULT_DUE_S (times STRESS_TIME_SCALE: 5 in sanitizer builds)
+ * after its task was computed (and after the last
  * worker kill, which may have cost it) is a violation.
  *
  * Every third round a threaded phase runs: 3-4 threads share one fresh pool
@@ -218,7 +219,7 @@ static void drain_computed(struct round *rd, unsigned n)
 /* The first task of the round whose result is overdue, or -1. */
 static int overdue_task(const struct stress *s, const struct round *rd, unsigned n, double now)
 {
-    double due = stress_faults_on(s) ? RESULT_DUE_FAULTS_S : RESULT_DUE_S;
+    double due = (stress_faults_on(s) ? RESULT_DUE_FAULTS_S : RESULT_DUE_S) * STRESS_TIME_SCALE;
     for (unsigned i = 0; i < n; i++) {
         if (rd->seen[i] || rd->computed[i] == 0)
             continue;
@@ -762,7 +763,7 @@ static bool thr_all_returned(void *arg)
  * could not be unblocked (the phase must then be left allocated). */
 static bool thr_watch(struct stress *s, struct thr_phase *ph, struct stress_rng *rng)
 {
-    double due = ph->faults ? RESULT_DUE_FAULTS_S : THREAD_DUE_S;
+    double due = (ph->faults ? RESULT_DUE_FAULTS_S : THREAD_DUE_S) * STRESS_TIME_SCALE;
     struct pollfd pf = {.fd = g_computed_rd, .events = POLLIN};
     bool killed = false;
     char what[160], where[600];

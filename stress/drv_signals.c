@@ -730,7 +730,7 @@ static int child_reset_probe(void)
     sigemptyset(&m);
     if (sigprocmask(SIG_BLOCK, NULL, &m) != 0)
         return 25;
-    for (int i = 1; i < SIGRTMAX; i++)
+    for (int i = 1; i <= SIGRTMAX; i++)
         if (sigismember(&m, i) == 1)
             return 26;
     return 0;
