@@ -387,6 +387,17 @@ static int parse_options(struct stress *s, int argc, char **argv)
 }
 
 /* ---- begin/end ------------------------------------------------------------------------------- */
+char *stress_tmp_template(char *buf, size_t size, const char *tag)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || dir[0] != '/')
+        dir = "/tmp";
+    int n = snprintf(buf, size, "%s/ipcstorm-%s-XXXXXX", dir, tag);
+    if (n < 0 || (size_t)n >= size)
+        snprintf(buf, size, "/tmp/ipcstorm-%s-XXXXXX", tag);
+    return buf;
+}
+
 double stress_elapsed(const struct stress *s)
 {
     return stress_now() - s->t_start;

@@ -148,6 +148,11 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
  * below --duration. Refreshes the progress line on a terminal (at most 5 times/s). */
 bool stress_running(struct stress *s);
 
+/* Writes the template "$TMPDIR/ipcstorm-<tag>-" plus mkdtemp's six X into buf
+ * (TMPDIR when it is absolute and the result fits size, else /tmp) and returns
+ * buf, for mkdtemp or mkstemp. */
+char *stress_tmp_template(char *buf, size_t size, const char *tag);
+
 /* Seconds since stress_begin. */
 double stress_elapsed(const struct stress *s);
 

@@ -2245,8 +2245,8 @@ int ipcstorm_stress_diff(int argc, char **argv)
     int rc = stress_begin(&s, &spec, argc, argv);
     if (rc != STRESS_RUN)
         return rc;
-    char tmpdir[] = "/tmp/ipcstorm-diff-XXXXXX";
-    if (!mkdtemp(tmpdir)) {
+    char tmpdir[64];
+    if (!mkdtemp(stress_tmp_template(tmpdir, sizeof(tmpdir), "diff"))) {
         stress_setup_error(&s, "mkdtemp: %s", strerror(errno));
         return stress_end(&s);
     }

@@ -333,8 +333,7 @@ static char g_fixdir[64], g_noexec[96], g_badfmt[96], g_subdir[96];
 
 static bool make_fixtures(void)
 {
-    snprintf(g_fixdir, sizeof(g_fixdir), "/tmp/ipcstorm-forkwait-XXXXXX");
-    if (!mkdtemp(g_fixdir)) {
+    if (!mkdtemp(stress_tmp_template(g_fixdir, sizeof(g_fixdir), "forkwait"))) {
         g_fixdir[0] = '\0';
         return false;
     }

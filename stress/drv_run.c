@@ -300,12 +300,9 @@ static void op_exec_error(struct stress *s, struct stress_rng *rng, enum op op)
 
 static bool make_fixtures(struct stress *s)
 {
-    snprintf(g_noexec, sizeof(g_noexec), "/tmp/ipcstorm-noexec-XXXXXX");
-    snprintf(g_badfmt, sizeof(g_badfmt), "/tmp/ipcstorm-badfmt-XXXXXX");
-    snprintf(g_dir, sizeof(g_dir), "/tmp/ipcstorm-dir-XXXXXX");
-    int a = mkstemp(g_noexec);
-    int b = mkstemp(g_badfmt);
-    char *d = mkdtemp(g_dir);
+    int a = mkstemp(stress_tmp_template(g_noexec, sizeof(g_noexec), "noexec"));
+    int b = mkstemp(stress_tmp_template(g_badfmt, sizeof(g_badfmt), "badfmt"));
+    char *d = mkdtemp(stress_tmp_template(g_dir, sizeof(g_dir), "dir"));
     bool ok = a >= 0 && b >= 0 && d;
     if (a >= 0) {
         ok = ok && write(a, "#!/bin/sh\nexit 0\n", 17) == 17 && fchmod(a, 0644) == 0;

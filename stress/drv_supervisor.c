@@ -1737,8 +1737,7 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
     int rc = stress_begin(&s, &spec, argc, argv);
     if (rc != STRESS_RUN)
         return rc;
-    snprintf(g_tmpdir, sizeof(g_tmpdir), "/tmp/ipcstorm-sup-XXXXXX");
-    if (!mkdtemp(g_tmpdir)) {
+    if (!mkdtemp(stress_tmp_template(g_tmpdir, sizeof(g_tmpdir), "sup"))) {
         stress_setup_error(&s, "mkdtemp: %s", strerror(errno));
         return stress_end(&s);
     }
