@@ -426,17 +426,6 @@ FUZZ_NOCOV static void same_or_nomem(const struct outcome *ref, const struct out
         FUZZ_CHECK(o->off[i] == ref->off[i]);
 }
 
-/* One documented argument contract: `call` returns exactly `want` (ipc/frame.h). */
-#define CONTRACT(call, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (long long)(call), want_ = (long long)(want);                             \
-        if (got_ != want_) {                                                                       \
-            fprintf(stderr, "%s:%d: contract violated: %s returned %lld, the header says %lld\n",  \
-                    __FILE__, __LINE__, #call, got_, want_);                                       \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 /* A frame header with payload length n (the decoder checks it before the payload). */
 FUZZ_NOCOV static void frame_header(uint8_t h[8], uint32_t n)
 {

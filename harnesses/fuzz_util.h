@@ -31,6 +31,18 @@
         }                                                                                          \
     } while (0)
 
+/* One documented argument contract: `call` returns exactly `want` (the header's
+ * value); the api_edges checks of the targets are one line each. */
+#define CONTRACT(call, want)                                                                       \
+    do {                                                                                           \
+        long long got_ = (long long)(call), want_ = (long long)(want);                             \
+        if (got_ != want_) {                                                                       \
+            fprintf(stderr, "%s:%d: contract violated: %s returned %lld, the header says %lld\n",  \
+                    __FILE__, __LINE__, #call, got_, want_);                                       \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
 /* Deterministic generator for chunk and I/O sizes: the schedule is part of the
  * input, so a finding replays exactly. */
 struct fuzz_rng {

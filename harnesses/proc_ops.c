@@ -740,17 +740,6 @@ FUZZ_NOCOV static void op_fork(uint8_t arg, const uint8_t *d, size_t n)
 
 /* ---- argument contracts (a one-byte payload) ------------------------------------------ */
 
-/* One documented argument contract: `call` returns exactly `want` (the header named). */
-#define CONTRACT(call, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (long long)(call), want_ = (long long)(want);                             \
-        if (got_ != want_) {                                                                       \
-            fprintf(stderr, "%s:%d: contract violated: %s returned %lld, the header says %lld\n",  \
-                    __FILE__, __LINE__, #call, got_, want_);                                       \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static char *const true_argv[] = {"true", NULL};
 
 static int edge_child(void *arg)

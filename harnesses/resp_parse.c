@@ -393,17 +393,6 @@ FUZZ_NOCOV static size_t pending_bound(const struct ipc_resp_limits *lim, char f
 }
 
 /* Argument validation and the documented corner cases of the API. */
-/* One documented argument contract: `call` returns exactly `want` (ipc/resp.h). */
-#define CONTRACT(call, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (long long)(call), want_ = (long long)(want);                             \
-        if (got_ != want_) {                                                                       \
-            fprintf(stderr, "%s:%d: contract violated: %s returned %lld, ipc/resp.h says %lld\n",  \
-                    __FILE__, __LINE__, #call, got_, want_);                                       \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 /* ipc_resp_parser_init with one limit set to v (the others 0: default); on success
  * the parser must keep exactly that limit, on -EINVAL it is left with defaults. */
 FUZZ_NOCOV static int init_with(int which, size_t v)
