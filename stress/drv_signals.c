@@ -8,6 +8,7 @@
  *   ack           parent sends SIGUSR1, the receiver's handler acks with a queued
  *                 SIGUSR2 carrying its count; SIGTERM ends it gracefully */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,6 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +105,9 @@ static const struct stress_spec spec = {
         "  sig-child-reset     after ipc_sig_child_reset a child has caught signals at\n"
         "                      SIG_DFL, ignored ones ignored, SIGPIPE untouched, no mask\n"
         "  sigsrc-backend-exact ipc_sigsrc_backend matches the fd (/proc/self/fd)\n"
+        "  sigsrc-fallback-exact  with signalfd denied by a seccomp filter, ipc_sigsrc_new\n"
+        "                      falls back to a working self-pipe only for ENOSYS/EINVAL and\n"
+        "                      returns any other errno, leaving no fd and the mask as it was\n"
         "  sig-wait-exact    ipc_sig_wait takes pending blocked signals lowest first, with\n"
         "                    their sender, and leaves none pending",
     .default_procs = 4,
@@ -804,6 +815,132 @@ static void check_sigsrc_backend(struct stress *s)
                  "ipc_sigsrc_backend(NULL) is not -EINVAL");
 }
 
+#if defined(__x86_64__)
+#define SECCOMP_NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_NATIVE_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifdef SECCOMP_NATIVE_ARCH
+/* Makes every later signalfd4 of this process fail with err, as a kernel would:
+ * the oracle for the fallback rule is the kernel's errno, not the library's. */
+static int deny_signalfd(int err)
+{
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_NATIVE_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_signalfd4, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof(filter) / sizeof(filter[0])), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return -errno;
+    return 0;
+}
+
+static int open_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+enum { FALLBACK_OK = 0, FALLBACK_WRONG = 2, FALLBACK_NO_SECCOMP = 3 };
+
+/* In a child with signalfd denied (err): what ipc_sigsrc_new does, judged by the
+ * rule in sig.h. A line explaining a wrong result goes to wfd. */
+static int fallback_child(int err, int wfd)
+{
+    if (deny_signalfd(err) < 0)
+        return FALLBACK_NO_SECCOMP;
+    sigset_t set, mask_before, mask_after;
+    if (ipc_sig_mkset(&set, SIG_PROBE_B, 0) != 0)
+        return FALLBACK_WRONG;
+    sigprocmask(SIG_SETMASK, NULL, &mask_before);
+    int fds_before = open_fd_count();
+    ipc_sigsrc *src = NULL;
+    int r = ipc_sigsrc_new(&src, &set, IPC_SIGSRC_AUTO);
+    if (err != ENOSYS && err != EINVAL) {
+        sigprocmask(SIG_SETMASK, NULL, &mask_after);
+        int fds_after = open_fd_count();
+        bool same_mask = true;
+        for (int sig = 1; sig <= SIGRTMAX; sig++)
+            same_mask &= sigismember(&mask_before, sig) == sigismember(&mask_after, sig);
+        if (r == -err && !src && fds_after == fds_before && same_mask)
+            return FALLBACK_OK;
+        dprintf(wfd,
+                "signalfd failing with %s: ipc_sigsrc_new gave %d (want %d), source %s, %d fds "
+                "(were %d), mask %s",
+                strerror(err), r, -err, src ? "set" : "NULL", fds_after, fds_before,
+                same_mask ? "unchanged" : "changed");
+        return FALLBACK_WRONG;
+    }
+    struct ipc_sig_info info = {0};
+    int backend = r == 0 ? ipc_sigsrc_backend(src) : r, got = 0;
+    if (r == 0 && raise(SIG_PROBE_B) == 0)
+        got = ipc_sigsrc_read(src, &info);
+    ipc_sigsrc_free(src);
+    if (r == 0 && backend == IPC_SIGSRC_SELFPIPE && got == 1 && info.signo == SIG_PROBE_B)
+        return FALLBACK_OK;
+    dprintf(wfd,
+            "signalfd failing with %s: ipc_sigsrc_new gave %d, backend %d (want the self-pipe), "
+            "read %d signo %d (want 1, %d)",
+            strerror(err), r, backend, got, info.signo, SIG_PROBE_B);
+    return FALLBACK_WRONG;
+}
+
+/* ipc_sigsrc_new's fallback rule, one child per errno signalfd can give. */
+static void check_sigsrc_fallback(struct stress *s)
+{
+    static const int errs[] = {ENOSYS, EINVAL, EMFILE, ENFILE, ENOMEM, ENODEV};
+    stress_faults_pause(s);
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) {
+            stress_lib_error(s, -errno, "pipe2");
+            break;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(p[0]);
+            _exit(fallback_child(errs[i], p[1]));
+        }
+        close(p[1]);
+        char why[512] = "";
+        ssize_t n = pid > 0 ? ipc_pipe_read_full(p[0], why, sizeof(why) - 1) : 0;
+        why[n > 0 ? n : 0] = '\0';
+        close(p[0]);
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+            stress_lib_error(s, -errno, "fork/waitpid");
+            break;
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == FALLBACK_NO_SECCOMP) {
+            snprintf(s->note, sizeof(s->note), "sigsrc-fallback skipped: no seccomp filters here");
+            break;
+        }
+        stress_check(s, WIFEXITED(status) && WEXITSTATUS(status) == FALLBACK_OK,
+                     "sigsrc-fallback-exact", "%s (child status 0x%x)",
+                     why[0] ? why : "no explanation from the child", (unsigned)status);
+    }
+    stress_faults_resume(s);
+}
+#else
+static void check_sigsrc_fallback(struct stress *s)
+{
+    snprintf(s->note, sizeof(s->note), "sigsrc-fallback skipped: no seccomp filter for this arch");
+}
+#endif
+
 /* Sends SIGUSR1 to the parent as fast as it can until it is killed. */
 static int storm_main(pid_t target)
 {
@@ -1001,6 +1138,10 @@ static void round_errno(struct stress *s, struct stress_rng *rng)
     check_disposition_api(s);
     check_child_reset(s);
     check_sigsrc_backend(s);
+    /* Six forks: every 64th round, so it stays a small part of the errno mode. */
+    static unsigned rounds;
+    if (rounds++ % 64 == 0)
+        check_sigsrc_fallback(s);
     errno_storm(s, rng);
 }
 
