@@ -42,7 +42,8 @@
  *    functions, parses back to the same arguments;
  *  - replies written from the first command's arguments (the first REPLY_ARGS of
  *    them) with every ipc_resp_write_* function (into a small bounded buffer) are
- *    valid RESP2, and a write that does not fit (-ENOBUFS) leaves the buffer
+ *    exactly the bytes resp.h's contract gives (built independently here), and a
+ *    write fails with -ENOBUFS exactly when they do not fit, leaving the buffer
  *    unchanged;
  *  - under the fault schedule (armed for both passes; the seam calls here are the
  *    parser's and the writer's reallocs): a parse or a write returns -ENOMEM only
@@ -57,6 +58,7 @@
  */
 // libfuzzer-options: max_len=4096
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,29 +173,67 @@ FUZZ_NOCOV static void reencode(int profile, const struct ipc_resp_cmd *cmd)
     ipc_resp_parser_reset(p);
 }
 
+/* The bytes a reply must have, written from the contract in resp.h (not from
+ * resp.c): the type byte, the text or decimal, CRLF; an error's CR and LF become
+ * spaces. Returns the length; out holds n + 48 bytes. */
+FUZZ_NOCOV static size_t expected_reply(int kind, const char *a, size_t n, int64_t v, char *out)
+{
+    size_t k = 0;
+    switch (kind) {
+    case 0:
+    case 1:
+        out[k++] = kind == 0 ? '+' : '-';
+        for (size_t i = 0; i < n; i++)
+            out[k++] = kind == 1 && (a[i] == '\r' || a[i] == '\n') ? ' ' : a[i];
+        break;
+    case 2:
+        k = (size_t)sprintf(out, ":%" PRId64, v);
+        break;
+    case 3:
+        k = (size_t)sprintf(out, "$%zu\r\n", n);
+        if (n)
+            memcpy(out + k, a, n);
+        k += n;
+        break;
+    default:
+        k = (size_t)sprintf(out, "%s", kind == 4 ? "$-1" : kind == 5 ? "*0" : "*-1");
+        break;
+    }
+    out[k++] = '\r';
+    out[k++] = '\n';
+    return k;
+}
+
 /* Writes replies built from a command's arguments with every ipc_resp_write_*
- * function into a buffer bounded at max bytes, checks that each write either
- * appended a valid reply or (-ENOBUFS) left the buffer untouched, and that the
- * whole buffer is a sequence of valid replies. */
+ * function into a buffer bounded at max bytes, and compares each with the bytes
+ * the contract gives (expected_reply): a write appends exactly those bytes, or
+ * fails with -ENOBUFS exactly when they would take the buffer past max, leaving
+ * it untouched; the whole buffer is then a sequence of valid replies. */
 FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
                                const struct ipc_resp_parser *failed)
 {
     struct ipc_resp_buf b = {0};
     b.max = max;
+    size_t limit = max ? max : IPC_RESP_BUF_DEFAULT_MAX;
     size_t expect = 0;
     size_t nargs = cmd->argc < REPLY_ARGS ? cmd->argc : REPLY_ARGS;
+    const char *errmsg = failed ? ipc_resp_parser_errmsg(failed) : "";
+    size_t errlen = strlen(errmsg);
     for (size_t i = 0; i < nargs + 1; i++) {
         const char *a = i < nargs ? cmd->argv[i].ptr : "";
         size_t n = i < nargs ? cmd->argv[i].len : 0;
+        char *want = malloc((n > errlen ? n : errlen) + 48);
+        FUZZ_CHECK(want != NULL);
         for (int kind = 0; kind < 8; kind++) {
             size_t before = b.len;
             uint64_t inj = fuzz_faults_injected(&ff);
+            int64_t v = (int64_t)n - (int64_t)i * 1000003;
             int r;
             switch (kind) {
             case 0:
                 r = ipc_resp_write_simple(&b, a, n);
                 if (n && (memchr(a, '\r', n) || memchr(a, '\n', n))) {
-                    FUZZ_CHECK(r == -EINVAL);
+                    FUZZ_CHECK(r == -EINVAL && b.len == before);
                     continue;
                 }
                 break;
@@ -201,7 +241,7 @@ FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
                 r = ipc_resp_write_error(&b, a, n);
                 break;
             case 2:
-                r = ipc_resp_write_int(&b, (int64_t)n - (int64_t)i * 1000003);
+                r = ipc_resp_write_int(&b, v);
                 break;
             case 3:
                 r = ipc_resp_write_bulk(&b, a, n);
@@ -221,13 +261,15 @@ FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
                 r = ipc_resp_write_parse_error(&b, failed);
                 break;
             }
+            size_t wl = kind == 7 ? expected_reply(1, errmsg, errlen, 0, want)
+                                  : expected_reply(kind, a, n, v, want);
             if (r == -ENOMEM) {
                 /* all-or-nothing: the buffer is as it was */
                 nomem(inj);
                 FUZZ_CHECK(b.len == before);
                 continue;
             }
-            FUZZ_CHECK(r == 0 || r == -ENOBUFS);
+            FUZZ_CHECK(r == (before + wl > limit ? -ENOBUFS : 0));
             if (r == -ENOBUFS) {
                 FUZZ_CHECK(b.len == before);
                 /* make room the way a server does once the socket took bytes */
@@ -236,10 +278,11 @@ FUZZ_NOCOV static void replies(const struct ipc_resp_cmd *cmd, size_t max,
                 expect = 0;
                 continue;
             }
-            FUZZ_CHECK(b.len > before && b.len <= (max ? max : IPC_RESP_BUF_DEFAULT_MAX));
+            FUZZ_CHECK(b.len == before + wl && memcmp(b.data + before, want, wl) == 0);
             FUZZ_CHECK(reply_one(b.data + before, b.len - before, 0) == b.len - before);
             expect++;
         }
+        free(want);
     }
     size_t at = 0, count = 0;
     while (at < b.len) {
