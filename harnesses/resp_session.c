@@ -130,42 +130,51 @@ FUZZ_NOCOV static size_t eff(size_t v, size_t def)
     return v ? v : def;
 }
 
+/* The request model's next non-empty command at *at (moved past it), into argv:
+ * its argc, or 0 when the model reads no whole command there (req says why). The
+ * model sees at most max_request bytes at a time, as the connection buffers. */
+FUZZ_NOCOV static size_t model_next(const struct setup *su, const char *s, size_t n, size_t *at,
+                                    struct mcmd_arg *argv)
+{
+    const struct mresp_limits ml = {su->lim.max_multibulk, su->lim.max_bulk, su->lim.max_inline};
+    for (;;) {
+        size_t window = n - *at < su->max_request ? n - *at : su->max_request;
+        mresp_parse(&ml, s + *at, window, &req);
+        if (req.kind != MRESP_COMMAND)
+            return 0;
+        *at += req.end;
+        if (req.argc == 0)
+            continue;
+        for (size_t i = 0; i < req.argc; i++) {
+            argv[i].ptr = mresp_arg_ptr(&req, i);
+            argv[i].len = req.argv[i].len;
+        }
+        return req.argc;
+    }
+}
+
 /* Runs the two models over the input: fills want (and model_table) with what the
  * connection must answer. for_execute: the commands only (DRIVE_EXECUTE). */
 FUZZ_NOCOV static void expect(const struct setup *su, const char *s, size_t n, int for_execute)
 {
-    const struct mresp_limits ml = {su->lim.max_multibulk, su->lim.max_bulk, su->lim.max_inline};
     mcmd_table_init(&model_table, su->capacity);
     mcmd_reset(&want);
     static struct mcmd_arg argv[MRESP_MAX_ARGS];
-    size_t at = 0;
-    for (;;) {
-        size_t window = n - at < su->max_request ? n - at : su->max_request;
-        mresp_parse(&ml, s + at, window, &req);
-        if (req.kind == MRESP_COMMAND) {
-            at += req.end;
-            if (req.argc == 0)
-                continue;
-            for (size_t i = 0; i < req.argc; i++) {
-                argv[i].ptr = mresp_arg_ptr(&req, i);
-                argv[i].len = req.argv[i].len;
-            }
-            if (mcmd_execute(&model_table, &want, req.argc, argv))
-                return; /* QUIT */
-            continue;
-        }
-        if (for_execute)
-            return;
-        if (req.kind == MRESP_ERROR) {
-            mcmd_error_str(&want, req.text);
-            mcmd_end_reply(&want, 0);
-        } else if (n - at >= su->max_request) {
-            /* max_request bytes and still no whole request: it can only be longer */
-            mcmd_error_str(&want, "ERR Protocol error: too big request");
-            mcmd_end_reply(&want, 0);
-        }
-        return; /* else: an incomplete request at EOF is dropped */
+    size_t at = 0, argc;
+    while ((argc = model_next(su, s, n, &at, argv)) > 0)
+        if (mcmd_execute(&model_table, &want, argc, argv))
+            return; /* QUIT */
+    if (for_execute)
+        return;
+    if (req.kind == MRESP_ERROR) {
+        mcmd_error_str(&want, req.text);
+        mcmd_end_reply(&want, 0);
+    } else if (n - at >= su->max_request) {
+        /* max_request bytes and still no whole request: it can only be longer */
+        mcmd_error_str(&want, "ERR Protocol error: too big request");
+        mcmd_end_reply(&want, 0);
     }
+    /* else: an incomplete request at EOF is dropped */
 }
 
 /* Compares what the connection sent with the model's replies: equal, or with
@@ -397,25 +406,16 @@ FUZZ_NOCOV static void drive_bytes(ipc_conn *conn, const struct setup *su, struc
 FUZZ_NOCOV static void drive_execute(ipc_conn *conn, const struct setup *su, const char *s,
                                      size_t n, struct received *rc, struct fuzz_faults *ff)
 {
-    const struct mresp_limits ml = {su->lim.max_multibulk, su->lim.max_bulk, su->lim.max_inline};
+    static struct mcmd_arg margv[MRESP_MAX_ARGS];
     static struct ipc_resp_arg argv[MRESP_MAX_ARGS];
     FUZZ_CHECK(ipc_conn_execute(conn, 0, argv) == -EINVAL);
     FUZZ_CHECK(ipc_conn_execute(conn, 1, NULL) == -EINVAL);
-    size_t at = 0;
-    for (;;) {
-        size_t window = n - at < su->max_request ? n - at : su->max_request;
-        mresp_parse(&ml, s + at, window, &req);
-        if (req.kind != MRESP_COMMAND)
-            break;
-        at += req.end;
-        if (req.argc == 0)
-            continue;
-        for (size_t i = 0; i < req.argc; i++) {
-            argv[i].ptr = mresp_arg_ptr(&req, i);
-            argv[i].len = req.argv[i].len;
-        }
+    size_t at = 0, argc;
+    while ((argc = model_next(su, s, n, &at, margv)) > 0) {
+        for (size_t i = 0; i < argc; i++)
+            argv[i] = (struct ipc_resp_arg){margv[i].ptr, margv[i].len};
         uint64_t before = fuzz_faults_injected(ff);
-        int r = ipc_conn_execute(conn, (int)req.argc, argv);
+        int r = ipc_conn_execute(conn, (int)argc, argv);
         if (r == -ENOMEM) {
             FUZZ_CHECK(fuzz_faults_injected(ff) != before);
             break;
@@ -424,7 +424,7 @@ FUZZ_NOCOV static void drive_execute(ipc_conn *conn, const struct setup *su, con
         while (drain(conn, SIZE_MAX, rc) & IPC_CONN_WANT_WRITE)
             ;
         if (r == 1) {
-            FUZZ_CHECK(mcmd_is((const struct mcmd_arg *)&argv[0], "quit"));
+            FUZZ_CHECK(mcmd_is(&margv[0], "quit"));
             FUZZ_CHECK(ipc_conn_state(conn) & IPC_CONN_DONE);
             break;
         }
