@@ -17,6 +17,13 @@
  *   maxclients the (K+1)-th concurrent client gets the documented refusal, and a
  *              client is accepted again once one leaves (also after a worker holding
  *              clients was killed)
+ *   emfile     (1-worker rounds) the worker's soft RLIMIT_NOFILE lowered with prlimit to
+ *              the K-th free descriptor number + 1 (/proc/<pid>/fd): exactly K clients
+ *              served, the next D closed at once with the reserve descriptor (EOF, no
+ *              byte), emfile_drops +D and accept_pauses +0 in the stats line; a client
+ *              that leaves makes room for one, the reserve is back for the next; then
+ *              limit 0: the listeners pause, a queued client is served once the old
+ *              limit is restored
  *   kills      workers killed from outside (SIGKILL, SIGTERM, crash signals) while
  *              clients INCR one shared key: every INCR reply is unique, the key ends
  *              within [acknowledged, acknowledged + unanswered], every client gets a
@@ -65,7 +72,7 @@
 
 const char ipcstorm_stress_supervisor_summary[] =
     "server supervisor: worker kills and restarts, no-worker answer, SIGUSR1 stats, max "
-    "clients, UDP, Unix path, graceful stop";
+    "clients, out of descriptors, UDP, Unix path, graceful stop";
 
 #define MAX_PROCS     16
 #define MAX_WORKERS   3
@@ -88,12 +95,13 @@ static const struct stress_xopt xopts[] = {
 static const struct stress_spec spec = {
     .name = "supervisor",
     .summary = "The pre-fork server's supervisor: worker deaths and restarts, the no-worker\n"
-               "answer, SIGUSR1 statistics, max clients, UDP, the Unix path and the graceful\n"
-               "stop, each against an exact oracle. --faults is accepted but injection is\n"
-               "paused for the whole run: every check here is exact and needs a fault-free\n"
-               "server (stress sock covers the server under faults). --procs is the number\n"
-               "of concurrent clients; max_clients is --procs + 3. Environment:\n"
-               "IPCSTORM_SUP_KEEP_LOGS=1 keeps each round's server log in /tmp/ipcstorm-sup-*.",
+               "answer, SIGUSR1 statistics, max clients, a worker out of descriptors, UDP,\n"
+               "the Unix path and the graceful stop, each against an exact oracle. --faults\n"
+               "is accepted but injection is paused for the whole run: every check here is\n"
+               "exact and needs a fault-free server (stress sock covers the server under\n"
+               "faults). --procs is the number of concurrent clients; max_clients is\n"
+               "--procs + 3. Environment: IPCSTORM_SUP_KEEP_LOGS=1 keeps each round's\n"
+               "server log in /tmp/ipcstorm-sup-*.",
     .invariants =
         "  describe-exact    ipc_server_describe == the independently found addresses;\n"
         "                    -ENOSPC one byte short; a live Unix path is not replaced\n"
@@ -101,6 +109,13 @@ static const struct stress_spec spec = {
         "  udp-exact         one exact reply datagram per request, from the server's address\n"
         "  max-clients       the K+1-th client refused with the documented text; room again\n"
         "                    after a client leaves or its worker dies\n"
+        "  emfile-exact      1-worker rounds, the worker's soft RLIMIT_NOFILE lowered with\n"
+        "                    prlimit: with K descriptors left exactly K clients get +PONG,\n"
+        "                    the next D a clean close (no byte), stats emfile_drops +D and\n"
+        "                    accept_pauses +0; a leaving client makes room for exactly one,\n"
+        "                    the reserve drops the next; with limit 0 the listeners pause,\n"
+        "                    a queued client waits and is served once the limit is back;\n"
+        "                    the log says 'out of file descriptors'\n"
         "  counter-exact     INCR replies unique, key within [acked, acked + unanswered]\n"
         "  reply-or-close    every client gets an exact reply or a clean close\n"
         "  worker-restart    workers return to N, one start line per death, external kills\n"
