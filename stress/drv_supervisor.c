@@ -17,6 +17,13 @@
  *   maxclients the (K+1)-th concurrent client gets the documented refusal, and a
  *              client is accepted again once one leaves (also after a worker holding
  *              clients was killed)
+ *   emfile     (1-worker rounds) the worker's soft RLIMIT_NOFILE lowered with prlimit to
+ *              the K-th free descriptor number + 1 (/proc/<pid>/fd): exactly K clients
+ *              served, the next D closed at once with the reserve descriptor (EOF, no
+ *              byte), emfile_drops +D and accept_pauses +0 in the stats line; a client
+ *              that leaves makes room for one, the reserve is back for the next; then
+ *              limit 0: the listeners pause, a queued client is served once the old
+ *              limit is restored
  *   kills      workers killed from outside (SIGKILL, SIGTERM, crash signals) while
  *              clients INCR one shared key: every INCR reply is unique, the key ends
  *              within [acknowledged, acknowledged + unanswered], every client gets a
@@ -36,6 +43,7 @@
  * Durations are asserted only as bounds the driver observed from both sides (a
  * worker's age from the start lines it saw); a back-off window the driver was too
  * slow to probe is counted in the note, not reported. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -64,7 +72,7 @@
 
 const char ipcstorm_stress_supervisor_summary[] =
     "server supervisor: worker kills and restarts, no-worker answer, SIGUSR1 stats, max "
-    "clients, UDP, Unix path, graceful stop";
+    "clients, out of descriptors, UDP, Unix path, graceful stop";
 
 #define MAX_PROCS     16
 #define MAX_WORKERS   3
@@ -87,12 +95,13 @@ static const struct stress_xopt xopts[] = {
 static const struct stress_spec spec = {
     .name = "supervisor",
     .summary = "The pre-fork server's supervisor: worker deaths and restarts, the no-worker\n"
-               "answer, SIGUSR1 statistics, max clients, UDP, the Unix path and the graceful\n"
-               "stop, each against an exact oracle. --faults is accepted but injection is\n"
-               "paused for the whole run: every check here is exact and needs a fault-free\n"
-               "server (stress sock covers the server under faults). --procs is the number\n"
-               "of concurrent clients; max_clients is --procs + 3. Environment:\n"
-               "IPCSTORM_SUP_KEEP_LOGS=1 keeps each round's server log in /tmp/ipcstorm-sup-*.",
+               "answer, SIGUSR1 statistics, max clients, a worker out of descriptors, UDP,\n"
+               "the Unix path and the graceful stop, each against an exact oracle. --faults\n"
+               "is accepted but injection is paused for the whole run: every check here is\n"
+               "exact and needs a fault-free server (stress sock covers the server under\n"
+               "faults). --procs is the number of concurrent clients; max_clients is\n"
+               "--procs + 3. Environment: IPCSTORM_SUP_KEEP_LOGS=1 keeps each round's\n"
+               "server log in /tmp/ipcstorm-sup-*.",
     .invariants =
         "  describe-exact    ipc_server_describe == the independently found addresses;\n"
         "                    -ENOSPC one byte short; a live Unix path is not replaced\n"
@@ -100,6 +109,13 @@ static const struct stress_spec spec = {
         "  udp-exact         one exact reply datagram per request, from the server's address\n"
         "  max-clients       the K+1-th client refused with the documented text; room again\n"
         "                    after a client leaves or its worker dies\n"
+        "  emfile-exact      1-worker rounds, the worker's soft RLIMIT_NOFILE lowered with\n"
+        "                    prlimit: with K descriptors left exactly K clients get +PONG,\n"
+        "                    the next D a clean close (no byte), stats emfile_drops +D and\n"
+        "                    accept_pauses +0; a leaving client makes room for exactly one,\n"
+        "                    the reserve drops the next; with limit 0 the listeners pause,\n"
+        "                    a queued client waits and is served once the limit is back;\n"
+        "                    the log says 'out of file descriptors'\n"
         "  counter-exact     INCR replies unique, key within [acked, acked + unanswered]\n"
         "  reply-or-close    every client gets an exact reply or a clean close\n"
         "  worker-restart    workers return to N, one start line per death, external kills\n"
@@ -300,6 +316,7 @@ struct round {
 static char g_tmpdir[64];
 static uint64_t g_stop_late, g_young_crash, g_old_crash;
 static uint64_t g_certified, g_turned_away, g_restarts, g_backoffs, g_windows_missed;
+static uint64_t g_emfile_rounds, g_emfile_drops;
 
 struct live_children {
     pid_t *out;
@@ -477,6 +494,7 @@ struct stats {
     unsigned answered, asked;
     uint64_t commands, connections, clients, bytes_in, bytes_out, perr, recov;
     long clients_total;
+    uint64_t emfile_drops, accept_pauses;
 };
 
 static bool parse_last_stats(const char *text, struct stats *st)
@@ -484,13 +502,14 @@ static bool parse_last_stats(const char *text, struct stats *st)
     const char *last = NULL;
     for (const char *p = text; p && (p = strstr(p, "]: stats workers=")) != NULL; p++)
         last = p;
-    return last &&
-           sscanf(last,
-                  "]: stats workers=%u/%u commands=%" SCNu64 " connections=%" SCNu64
-                  " clients=%" SCNu64 " bytes_in=%" SCNu64 " bytes_out=%" SCNu64
-                  " protocol_errors=%" SCNu64 " clients_total=%ld table_recoveries=%" SCNu64,
-                  &st->answered, &st->asked, &st->commands, &st->connections, &st->clients,
-                  &st->bytes_in, &st->bytes_out, &st->perr, &st->clients_total, &st->recov) == 10;
+    return last && sscanf(last,
+                          "]: stats workers=%u/%u commands=%" SCNu64 " connections=%" SCNu64
+                          " clients=%" SCNu64 " bytes_in=%" SCNu64 " bytes_out=%" SCNu64
+                          " protocol_errors=%" SCNu64 " clients_total=%ld table_recoveries=%" SCNu64
+                          " emfile_drops=%" SCNu64 " accept_pauses=%" SCNu64,
+                          &st->answered, &st->asked, &st->commands, &st->connections, &st->clients,
+                          &st->bytes_in, &st->bytes_out, &st->perr, &st->clients_total, &st->recov,
+                          &st->emfile_drops, &st->accept_pauses) == 12;
 }
 
 /* One SIGUSR1 and the line it produces. */
@@ -1005,6 +1024,268 @@ out:
     while (nheld)
         close(held[--nheld]);
     stress_add_ops(R->s, K + 2);
+}
+
+/* ---- phase: out of descriptors (1-worker rounds) ----------------------------------------------
+ */
+/* The k-th lowest descriptor number not open in process pid (/proc/<pid>/fd), or -1.
+ * RLIMIT_NOFILE bounds descriptor numbers, not counts: a soft limit of that number + 1
+ * lets the process open exactly k more. */
+static int kth_free_fd(pid_t pid, unsigned k)
+{
+    enum { FD_SCAN = 4096 };
+    bool used[FD_SCAN] = {false};
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+    DIR *d = k ? opendir(path) : NULL;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char *end;
+        long n = strtol(e->d_name, &end, 10);
+        if (e->d_name[0] != '.' && *end == '\0' && n >= 0 && n < FD_SCAN)
+            used[n] = true;
+    }
+    closedir(d);
+    for (int fd = 0; fd < FD_SCAN; fd++)
+        if (!used[fd] && --k == 0)
+            return fd;
+    return -1;
+}
+
+/* A new client (TCP or Unix at random) whose PING gets exactly +PONG: its fd, or -1
+ * (reported as emfile-exact). */
+static int emfile_served(struct round *R, const char *what)
+{
+    struct rd *rd = calloc(1, sizeof(*rd));
+    if (!rd)
+        return -1;
+    rd->fd = connect_to(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
+    int fd = -1;
+    if (rd->fd < 0) {
+        stress_violation(R->s, "emfile-exact", "%s: connect failed: %s", what,
+                         ipc_strerror(rd->fd));
+    } else {
+        rd->deadline = stress_now() + DEADLINE_S;
+        char line[128];
+        int k = send_then_line(rd, line, sizeof(line));
+        if (k > 0 && strcmp(line, "+PONG\r\n") == 0)
+            fd = rd->fd;
+        else
+            stress_violation(R->s, "emfile-exact", "%s: PING answered %s '%s', want +PONG", what,
+                             k > 0 ? "with" : "by", k > 0 ? line : ipc_strerror(k));
+        if (fd < 0)
+            close(rd->fd);
+    }
+    free(rd);
+    return fd;
+}
+
+/* A new client that sends nothing: a worker out of descriptors must take it off the
+ * queue with its reserve descriptor and close it, so it reads EOF and not one byte
+ * (a client left open would time out; a reply would be bytes). */
+static bool emfile_dropped(struct round *R, const char *what)
+{
+    struct rd *rd = calloc(1, sizeof(*rd));
+    if (!rd)
+        return false;
+    rd->fd = connect_to(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
+    int e = rd->fd;
+    if (rd->fd >= 0) {
+        rd->deadline = stress_now() + DEADLINE_S;
+        e = rd_eof(rd);
+        close(rd->fd);
+    }
+    free(rd);
+    return stress_check(R->s, e == 1, "emfile-exact",
+                        "%s: want a clean close (EOF, no byte) within %.0f s, got %s", what,
+                        DEADLINE_S, e == 0 ? "bytes" : ipc_strerror(e));
+}
+
+/* Closes a served client so that its worker has closed its side on return: our FIN,
+ * then the worker's (sent by close(), nothing else in the server shuts down). */
+static bool emfile_release(struct round *R, int fd)
+{
+    struct rd *rd = calloc(1, sizeof(*rd));
+    int e = -ENOMEM;
+    if (rd) {
+        rd->fd = fd;
+        rd->deadline = stress_now() + DEADLINE_S;
+        e = shutdown(fd, SHUT_WR) < 0 ? -errno : rd_eof(rd);
+        free(rd);
+    }
+    close(fd);
+    return stress_check(R->s, e == 1, "emfile-exact",
+                        "a served client that closed its side: want the worker's EOF, got %s",
+                        e == 0 ? "bytes" : ipc_strerror(e));
+}
+
+/* Stats deltas since a (the worker lives through the whole phase) against the driver's
+ * counts: cmds PINGs on conns connections, drops reserve drops, no pause unless
+ * pauses_min > 0 (then at least that many: one per 100 ms while no descriptor is
+ * free, so only a bound). clients: the connections the driver holds now. */
+static void emfile_check_stats(struct round *R, const struct stats *a, const struct stats *b,
+                               const char *when, uint64_t conns, uint64_t drops,
+                               uint64_t pauses_min, uint64_t clients)
+{
+    uint64_t pauses = b->accept_pauses - a->accept_pauses;
+    stress_check(
+        R->s,
+        b->answered == 1 && b->asked == 1 && b->emfile_drops - a->emfile_drops == drops &&
+            (pauses_min ? pauses >= pauses_min : pauses == 0) &&
+            b->connections - a->connections == conns && b->commands - a->commands == conns &&
+            b->bytes_in - a->bytes_in == 6 * conns && b->bytes_out - a->bytes_out == 7 * conns &&
+            b->perr == a->perr && b->clients == clients && b->clients_total == (long)clients,
+        "emfile-exact",
+        "%s: workers=%u/%u deltas emfile_drops=%" PRIu64 " accept_pauses=%" PRIu64
+        " connections=%" PRIu64 " commands=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64
+        " protocol_errors=%" PRIu64 ", clients=%" PRIu64 " clients_total=%ld; the driver: %" PRIu64
+        " drops, %s%" PRIu64 " pauses, %" PRIu64 " PINGs on as many connections, %" PRIu64 " held",
+        when, b->answered, b->asked, b->emfile_drops - a->emfile_drops, pauses,
+        b->connections - a->connections, b->commands - a->commands, b->bytes_in - a->bytes_in,
+        b->bytes_out - a->bytes_out, b->perr - a->perr, b->clients, b->clients_total, drops,
+        pauses_min ? ">= " : "", pauses_min, conns, clients);
+}
+
+/* The only worker runs out of descriptors (its soft RLIMIT_NOFILE lowered from here
+ * with prlimit): exactly K more clients are served, the next D are closed at once
+ * with the reserve descriptor and counted as emfile_drops, the listeners are never
+ * paused; a client that leaves makes room for exactly one more, and the reserve is
+ * back for the drop after it. Then no descriptor at all (soft limit 0): no reserve
+ * can help, the listeners pause (accept_pauses), a queued client waits unanswered
+ * and is served once the limit is restored. */
+static void phase_emfile(struct round *R)
+{
+    if (R->workers != 1)
+        return;
+    struct stats a, b;
+    if (!quiescent_stats(R, &a, "before the out-of-descriptors phase"))
+        return;
+    pid_t pids[MAX_PIDS];
+    if (!stress_check(R->s, worker_pids(R, pids, MAX_PIDS) == 1, "emfile-exact",
+                      "not exactly one worker in a 1-worker round"))
+        return;
+    pid_t w = pids[0];
+    unsigned room = R->max_clients - 2; /* the held clients plus the queued one */
+    unsigned K = 1 + (unsigned)stress_rng_below(&R->rng, room < 3 ? room : 3);
+    unsigned D = 1 + (unsigned)stress_rng_below(&R->rng, 4);
+    int f = kth_free_fd(w, K);
+    struct rlimit old;
+    if (f < 0 || prlimit(w, RLIMIT_NOFILE, NULL, &old) < 0) {
+        stress_setup_error(R->s, "the descriptors of worker %ld: %s", (long)w,
+                           f < 0 ? "/proc/<pid>/fd unreadable" : strerror(errno));
+        return;
+    }
+    struct rlimit low = {.rlim_cur = (rlim_t)f + 1, .rlim_max = old.rlim_max};
+    if (prlimit(w, RLIMIT_NOFILE, &low, NULL) < 0) {
+        stress_setup_error(R->s, "prlimit(%ld, RLIMIT_NOFILE): %s", (long)w, strerror(errno));
+        return;
+    }
+    int held[8];
+    unsigned nheld = 0;
+    uint64_t conns = 0, drops = 0, pauses_min = 0;
+    char what[96];
+    for (unsigned i = 0; i < K; i++) {
+        snprintf(what, sizeof(what), "client %u of the %u descriptors left", i + 1, K);
+        if ((held[nheld] = emfile_served(R, what)) < 0)
+            goto restore;
+        nheld++;
+        conns++;
+    }
+    for (unsigned i = 0; i < D; i++) {
+        snprintf(what, sizeof(what), "client %u past the %u descriptors left", i + 1, K);
+        if (!emfile_dropped(R, what))
+            goto restore;
+        drops++;
+    }
+    if (!stress_check(R->s, request_stats(R, &b), "emfile-exact", "no statistics line"))
+        goto restore;
+    emfile_check_stats(R, &a, &b, "after the drops", conns, drops, 0, nheld);
+    char *t = log_read(R);
+    stress_check(R->s, t && strstr(t, "]: worker 0: out of file descriptors ("), "emfile-exact",
+                 "no 'out of file descriptors' line in the server log after %u drops", D);
+    free(t);
+
+    /* One leaves: its descriptor serves exactly the next client, and the reserve,
+     * reopened after every drop, takes the one after. */
+    if (!emfile_release(R, held[--nheld]))
+        goto restore;
+    if ((held[nheld] = emfile_served(R, "the client after one left")) < 0)
+        goto restore;
+    nheld++;
+    conns++;
+    if (!emfile_dropped(R, "the client after the replacement"))
+        goto restore;
+    drops++;
+
+    /* No descriptor at all: the reserve cannot help, the listeners pause. */
+    struct stats c;
+    if (!stress_check(R->s, request_stats(R, &c), "emfile-exact", "no statistics line"))
+        goto restore;
+    low.rlim_cur = 0;
+    if (prlimit(w, RLIMIT_NOFILE, &low, NULL) < 0) {
+        stress_setup_error(R->s, "prlimit(%ld, RLIMIT_NOFILE, 0): %s", (long)w, strerror(errno));
+        goto restore;
+    }
+    struct rd *q = calloc(1, sizeof(*q));
+    if (!q)
+        goto restore;
+    q->fd = connect_to(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
+    if (!stress_check(R->s, q->fd >= 0, "emfile-exact", "connect failed: %s",
+                      ipc_strerror(q->fd))) {
+        free(q);
+        goto restore;
+    }
+    stress_ignore(ipc_sock_send_all(q->fd, "PING\r\n", 6));
+    double end = stress_now() + DEADLINE_S;
+    bool paused = false;
+    while (!paused && stress_now() < end)
+        paused = request_stats(R, &b) && b.accept_pauses > c.accept_pauses;
+    struct pollfd p = {.fd = q->fd, .events = POLLIN};
+    int ready = poll(&p, 1, 0);
+    bool ok =
+        stress_check(R->s, paused, "emfile-exact",
+                     "no accept pause counted within %.0f s with no descriptor free", DEADLINE_S) &&
+        stress_check(R->s, ready == 0 && b.emfile_drops == c.emfile_drops, "emfile-exact",
+                     "with no descriptor free: the queued client %s, emfile_drops %" PRIu64
+                     " -> %" PRIu64,
+                     ready ? "saw data or a close" : "waits", c.emfile_drops, b.emfile_drops);
+    pauses_min = 1;
+    /* The limit back: the paused listeners resume and the queued client is served. */
+    if (prlimit(w, RLIMIT_NOFILE, &old, NULL) < 0)
+        stress_setup_error(R->s, "prlimit(%ld) restore: %s", (long)w, strerror(errno));
+    if (ok) {
+        q->deadline = stress_now() + DEADLINE_S;
+        char line[128];
+        int k = rd_line(q, line, sizeof(line));
+        if (stress_check(R->s, k > 0 && strcmp(line, "+PONG\r\n") == 0, "emfile-exact",
+                         "the client queued while no descriptor was free, once the limit is "
+                         "back: %s '%s', want +PONG within %.0f s",
+                         k > 0 ? "the line" : "the error", k > 0 ? line : ipc_strerror(k),
+                         DEADLINE_S)) {
+            conns++;
+            held[nheld++] = q->fd;
+            q->fd = -1;
+        }
+    }
+    if (q->fd >= 0)
+        close(q->fd);
+    free(q);
+    if (!ok)
+        goto restore;
+    if (stress_check(R->s, request_stats(R, &b), "emfile-exact", "no statistics line"))
+        emfile_check_stats(R, &a, &b, "after the pause", conns, drops, pauses_min, nheld);
+restore:
+    /* Restored even after a violation, so that the later phases run unchanged. */
+    if (prlimit(w, RLIMIT_NOFILE, &old, NULL) < 0 && errno != ESRCH)
+        stress_setup_error(R->s, "prlimit(%ld) restore: %s", (long)w, strerror(errno));
+    while (nheld)
+        close(held[--nheld]);
+    stress_add_ops(R->s, conns + drops);
+    g_emfile_rounds += pauses_min > 0;
+    g_emfile_drops += drops;
+    if (quiescent_stats(R, &b, "after the out-of-descriptors phase"))
+        emfile_check_stats(R, &a, &b, "once every client left", conns, drops, pauses_min, 0);
 }
 
 /* ---- phase: worker kills under INCR load
@@ -1723,6 +2004,7 @@ static void run_round(struct stress *s, unsigned no, uint64_t seed)
         settle(R);
         phase_stats(R);
         phase_max_clients(R);
+        phase_emfile(R);
         phase_kills(R);
         phase_no_worker(R);
         phase_stop(R);
@@ -1759,8 +2041,9 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
              "%" PRIu64 " restarts, %" PRIu64 " back-offs, %" PRIu64 " turned away (%" PRIu64
              " with no worker, %" PRIu64
              " back-off windows missed); stop replies cut late: %" PRIu64 "; crashes young %" PRIu64
-             ", old %" PRIu64,
+             ", old %" PRIu64 "; out of descriptors: %" PRIu64 " rounds to the pause, %" PRIu64
+             " reserve drops",
              g_restarts, g_backoffs, g_turned_away, g_certified, g_windows_missed, g_stop_late,
-             g_young_crash, g_old_crash);
+             g_young_crash, g_old_crash, g_emfile_rounds, g_emfile_drops);
     return stress_end(&s);
 }

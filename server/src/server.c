@@ -39,7 +39,7 @@
 #define SRV_UDP_MAX         65536
 #define SRV_UDP_REPLY_MAX   65507
 #define SRV_FRAME_STATS     1
-#define SRV_STATS_FIELDS    8
+#define SRV_STATS_FIELDS    10
 /* Supervisor epoll tags: the signal source, a listener (| fd), else worker index + 1. */
 #define SRV_TAG_SIGNALS  0ull
 #define SRV_TAG_LISTENER (1ull << 32)
@@ -292,6 +292,8 @@ struct worker {
     uint64_t paused_until; /* listeners taken out of epoll after EMFILE without reserve */
     int listeners_paused;
     uint64_t emfile_events;
+    uint64_t emfile_drops;  /* connections accepted with the reserve and closed at once */
+    uint64_t accept_pauses; /* times the listeners left epoll: no reserve could help */
     uint64_t emfile_logged_ns;
     uint64_t drain_deadline; /* set when stopping */
     char *udp_buf;
@@ -443,8 +445,10 @@ static void on_emfile(struct worker *w, int lfd)
     if (w->reserve_fd >= 0) {
         ipc__close_invalidate(&w->reserve_fd);
         int fd = ipc_sock_accept(lfd, IPC_SOCK_NONBLOCK, NULL);
-        if (fd >= 0)
+        if (fd >= 0) {
             close(fd);
+            w->emfile_drops++;
+        }
         w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         /* Only a connection taken off the queue (or an empty queue) means the
          * listener will not be readable again at once: ENFILE, ENOBUFS or ENOMEM
@@ -455,6 +459,7 @@ static void on_emfile(struct worker *w, int lfd)
     if (!w->listeners_paused) {
         worker_set_listeners(w, 0);
         w->listeners_paused = 1;
+        w->accept_pauses++;
         w->paused_until = ipc__now_ns() + 100000000ull;
     }
 }
@@ -524,6 +529,8 @@ static void send_stats(struct worker *w)
         a->bytes_in + u->bytes_in,
         a->bytes_out + u->bytes_out,
         a->proto_errors + u->proto_errors,
+        w->emfile_drops,
+        w->accept_pauses,
     };
     for (int i = 0; i < SRV_STATS_FIELDS; i++)
         ipc__store_be64(payload + 8 * i, f[i]);
@@ -755,9 +762,11 @@ static void stats_print(struct ipc_server *s, struct stats_round *r)
     fprintf(s->log,
             "ipcstorm serve[%ld]: stats workers=%u/%u commands=%" PRIu64 " connections=%" PRIu64
             " clients=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64
-            " protocol_errors=%" PRIu64 " clients_total=%ld table_recoveries=%" PRIu64 "\n",
+            " protocol_errors=%" PRIu64 " clients_total=%ld table_recoveries=%" PRIu64
+            " emfile_drops=%" PRIu64 " accept_pauses=%" PRIu64 "\n",
             (long)getpid(), r->answered, r->asked, r->sum[2], r->sum[3], r->sum[4], r->sum[5],
-            r->sum[6], r->sum[7], atomic_load(&s->shared->clients), ipc_ctab_recoveries(s->table));
+            r->sum[6], r->sum[7], atomic_load(&s->shared->clients), ipc_ctab_recoveries(s->table),
+            r->sum[8], r->sum[9]);
     fflush(s->log);
     r->active = 0;
 }

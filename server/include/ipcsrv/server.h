@@ -19,7 +19,12 @@
  *    accepting, flush what they owe (bounded by a deadline) and exit; the parent
  *    waits for all of them, removes the Unix socket path and returns 0.
  *  - SIGUSR1: each worker sends its statistics as one frame on its control pipe;
- *    the parent logs one aggregate line.
+ *    the parent logs one aggregate line, "stats workers=A/N commands= connections=
+ *    clients= bytes_in= bytes_out= protocol_errors= clients_total= table_recoveries=
+ *    emfile_drops= accept_pauses=" (new fields are only ever appended). emfile_drops
+ *    counts connections a worker out of descriptors accepted with its reserve and
+ *    closed at once; accept_pauses the times it took its listeners out of epoll for
+ *    100 ms because no reserve could help (none left, or ENFILE/ENOBUFS/ENOMEM).
  * Workers run one connection engine (ipcsrv/conn.h) per client in an epoll loop with
  * EPOLLEXCLUSIVE accept, per-client backpressure, a max-clients limit shared by all
  * workers, and an EMFILE reserve descriptor so accept never spins.
