@@ -1273,8 +1273,30 @@ static void phase_emfile(struct round *R)
     free(q);
     if (!ok)
         goto restore;
-    if (stress_check(R->s, request_stats(R, &b), "emfile-exact", "no statistics line"))
-        emfile_check_stats(R, &a, &b, "after the pause", conns, drops, pauses_min, nheld);
+    if (!stress_check(R->s, request_stats(R, &b), "emfile-exact", "no statistics line"))
+        goto restore;
+    emfile_check_stats(R, &a, &b, "after the pause", conns, drops, pauses_min, nheld);
+
+    /* The reserve comes back with the descriptors: with none free again but its
+     * own, the next client is dropped with it, not left waiting behind a pause. */
+    int f0 = kth_free_fd(w, 1);
+    low.rlim_cur = (rlim_t)(f0 < 0 ? 0 : f0);
+    if (f0 < 0 || prlimit(w, RLIMIT_NOFILE, &low, NULL) < 0) {
+        stress_setup_error(R->s, "prlimit(%ld, RLIMIT_NOFILE, %d): %s", (long)w, f0,
+                           f0 < 0 ? "/proc/<pid>/fd unreadable" : strerror(errno));
+        goto restore;
+    }
+    if (!emfile_dropped(R, "the client after the pause, with no descriptor free"))
+        goto restore;
+    drops++;
+    if (stress_check(R->s, request_stats(R, &c), "emfile-exact", "no statistics line"))
+        stress_check(R->s,
+                     c.emfile_drops == b.emfile_drops + 1 && c.accept_pauses == b.accept_pauses,
+                     "emfile-exact",
+                     "after the pause, a client with no descriptor free: emfile_drops %" PRIu64
+                     " -> %" PRIu64 ", accept_pauses %" PRIu64 " -> %" PRIu64
+                     " (want one drop with the reopened reserve, no pause)",
+                     b.emfile_drops, c.emfile_drops, b.accept_pauses, c.accept_pauses);
 restore:
     /* Restored even after a violation, so that the later phases run unchanged. */
     if (prlimit(w, RLIMIT_NOFILE, &old, NULL) < 0 && errno != ESRCH)

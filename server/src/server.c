@@ -340,6 +340,15 @@ static void drain_and_close(int fd)
     close(fd);
 }
 
+/* The EMFILE reserve is spent in on_emfile and reopened at once; when that
+ * reopen failed too (no descriptor at all), it is retried whenever one may have
+ * come free, so a worker does not pause for good where a drop would do. */
+static void restore_reserve(struct worker *w)
+{
+    if (w->reserve_fd < 0)
+        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void close_conn(struct worker *w, int fd)
 {
     struct wconn *wc = &w->conns[fd];
@@ -350,6 +359,7 @@ static void close_conn(struct worker *w, int fd)
     drain_and_close(fd);
     w->live--;
     release_client_slot(w);
+    restore_reserve(w);
 }
 
 static int conns_reserve(struct worker *w, int fd)
@@ -630,6 +640,7 @@ static int worker_timeout(struct worker *w, int *timeout)
     if (w->listeners_paused) {
         if (now >= w->paused_until) {
             w->listeners_paused = 0;
+            restore_reserve(w);
             if (!w->stopping)
                 worker_set_listeners(w, 1);
         } else {
