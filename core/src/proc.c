@@ -909,7 +909,9 @@ int ipc_proc_kill(ipc_proc *p, int sig)
 {
     if (!p || sig < 0 || sig >= NSIG)
         return -EINVAL;
-    if (p->reaped)
+    /* pid <= 0 cannot be a child; kill() would take it as "my group" or, with -1,
+     * "every process I may signal" - as root, the whole machine. */
+    if (p->reaped || p->pid <= 0)
         return -ESRCH;
     /* Reaped by ipc_proc_reap_orphans: without a pidfd the pid may be reused. */
     pthread_mutex_lock(&reg_lock);
@@ -932,7 +934,7 @@ int ipc_proc_kill_group(ipc_proc *p, int sig)
 {
     if (!p || sig < 0 || sig >= NSIG || !p->own_pgrp)
         return -EINVAL;
-    if (p->reaped)
+    if (p->reaped || p->pid <= 1) /* killpg(1) would be kill(-1): see ipc_proc_kill */
         return -ESRCH;
     /* Reaped by ipc_proc_reap_orphans: the group id may belong to someone else now. */
     pthread_mutex_lock(&reg_lock);
