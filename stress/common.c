@@ -528,6 +528,12 @@ bool stress_lib_error(struct stress *s, int err, const char *what)
     s->lib_errors++;
     if (!s->lib_error_first[0])
         snprintf(s->lib_error_first, sizeof(s->lib_error_first), "%s: %s", what, ipc_errname(err));
+    /* The seam injects neither, and the drivers pass libipc only descriptors and
+     * buffers they own: one of these means libipc lost a descriptor (closed it
+     * twice, used it after close) or a pointer on an error path. */
+    stress_check(s, err != -EBADF && err != -EFAULT, "lib-error-plausible",
+                 "%s failed with %s under --faults: no injected fault explains it", what,
+                 ipc_errname(err));
     return true;
 }
 
