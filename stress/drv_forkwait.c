@@ -76,6 +76,8 @@ static const struct stress_spec spec = {
     .invariants =
         "  status-as-sent   every decoded status is the exit code / signal the child used\n"
         "  status-decode    ipc_proc_status_decode of the raw word agrees with libc's W* macros\n"
+        "  status-text      ipc_proc_status_format/_shell/signame agree with the raw word and\n"
+        "                   glibc's sigabbrev_np; -ENOSPC exactly one byte short\n"
         "  reaped-once      each child reaped exactly once (a second wait gives ECHILD)\n"
         "  orphan-adopted   each orphaned grandchild is re-parented to us and reaped by\n"
         "                   ipc_proc_reap_orphans: the count is the orphans', each exited\n"
@@ -252,6 +254,62 @@ struct orphan {
     int want_code;
 };
 
+/* A signal's name as glibc abbreviates it (sigabbrev_np), "SIG"-prefixed: the
+ * oracle for ipc_proc_signame. glibc calls 29 POLL, libipc (like kill -l) IO. */
+static void model_signame(int sig, char *out, size_t cap)
+{
+    const char *abbrev = sig == SIGIO ? "IO" : sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(out, cap, "SIG%s", abbrev);
+    else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        snprintf(out, cap, "SIGRTMIN+%d", sig - SIGRTMIN);
+    else
+        snprintf(out, cap, "SIG?");
+}
+
+/* ipc_proc_signame of every number from -1 to SIGRTMAX + 1 against the model. */
+static void check_signames(struct stress *s)
+{
+    for (int sig = -1; sig <= SIGRTMAX + 1; sig++) {
+        char want[32];
+        model_signame(sig, want, sizeof(want));
+        const char *got = ipc_proc_signame(sig);
+        stress_check(s, got && strcmp(got, want) == 0, "status-text",
+                     "ipc_proc_signame(%d) = '%s', want '%s'", sig, got ? got : "(null)", want);
+    }
+}
+
+/* ipc_proc_status_format and _shell against the text and number the raw word
+ * gives by libc's W* macros, and the -ENOSPC boundary one byte short. */
+static void check_status_text(struct stress *s, const struct ipc_proc_status *st)
+{
+    int raw = st->raw;
+    char want[IPC_PROC_STATUS_MAX], name[32], got[IPC_PROC_STATUS_MAX];
+    int want_shell = -EINVAL;
+    if (WIFEXITED(raw)) {
+        snprintf(want, sizeof(want), "exit %d", WEXITSTATUS(raw));
+        want_shell = WEXITSTATUS(raw);
+    } else if (WIFSIGNALED(raw)) {
+        model_signame(WTERMSIG(raw), name, sizeof(name));
+        snprintf(want, sizeof(want), "signal %d (%s%s)", WTERMSIG(raw), name,
+                 WCOREDUMP(raw) ? ", core dumped" : "");
+        want_shell = 128 + WTERMSIG(raw);
+    } else {
+        return; /* stopped/continued: waited for without WUNTRACED here */
+    }
+    int len = (int)strlen(want);
+    int n = ipc_proc_status_format(st, got, sizeof(got));
+    int short_by_one = ipc_proc_status_format(st, got, (size_t)len);
+    int exact = ipc_proc_status_format(st, got, (size_t)len + 1);
+    stress_check(s,
+                 n == len && exact == len && strcmp(got, want) == 0 && short_by_one == -ENOSPC &&
+                     ipc_proc_status_shell(st) == want_shell,
+                 "status-text",
+                 "raw 0x%x: format gave %d '%s' (want %d '%s'), %d with %d bytes (want "
+                 "-ENOSPC), shell %d (want %d)",
+                 raw, n, got, len, want, short_by_one, len, ipc_proc_status_shell(st), want_shell);
+}
+
 static void check_status(struct stress *s, const struct child *c, const struct ipc_proc_status *st)
 {
     char got[IPC_PROC_STATUS_MAX];
@@ -268,6 +326,7 @@ static void check_status(struct stress *s, const struct child *c, const struct i
     }
     if (ipc_proc_status_format(st, got, sizeof(got)) < 0)
         snprintf(got, sizeof(got), "raw 0x%x", st->raw);
+    check_status_text(s, st);
     /* The library's decoding of the raw word against libc's macros. */
     struct ipc_proc_status d;
     int raw = st->raw;
@@ -1055,6 +1114,7 @@ int ipcstorm_stress_forkwait(int argc, char **argv)
         remove_fixtures();
         return stress_end(&s);
     }
+    check_signames(&s);
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned round = 0; stress_running(&s); round++)
