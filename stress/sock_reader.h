@@ -51,7 +51,8 @@ int sock_reader_line(struct sock_reader *r, char *out, size_t cap);
 int sock_reader_resp_line(struct sock_reader *r, char *out, size_t cap);
 
 /* Reads one more byte expecting EOF: 1 on EOF with nothing more, 0 if a byte came
- * (it is consumed), or sock_reader_fill's error. */
+ * (it is consumed), or sock_reader_fill's error (-ECONNRESET is a close too for
+ * the callers that say so). */
 int sock_reader_eof(struct sock_reader *r);
 
 /* ipc_sock_connect with the drivers' 5 s timeout, then TCP_NODELAY on an IP
