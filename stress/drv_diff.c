@@ -38,6 +38,7 @@
 #include "common.h"
 #include "report.h"
 #include "rng.h"
+#include "sock_reader.h"
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
 #include "ipc/run.h"
@@ -1136,14 +1137,9 @@ static struct stress_rng g_rng;
 
 static int connect_peer(struct stress *s, const struct ipc_sock_addr *a)
 {
-    int fd = ipc_sock_connect(a, SOCK_STREAM, 5000, 0);
-    if (fd < 0) {
-        if (stress_faults_on(s))
-            stress_lib_error(s, fd, "ipc_sock_connect");
-        return fd;
-    }
-    if (a->family != AF_UNIX)
-        stress_ignore(ipc_sock_set_nodelay(fd, 1));
+    int fd = stress_sock_connect(a);
+    if (fd < 0 && stress_faults_on(s))
+        stress_lib_error(s, fd, "ipc_sock_connect");
     return fd;
 }
 
@@ -1523,18 +1519,17 @@ static void cleanup_round(struct stress *s, struct round *r, const struct server
         }
         len += (size_t)snprintf((char *)req + len, STREAM_CAP - len, "*1\r\n$6\r\nDBSIZE\r\n");
         peer_send(s, &pe, req, len);
-        double deadline = stress_now() + opt_timeout;
-        while (pe.nreplies < dels + 1 && !pe.eof && !pe.err && stress_now() < deadline) {
-            struct pollfd p = {.fd = pe.fd, .events = POLLIN};
-            if (pe.have == 65536)
-                break; /* replies of a cleanup are short: a full buffer is a bug */
-            if (poll(&p, 1, 50) > 0) {
-                ssize_t n = ipc_sock_recv(pe.fd, pe.buf + pe.have, 65536 - pe.have);
-                if (n <= 0)
-                    break;
-                pe.have += (size_t)n;
-                peer_scan(&pe);
-            }
+        /* Blocking reads until DBSIZE's reply: the reader fills pe.buf and never
+         * consumes (pos stays 0), so peer_scan's offsets stay valid. EOF, an error,
+         * the deadline or a full buffer (the replies of a cleanup are short: a bug)
+         * end it, and the DBSIZE check below says what is missing. */
+        struct sock_reader rd;
+        sock_reader_init(&rd, pe.buf, 65536);
+        rd.fd = pe.fd;
+        rd.deadline = stress_now() + opt_timeout;
+        while (pe.nreplies < dels + 1 && !pe.eof && !pe.err && sock_reader_fill(&rd) > 0) {
+            pe.have = rd.have;
+            peer_scan(&pe);
         }
         const uint8_t *p;
         size_t n;

@@ -27,6 +27,7 @@
 #include "common.h"
 #include "report.h"
 #include "rng.h"
+#include "sock_reader.h"
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
 #include "ipcsrv/server.h"
@@ -81,82 +82,46 @@ static const struct stress_spec spec = {
 };
 
 /* ---- a small blocking RESP client with deadlines ---------------------------------- */
+/* 64 KiB: a batch's replies may pile up unread while a client checks the earlier
+ * ones (ECHO payloads up to 4 KiB each). */
+#define READ_CAP 65536
+
 struct conn {
-    int fd;
-    uint8_t buf[65536];
-    size_t have, pos;
-    double deadline;
-    int err; /* sticky: 0, -ETIMEDOUT, -ECONNRESET, -EPROTO */
+    struct sock_reader rd;
+    int err; /* sticky: 0, -ETIMEDOUT, -ECONNRESET, -EPROTO or a recv error */
+    uint8_t buf[READ_CAP];
 };
 
-static int conn_fill(struct conn *c)
+static struct conn *conn_new(void)
 {
-    if (c->pos > 0) {
-        memmove(c->buf, c->buf + c->pos, c->have - c->pos);
-        c->have -= c->pos;
-        c->pos = 0;
-    }
-    if (c->have == sizeof(c->buf))
-        return c->err = -EPROTO;
-    for (;;) {
-        double left = c->deadline - stress_now();
-        if (left <= 0)
-            return c->err = -ETIMEDOUT;
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        int r = poll(&p, 1, (int)(left * 1000) + 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0)
-            continue;
-        ssize_t n = ipc_sock_recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
-        if (n == -EAGAIN)
-            continue;
-        if (n <= 0)
-            return c->err = n == 0 ? -ECONNRESET : (int)n;
-        c->have += (size_t)n;
-        return 0;
-    }
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c)
+        sock_reader_init(&c->rd, c->buf, sizeof(c->buf));
+    return c;
+}
+
+/* Records the reader's error in the conn's terms: EOF anywhere is the server
+ * closing on us, a full buffer or a malformed line a protocol error. */
+static int conn_fail(struct conn *c, int e)
+{
+    return c->err = e == 0 || e == -EPIPE ? -ECONNRESET : e == -ENOBUFS ? -EPROTO : e;
 }
 
 /* Reads one line (without CRLF) into out (NUL-terminated). */
 static int conn_line(struct conn *c, char *out, size_t cap)
 {
-    for (;;) {
-        uint8_t *nl = memchr(c->buf + c->pos, '\n', c->have - c->pos);
-        if (nl) {
-            size_t len = (size_t)(nl - (c->buf + c->pos));
-            if (len == 0 || c->buf[c->pos + len - 1] != '\r' || len - 1 >= cap)
-                return c->err = -EPROTO;
-            memcpy(out, c->buf + c->pos, len - 1);
-            out[len - 1] = '\0';
-            c->pos += len + 1;
-            return 0;
-        }
-        if (c->err || conn_fill(c) < 0)
-            return c->err;
-    }
+    if (c->err)
+        return c->err;
+    int k = sock_reader_resp_line(&c->rd, out, cap);
+    return k >= 0 ? 0 : conn_fail(c, k);
 }
 
 static int conn_bytes(struct conn *c, uint8_t *out, size_t n)
 {
-    while (n) {
-        if (c->pos == c->have && (c->err || conn_fill(c) < 0))
-            return c->err;
-        size_t k = c->have - c->pos < n ? c->have - c->pos : n;
-        memcpy(out, c->buf + c->pos, k);
-        c->pos += k;
-        out += k;
-        n -= k;
-    }
-    return 0;
-}
-
-static int connect_to(const struct ipc_sock_addr *a)
-{
-    int fd = ipc_sock_connect(a, SOCK_STREAM, 5000, 0);
-    if (fd >= 0 && a->family != AF_UNIX)
-        stress_ignore(ipc_sock_set_nodelay(fd, 1));
-    return fd;
+    if (c->err)
+        return c->err;
+    int k = sock_reader_exact(&c->rd, out, n);
+    return k == 1 ? 0 : conn_fail(c, k);
 }
 
 /* ---- good client ------------------------------------------------------------------- */
@@ -219,7 +184,7 @@ static int good_client(void *p)
     uint64_t pending = 0; /* units of shared INCR of this batch not acknowledged yet */
     struct stress_rng rng;
     stress_rng_init(&rng, a->seed, 100 + a->idx);
-    struct conn *c = calloc(1, sizeof(*c));
+    struct conn *c = conn_new();
     size_t cap = opt_depth * 4200 + 64;
     uint8_t *out = malloc(cap);
     enum cmdk *kinds = malloc(opt_depth * sizeof(*kinds));
@@ -228,9 +193,9 @@ static int good_client(void *p)
     uint8_t *got = malloc(4096);
     if (!c || !out || !kinds || !msgs || !mlen || !got)
         return 3;
-    c->fd = connect_to(&a->addr);
-    if (c->fd < 0) {
-        rep.err = c->fd;
+    c->rd.fd = stress_sock_connect(&a->addr);
+    if (c->rd.fd < 0) {
+        rep.err = c->rd.fd;
         goto done;
     }
     char shared[64], own[64];
@@ -287,8 +252,8 @@ static int good_client(void *p)
                 pending += mlen[i];
             }
         double t0 = stress_now();
-        c->deadline = t0 + opt_stall;
-        ssize_t w = ipc_sock_send_all(c->fd, out, off);
+        c->rd.deadline = t0 + opt_stall;
+        ssize_t w = ipc_sock_send_all(c->rd.fd, out, off);
         if (w != (ssize_t)off) {
             rep.err = (int)w;
             goto done;
@@ -353,8 +318,8 @@ static int good_client(void *p)
 done:
     if (rep.err)
         rep.unknown_incr = pending;
-    if (c->fd >= 0)
-        close(c->fd);
+    if (c->rd.fd >= 0)
+        close(c->rd.fd);
     /* write(2), not libipc: the report is the driver's own plumbing and must not
      * be lost to --faults (it is under PIPE_BUF: one write, whole or nothing). */
     ssize_t w;
@@ -381,7 +346,7 @@ static int hostile_client(void *p)
     uint8_t junk[4096];
     /* Loops until the driver SIGKILLs it at the end of the round. */
     for (;;) {
-        int fd = connect_to(&a->addr);
+        int fd = stress_sock_connect(&a->addr);
         if (fd < 0) {
             stress_sleep_us(10000);
             continue;
@@ -487,15 +452,15 @@ static int server_main(void *p)
 /* One short request on a fresh connection; returns the reply line. */
 static int query(const struct ipc_sock_addr *a, const char *req, char *line, size_t cap)
 {
-    struct conn *c = calloc(1, sizeof(*c));
+    struct conn *c = conn_new();
     if (!c)
         return -ENOMEM;
-    c->fd = connect_to(a);
-    int r = c->fd;
+    c->rd.fd = stress_sock_connect(a);
+    int r = c->rd.fd;
     if (r >= 0) {
-        c->deadline = stress_now() + 10;
-        r = ipc_sock_send_all(c->fd, req, strlen(req)) < 0 ? -EPIPE : conn_line(c, line, cap);
-        close(c->fd);
+        c->rd.deadline = stress_now() + 10;
+        r = ipc_sock_send_all(c->rd.fd, req, strlen(req)) < 0 ? -EPIPE : conn_line(c, line, cap);
+        close(c->rd.fd);
     }
     free(c);
     return r;

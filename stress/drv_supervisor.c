@@ -64,6 +64,7 @@
 #include "common.h"
 #include "report.h"
 #include "rng.h"
+#include "sock_reader.h"
 #include "ipc/pipe.h"
 #include "ipc/proc.h"
 #include "ipc/shm.h"
@@ -131,101 +132,17 @@ static const struct stress_spec spec = {
     .faults = NULL,
 };
 
-/* ---- a tiny blocking reader with a deadline --------------------------------------- */
-struct rd {
-    int fd;
-    char buf[8192];
-    size_t have, pos;
-    double deadline;
-};
-
-/* Returns bytes read (> 0), 0 on EOF, -ETIMEDOUT or a negative error. */
-static int rd_fill(struct rd *r)
-{
-    if (r->pos > 0) { /* keep the unread bytes at the front: room for more */
-        memmove(r->buf, r->buf + r->pos, r->have - r->pos);
-        r->have -= r->pos;
-        r->pos = 0;
-    }
-    if (r->have == sizeof(r->buf))
-        return -ENOBUFS;
-    for (;;) {
-        double left = r->deadline - stress_now();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        struct pollfd p = {.fd = r->fd, .events = POLLIN};
-        int n = poll(&p, 1, (int)(left * 1000) + 1);
-        if (n <= 0)
-            continue;
-        ssize_t k = ipc_sock_recv(r->fd, r->buf + r->have, sizeof(r->buf) - r->have);
-        if (k == -EAGAIN || k == -EINTR)
-            continue;
-        if (k > 0)
-            r->have += (size_t)k;
-        return (int)k;
-    }
-}
-
-/* Exactly n bytes into out: 1, 0 on EOF before any byte, or a negative error
- * (-EPIPE: EOF in the middle). */
-static int rd_exact(struct rd *r, char *out, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        if (r->pos == r->have) {
-            int k = rd_fill(r);
-            if (k <= 0)
-                return k == 0 ? (got ? -EPIPE : 0) : k;
-        }
-        size_t k = r->have - r->pos < n - got ? r->have - r->pos : n - got;
-        memcpy(out + got, r->buf + r->pos, k);
-        r->pos += k;
-        got += k;
-    }
-    return 1;
-}
-
-/* One line with its CRLF: returns its length, 0 on EOF before any byte, < 0 error. */
-static int rd_line(struct rd *r, char *out, size_t cap)
-{
-    size_t n = 0;
-    while (n + 1 < cap) {
-        int k = rd_exact(r, out + n, 1);
-        if (k <= 0)
-            return k == 0 && n ? -EPIPE : k;
-        n++;
-        if (n >= 2 && out[n - 2] == '\r' && out[n - 1] == '\n') {
-            out[n] = '\0';
-            return (int)n;
-        }
-    }
-    return -ENOBUFS;
-}
-
-/* Reads until EOF: 1 when EOF came with nothing more, 0 if more bytes came,
- * < 0 on error (-ECONNRESET counts as a close too for the callers that say so). */
-static int rd_eof(struct rd *r)
-{
-    char c;
-    int k = rd_exact(r, &c, 1);
-    return k == 0 ? 1 : k < 0 ? k : 0;
-}
+/* Every client reads replies with a deadline; 8 KiB holds any reply a check reads
+ * whole (the 1 MB ECHO is read in chunks). */
+#define READ_CAP 8192
 
 /* PING, then one line. A refusal may be sent and the socket closed before the PING
  * arrives (a Unix socket then fails the send with EPIPE, TCP may reset): the reply
  * is read whatever the send did. */
-static int send_then_line(struct rd *rd, char *line, size_t cap)
+static int send_then_line(struct sock_reader *rd, char *line, size_t cap)
 {
     stress_ignore(ipc_sock_send_all(rd->fd, "PING\r\n", 6));
-    return rd_line(rd, line, cap);
-}
-
-static int connect_to(const struct ipc_sock_addr *a)
-{
-    int fd = ipc_sock_connect(a, SOCK_STREAM, 5000, 0);
-    if (fd >= 0 && a->family != AF_UNIX)
-        stress_ignore(ipc_sock_set_nodelay(fd, 1));
-    return fd;
+    return sock_reader_line(rd, line, cap);
 }
 
 static size_t resp_cmd(char *out, size_t cap, int argc, const char *const *argv)
@@ -570,10 +487,10 @@ static void make_stale_socket(struct round *R)
 static void settle(struct round *R)
 {
     for (int i = 0; i < 2; i++) {
-        struct rd *rd = calloc(1, sizeof(*rd));
+        struct sock_reader *rd = sock_reader_new(READ_CAP);
         if (!rd)
             return;
-        rd->fd = connect_to(i ? &R->unx : &R->tcp);
+        rd->fd = stress_sock_connect(i ? &R->unx : &R->tcp);
         if (rd->fd >= 0) {
             char line[128];
             rd->deadline = stress_now() + DEADLINE_S;
@@ -643,7 +560,7 @@ static bool start_server(struct round *R)
     stress_ignore(ipc_sock_addr_parse(&R->unx, text));
 
     /* describe: the port as the kernel reports it for a connected client. */
-    int fd = connect_to(&R->tcp);
+    int fd = stress_sock_connect(&R->tcp);
     struct ipc_sock_addr peer;
     int peer_port = -1;
     if (fd >= 0 && ipc_sock_peer_addr(fd, &peer) == 0)
@@ -703,7 +620,7 @@ struct tally {
 };
 
 /* Sends req on fd and expects exactly `want` back; counts both in t. */
-static bool exchange(struct round *R, struct rd *rd, const char *req, size_t reqlen,
+static bool exchange(struct round *R, struct sock_reader *rd, const char *req, size_t reqlen,
                      const char *want, struct tally *t, const char *inv)
 {
     rd->deadline = stress_now() + DEADLINE_S;
@@ -713,7 +630,7 @@ static bool exchange(struct round *R, struct rd *rd, const char *req, size_t req
     }
     size_t wl = strlen(want);
     char got[256];
-    int k = wl < sizeof(got) ? rd_exact(rd, got, wl) : -ENOBUFS;
+    int k = wl < sizeof(got) ? sock_reader_exact(rd, got, wl) : -ENOBUFS;
     if (k == 1 && memcmp(got, want, wl) == 0) {
         t->commands++;
         t->bytes_in += reqlen;
@@ -794,11 +711,11 @@ static unsigned phase_udp(struct round *R, struct tally *t_udp, struct tally *t_
     close(fds[0]);
     close(fds[1]);
     /* The TCP view of the same counter. */
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     if (!rd)
         return 0;
     unsigned conns = 0;
-    rd->fd = connect_to(&R->tcp);
+    rd->fd = stress_sock_connect(&R->tcp);
     if (rd->fd >= 0) {
         conns++;
         const char *argv[] = {"INCRBY", key, "0"};
@@ -823,10 +740,10 @@ static void phase_stats(struct round *R)
     snprintf(key, sizeof(key), "stats:%u", R->no);
     unsigned incrs = 0;
     for (unsigned c = 0; c < nconn; c++) {
-        struct rd *rd = calloc(1, sizeof(*rd));
+        struct sock_reader *rd = sock_reader_new(READ_CAP);
         if (!rd)
             return;
-        rd->fd = connect_to(c % 2 ? &R->unx : &R->tcp);
+        rd->fd = stress_sock_connect(c % 2 ? &R->unx : &R->tcp);
         if (rd->fd < 0) {
             stress_violation(R->s, "stats-exact", "connect failed: %s", ipc_strerror(rd->fd));
             free(rd);
@@ -887,10 +804,10 @@ static void phase_stats(struct round *R)
  * Returns 1 accepted (fd kept in *keep), 0 refused, -1 anything else (reported). */
 static int try_client(struct round *R, int *keep)
 {
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     if (!rd)
         return -1;
-    rd->fd = connect_to(R->no % 2 ? &R->unx : &R->tcp);
+    rd->fd = stress_sock_connect(R->no % 2 ? &R->unx : &R->tcp);
     if (rd->fd < 0) {
         stress_violation(R->s, "max-clients", "connect failed: %s", ipc_strerror(rd->fd));
         free(rd);
@@ -906,7 +823,7 @@ static int try_client(struct round *R, int *keep)
         return 1;
     }
     if (k > 0 && strcmp(line, MAX_CLI_TXT) == 0) {
-        int e = rd_eof(rd);
+        int e = sock_reader_eof(rd);
         res = e == 1 || e == -ECONNRESET ? 0 : -1;
         if (res < 0)
             stress_violation(R->s, "max-clients", "more than the refusal before the close: %s",
@@ -925,7 +842,7 @@ static void kill_and_check(struct round *R, pid_t pid, int sig);
 /* PING on a held client: true for PONG, false when its worker is gone (EOF/reset). */
 static bool client_alive(struct round *R, int fd)
 {
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     if (!rd)
         return false;
     rd->fd = fd;
@@ -1057,10 +974,10 @@ static int kth_free_fd(pid_t pid, unsigned k)
  * (reported as emfile-exact). */
 static int emfile_served(struct round *R, const char *what)
 {
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     if (!rd)
         return -1;
-    rd->fd = connect_to(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
+    rd->fd = stress_sock_connect(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
     int fd = -1;
     if (rd->fd < 0) {
         stress_violation(R->s, "emfile-exact", "%s: connect failed: %s", what,
@@ -1086,14 +1003,14 @@ static int emfile_served(struct round *R, const char *what)
  * (a client left open would time out; a reply would be bytes). */
 static bool emfile_dropped(struct round *R, const char *what)
 {
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     if (!rd)
         return false;
-    rd->fd = connect_to(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
+    rd->fd = stress_sock_connect(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
     int e = rd->fd;
     if (rd->fd >= 0) {
         rd->deadline = stress_now() + DEADLINE_S;
-        e = rd_eof(rd);
+        e = sock_reader_eof(rd);
         close(rd->fd);
     }
     free(rd);
@@ -1106,12 +1023,12 @@ static bool emfile_dropped(struct round *R, const char *what)
  * then the worker's (sent by close(), nothing else in the server shuts down). */
 static bool emfile_release(struct round *R, int fd)
 {
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     int e = -ENOMEM;
     if (rd) {
         rd->fd = fd;
         rd->deadline = stress_now() + DEADLINE_S;
-        e = shutdown(fd, SHUT_WR) < 0 ? -errno : rd_eof(rd);
+        e = shutdown(fd, SHUT_WR) < 0 ? -errno : sock_reader_eof(rd);
         free(rd);
     }
     close(fd);
@@ -1227,10 +1144,10 @@ static void phase_emfile(struct round *R)
         stress_setup_error(R->s, "prlimit(%ld, RLIMIT_NOFILE, 0): %s", (long)w, strerror(errno));
         goto restore;
     }
-    struct rd *q = calloc(1, sizeof(*q));
+    struct sock_reader *q = sock_reader_new(READ_CAP);
     if (!q)
         goto restore;
-    q->fd = connect_to(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
+    q->fd = stress_sock_connect(stress_rng_below(&R->rng, 2) ? &R->unx : &R->tcp);
     if (!stress_check(R->s, q->fd >= 0, "emfile-exact", "connect failed: %s",
                       ipc_strerror(q->fd))) {
         free(q);
@@ -1257,7 +1174,7 @@ static void phase_emfile(struct round *R)
     if (ok) {
         q->deadline = stress_now() + DEADLINE_S;
         char line[128];
-        int k = rd_line(q, line, sizeof(line));
+        int k = sock_reader_line(q, line, sizeof(line));
         if (stress_check(R->s, k > 0 && strcmp(line, "+PONG\r\n") == 0, "emfile-exact",
                          "the client queued while no descriptor was free, once the limit is "
                          "back: %s '%s', want +PONG within %.0f s",
@@ -1349,7 +1266,7 @@ static int incr_client(void *p)
     struct cli_arg *a = p;
     struct cli_shared *sh = a->sh;
     close(a->stop_wr);
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     if (!rd)
         return 1;
     char key[48], req[128], line[128];
@@ -1360,7 +1277,7 @@ static int incr_client(void *p)
     unsigned conn_no = 0;
     while (!stop_asked(a->stop_rd)) {
         if (rd->fd < 0) {
-            rd->fd = connect_to((a->idx + conn_no++) % 2 ? &a->R->unx : &a->R->tcp);
+            rd->fd = stress_sock_connect((a->idx + conn_no++) % 2 ? &a->R->unx : &a->R->tcp);
             rd->have = rd->pos = 0;
             if (rd->fd < 0) {
                 cli_bad(sh, "connect failed: %s", ipc_strerror(rd->fd));
@@ -1370,7 +1287,7 @@ static int incr_client(void *p)
         rd->deadline = stress_now() + DEADLINE_S;
         /* Read even when the send failed: a refusal may already be waiting. */
         stress_ignore(ipc_sock_send_all(rd->fd, req, reqlen));
-        int k = rd_line(rd, line, sizeof(line));
+        int k = sock_reader_line(rd, line, sizeof(line));
         char *end = NULL;
         long long v = k > 0 && line[0] == ':' ? strtoll(line + 1, &end, 10) : 0;
         if (k > 0 && line[0] == ':' && end && strcmp(end, "\r\n") == 0 && v > 0) {
@@ -1382,7 +1299,7 @@ static int incr_client(void *p)
         if (k > 0 && (strcmp(line, NO_WORKER_TXT) == 0 || strcmp(line, MAX_CLI_TXT) == 0)) {
             /* Turned away (no worker alive, or the clients of a dying worker still
              * count against max_clients): never executed; the close must follow. */
-            int e = rd_eof(rd);
+            int e = sock_reader_eof(rd);
             if (e != 1 && e != -ECONNRESET)
                 cli_bad(sh, "no-worker answer not followed by a close: %s",
                         e == 0 ? "more bytes" : ipc_strerror(e));
@@ -1596,9 +1513,9 @@ static void phase_kills(struct round *R)
         stress_check(s, dups == 0, "counter-exact",
                      "%zu INCR replies repeat a value another reply had", dups);
     }
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     if (rd) {
-        rd->fd = connect_to(&R->tcp);
+        rd->fd = stress_sock_connect(&R->tcp);
         rd->deadline = stress_now() + DEADLINE_S;
         char req[128], line[128], key[48];
         snprintf(key, sizeof(key), "kills:%u", R->no);
@@ -1607,7 +1524,7 @@ static void phase_kills(struct round *R)
         int k = rd->fd < 0 ? rd->fd
                 : ipc_sock_send_all(rd->fd, req, len) != (ssize_t)len
                     ? -EPIPE
-                    : rd_line(rd, line, sizeof(line));
+                    : sock_reader_line(rd, line, sizeof(line));
         long long v = k > 0 && line[0] == ':' ? strtoll(line + 1, NULL, 10) : -1;
         int64_t top = all && m ? all[m - 1] : 0;
         stress_check(
@@ -1631,11 +1548,11 @@ static void phase_kills(struct round *R)
  * 0 anything else (detail in out). */
 static int probe(struct round *R, unsigned i, char *out, size_t cap)
 {
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     if (!rd)
         return 0;
     int res = 0;
-    rd->fd = connect_to(i % 2 ? &R->unx : &R->tcp);
+    rd->fd = stress_sock_connect(i % 2 ? &R->unx : &R->tcp);
     if (rd->fd < 0) {
         snprintf(out, cap, "connect: %s", ipc_strerror(rd->fd));
         free(rd);
@@ -1647,7 +1564,7 @@ static int probe(struct round *R, unsigned i, char *out, size_t cap)
     if (k > 0 && strcmp(line, "+PONG\r\n") == 0) {
         res = 2;
     } else if (k > 0 && strcmp(line, NO_WORKER_TXT) == 0) {
-        int e = rd_eof(rd);
+        int e = sock_reader_eof(rd);
         res = e == 1 || e == -ECONNRESET ? 1 : 0;
         snprintf(out, cap, "the answer then %s", e == 0 ? "more bytes" : ipc_strerror(e));
     } else {
@@ -1760,18 +1677,18 @@ static char stop_pattern(unsigned idx, size_t i)
 }
 
 /* Reads the ECHO reply and checks every byte: 1 intact, 0 cut short or wrong. */
-static int read_big_echo(struct rd *rd, unsigned idx, char *bad, size_t cap)
+static int read_big_echo(struct sock_reader *rd, unsigned idx, char *bad, size_t cap)
 {
     char hdr[32], want_hdr[32], chunk[4096];
     snprintf(want_hdr, sizeof(want_hdr), "$%u\r\n", STOP_ECHO_LEN);
-    int k = rd_line(rd, hdr, sizeof(hdr));
+    int k = sock_reader_line(rd, hdr, sizeof(hdr));
     if (k <= 0 || strcmp(hdr, want_hdr) != 0) {
         snprintf(bad, cap, "ECHO reply header: %s", k > 0 ? "wrong" : ipc_strerror(k));
         return 0;
     }
     for (size_t off = 0; off < STOP_ECHO_LEN;) {
         size_t n = STOP_ECHO_LEN - off < sizeof(chunk) ? STOP_ECHO_LEN - off : sizeof(chunk);
-        k = rd_exact(rd, chunk, n);
+        k = sock_reader_exact(rd, chunk, n);
         if (k != 1) {
             snprintf(bad, cap, "ECHO reply cut at byte %zu of %u: %s", off, STOP_ECHO_LEN,
                      k == 0 ? "EOF" : ipc_strerror(k));
@@ -1784,7 +1701,7 @@ static int read_big_echo(struct rd *rd, unsigned idx, char *bad, size_t cap)
             }
         off += n;
     }
-    k = rd_exact(rd, chunk, 2);
+    k = sock_reader_exact(rd, chunk, 2);
     if (k != 1 || memcmp(chunk, "\r\n", 2) != 0) {
         snprintf(bad, cap, "ECHO reply trailer: %s", k == 1 ? "wrong" : ipc_strerror(k));
         return 0;
@@ -1797,7 +1714,7 @@ static int stop_client(void *p)
     struct stop_arg *a = p;
     close(a->go_wr);
     struct stop_report rep = {.idx = a->idx, .end = 2};
-    struct rd *rd = calloc(1, sizeof(*rd));
+    struct sock_reader *rd = sock_reader_new(READ_CAP);
     char key[48], req[128], line[128], want[48];
     snprintf(key, sizeof(key), "stop:%u:%u", a->R->no, a->idx);
     const char *argv[] = {"INCR", key};
@@ -1818,7 +1735,7 @@ static int stop_client(void *p)
     memcpy(big + hl + STOP_ECHO_LEN, "\r\n", 2);
     for (unsigned i = 0; i < depth; i++)
         memcpy(big + hl + STOP_ECHO_LEN + 2 + i * one, req, one);
-    rd->fd = connect_to(a->idx % 2 ? &a->R->unx : &a->R->tcp);
+    rd->fd = stress_sock_connect(a->idx % 2 ? &a->R->unx : &a->R->tcp);
     rd->deadline = stress_now() + 60;
     if (rd->fd < 0) {
         snprintf(rep.bad, sizeof(rep.bad), "connect: %s", ipc_strerror(rd->fd));
@@ -1828,7 +1745,7 @@ static int stop_client(void *p)
     for (unsigned i = 1; i <= depth; i++) {
         snprintf(want, sizeof(want), ":%u\r\n", i);
         int k = ipc_sock_send_all(rd->fd, req, one) == (ssize_t)one
-                    ? rd_line(rd, line, sizeof(line))
+                    ? sock_reader_line(rd, line, sizeof(line))
                     : -EPIPE;
         if (k <= 0 || strcmp(line, want) != 0) {
             snprintf(rep.bad, sizeof(rep.bad), "first batch reply %u: %.60s", i,
@@ -1861,7 +1778,7 @@ static int stop_client(void *p)
     }
     for (;;) {
         snprintf(want, sizeof(want), ":%u\r\n", depth + rep.replies + 1);
-        int k = rd_line(rd, line, sizeof(line));
+        int k = sock_reader_line(rd, line, sizeof(line));
         if (k > 0 && strcmp(line, want) == 0) {
             rep.replies++;
             continue;
