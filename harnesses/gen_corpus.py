@@ -20,6 +20,8 @@ of [kind][nth-1 low][nth-1 high][action]; a lone 0x00 is the empty schedule.
   resp_parse       [sched] [cfg][seed] ([mb][bulk][inline] if profile 3) stream
   resp_session     [sched] [cfg][seed] ([mb][bulk][inline][req][hw][cap] if profile 3) stream
   proc_ops         [sched] [cfg] ([op][arg][len] bytes)*
+  sock_addr        [port16le][flags] text   (no schedule: the address helpers make
+                   no seam call)
 Each seed is written once with the empty schedule; some are also written with
 schedules that fail an allocation, interrupt or shorten a transfer, and so on.
 The call kinds and their errno lists are read from core/include/ipc/faults.h and
@@ -148,6 +150,32 @@ class Out:
             with open(p, "wb") as f:
                 f.write(data)
         self.count[target] = self.count.get(target, 0) + 1
+
+
+def gen_sock_addr(o):
+    """Every form of sock.h's address grammar at and around its limits."""
+    sun_max = 108  # sizeof(sun_path) on Linux
+    texts = [
+        "127.0.0.1:6380", "127.0.0.1:0", "127.0.0.1:65535", "127.0.0.1:65536", "127.0.0.1:",
+        "127.0.0.1", "localhost:6380", "localhost", "0.0.0.0:00080", "255.255.255.255:1",
+        "1.2.3:4", "01.2.3.4:5", "127.0.0.1:+1", "127.0.0.1: 1", "127.0.0.1:123456", ":1",
+        "[::1]:6380", "[::]:0", "[::1]", "[::1]:", "::1", "::1:80", "[]:1", "[::1]x1",
+        "[fe80::1%lo]:1", "[fe80::1%1]:2", "[fe80::1%]:3", "[fe80::1%nosuchif0]:4",
+        "[::ffff:127.0.0.1]:5", "[0000:0000:0000:0000:0000:0000:0000:0001]:6",
+        "unix:/tmp/x.sock", "unix:relative.sock", "unix:", "unix:@", "unix:@name",
+        "unix:@\x01\x7f\xff", "unix:" + "p" * (sun_max - 1), "unix:" + "p" * sun_max,
+        "unix:@" + "n" * (sun_max - 1), "unix:@" + "n" * sun_max, "example.com:80", "",
+    ]
+    for i, t in enumerate(texts):
+        raw = t.encode("latin-1").decode("unicode_escape").encode("latin-1")
+        port = (6380, 0, 65535, 1)[i % 4]
+        flags = 1 if i % 7 == 6 else 0  # bit 0: port + 65536 (out of range)
+        o.add("sock_addr", struct.pack("<HB", port, flags) + raw, faults=b"")
+    # host forms for ipc_sock_addr_from_host_port (the text without a port)
+    for host in ("127.0.0.1", "::1", "[::1]", "localhost", "[fe80::1%lo]", "unix:/x", "[]"):
+        o.add("sock_addr", struct.pack("<HB", 8080, 0) + host.encode(), faults=b"")
+        o.add("sock_addr", struct.pack("<HB", 0, 1) + host.encode(), faults=b"")
+    o.add("sock_addr", b"\x00", faults=b"")  # one byte: argument validation (api_edges)
 
 
 # frame_decode cfg byte: bits 0-2 max_payload index into
@@ -620,6 +648,7 @@ def main():
     gen_frame_roundtrip(o)
     gen_resp(o)
     gen_proc_ops(o)
+    gen_sock_addr(o)
     if a.capture:
         n = capture(o, a.server)
         print(f"gen_corpus: captured {n} client streams", file=sys.stderr)
