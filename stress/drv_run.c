@@ -247,9 +247,17 @@ static void op_timeout(struct stress *s, struct stress_rng *rng, bool ignore_ter
                           res.status.signal == SIGTERM && res.killed == 0;
         if (early_term)
             want = SIGTERM; /* SIGTERM landed before the trap: obeyed, no SIGKILL */
+        /* A child that obeys SIGTERM may still be sent SIGKILL: on a loaded machine
+         * it can take longer than the grace period to die. Then either signal may
+         * be the one it died of, killed is 1, and the SIGKILL came no earlier
+         * than timeout + grace. A death by SIGKILL without killed is always wrong. */
+        bool late_term = !ignore_term && res.killed == 1 &&
+                         (res.status.signal == SIGTERM || res.status.signal == SIGKILL);
+        if (late_term)
+            want = res.status.signal;
         stress_check(s,
                      res.timed_out && res.status.signaled && res.status.signal == want &&
-                         res.killed == (want == SIGKILL ? 1 : 0),
+                         res.killed == (want == SIGKILL || late_term ? 1 : 0),
                      "timeout-kills",
                      "timeout %" PRId64 " ms (%s): timed_out=%d killed=%d raw status 0x%x", tmo,
                      ignore_term ? "SIGTERM ignored" : "SIGTERM obeyed", res.timed_out, res.killed,
@@ -261,6 +269,10 @@ static void op_timeout(struct stress *s, struct stress_rng *rng, bool ignore_ter
         stress_check(s, took * 1000.0 >= (double)tmo - 1, "timeout-kills",
                      "run returned after %.1f ms, before its %" PRId64 " ms timeout", took * 1e3,
                      tmo);
+        stress_check(s, !res.killed || took * 1000.0 >= (double)(tmo + grace) - 1, "timeout-kills",
+                     "SIGKILL sent after %.1f ms, before the %" PRId64 " ms timeout + %" PRId64
+                     " ms grace",
+                     took * 1e3, tmo, grace);
         no_child_left(s, res.pid, "timeout");
     }
     ipc_run_result_free(&res);
