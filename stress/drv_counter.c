@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -78,6 +80,8 @@ static const struct stress_spec spec = {
                   "  mutex-guarded-exact  a plain total updated under ipc_shm_mutex_lock by\n"
                   "                       workers with their own mappings is exact\n"
                   "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>\n"
+                  "  region-error-clean   a region whose sizing fails (RLIMIT_FSIZE below its\n"
+                  "                       size: EFBIG) is -EFBIG and leaves no /dev/shm name, fd\n"
                   "  ctab-exact           the server's counter table: every key equals the sum\n"
                   "                       of the acknowledged INCRBYs of all workers; count,\n"
                   "                       capacity, get of a missing key, del as modelled\n"
@@ -374,6 +378,68 @@ static bool path_exists(const char *path)
 }
 
 static unsigned g_region_rounds;
+
+/* The lowest free descriptor: it moves up when a call leaks one. */
+static int lowest_free_fd(void)
+{
+    int fd = dup(2);
+    if (fd >= 0)
+        close(fd);
+    return fd;
+}
+
+enum { CLEAN_OK = 0, CLEAN_OTHER_ERROR = 2, CLEAN_NO_ERROR = 4, CLEAN_FD_LEFT = 5 };
+
+/* In a child whose RLIMIT_FSIZE is below size: ftruncate fails with EFBIG, a
+ * real failure in the middle of creating the region (SIGXFSZ ignored). */
+static int region_error_child(bool named, const char *name)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = {4096, 4096};
+    if (setrlimit(RLIMIT_FSIZE, &small) != 0)
+        return 3;
+    int free_before = lowest_free_fd();
+    ipc_shm *r = NULL;
+    int rc = named ? ipc_shm_new_named(&r, name, 1u << 20, 0)
+                   : ipc_shm_new_memfd(&r, "ipcstorm", 1u << 20);
+    if (rc == 0)
+        return CLEAN_NO_ERROR;
+    if (rc != -EFBIG || r)
+        return CLEAN_OTHER_ERROR;
+    return lowest_free_fd() == free_before ? CLEAN_OK : CLEAN_FD_LEFT;
+}
+
+/* A region that cannot be sized must leave nothing behind: no name in /dev/shm,
+ * no descriptor, and the error is the kernel's. */
+static void check_region_error_cleanup(struct stress *s, bool named)
+{
+    char name[64], devpath[96];
+    snprintf(name, sizeof(name), "/ipcstorm-efbig-%d-%u", (int)getpid(), g_region_rounds);
+    snprintf(devpath, sizeof(devpath), "/dev/shm%s", name);
+    stress_faults_pause(s);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(region_error_child(named, name));
+    int st = 0;
+    bool reaped = pid > 0 && waitpid(pid, &st, 0) == pid;
+    stress_faults_resume(s);
+    if (!reaped) {
+        stress_setup_error(s, "fork/waitpid: %s", strerror(errno));
+        return;
+    }
+    bool left = named && path_exists(devpath);
+    if (left)
+        unlink(devpath);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+        snprintf(s->note, sizeof(s->note), "region-error-clean skipped: setrlimit refused");
+        return;
+    }
+    stress_check(s, WIFEXITED(st) && WEXITSTATUS(st) == CLEAN_OK && !left, "region-error-clean",
+                 "%s region of 1 MiB over RLIMIT_FSIZE 4096: child status 0x%x (exit 2: not "
+                 "-EFBIG, 4: it succeeded, 5: a descriptor left open)%s",
+                 named ? "named" : "memfd", (unsigned)st,
+                 left ? "; its name was left in /dev/shm" : "");
+}
 
 static void run_region_round(struct stress *s, enum ipc_lock_kind kind, bool named,
                              struct stress_rng *rng)
@@ -770,6 +836,7 @@ int ipcstorm_stress_counter(int argc, char **argv)
         if (round % nk == 0) {
             enum ipc_lock_kind rk = k == IPC_LOCK_NONE ? IPC_LOCK_ATOMIC : k;
             run_region_round(&s, rk, (round / nk) % 2 == 0, &rng);
+            check_region_error_cleanup(&s, (round / nk) % 2 == 0);
             if (stress_running(&s))
                 run_ctab_round(&s, &rng);
             if (!stress_running(&s))

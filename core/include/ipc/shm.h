@@ -69,7 +69,8 @@ IPC_MUST_USE int ipc_shm_new_anon(ipc_shm **out, size_t size);
  * name is only a debugging label (may be NULL -> "ipc"; at most 249 bytes).
  * ipc_shm_fd() gives the fd, to be passed to another process (inherit it across
  * fork after clearing FD_CLOEXEC in the child, or send it with SCM_RIGHTS), which
- * maps it with ipc_shm_map_fd. Returns 0; -EINVAL, -ENOMEM, -EMFILE, -ENOSYS. */
+ * maps it with ipc_shm_map_fd. Returns 0; -EINVAL, -ENOMEM, -EMFILE, -ENOSYS,
+ * -EFBIG (as ipc_shm_new_named). */
 IPC_MUST_USE int ipc_shm_new_memfd(ipc_shm **out, const char *name, size_t size);
 
 /* Named POSIX shared memory: shm_open(name, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC,
@@ -79,7 +80,9 @@ IPC_MUST_USE int ipc_shm_new_memfd(ipc_shm **out, const char *name, size_t size)
  * Returns 0; -EEXIST if the name exists and IPC_SHM_OPEN_EXISTING is not given;
  * -EINVAL (bad name, size 0 without OPEN_EXISTING, size > IPC_SHM_MAX_SIZE,
  * existing object smaller than size, unknown flags); -EACCES; -ENOENT
- * (/dev/shm missing); -EMFILE; -ENOMEM. */
+ * (/dev/shm missing); -EMFILE; -ENOMEM; -EFBIG (size above RLIMIT_FSIZE: the
+ * kernel also sends SIGXFSZ, whose default action ends the process). A failed
+ * creation unlinks the name it created and closes its descriptor. */
 IPC_MUST_USE int ipc_shm_new_named(ipc_shm **out, const char *name, size_t size, unsigned flags);
 
 /* Maps an existing shared-memory fd (a memfd or shm_open fd, e.g. inherited or
