@@ -537,6 +537,16 @@ bool stress_lib_error(struct stress *s, int err, const char *what)
     return true;
 }
 
+bool stress_kill_pid(struct stress *s, pid_t pid, int sig)
+{
+    /* kill(0) is our own group and kill(-1), as root, every process on the
+     * machine: a pid that libipc reported as <= 1 is a bug, not a target. */
+    if (!stress_check(s, pid > 1, "pid-plausible", "libipc reported pid %ld for a child",
+                      (long)pid))
+        return false;
+    return kill(pid, sig) == 0;
+}
+
 void stress_proc_kill(struct stress *s, ipc_proc *p, int sig)
 {
     if (!p)
@@ -552,7 +562,7 @@ void stress_proc_kill(struct stress *s, ipc_proc *p, int sig)
     stress_check(s, !unreaped, "kill-own-child", "ipc_proc_kill(%d) of an unreaped child: %s", sig,
                  ipc_errname(r));
     if (unreaped)
-        stress_ignore(kill(ipc_proc_pid(p), sig));
+        stress_ignore(stress_kill_pid(s, ipc_proc_pid(p), sig));
 }
 
 int stress_proc_wait(struct stress *s, ipc_proc *p, int timeout_ms, struct ipc_proc_status *st)

@@ -198,6 +198,11 @@ void stress_faults_resume(struct stress *s);
 struct ipc_proc;
 struct ipc_proc_status;
 void stress_proc_kill(struct stress *s, struct ipc_proc *p, int sig);
+
+/* kill(pid, sig) for a pid that libipc reported; a pid <= 1 (which kill() would
+ * take as a group or as every process) is a violation (pid-plausible) and is not
+ * signalled. Returns whether the signal was sent. */
+bool stress_kill_pid(struct stress *s, pid_t pid, int sig);
 int stress_proc_wait(struct stress *s, struct ipc_proc *p, int timeout_ms,
                      struct ipc_proc_status *st);
 void stress_proc_discard(struct stress *s, struct ipc_proc *p);

@@ -1030,7 +1030,7 @@ static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
         if (ch[i].kind == K_FN_KILLED) {
             int r = ipc_proc_kill(ch[i].p, SIGKILL);
             if (r < 0 && stress_lib_error(s, r, "ipc_proc_kill"))
-                stress_ignore(kill(ipc_proc_pid(ch[i].p), SIGKILL)); /* it must die */
+                stress_ignore(stress_kill_pid(s, ipc_proc_pid(ch[i].p), SIGKILL)); /* it must die */
             else
                 stress_check(s, r == 0, "status-as-sent", "kill of a live child failed: %s",
                              ipc_strerror(r));

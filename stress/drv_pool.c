@@ -194,7 +194,7 @@ static void maybe_kill(struct stress *s, ipc_pool *pool, struct stress_rng *rng)
     if (n <= 0)
         return;
     pid_t victim = pids[stress_rng_below(rng, (uint64_t)n)];
-    if (kill(victim, SIGKILL) == 0) {
+    if (stress_kill_pid(s, victim, SIGKILL)) {
         g_kills++;
         g_last_kill = stress_now();
     }

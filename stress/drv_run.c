@@ -248,13 +248,12 @@ static void op_timeout(struct stress *s, struct stress_rng *rng, bool ignore_ter
         if (early_term)
             want = SIGTERM; /* SIGTERM landed before the trap: obeyed, no SIGKILL */
         /* A child that obeys SIGTERM may still be sent SIGKILL: on a loaded machine
-         * it can take longer than the grace period to die. Then either signal may
-         * be the one it died of, killed is 1, and the SIGKILL came no earlier
-         * than timeout + grace. A death by SIGKILL without killed is always wrong. */
-        bool late_term = !ignore_term && res.killed == 1 &&
-                         (res.status.signal == SIGTERM || res.status.signal == SIGKILL);
-        if (late_term)
-            want = res.status.signal;
+         * it can take longer than the grace period to be reaped. It still dies of
+         * the SIGTERM (the kernel fixes the exit signal when a fatal signal is
+         * sent), so killed is 1 but the signal is SIGTERM, and the SIGKILL came no
+         * earlier than timeout + grace. A death by SIGKILL means no SIGTERM reached
+         * it: wrong. */
+        bool late_term = !ignore_term && res.killed == 1 && res.status.signal == SIGTERM;
         stress_check(s,
                      res.timed_out && res.status.signaled && res.status.signal == want &&
                          res.killed == (want == SIGKILL || late_term ? 1 : 0),

@@ -89,8 +89,10 @@ void stress_load_stop(struct stress *s)
             r = ipc_proc_wait(p, IPC_PROC_WAIT_FOREVER, 0, &st);
         }
     }
-    /* Stressors that outlived their parent still carry its group id. */
-    kill(-s->load_pid, SIGKILL);
+    /* Stressors that outlived their parent still carry its group id (never
+     * kill(-1) or our own group for a pid libipc got wrong). */
+    if (s->load_pid > 1)
+        kill(-s->load_pid, SIGKILL);
     ipc_proc_free(p);
     s->load = NULL;
     s->load_pid = 0;

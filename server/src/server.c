@@ -476,6 +476,8 @@ static void on_emfile(struct worker *w, int lfd)
 
 static void accept_clients(struct worker *w, int lfd)
 {
+    /* A raised RLIMIT_NOFILE frees descriptors without any close. */
+    restore_reserve(w);
     for (int i = 0; i < SRV_ACCEPT_BATCH && !w->stopping; i++) {
         int fd = ipc_sock_accept(lfd, IPC_SOCK_NONBLOCK, NULL);
         if (fd == -ECONNABORTED || fd == -EPROTO)
