@@ -81,7 +81,9 @@ static const struct stress_spec spec = {
                   "                       workers with their own mappings is exact\n"
                   "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>\n"
                   "  region-error-clean   a region whose sizing fails (RLIMIT_FSIZE below its\n"
-                  "                       size: EFBIG) is -EFBIG and leaves no /dev/shm name, fd\n"
+                  "                       size) is -EFBIG, one without a descriptor (map_fd,\n"
+                  "                       memfd, named at RLIMIT_NOFILE) -EMFILE; neither leaves\n"
+                  "                       a /dev/shm name or a descriptor\n"
                   "  ctab-exact           the server's counter table: every key equals the sum\n"
                   "                       of the acknowledged INCRBYs of all workers; count,\n"
                   "                       capacity, get of a missing key, del as modelled\n"
@@ -409,9 +411,32 @@ static int region_error_child(bool named, const char *name)
     return lowest_free_fd() == free_before ? CLEAN_OK : CLEAN_FD_LEFT;
 }
 
+/* In a child at its descriptor limit (RLIMIT_NOFILE = the lowest free fd): every
+ * call that needs a descriptor fails with the kernel's EMFILE and leaves nothing. */
+static int region_emfile_child(const char *name)
+{
+    ipc_shm *have = NULL, *r = NULL;
+    if (ipc_shm_new_memfd(&have, "ipcstorm", 4096) != 0)
+        return 3;
+    int free_before = lowest_free_fd();
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 3;
+    lim.rlim_cur = (rlim_t)free_before;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 3;
+    int rc_map = ipc_shm_map_fd(&r, ipc_shm_fd(have), 0);
+    int rc_memfd = rc_map == -EMFILE && !r ? ipc_shm_new_memfd(&r, "ipcstorm", 4096) : 0;
+    int rc_named = rc_memfd == -EMFILE && !r ? ipc_shm_new_named(&r, name, 4096, 0) : 0;
+    if (rc_map == 0 || rc_memfd == 0 || rc_named == 0)
+        return CLEAN_NO_ERROR;
+    return rc_named == -EMFILE && !r ? CLEAN_OK : CLEAN_OTHER_ERROR;
+}
+
 /* A region that cannot be sized must leave nothing behind: no name in /dev/shm,
- * no descriptor, and the error is the kernel's. */
-static void check_region_error_cleanup(struct stress *s, bool named)
+ * no descriptor, and the error is the kernel's. So must one that cannot get a
+ * descriptor (map_fd, memfd, named at RLIMIT_NOFILE). */
+static void check_region_error_cleanup(struct stress *s, bool named, bool at_fd_limit)
 {
     char name[64], devpath[96];
     snprintf(name, sizeof(name), "/ipcstorm-efbig-%d-%u", (int)getpid(), g_region_rounds);
@@ -419,7 +444,7 @@ static void check_region_error_cleanup(struct stress *s, bool named)
     stress_faults_pause(s);
     pid_t pid = fork();
     if (pid == 0)
-        _exit(region_error_child(named, name));
+        _exit(at_fd_limit ? region_emfile_child(name) : region_error_child(named, name));
     int st = 0;
     bool reaped = pid > 0 && waitpid(pid, &st, 0) == pid;
     stress_faults_resume(s);
@@ -427,17 +452,20 @@ static void check_region_error_cleanup(struct stress *s, bool named)
         stress_setup_error(s, "fork/waitpid: %s", strerror(errno));
         return;
     }
-    bool left = named && path_exists(devpath);
+    bool left = (named || at_fd_limit) && path_exists(devpath);
     if (left)
         unlink(devpath);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
-        snprintf(s->note, sizeof(s->note), "region-error-clean skipped: setrlimit refused");
+        snprintf(s->note, sizeof(s->note), "region-error-clean skipped: no setup in the child");
         return;
     }
     stress_check(s, WIFEXITED(st) && WEXITSTATUS(st) == CLEAN_OK && !left, "region-error-clean",
-                 "%s region of 1 MiB over RLIMIT_FSIZE 4096: child status 0x%x (exit 2: not "
-                 "-EFBIG, 4: it succeeded, 5: a descriptor left open)%s",
-                 named ? "named" : "memfd", (unsigned)st,
+                 "%s: child status 0x%x (exit 2: not %s, 4: it succeeded, 5: a descriptor "
+                 "left open)%s",
+                 at_fd_limit ? "map_fd, memfd and named regions at RLIMIT_NOFILE"
+                 : named     ? "a named region of 1 MiB over RLIMIT_FSIZE 4096"
+                             : "a memfd region of 1 MiB over RLIMIT_FSIZE 4096",
+                 (unsigned)st, at_fd_limit ? "-EMFILE" : "-EFBIG",
                  left ? "; its name was left in /dev/shm" : "");
 }
 
@@ -836,7 +864,7 @@ int ipcstorm_stress_counter(int argc, char **argv)
         if (round % nk == 0) {
             enum ipc_lock_kind rk = k == IPC_LOCK_NONE ? IPC_LOCK_ATOMIC : k;
             run_region_round(&s, rk, (round / nk) % 2 == 0, &rng);
-            check_region_error_cleanup(&s, (round / nk) % 2 == 0);
+            check_region_error_cleanup(&s, (round / nk) % 2 == 0, (round / nk) % 3 == 2);
             if (stress_running(&s))
                 run_ctab_round(&s, &rng);
             if (!stress_running(&s))
