@@ -80,6 +80,8 @@ static const struct stress_spec spec = {
                   "  mutex-guarded-exact  a plain total updated under ipc_shm_mutex_lock by\n"
                   "                       workers with their own mappings is exact\n"
                   "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>\n"
+                  "  counter-destroy-exact destroy is a no-op in a forked child; after the\n"
+                  "                       creator's, the counter reads as uninitialised (-EINVAL)\n"
                   "  region-error-clean   a region whose sizing fails (RLIMIT_FSIZE below its\n"
                   "                       size) is -EFBIG, one without a descriptor (map_fd,\n"
                   "                       memfd, named at RLIMIT_NOFILE) -EMFILE; neither leaves\n"
@@ -380,6 +382,48 @@ static bool path_exists(const char *path)
 }
 
 static unsigned g_region_rounds;
+
+/* ipc_counter_destroy destroys only in the process that initialised the counter:
+ * in a forked child it is a no-op, and afterwards the counter reads as never
+ * initialised (shm.h). */
+static void check_counter_destroy(struct stress *s, enum ipc_lock_kind kind)
+{
+    ipc_shm *region = NULL;
+    int r = ipc_shm_new_anon(&region, sizeof(ipc_counter));
+    if (r == 0)
+        r = ipc_counter_init(ipc_shm_base(region), kind);
+    if (r < 0) {
+        stress_lib_error(s, r, "ipc_shm_new_anon/ipc_counter_init");
+        ipc_shm_free(region);
+        return;
+    }
+    ipc_counter *c = ipc_shm_base(region);
+    stress_faults_pause(s);
+    pid_t pid = fork();
+    if (pid == 0) {
+        ipc_counter_destroy(c);
+        _exit(0);
+    }
+    bool reaped = pid > 0 && waitpid(pid, NULL, 0) == pid;
+    int64_t v = 0, after = 0;
+    int kind_child = ipc_counter_kind(c), add = ipc_counter_add(c, 5, &v);
+    ipc_counter_destroy(c);
+    int kind_after = ipc_counter_kind(c), get_after = ipc_counter_get(c, &after);
+    stress_faults_resume(s);
+    ipc_shm_free(region);
+    if (!reaped) {
+        stress_setup_error(s, "fork/waitpid: %s", strerror(errno));
+        return;
+    }
+    stress_check(s,
+                 kind_child == (int)kind && add == 0 && v == 5 && kind_after == -EINVAL &&
+                     get_after == -EINVAL,
+                 "counter-destroy-exact",
+                 "%s counter: after a child's destroy kind %d, add %d (value %" PRId64
+                 "); after the creator's destroy kind %d, get %d (want %d, 0 (5), -EINVAL, "
+                 "-EINVAL)",
+                 ipc_lock_kind_name(kind), kind_child, add, v, kind_after, get_after, (int)kind);
+}
 
 /* The lowest free descriptor: it moves up when a call leaks one. */
 static int lowest_free_fd(void)
@@ -865,6 +909,7 @@ int ipcstorm_stress_counter(int argc, char **argv)
             enum ipc_lock_kind rk = k == IPC_LOCK_NONE ? IPC_LOCK_ATOMIC : k;
             run_region_round(&s, rk, (round / nk) % 2 == 0, &rng);
             check_region_error_cleanup(&s, (round / nk) % 2 == 0, (round / nk) % 3 == 2);
+            check_counter_destroy(&s, rk);
             if (stress_running(&s))
                 run_ctab_round(&s, &rng);
             if (!stress_running(&s))

@@ -175,7 +175,8 @@ uint64_t ipc_counter_recoveries(const ipc_counter *c);
 
 /* Destroys the lock of an in-place counter (no process may use it any more).
  * Only the process that called ipc_counter_init destroys; in others it is a
- * no-op. NULL is a no-op. */
+ * no-op. NULL is a no-op. A destroyed counter reads as never initialised: the
+ * functions above return -EINVAL for it. */
 void ipc_counter_destroy(ipc_counter *c);
 
 /* Destroys (in the creating process) and unmaps a counter from
