@@ -789,6 +789,11 @@ static void run_ctab_round(struct stress *s, struct stress_rng *rng)
     g_ctab_rounds++;
     stress_check(s, ipc_ctab_capacity(t) == CTAB_CAPACITY, "ctab-exact", "capacity %zu, asked %d",
                  ipc_ctab_capacity(t), CTAB_CAPACITY);
+    ipc_ctab *refused = t; /* a failed new must not leave the caller a stale table */
+    int big = ipc_ctab_new(&refused, (size_t)IPC_CTAB_MAX_CAPACITY + 1);
+    stress_check(s, big == -EINVAL && !refused, "ctab-exact",
+                 "ipc_ctab_new(IPC_CTAB_MAX_CAPACITY + 1) = %s, *out %s", ipc_errname(big),
+                 refused ? "not cleared" : "NULL");
     stress_check(s, ipc_ctab_unlock(t) == -EPERM, "ctab-recovered",
                  "ipc_ctab_unlock without holding the lock did not return -EPERM");
     uint64_t ops = stress_rng_range(rng, opt_incs / 8 + 1, opt_incs / 4 + 1);

@@ -25,7 +25,8 @@ typedef struct ipc_ctab ipc_ctab;
 
 /* Creates a table for up to capacity live keys (0 -> default, at most
  * IPC_CTAB_MAX_CAPACITY) in an anonymous MAP_SHARED region: create it before
- * forking the processes that share it. Returns 0; -EINVAL, -ENOMEM. */
+ * forking the processes that share it. Returns 0; -EINVAL, -ENOMEM (with *out
+ * NULL when out is not). */
 IPC_MUST_USE int ipc_ctab_new(ipc_ctab **out, size_t capacity);
 
 /* Adds delta to key's value (a missing key starts at 0 and is created) and
