@@ -122,6 +122,8 @@ static const struct stress_spec spec = {
         "  worker-restart    workers return to N, one start line per death, external kills\n"
         "                    replaced at once, a young crash backs off\n"
         "  no-worker-answer  with no worker alive: exactly the documented text, then EOF\n"
+        "  worker-fds-exact  a worker holds as many signalfd and epoll descriptors as the\n"
+        "                    supervisor: its own replace the supervisor's, none leaks\n"
         "  stop-graceful     SIGTERM while a 1 MB ECHO reply is owed: the reply whole (unless\n"
         "                    the 2 s drain deadline passed), an exact INCR prefix, a clean\n"
         "                    close; workers exit 0 unescalated, server 0, Unix path removed,\n"
@@ -504,6 +506,8 @@ static void settle(struct round *R)
     }
 }
 
+static void check_worker_fds(struct round *R, const pid_t *pids, unsigned n);
+
 static bool start_server(struct round *R)
 {
     struct stress *s = R->s;
@@ -589,6 +593,7 @@ static bool start_server(struct round *R)
         stress_ignore(confirm_start(R, pids[i], R->t_forked) != NULL);
     stress_check(s, n == R->workers, "worker-restart", "%u workers running after start, want %u", n,
                  R->workers);
+    check_worker_fds(R, pids, n);
     return true;
 }
 
@@ -968,6 +973,43 @@ static int kth_free_fd(pid_t pid, unsigned k)
         if (!used[fd] && --k == 0)
             return fd;
     return -1;
+}
+
+/* How many of pid's descriptors link to target ("anon_inode:[signalfd]"), or -1. */
+static int count_fd_links(pid_t pid, const char *target)
+{
+    char path[64], fdpath[352], link[128];
+    snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(fdpath, sizeof(fdpath), "%s/%s", path, e->d_name);
+        ssize_t k = readlink(fdpath, link, sizeof(link) - 1);
+        link[k > 0 ? k : 0] = '\0';
+        n += strcmp(link, target) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A worker replaces the supervisor's signal source and epoll with its own: it has
+ * as many of each as the supervisor (whatever both inherited), never one more. */
+static void check_worker_fds(struct round *R, const pid_t *pids, unsigned n)
+{
+    static const char *const kinds[] = {"anon_inode:[signalfd]", "anon_inode:[eventpoll]"};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        int sup = count_fd_links(R->srv_pid, kinds[k]);
+        for (unsigned i = 0; i < n && sup >= 0; i++) {
+            int w = count_fd_links(pids[i], kinds[k]);
+            stress_check(R->s, w < 0 || w == sup, "worker-fds-exact",
+                         "worker %ld holds %d '%s' descriptors, the supervisor %d", (long)pids[i],
+                         w, kinds[k], sup);
+        }
+    }
 }
 
 /* A new client (TCP or Unix at random) whose PING gets exactly +PONG: its fd, or -1
@@ -1882,6 +1924,11 @@ static void phase_stop(struct round *R)
     R->srv = NULL;
     char *t = log_read(R);
     const char *after = t ? strstr(t, "SIGTERM received: stopping") : NULL;
+    char stop_line[64];
+    snprintf(stop_line, sizeof(stop_line), "SIGTERM received: stopping %u workers\n", nw);
+    stress_check(s, after && strncmp(after, stop_line, strlen(stop_line)) == 0, "stop-graceful",
+                 "the stop line does not count the %u live workers: '%.60s'", nw,
+                 after ? after : "(none)");
     unsigned clean = count_in(after, ") exited with code 0\n");
     stress_check(s,
                  after && clean == nw && count_in(after, "did not stop in time") == 0 &&
