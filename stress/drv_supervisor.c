@@ -506,8 +506,6 @@ static void settle(struct round *R)
     }
 }
 
-static void check_worker_fds(struct round *R, const pid_t *pids, unsigned n);
-
 static bool start_server(struct round *R)
 {
     struct stress *s = R->s;
@@ -593,7 +591,6 @@ static bool start_server(struct round *R)
         stress_ignore(confirm_start(R, pids[i], R->t_forked) != NULL);
     stress_check(s, n == R->workers, "worker-restart", "%u workers running after start, want %u", n,
                  R->workers);
-    check_worker_fds(R, pids, n);
     return true;
 }
 
@@ -734,11 +731,15 @@ static unsigned phase_udp(struct round *R, struct tally *t_udp, struct tally *t_
 }
 
 /* ---- phase: statistics --------------------------------------------------------------------- */
+static void check_worker_fds(struct round *R);
+
 static void phase_stats(struct round *R)
 {
     struct stats a, b;
     if (!quiescent_stats(R, &a, "before the workload"))
         return;
+    /* Every worker answered the statistics request: each is past its setup. */
+    check_worker_fds(R);
     struct tally t = {0};
     unsigned nconn = 2 + (unsigned)stress_rng_below(&R->rng, 4);
     char key[64], req[256], want[64];
@@ -996,10 +997,13 @@ static int count_fd_links(pid_t pid, const char *target)
     return n;
 }
 
-/* A worker replaces the supervisor's signal source and epoll with its own: it has
- * as many of each as the supervisor (whatever both inherited), never one more. */
-static void check_worker_fds(struct round *R, const pid_t *pids, unsigned n)
+/* A worker replaces the supervisor's signal source and epoll with its own: once
+ * past its setup it has as many of each as the supervisor (whatever both
+ * inherited), never one more. */
+static void check_worker_fds(struct round *R)
 {
+    pid_t pids[MAX_PIDS];
+    unsigned n = worker_pids(R, pids, MAX_PIDS);
     static const char *const kinds[] = {"anon_inode:[signalfd]", "anon_inode:[eventpoll]"};
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         int sup = count_fd_links(R->srv_pid, kinds[k]);
