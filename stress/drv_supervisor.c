@@ -1586,6 +1586,10 @@ static void phase_kills(struct round *R)
     free(all);
     ipc_shm_free(region);
     stress_add_ops(s, acked);
+    /* Every client has gone and every dead worker gave its share of max-clients
+     * back: the count is 0 again, whatever slot died how often. */
+    struct stats q;
+    stress_ignore(quiescent_stats(R, &q, "after the worker kills"));
 }
 
 /* ---- phase: no worker alive (1-worker rounds)

@@ -391,9 +391,8 @@ static void retire_worker(ipc_pool *p, unsigned i, bool force)
         return;
     ipc__close_invalidate(&w->task_fd);
     ipc__close_invalidate(&w->result_fd);
-    if (force && ipc_proc_kill(w->proc, SIGKILL) < 0) {
-        /* Already gone (-ESRCH): the reap below collects it. */
-    }
+    if (force) /* -ESRCH when already gone: the reap below collects it */
+        IPC__IGNORE_RC(ipc_proc_kill(w->proc, SIGKILL));
     /* Without force the worker was told to exit and ipc_proc_free still kills it
      * if it has not, so this never blocks on a hung worker. */
     ipc_proc_free(w->proc);
