@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@
 #include "ipc_test_faults.h"
 #endif
 #include "ipc/pool.h"
+#include "ipc/shm.h"
 #include "ipc/sig.h"
 
 const char ipcstorm_stress_pool_summary[] =
@@ -78,6 +80,8 @@ static const struct stress_spec spec = {
         "  collect-timeout ipc_pool_collect never times out before its timeout has run out\n"
         "  result-exact    a successful result has exactly the expected bytes\n"
         "  lost-bounded    IPC_ECHILDLOST only after two worker deaths: lost*2 <= kills\n"
+        "  lost-exact      a task that kills its worker every time runs exactly twice, then\n"
+        "                  IPC_ECHILDLOST\n"
         "  map-order       map fills res[i] with the result of input i (also while other\n"
         "                  threads submit and collect on the same pool)\n"
         "  no-lost-wakeup  threaded phases: one pool shared by a submitter, a collector\n"
@@ -1372,6 +1376,56 @@ static void kill_wedged_workers(struct stress *s)
     hygiene_for_each_child(getpid(), kill_wedged_worker, s);
 }
 
+/* A task that kills its own worker every time it runs, counting its runs in
+ * shared memory (arg, mapped before the workers were forked). */
+static int poison_fn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
+                     void *arg)
+{
+    (void)in, (void)in_len, (void)out, (void)out_cap, (void)out_len;
+    atomic_fetch_add((_Atomic uint64_t *)arg, 1);
+    raise(SIGKILL);
+    return 0;
+}
+
+/* pool.h: a task whose worker dies is retried once on a new worker, and a second
+ * death reports IPC_ECHILDLOST - so a task that always kills its worker runs
+ * exactly twice. */
+static void phase_poison(struct stress *s)
+{
+    ipc_shm *region = NULL;
+    ipc_pool *pp = NULL;
+    struct ipc_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.workers = 1;
+    stress_faults_pause(s);
+    int r = ipc_shm_new_anon(&region, sizeof(_Atomic uint64_t));
+    _Atomic uint64_t *runs = r == 0 ? ipc_shm_base(region) : NULL;
+    if (r == 0)
+        r = ipc_pool_new(&pp, poison_fn, (void *)runs, &o);
+    uint64_t id = 0;
+    uint8_t in[16] = {0};
+    if (r == 0)
+        r = ipc_pool_submit(pp, in, sizeof(in), &id);
+    struct ipc_pool_result res;
+    memset(&res, 0, sizeof(res));
+    if (r == 0)
+        r = ipc_pool_collect(pp, 10000 * STRESS_TIME_SCALE, &res);
+    if (r == 0 || r == -ETIMEDOUT)
+        stress_check(
+            s, r == 0 && res.id == id && res.status == IPC_ECHILDLOST && atomic_load(runs) == 2,
+            "lost-exact",
+            "a task that kills its worker: collect %s, status %s after %" PRIu64
+            " runs (want IPC_ECHILDLOST after exactly 2)",
+            ipc_errname(r), r == 0 ? ipc_errname(res.status) : "-",
+            runs ? (uint64_t)atomic_load(runs) : 0);
+    else
+        stress_setup_error(s, "poison phase: %s", ipc_strerror(r));
+    ipc_pool_result_free(&res);
+    ipc_pool_free(pp);
+    ipc_shm_free(region);
+    stress_faults_resume(s);
+}
+
 static void close_pipes(int a[2], int b[2], int c[2])
 {
     int *all[] = {a, b, c};
@@ -1446,6 +1500,8 @@ int ipcstorm_stress_pool(int argc, char **argv)
             round_submit(&s, pool, rd, n, &rng);
         if (round % 3 == 1)
             phase_threads(&s, &rng, &tag);
+        if (round % 8 == 0)
+            phase_poison(&s);
         if (round % 4 == 3 && !g_wedged) {
             phase_terminate(&s, &rng);
             if (!g_wedged)
