@@ -537,6 +537,14 @@ bool stress_lib_error(struct stress *s, int err, const char *what)
     return true;
 }
 
+int stress_lowest_free_fd(void)
+{
+    int fd = dup(2);
+    if (fd >= 0)
+        close(fd);
+    return fd;
+}
+
 bool stress_kill_pid(struct stress *s, pid_t pid, int sig)
 {
     /* kill(0) is our own group and kill(-1), as root, every process on the

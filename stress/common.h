@@ -203,6 +203,10 @@ void stress_proc_kill(struct stress *s, struct ipc_proc *p, int sig);
  * take as a group or as every process) is a violation (pid-plausible) and is not
  * signalled. Returns whether the signal was sent. */
 bool stress_kill_pid(struct stress *s, pid_t pid, int sig);
+
+/* The lowest free descriptor number (dup of fd 2, closed again): a call that
+ * leaks a descriptor moves it up. */
+int stress_lowest_free_fd(void);
 int stress_proc_wait(struct stress *s, struct ipc_proc *p, int timeout_ms,
                      struct ipc_proc_status *st);
 void stress_proc_discard(struct stress *s, struct ipc_proc *p);

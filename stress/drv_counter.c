@@ -425,15 +425,6 @@ static void check_counter_destroy(struct stress *s, enum ipc_lock_kind kind)
                  ipc_lock_kind_name(kind), kind_child, add, v, kind_after, get_after, (int)kind);
 }
 
-/* The lowest free descriptor: it moves up when a call leaks one. */
-static int lowest_free_fd(void)
-{
-    int fd = dup(2);
-    if (fd >= 0)
-        close(fd);
-    return fd;
-}
-
 enum { CLEAN_OK = 0, CLEAN_OTHER_ERROR = 2, CLEAN_NO_ERROR = 4, CLEAN_FD_LEFT = 5 };
 
 /* In a child whose RLIMIT_FSIZE is below size: ftruncate fails with EFBIG, a
@@ -444,7 +435,7 @@ static int region_error_child(bool named, const char *name)
     struct rlimit small = {4096, 4096};
     if (setrlimit(RLIMIT_FSIZE, &small) != 0)
         return 3;
-    int free_before = lowest_free_fd();
+    int free_before = stress_lowest_free_fd();
     ipc_shm *r = NULL;
     int rc = named ? ipc_shm_new_named(&r, name, 1u << 20, 0)
                    : ipc_shm_new_memfd(&r, "ipcstorm", 1u << 20);
@@ -452,7 +443,7 @@ static int region_error_child(bool named, const char *name)
         return CLEAN_NO_ERROR;
     if (rc != -EFBIG || r)
         return CLEAN_OTHER_ERROR;
-    return lowest_free_fd() == free_before ? CLEAN_OK : CLEAN_FD_LEFT;
+    return stress_lowest_free_fd() == free_before ? CLEAN_OK : CLEAN_FD_LEFT;
 }
 
 /* In a child at its descriptor limit (RLIMIT_NOFILE = the lowest free fd): every
@@ -462,7 +453,7 @@ static int region_emfile_child(const char *name)
     ipc_shm *have = NULL, *r = NULL;
     if (ipc_shm_new_memfd(&have, "ipcstorm", 4096) != 0)
         return 3;
-    int free_before = lowest_free_fd();
+    int free_before = stress_lowest_free_fd();
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
         return 3;

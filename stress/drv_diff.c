@@ -1909,6 +1909,42 @@ static void api_unlink(struct api_ctx *c, const struct ipc_sock_addr *path_addr,
         api_check(c, ipc_sock_unlink(&tcp) == 0, "ipc_sock_unlink of a TCP address is not 0");
 }
 
+/* Connects that fail (no listener on a TCP port, an abstract name or a path)
+ * give the kernel's error and leave no descriptor behind. */
+static void api_refused(struct api_ctx *c, const char *tmpdir)
+{
+    char text[3][160];
+    struct ipc_sock_addr a, bound;
+    int port = -1, lfd = -1;
+    if (ipc_sock_addr_parse(&a, "127.0.0.1:0") == 0 &&
+        (lfd = ipc_sock_listen(&a, 1, 0, &bound)) >= 0) {
+        port = ipc_sock_addr_port(&bound);
+        close(lfd); /* the port is free again: nobody listens there now */
+    }
+    snprintf(text[0], sizeof(text[0]), "127.0.0.1:%d", port);
+    snprintf(text[1], sizeof(text[1]), "unix:@ipcstorm-nobody-%d", (int)getpid());
+    snprintf(text[2], sizeof(text[2]), "unix:%s/nobody.sock", tmpdir);
+    static const int want[3] = {-ECONNREFUSED, -ECONNREFUSED, -ENOENT};
+    for (int i = port > 0 ? 0 : 1; i < 3; i++) {
+        if (ipc_sock_addr_parse(&a, text[i]) != 0)
+            continue;
+        int before = stress_lowest_free_fd();
+        int fd = ipc_sock_connect(&a, SOCK_STREAM, 5000, 0);
+        if (fd >= 0) { /* someone took the port in between: nothing to judge */
+            close(fd);
+            continue;
+        }
+        int after = stress_lowest_free_fd();
+        if (fd != want[i] && stress_faults_on(c->s)) {
+            stress_lib_error(c->s, fd, "ipc_sock_connect(nobody)");
+            continue;
+        }
+        api_check(c, fd == want[i] && after == before,
+                  "ipc_sock_connect(%s) with nobody there = %s (want %s), lowest free fd %d -> %d",
+                  text[i], ipc_errname(fd), ipc_errname(want[i]), before, after);
+    }
+}
+
 static void socket_api_round(struct stress *s, const char *tmpdir, unsigned round)
 {
     struct api_ctx c = {.s = s, .round = round};
@@ -1940,6 +1976,7 @@ static void socket_api_round(struct stress *s, const char *tmpdir, unsigned roun
         if (api_stream(&c, &a, &rng))
             api_unlink(&c, &a, text + 5);
     }
+    api_refused(&c, tmpdir);
 }
 
 /* ---- the two servers ----------------------------------------------------------------- */
