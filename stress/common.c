@@ -5,9 +5,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -535,6 +540,43 @@ bool stress_lib_error(struct stress *s, int err, const char *what)
                  "%s failed with %s under --faults: no injected fault explains it", what,
                  ipc_errname(err));
     return true;
+}
+
+#if defined(__x86_64__)
+#define SECCOMP_NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_NATIVE_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+int stress_deny_syscalls(const long *nrs, size_t n, int err)
+{
+#ifdef SECCOMP_NATIVE_ARCH
+    enum { MAX_DENIED = 8 };
+    if (n == 0 || n > MAX_DENIED)
+        return -EINVAL;
+    struct sock_filter f[MAX_DENIED + 6];
+    size_t k = 0;
+    f[k++] =
+        (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_NATIVE_ARCH, 1, 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] =
+        (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (size_t i = 0; i < n; i++) /* a match jumps to the last instruction */
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i],
+                                              (unsigned char)(n - i), 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+                                          SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA));
+    struct sock_fprog prog = {(unsigned short)k, f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return -errno;
+    return 0;
+#else
+    (void)nrs, (void)n, (void)err;
+    return -ENOSYS;
+#endif
 }
 
 int stress_lowest_free_fd(void)

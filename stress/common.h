@@ -207,6 +207,12 @@ bool stress_kill_pid(struct stress *s, pid_t pid, int sig);
 /* The lowest free descriptor number (dup of fd 2, closed again): a call that
  * leaks a descriptor moves it up. */
 int stress_lowest_free_fd(void);
+
+/* Makes the calling process's later system calls nrs[0..n) (at most 8) fail with
+ * err, as the kernel would, through a seccomp filter (irreversible: call it in a
+ * child). Returns 0, -ENOSYS (no filter for this architecture) or the -errno of
+ * prctl (no seccomp here). */
+int stress_deny_syscalls(const long *nrs, size_t n, int err);
 int stress_proc_wait(struct stress *s, struct ipc_proc *p, int timeout_ms,
                      struct ipc_proc_status *st);
 void stress_proc_discard(struct stress *s, struct ipc_proc *p);

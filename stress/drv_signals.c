@@ -19,11 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -815,33 +811,6 @@ static void check_sigsrc_backend(struct stress *s)
                  "ipc_sigsrc_backend(NULL) is not -EINVAL");
 }
 
-#if defined(__x86_64__)
-#define SECCOMP_NATIVE_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define SECCOMP_NATIVE_ARCH AUDIT_ARCH_AARCH64
-#endif
-
-#ifdef SECCOMP_NATIVE_ARCH
-/* Makes every later signalfd4 of this process fail with err, as a kernel would:
- * the oracle for the fallback rule is the kernel's errno, not the library's. */
-static int deny_signalfd(int err)
-{
-    struct sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_NATIVE_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_signalfd4, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof(filter) / sizeof(filter[0])), filter};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        return -errno;
-    return 0;
-}
-
 static int open_fd_count(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -860,7 +829,9 @@ enum { FALLBACK_OK = 0, FALLBACK_WRONG = 2, FALLBACK_NO_SECCOMP = 3 };
  * rule in sig.h. A line explaining a wrong result goes to wfd. */
 static int fallback_child(int err, int wfd)
 {
-    if (deny_signalfd(err) < 0)
+    /* The oracle for the fallback rule is the kernel's errno, not the library's. */
+    static const long signalfd_nr[] = {__NR_signalfd4};
+    if (stress_deny_syscalls(signalfd_nr, 1, err) < 0)
         return FALLBACK_NO_SECCOMP;
     sigset_t set, mask_before, mask_after;
     if (ipc_sig_mkset(&set, SIG_PROBE_B, 0) != 0)
@@ -925,7 +896,7 @@ static void check_sigsrc_fallback(struct stress *s)
             break;
         }
         if (WIFEXITED(status) && WEXITSTATUS(status) == FALLBACK_NO_SECCOMP) {
-            snprintf(s->note, sizeof(s->note), "sigsrc-fallback skipped: no seccomp filters here");
+            snprintf(s->note, sizeof(s->note), "sigsrc-fallback skipped: no seccomp filter here");
             break;
         }
         stress_check(s, WIFEXITED(status) && WEXITSTATUS(status) == FALLBACK_OK,
@@ -934,12 +905,6 @@ static void check_sigsrc_fallback(struct stress *s)
     }
     stress_faults_resume(s);
 }
-#else
-static void check_sigsrc_fallback(struct stress *s)
-{
-    snprintf(s->note, sizeof(s->note), "sigsrc-fallback skipped: no seccomp filter for this arch");
-}
-#endif
 
 /* Sends SIGUSR1 to the parent as fast as it can until it is killed. */
 static int storm_main(pid_t target)

@@ -57,6 +57,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -122,6 +123,8 @@ static const struct stress_spec spec = {
         "  worker-restart    workers return to N, one start line per death, external kills\n"
         "                    replaced at once, a young crash backs off\n"
         "  no-worker-answer  with no worker alive: exactly the documented text, then EOF\n"
+        "  start-failure-reported  a server that cannot fork any worker (clone denied by\n"
+        "                    seccomp) returns -EAGAIN from ipc_server_run and logs it\n"
         "  worker-fds-exact  a worker holds as many signalfd and epoll descriptors as the\n"
         "                    supervisor: its own replace the supervisor's, none leaks\n"
         "  stop-graceful     SIGTERM while a 1 MB ECHO reply is owed: the reply whole (unless\n"
@@ -1981,6 +1984,75 @@ static void end_round(struct round *R)
         unlink(R->log_path);
 }
 
+/* A server whose workers cannot be forked at all (clone denied by a seccomp
+ * filter in its process): ipc_server_run gives up after its tries and returns
+ * the fork's error, -EAGAIN, with the documented log line (server.h). */
+static int no_fork_main(void *p)
+{
+    const char *log_path = p;
+    struct rlimit no_core = {0, 0};
+    stress_ignore(setrlimit(RLIMIT_CORE, &no_core));
+    FILE *log = fopen(log_path, "w");
+    struct ipc_server_options o;
+    memset(&o, 0, sizeof(o));
+    o.bind = "127.0.0.1";
+    o.workers = 1;
+    o.log = log;
+    ipc_server *srv = NULL;
+    if (!log || ipc_server_new(&srv, &o) < 0)
+        return 3;
+    static const long clone_nrs[] = {
+        __NR_clone,
+#ifdef __NR_clone3
+        __NR_clone3,
+#endif
+#ifdef __NR_fork
+        __NR_fork,
+        __NR_vfork,
+#endif
+    };
+    if (stress_deny_syscalls(clone_nrs, sizeof(clone_nrs) / sizeof(clone_nrs[0]), EAGAIN) < 0)
+        return 5;
+    int r = ipc_server_run(srv);
+    ipc_server_free(srv);
+    fclose(log);
+    return r == -EAGAIN ? 0 : r == 0 ? 4 : 2;
+}
+
+static void phase_no_fork(struct stress *s)
+{
+    char log_path[96];
+    snprintf(log_path, sizeof(log_path), "%s/nofork.txt", g_tmpdir);
+    ipc_proc *p = NULL;
+    int r = ipc_proc_fork(&p, no_fork_main, log_path, NULL);
+    if (r < 0) {
+        stress_setup_error(s, "ipc_proc_fork: %s", ipc_strerror(r));
+        return;
+    }
+    struct ipc_proc_status st;
+    memset(&st, 0, sizeof(st));
+    r = stress_proc_wait(s, p, (int)(30000 * STRESS_TIME_SCALE), &st);
+    stress_proc_discard(s, p);
+    FILE *f = fopen(log_path, "r");
+    char text[4096] = "";
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    unlink(log_path);
+    if (r == 0 && st.exited && st.code == 5) {
+        snprintf(s->note, sizeof(s->note), "no-fork check skipped: no seccomp filter here");
+        return;
+    }
+    stress_check(
+        s, r == 0 && st.exited && st.code == 0 && strstr(text, "cannot start any worker") != NULL,
+        "start-failure-reported",
+        "a server that cannot fork: %s, exit %d (0: -EAGAIN, 2: another error, 4: "
+        "returned 0, 3: no server), log %s",
+        r == 0 ? "exited" : ipc_strerror(r), st.exited ? st.code : -1,
+        strstr(text, "cannot start any worker") ? "says so" : "does not say so");
+}
+
 static void run_round(struct stress *s, unsigned no, uint64_t seed)
 {
     struct round *R = calloc(1, sizeof(*R));
@@ -2020,6 +2092,8 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
     if (stress_faults_on(&s))
         fprintf(stderr, "supervisor: --faults accepted, injection stays paused: every check "
                         "here is exact and needs a fault-free server\n");
+    stress_faults_pause(&s);
+    phase_no_fork(&s);
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned no = 0; stress_running(&s); no++) {
