@@ -175,6 +175,13 @@ def gen_sock_addr(o):
     for host in ("127.0.0.1", "::1", "[::1]", "localhost", "[fe80::1%lo]", "unix:/x", "[]"):
         o.add("sock_addr", struct.pack("<HB", 8080, 0) + host.encode(), faults=b"")
         o.add("sock_addr", struct.pack("<HB", 0, 1) + host.encode(), faults=b"")
+    # flags bit 1: an address built from the bytes (b[0] bit 0: IPv6 with a scope
+    # id from b[20], b[21], b[1]; else IPv4), formatted and parsed back
+    ll = bytes([0xfe, 0x80] + [0] * 13 + [1])
+    o.add("sock_addr", struct.pack("<HB", 0, 2) + bytes([1, 7]) + ll + b"\x18\xec\x12\x34",
+          faults=b"")
+    o.add("sock_addr", struct.pack("<HB", 0, 2) + bytes([0, 0, 127, 0, 0, 1, 0x18, 0xec]),
+          faults=b"")
     o.add("sock_addr", b"\x00", faults=b"")  # one byte: argument validation (api_edges)
 
 

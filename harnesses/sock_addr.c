@@ -4,14 +4,16 @@
  * ipc_sock_addr_port.
  *
  * Input: bytes 0-1 = the port handed to ipc_sock_addr_from_host_port (little
- * endian; byte 2 bit 0 set: 65536 + that, out of range), byte 2 = flags, then the
+ * endian; byte 2 bit 0 set: 65536 + that, out of range), byte 2 = flags (bit 1:
+ * also build an address from the following bytes and format it), then the
  * address text (up to the first NUL).
  *
  * Invariants (abort on violation):
  *  - the oracle: a model of the address grammar written here from sock.h's header
  *    ("127.0.0.1:6380", "[::1]:6380" with an optional scope, "localhost:6380",
  *    "unix:/path" shorter than sun_path, "unix:@name" not empty; a port is 1 to 5
- *    decimal digits up to 65535; anything else is -EINVAL) decides the same way as
+ *    decimal digits up to 65535, a numeric scope up to 4294967295; anything else
+ *    is -EINVAL) decides the same way as
  *    ipc_sock_addr_parse and builds the same address: family, length and every
  *    byte of the sockaddr; a failed parse leaves *out all zero;
  *  - ipc_sock_addr_from_host_port(text, port) agrees with the model of the CLI's
@@ -20,13 +22,15 @@
  *  - ipc_sock_addr_format gives the model's text (inet_ntop, "[...]" and scope for
  *    IPv6, '?' for an abstract name's unprintable bytes), -ENOSPC exactly when the
  *    buffer lacks room for the NUL (a truncated, terminated string then), and
- *    that text parses back to the same address when no byte was replaced;
+ *    that text parses back to the same address when no byte was replaced - also
+ *    for addresses built from input bytes (any IPv6 scope id, any port);
  *  - ipc_sock_addr_port is the model's port, -EINVAL for Unix addresses.
  */
 // libfuzzer-options: max_len=256
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,9 +98,14 @@ FUZZ_NOCOV static int model_ip6(struct ipc_sock_addr *m, const char *host, size_
     if (pct) {
         memcpy(scope, pct + 1, hlen - alen - 1);
         scope[hlen - alen - 1] = '\0';
-        int num = model_port(scope, strlen(scope));
-        unsigned idx = num >= 0 ? (unsigned)num : scope[0] ? if_nametoindex(scope) : 0;
-        if (num < 0 && idx == 0)
+        /* a decimal number up to 4294967295, else an interface name */
+        size_t dn = strspn(scope, "0123456789");
+        unsigned long long num = dn > 0 && dn <= 10 && !scope[dn] ? strtoull(scope, NULL, 10) : 0;
+        bool numeric = dn > 0 && dn <= 10 && !scope[dn] && num <= UINT32_MAX;
+        if (dn > 0 && !scope[dn] && !numeric)
+            return -1;
+        unsigned idx = numeric ? (unsigned)num : scope[0] ? if_nametoindex(scope) : 0;
+        if (!numeric && idx == 0)
             return -1;
         s6->sin6_scope_id = idx;
     }
@@ -254,6 +263,34 @@ FUZZ_NOCOV static void check_port(const struct ipc_sock_addr *a)
     FUZZ_CHECK(ipc_sock_addr_port(a) == want);
 }
 
+/* An address built from bytes (an IPv6 address, any scope id, any port; or an
+ * IPv4 one): its text is the model's and parses back to the same bytes. */
+FUZZ_NOCOV static void check_synthetic(const uint8_t *data, size_t size)
+{
+    struct ipc_sock_addr a;
+    memset(&a, 0, sizeof(a));
+    uint8_t b[22] = {0};
+    memcpy(b, data, size < sizeof(b) ? size : sizeof(b));
+    if (b[0] & 1) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.ss;
+        s6->sin6_family = AF_INET6;
+        memcpy(&s6->sin6_addr, b + 2, 16);
+        memcpy(&s6->sin6_port, b + 18, 2);
+        s6->sin6_scope_id = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | b[1];
+        a.family = AF_INET6;
+        a.len = sizeof(*s6);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
+        s4->sin_family = AF_INET;
+        memcpy(&s4->sin_addr, b + 2, 4);
+        memcpy(&s4->sin_port, b + 6, 2);
+        a.family = AF_INET;
+        a.len = sizeof(*s4);
+    }
+    check_format(&a);
+    check_port(&a);
+}
+
 FUZZ_NOCOV static void api_edges(void)
 {
     struct ipc_sock_addr a;
@@ -299,6 +336,9 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_port(&got);
     if (r == 0)
         check_format(&got);
+
+    if (data[2] & 2)
+        check_synthetic(data + 3, size - 3);
 
     memset(&got, 0xa5, sizeof(got));
     r = ipc_sock_addr_from_host_port(&got, text, (int)port);

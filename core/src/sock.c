@@ -78,12 +78,17 @@ static int parse_ip6(struct ipc_sock_addr *out, const char *host, size_t hlen, i
         *pct++ = '\0';
         if (*pct == '\0')
             return -EINVAL;
-        int idx = parse_port(pct); /* a numeric scope id is small in practice */
-        if (idx < 0) {
-            unsigned ifi = if_nametoindex(pct);
-            if (ifi == 0)
+        /* A number (any uint32: what ipc_sock_addr_format prints for an index
+         * without a name), else an interface name. */
+        size_t dn = strspn(pct, "0123456789");
+        uint64_t idx = 0;
+        if (pct[dn] == '\0' && dn <= 10) {
+            for (size_t i = 0; i < dn; i++)
+                idx = idx * 10 + (uint64_t)(pct[i] - '0');
+            if (idx > UINT32_MAX)
                 return -EINVAL;
-            idx = (int)ifi;
+        } else if ((idx = if_nametoindex(pct)) == 0) {
+            return -EINVAL;
         }
         s6->sin6_scope_id = (uint32_t)idx;
     }

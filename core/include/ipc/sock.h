@@ -11,13 +11,21 @@
  *   arguments) and fork-safe; none is async-signal-safe except where marked.
  *
  * Address strings accepted by ipc_sock_addr_parse():
- *   "127.0.0.1:6380"      numeric IPv4 and a port 0..65535 (0 = ephemeral on bind)
- *   "[::1]:6380"          numeric IPv6 in brackets and a port (scope ids: "[fe80::1%lo]:1")
+ *   "127.0.0.1:6380"      numeric IPv4 (inet_pton) and a port 0..65535 (0 = ephemeral
+ *                         on bind); the port is 1 to 5 decimal digits, leading zeros
+ *                         allowed; the text has exactly one ':'
+ *   "[::1]:6380"          numeric IPv6 in brackets and a port; a scope after '%' is an
+ *                         interface name or a decimal number up to 4294967295
+ *                         ("[fe80::1%lo]:1", "[fe80::1%2]:1")
  *   "localhost:6380"      the literal name localhost = 127.0.0.1 (no DNS lookup, ever)
- *   "unix:/tmp/x.sock"    a filesystem Unix socket (path < sizeof(sun_path) bytes)
- *   "unix:@name"          a Linux abstract Unix socket (no file; name may not be empty)
+ *   "unix:/tmp/x.sock"    a filesystem Unix socket: any non-empty path (relative too)
+ *                         shorter than sizeof(sun_path); len counts the path and its NUL
+ *   "unix:@name"          a Linux abstract Unix socket (no file; name may not be empty,
+ *                         at most sizeof(sun_path) - 1 bytes)
  * Anything else (a host name, a missing or non-decimal port, a port above 65535,
- * leading '+' or spaces, a Unix path that does not fit sun_path) is -EINVAL.
+ * leading '+' or spaces, a Unix path that does not fit sun_path) is -EINVAL. The
+ * parsed address is exact: every byte of ss past the address itself is zero, so
+ * two parses of the same address compare equal with memcmp.
  *
  * Errors under faults (what harnesses/faultsweep.c observed with every seam call
  * of this module failed in turn; the same holds for real failures):
@@ -91,8 +99,11 @@ IPC_MUST_USE int ipc_sock_addr_from_host_port(struct ipc_sock_addr *out, const c
 /* Formats an address back into the ipc_sock_addr_parse() syntax ("127.0.0.1:6380",
  * "[::1]:6380", "unix:/path", "unix:@name"; an unnamed Unix peer is "unix:").
  * Returns the string length (excluding the NUL), -EINVAL for a NULL/unknown-family
- * address, or -ENOSPC if size is too small (buf then holds a truncated string when
- * size > 0). Bytes of an abstract name outside printable ASCII print as '?'. */
+ * address or a NULL buf with size > 0, or -ENOSPC if size is too small (buf then
+ * holds a truncated string when size > 0). Bytes of an abstract name outside
+ * printable ASCII print as '?'; otherwise the text parses back to the same address
+ * (an IPv6 scope prints as its interface's name, or as its number when no
+ * interface has it). */
 IPC_MUST_USE int ipc_sock_addr_format(const struct ipc_sock_addr *addr, char *buf, size_t size);
 
 /* Returns the port (0..65535) of an IPv4/IPv6 address, -EINVAL for Unix or NULL. */
