@@ -612,6 +612,14 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     ipc_resp_parser_free(&p);
     fuzz_faults_disarm(&ff);
+    /* free also resets (resp.h): whatever the pass left (a partial request, an
+     * error), the freed parser reads a new request from its first byte. The
+     * request fits every limit profile (one empty argument). */
+    FUZZ_CHECK(ipc_resp_parser_errmsg(&p) == NULL);
+    struct ipc_resp_cmd fresh;
+    FUZZ_CHECK(ipc_resp_parse(&p, "*1\r\n$0\r\n\r\n", 10, &fresh) == 10 && fresh.argc == 1 &&
+               fresh.argv[0].len == 0);
+    ipc_resp_parser_free(&p);
 
     FUZZ_CHECK(w.ncmds == c.ncmds);
     FUZZ_CHECK(w.hash == c.hash);

@@ -903,6 +903,44 @@ static void reap_orphans_by_library(struct stress *s, const struct orphan *orph,
     stress_check(s, r == 0, "orphan-adopted", "a second ipc_proc_reap_orphans reaped %d", r);
 }
 
+/* ipc_proc_reap_orphans(1) while the only orphan is alive: nothing can be reaped
+ * within 1 ms, so it returns 0 at once, never waiting for the orphan to end (the
+ * orphan ends by itself after 3 s at the latest, so a wrong wait is seen, not a
+ * hang). */
+static void check_reap_timeout(struct stress *s)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        stress_setup_error(s, "pipe2: %s", strerror(errno));
+        return;
+    }
+    stress_faults_pause(s);
+    pid_t mid = fork();
+    if (mid == 0) {
+        if (fork() == 0) {
+            close(p[1]);
+            struct pollfd pf = {.fd = p[0], .events = POLLIN};
+            _exit(poll(&pf, 1, 3000) >= 0 ? 0 : 1);
+        }
+        _exit(0);
+    }
+    close(p[0]);
+    int st;
+    bool adopted = mid > 0 && waitpid(mid, &st, 0) == mid; /* its child is ours now */
+    int r = adopted ? ipc_proc_reap_orphans(1) : 0;
+    close(p[1]); /* the orphan ends now */
+    int after = adopted ? ipc_proc_reap_orphans(-1) : 0;
+    stress_faults_resume(s);
+    if (!adopted) {
+        stress_setup_error(s, "fork/waitpid: %s", strerror(errno));
+        return;
+    }
+    stress_check(s, r == 0 && after == 1, "orphan-adopted",
+                 "ipc_proc_reap_orphans(1) with a live orphan gave %d (want 0 at once), then "
+                 "(-1) after it ended %d (want 1)",
+                 r, after);
+}
+
 static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
 {
     if (g_method == M_MIXED) {
@@ -1082,6 +1120,8 @@ static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
         reap_orphans_by_hand(s, orph, norph); /* the planted bug: one is forgotten */
     else
         reap_orphans_by_library(s, orph, norph);
+    if (!forget)
+        check_reap_timeout(s);
     stress_check_no_stray_children(s, "no-stray-child");
     ipc_pipe_close(&block);
     ipc_pipe_close(&report);
