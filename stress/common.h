@@ -46,13 +46,16 @@
  * 1 s"): sanitizer builds run several times slower, and a late answer there is
  * not a lost one. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define STRESS_TIME_SCALE 5.0
+#define STRESS_SANITIZED 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STRESS_SANITIZED 1
+#endif
+#endif
+#ifdef STRESS_SANITIZED
 #define STRESS_TIME_SCALE 5.0
-#endif
-#endif
-#ifndef STRESS_TIME_SCALE
+#else
+#define STRESS_SANITIZED  0
 #define STRESS_TIME_SCALE 1.0
 #endif
 

@@ -79,13 +79,15 @@ static const struct stress_spec spec = {
                   "                       ipc_counter_kind through it is the kind initialised\n"
                   "  mutex-guarded-exact  a plain total updated under ipc_shm_mutex_lock by\n"
                   "                       workers with their own mappings is exact\n"
-                  "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>\n"
+                  "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>;\n"
+                  "                       opening it again (existing size) is -ENOENT\n"
                   "  counter-destroy-exact destroy is a no-op in a forked child; after the\n"
                   "                       creator's, the counter reads as uninitialised (-EINVAL)\n"
                   "  region-error-clean   a region whose sizing fails (RLIMIT_FSIZE below its\n"
                   "                       size) is -EFBIG, one without a descriptor (map_fd,\n"
                   "                       memfd, named at RLIMIT_NOFILE) -EMFILE; neither leaves\n"
-                  "                       a /dev/shm name or a descriptor\n"
+                  "                       a /dev/shm name or a descriptor; ipc_counter_new at\n"
+                  "                       RLIMIT_AS is -ENOMEM (not in sanitizer builds)\n"
                   "  ctab-exact           the server's counter table: every key equals the sum\n"
                   "                       of the acknowledged INCRBYs of all workers; count,\n"
                   "                       capacity, get of a missing key, del as modelled\n"
@@ -468,6 +470,48 @@ static int region_emfile_child(const char *name)
     return rc_named == -EMFILE && !r ? CLEAN_OK : CLEAN_OTHER_ERROR;
 }
 
+/* In a child whose address space is at RLIMIT_AS: ipc_counter_new's mapping
+ * fails with the kernel's ENOMEM, and it says so (no counter). Not under a
+ * sanitizer, whose own mappings need room. */
+static int counter_enomem_child(void)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%lu", &pages) != 1)
+        return 3;
+    fclose(f);
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_AS, &lim) != 0)
+        return 3;
+    lim.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE); /* no room left */
+    if (setrlimit(RLIMIT_AS, &lim) != 0)
+        return 3;
+    ipc_counter *c = NULL;
+    int rc = ipc_counter_new(&c, IPC_LOCK_MUTEX);
+    if (rc == 0)
+        return CLEAN_NO_ERROR;
+    return rc == -ENOMEM && !c ? CLEAN_OK : CLEAN_OTHER_ERROR;
+}
+
+static void check_counter_new_enomem(struct stress *s)
+{
+    if (STRESS_SANITIZED)
+        return;
+    stress_faults_pause(s);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(counter_enomem_child());
+    int st = 0;
+    bool reaped = pid > 0 && waitpid(pid, &st, 0) == pid;
+    stress_faults_resume(s);
+    if (!reaped || (WIFEXITED(st) && WEXITSTATUS(st) == 3))
+        return; /* no child or no limit: nothing to judge */
+    stress_check(s, WIFEXITED(st) && WEXITSTATUS(st) == CLEAN_OK, "region-error-clean",
+                 "ipc_counter_new at RLIMIT_AS: child status 0x%x (exit 2: not -ENOMEM, 4: it "
+                 "succeeded)",
+                 (unsigned)st);
+}
+
 /* A region that cannot be sized must leave nothing behind: no name in /dev/shm,
  * no descriptor, and the error is the kernel's. So must one that cannot get a
  * descriptor (map_fd, memfd, named at RLIMIT_NOFILE). */
@@ -651,6 +695,17 @@ static void run_region_round(struct stress *s, enum ipc_lock_kind kind, bool nam
         ipc_shm_free(a);
         stress_check(s, !path_exists(devpath), "region-unlinked",
                      "%s still in /dev/shm after the creator freed it", devpath);
+        /* Opening the gone name (existing size) is the kernel's ENOENT at once. */
+        ipc_shm *gone = NULL;
+        int e = ipc_shm_new_named(&gone, name, 0, IPC_SHM_OPEN_EXISTING);
+        if (e == 0)
+            ipc_shm_free(gone);
+        if (e != -ENOENT && e != 0 && stress_faults_on(s))
+            stress_lib_error(s, e, "ipc_shm_new_named(gone, existing)");
+        else
+            stress_check(s, e == -ENOENT && !gone, "region-unlinked",
+                         "opening the unlinked %s with IPC_SHM_OPEN_EXISTING gave %s, not ENOENT",
+                         name, ipc_errname(e));
     } else {
         ipc_shm_free(a);
     }
@@ -906,6 +961,8 @@ int ipcstorm_stress_counter(int argc, char **argv)
             run_region_round(&s, rk, (round / nk) % 2 == 0, &rng);
             check_region_error_cleanup(&s, (round / nk) % 2 == 0, (round / nk) % 3 == 2);
             check_counter_destroy(&s, rk);
+            if ((round / nk) % 3 == 1)
+                check_counter_new_enomem(&s);
             if (stress_running(&s))
                 run_ctab_round(&s, &rng);
             if (!stress_running(&s))
