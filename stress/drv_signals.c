@@ -104,6 +104,8 @@ static const struct stress_spec spec = {
         "  sigsrc-fallback-exact  with signalfd denied by a seccomp filter, ipc_sigsrc_new\n"
         "                      falls back to a working self-pipe only for ENOSYS/EINVAL and\n"
         "                      returns any other errno, leaving no fd and the mask as it was\n"
+        "  sigchld-exact     a signal source (signalfd and self-pipe) reports a child's\n"
+        "                    SIGCHLD with its pid, CLD_EXITED and exit code\n"
         "  sig-wait-exact    ipc_sig_wait takes pending blocked signals lowest first, with\n"
         "                    their sender, and leaves none pending",
     .default_procs = 4,
@@ -912,6 +914,50 @@ static void check_sigsrc_fallback(struct stress *s)
     stress_faults_resume(s);
 }
 
+/* SIGCHLD through a signal source, both backends: the record names the child,
+ * CLD_EXITED and its exit code (sig.h), as the kernel's waitid reports them. */
+static void check_sigsrc_sigchld(struct stress *s, struct stress_rng *rng)
+{
+    static const unsigned flag[2] = {IPC_SIGSRC_AUTO, IPC_SIGSRC_FORCE_SELFPIPE};
+    stress_faults_pause(s);
+    for (int i = 0; i < 2; i++) {
+        sigset_t set;
+        ipc_sigsrc *src = NULL;
+        int r = ipc_sig_mkset(&set, SIGCHLD, 0);
+        if (r == 0)
+            r = ipc_sigsrc_new(&src, &set, flag[i]);
+        if (r < 0) {
+            stress_setup_error(s, "ipc_sigsrc_new(SIGCHLD): %s", ipc_strerror(r));
+            break;
+        }
+        int code = 1 + (int)stress_rng_below(rng, 120);
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(code);
+        struct ipc_sig_info in = {0};
+        bool found = false;
+        double end = stress_now() + 10.0 * STRESS_TIME_SCALE;
+        while (pid > 0 && !found && stress_now() < end) {
+            struct pollfd pf = {.fd = ipc_sigsrc_fd(src), .events = POLLIN};
+            if (poll(&pf, 1, 100) <= 0)
+                continue;
+            /* other children of ours may end too: look for this one's record */
+            while (!found && ipc_sigsrc_read(src, &in) == 1)
+                found = in.signo == SIGCHLD && in.pid == pid;
+        }
+        if (pid > 0)
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        ipc_sigsrc_free(src);
+        stress_check(s, found && in.code == CLD_EXITED && in.status == code && in.uid == getuid(),
+                     "sigchld-exact",
+                     "%s source: SIGCHLD of child %d (exit %d): %s, code %d, status %d",
+                     i ? "self-pipe" : "auto", (int)pid, code, found ? "read" : "never read",
+                     in.code, in.status);
+    }
+    stress_faults_resume(s);
+}
+
 /* Sends SIGUSR1 to the parent until it is killed, a few every 20 microseconds:
  * enough to land between many failing calls and their errno reads, and bounded,
  * because on an idle machine an unpaced sender on its own core keeps the parent
@@ -1114,8 +1160,10 @@ static void round_errno(struct stress *s, struct stress_rng *rng)
     check_disposition_api(s);
     check_child_reset(s);
     check_sigsrc_backend(s);
-    /* Six forks: every 64th round, so it stays a small part of the errno mode. */
+    /* Forks (two, six): every 16th and 64th round, a small part of the errno mode. */
     static unsigned rounds;
+    if (rounds % 16 == 0)
+        check_sigsrc_sigchld(s, rng);
     if (rounds++ % 64 == 0)
         check_sigsrc_fallback(s);
     errno_storm(s, rng);
