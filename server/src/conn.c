@@ -658,9 +658,7 @@ void ipc_conn_eof(struct ipc_conn *c)
     if (!c)
         return;
     c->eof = 1;
-    run_input(c);
-    if (!c->closing && out_pending(c) < c->lim.out_high_water)
-        c->closing = 1;
+    run_input(c); /* which closes it once nothing is left to answer */
 }
 
 size_t ipc_conn_output(const struct ipc_conn *c, const void **ptr, size_t *len)
