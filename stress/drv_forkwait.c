@@ -477,6 +477,60 @@ static int spawn_with(enum spawn_api api, int method, ipc_proc **out, const char
 
 /* Programs that cannot run, through every spawn function and method: the spawn
  * itself fails with the exec's errno, and the failed child is already reaped. */
+/* PATH search as execvp does it: a match that cannot be executed (EACCES) is
+ * remembered and the search goes on, so the executable in a later directory runs.
+ * PATH here is dirA (a non-executable "ipcstorm-pathprobe") then dirB (one that
+ * exits 7), for every spawn method. */
+static void check_path_search(struct stress *s)
+{
+    char a[128], b[128], fa[160], fb[160], path[300];
+    snprintf(a, sizeof(a), "%s/pa", g_fixdir);
+    snprintf(b, sizeof(b), "%s/pb", g_fixdir);
+    snprintf(fa, sizeof(fa), "%s/ipcstorm-pathprobe", a);
+    snprintf(fb, sizeof(fb), "%s/ipcstorm-pathprobe", b);
+    static const char script[] = "#!/bin/sh\nexit 7\n";
+    bool ok = (mkdir(a, 0755) == 0 || errno == EEXIST) && (mkdir(b, 0755) == 0 || errno == EEXIST);
+    for (int i = 0; ok && i < 2; i++) {
+        int fd = open(i ? fb : fa, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ok = fd >= 0 && write(fd, script, sizeof(script) - 1) == (ssize_t)sizeof(script) - 1 &&
+             fchmod(fd, i ? 0755 : 0644) == 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    const char *old = getenv("PATH");
+    char *saved = old ? strdup(old) : NULL;
+    snprintf(path, sizeof(path), "%s:%s", a, b);
+    if (!ok || setenv("PATH", path, 1) != 0) {
+        stress_setup_error(s, "PATH search fixtures in %s: %s", g_fixdir, strerror(errno));
+        free(saved);
+        return;
+    }
+    static const int methods[] = {IPC_PROC_FORK, IPC_PROC_VFORK, IPC_PROC_POSIX_SPAWN};
+    for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+        ipc_proc *p = NULL;
+        int r = spawn_with(A_SPAWN_PATH, methods[m], &p, "ipcstorm-pathprobe");
+        struct ipc_proc_status st;
+        memset(&st, 0, sizeof(st));
+        int w = r == 0 ? stress_proc_wait(s, p, 30000, &st) : r;
+        stress_proc_discard(s, p);
+        if (r < 0 && r != -EACCES && stress_lib_error(s, r, "spawn(PATH search)"))
+            continue;
+        stress_check(s, r == 0 && w == 0 && st.exited && st.code == 7, "exec-error",
+                     "%s: PATH %s with a non-executable match first: spawn %s, exit %d "
+                     "(want the later executable to run and exit 7)",
+                     method_names[methods[m]], path, ipc_errname(r), st.exited ? st.code : -1);
+    }
+    if (saved)
+        setenv("PATH", saved, 1);
+    else
+        unsetenv("PATH");
+    free(saved);
+    unlink(fa);
+    unlink(fb);
+    rmdir(a);
+    rmdir(b);
+}
+
 static void phase_exec_errors(struct stress *s, struct stress_rng *rng, bool every)
 {
     char missing[96], missing_name[64];
@@ -946,6 +1000,8 @@ static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
     if (g_method == M_MIXED) {
         /* The first round tries every combination, the others draw from the seed. */
         phase_exec_errors(s, rng, round == 0);
+        if (round % 8 == 0)
+            check_path_search(s);
         phase_redir(s, rng, round, round == 0);
     }
     struct child ch[MAX_BATCH];
