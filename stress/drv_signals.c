@@ -94,7 +94,8 @@ static const struct stress_spec spec = {
         "  errno-preserved     errno after a failed call is the call's, though a handler\n"
         "                      that sets errno ran in between (raise + a sibling's storm)\n"
         "  eintr-exact         a blocking read interrupted by a handler installed\n"
-        "                      without IPC_SIG_RESTART fails with EINTR\n"
+        "                      without IPC_SIG_RESTART fails with EINTR; ipc_sig_timedwait\n"
+        "                      interrupted so retries and times out (-EAGAIN, not early)\n"
         "  sig-mask-exact      ipc_sig_block_one/unblock_one/unblock and ipc_sigsrc_free\n"
         "                      leave the mask sigprocmask reports\n"
         "  sig-disposition-exact  install/set_default/restore as sigaction reads them\n"
@@ -1059,6 +1060,30 @@ static void errno_storm(struct stress *s, struct stress_rng *rng)
             continue;
         }
         default: {
+            if (i % 100 == 9) {
+                /* A wait for a blocked signal nobody sends, interrupted by the
+                 * storm's caught SIGUSR1 (outside the set): it retries with the time
+                 * left and times out (-EAGAIN), never -EINTR, never early. */
+                sigset_t probe, old;
+                sigemptyset(&probe);
+                sigaddset(&probe, SIG_PROBE_B);
+                pthread_sigmask(SIG_BLOCK, &probe, &old);
+                double t0 = stress_now();
+                int wr = ipc_sig_timedwait(&probe, 3, NULL);
+                double took = stress_now() - t0;
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                if (wr != -EAGAIN && wr != SIG_PROBE_B && stress_faults_on(s)) {
+                    stress_lib_error(s, wr, "ipc_sig_timedwait(storm)");
+                    continue;
+                }
+                stress_check(s, wr == SIG_PROBE_B || (wr == -EAGAIN && took >= 0.0025),
+                             "eintr-exact",
+                             "ipc_sig_timedwait(3 ms) while caught signals arrive: %s after "
+                             "%.1f ms (want -EAGAIN after 3 ms)",
+                             ipc_errname(wr), took * 1e3);
+                g_errno_calls++;
+                continue;
+            }
             if (i % 20 != 4)
                 continue;
             /* A blocking read interrupted by the storm (or the timer, so the

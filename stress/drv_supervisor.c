@@ -2084,7 +2084,9 @@ static void run_round(struct stress *s, unsigned no, uint64_t seed)
     R->s = s;
     R->no = no;
     stress_rng_init(&R->rng, seed, no);
-    R->workers = no % 3 == 0 ? 1 : 1 + (unsigned)stress_rng_below(&R->rng, MAX_WORKERS);
+    /* Every third round has one worker (the no-worker and out-of-descriptors
+     * phases need it), the others two or more (a stopped worker's statistics). */
+    R->workers = no % 3 == 0 ? 1 : 2 + (unsigned)stress_rng_below(&R->rng, MAX_WORKERS - 1);
     R->max_clients = s->procs + 3;
     if (start_server(R)) {
         check_live_path(R);
