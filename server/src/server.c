@@ -63,11 +63,7 @@ struct worker_slot {
     int restart_pending;
     unsigned backoff_ms;
     unsigned spawn_fails; /* forks failed in a row */
-    int stats_asked, stats_answered;
-    /* Asked in a round that closed without its answer (a stopped or slow worker):
-     * its next statistics frame answers that old request and is dropped, not
-     * added to a later round. Signals coalesce, so one is owed at most. */
-    int stats_owed;
+    int stats_answered;
 };
 
 struct ipc_server {
@@ -775,9 +771,6 @@ struct stats_round {
 
 static void stats_print(struct ipc_server *s, struct stats_round *r)
 {
-    for (unsigned w = 0; w < s->nworkers; w++)
-        if (s->slots[w].stats_asked && !s->slots[w].stats_answered && s->slots[w].pid > 0)
-            s->slots[w].stats_owed = 1;
     /* Printed even with --quiet: the operator asked for it. */
     fprintf(s->log,
             "ipcstorm serve[%ld]: stats workers=%u/%u commands=%" PRIu64 " connections=%" PRIu64
@@ -821,10 +814,6 @@ static void read_control(struct ipc_server *s, unsigned idx, struct stats_round 
                 return;
             }
             off += (size_t)k;
-            if (f.type == SRV_FRAME_STATS && ws->stats_owed) {
-                ws->stats_owed = 0; /* the late answer to a closed round */
-                continue;
-            }
             if (f.type == SRV_FRAME_STATS && f.len == SRV_STATS_FIELDS * 8 && r->active &&
                 !ws->stats_answered) {
                 ws->stats_answered = 1;
@@ -991,10 +980,8 @@ static void sup_reap(struct supervisor *sup)
             ipc__close_invalidate(&ws->ctl_rd);
         }
         ws->pid = 0;
-        ws->stats_owed = 0; /* a new worker owes nothing */
-        if (sup->round.active && ws->stats_asked && !ws->stats_answered && sup->round.asked > 0)
+        if (sup->round.active && !ws->stats_answered && sup->round.asked > 0)
             sup->round.asked--;
-        ws->stats_asked = 0;
         char what[96];
         describe_status(status, what, sizeof(what));
         if (sup->stopping) {
@@ -1106,10 +1093,9 @@ static void sup_stats_begin(struct supervisor *sup)
     r->active = 1;
     r->deadline = ipc__now_ns() + SRV_STATS_WAIT_NS;
     for (unsigned w = 0; w < sup->s->nworkers; w++) {
-        struct worker_slot *ws = &sup->s->slots[w];
-        ws->stats_answered = 0;
-        ws->stats_asked = ws->pid > 0 && ipc_sig_send(ws->pid, SIGUSR1) == 0;
-        r->asked += (unsigned)ws->stats_asked;
+        sup->s->slots[w].stats_answered = 0;
+        if (sup->s->slots[w].pid > 0 && ipc_sig_send(sup->s->slots[w].pid, SIGUSR1) == 0)
+            r->asked++;
     }
 }
 
