@@ -736,6 +736,26 @@ static unsigned phase_udp(struct round *R, struct tally *t_udp, struct tally *t_
 /* ---- phase: statistics --------------------------------------------------------------------- */
 static void check_worker_fds(struct round *R);
 
+/* A worker that cannot answer (stopped) must not hold the line back: after its
+ * wait the supervisor prints what it has, workers=(N-1)/N (server.h). */
+static void check_stats_overdue(struct round *R)
+{
+    pid_t pids[MAX_PIDS];
+    if (R->workers < 2 || worker_pids(R, pids, MAX_PIDS) != R->workers)
+        return;
+    if (kill(pids[0], SIGSTOP) != 0)
+        return;
+    struct stats st;
+    memset(&st, 0, sizeof(st));
+    bool got = request_stats(R, &st);
+    stress_ignore(kill(pids[0], SIGCONT));
+    stress_check(R->s, got && st.asked == R->workers && st.answered == R->workers - 1,
+                 "stats-exact",
+                 "statistics with worker %ld stopped: %s (workers=%u/%u, want %u/%u)",
+                 (long)pids[0], got ? "a line" : "no line within the deadline", st.answered,
+                 st.asked, R->workers - 1, R->workers);
+}
+
 static void phase_stats(struct round *R)
 {
     struct stats a, b;
@@ -743,6 +763,7 @@ static void phase_stats(struct round *R)
         return;
     /* Every worker answered the statistics request: each is past its setup. */
     check_worker_fds(R);
+    check_stats_overdue(R);
     struct tally t = {0};
     unsigned nconn = 2 + (unsigned)stress_rng_below(&R->rng, 4);
     char key[64], req[256], want[64];
@@ -2064,7 +2085,7 @@ static void run_round(struct stress *s, unsigned no, uint64_t seed)
     R->no = no;
     stress_rng_init(&R->rng, seed, no);
     /* Every third round has one worker (the no-worker and out-of-descriptors
-     * phases need it), the others two or more. */
+     * phases need it), the others two or more (a stopped worker's statistics). */
     R->workers = no % 3 == 0 ? 1 : 2 + (unsigned)stress_rng_below(&R->rng, MAX_WORKERS - 1);
     R->max_clients = s->procs + 3;
     if (start_server(R)) {

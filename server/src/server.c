@@ -39,7 +39,8 @@
 #define SRV_UDP_MAX         65536
 #define SRV_UDP_REPLY_MAX   65507
 #define SRV_FRAME_STATS     1
-#define SRV_STATS_FIELDS    10
+#define SRV_STATS_FIELDS    10 /* summed; the frame ends with the round number */
+#define SRV_STATS_FRAME_LEN ((SRV_STATS_FIELDS + 1) * 8)
 /* Supervisor epoll tags: the signal source, a listener (| fd), else worker index + 1. */
 #define SRV_TAG_SIGNALS  0ull
 #define SRV_TAG_LISTENER (1ull << 32)
@@ -52,6 +53,11 @@ static const char no_worker_reply[] = "-ERR no worker available, try again\r\n";
 struct shared_state {
     _Atomic long clients;
     _Atomic long worker_clients[IPC_SERVER_MAX_WORKERS];
+    /* The statistics round being collected. A worker echoes it in its answer, so
+     * a late answer to a round that closed without it (a stopped or slow worker)
+     * is told apart from an answer to the current one. SIGUSR1s coalesce, so a
+     * worker cannot know which request it answers; it answers the current round. */
+    _Atomic uint64_t stats_round;
 };
 
 struct worker_slot {
@@ -530,7 +536,7 @@ static void serve_udp(struct worker *w)
 
 static void send_stats(struct worker *w)
 {
-    uint8_t payload[SRV_STATS_FIELDS * 8];
+    uint8_t payload[SRV_STATS_FRAME_LEN];
     const struct ipc_conn_stats *a = &w->env.stats, *u = &w->udp_env.stats;
     uint64_t f[SRV_STATS_FIELDS] = {
         w->idx,
@@ -546,6 +552,7 @@ static void send_stats(struct worker *w)
     };
     for (int i = 0; i < SRV_STATS_FIELDS; i++)
         ipc__store_be64(payload + 8 * i, f[i]);
+    ipc__store_be64(payload + 8 * SRV_STATS_FIELDS, atomic_load(&w->s->shared->stats_round));
     /* A small frame is one atomic pipe write; if the supervisor is not reading,
      * the report is dropped rather than blocking the clients. */
     IPC__IGNORE_RC(ipc_frame_write_fd(w->ctl_wr, SRV_FRAME_STATS, payload, sizeof(payload), 0));
@@ -764,6 +771,7 @@ static int spawn_worker(struct ipc_server *s, unsigned idx)
 
 struct stats_round {
     int active;
+    uint64_t id;
     uint64_t deadline;
     unsigned asked, answered;
     uint64_t sum[SRV_STATS_FIELDS];
@@ -814,8 +822,8 @@ static void read_control(struct ipc_server *s, unsigned idx, struct stats_round 
                 return;
             }
             off += (size_t)k;
-            if (f.type == SRV_FRAME_STATS && f.len == SRV_STATS_FIELDS * 8 && r->active &&
-                !ws->stats_answered) {
+            if (f.type == SRV_FRAME_STATS && f.len == SRV_STATS_FRAME_LEN && r->active &&
+                !ws->stats_answered && ipc__load_be64(f.payload + 8 * SRV_STATS_FIELDS) == r->id) {
                 ws->stats_answered = 1;
                 for (int i = 0; i < SRV_STATS_FIELDS; i++)
                     r->sum[i] += ipc__load_be64(f.payload + 8 * i);
@@ -1089,8 +1097,11 @@ static void sup_stats_begin(struct supervisor *sup)
     struct stats_round *r = &sup->round;
     if (r->active || sup->stopping)
         return;
+    uint64_t id = r->id + 1;
     memset(r, 0, sizeof(*r));
     r->active = 1;
+    r->id = id;
+    atomic_store(&sup->s->shared->stats_round, id);
     r->deadline = ipc__now_ns() + SRV_STATS_WAIT_NS;
     for (unsigned w = 0; w < sup->s->nworkers; w++) {
         sup->s->slots[w].stats_answered = 0;

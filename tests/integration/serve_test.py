@@ -904,7 +904,11 @@ def case_no_worker_later():
     srv = Server(workers=1, wrap=as_user(uid, nproc=2), allow_kill=True)
     holder = None
     try:
-        holder = subprocess.Popen(as_user(uid) + ["cat"], stdin=subprocess.PIPE)
+        # Popen returns once setpriv runs, maybe before it took the uid: the line
+        # the holder prints as the uid is what says the slot is taken.
+        holder = subprocess.Popen(as_user(uid) + ["sh", "-c", "echo taken; exec cat"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        check(holder.stdout.readline() == b"taken\n", "the slot holder did not start")
         w = srv.workers()[0]
         os.kill(w, signal.SIGKILL)
         for _ in deadline_loop(20, "a failed restart"):

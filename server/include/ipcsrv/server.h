@@ -25,6 +25,9 @@
  *    counts connections a worker out of descriptors accepted with its reserve and
  *    closed at once; accept_pauses the times it took its listeners out of epoll for
  *    100 ms because no reserve could help (none left, or ENFILE/ENOBUFS/ENOMEM).
+ *    A worker that does not answer within a second (stopped, stuck) is left out of
+ *    that line (A < N); a late answer belongs to its closed round and is dropped,
+ *    never added to a later line.
  * Workers run one connection engine (ipcsrv/conn.h) per client in an epoll loop with
  * EPOLLEXCLUSIVE accept, per-client backpressure, a max-clients limit shared by all
  * workers, and an EMFILE reserve descriptor so accept never spins.
