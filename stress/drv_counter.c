@@ -86,8 +86,8 @@ static const struct stress_spec spec = {
                   "  region-error-clean   a region whose sizing fails (RLIMIT_FSIZE below its\n"
                   "                       size) is -EFBIG, one without a descriptor (map_fd,\n"
                   "                       memfd, named at RLIMIT_NOFILE) -EMFILE; neither leaves\n"
-                  "                       a /dev/shm name or a descriptor; ipc_counter_new at\n"
-                  "                       RLIMIT_AS is -ENOMEM (not in sanitizer builds)\n"
+                  "                       a /dev/shm name, a descriptor or *out set; ipc_counter_new\n"
+                  "                       at RLIMIT_AS is -ENOMEM, *out NULL (not in sanitizer builds)\n"
                   "  ctab-exact           the server's counter table: every key equals the sum\n"
                   "                       of the acknowledged INCRBYs of all workers; count,\n"
                   "                       capacity, get of a missing key, del as modelled\n"
@@ -428,6 +428,9 @@ static void check_counter_destroy(struct stress *s, enum ipc_lock_kind kind)
 }
 
 enum { CLEAN_OK = 0, CLEAN_OTHER_ERROR = 2, CLEAN_NO_ERROR = 4, CLEAN_FD_LEFT = 5 };
+/* What *out holds before a constructor that must fail: never dereferenced. */
+static char stale_region_byte;
+#define STALE_REGION ((ipc_shm *)(void *)&stale_region_byte)
 
 /* In a child whose RLIMIT_FSIZE is below size: ftruncate fails with EFBIG, a
  * real failure in the middle of creating the region (SIGXFSZ ignored). */
@@ -438,7 +441,7 @@ static int region_error_child(bool named, const char *name)
     if (setrlimit(RLIMIT_FSIZE, &small) != 0)
         return 3;
     int free_before = stress_lowest_free_fd();
-    ipc_shm *r = NULL;
+    ipc_shm *r = STALE_REGION; /* a failed constructor must clear it (shm.h) */
     int rc = named ? ipc_shm_new_named(&r, name, 1u << 20, 0)
                    : ipc_shm_new_memfd(&r, "ipcstorm", 1u << 20);
     if (rc == 0)
@@ -452,7 +455,7 @@ static int region_error_child(bool named, const char *name)
  * call that needs a descriptor fails with the kernel's EMFILE and leaves nothing. */
 static int region_emfile_child(const char *name)
 {
-    ipc_shm *have = NULL, *r = NULL;
+    ipc_shm *have = NULL, *r = STALE_REGION;
     if (ipc_shm_new_memfd(&have, "ipcstorm", 4096) != 0)
         return 3;
     int free_before = stress_lowest_free_fd();
@@ -486,7 +489,7 @@ static int counter_enomem_child(void)
     lim.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE); /* no room left */
     if (setrlimit(RLIMIT_AS, &lim) != 0)
         return 3;
-    ipc_counter *c = NULL;
+    ipc_counter *c = (ipc_counter *)(void *)&stale_region_byte;
     int rc = ipc_counter_new(&c, IPC_LOCK_MUTEX);
     if (rc == 0)
         return CLEAN_NO_ERROR;

@@ -14,6 +14,8 @@
  * forked child of a single-threaded parent.
  *
  * Return convention: see ipc/error.h (>= 0 success, negative errno on failure).
+ * The constructors (ipc_shm_new_*, ipc_shm_map_fd, ipc_counter_new) set *out to
+ * NULL whenever they fail, so a caller never keeps a stale region by mistake.
  *
  * Errors under faults (what harnesses/faultsweep.c observed with every seam call
  * of this module failed in turn; the same holds for real failures):
