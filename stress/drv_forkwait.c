@@ -86,7 +86,12 @@ static const struct stress_spec spec = {
         "                   -ENOSYS with IPC_PROC_F_NO_PIDFD\n"
         "  exec-error       a program that cannot run fails the spawn with ENOENT/EACCES/\n"
         "                   ENOEXEC (every method, spawn/spawnv/vp/vpe/l/lp), no child,\n"
-        "                   no fd left\n"
+        "                   no fd left; a PATH search past a non-executable match runs a\n"
+        "                   later executable, and with only a non-executable match fails\n"
+        "                   with exactly EACCES (every method, spawnvp/vpe/lp)\n"
+        "  file-not-argv0   spawnv/l/vp/lp/vpe run their file argument, not argv[0]: the\n"
+        "                   child (/bin/sh or sh on PATH) sees argv[0] and, for vpe only,\n"
+        "                   envp exactly as given, and exits with the chosen code\n"
         "  redir-exact      what a child writes to fds 0, 1, 2 under a redirection plan\n"
         "                   (swap, cycle, file, /dev/null; exec'd with every method,\n"
         "                   apply_child, apply_fds) lands byte-exact where the model says\n"
@@ -475,15 +480,57 @@ static int spawn_with(enum spawn_api api, int method, ipc_proc **out, const char
     }
 }
 
-/* Programs that cannot run, through every spawn function and method: the spawn
- * itself fails with the exec's errno, and the failed child is already reaped. */
+/* PATH (already set to path) holds only a non-executable "ipcstorm-pathprobe":
+ * every spawn that searches PATH (ipc_proc_spawn with F_PATH under each method,
+ * spawnvp, spawnvpe, spawnlp) fails with exactly -EACCES, as execvp does when an
+ * entry gave EACCES and none ran, never with the last entry's ENOENT. */
+static void check_path_only_noexec(struct stress *s, const char *path)
+{
+    struct {
+        enum spawn_api api;
+        int method;
+    } const ways[] = {{A_SPAWN_PATH, IPC_PROC_AUTO},  {A_SPAWN_PATH, IPC_PROC_FORK},
+                      {A_SPAWN_PATH, IPC_PROC_VFORK}, {A_SPAWN_PATH, IPC_PROC_POSIX_SPAWN},
+                      {A_SPAWNVP, IPC_PROC_AUTO},     {A_SPAWNVPE, IPC_PROC_AUTO},
+                      {A_SPAWNLP, IPC_PROC_AUTO}};
+    for (size_t i = 0; i < ARRAY_SIZE(ways); i++) {
+        ipc_proc *p = NULL;
+        int r = spawn_with(ways[i].api, ways[i].method, &p, "ipcstorm-pathprobe");
+        if (r == 0) {
+            struct ipc_proc_status st;
+            memset(&st, 0, sizeof(st));
+            int w = stress_proc_wait(s, p, 10000, &st);
+            stress_proc_discard(s, p);
+            if (stress_faults_on(s) && w == 0 &&
+                ((st.exited && st.code == 127) || (st.signaled && st.signal == SIGPIPE))) {
+                stress_lib_error(s, -EIO, "spawn: unreported exec failure (exit 127)");
+                continue;
+            }
+            stress_violation(s, "exec-error",
+                             "%s (method %s), PATH %s with only a non-executable match: "
+                             "started a child (raw status 0x%x), want EACCES",
+                             api_names[ways[i].api], method_names[ways[i].method], path, st.raw);
+            continue;
+        }
+        if (r != -EACCES && stress_faults_on(s)) {
+            stress_lib_error(s, r, api_names[ways[i].api]); /* an injected error came first */
+            continue;
+        }
+        stress_check(s, r == -EACCES, "exec-error",
+                     "%s (method %s), PATH %s with only a non-executable match: got %s, "
+                     "want EACCES",
+                     api_names[ways[i].api], method_names[ways[i].method], path, ipc_errname(r));
+    }
+}
+
 /* PATH search as execvp does it: a match that cannot be executed (EACCES) is
  * remembered and the search goes on, so the executable in a later directory runs.
  * PATH here is dirA (a non-executable "ipcstorm-pathprobe") then dirB (one that
- * exits 7), for every spawn method. */
+ * exits 7), for every spawn method; then dirA alone among missing directories
+ * (check_path_only_noexec). */
 static void check_path_search(struct stress *s)
 {
-    char a[128], b[128], fa[160], fb[160], path[300];
+    char a[128], b[128], fa[160], fb[160], path[400];
     snprintf(a, sizeof(a), "%s/pa", g_fixdir);
     snprintf(b, sizeof(b), "%s/pb", g_fixdir);
     snprintf(fa, sizeof(fa), "%s/ipcstorm-pathprobe", a);
@@ -523,6 +570,15 @@ static void check_path_search(struct stress *s)
                      "(want the later executable to run and exit 7)",
                      method_names[methods[m]], path, ipc_errname(r), st.exited ? st.code : -1);
     }
+    /* Only the non-executable match, between directories that do not exist: the
+     * search ends with ENOENT, but execvp reports the EACCES it saw on the way. */
+    char none[128];
+    snprintf(none, sizeof(none), "%s/pc", g_fixdir);
+    snprintf(path, sizeof(path), "%s:%s:%s", none, a, none);
+    if (setenv("PATH", path, 1) != 0)
+        stress_setup_error(s, "setenv PATH: %s", strerror(errno));
+    else
+        check_path_only_noexec(s, path);
     if (saved)
         setenv("PATH", saved, 1);
     else
@@ -534,6 +590,8 @@ static void check_path_search(struct stress *s)
     rmdir(b);
 }
 
+/* Programs that cannot run, through every spawn function and method: the spawn
+ * itself fails with the exec's errno, and the failed child is already reaped. */
 static void phase_exec_errors(struct stress *s, struct stress_rng *rng, bool every)
 {
     char missing[96], missing_name[64];
@@ -903,6 +961,107 @@ static void phase_redir(struct stress *s, struct stress_rng *rng, unsigned round
     }
 }
 
+/* ---- file != argv[0] ------------------------------------------------------------ */
+
+enum file_api { F_SPAWNV, F_SPAWNL, F_SPAWNVP, F_SPAWNLP, F_SPAWNVPE, F_COUNT };
+static const char *const file_api_names[] = {"ipc_proc_spawnv", "ipc_proc_spawnl",
+                                             "ipc_proc_spawnvp", "ipc_proc_spawnlp",
+                                             "ipc_proc_spawnvpe"};
+
+/* The spawn functions that take the program apart from argv run that program, not
+ * argv[0]: argv[0] is a name that no program has ("ipcstorm-argv0-<hex>"), the
+ * program /bin/sh (or "sh" on PATH for the p forms), and `sh -c script` with no
+ * further operand sets $0 to argv[0]. The script writes "$0|$IPCSTORM_ARGV0_ENV"
+ * to an inherited pipe and exits with a seeded code: the bytes must be argv[0]
+ * exactly, the variable spawnvpe's envp gives (the others inherit ours), the code as
+ * chosen. */
+static void file_argv0_case(struct stress *s, struct stress_rng *rng, enum file_api api)
+{
+    char name[64], script[160], env_var[64], want[160];
+    snprintf(name, sizeof(name), "ipcstorm-argv0-%016" PRIx64, stress_rng_next(rng));
+    snprintf(env_var, sizeof(env_var), "IPCSTORM_ARGV0_ENV=%016" PRIx64, stress_rng_next(rng));
+    int code = (int)stress_rng_below(rng, 256);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        stress_setup_error(s, "pipe2: %s", strerror(errno));
+        return;
+    }
+    /* Only the write end is inherited (the driver is single-threaded: no other
+     * child is spawned while it is open without close-on-exec). */
+    if (fcntl(p[1], F_SETFD, 0) != 0) {
+        stress_setup_error(s, "fcntl: %s", strerror(errno));
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    snprintf(script, sizeof(script),
+             "printf '%%s|%%s' \"$0\" \"$IPCSTORM_ARGV0_ENV\" >&%d; exit %d", p[1], code);
+    snprintf(want, sizeof(want), "%s|%s", name,
+             api == F_SPAWNVPE              ? env_var + strlen("IPCSTORM_ARGV0_ENV=")
+             : getenv("IPCSTORM_ARGV0_ENV") ? getenv("IPCSTORM_ARGV0_ENV")
+                                            : ""); /* inherited by the others */
+    char *argv[] = {name, "-c", script, NULL};
+    char *envp[] = {env_var, NULL};
+    ipc_proc *child = NULL;
+    int r;
+    switch (api) {
+    case F_SPAWNV:
+        r = ipc_proc_spawnv(&child, "/bin/sh", argv);
+        break;
+    case F_SPAWNL:
+        r = ipc_proc_spawnl(&child, "/bin/sh", name, "-c", script, (char *)NULL);
+        break;
+    case F_SPAWNVP:
+        r = ipc_proc_spawnvp(&child, "sh", argv);
+        break;
+    case F_SPAWNLP:
+        r = ipc_proc_spawnlp(&child, "sh", name, "-c", script, (char *)NULL);
+        break;
+    default:
+        r = ipc_proc_spawnvpe(&child, "sh", argv, envp);
+        break;
+    }
+    close(p[1]);
+    char got[160];
+    got[0] = '\0';
+    struct ipc_proc_status st;
+    memset(&st, 0, sizeof(st));
+    int w = r;
+    if (r == 0) {
+        read_all(p[0], got, sizeof(got)); /* EOF: the child (the only holder) ended */
+        w = stress_proc_wait(s, child, 10000, &st);
+        ipc_proc_free(child);
+    }
+    close(p[0]);
+    if (r < 0 && stress_faults_on(s)) {
+        stress_lib_error(s, r, file_api_names[api]); /* an injected error */
+        return;
+    }
+    if (r == 0 && w == 0 && stress_faults_on(s) &&
+        ((st.exited && st.code == 127 && code != 127) || (st.signaled && st.signal == SIGPIPE))) {
+        stress_lib_error(s, -EIO, "spawn: unreported exec failure (exit 127)");
+        return;
+    }
+    stress_check(s, r == 0 && w == 0 && st.exited && st.code == code && strcmp(got, want) == 0,
+                 "file-not-argv0",
+                 "%s(\"%s\", argv[0] \"%s\"): spawn %s, wait %s, raw status 0x%x (want exit %d), "
+                 "child wrote \"%s\", want \"%s\"",
+                 file_api_names[api], api >= F_SPAWNVP ? "sh" : "/bin/sh", name, ipc_errname(r),
+                 ipc_errname(w), st.raw, code, got, want);
+    stress_add_ops(s, 1);
+}
+
+/* every: each of the five functions; otherwise one drawn from the seed. */
+static void phase_file_argv0(struct stress *s, struct stress_rng *rng, bool every)
+{
+    if (!every) {
+        file_argv0_case(s, rng, (enum file_api)stress_rng_below(rng, F_COUNT));
+        return;
+    }
+    for (int api = 0; api < F_COUNT; api++)
+        file_argv0_case(s, rng, (enum file_api)api);
+}
+
 /* The planted forget-child fault: every orphan but the first is reaped with
  * waitpid; the first is left a zombie for the stray check to find. */
 static void reap_orphans_by_hand(struct stress *s, const struct orphan *orph, unsigned norph)
@@ -1005,6 +1164,7 @@ static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
         phase_exec_errors(s, rng, round == 0);
         if (round % 8 == 0)
             check_path_search(s);
+        phase_file_argv0(s, rng, round == 0);
         phase_redir(s, rng, round, round == 0);
     }
     struct child ch[MAX_BATCH];

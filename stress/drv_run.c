@@ -49,6 +49,9 @@ static const struct stress_spec spec = {
         "                     if it ignores SIGTERM), reaped, within the time bound\n"
         "  exec-error         missing / non-executable programs fail with ENOENT/EACCES/\n"
         "                     ENOEXEC and leave no child behind\n"
+        "  stdin-path         with stdin_path (also when the caller's fd 0 is closed, so\n"
+        "                     ipc_run's own pipes take the low fds) cat's captured stdout\n"
+        "                     is the file's bytes exactly, stderr empty, exit 0\n"
         "  no-leak            no child and no extra fd after each run",
     .default_procs = 1,
     .max_procs = 1,
@@ -66,10 +69,12 @@ enum op {
     OP_NOEXEC,
     OP_DIR,
     OP_BADFORMAT,
+    OP_STDIN_PATH,
     OP_COUNT
 };
-static const char *const op_names[] = {"tee",     "exit",   "signal",    "timeout",  "timeout-kill",
-                                       "missing", "noexec", "directory", "badformat"};
+static const char *const op_names[] = {"tee",          "exit",      "signal", "timeout",
+                                       "timeout-kill", "missing",   "noexec", "directory",
+                                       "badformat",    "stdin-path"};
 
 static char g_noexec[64], g_badfmt[64], g_dir[64];
 static unsigned long g_runs;
@@ -309,6 +314,143 @@ static void op_exec_error(struct stress *s, struct stress_rng *rng, enum op op)
                  "exec-error", "a failed exec left child %d", (int)w);
 }
 
+/* Writes all of buf to fd (the driver's own plumbing: plain write(2)). */
+static bool write_all_fd(int fd, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        len -= (size_t)w;
+    }
+    return true;
+}
+
+/* Verdicts of the stdin_path run (the exit code of the child that made it when
+ * fd 0 was closed). */
+enum { SP_OK = 0, SP_LIB_ERROR = 1, SP_UNREPORTED = 2, SP_WRONG = 3 };
+
+/* ipc_run of `cat` with stdin_path = path (method drawn, ignored by contract): the
+ * capture must be the file's bytes exactly, stderr empty, exit 0. Writes the
+ * verdict's text to msg. */
+static int stdin_path_run(const unsigned char *want, size_t len, const char *path, int method,
+                          bool under_faults, char *msg, size_t cap)
+{
+    char *argv[] = {"cat", NULL};
+    struct ipc_run_options o;
+    memset(&o, 0, sizeof(o));
+    o.flags = IPC_RUN_F_PATH;
+    o.stdin_path = path;
+    o.timeout_ms = 20000; /* a wrong stdin (a pipe nobody closes) hangs cat */
+    o.method = (enum ipc_proc_method)method;
+    struct ipc_run_result res;
+    int r = ipc_run(argv, &o, &res);
+    int verdict = SP_OK;
+    if (r < 0) {
+        snprintf(msg, cap, "ipc_run failed: %s", ipc_errname(r));
+        verdict = under_faults ? SP_LIB_ERROR : SP_WRONG;
+    } else if (under_faults && ((res.status.exited && res.status.code == 127) ||
+                                (res.status.signaled && res.status.signal == SIGPIPE))) {
+        snprintf(msg, cap, "unreported exec failure (raw status 0x%x)", res.status.raw);
+        verdict = SP_UNREPORTED;
+    } else if (!(res.status.exited && res.status.code == 0) || res.timed_out ||
+               res.out_len != len || memcmp(res.out, want, len) != 0 || res.err_len != 0) {
+        size_t same = 0;
+        while (same < len && same < res.out_len && res.out[same] == want[same])
+            same++;
+        snprintf(msg, cap,
+                 "raw status 0x%x (want exit 0), timed_out %d, stdout %zu bytes (want %zu, "
+                 "first %zu equal), stderr %zu bytes (want 0)",
+                 res.status.raw, res.timed_out, res.out_len, len, same, res.err_len);
+        verdict = SP_WRONG;
+    }
+    ipc_run_result_free(&res);
+    return verdict;
+}
+
+/* stdin_path: a temporary file of seeded bytes is cat's stdin, opened by ipc_run's
+ * child itself. With closed_fd0 the run is made by a forked child of the driver
+ * whose fd 0 is closed (the driver's own stays open): ipc_run's capture pipe then
+ * lands on fd 0 and the child must still end with the file as its stdin. (The
+ * open itself cannot give 0 through this API: that pipe end holds fd 0 in ipc_run's
+ * child, whose close of close-on-exec fds spares 0-2.) The forked child tells its
+ * verdict by exit code and text through a pipe. */
+static void op_stdin_path(struct stress *s, struct stress_rng *rng, bool closed_fd0)
+{
+    size_t len =
+        (size_t)stress_rng_below(rng, (opt_max_bytes < 200000 ? opt_max_bytes : 200000) + 1);
+    if (stress_rng_below(rng, 4) == 0)
+        len = (size_t)stress_rng_below(rng, 3); /* empty and tiny files too */
+    int method = (int)stress_rng_range(rng, IPC_PROC_AUTO, IPC_PROC_POSIX_SPAWN);
+    unsigned char *data = malloc(len ? len : 1);
+    char path[64];
+    int fd = data ? mkstemp(stress_tmp_template(path, sizeof(path), "stdin")) : -1;
+    if (fd < 0) {
+        stress_setup_error(s, "stdin_path fixture: %s", data ? strerror(errno) : "out of memory");
+        free(data);
+        return;
+    }
+    stress_rng_fill(rng, data, len);
+    bool written = write_all_fd(fd, data, len);
+    close(fd);
+    if (!written) {
+        stress_setup_error(s, "cannot write %s: %s", path, strerror(errno));
+        unlink(path);
+        free(data);
+        return;
+    }
+    char msg[256] = "";
+    int verdict;
+    if (!closed_fd0) {
+        verdict = stdin_path_run(data, len, path, method, stress_faults_on(s), msg, sizeof(msg));
+    } else {
+        int p[2] = {-1, -1};
+        pid_t pid = -1;
+        if (pipe2(p, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+            close(p[0]);
+            close(0);
+            int v = stdin_path_run(data, len, path, method, stress_faults_on(s), msg, sizeof(msg));
+            _exit(write_all_fd(p[1], msg, strlen(msg)) ? v : SP_WRONG);
+        }
+        if (pid < 0) {
+            stress_setup_error(s, "pipe2/fork: %s", strerror(errno));
+            if (p[0] >= 0) {
+                close(p[0]);
+                close(p[1]);
+            }
+            unlink(path);
+            free(data);
+            return;
+        }
+        close(p[1]);
+        size_t n = 0;
+        ssize_t got;
+        while ((got = read(p[0], msg + n, sizeof(msg) - 1 - n)) > 0 || (got < 0 && errno == EINTR))
+            n += got > 0 ? (size_t)got : 0;
+        msg[n] = '\0';
+        close(p[0]);
+        int raw = 0;
+        pid_t w;
+        do {
+            w = waitpid(pid, &raw, 0);
+        } while (w < 0 && errno == EINTR);
+        verdict = w == pid && WIFEXITED(raw) ? WEXITSTATUS(raw) : SP_WRONG;
+        if (w != pid || !WIFEXITED(raw))
+            snprintf(msg, sizeof(msg), "the fd-0-closed child ended with raw status 0x%x", raw);
+    }
+    if (verdict == SP_LIB_ERROR || verdict == SP_UNREPORTED)
+        stress_lib_error(s, -EIO, "ipc_run(stdin_path)");
+    else
+        stress_check(s, verdict == SP_OK, "stdin-path", "stdin_path of %zu bytes%s (method %d): %s",
+                     len, closed_fd0 ? " with fd 0 closed" : "", method, msg);
+    unlink(path);
+    free(data);
+}
+
 static bool make_fixtures(struct stress *s)
 {
     int a = mkstemp(stress_tmp_template(g_noexec, sizeof(g_noexec), "noexec"));
@@ -352,10 +494,12 @@ int ipcstorm_stress_run(int argc, char **argv)
     int fds = hygiene_fd_count();
     if (fds < 0)
         stress_setup_error(&s, "cannot count open fds (/proc/self/fd)");
-    while (stress_running(&s)) {
-        /* Weights: captures are the point, but every kind shows up often. */
-        uint64_t w = stress_rng_below(&rng, 20);
-        enum op op = w < 6    ? OP_TEE
+    for (bool first = true; stress_running(&s); first = false) {
+        /* Weights: captures are the point, but every kind shows up often. The first
+         * op is a stdin_path run with fd 0 closed, so that even a short run has it. */
+        uint64_t w = stress_rng_below(&rng, 22);
+        enum op op = first    ? OP_STDIN_PATH
+                     : w < 6  ? OP_TEE
                      : w < 9  ? OP_EXIT
                      : w < 11 ? OP_SIGNAL
                      : w < 13 ? OP_TIMEOUT_TERM
@@ -363,7 +507,8 @@ int ipcstorm_stress_run(int argc, char **argv)
                      : w < 16 ? OP_MISSING
                      : w < 17 ? OP_NOEXEC
                      : w < 18 ? OP_DIR
-                              : OP_BADFORMAT;
+                     : w < 20 ? OP_BADFORMAT
+                              : OP_STDIN_PATH;
         switch (op) {
         case OP_TEE:
             op_tee(&s, &rng);
@@ -375,6 +520,9 @@ int ipcstorm_stress_run(int argc, char **argv)
         case OP_TIMEOUT_TERM:
         case OP_TIMEOUT_KILL:
             op_timeout(&s, &rng, op == OP_TIMEOUT_KILL);
+            break;
+        case OP_STDIN_PATH:
+            op_stdin_path(&s, &rng, first || stress_rng_below(&rng, 2));
             break;
         default:
             op_exec_error(&s, &rng, op);
