@@ -38,6 +38,7 @@
 #define SRV_ACCEPT_BATCH    64
 #define SRV_UDP_MAX         65536
 #define SRV_UDP_REPLY_MAX   65507
+#define SRV_PORT_TRIES      16 /* TCP ports tried when port 0's UDP twin is taken */
 #define SRV_FRAME_STATS     1
 #define SRV_STATS_FIELDS    10 /* summed; the frame ends with the round number */
 #define SRV_STATS_FRAME_LEN ((SRV_STATS_FIELDS + 1) * 8)
@@ -109,7 +110,7 @@ static void slog(const struct ipc_server *s, const char *fmt, ...)
 /* ---- construction ---------------------------------------------------------- */
 
 /* The TCP listener, and UDP on the same port number with --udp. */
-static int bind_inet(struct ipc_server *s)
+static int bind_inet_once(struct ipc_server *s)
 {
     const struct ipc_server_options *o = &s->opt;
     if (o->no_tcp)
@@ -133,6 +134,24 @@ static int bind_inet(struct ipc_server *s)
         return rc;
     s->udp_fd = rc;
     return 0;
+}
+
+/* With port 0 the kernel picks the TCP port, whose UDP twin may be someone
+ * else's: then another TCP port is tried. The refused ones stay bound meanwhile,
+ * or the kernel could pick the same one again (it prefers odd ports for bind). */
+static int bind_inet(struct ipc_server *s)
+{
+    int held[SRV_PORT_TRIES];
+    unsigned nheld = 0;
+    int rc = bind_inet_once(s);
+    while (rc == -EADDRINUSE && s->opt.port == 0 && s->tcp_fd >= 0 && nheld < SRV_PORT_TRIES) {
+        held[nheld++] = s->tcp_fd;
+        s->tcp_fd = -1;
+        rc = bind_inet_once(s);
+    }
+    while (nheld > 0)
+        close(held[--nheld]);
+    return rc;
 }
 
 static int bind_unix(struct ipc_server *s)

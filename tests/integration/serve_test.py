@@ -1030,6 +1030,40 @@ def case_kill_storm():
         srv.kill()
 
 
+def case_udp_twin_taken():
+    """Regression: with --port 0 --udp the kernel picks the TCP port, and the server
+    failed (EADDRINUSE, a diff-driver setup error) when that number's UDP port was
+    someone else's. Now it picks another TCP port. In a private network namespace
+    with the ephemeral ports 40000 and 40001, UDP 40001 taken: Linux's bind(0)
+    picks the odd port first, so the server must end on 40000 for both, every time."""
+    if os.geteuid() != 0:
+        raise Skip("needs root for a private network namespace")
+    if os.environ.get("IPCSTORM_NETNS") != "1":
+        script = ('ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range="40000 40001" '
+                  '&& exec "$0" "$@"')
+        r = subprocess.run(["unshare", "--net", "sh", "-c", script, sys.executable,
+                            os.path.abspath(__file__), BIN, "udp_twin_taken"],
+                           env=dict(os.environ, IPCSTORM_NETNS="1"), capture_output=True)
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        if r.returncode == 77 or (r.returncode != 0 and "PASS" not in out and "FAIL" not in out):
+            raise Skip("no private network namespace here: " + out.strip())
+        check(r.returncode == 0, "in the namespace: " + out)
+        return
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 40001))
+    try:
+        for _ in range(4):
+            srv = Server("--udp", workers=1)
+            try:
+                check(srv.port == 40000 and srv.udp_port == 40000,
+                      "tcp %d udp %r, want both 40000" % (srv.port, srv.udp_port))
+                srv.stop()
+            finally:
+                srv.kill()
+    finally:
+        taken.close()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 

@@ -55,7 +55,8 @@ extern "C" {
 
 struct ipc_server_options {
     const char *bind;      /* host for TCP/UDP: "127.0.0.1" (NULL), "::1", "localhost" */
-    int port;              /* 0..65535; 0 = ephemeral (UDP then uses the TCP port) */
+    int port;              /* 0..65535; 0 = ephemeral (UDP then uses the TCP port; if
+                              that UDP port is taken, another TCP port is picked) */
     const char *unix_path; /* Unix stream socket path ("unix:" prefix optional;
                               "@name" = abstract), NULL for none */
     int udp;               /* also serve UDP on the same port number */
