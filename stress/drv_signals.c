@@ -1034,8 +1034,10 @@ static long read_all_records(ipc_sigsrc *src, unsigned *next, unsigned *in_order
 static void check_sigsrc_dropped(struct stress *s, struct stress_rng *rng)
 {
     if (UNDER_TSAN) {
-        /* TSan defers the handler and coalesces the instances of one signal. */
-        snprintf(s->note, sizeof(s->note), "sigsrc-dropped skipped under TSan");
+        /* TSan defers the handler and coalesces the instances of one signal.
+         * (The note does not hide an earlier one, say a skipped fallback check.) */
+        if (!s->note[0])
+            snprintf(s->note, sizeof(s->note), "sigsrc-dropped skipped under TSan");
         return;
     }
     stress_faults_pause(s);
