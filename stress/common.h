@@ -216,6 +216,11 @@ int stress_lowest_free_fd(void);
  * child). Returns 0, -ENOSYS (no filter for this architecture) or the -errno of
  * prctl (no seccomp here). */
 int stress_deny_syscalls(const long *nrs, size_t n, int err);
+
+/* Like stress_deny_syscalls for one system call nr, but only when its first
+ * argument is arg0 (compared as a 32-bit int, e.g. a signal number or an fd):
+ * rt_sigaction denied for one signal only. Same returns; irreversible. */
+int stress_deny_syscall_arg0(long nr, int arg0, int err);
 int stress_proc_wait(struct stress *s, struct ipc_proc *p, int timeout_ms,
                      struct ipc_proc_status *st);
 void stress_proc_discard(struct stress *s, struct ipc_proc *p);

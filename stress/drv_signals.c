@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -108,7 +109,17 @@ static const struct stress_spec spec = {
         "  sigchld-exact     a signal source (signalfd and self-pipe) reports a child's\n"
         "                    SIGCHLD with its pid, CLD_EXITED and exit code\n"
         "  sig-wait-exact    ipc_sig_wait takes pending blocked signals lowest first, with\n"
-        "                    their sender, and leaves none pending",
+        "                    their sender, and leaves none pending\n"
+        "  sigsrc-dropped-exact  self-pipe source: signals the pipe holds are all read and\n"
+        "                    none is counted dropped; past a full pipe (signals sent to\n"
+        "                    ourselves, nothing read) ipc_sigsrc_dropped == sent - read\n"
+        "                    and the records read are the first ones, in order; in the\n"
+        "                    rt-selfpipe rounds, dropped == queued - received\n"
+        "  sigsrc-rollback-exact  ipc_sigsrc_new (self-pipe) failing at the sigaction of\n"
+        "                    a middle signal of its set (seccomp denies it) returns that\n"
+        "                    errno and leaves every signal's disposition (handler, flags,\n"
+        "                    mask) and the signal mask as they were; a source created\n"
+        "                    after it works, and its free restores them too",
     .default_procs = 4,
     .max_procs = MAX_SENDERS,
     .xopts = xopts,
@@ -461,6 +472,16 @@ static void round_rt(struct stress *s, int mode, struct stress_rng *rng)
     stress_check(s, r.dups == 0 && r.gaps == 0, "rt-in-order",
                  "%s: %" PRIu64 " duplicates, %" PRIu64 " sequence gaps", mode_names[mode], r.dups,
                  r.gaps);
+    /* sig.h: every signal sent is read once or counted as dropped (self-pipe),
+     * so the count is the loss exactly, not the records that did arrive; a
+     * signalfd source drops nothing. */
+    uint64_t lost = r.received <= total ? total - r.received : 0;
+    if (mode != MODE_THREADS)
+        stress_check(s, r.selfpipe_dropped == (mode == MODE_SELFPIPE ? lost : 0),
+                     "sigsrc-dropped-exact",
+                     "%s: ipc_sigsrc_dropped %" PRIu64 " after %" PRIu64 " of %" PRIu64
+                     " queued signals were received",
+                     mode_names[mode], r.selfpipe_dropped, r.received, total);
     stress_check(s, r.bad_payload == 0 && r.bad_code == 0 && r.bad_pid == 0, "rt-payload-intact",
                  "%s: %" PRIu64 " bad payloads, %" PRIu64 " not SI_QUEUE, %" PRIu64 " wrong si_pid",
                  mode_names[mode], r.bad_payload, r.bad_code, r.bad_pid);
@@ -872,38 +893,51 @@ static int fallback_child(int err, int wfd)
     return FALLBACK_WRONG;
 }
 
+/* Runs fn(arg, wfd) in a forked child and waits for it: a child stuck (inside
+ * ipc_sigsrc_new, say) must not hang the driver, so at the deadline it is
+ * killed, and its status says so. why receives the line the child wrote to wfd.
+ * Returns the child's wait status, or -1 when pipe2, fork or waitpid failed
+ * (counted). */
+static int run_verdict_child(struct stress *s, int (*fn)(int arg, int wfd), int arg, char *why,
+                             size_t why_size)
+{
+    why[0] = '\0';
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        stress_lib_error(s, -errno, "pipe2");
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        ipc__exit_child(fn(arg, p[1]));
+    }
+    close(p[1]);
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    bool ready = pid > 0 && poll(&pf, 1, (int)(10000 * STRESS_TIME_SCALE)) > 0;
+    if (pid > 0 && !ready)
+        kill(pid, SIGKILL);
+    ssize_t n = ready ? ipc_pipe_read_full(p[0], why, why_size - 1) : 0;
+    why[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        stress_lib_error(s, -errno, "fork/waitpid");
+        return -1;
+    }
+    return status;
+}
+
 /* ipc_sigsrc_new's fallback rule, one child per errno signalfd can give. */
 static void check_sigsrc_fallback(struct stress *s)
 {
     static const int errs[] = {ENOSYS, EINVAL, EMFILE, ENFILE, ENOMEM, ENODEV};
     stress_faults_pause(s);
     for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) != 0) {
-            stress_lib_error(s, -errno, "pipe2");
+        char why[512];
+        int status = run_verdict_child(s, fallback_child, errs[i], why, sizeof(why));
+        if (status < 0)
             break;
-        }
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(p[0]);
-            _exit(fallback_child(errs[i], p[1]));
-        }
-        close(p[1]);
-        char why[512] = "";
-        /* A child stuck inside ipc_sigsrc_new must not hang the driver: at the
-         * deadline it is killed, and its status says so. */
-        struct pollfd pf = {.fd = p[0], .events = POLLIN};
-        bool ready = pid > 0 && poll(&pf, 1, (int)(10000 * STRESS_TIME_SCALE)) > 0;
-        if (pid > 0 && !ready)
-            kill(pid, SIGKILL);
-        ssize_t n = ready ? ipc_pipe_read_full(p[0], why, sizeof(why) - 1) : 0;
-        why[n > 0 ? n : 0] = '\0';
-        close(p[0]);
-        int status = 0;
-        if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-            stress_lib_error(s, -errno, "fork/waitpid");
-            break;
-        }
         if (WIFEXITED(status) && WEXITSTATUS(status) == FALLBACK_NO_SECCOMP) {
             snprintf(s->note, sizeof(s->note), "sigsrc-fallback skipped: no seccomp filter here");
             break;
@@ -955,6 +989,271 @@ static void check_sigsrc_sigchld(struct stress *s, struct stress_rng *rng)
                      "%s source: SIGCHLD of child %d (exit %d): %s, code %d, status %d",
                      i ? "self-pipe" : "auto", (int)pid, code, found ? "read" : "never read",
                      in.code, in.status);
+    }
+    stress_faults_resume(s);
+}
+
+/* ---- self-pipe drop count ------------------------------------------------------------ */
+#define SIG_PROBE_C (SIGRTMIN + 10) /* used by no other round */
+
+/* Sends n signals numbered first.. to this thread with pthread_sigqueue
+ * (rt_tgsigqueueinfo): the signal is unblocked, so the self-pipe handler runs
+ * before each call returns and writes its record, or counts it dropped, in
+ * order. Returns how many were sent. */
+static unsigned send_to_self(unsigned first, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (pthread_sigqueue(pthread_self(), SIG_PROBE_C,
+                             (union sigval){.sival_int = (int)(first + i)}) != 0)
+            return i;
+    return n;
+}
+
+/* Reads every pending record; counts those that are the next expected ones
+ * (signo, SI_QUEUE from us, payload next) in *in_order. Returns the count read,
+ * or a negative errno. */
+static long read_all_records(ipc_sigsrc *src, unsigned *next, unsigned *in_order)
+{
+    long got = 0;
+    struct ipc_sig_info in;
+    int r;
+    while ((r = ipc_sigsrc_read(src, &in)) == 1) {
+        got++;
+        if (in.signo == SIG_PROBE_C && in.code == SI_QUEUE && in.pid == getpid() &&
+            in.value == (int)*next)
+            (*in_order)++;
+        (*next)++;
+    }
+    return r < 0 ? r : got;
+}
+
+/* ipc_sigsrc_dropped against the count sent and read, both known here: first
+ * fewer signals than any pipe holds (PIPE_BUF bytes fit in an empty one): all
+ * read, none dropped; then, without reading, more than the pipe's size in
+ * records: what is read is the first ones, and dropped == sent - read. */
+static void check_sigsrc_dropped(struct stress *s, struct stress_rng *rng)
+{
+    if (UNDER_TSAN) {
+        /* TSan defers the handler and coalesces the instances of one signal.
+         * (The note does not hide an earlier one, say a skipped fallback check.) */
+        if (!s->note[0])
+            snprintf(s->note, sizeof(s->note), "sigsrc-dropped skipped under TSan");
+        return;
+    }
+    stress_faults_pause(s);
+    sigset_t set;
+    ipc_sigsrc *src = NULL;
+    int r = ipc_sig_mkset(&set, SIG_PROBE_C, 0);
+    if (r == 0)
+        r = ipc_sigsrc_new(&src, &set, IPC_SIGSRC_FORCE_SELFPIPE);
+    if (r < 0) {
+        stress_setup_error(s, "ipc_sigsrc_new(self-pipe): %s", ipc_strerror(r));
+        stress_faults_resume(s);
+        return;
+    }
+    int fd = ipc_sigsrc_fd(src);
+    /* The smallest pipe fills with the fewest signals; failing to shrink it only
+     * costs signals, as its size is read back. */
+    (void)fcntl(fd, F_SETPIPE_SZ, (int)PIPE_BUF);
+    int pipe_bytes = fcntl(fd, F_GETPIPE_SZ);
+    const unsigned rec = (unsigned)sizeof(struct ipc_sig_info);
+    unsigned fit = (unsigned)PIPE_BUF / rec; /* these always fit in an empty pipe */
+    unsigned next = 0, in_order = 0;
+    unsigned k = (unsigned)stress_rng_range(rng, 1, fit);
+    unsigned sent = send_to_self(0, k);
+    long got = read_all_records(src, &next, &in_order);
+    unsigned long dropped = ipc_sigsrc_dropped(src);
+    stress_check(s, sent == k && got == (long)k && in_order == k && dropped == 0,
+                 "sigsrc-dropped-exact",
+                 "self-pipe, %u signals to self (an empty pipe holds %u): sent %u, read %ld (%u "
+                 "in order), ipc_sigsrc_dropped %lu (want 0)",
+                 k, fit, sent, got, in_order, dropped);
+    /* More than pipe_bytes / rec records cannot fit. */
+    unsigned n =
+        pipe_bytes > 0 ? (unsigned)pipe_bytes / rec + (unsigned)stress_rng_range(rng, 1, fit) : 0;
+    unsigned first = next;
+    in_order = 0;
+    sent = send_to_self(first, n);
+    got = read_all_records(src, &next, &in_order);
+    dropped = ipc_sigsrc_dropped(src);
+    stress_check(s,
+                 n > 0 && sent == n && got >= (long)fit && got < (long)n &&
+                     in_order == (unsigned)got && dropped == (unsigned long)(n - (unsigned)got),
+                 "sigsrc-dropped-exact",
+                 "self-pipe of %d bytes, %u signals to self without reading: sent %u, read %ld "
+                 "(%u the first ones in order), ipc_sigsrc_dropped %lu (want sent - read = %ld)",
+                 pipe_bytes, n, sent, got, in_order, dropped, (long)sent - got);
+    ipc_sigsrc_free(src);
+    stress_faults_resume(s);
+}
+
+/* ---- self-pipe setup rollback -------------------------------------------------------- */
+enum { ROLLBACK_OK = 0, ROLLBACK_WRONG = 2, ROLLBACK_NO_SECCOMP = 3 };
+#define ROLLBACK_ERR EPERM /* what the denied sigaction fails with */
+
+/* A signal's disposition as sigaction(2) reports it, or the query's error. */
+struct disposition_rec {
+    int rc, err;
+    struct sigaction sa;
+};
+
+static void read_dispositions(struct disposition_rec *d)
+{
+    for (int sig = 1; sig < _NSIG; sig++) {
+        memset(&d[sig], 0, sizeof(d[sig]));
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        errno = 0;
+        d[sig].rc = sigaction(sig, NULL, &d[sig].sa);
+        d[sig].err = d[sig].rc ? errno : 0;
+    }
+}
+
+static bool same_sigset(const sigset_t *a, const sigset_t *b)
+{
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (sigismember(a, sig) != sigismember(b, sig))
+            return false;
+    return true;
+}
+
+/* The first signal whose disposition differs between a and b, or 0. */
+static int first_changed(const struct disposition_rec *a, const struct disposition_rec *b)
+{
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (a[sig].rc != b[sig].rc || a[sig].err != b[sig].err)
+            return sig;
+        if (a[sig].rc == 0 && (a[sig].sa.sa_handler != b[sig].sa.sa_handler ||
+                               a[sig].sa.sa_flags != b[sig].sa.sa_flags ||
+                               !same_sigset(&a[sig].sa.sa_mask, &b[sig].sa.sa_mask)))
+            return sig;
+    }
+    return 0;
+}
+
+static void plain_probe_handler(int signo)
+{
+    (void)signo;
+}
+
+/* Gives sig the handler fn (SA_SIGINFO when siginfo), flags and a mask of one
+ * signal. */
+static int set_disposition(int sig, void (*fn)(int), bool siginfo, int flags, int masked)
+{
+    struct sigaction a;
+    memset(&a, 0, sizeof(a));
+    if (siginfo)
+        a.sa_sigaction = clobber_errno;
+    else
+        a.sa_handler = fn;
+    a.sa_flags = flags | (siginfo ? SA_SIGINFO : 0);
+    sigemptyset(&a.sa_mask);
+    if (masked)
+        sigaddset(&a.sa_mask, masked);
+    return sigaction(sig, &a, NULL);
+}
+
+/* In a child: gives known dispositions to signals inside and outside a set of
+ * four, denies rt_sigaction for the third (seccomp, ROLLBACK_ERR) and, for
+ * variant 1, signalfd (ENOSYS: AUTO falls back to the self-pipe); then
+ * ipc_sigsrc_new for the set must fail with that errno and leave every
+ * disposition and the mask as sigaction/sigprocmask read them before. */
+static int rollback_child(int variant, int wfd)
+{
+    static struct disposition_rec before[_NSIG], after[_NSIG];
+    const int first = SIGALRM, second = SIGRTMIN + 3, denied = SIGRTMIN + 4, last = SIGRTMIN + 5;
+    /* In the set before the denied one: a SA_SIGINFO handler and a plain one;
+     * after it: ignored. Outside the set, below it: a handler, an ignored
+     * signal, a plain handler between the set's members. */
+    if (set_disposition(first, NULL, true, SA_RESTART, SIGUSR2) != 0 ||
+        set_disposition(second, plain_probe_handler, false, SA_NODEFER, SIGTERM) != 0 ||
+        set_disposition(last, SIG_IGN, false, 0, 0) != 0 ||
+        set_disposition(SIGUSR1, NULL, true, 0, SIGHUP) != 0 ||
+        set_disposition(SIGHUP, SIG_IGN, false, 0, 0) != 0 ||
+        set_disposition(SIGRTMIN + 1, plain_probe_handler, false, SA_RESTART, 0) != 0) {
+        dprintf(wfd, "setting the starting dispositions failed: %s", strerror(errno));
+        return ROLLBACK_WRONG;
+    }
+    sigset_t blocked, set, mask_before, mask_after;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGUSR2);
+    sigaddset(&blocked, last); /* a member already blocked stays blocked */
+    sigprocmask(SIG_BLOCK, &blocked, NULL);
+    static const long signalfd_nr[] = {__NR_signalfd4};
+    if ((variant == 1 && stress_deny_syscalls(signalfd_nr, 1, ENOSYS) < 0) ||
+        stress_deny_syscall_arg0(__NR_rt_sigaction, denied, ROLLBACK_ERR) < 0)
+        return ROLLBACK_NO_SECCOMP;
+    if (ipc_sig_mkset(&set, first, second, denied, last, 0) != 0) {
+        dprintf(wfd, "ipc_sig_mkset failed");
+        return ROLLBACK_WRONG;
+    }
+    const char *how = variant ? "AUTO with signalfd denied" : "FORCE_SELFPIPE";
+    /* The denied signal's query fails before and after alike: the filter also
+     * keeps its disposition from changing. */
+    read_dispositions(before);
+    sigprocmask(SIG_BLOCK, NULL, &mask_before);
+    int fds_before = open_fd_count();
+    ipc_sigsrc *src = NULL;
+    int r = ipc_sigsrc_new(&src, &set, variant ? IPC_SIGSRC_AUTO : IPC_SIGSRC_FORCE_SELFPIPE);
+    read_dispositions(after);
+    sigprocmask(SIG_BLOCK, NULL, &mask_after);
+    int fds_after = open_fd_count();
+    int changed = first_changed(before, after);
+    if (r != -ROLLBACK_ERR || src || changed || !same_sigset(&mask_before, &mask_after) ||
+        fds_after != fds_before) {
+        dprintf(wfd,
+                "ipc_sigsrc_new(%s) of {%d,%d,%d,%d} with sigaction(%d) denied: %s (want %s), "
+                "source %s; signal %d's disposition %s (handler %p -> %p, flags 0x%x -> 0x%x); "
+                "mask %s; %d fds (were %d)",
+                how, first, second, denied, last, denied, ipc_errname(r),
+                ipc_errname(-ROLLBACK_ERR), src ? "set" : "NULL", changed,
+                changed ? "changed" : "-", changed ? (void *)before[changed].sa.sa_handler : NULL,
+                changed ? (void *)after[changed].sa.sa_handler : NULL,
+                changed ? (unsigned)before[changed].sa.sa_flags : 0u,
+                changed ? (unsigned)after[changed].sa.sa_flags : 0u,
+                same_sigset(&mask_before, &mask_after) ? "unchanged" : "changed", fds_after,
+                fds_before);
+        return ROLLBACK_WRONG;
+    }
+    /* The failure released the process's one self-pipe slot: a source without
+     * the denied signal works, and its free puts everything back again. */
+    sigdelset(&set, denied);
+    r = ipc_sigsrc_new(&src, &set, variant ? IPC_SIGSRC_AUTO : IPC_SIGSRC_FORCE_SELFPIPE);
+    struct ipc_sig_info in = {0};
+    int got = r == 0 && raise(second) == 0 ? ipc_sigsrc_read(src, &in) : r;
+    ipc_sigsrc_free(src);
+    read_dispositions(after);
+    sigprocmask(SIG_BLOCK, NULL, &mask_after);
+    changed = first_changed(before, after);
+    if (r != 0 || got != 1 || in.signo != second || changed ||
+        !same_sigset(&mask_before, &mask_after)) {
+        dprintf(wfd,
+                "after the failed ipc_sigsrc_new(%s): a new source gave %s, read %d signo %d "
+                "(want 1, %d); after its free signal %d's disposition %s, mask %s",
+                how, ipc_errname(r), got, in.signo, second, changed, changed ? "changed" : "-",
+                same_sigset(&mask_before, &mask_after) ? "unchanged" : "changed");
+        return ROLLBACK_WRONG;
+    }
+    return ROLLBACK_OK;
+}
+
+/* ipc_sigsrc_new's rollback when installing a handler fails midway, for a
+ * forced self-pipe and for the fallback one. */
+static void check_sigsrc_rollback(struct stress *s)
+{
+    stress_faults_pause(s);
+    for (int variant = 0; variant < 2; variant++) {
+        char why[768];
+        int status = run_verdict_child(s, rollback_child, variant, why, sizeof(why));
+        if (status < 0)
+            break;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == ROLLBACK_NO_SECCOMP) {
+            snprintf(s->note, sizeof(s->note), "sigsrc-rollback skipped: no seccomp filter here");
+            break;
+        }
+        stress_check(s, WIFEXITED(status) && WEXITSTATUS(status) == ROLLBACK_OK,
+                     "sigsrc-rollback-exact", "%s (child status 0x%x)",
+                     why[0] ? why : "no explanation from the child", (unsigned)status);
     }
     stress_faults_resume(s);
 }
@@ -1189,8 +1488,11 @@ static void round_errno(struct stress *s, struct stress_rng *rng)
     static unsigned rounds;
     if (rounds % 16 == 0)
         check_sigsrc_sigchld(s, rng);
-    if (rounds++ % 64 == 0)
+    check_sigsrc_dropped(s, rng);
+    if (rounds++ % 64 == 0) {
         check_sigsrc_fallback(s);
+        check_sigsrc_rollback(s);
+    }
     errno_storm(s, rng);
 }
 
