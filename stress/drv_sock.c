@@ -9,9 +9,17 @@
  * private key must count 1, 2, 3... in its replies; the shared key must end equal
  * to the number of acknowledged INCRs; a good client's batch must complete within
  * --stall-limit seconds whatever the hostile clients do; the server must stop
- * gracefully (exit 0) on SIGTERM. */
+ * gracefully (exit 0) on SIGTERM.
+ *
+ * Before the first round, ipc_sock_connect's timeout is checked against listeners
+ * whose queue the kernel reports full: a TCP listener whose accept queue holds
+ * more than its backlog drops every SYN (the connect stays in SYN_SENT), a Unix
+ * one refuses with EAGAIN; either way the connect must give up with exactly
+ * -ETIMEDOUT, not before its timeout, and leave no descriptor behind. */
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,11 +79,16 @@ static const struct stress_spec spec = {
     .summary =
         "The pre-fork RESP2 server with clients pipelining PING/ECHO/INCR over TCP and Unix\n"
         "sockets, hostile clients mixed in.",
-    .invariants = "  reply-exact       every reply has the expected type and value, in order\n"
-                  "  incr-sequence     a client's private key counts 1, 2, 3... in its replies\n"
-                  "  counter-exact     the shared key == acknowledged INCRs of all clients\n"
-                  "  no-stall          hostile clients never stall a good client's batch\n"
-                  "  server-graceful   the server answers after each round and exits 0 on SIGTERM",
+    .invariants =
+        "  reply-exact       every reply has the expected type and value, in order\n"
+        "  incr-sequence     a client's private key counts 1, 2, 3... in its replies\n"
+        "  counter-exact     the shared key == acknowledged INCRs of all clients\n"
+        "  no-stall          hostile clients never stall a good client's batch\n"
+        "  server-graceful   the server answers after each round and exits 0 on SIGTERM\n"
+        "  connect-timeout   a TCP connect to a listener whose accept queue is full (the\n"
+        "                    kernel drops the SYNs) and a Unix connect to a full backlog\n"
+        "                    return exactly -ETIMEDOUT after T ms or more (< T + 5 s),\n"
+        "                    with and without IPC_SOCK_NONBLOCK, leaving no descriptor",
     .default_procs = 4,
     .max_procs = MAX_CLIENTS,
     .xopts = xopts,
@@ -586,12 +600,171 @@ static void run_round(struct stress *s, unsigned round, const struct ipc_sock_ad
     stress_add_ops(s, replies);
 }
 
+/* ---- connect timeouts against full queues ------------------------------------------- */
+#define CONNECT_TIMEOUT_MS 200
+#define MAX_FILLERS        64
+
+/* The accept queue of a TCP listener as the kernel reports it: TCP_INFO on a
+ * listening socket gives the queued connections in tcpi_unacked and the backlog
+ * in tcpi_sacked. Once the queue holds more than the backlog, the kernel drops
+ * every SYN to the listener (LISTENOVERFLOWS): a connect stays in SYN_SENT. */
+static bool tcp_queue_full(int lfd, unsigned *queued)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ti.tcpi_state != TCP_LISTEN) {
+        *queued = UINT32_MAX;
+        return false;
+    }
+    *queued = ti.tcpi_unacked;
+    return ti.tcpi_unacked > ti.tcpi_sacked;
+}
+
+/* A listener made with plain system calls (the driver's plumbing, not the code
+ * under test) that never accepts. Returns the fd or -errno. */
+static int raw_listener(const struct ipc_sock_addr *a, struct ipc_sock_addr *bound)
+{
+    int fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    *bound = *a;
+    socklen_t len = sizeof(bound->ss);
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, 1) < 0 ||
+        (a->family != AF_UNIX && getsockname(fd, (struct sockaddr *)&bound->ss, &len) < 0)) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* Connects blocking fillers (at most 2 s each) until the listener reports its
+ * accept queue full. The final ACK of a filler reaches the listener's side in the
+ * kernel's own time, so after each filler the queue is read until it counted it
+ * (or is full: a filler whose SYN was already dropped times out, harmlessly). */
+static bool fill_tcp(int lfd, const struct ipc_sock_addr *a, int *fillers, unsigned *n)
+{
+    double deadline = stress_now() + 10;
+    unsigned queued;
+    while (!tcp_queue_full(lfd, &queued)) {
+        if (queued == UINT32_MAX || *n == MAX_FILLERS || stress_now() > deadline)
+            return false;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return false;
+        fillers[(*n)++] = fd;
+        struct timeval tv = {2, 0};
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+            return false;
+        stress_ignore(connect(fd, (const struct sockaddr *)&a->ss, a->len));
+        unsigned now;
+        while (!tcp_queue_full(lfd, &now) && now == queued && stress_now() < deadline)
+            stress_sleep_us(500);
+    }
+    return true;
+}
+
+/* Non-blocking Unix fillers until the kernel refuses one with EAGAIN: the backlog
+ * is full and stays so, as nobody accepts. */
+static bool fill_unix(const struct ipc_sock_addr *a, int *fillers, unsigned *n)
+{
+    while (*n < MAX_FILLERS) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return false;
+        if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0) {
+            fillers[(*n)++] = fd;
+            continue;
+        }
+        int e = errno;
+        close(fd);
+        return e == EAGAIN;
+    }
+    return false;
+}
+
+/* ipc_sock_connect to a full queue: exactly -ETIMEDOUT, not before timeout_ms
+ * (less `early_ms`: the granularity of the clock that bounds the wait), not
+ * absurdly late, and no descriptor left. */
+static void probe_timeout(struct stress *s, const char *what, const struct ipc_sock_addr *a,
+                          int timeout_ms, unsigned flags, double early_ms)
+{
+    int free_before = stress_lowest_free_fd();
+    double t0 = stress_now();
+    int r = ipc_sock_connect(a, SOCK_STREAM, timeout_ms, flags);
+    double ms = (stress_now() - t0) * 1000;
+    if (r >= 0)
+        close(r);
+    int free_after = stress_lowest_free_fd();
+    const char *how = flags & IPC_SOCK_NONBLOCK ? " with IPC_SOCK_NONBLOCK" : "";
+    stress_check(s, r == -ETIMEDOUT, "connect-timeout",
+                 "%s connect (timeout %d ms%s) to a full queue: %s after %.1f ms, want -ETIMEDOUT",
+                 what, timeout_ms, how, r >= 0 ? "connected" : ipc_strerror(r), ms);
+    stress_check(s, ms >= timeout_ms - early_ms && ms < timeout_ms + 5000.0, "connect-timeout",
+                 "%s connect (timeout %d ms%s) to a full queue gave up after %.1f ms", what,
+                 timeout_ms, how, ms);
+    stress_check(s, free_after == free_before, "connect-timeout",
+                 "%s connect (timeout %d ms%s) to a full queue: lowest free fd %d before, %d after",
+                 what, timeout_ms, how, free_before, free_after);
+}
+
+static void check_connect_timeouts(struct stress *s)
+{
+    int fillers[MAX_FILLERS];
+    unsigned n = 0;
+    struct ipc_sock_addr want, tcp, unx;
+    char name[96];
+    /* TCP: poll() never returns early; the library's millisecond clock may make
+     * it start up to 1 ms short of the timeout. */
+    stress_ignore(ipc_sock_addr_parse(&want, "127.0.0.1:0"));
+    int lfd = raw_listener(&want, &tcp);
+    if (lfd < 0) {
+        stress_setup_error(s, "TCP listener on 127.0.0.1: %s", strerror(-lfd));
+    } else if (!fill_tcp(lfd, &tcp, fillers, &n)) {
+        stress_setup_error(s, "the accept queue of a TCP listener never became full (%u fillers)",
+                           n);
+    } else {
+        probe_timeout(s, "TCP", &tcp, CONNECT_TIMEOUT_MS, 0, 1.0);
+        probe_timeout(s, "TCP", &tcp, CONNECT_TIMEOUT_MS, IPC_SOCK_NONBLOCK, 1.0);
+        probe_timeout(s, "TCP", &tcp, 0, 0, 0.0);
+    }
+    while (n > 0)
+        close(fillers[--n]);
+    if (lfd >= 0)
+        close(lfd);
+    /* Unix: the wait is the kernel's SO_SNDTIMEO, counted in jiffies (it may end
+     * up to one tick, 10 ms at HZ=100, before the wall-clock timeout). */
+    snprintf(name, sizeof(name), "unix:@ipcstorm-stress-sock-full-%d-%" PRIu64, (int)getpid(),
+             s->seed);
+    if (ipc_sock_addr_parse(&want, name) < 0) {
+        stress_setup_error(s, "bad unix address %s", name);
+        return;
+    }
+    lfd = raw_listener(&want, &unx);
+    if (lfd < 0) {
+        stress_setup_error(s, "Unix listener %s: %s", name, strerror(-lfd));
+    } else if (!fill_unix(&unx, fillers, &n)) {
+        stress_setup_error(s, "the backlog of a Unix listener never became full (%u fillers)", n);
+    } else {
+        probe_timeout(s, "Unix", &unx, CONNECT_TIMEOUT_MS, 0, 10.0);
+        probe_timeout(s, "Unix", &unx, CONNECT_TIMEOUT_MS, IPC_SOCK_NONBLOCK, 10.0);
+        probe_timeout(s, "Unix", &unx, 0, 0, 0.0);
+    }
+    while (n > 0)
+        close(fillers[--n]);
+    if (lfd >= 0)
+        close(lfd);
+}
+
 int ipcstorm_stress_sock(int argc, char **argv)
 {
     struct stress s;
     int rc = stress_begin(&s, &spec, argc, argv);
     if (rc != STRESS_RUN)
         return rc;
+    /* Before the first stress_running(): no fault is armed yet, the checks are exact. */
+    check_connect_timeouts(&s);
     struct ipc_pipe pp;
     if (ipc_pipe_open(&pp, 0) < 0) {
         stress_setup_error(&s, "pipe: out of fds");

@@ -39,6 +39,8 @@
  *              drain deadline could have passed), then an exact INCR prefix and a
  *              clean close; every worker exits 0 (no SIGKILL escalation), the server
  *              returns 0, the Unix path is gone, no worker process survives.
+ * Before the rounds, a server made and freed without running must remove its Unix
+ * path (only in the creating process) and close every descriptor it opened.
  * Waiting for the server is always a poll of /proc or of its log with a deadline.
  * Durations are asserted only as bounds the driver observed from both sides (a
  * worker's age from the start lines it saw); a back-off window the driver was too
@@ -130,7 +132,11 @@ static const struct stress_spec spec = {
         "  stop-graceful     SIGTERM while a 1 MB ECHO reply is owed: the reply whole (unless\n"
         "                    the 2 s drain deadline passed), an exact INCR prefix, a clean\n"
         "                    close; workers exit 0 unescalated, server 0, Unix path removed,\n"
-        "                    no worker left",
+        "                    no worker left\n"
+        "  free-cleanup      ipc_server_new + ipc_server_free without a run: the Unix path\n"
+        "                    is a live socket in between and stays after a forked child's\n"
+        "                    free; the creator's free removes it (stat: ENOENT; an\n"
+        "                    abstract name refuses connects) and closes every descriptor",
     .default_procs = 4,
     .max_procs = MAX_PROCS,
     .xopts = xopts,
@@ -2074,6 +2080,104 @@ static void phase_no_fork(struct stress *s)
         strstr(text, "cannot start any worker") ? "says so" : "does not say so");
 }
 
+/* A server made and freed without running (what `ipcstorm serve` does when a
+ * later start step fails): in between, its Unix path is a socket that accepts;
+ * a forked child's ipc_server_free leaves it (only the creating process removes
+ * it); the creator's free removes the path (stat: ENOENT) or, for an abstract
+ * name, closes the listener (connect: ECONNREFUSED), and closes every descriptor
+ * ipc_server_new opened. */
+static int free_in_child(void *p)
+{
+    ipc_server_free(p);
+    return 0;
+}
+
+static int raw_connect(const struct ipc_sock_addr *a)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    close(fd);
+    return 0;
+}
+
+static void phase_new_free(struct stress *s, bool abstract)
+{
+    char path[128], text[160];
+    if (abstract)
+        snprintf(path, sizeof(path), "@ipcstorm-sup-free-%ld", (long)getpid());
+    else
+        snprintf(path, sizeof(path), "%s/free.sock", g_tmpdir);
+    snprintf(text, sizeof(text), "unix:%s", path);
+    struct ipc_sock_addr a;
+    if (ipc_sock_addr_parse(&a, text) < 0) {
+        stress_setup_error(s, "bad unix address %s", text);
+        return;
+    }
+    int free_before = stress_lowest_free_fd();
+    struct ipc_server_options o;
+    memset(&o, 0, sizeof(o));
+    o.bind = "127.0.0.1";
+    o.unix_path = path;
+    o.workers = 1;
+    o.quiet = 1;
+    ipc_server *srv = NULL;
+    int r = ipc_server_new(&srv, &o);
+    if (r < 0) {
+        stress_setup_error(s, "ipc_server_new on %s: %s", path, ipc_strerror(r));
+        return;
+    }
+    struct stat sb;
+    if (!abstract)
+        stress_check(s, stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode), "free-cleanup",
+                     "after ipc_server_new the path %s is not a socket", path);
+    r = raw_connect(&a);
+    stress_check(s, r == 0, "free-cleanup", "a connect to %s after ipc_server_new: %s", path,
+                 strerror(-r));
+    ipc_proc *child = NULL;
+    r = ipc_proc_fork(&child, free_in_child, srv, NULL);
+    if (r < 0) {
+        stress_setup_error(s, "ipc_proc_fork: %s", ipc_strerror(r));
+    } else {
+        struct ipc_proc_status st;
+        memset(&st, 0, sizeof(st));
+        r = stress_proc_wait(s, child, 30000, &st);
+        stress_check(s, r == 0 && st.exited && st.code == 0, "free-cleanup",
+                     "a child freeing the inherited server: %s, raw status 0x%x", ipc_strerror(r),
+                     st.raw);
+        stress_proc_discard(s, child);
+        if (!abstract)
+            stress_check(s, stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode), "free-cleanup",
+                         "a forked child's ipc_server_free removed the creator's path %s", path);
+        r = raw_connect(&a);
+        stress_check(s, r == 0, "free-cleanup",
+                     "a connect to %s after a child's ipc_server_free: %s", path, strerror(-r));
+    }
+    ipc_server_free(srv);
+    if (abstract) {
+        r = raw_connect(&a);
+        stress_check(s, r == -ECONNREFUSED, "free-cleanup",
+                     "a connect to %s after ipc_server_free: %s (want ECONNREFUSED)", path,
+                     r == 0 ? "connected" : strerror(-r));
+    } else {
+        errno = 0;
+        bool removed = stat(path, &sb) < 0 && errno == ENOENT;
+        stress_check(s, removed, "free-cleanup", "the Unix path %s remains after ipc_server_free",
+                     path);
+        if (!removed)
+            unlink(path);
+    }
+    int free_after = stress_lowest_free_fd();
+    stress_check(s, free_after == free_before, "free-cleanup",
+                 "ipc_server_new + ipc_server_free: lowest free fd %d before, %d after",
+                 free_before, free_after);
+}
+
 static void run_round(struct stress *s, unsigned no, uint64_t seed)
 {
     struct round *R = calloc(1, sizeof(*R));
@@ -2117,6 +2221,8 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
                         "here is exact and needs a fault-free server\n");
     stress_faults_pause(&s);
     phase_no_fork(&s);
+    phase_new_free(&s, false);
+    phase_new_free(&s, true);
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned no = 0; stress_running(&s); no++) {
