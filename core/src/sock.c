@@ -504,8 +504,8 @@ static int unix_stream_connect(int fd, const struct ipc_sock_addr *addr, int tim
         if (rc == 0)
             return 0;
         if (err == EINTR)
-            continue; /* a signal: retry with the time left */
-        if (err == EAGAIN || err == EINPROGRESS)
+            continue;      /* a signal: retry with the time left */
+        if (err == EAGAIN) /* full backlog, or SO_SNDTIMEO ran out (never EINPROGRESS) */
             return -ETIMEDOUT;
         return -err;
     }
