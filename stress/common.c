@@ -416,6 +416,42 @@ double stress_remaining(const struct stress *s)
     return r > 0 ? r : 0;
 }
 
+/* Every report names libipc's errors with ipc_strerror/ipc_errname: both against
+ * error.h's contract, with glibc's own tables as the model of a negated errno. */
+static void check_error_texts(struct stress *s)
+{
+    int bad = 0;
+    char first[160] = "";
+    for (int e = 1; e < 4096; e++) {
+        const char *want_text = strerrordesc_np(e), *want_name = strerrorname_np(e);
+        const char *text = ipc_strerror(-e), *name = ipc_errname(-e);
+        if (strcmp(text, want_text ? want_text : "unknown error") != 0 ||
+            strcmp(name, want_name ? want_name : "unknown") != 0) {
+            if (!bad++)
+                snprintf(first, sizeof(first), "-%d: '%s' (%s)", e, text, name);
+        }
+    }
+#define CODE_ROW(name, value, text) {IPC_##name, "IPC_" #name, text},
+    static const struct {
+        int code;
+        const char *name, *text;
+    } codes[] = {IPC_ERRNO_MAP(CODE_ROW)};
+#undef CODE_ROW
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if ((strcmp(ipc_errname(codes[i].code), codes[i].name) != 0 ||
+             strcmp(ipc_strerror(codes[i].code), codes[i].text) != 0) &&
+            !bad++)
+            snprintf(first, sizeof(first), "%d: '%s' (%s)", codes[i].code,
+                     ipc_strerror(codes[i].code), ipc_errname(codes[i].code));
+    if (strcmp(ipc_strerror(0), "success") != 0 || strcmp(ipc_errname(0), "unknown") != 0 ||
+        strcmp(ipc_strerror(IPC_ERR_LAST - 1), "unknown error") != 0)
+        if (!bad++)
+            snprintf(first, sizeof(first), "0 or out of range: '%s', '%s', '%s'", ipc_strerror(0),
+                     ipc_errname(0), ipc_strerror(IPC_ERR_LAST - 1));
+    stress_check(s, bad == 0, "error-text",
+                 "%d code(s) named or described unlike error.h and glibc, first %s", bad, first);
+}
+
 int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, char **argv)
 {
     memset(s, 0, sizeof(*s));
@@ -447,6 +483,7 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
     g_stop = 0;
     install_stop_handlers();
     hygiene_baseline_take(&s->hygiene);
+    check_error_texts(s);
     s->t_start = stress_now();
     s->t_last_progress = s->t_start;
     if (s->stress_ng_args && stress_load_start(s) < 0) {

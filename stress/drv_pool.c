@@ -78,7 +78,8 @@ static const struct stress_spec spec = {
         "                  and a result arrives within 1 s (5 s under --faults) of the\n"
         "                  moment a worker computed its task (the task reports it)\n"
         "  collect-timeout ipc_pool_collect never times out before its timeout has run out\n"
-        "  result-exact    a successful result has exactly the expected bytes\n"
+        "  result-exact    a successful result has exactly the expected bytes (1 task\n"
+        "                  in 16 returns none: len 0, data NULL)\n"
         "  lost-bounded    IPC_ECHILDLOST only after two worker deaths: lost*2 <= kills\n"
         "  lost-exact      a task that kills its worker every time runs exactly twice, then\n"
         "                  IPC_ECHILDLOST\n"
@@ -105,7 +106,8 @@ static const struct stress_spec spec = {
     .faults = faults,
 };
 
-/* Task input: tag (8) | spin (4) | bytes. Output: tag | checksum (8) | bytes ^ 0xa5. */
+/* Task input: tag (8) | spin (4) | bytes. Output: tag | checksum (8) | bytes ^ 0xa5, or nothing
+ * when the spin word has EMPTY_RESULT. */
 static uint64_t fnv(const uint8_t *p, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -124,6 +126,10 @@ static uint64_t fnv(const uint8_t *p, size_t n)
  * which only loses that task's deadline, never blocks a worker). */
 static int g_computed_wr = -1;
 
+/* A task whose spin word has this bit returns an empty result (the spin is far
+ * below it): a result frame with no data must come back as len 0. */
+#define EMPTY_RESULT 0x80000000u
+
 static int task_fn(const void *in, size_t in_len, void *out, size_t out_cap, size_t *out_len,
                    void *arg)
 {
@@ -133,14 +139,14 @@ static int task_fn(const void *in, size_t in_len, void *out, size_t out_cap, siz
         return -EINVAL;
     uint32_t spin;
     memcpy(&spin, ip + 8, 4);
-    stress_spin(spin); /* a window for the parent's SIGKILL to land mid-task */
+    stress_spin(spin & ~EMPTY_RESULT); /* a window for the parent's SIGKILL to land mid-task */
     uint8_t *op = out;
     memcpy(op, ip, 8);
     uint64_t h = fnv(ip, in_len);
     memcpy(op + 8, &h, 8);
     for (size_t i = 12; i < in_len; i++)
         op[i + 4] = ip[i] ^ 0xa5;
-    *out_len = in_len + 4;
+    *out_len = spin & EMPTY_RESULT ? 0 : in_len + 4;
     /* The result is due now: tell the driver (8 bytes: atomic on a pipe). */
     if (g_computed_wr >= 0)
         stress_ignore(write(g_computed_wr, ip, 8));
@@ -153,11 +159,17 @@ static void make_input(uint8_t *buf, size_t len, uint64_t tag, struct stress_rng
     stress_rng_fill(rng, buf + 12, len - 12);
     memcpy(buf, &tag, 8);
     uint32_t spin = (uint32_t)stress_rng_below(rng, max_spin);
+    if (stress_rng_below(rng, 16) == 0)
+        spin |= EMPTY_RESULT;
     memcpy(buf + 8, &spin, 4);
 }
 
 static bool result_ok(const uint8_t *in, size_t in_len, const struct ipc_pool_result *r)
 {
+    uint32_t spin;
+    memcpy(&spin, in + 8, 4);
+    if (spin & EMPTY_RESULT)
+        return r->len == 0 && !r->data; /* pool.h: data NULL when len == 0 */
     if (r->len != in_len + 4 || !r->data)
         return false;
     const uint8_t *o = r->data;
