@@ -15,7 +15,8 @@
  * whose queue the kernel reports full: a TCP listener whose accept queue holds
  * more than its backlog drops every SYN (the connect stays in SYN_SENT), a Unix
  * one refuses with EAGAIN; either way the connect must give up with exactly
- * -ETIMEDOUT, not before its timeout, and leave no descriptor behind. */
+ * -ETIMEDOUT, not before its timeout, and leave no descriptor behind. Then a burst
+ * of clients connected at once grows a worker's tables past 64 descriptors. */
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -88,7 +90,9 @@ static const struct stress_spec spec = {
         "  connect-timeout   a TCP connect to a listener whose accept queue is full (the\n"
         "                    kernel drops the SYNs) and a Unix connect to a full backlog\n"
         "                    return exactly -ETIMEDOUT after T ms or more (< T + 5 s),\n"
-        "                    with and without IPC_SOCK_NONBLOCK, leaving no descriptor",
+        "                    with and without IPC_SOCK_NONBLOCK, leaving no descriptor\n"
+        "  burst-exact       140-199 clients connected at once (one worker holds > 64)\n"
+        "                    each get the exact ECHO of their own text (not with --faults)",
     .default_procs = 4,
     .max_procs = MAX_CLIENTS,
     .xopts = xopts,
@@ -757,6 +761,72 @@ static void check_connect_timeouts(struct stress *s)
         close(lfd);
 }
 
+/* ---- a burst of concurrent clients ---------------------------------------------------- */
+#define BURST_MIN 140 /* with 2 workers one of them holds > 64 clients at once */
+
+/* BURST_MIN and more clients connected at the same time, each asking for an ECHO of
+ * its own text once all of them are connected: every reply must be exact. A
+ * worker's per-descriptor tables grow past 64, 128... entries while it serves
+ * them, and a client past the end of a table is a lost or wrong reply here. */
+static void phase_burst(struct stress *s, const struct ipc_sock_addr *tcp, struct stress_rng *rng)
+{
+    struct rlimit lim;
+    unsigned n = BURST_MIN + (unsigned)stress_rng_below(rng, 60);
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < (rlim_t)n + 64) {
+        snprintf(s->note, sizeof(s->note), "burst skipped: RLIMIT_NOFILE below %u", n + 64);
+        return;
+    }
+    int *fds = calloc(n, sizeof(*fds));
+    struct sock_reader *rd = sock_reader_new(256);
+    if (!fds || !rd) {
+        stress_setup_error(s, "burst: out of memory");
+        free(fds);
+        free(rd);
+        return;
+    }
+    uint64_t tag = stress_rng_next(rng);
+    unsigned opened = 0, exact = 0;
+    char first[200] = "";
+    for (; opened < n; opened++) {
+        fds[opened] = stress_sock_connect(tcp);
+        if (fds[opened] < 0) {
+            snprintf(first, sizeof(first), "client %u: connect: %s", opened,
+                     ipc_strerror(fds[opened]));
+            break;
+        }
+    }
+    for (unsigned i = 0; i < opened; i++) {
+        char req[96];
+        int len = snprintf(req, sizeof(req), "ECHO burst-%" PRIx64 "-%u\r\n", tag, i);
+        if (ipc_sock_send_all(fds[i], req, (size_t)len) < 0 && !first[0])
+            snprintf(first, sizeof(first), "client %u: send failed", i);
+    }
+    for (unsigned i = 0; i < opened; i++) {
+        char want[96], got[96] = "";
+        snprintf(want, sizeof(want), "burst-%" PRIx64 "-%u", tag, i);
+        sock_reader_init(rd, rd + 1, 256);
+        rd->fd = fds[i];
+        rd->deadline = stress_now() + 10 * STRESS_TIME_SCALE;
+        char head[32];
+        int hl = sock_reader_resp_line(rd, head, sizeof(head));
+        int bl = hl > 0 ? sock_reader_resp_line(rd, got, sizeof(got)) : hl;
+        char want_head[32];
+        snprintf(want_head, sizeof(want_head), "$%zu", strlen(want));
+        if (hl > 0 && bl >= 0 && strcmp(head, want_head) == 0 && strcmp(got, want) == 0)
+            exact++;
+        else if (!first[0])
+            snprintf(first, sizeof(first), "client %u: '%s' '%s' (%s), want '%s' '%s'", i,
+                     hl > 0 ? head : "", bl >= 0 ? got : "", ipc_strerror(hl < 0 ? hl : bl),
+                     want_head, want);
+        close(fds[i]);
+    }
+    stress_check(s, opened == n && exact == n, "burst-exact",
+                 "%u clients at once: %u connected, %u exact ECHO replies; first: %s", n, opened,
+                 exact, first);
+    free(fds);
+    free(rd);
+}
+
 int ipcstorm_stress_sock(int argc, char **argv)
 {
     struct stress s;
@@ -797,6 +867,8 @@ int ipcstorm_stress_sock(int argc, char **argv)
         stress_setup_error(&s, "bad unix address %s", text);
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
+    if (!stress_faults_on(&s)) /* exact, and the server injects faults of its own */
+        phase_burst(&s, &tcp, &rng);
     for (unsigned round = 0; stress_running(&s); round++)
         run_round(&s, round, &tcp, &unx, &rng);
     /* Graceful stop: SIGTERM, then the server must exit 0 by itself. */
