@@ -186,7 +186,9 @@ const char *stress_fault_calls_text(const struct stress *s);
 const char *stress_fault_schedule_text(const struct stress *s);
 
 /* Suspends/resumes fault injection around driver bookkeeping that must not fail
- * (no effect without --faults). Children forked meanwhile inherit the state. */
+ * (no effect without --faults). The seam's state is one shared mapping: forked
+ * children follow every later pause and resume too, so a child that must run
+ * without faults needs the pause until it has ended. */
 void stress_faults_pause(struct stress *s);
 void stress_faults_resume(struct stress *s);
 

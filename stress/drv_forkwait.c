@@ -95,6 +95,8 @@ static const struct stress_spec spec = {
         "  redir-exact      what a child writes to fds 0, 1, 2 under a redirection plan\n"
         "                   (swap, cycle, file, /dev/null; exec'd with every method,\n"
         "                   apply_child, apply_fds) lands byte-exact where the model says\n"
+        "  spawn-stdio-closed with fds 0-3 closed and RLIMIT_NOFILE 5 (a daemon at its\n"
+        "                   limit) every method runs sh to its exit code\n"
         "  no-stray-child   no unknown child remains after a round",
     .default_procs = 1,
     .max_procs = 8,
@@ -1157,13 +1159,99 @@ static void check_reap_timeout(struct stress *s)
                  r, after);
 }
 
+/* ---- spawning with stdio closed, at the descriptor limit -------------------------- */
+#define LIMIT_VERDICT_FD 4 /* the only descriptor the probe keeps; RLIMIT_NOFILE is 5 */
+
+/* In a forked child: fds 0-3 closed, the verdict pipe on fd 4, RLIMIT_NOFILE 5. A
+ * daemon-like caller: the spawn's error pipe lands on 0 and 1 and must move above
+ * stdio to the one free descriptor, 3. Every method must run sh to its exit code. */
+static int stdio_closed_child(int verdict_fd)
+{
+    if (dup2(verdict_fd, LIMIT_VERDICT_FD) != LIMIT_VERDICT_FD ||
+        close_range(LIMIT_VERDICT_FD + 1, ~0u, 0) != 0)
+        return 3;
+    for (int fd = 0; fd < LIMIT_VERDICT_FD; fd++)
+        close(fd);
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 3;
+    lim.rlim_cur = LIMIT_VERDICT_FD + 1;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 3;
+    static const int methods[] = {IPC_PROC_AUTO, IPC_PROC_FORK, IPC_PROC_VFORK,
+                                  IPC_PROC_POSIX_SPAWN};
+    for (size_t i = 0; i < ARRAY_SIZE(methods); i++) {
+        char script[16];
+        int code = 40 + (int)i;
+        snprintf(script, sizeof(script), "exit %d", code);
+        char *argv[] = {"/bin/sh", "-c", script, NULL};
+        struct ipc_proc_options o;
+        memset(&o, 0, sizeof(o));
+        o.method = (enum ipc_proc_method)methods[i];
+        ipc_proc *p = NULL;
+        struct ipc_proc_status st;
+        memset(&st, 0, sizeof(st));
+        int r = ipc_proc_spawn(&p, argv, &o);
+        int w = r == 0 ? ipc_proc_wait(p, 10000, 0, &st) : r;
+        ipc_proc_free(p);
+        if (r < 0 || w < 0 || !st.exited || st.code != code) {
+            dprintf(LIMIT_VERDICT_FD, "method %s: spawn %s, wait %s, raw status 0x%x, want exit %d",
+                    method_names[methods[i]], ipc_errname(r), ipc_errname(w), st.raw, code);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void check_spawn_stdio_closed(struct stress *s)
+{
+    int vp[2];
+    if (pipe2(vp, O_CLOEXEC) != 0) {
+        stress_setup_error(s, "pipe2: %s", strerror(errno));
+        return;
+    }
+    stress_faults_pause(s); /* the seam's state is shared with the child: until it ends */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(stdio_closed_child(vp[1]));
+    close(vp[1]);
+    char why[240] = "";
+    size_t have = 0;
+    for (ssize_t n;
+         have < sizeof(why) - 1 && (n = read(vp[0], why + have, sizeof(why) - 1 - have)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        have += (size_t)n;
+    }
+    why[have] = '\0';
+    close(vp[0]);
+    int st = 0;
+    bool reaped = pid > 0 && waitpid(pid, &st, 0) == pid;
+    stress_faults_resume(s);
+    if (!reaped) {
+        stress_setup_error(s, "fork/waitpid: %s", strerror(errno));
+        return;
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+        snprintf(s->note, sizeof(s->note), "spawn-stdio-closed skipped: no setup in the child");
+        return;
+    }
+    stress_check(s, WIFEXITED(st) && WEXITSTATUS(st) == 0, "spawn-stdio-closed",
+                 "fds 0-3 closed, RLIMIT_NOFILE 5: %s (probe status 0x%x)",
+                 why[0] ? why : "no message", (unsigned)st);
+}
+
 static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
 {
     if (g_method == M_MIXED) {
         /* The first round tries every combination, the others draw from the seed. */
         phase_exec_errors(s, rng, round == 0);
-        if (round % 8 == 0)
+        if (round % 8 == 0) {
             check_path_search(s);
+            check_spawn_stdio_closed(s);
+        }
         phase_file_argv0(s, rng, round == 0);
         phase_redir(s, rng, round, round == 0);
     }
