@@ -96,7 +96,8 @@ static const struct stress_spec spec = {
         "                   (swap, cycle, file, /dev/null; exec'd with every method,\n"
         "                   apply_child, apply_fds) lands byte-exact where the model says\n"
         "  spawn-stdio-closed with fds 0-3 closed and RLIMIT_NOFILE 5 (a daemon at its\n"
-        "                   limit) every method runs sh to its exit code\n"
+        "                   limit) every method runs sh to its exit code, leaving fds 0-3\n"
+        "                   closed\n"
         "  no-stray-child   no unknown child remains after a round",
     .default_procs = 1,
     .max_procs = 8,
@@ -1164,7 +1165,8 @@ static void check_reap_timeout(struct stress *s)
 
 /* In a forked child: fds 0-3 closed, the verdict pipe on fd 4, RLIMIT_NOFILE 5. A
  * daemon-like caller: the spawn's error pipe lands on 0 and 1 and must move above
- * stdio to the one free descriptor, 3. Every method must run sh to its exit code. */
+ * stdio to the one free descriptor, 3. Every method must run sh to its exit code
+ * and leave nothing open once the child is freed. */
 static int stdio_closed_child(int verdict_fd)
 {
     if (dup2(verdict_fd, LIMIT_VERDICT_FD) != LIMIT_VERDICT_FD ||
@@ -1198,6 +1200,13 @@ static int stdio_closed_child(int verdict_fd)
             dprintf(LIMIT_VERDICT_FD, "method %s: spawn %s, wait %s, raw status 0x%x, want exit %d",
                     method_names[methods[i]], ipc_errname(r), ipc_errname(w), st.raw, code);
             return 2;
+        }
+        for (int fd = 0; fd < LIMIT_VERDICT_FD; fd++) {
+            if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) {
+                dprintf(LIMIT_VERDICT_FD, "method %s: fd %d left open after the child was freed",
+                        method_names[methods[i]], fd);
+                return 2;
+            }
         }
     }
     return 0;

@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,9 @@ static const struct stress_spec spec = {
         "  lost-bounded    IPC_ECHILDLOST only after two worker deaths: lost*2 <= kills\n"
         "  lost-exact      a task that kills its worker every time runs exactly twice, then\n"
         "                  IPC_ECHILDLOST\n"
+        "  pool-bookkeeping ipc_pool_pids/_replacements from a lock-free thread while\n"
+        "                  workers are killed and replaced: at most the pool's workers,\n"
+        "                  pids > 1, replacements never decrease (races: TSan builds)\n"
         "  map-order       map fills res[i] with the result of input i (also while other\n"
         "                  threads submit and collect on the same pool)\n"
         "  no-lost-wakeup  threaded phases: one pool shared by a submitter, a collector\n"
@@ -415,6 +419,7 @@ struct thr_ctx {
 
 struct thr_phase {
     ipc_pool *pool;
+    unsigned workers;
     bool faults;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -615,6 +620,41 @@ static void thr_collect(struct thr_ctx *c)
         if (stop)
             break;
     }
+}
+
+/* A thread that only asks the pool for its bookkeeping (ipc_pool_pids,
+ * ipc_pool_replacements) while the other threads replace the workers the main
+ * thread kills. It takes no lock of its own, so a table the pool reads without
+ * its lock is a race ThreadSanitizer reports (nothing else orders the two). */
+struct bookkeeper {
+    ipc_pool *pool;
+    unsigned workers;
+    atomic_bool stop;
+    pthread_t thread;
+    char fail[200]; /* read after the join */
+};
+
+static void *bookkeeper_main(void *arg)
+{
+    struct bookkeeper *b = arg;
+    uint64_t last = 0;
+    while (!atomic_load_explicit(&b->stop, memory_order_relaxed) && !b->fail[0]) {
+        pid_t pids[64];
+        int n = ipc_pool_pids(b->pool, pids, 64);
+        uint64_t repl = ipc_pool_replacements(b->pool);
+        bool ok = n >= 0 && (unsigned)n <= b->workers;
+        for (int k = 0; ok && k < n; k++)
+            ok = pids[k] > 1;
+        if (!ok)
+            snprintf(b->fail, sizeof(b->fail),
+                     "ipc_pool_pids = %d (a pool of %u workers) or a pid <= 1", n, b->workers);
+        else if (repl < last)
+            snprintf(b->fail, sizeof(b->fail),
+                     "ipc_pool_replacements went back from %" PRIu64 " to %" PRIu64, last, repl);
+        last = repl;
+        sched_yield();
+    }
+    return NULL;
 }
 
 static void thr_map(struct thr_ctx *c)
@@ -923,6 +963,7 @@ static void phase_threads(struct stress *s, struct stress_rng *rng, uint64_t *ta
     o.workers = s->procs;
     o.max_in = 512;
     o.max_out = 512 + 4;
+    ph->workers = o.workers;
     int r = ipc_pool_new(&ph->pool, task_fn, NULL, &o); /* before any thread: fork rule */
     if (r < 0) {
         stress_lib_error(s, r, "ipc_pool_new(threads phase)");
@@ -955,7 +996,15 @@ static void phase_threads(struct stress *s, struct stress_rng *rng, uint64_t *ta
             break;
         }
     }
-    if (!thr_watch(s, ph, rng)) {
+    struct bookkeeper bk = {.pool = ph->pool, .workers = ph->workers};
+    atomic_init(&bk.stop, false);
+    bool bk_started = pthread_create(&bk.thread, NULL, bookkeeper_main, &bk) == 0;
+    bool returned = thr_watch(s, ph, rng);
+    atomic_store_explicit(&bk.stop, true, memory_order_relaxed);
+    if (bk_started)
+        pthread_join(bk.thread, NULL);
+    stress_check(s, !bk.fail[0], "pool-bookkeeping", "%s", bk.fail);
+    if (!returned) {
         g_wedged = true;
         g_wedge.mu = &ph->mu;
         g_wedge.cv = &ph->cv;
