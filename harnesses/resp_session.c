@@ -43,6 +43,8 @@
  *  - after QUIT, a protocol error or a too big request nothing more is answered
  *    and the connection ends DONE (the client sees EOF); an incomplete request at
  *    EOF is dropped without a reply;
+ *  - once per process: a client that closes before reading its reply ends the
+ *    pump DONE (a broken pipe is the peer leaving), not with -EPIPE;
  *  - the connection always makes progress; its memory stays within the bounds
  *    ipcsrv/conn.h documents; both socket ends are closed and nothing leaks;
  *  - afterwards the library's table holds exactly the model's keys:
@@ -511,8 +513,35 @@ FUZZ_NOCOV static size_t read_setup(const uint8_t *d, size_t size, struct setup 
     return used;
 }
 
+/* A client that leaves before its reply: the send's EPIPE ends the connection as
+ * DONE (ipcsrv/conn.h: a reset or broken pipe is the peer going away), never as a
+ * negative errno. Once per process: the inputs cannot express a closed peer. */
+FUZZ_NOCOV static void check_peer_gone(void)
+{
+    static int done;
+    if (done++)
+        return;
+    int sv[2];
+    FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    FUZZ_CHECK(send(sv[0], "PING\r\n", 6, MSG_NOSIGNAL) == 6);
+    close(sv[0]);
+    ipc_ctab *tab = NULL;
+    FUZZ_CHECK(ipc_ctab_new(&tab, 8) == 0);
+    struct ipc_conn_env env;
+    memset(&env, 0, sizeof(env));
+    env.table = tab;
+    ipc_conn *conn = NULL;
+    FUZZ_CHECK(ipc_conn_new(&conn, &env) == 0);
+    int st = ipc_conn_pump(conn, sv[1]);
+    FUZZ_CHECK(st >= 0 && (st & IPC_CONN_DONE));
+    ipc_conn_free(conn);
+    ipc_ctab_free(tab);
+    close(sv[1]);
+}
+
 FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_peer_gone();
     struct fuzz_faults ff;
     size_t skip = fuzz_faults_parse(&ff, data, size);
     data += skip;

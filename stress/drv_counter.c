@@ -68,33 +68,35 @@ static const struct stress_spec spec = {
     .name = "counter",
     .summary = "N processes x M increments of a shared counter for each lock kind; lock holders\n"
                "SIGKILLed at random moments (mutex kind).",
-    .invariants = "  counter-exact        final == committed increments (mutex, sem, atomic)\n"
-                  "  add-monotonic        each process sees strictly increasing add results\n"
-                  "  add-ok               ipc_counter_add succeeds (EOWNERDEAD counts as done)\n"
-                  "  owner-death-recovered a killed holder's lock is recovered, not wedged\n"
-                  "  region-exact         named/memfd regions: kind, size (fstat, /proc fd link,\n"
-                  "                       /dev/shm) as created; a second open of the name is\n"
-                  "                       EEXIST; reopened and map_fd mappings have the same size\n"
-                  "  region-shared        a write through one mapping is seen through the other;\n"
-                  "                       ipc_counter_kind through it is the kind initialised\n"
-                  "  mutex-guarded-exact  a plain total updated under ipc_shm_mutex_lock by\n"
-                  "                       workers with their own mappings is exact\n"
-                  "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>;\n"
-                  "                       opening it again (existing size) is -ENOENT\n"
-                  "  counter-destroy-exact destroy is a no-op in a forked child; after the\n"
-                  "                       creator's, the counter reads as uninitialised (-EINVAL)\n"
-                  "  region-error-clean   a region whose sizing fails (RLIMIT_FSIZE below its\n"
-                  "                       size) is -EFBIG, one without a descriptor (map_fd,\n"
-                  "                       memfd, named at RLIMIT_NOFILE) -EMFILE; neither leaves\n"
-                  "                       a /dev/shm name, a descriptor or *out set; counter_new\n"
-                  "                       at RLIMIT_AS is -ENOMEM, *out NULL (not sanitized)\n"
-                  "  ctab-exact           the server's counter table: every key equals the sum\n"
-                  "                       of the acknowledged INCRBYs of all workers; count,\n"
-                  "                       capacity, get of a missing key, del as modelled\n"
-                  "  ctab-recovered       a process SIGKILLed holding ipc_ctab_lock costs exactly\n"
-                  "                       one recovery (ipc_ctab_recoveries); unlock without\n"
-                  "                       holding the lock is -EPERM"
-                  "  (none: lost updates are reported, not a violation)",
+    .invariants =
+        "  counter-exact        final == committed increments (mutex, sem, atomic)\n"
+        "  add-monotonic        each process sees strictly increasing add results\n"
+        "  add-ok               ipc_counter_add succeeds (EOWNERDEAD counts as done)\n"
+        "  owner-death-recovered a killed holder's lock is recovered, not wedged\n"
+        "  region-exact         named/memfd regions: kind, size (fstat, /proc fd link,\n"
+        "                       /dev/shm) as created; a second open of the name is\n"
+        "                       EEXIST; reopened and map_fd mappings have the same size;\n"
+        "                       size 0 or above IPC_SHM_MAX_SIZE is -EINVAL, *out NULL\n"
+        "  region-shared        a write through one mapping is seen through the other;\n"
+        "                       ipc_counter_kind through it is the kind initialised\n"
+        "  mutex-guarded-exact  a plain total updated under ipc_shm_mutex_lock by\n"
+        "                       workers with their own mappings is exact\n"
+        "  region-unlinked      ipc_shm_unlink/creator free remove /dev/shm/<name>;\n"
+        "                       opening it again (existing size) is -ENOENT\n"
+        "  counter-destroy-exact destroy is a no-op in a forked child; after the\n"
+        "                       creator's, the counter reads as uninitialised (-EINVAL)\n"
+        "  region-error-clean   a region whose sizing fails (RLIMIT_FSIZE below its\n"
+        "                       size) is -EFBIG, one without a descriptor (map_fd,\n"
+        "                       memfd, named at RLIMIT_NOFILE) -EMFILE; neither leaves\n"
+        "                       a /dev/shm name, a descriptor or *out set; counter_new\n"
+        "                       at RLIMIT_AS is -ENOMEM, *out NULL (not sanitized)\n"
+        "  ctab-exact           the server's counter table: every key equals the sum\n"
+        "                       of the acknowledged INCRBYs of all workers; count,\n"
+        "                       capacity, get of a missing key, del as modelled\n"
+        "  ctab-recovered       a process SIGKILLed holding ipc_ctab_lock costs exactly\n"
+        "                       one recovery (ipc_ctab_recoveries); unlock without\n"
+        "                       holding the lock is -EPERM"
+        "  (none: lost updates are reported, not a violation)",
     .default_procs = 4,
     .max_procs = MAX_PROCS,
     .xopts = xopts,
@@ -551,6 +553,28 @@ static void check_region_error_cleanup(struct stress *s, bool named, bool at_fd_
                  left ? "; its name was left in /dev/shm" : "");
 }
 
+/* shm.h's argument contract: size 0 (without OPEN_EXISTING) and sizes above
+ * IPC_SHM_MAX_SIZE are -EINVAL, with *out cleared and no object left behind. */
+static void check_region_sizes(struct stress *s, const char *name)
+{
+    static const size_t bad[] = {0, IPC_SHM_MAX_SIZE + 1};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ipc_shm *r[3] = {STALE_REGION, STALE_REGION, STALE_REGION};
+        int rc[3] = {ipc_shm_new_anon(&r[0], bad[i]), ipc_shm_new_memfd(&r[1], "ipcstorm", bad[i]),
+                     ipc_shm_new_named(&r[2], name, bad[i], 0)};
+        for (int k = 0; k < 3; k++) {
+            stress_check(s, rc[k] == -EINVAL && !r[k], "region-exact",
+                         "ipc_shm_new_%s of size %zu: %s, *out %s (want -EINVAL, NULL)",
+                         k == 0   ? "anon"
+                         : k == 1 ? "memfd"
+                                  : "named",
+                         bad[i], ipc_errname(rc[k]), r[k] ? "set" : "NULL");
+            if (rc[k] == 0 && r[k] && r[k] != STALE_REGION)
+                ipc_shm_free(r[k]);
+        }
+    }
+}
+
 static void run_region_round(struct stress *s, enum ipc_lock_kind kind, bool named,
                              struct stress_rng *rng)
 {
@@ -558,6 +582,8 @@ static void run_region_round(struct stress *s, enum ipc_lock_kind kind, bool nam
     char name[64], devpath[96];
     snprintf(name, sizeof(name), "/ipcstorm-counter-%d-%u", (int)getpid(), g_region_rounds++);
     snprintf(devpath, sizeof(devpath), "/dev/shm%s", name);
+    if (g_region_rounds == 1)
+        check_region_sizes(s, name);
     size_t size = sizeof(struct region_shared) + (size_t)stress_rng_below(rng, 3 * 4096);
     ipc_shm *a = NULL, *b = NULL;
     int r = named ? ipc_shm_new_named(&a, name, size, 0) : ipc_shm_new_memfd(&a, "ipcstorm", size);

@@ -447,6 +447,9 @@ struct server_arg {
 static int server_main(void *p)
 {
     struct server_arg *a = p;
+    /* A daemon's stdin is closed: the first listener is then fd 0, which every
+     * descriptor check of the server and ipc_sock must take as valid. */
+    close(STDIN_FILENO);
     struct ipc_server_options o;
     memset(&o, 0, sizeof(o));
     o.bind = "127.0.0.1";
