@@ -188,9 +188,24 @@ static bool wait_ok(struct stress *s, ipc_proc *p, const char *who, int timeout_
     if (r == -ECHILD)
         r = ipc_proc_status(p, &st); /* reaped by the early wait of run_round */
     if (r == -ETIMEDOUT) {
+        /* For whoever reads the report: a process blocked on the lock sleeps in a
+         * futex wait, one the wait lost is a zombie (Z). */
+        char path[64], state[64] = "?", wchan[64] = "?";
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)ipc_proc_pid(p));
+        FILE *f = fopen(path, "r");
+        if (f) {
+            stress_ignore(fscanf(f, "%*d (%*[^)]) %63s", state));
+            fclose(f);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/wchan", (int)ipc_proc_pid(p));
+        if ((f = fopen(path, "r")) != NULL) {
+            if (!fgets(wchan, sizeof(wchan), f))
+                snprintf(wchan, sizeof(wchan), "?");
+            fclose(f);
+        }
         stress_violation(s, "owner-death-recovered",
-                         "%s %d still running after %d ms (lock wedged?)", who,
-                         (int)ipc_proc_pid(p), timeout_ms);
+                         "%s %d still running after %d ms (lock wedged?): state %s, wchan %s", who,
+                         (int)ipc_proc_pid(p), timeout_ms, state, wchan);
         stress_proc_kill(s, p, SIGKILL);
         r = stress_proc_wait(s, p, IPC_PROC_WAIT_FOREVER, &st);
         return false;
