@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -277,12 +278,38 @@ static int robust_mutex_init(pthread_mutex_t *m)
     return rc ? -rc : 0;
 }
 
+/* How long a contended locker sleeps before it looks at the lock again. */
+#define ROBUST_WAIT_SLICE_NS 20000000L
+
+/* pthread_mutex_lock, except that a blocked caller wakes every slice to try again.
+ * An unlock wakes one sleeper; if that sleeper is being killed (SIGKILL already
+ * sent, not yet run), the wakeup dies with it, and the kernel passes it on at the
+ * exit only if the lock is still free then. Otherwise the other sleepers stay
+ * asleep on a lock nobody holds until some later locker contends: with none, for
+ * ever (the likely cause of a worker stuck for good, seen once in `stress counter`,
+ * which kills lock users at random). The slices bound that loss to one slice. */
+static int lock_in_slices(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_trylock(m);
+    while (rc == EBUSY || rc == ETIMEDOUT) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t); /* timedlock's clock; a jump only resizes a slice */
+        t.tv_nsec += ROBUST_WAIT_SLICE_NS;
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        rc = pthread_mutex_timedlock(m, &t);
+    }
+    return rc;
+}
+
 /* Locks m; on EOWNERDEAD runs recover(arg) (may be NULL) while holding it, marks
  * the mutex consistent and returns IPC_EOWNERDEAD. */
 static int robust_lock(pthread_mutex_t *m, void (*recover)(void *), void *arg,
                        _Atomic uint64_t *recoveries)
 {
-    int rc = pthread_mutex_lock(m);
+    int rc = lock_in_slices(m);
     if (rc == 0)
         return 0;
     if (rc == EOWNERDEAD) {

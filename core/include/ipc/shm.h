@@ -196,7 +196,10 @@ IPC_MUST_USE int ipc_shm_mutex_init(pthread_mutex_t *m);
 /* Locks *m. When its previous holder died holding it, runs recover(arg) (may be
  * NULL) while holding the lock, marks the mutex consistent and returns
  * IPC_EOWNERDEAD, which is success: the lock is held. Otherwise 0, -EDEADLK (held
- * by the caller), -ENOTRECOVERABLE, -EINVAL. Unlock with pthread_mutex_unlock. */
+ * by the caller), -ENOTRECOVERABLE, -EINVAL. Unlock with pthread_mutex_unlock.
+ * A blocked caller also looks at the lock again every 20 ms, so a wakeup lost
+ * with a waiter killed at that moment costs one such wait, not a hang (the
+ * counter's mutex kind and the server's table lock the same way). */
 IPC_MUST_USE int ipc_shm_mutex_lock(pthread_mutex_t *m, void (*recover)(void *arg), void *arg);
 
 #ifdef __cplusplus
