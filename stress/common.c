@@ -3,8 +3,10 @@
  * PRNG (rng.c), the reports (report.c), the clock (clock.c) and the leak-check
  * mechanics (testing/hygiene.c) live in their own modules. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -13,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ipc_base.h"
 #include "cli.h"
 #include "clock.h"
 #include "common.h"
@@ -25,6 +29,7 @@
 #include "report.h"
 #include "rng.h"
 #include "ipc/error.h"
+#include "ipc/pipe.h"
 #include "ipc/proc.h"
 #if IPC_FAULTS
 #include "ipc/faults.h"
@@ -698,6 +703,41 @@ int stress_proc_wait(struct stress *s, ipc_proc *p, int timeout_ms, struct ipc_p
             return r;
         s->lib_errors++;
     }
+}
+
+/* Runs fn(arg, wfd) in a forked child and waits for it: a child stuck (inside
+ * a library call, say) must not hang the driver, so at the deadline it is
+ * killed, and its status says so. why receives the line the child wrote to wfd.
+ * Returns the child's wait status, or -1 when pipe2, fork or waitpid failed
+ * (counted). */
+int stress_verdict_child(struct stress *s, int (*fn)(int arg, int wfd), int arg, char *why,
+                         size_t why_size)
+{
+    why[0] = '\0';
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        stress_lib_error(s, -errno, "pipe2");
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        ipc__exit_child(fn(arg, p[1]));
+    }
+    close(p[1]);
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    bool ready = pid > 0 && poll(&pf, 1, (int)(10000 * STRESS_TIME_SCALE)) > 0;
+    if (pid > 0 && !ready)
+        kill(pid, SIGKILL);
+    ssize_t n = ready ? ipc_pipe_read_full(p[0], why, why_size - 1) : 0;
+    why[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        stress_lib_error(s, -errno, "fork/waitpid");
+        return -1;
+    }
+    return status;
 }
 
 void stress_proc_discard(struct stress *s, ipc_proc *p)

@@ -189,6 +189,15 @@ const char *stress_fault_schedule_text(const struct stress *s);
  * (no effect without --faults). The seam's state is one shared mapping: forked
  * children follow every later pause and resume too, so a child that must run
  * without faults needs the pause until it has ended. */
+/* Runs fn(arg, wfd) in a forked child and waits for it (at most 10 s, times
+ * STRESS_TIME_SCALE, then SIGKILL): a probe whose setup (a seccomp filter, closed
+ * descriptors, a lowered limit) must not touch the driver. why receives what the
+ * child wrote to wfd. Returns the child's wait status, or -1 when pipe2, fork or
+ * waitpid failed (counted as a library error). Callers that need it fault-free
+ * pause faults around the call: the seam's state is shared with the child. */
+int stress_verdict_child(struct stress *s, int (*fn)(int arg, int wfd), int arg, char *why,
+                         size_t why_size);
+
 void stress_faults_pause(struct stress *s);
 void stress_faults_resume(struct stress *s);
 

@@ -1167,8 +1167,9 @@ static void check_reap_timeout(struct stress *s)
  * daemon-like caller: the spawn's error pipe lands on 0 and 1 and must move above
  * stdio to the one free descriptor, 3. Every method must run sh to its exit code
  * and leave nothing open once the child is freed. */
-static int stdio_closed_child(int verdict_fd)
+static int stdio_closed_child(int unused, int verdict_fd)
 {
+    (void)unused;
     if (dup2(verdict_fd, LIMIT_VERDICT_FD) != LIMIT_VERDICT_FD ||
         close_range(LIMIT_VERDICT_FD + 1, ~0u, 0) != 0)
         return 3;
@@ -1214,35 +1215,12 @@ static int stdio_closed_child(int verdict_fd)
 
 static void check_spawn_stdio_closed(struct stress *s)
 {
-    int vp[2];
-    if (pipe2(vp, O_CLOEXEC) != 0) {
-        stress_setup_error(s, "pipe2: %s", strerror(errno));
-        return;
-    }
+    char why[240];
     stress_faults_pause(s); /* the seam's state is shared with the child: until it ends */
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(stdio_closed_child(vp[1]));
-    close(vp[1]);
-    char why[240] = "";
-    size_t have = 0;
-    for (ssize_t n;
-         have < sizeof(why) - 1 && (n = read(vp[0], why + have, sizeof(why) - 1 - have)) != 0;) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
-        have += (size_t)n;
-    }
-    why[have] = '\0';
-    close(vp[0]);
-    int st = 0;
-    bool reaped = pid > 0 && waitpid(pid, &st, 0) == pid;
+    int st = stress_verdict_child(s, stdio_closed_child, 0, why, sizeof(why));
     stress_faults_resume(s);
-    if (!reaped) {
-        stress_setup_error(s, "fork/waitpid: %s", strerror(errno));
+    if (st < 0)
         return;
-    }
     if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
         snprintf(s->note, sizeof(s->note), "spawn-stdio-closed skipped: no setup in the child");
         return;

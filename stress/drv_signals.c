@@ -893,41 +893,6 @@ static int fallback_child(int err, int wfd)
     return FALLBACK_WRONG;
 }
 
-/* Runs fn(arg, wfd) in a forked child and waits for it: a child stuck (inside
- * ipc_sigsrc_new, say) must not hang the driver, so at the deadline it is
- * killed, and its status says so. why receives the line the child wrote to wfd.
- * Returns the child's wait status, or -1 when pipe2, fork or waitpid failed
- * (counted). */
-static int run_verdict_child(struct stress *s, int (*fn)(int arg, int wfd), int arg, char *why,
-                             size_t why_size)
-{
-    why[0] = '\0';
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
-        stress_lib_error(s, -errno, "pipe2");
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        ipc__exit_child(fn(arg, p[1]));
-    }
-    close(p[1]);
-    struct pollfd pf = {.fd = p[0], .events = POLLIN};
-    bool ready = pid > 0 && poll(&pf, 1, (int)(10000 * STRESS_TIME_SCALE)) > 0;
-    if (pid > 0 && !ready)
-        kill(pid, SIGKILL);
-    ssize_t n = ready ? ipc_pipe_read_full(p[0], why, why_size - 1) : 0;
-    why[n > 0 ? n : 0] = '\0';
-    close(p[0]);
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-        stress_lib_error(s, -errno, "fork/waitpid");
-        return -1;
-    }
-    return status;
-}
-
 /* ipc_sigsrc_new's fallback rule, one child per errno signalfd can give. */
 static void check_sigsrc_fallback(struct stress *s)
 {
@@ -935,7 +900,7 @@ static void check_sigsrc_fallback(struct stress *s)
     stress_faults_pause(s);
     for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
         char why[512];
-        int status = run_verdict_child(s, fallback_child, errs[i], why, sizeof(why));
+        int status = stress_verdict_child(s, fallback_child, errs[i], why, sizeof(why));
         if (status < 0)
             break;
         if (WIFEXITED(status) && WEXITSTATUS(status) == FALLBACK_NO_SECCOMP) {
@@ -1244,7 +1209,7 @@ static void check_sigsrc_rollback(struct stress *s)
     stress_faults_pause(s);
     for (int variant = 0; variant < 2; variant++) {
         char why[768];
-        int status = run_verdict_child(s, rollback_child, variant, why, sizeof(why));
+        int status = stress_verdict_child(s, rollback_child, variant, why, sizeof(why));
         if (status < 0)
             break;
         if (WIFEXITED(status) && WEXITSTATUS(status) == ROLLBACK_NO_SECCOMP) {

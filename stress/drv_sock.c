@@ -716,6 +716,16 @@ static void probe_timeout(struct stress *s, const char *what, const struct ipc_s
                  what, timeout_ms, how, free_before, free_after);
 }
 
+/* The timeout with and without IPC_SOCK_NONBLOCK (which only concerns the
+ * returned fd), and a zero timeout. */
+static void probe_timeouts(struct stress *s, const char *what, const struct ipc_sock_addr *a,
+                           double early_ms)
+{
+    probe_timeout(s, what, a, CONNECT_TIMEOUT_MS, 0, early_ms);
+    probe_timeout(s, what, a, CONNECT_TIMEOUT_MS, IPC_SOCK_NONBLOCK, early_ms);
+    probe_timeout(s, what, a, 0, 0, 0.0);
+}
+
 static void check_connect_timeouts(struct stress *s)
 {
     int fillers[MAX_FILLERS];
@@ -732,9 +742,7 @@ static void check_connect_timeouts(struct stress *s)
         stress_setup_error(s, "the accept queue of a TCP listener never became full (%u fillers)",
                            n);
     } else {
-        probe_timeout(s, "TCP", &tcp, CONNECT_TIMEOUT_MS, 0, 1.0);
-        probe_timeout(s, "TCP", &tcp, CONNECT_TIMEOUT_MS, IPC_SOCK_NONBLOCK, 1.0);
-        probe_timeout(s, "TCP", &tcp, 0, 0, 0.0);
+        probe_timeouts(s, "TCP", &tcp, 1.0);
     }
     while (n > 0)
         close(fillers[--n]);
@@ -754,9 +762,7 @@ static void check_connect_timeouts(struct stress *s)
     } else if (!fill_unix(&unx, fillers, &n)) {
         stress_setup_error(s, "the backlog of a Unix listener never became full (%u fillers)", n);
     } else {
-        probe_timeout(s, "Unix", &unx, CONNECT_TIMEOUT_MS, 0, 10.0);
-        probe_timeout(s, "Unix", &unx, CONNECT_TIMEOUT_MS, IPC_SOCK_NONBLOCK, 10.0);
-        probe_timeout(s, "Unix", &unx, 0, 0, 0.0);
+        probe_timeouts(s, "Unix", &unx, 10.0);
     }
     while (n > 0)
         close(fillers[--n]);
