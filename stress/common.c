@@ -256,10 +256,10 @@ static enum cli_opt_kind xopt_kind(enum stress_xopt_kind k)
 static int parse_options(struct stress *s, int argc, char **argv)
 {
     const struct stress_spec *spec = s->spec;
-    struct cli_opt opts[11 + STRESS_MAX_XOPTS];
+    struct cli_opt opts[12 + STRESS_MAX_XOPTS];
     size_t n = 0;
-    uint64_t procs = s->procs;
-    bool seed_given = false;
+    uint64_t procs = s->procs, progress_fd = 0;
+    bool seed_given = false, progress_given = false;
     const char *faults_text = NULL;
     struct cli_rest ng = {0};
     char prog[64], procs_help[64], intro[4096];
@@ -298,6 +298,16 @@ static int parse_options(struct stress *s, int argc, char **argv)
                          .dest = &s->json,
                          .help = "print one JSON object on stdout instead of the result line"};
     opts[n++] =
+        (struct cli_opt){.name = "progress-fd",
+                         .kind = CLI_OPT_U64,
+                         .dest = &progress_fd,
+                         .max = INT_MAX,
+                         .given = &progress_given,
+                         .help = "append a line once a second, and a last one at the end, to the\n"
+                                 "open descriptor N (a file, or a pipe that is read): elapsed=S\n"
+                                 "ops=N ops_per_sec=R checks=N violations=N. For wrappers such as\n"
+                                 "scripts/session; a terminal on stderr gets a live line anyway"};
+    opts[n++] =
         (struct cli_opt){.name = "faults",
                          .kind = CLI_OPT_STR,
                          .dest = &faults_text,
@@ -326,7 +336,7 @@ static int parse_options(struct stress *s, int argc, char **argv)
                                          "default " STRESS_FAULT_CALLS_DEFAULT ")",
                                  .check = check_fault_calls};
     for (const struct stress_xopt *x = spec->xopts; x && x->name; x++) {
-        if (n >= 8 + STRESS_MAX_XOPTS) {
+        if (n >= 9 + STRESS_MAX_XOPTS) {
             fprintf(stderr, "%s: more than %d driver options\n", prog, STRESS_MAX_XOPTS);
             return STRESS_EXIT_SETUP;
         }
@@ -377,6 +387,17 @@ static int parse_options(struct stress *s, int argc, char **argv)
     if (rc != CLI_RUN)
         return rc;
     s->procs = (unsigned)procs;
+    s->progress_fd = -1;
+    if (progress_given) {
+        /* Close-on-exec: the driver's exec'd children must not hold the wrapper's pipe. */
+        if (fcntl((int)progress_fd, F_SETFD, FD_CLOEXEC) < 0) {
+            fprintf(stderr, "%s: --progress-fd %" PRIu64 ": not an open descriptor (%s)\n", prog,
+                    progress_fd, strerror(errno));
+            return CLI_EXIT_USAGE;
+        }
+        s->progress_fd = (int)progress_fd;
+        s->progress_pid = getpid();
+    }
     if (ng.first || ng.argv) {
         if (cli_rest_join(&ng, g_stress_ng_args, sizeof(g_stress_ng_args)) < 0)
             return cli_usage_error(&cmd,
@@ -500,9 +521,14 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
 
 static void progress(struct stress *s, bool final)
 {
+    double t = stress_elapsed(s);
+    if (s->progress_fd >= 0 && getpid() == s->progress_pid)
+        dprintf(s->progress_fd,
+                "elapsed=%.1f ops=%" PRIu64 " ops_per_sec=%.0f checks=%" PRIu64
+                " violations=%" PRIu64 "\n",
+                t, s->ops, t > 0 ? (double)s->ops / t : 0.0, s->checks, s->violations);
     if (!s->tty)
         return;
-    double t = stress_elapsed(s);
     if (final) {
         fprintf(stderr, "\r\033[K");
         return;
@@ -764,7 +790,7 @@ bool stress_running(struct stress *s)
     }
     if (s->faults_state == 0)
         faults_arm(s);
-    if (s->tty && now - s->t_last_progress >= 0.2) {
+    if ((s->tty || s->progress_fd >= 0) && now - s->t_last_progress >= (s->tty ? 0.2 : 1.0)) {
         s->t_last_progress = now;
         progress(s, false);
     }

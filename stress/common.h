@@ -130,6 +130,8 @@ struct stress {
     uint64_t checks;
     uint64_t violations;
     bool tty;
+    int progress_fd;    /* --progress-fd N: a machine-readable line per second, or -1 */
+    pid_t progress_pid; /* only the driver's own process writes it, not its forks */
     bool setup_failed;
     char note[256]; /* driver's extra observation, shown in the result and JSON */
 

@@ -241,6 +241,28 @@ def case_help_matches_parser():
             check("unknown option" not in err, "%s: --%s listed but unknown: %s" % (c, name, err))
 
 
+def case_progress_fd():
+    # --progress-fd N: one line per second and a last one at the end, whose ops
+    # are the run's (the JSON result's); a closed descriptor is a usage error.
+    rd, wr = os.pipe()
+    p = subprocess.run([BIN, "stress", "pipe", "--duration", "2.5", "--json", "--progress-fd",
+                        str(wr)], pass_fds=(wr,), capture_output=True, timeout=120)
+    os.close(wr)
+    with os.fdopen(rd) as f:
+        lines = f.read().splitlines()
+    check(p.returncode == 0, "stress pipe exit %d: %s" % (p.returncode, p.stderr[-300:]))
+    result = json.loads(p.stdout.decode().strip().splitlines()[-1])
+    pat = re.compile(r"^elapsed=(\d+\.\d) ops=(\d+) ops_per_sec=(\d+) checks=(\d+) "
+                     r"violations=(\d+)$")
+    fields = [pat.match(line) for line in lines]
+    check(len(lines) >= 3 and all(fields), "progress lines: %r" % lines)
+    elapsed = [float(m.group(1)) for m in fields]
+    ops = [int(m.group(2)) for m in fields]
+    check(elapsed == sorted(elapsed) and ops == sorted(ops), "not increasing: %r" % lines)
+    check(ops[-1] == result["ops"], "last line ops %d, result %d" % (ops[-1], result["ops"]))
+    usage_error(["stress", "pipe", "--progress-fd", "1000"], "--progress-fd")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
