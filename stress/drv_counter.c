@@ -116,9 +116,13 @@ struct slot {
 struct shared {
     ipc_counter counter;
     atomic_int stop; /* set by the parent when --duration runs out mid-round */
+    atomic_int go;   /* set by the parent once every worker of the round is forked */
     atomic_uint_fast64_t victim_holds;
     struct slot slot[MAX_PROCS];
 };
+
+/* Adds each worker makes in a round even when told to stop early. */
+#define MIN_ADDS 1024
 
 static int64_t g_none_lost, g_none_total;
 static uint64_t g_recoveries;
@@ -134,9 +138,18 @@ static int worker_fn(void *p)
     struct worker_arg *a = p;
     struct slot *sl = &a->sh->slot[a->idx];
     int64_t prev = INT64_MIN;
+    /* Start together: on a loaded machine a worker forked first could otherwise
+     * finish its whole share before the next one exists, and an exact count of
+     * adds that never overlapped proves nothing about the lock. */
+    while (!atomic_load(&a->sh->go) && !atomic_load(&a->sh->stop))
+        sched_yield();
     for (uint64_t i = 0; i < a->incs; i++) {
-        if ((i & 255) == 0 && atomic_load_explicit(&a->sh->stop, memory_order_relaxed))
-            break; /* every add so far is booked in the slot: the count stays exact */
+        /* Every add so far is booked in the slot, so stopping keeps the count
+         * exact; but not before MIN_ADDS: a round that began as --duration ran
+         * out would check a count no two workers ever raced on. */
+        if (i >= MIN_ADDS && (i & 255) == 0 &&
+            atomic_load_explicit(&a->sh->stop, memory_order_relaxed))
+            break;
         int64_t v = 0;
         int r = ipc_counter_add(&a->sh->counter, 1, &v);
         if (r == IPC_EOWNERDEAD) {
@@ -217,6 +230,27 @@ static bool wait_ok(struct stress *s, ipc_proc *p, const char *who, int timeout_
     return st.exited && st.code == 0;
 }
 
+/* Forks n workers, fn(args + i * arg_size) each, and returns how many run. A fork
+ * that fails under --faults is tried again (twice): a round left with one worker
+ * would race nobody, and its exact count would prove nothing. */
+static unsigned fork_workers(struct stress *s, ipc_proc **w, unsigned n, ipc_proc_fn fn, void *args,
+                             size_t arg_size, const char *what)
+{
+    unsigned nw = 0;
+    for (; nw < n; nw++) {
+        void *arg = (char *)args + nw * arg_size;
+        int r;
+        for (int attempt = 1;; attempt++) {
+            r = ipc_proc_fork(&w[nw], fn, arg, NULL);
+            if (r >= 0 || !stress_lib_error(s, r, what) || attempt == 3)
+                break;
+        }
+        if (r < 0)
+            break;
+    }
+    return nw;
+}
+
 static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind kind,
                       struct stress_rng *rng)
 {
@@ -236,6 +270,7 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
     memset(sh->slot, 0, sizeof(sh->slot));
     atomic_store(&sh->victim_holds, 0);
     atomic_store(&sh->stop, 0);
+    atomic_store(&sh->go, 0);
     uint64_t incs = stress_rng_range(rng, opt_incs / 2 + 1, opt_incs);
     struct worker_arg wa[MAX_PROCS];
     ipc_proc *w[MAX_PROCS] = {0};
@@ -245,14 +280,11 @@ static void run_round(struct stress *s, struct shared *sh, enum ipc_lock_kind ki
     for (unsigned i = 0; i < nv; i++)
         if ((r = ipc_proc_fork(&v[i], victim_fn, &va, NULL)) < 0)
             stress_lib_error(s, r, "ipc_proc_fork(victim)");
-    unsigned nw = 0;
-    for (; nw < s->procs; nw++) {
-        wa[nw] = (struct worker_arg){.sh = sh, .idx = nw, .incs = incs};
-        if ((r = ipc_proc_fork(&w[nw], worker_fn, &wa[nw], NULL)) < 0) {
-            stress_lib_error(s, r, "ipc_proc_fork(worker)");
-            break;
-        }
-    }
+    for (unsigned i = 0; i < s->procs; i++)
+        wa[i] = (struct worker_arg){.sh = sh, .idx = i, .incs = incs};
+    unsigned nw =
+        fork_workers(s, w, s->procs, worker_fn, wa, sizeof(wa[0]), "ipc_proc_fork(worker)");
+    atomic_store(&sh->go, 1);
     /* Kill each victim at a random moment while the workers run; kill/replace
      * cycles so several deaths can land inside the lock. */
     for (unsigned i = 0; i < nv; i++) {
@@ -677,20 +709,16 @@ static void run_region_round(struct stress *s, enum ipc_lock_kind kind, bool nam
     uint64_t incs = stress_rng_range(rng, opt_incs / 8 + 1, opt_incs / 4 + 1);
     struct region_arg ra[MAX_PROCS];
     ipc_proc *w[MAX_PROCS] = {0};
-    unsigned nw = 0;
-    for (; nw < s->procs; nw++) {
-        ra[nw] = (struct region_arg){.named = named,
-                                     .name = name,
-                                     .fd = fd,
-                                     .size = size,
-                                     .idx = nw,
-                                     .incs = incs,
-                                     .unguarded = stress_fault(s, "unguarded-total")};
-        if ((r = ipc_proc_fork(&w[nw], region_worker, &ra[nw], NULL)) < 0) {
-            stress_lib_error(s, r, "ipc_proc_fork(region worker)");
-            break;
-        }
-    }
+    for (unsigned i = 0; i < s->procs; i++)
+        ra[i] = (struct region_arg){.named = named,
+                                    .name = name,
+                                    .fd = fd,
+                                    .size = size,
+                                    .idx = i,
+                                    .incs = incs,
+                                    .unguarded = stress_fault(s, "unguarded-total")};
+    unsigned nw = fork_workers(s, w, s->procs, region_worker, ra, sizeof(ra[0]),
+                               "ipc_proc_fork(region worker)");
     int64_t committed = 0, guarded = 0;
     for (unsigned i = 0; i < nw; i++) {
         struct ipc_proc_status pst;
@@ -889,15 +917,11 @@ static void run_ctab_round(struct stress *s, struct stress_rng *rng)
     uint64_t ops = stress_rng_range(rng, opt_incs / 8 + 1, opt_incs / 4 + 1);
     struct ctab_arg wa[MAX_PROCS];
     ipc_proc *w[MAX_PROCS] = {0};
-    unsigned nw = 0;
-    for (; nw < s->procs; nw++) {
-        wa[nw] = (struct ctab_arg){
-            .table = t, .slot = &slot[nw], .seed = stress_rng_next(rng), .ops = ops, .hold_fd = -1};
-        if ((r = ipc_proc_fork(&w[nw], ctab_worker, &wa[nw], NULL)) < 0) {
-            stress_lib_error(s, r, "ipc_proc_fork(ctab worker)");
-            break;
-        }
-    }
+    for (unsigned i = 0; i < s->procs; i++)
+        wa[i] = (struct ctab_arg){
+            .table = t, .slot = &slot[i], .seed = stress_rng_next(rng), .ops = ops, .hold_fd = -1};
+    unsigned nw =
+        fork_workers(s, w, s->procs, ctab_worker, wa, sizeof(wa[0]), "ipc_proc_fork(ctab worker)");
     uint64_t before = ipc_ctab_recoveries(t);
     unsigned kills = 0;
     struct ctab_arg va = {.table = t};
@@ -998,21 +1022,24 @@ int ipcstorm_stress_counter(int argc, char **argv)
     stress_rng_init(&rng, s.seed, 0);
     for (unsigned round = 0; stress_running(&s); round++) {
         enum ipc_lock_kind k = kinds[round % nk];
-        /* Each pass over the kinds starts with a named or memfd region round and a
-         * counter table round: a short (sanitizer, --faults) run still gets them. */
-        if (round % nk == 0) {
-            enum ipc_lock_kind rk = k == IPC_LOCK_NONE ? IPC_LOCK_ATOMIC : k;
-            run_region_round(&s, rk, (round / nk) % 2 == 0, &rng);
-            check_region_error_cleanup(&s, (round / nk) % 2 == 0, (round / nk) % 3 == 2);
+        run_round(&s, sh, k, &rng);
+        /* Each pass over the kinds ends with a named or memfd region round and a
+         * counter table round. They come after the kinds' rounds, not before: on a
+         * loaded machine one region round can outlast a short run, and a run that
+         * never reached a kind's exact count would check nothing it was asked to. */
+        unsigned pass = round / nk;
+        if (round % nk == nk - 1 && stress_running(&s)) {
+            enum ipc_lock_kind rk = kinds[pass % nk]; /* each kind in turn */
+            if (rk == IPC_LOCK_NONE)
+                rk = IPC_LOCK_ATOMIC;
+            run_region_round(&s, rk, pass % 2 == 0, &rng);
+            check_region_error_cleanup(&s, pass % 2 == 0, pass % 3 == 2);
             check_counter_destroy(&s, rk);
-            if ((round / nk) % 3 == 1)
+            if (pass % 3 == 1)
                 check_counter_new_enomem(&s);
             if (stress_running(&s))
                 run_ctab_round(&s, &rng);
-            if (!stress_running(&s))
-                break;
         }
-        run_round(&s, sh, k, &rng);
     }
     ipc_shm_free(region);
     snprintf(s.note, sizeof(s.note),
