@@ -241,6 +241,141 @@ def case_help_matches_parser():
             check("unknown option" not in err, "%s: --%s listed but unknown: %s" % (c, name, err))
 
 
+# ---- help_teaches: every --help has an example and its exit statuses ----------
+# The format every --help must follow (README "Exit status"; issue 14, item 6):
+#   - exit status 0 and the help on stdout;
+#   - an examples block: a line that starts, in column 0, with "Example:" or
+#     "Examples" followed by ":" or " (" (e.g. "Examples (after a failure):"),
+#     then lines indented by at least two spaces up to the next blank or
+#     unindented line; at least one of them must contain the command itself:
+#     "ipcstorm <subcommand...>" or "scripts/<name>";
+#   - an exit-status paragraph: a line that starts, in column 0, with
+#     "Exit status:"; the paragraph (up to the next blank line) must name the
+#     codes 0 and 64 as numbers (other codes as the command has them).
+EXAMPLES_HEAD = re.compile(r"^Examples?(:| \()")
+EXIT_HEAD = re.compile(r"^Exit status:")
+
+
+def help_problems(text, command):
+    """What the help text lacks, as a list of messages (empty: it teaches)."""
+    lines = text.splitlines()
+    problems = []
+    heads = [i for i, l in enumerate(lines) if EXAMPLES_HEAD.match(l)]
+    examples = []
+    for i in heads:
+        for l in lines[i + 1:]:
+            if not l.startswith("  ") or not l.strip():
+                break
+            examples.append(l.strip())
+    if not heads:
+        problems.append("no line starting with 'Example:' or 'Examples:'")
+    elif not any(re.search(r"(^|[\s|;&])%s(\s|$)" % re.escape(command), e) for e in examples):
+        problems.append("no indented example line under 'Examples' runs %r" % command)
+    exits = [i for i, l in enumerate(lines) if EXIT_HEAD.match(l)]
+    if not exits:
+        problems.append("no line starting with 'Exit status:'")
+    for i in exits:
+        para = []
+        for l in lines[i:]:
+            if not l.strip():
+                break
+            para.append(l)
+        para = " ".join(para)
+        for code in ("0", "64"):
+            if not re.search(r"(?<![\w+.-])%s(?![\w.+-]|\.\d)" % code, para):
+                problems.append("the 'Exit status:' paragraph does not name code %s" % code)
+    return problems, examples
+
+
+def example_commands(example):
+    """The ipcstorm invocations of one example line, as argument lists: the line is
+    split like a shell would (comments dropped), into commands at | ; && ||, and
+    redirections with their file are left out."""
+    lex = shlex.shlex(example, posix=True, punctuation_chars=True)
+    lex.whitespace_split = True
+    lex.commenters = "#"
+    cmds, cur, skip_next = [], [], False
+    for tok in lex:
+        if skip_next:
+            skip_next = False
+            continue
+        if tok in ("|", ";", "&&", "||", "&"):
+            cmds.append(cur)
+            cur = []
+        elif tok in ("<", ">", ">>", "2>", "<>", ">&"):
+            skip_next = True
+        else:
+            cur.append(tok)
+    cmds.append(cur)
+    return [c[1:] for c in cmds if c and c[0] == "ipcstorm"]
+
+
+def case_help_teaches():
+    failures = []
+    # The ipcstorm command, each subcommand (cli/cmd_*.c), the subcommands their
+    # usage lines name ("ipcstorm frame encode ..."), and each stress driver.
+    subs = sorted(f[4:-2].replace("_", "-") for f in os.listdir(os.path.join(SRC, "cli"))
+                  if f.startswith("cmd_") and f.endswith(".c"))
+    check(subs, "no cli/cmd_*.c found")
+    drivers = sorted(f[4:-2] for f in os.listdir(os.path.join(SRC, "stress"))
+                     if f.startswith("drv_") and f.endswith(".c"))
+    check(drivers, "no stress/drv_*.c found")
+    todo = [[]] + [[c] for c in subs] + [["stress", d] for d in drivers]
+    seen = set()
+    checked = 0
+    while todo:
+        c = todo.pop(0)
+        if tuple(c) in seen:
+            continue
+        seen.add(tuple(c))
+        name = " ".join(["ipcstorm"] + c)
+        rc, out, err = run(c + ["--help"])
+        text = out.decode(errors="replace")
+        if rc != 0 or not text.startswith("usage:"):
+            failures.append("%s --help: exit %d, stdout %r, stderr %r" % (name, rc, text[:60], err[:200]))
+            continue
+        checked += 1
+        problems, examples = help_problems(text, name)
+        failures += ["%s --help: %s" % (name, p) for p in problems]
+        for m in re.finditer(r"^(?:usage:|      ) +%s ([a-z][a-z0-9-]*)\b" % re.escape(name), text, re.M):
+            todo.append(c + [m.group(1)])
+        # Every option an example uses exists: the example with --help put in
+        # before "--" (run's command) or --with-stress-ng (its arguments), or at
+        # the end, must print the help (exit 0), not a usage error.
+        for e in examples:
+            for args in example_commands(e):
+                if args[:len(c)] != c:
+                    continue
+                cut = len(args)
+                for stop in ("--", "--with-stress-ng"):
+                    if stop in args[len(c):]:
+                        cut = min(cut, args.index(stop, len(c)))
+                if "--help" not in args[:cut] and "-h" not in args[:cut]:
+                    args = args[:cut] + ["--help"] + args[cut:]
+                rc, _, err = run(args)
+                if rc != 0:
+                    failures.append("%s --help: the example %r is rejected (exit %d): %s" %
+                                    (name, e, rc, err.strip()[:200]))
+    check(checked >= 1 + len(subs) + len(drivers), "only %d helps checked" % checked)
+    # Every script in scripts/ (executable files; scripts/lib/ holds sourced helpers).
+    scripts = sorted(f for f in os.listdir(os.path.join(SRC, "scripts"))
+                     if os.path.isfile(os.path.join(SRC, "scripts", f)) and
+                     os.access(os.path.join(SRC, "scripts", f), os.X_OK))
+    check(scripts, "no executable in scripts/")
+    for f in scripts:
+        p = subprocess.run([os.path.join(SRC, "scripts", f), "--help"], capture_output=True,
+                           timeout=60, cwd=SRC, stdin=subprocess.DEVNULL)
+        text = p.stdout.decode(errors="replace")
+        if p.returncode != 0 or not text.strip():
+            failures.append("scripts/%s --help: exit %d, stdout %r, stderr %r" %
+                            (f, p.returncode, text[:60], p.stderr.decode(errors="replace")[:200]))
+            continue
+        problems, _ = help_problems(text, "scripts/" + f)
+        failures += ["scripts/%s --help: %s" % (f, p) for p in problems]
+    check(not failures, "%d problem(s):\n  %s" % (len(failures), "\n  ".join(failures)))
+    print("%d ipcstorm helps and %d scripts teach" % (checked, len(scripts)))
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
