@@ -248,7 +248,8 @@ def case_help_matches_parser():
 #     "Examples" followed by ":" or " (" (e.g. "Examples (after a failure):"),
 #     then lines indented by at least two spaces up to the next blank or
 #     unindented line; at least one of them must contain the command itself:
-#     "ipcstorm <subcommand...>" or "scripts/<name>";
+#     "ipcstorm <subcommand...>", "scripts/<name>" or "bench/ipcbench" (a path
+#     may come before it: "build/release/bench/ipcbench");
 #   - an exit-status paragraph: a line that starts, in column 0, with
 #     "Exit status:"; the paragraph (up to the next blank line) must name the
 #     codes 0 and 64 as numbers (other codes as the command has them).
@@ -269,7 +270,7 @@ def help_problems(text, command):
             examples.append(l.strip())
     if not heads:
         problems.append("no line starting with 'Example:' or 'Examples:'")
-    elif not any(re.search(r"(^|[\s|;&])%s(\s|$)" % re.escape(command), e) for e in examples):
+    elif not any(re.search(r"(^|[\s|;&/])%s(\s|$)" % re.escape(command), e) for e in examples):
         problems.append("no indented example line under 'Examples' runs %r" % command)
     exits = [i for i, l in enumerate(lines) if EXIT_HEAD.match(l)]
     if not exits:
@@ -357,6 +358,14 @@ def case_help_teaches():
                     failures.append("%s --help: the example %r is rejected (exit %d): %s" %
                                     (name, e, rc, err.strip()[:200]))
     check(checked >= 1 + len(subs) + len(drivers), "only %d helps checked" % checked)
+    # The benchmark helper, when this build has it (scripts/bench runs it).
+    ipcbench = os.path.join(os.path.dirname(BIN), "bench", "ipcbench")
+    if os.access(ipcbench, os.X_OK):
+        p = subprocess.run([ipcbench, "--help"], capture_output=True, timeout=60)
+        problems, _ = help_problems(p.stdout.decode(errors="replace"), "bench/ipcbench")
+        if p.returncode != 0:
+            problems.append("exit %d" % p.returncode)
+        failures += ["bench/ipcbench --help: %s" % m for m in problems]
     # Every script in scripts/ (executable files; scripts/lib/ holds sourced helpers).
     scripts = sorted(f for f in os.listdir(os.path.join(SRC, "scripts"))
                      if os.path.isfile(os.path.join(SRC, "scripts", f)) and
