@@ -98,7 +98,8 @@ _progress_draw() { # one frame of the live line
   _progress_fmt t_phase $((_progress_t - _progress_phase_t0))
   detail=$_progress_detail
   if [ -n "$_progress_watch" ] && [ -r "$_progress_watch" ]; then
-    w=$(tail -c 16384 "$_progress_watch" 2>/dev/null | tr '\r' '\n' | sed -n "$_progress_watch_sed" 2>/dev/null | tail -n 1)
+    w=$(tail -c 16384 "$_progress_watch" 2>/dev/null | tr '\r' '\n' |
+      sed -n "$_progress_watch_sed" 2>/dev/null | tail -n 1) || w=
     [ -n "$w" ] && detail=$w
   fi
   line="$_progress_name $t_all | $_progress_phase $t_phase"
@@ -120,14 +121,18 @@ _progress_ticker_start() {
   _progress_ticker_stop
   [ "$_progress_mode" = live ] && [ -n "$_progress_phase" ] && _progress_in_owner || return 0
   local parent=$_progress_owner
+  _progress_draw # now, so that every event shows, however soon the next comes
   (
     trap - EXIT INT TERM
     # A pipe opened read-write that nobody writes: read -t waits a second with
     # no sleep process that a kill would leave behind.
     exec 9<> <(:)
-    while kill -0 "$parent" 2>/dev/null; do
+    while :; do
+      rc=0
+      read -r -t 1 -u 9 _ || rc=$?
+      # Anything but a timeout means no way to wait: stop rather than spin.
+      [ "$rc" -gt 128 ] && kill -0 "$parent" 2>/dev/null || exit 0
       _progress_draw
-      read -r -t 1 -u 9 _ || true
     done
   ) &
   _progress_ticker=$!

@@ -385,6 +385,109 @@ def case_help_teaches():
     print("%d ipcstorm helps and %d scripts teach" % (checked, len(scripts)))
 
 
+# ---- progress_lines: scripts/lib/progress.sh --------------------------------------
+PROGRESS_SCRIPT = r"""
+set -euo pipefail
+. "$1/scripts/lib/progress.sh"
+exec 3>&"$4"
+progress_init demo
+progress_phase "build" "$2" 's/^\[\([0-9]*\/[0-9]*\)\].*/step \1/p'
+echo "[3/7] Building x" >"$2"
+progress_detail "first sample"
+progress_log "a warning"
+echo "ticker ${_progress_ticker:-none}" >&3
+progress_done PASS
+progress_phase "row two"
+echo "ticker ${_progress_ticker:-none}" >&3
+if [ "$3" = wait ]; then
+  read -r _    # blocks until the test signals us
+fi
+progress_done "ratio 1.00"
+"""
+
+
+def progress_run(mode, wait=False):
+    """Runs PROGRESS_SCRIPT with IPC_PROGRESS=mode; returns the process (stderr
+    piped, the ticker pids on fd 3) and its pipe ends."""
+    log = os.path.join(os.environ.get("TMPDIR", "/tmp"), "ipcstorm-progress-%d.log" % os.getpid())
+    r, w = os.pipe()
+    env = dict(os.environ, IPC_PROGRESS=mode)
+    p = subprocess.Popen(["bash", "-c", PROGRESS_SCRIPT, "progress", SRC, log,
+                          "wait" if wait else "run", str(w)], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, pass_fds=(w,))
+    os.close(w)
+    return p, r, log
+
+
+def ticker_pids(r):
+    text = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        text += chunk
+    os.close(r)
+    return [int(x) for x in re.findall(rb"ticker (\d+)", text)], text
+
+
+def case_progress_lines():
+    # Plain (CI): one line per event, no escape sequence, no background ticker.
+    p, r, log = progress_run("plain")
+    _, err = p.communicate(timeout=60)
+    pids, raw = ticker_pids(r)
+    os.unlink(log)
+    check(p.returncode == 0, "plain: exit %d: %s" % (p.returncode, err))
+    lines = err.decode().splitlines()
+    want = ["demo: build ...", "demo: build: first sample", "a warning",
+            re.compile(r"demo: build: PASS \(\d+s\)$"), "demo: row two ...",
+            re.compile(r"demo: row two: ratio 1\.00 \(\d+s\)$")]
+    check(len(lines) == len(want), "plain: lines %r" % lines)
+    for got, w in zip(lines, want):
+        check(w.match(got) if hasattr(w, "match") else got == w, "plain: %r, expected %r" % (got, w))
+    check(b"\x1b" not in err and b"\r" not in err, "plain: escape sequences in %r" % err)
+    check(raw.count(b"ticker none") == 2, "plain: a ticker ran: %r" % raw)
+    # Live (a terminal): the line is redrawn in place (\r, clear to end of line),
+    # shows the phase and the log's step, every phase ends in a permanent line, and
+    # no ticker is left once the script is gone.
+    p, r, log = progress_run("live")
+    _, err = p.communicate(timeout=60)
+    pids, raw = ticker_pids(r)
+    os.unlink(log)
+    check(p.returncode == 0, "live: exit %d: %s" % (p.returncode, err))
+    text = err.decode()
+    check("\r\x1b[K" in text, "live: no redraw in %r" % text)
+    check(re.search(r"\r\x1b\[Kdemo \d+s \| build \d+s \| (first sample|step 3/7)", text),
+          "live: no live line for the phase in %r" % text)
+    check(re.search(r"\r\x1b\[Kdemo: build: PASS \(\d+s\)\n", text), "live: no done line in %r" % text)
+    check(re.search(r"\r\x1b\[Ka warning\n", text), "live: log line garbled in %r" % text)
+    check(text.endswith("demo: row two: ratio 1.00 (%s)\n" % text.rsplit("(", 1)[-1][:-2]),
+          "live: no final line with a newline: %r" % text[-80:])
+    check(len(pids) == 2, "live: tickers %r" % raw)
+    for pid in pids:
+        check(not os.path.exists("/proc/%d" % pid) or
+              open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+              "live: ticker %d still running after the script ended" % pid)
+    # Live, stopped by SIGTERM mid-phase: the trap ends the ticker, keeps the line
+    # (with a newline) and the script still dies of SIGTERM.
+    p, r, log = progress_run("live", wait=True)
+    first = b""
+    while first.count(b"\n") < 2:  # both ticker lines: the script is in its read
+        chunk = os.read(r, 4096)
+        check(chunk, "live/TERM: the script ended early")
+        first += chunk
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    pids, raw = ticker_pids(r)
+    pids = [int(x) for x in re.findall(rb"ticker (\d+)", first + raw)]
+    os.unlink(log)
+    check(p.returncode == -signal.SIGTERM, "live/TERM: exit %d, expected death by SIGTERM" % p.returncode)
+    check(re.search(r"demo \d+s \| row two \d+s\n$", err.decode()), "live/TERM: last line %r" % err[-80:])
+    for pid in pids:
+        check(not os.path.exists("/proc/%d" % pid) or
+              open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+              "live/TERM: ticker %d still running after the script died" % pid)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
