@@ -72,12 +72,22 @@ class Bench:
         return float(m.group(1))
 
 
-def measure_pair(rounds, ours, anchor):
+def event(text):
+    """One progress event on stderr, a line scripts/bench turns into its live line
+    on a terminal (scripts/lib/progress.sh) or prints as it is."""
+    print("bench: " + text, file=sys.stderr, flush=True)
+
+
+def measure_pair(rounds, ours, anchor, rid=None, unit=""):
     a, b = [], []
-    for _ in range(rounds):
+    for k in range(rounds):
         a.append(ours())
+        if rid:
+            event("row %s: ours %d/%d: %s" % (rid, k + 1, rounds, human(a[-1], unit)))
         if anchor:
             b.append(anchor())
+            if rid:
+                event("row %s: anchor %d/%d: %s" % (rid, k + 1, rounds, human(b[-1], unit)))
     return statistics.median(a), (statistics.median(b) if b else None), a, b
 
 
@@ -246,19 +256,45 @@ def main():
     # results.json, so a reader can tell a loaded run from a quiet one.
     load_start = list(os.getloadavg())
     results = []
+    # Progress events: "row ID (i/n): METRIC" when a row starts, "row ID: ours k/n:
+    # RATE" per sample, "row ID: done: ..." when it ends.
+    planned = [r[0] for r in rows if want(r[0])] + [
+        rid for rid in ("seam", "serve", "fuzz") if want(rid)]
+
+    def start(rid, metric):
+        event("row %s (%d/%d): %s" % (rid, planned.index(rid) + 1, len(planned), metric))
+
+    def done(rid, new_rows):
+        ratios = [r["ratio"] for r in new_rows if r.get("ratio") is not None]
+        if len(new_rows) > 2 and len(ratios) == len(new_rows):
+            event("row %s: done: %d results, ratio %.2f..%.2f" % (
+                rid, len(new_rows), min(ratios), max(ratios)))
+            return
+        parts = []
+        for r in new_rows:
+            if r.get("error"):
+                parts.append("error: %s" % r["error"][:100])
+            elif not r.get("unit"):
+                parts.append("%s of %s, ratio %.2f" % (r.get("ours"), r.get("anchor"),
+                                                       r.get("ratio") or 0))
+            elif r.get("ratio") is not None:
+                parts.append("%s, ratio %.2f" % (human(r.get("ours"), r.get("unit", "")),
+                                                 r["ratio"]))
+            else:
+                parts.append(human(r.get("ours"), r.get("unit", "")))
+        event("row %s: done: %s" % (rid, "; ".join(parts) or "no result"))
+
     for rid, metric, ours, anchor, unit, goal, absolute, ours_desc, anchor_desc in rows:
         if not want(rid):
             continue
-        print("bench: %s ..." % rid, file=sys.stderr, flush=True)
-        t_row = time.time()
+        start(rid, metric)
         try:
-            mo, ma, a, bb = measure_pair(rounds, ours, anchor)
+            mo, ma, a, bb = measure_pair(rounds, ours, anchor, rid, unit)
             err = None
         except Exception as e:  # a row that cannot run is reported, not fatal
             mo = ma = None
             a = bb = []
             err = str(e)
-        print("bench: %s took %.1f s" % (rid, time.time() - t_row), file=sys.stderr, flush=True)
         ratio = None
         if mo is not None and ma:
             ratio = mo / ma
@@ -268,19 +304,26 @@ def main():
                             ours_samples=a, anchor_samples=bb, ratio=ratio, goal=goal,
                             goal_is_absolute=absolute, met=met, ours_cmd=ours_desc,
                             anchor_cmd=anchor_desc, error=err))
+        done(rid, results[-1:])
 
     if want("seam"):
-        print("bench: fault seam ...", file=sys.stderr, flush=True)
-        results += seam_rows(root, args.build, args.faults_build, rounds, args.seconds)
+        start("seam", "fault seam compiled out and compiled in but idle")
+        new = seam_rows(root, args.build, args.faults_build, rounds, args.seconds)
+        done("seam", new)
+        results += new
 
     # The server pair and fuzz exec/s come from their own scripts, which alternate
     # their own A/B rounds; their Markdown rows are folded into this table.
     if want("serve"):
-        print("bench: serve vs redis-server ...", file=sys.stderr, flush=True)
-        results += serve_rows(root, args.build, rounds, args.seconds)
+        start("serve", "ipcstorm serve vs redis-server under redis-benchmark")
+        new = serve_rows(root, args.build, rounds, args.seconds)
+        done("serve", new)
+        results += new
     if want("fuzz"):
-        print("bench: fuzz exec/s ...", file=sys.stderr, flush=True)
-        results += fuzz_rows(root, args.seconds)
+        start("fuzz", "scripts/fuzz --bench exec/s")
+        new = fuzz_rows(root, args.seconds)
+        done("fuzz", new)
+        results += new
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

@@ -88,7 +88,11 @@ int ipcstorm_cmd_counter(int argc, char **argv)
         .intro = "Forks N processes that each add 1 to one counter in shared memory M times,\n"
                  "with the chosen lock. Prints expected, got, lost updates and increments per\n"
                  "second.\n",
-        .outro = "Exit status: 0 ok (none: even with lost updates), 1 setup error or a failed\n"
+        .outro = "Examples:\n"
+                 "  ipcstorm counter --procs 8 --incs 1000000 --lock mutex\n"
+                 "  ipcstorm counter --procs 4 --lock none   # shows lost updates\n"
+                 "\n"
+                 "Exit status: 0 ok (none: even with lost updates), 1 setup error or a failed\n"
                  "worker, 2 a real lock lost an update, 64 usage error.\n",
         .opts = opts,
     };

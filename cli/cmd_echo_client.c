@@ -69,7 +69,12 @@ int ipcstorm_cmd_echo_client(int argc, char **argv)
         .synopsis = "[--tcp|--udp] --addr ADDR [--message M] [--timeout S]",
         .intro = "Sends M (default \"Hello, server!\") to an `ipcstorm echo-server` and prints\n"
                  "its answer on stdout.\n",
-        .outro = "Exit status: 0 when an answer arrived, 1 otherwise, 64 usage error.\n",
+        .outro = "Examples (the address is the first line `ipcstorm echo-server` prints):\n"
+                 "  ipcstorm echo-client --addr 127.0.0.1:40123 --message 'hello'\n"
+                 "  ipcstorm echo-client --udp --addr unix:@demo --timeout 2\n"
+                 "\n"
+                 "Exit status: 0 when an answer arrived, 1 otherwise (could not connect, no\n"
+                 "answer within --timeout), 64 usage error.\n",
         .opts = opts,
     };
     int prc = cli_parse(&cmd, argc, argv, NULL);

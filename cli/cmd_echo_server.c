@@ -177,7 +177,11 @@ int ipcstorm_cmd_echo_server(int argc, char **argv)
                  "when --port is 0) as the first line on stdout, then one line per message\n"
                  "received (\"<peer>: <message>\"), answering each with \"" ECHO_REPLY "\".\n"
                  "Serves until SIGTERM or SIGINT, then exits 0.\n",
-        .outro = "Exit status: 0 stopped by SIGTERM/SIGINT, 1 could not bind or serve, 64 usage\n"
+        .outro = "Examples:\n"
+                 "  ipcstorm echo-server --port 0            # prints e.g. 127.0.0.1:40123\n"
+                 "  ipcstorm echo-server --udp --bind unix:@demo\n"
+                 "\n"
+                 "Exit status: 0 stopped by SIGTERM/SIGINT, 1 could not bind or serve, 64 usage\n"
                  "error.\n",
         .opts = opts,
     };

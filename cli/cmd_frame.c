@@ -26,7 +26,13 @@ static const char decode_intro[] =
     "error kind and the byte offset where it was detected and exits 2 (bad magic,\n"
     "bad version, payload too large, CRC mismatch, truncated).\n";
 
+/* Shared by `frame --help`, `frame encode --help` and `frame decode --help`. */
 static const char frame_outro[] =
+    "Examples:\n"
+    "  printf hello | ipcstorm frame encode --type 7 | ipcstorm frame decode\n"
+    "  ipcstorm frame encode --chunk 4096 < /etc/services > frames.bin\n"
+    "  ipcstorm frame decode --payload < frames.bin | cmp - /etc/services\n"
+    "\n"
     "Exit status: 0 success, 1 I/O error, 2 invalid frames (decode), 64 usage error.\n";
 
 static void frame_usage(FILE *out)

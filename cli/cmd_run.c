@@ -115,9 +115,15 @@ int ipcstorm_cmd_run(int argc, char **argv)
                  "stdout and its stderr to stderr as they arrive, then prints a status line on\n"
                  "stderr, e.g. 'ipcstorm run: exit 0 in 0.012 s'. The options end at \"--\" or\n"
                  "at the first argument that is not an option.\n",
-        .outro = "Exit status: the command's exit code, 128+N when it was killed by signal N,\n"
-                 "127 when CMD was not found, 126 when it could not be executed, 1 on a setup\n"
-                 "error, 64 on a usage error.\n",
+        .outro = "Examples:\n"
+                 "  ipcstorm run --timeout 5 -- make -j2\n"
+                 "  ipcstorm run --timeout 0.5 --grace 0.2 -- sleep 10   # exit 143: SIGTERM\n"
+                 "  ipcstorm run --method posix_spawn --stdin /etc/hostname -- wc -c\n"
+                 "\n"
+                 "Exit status: the command's exit code (0 when it succeeded), 128+N when it\n"
+                 "was killed by signal N (a --timeout ends it with SIGTERM: 143), 127 when CMD\n"
+                 "was not found, 126 when it could not be executed, 1 on a setup error, 64 on\n"
+                 "a usage error.\n",
         .opts = opts,
     };
     int i = 0;

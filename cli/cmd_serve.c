@@ -89,6 +89,11 @@ int ipcstorm_cmd_serve(int argc, char **argv)
         .outro =
             "Prints \"listening tcp HOST:PORT ...\" on stdout once bound. SIGTERM/SIGINT stop\n"
             "gracefully (exit 0); SIGUSR1 logs aggregate worker statistics on stderr.\n"
+            "\n"
+            "Examples:\n"
+            "  ipcstorm serve --port 6380 --workers 2      # then: redis-cli -p 6380 INCR hits\n"
+            "  ipcstorm serve --port 0 --unix @ipcstorm --quiet\n"
+            "\n"
             "Exit status: 0 stopped by SIGTERM/SIGINT, 1 could not start or failed,\n"
             "64 usage error.\n",
         .opts = opts,

@@ -14,6 +14,12 @@ static void usage(FILE *out)
                  "       ipcstorm stress <driver> --help\n\ndrivers:\n");
     for (const struct ipcstorm_stress_entry *e = ipcstorm_stress_table; e->name; e++)
         fprintf(out, "  %-10s %s\n", e->name, e->summary);
+    fprintf(out,
+            "\nExamples:\n"
+            "  ipcstorm stress pipe --duration 30\n"
+            "  ipcstorm stress counter --seed 42 --json   # the seed replays a run\n"
+            "  ipcstorm stress sock --duration 60 --with-stress-ng --cpu 1\n"
+            "  ipcstorm stress forkwait --help            # a driver's invariants and options\n");
     fprintf(out, "\nExit status: 0 every invariant held, 1 setup error or interrupted, 2 a\n"
                  "violation, 64 usage error.\n");
 }

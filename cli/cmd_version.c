@@ -15,6 +15,10 @@ int ipcstorm_cmd_version(int argc, char **argv)
     const struct cli_cmd cmd = {
         .prog = "ipcstorm version",
         .intro = "Prints the ipcstorm version (also: ipcstorm --version).\n",
+        .outro = "Example:\n"
+                 "  ipcstorm version\n"
+                 "\n"
+                 "Exit status: 0 printed, 64 usage error.\n",
     };
     int rc = cli_parse(&cmd, argc, argv, NULL);
     if (rc != CLI_RUN)

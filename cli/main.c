@@ -43,6 +43,11 @@ static void usage(FILE *out)
                 *p = '-';
         fprintf(out, "  %-14s %s\n", shown, commands[i].summary);
     }
+    fprintf(out, "\nExamples:\n"
+                 "  ipcstorm stress pipe --duration 30          # one stress driver for 30 s\n"
+                 "  ipcstorm serve --port 6380                  # a RESP2 server for redis-cli\n"
+                 "  ipcstorm run --timeout 10 -- make test      # subprocess.run from the shell\n"
+                 "  ipcstorm stress --help                      # the list of stress drivers\n");
     fprintf(out, "\nExit status: 0 ran and found nothing, 1 could not run (setup or runtime\n"
                  "error), 2 ran and found a problem, 64 usage error; `ipcstorm run` exits with\n"
                  "its command's status.\n");

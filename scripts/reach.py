@@ -125,15 +125,36 @@ def executed(profdata_tool, run_dir):
     return counts
 
 
+class UsageParser(argparse.ArgumentParser):
+    """argparse, but a usage error is exit status 64 as in every ipcstorm command."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(64, "%s: %s\n" % (self.prog, message))
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repo", required=True)
-    ap.add_argument("--runs", required=True)
-    ap.add_argument("--profdata", required=True)
-    ap.add_argument("--md", required=True)
-    ap.add_argument("--json", required=True)
-    ap.add_argument("--faults-build", action="store_true")
-    ap.add_argument("--quiet", action="store_true")
+    ap = UsageParser(
+        prog="scripts/reach.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n")[0].split(" - ", 1)[1],
+        epilog="""Examples (scripts/coverage runs it after the harness profile):
+  scripts/reach.py --repo . --runs build/coverage/harness/runs \\
+      --profdata llvm-profdata-14 --md build/coverage/reach.md \\
+      --json build/coverage/harness/reach.json --faults-build
+
+Exit status: 0 ok, 1 error (no public functions found, no runs, llvm-profdata
+failed), 64 usage error.""")
+    ap.add_argument("--repo", required=True, metavar="DIR", help="the source tree")
+    ap.add_argument("--runs", required=True, metavar="DIR",
+                    help="one directory of *.profraw per run: driver-<name>/, target-<name>/, "
+                         "sweep/")
+    ap.add_argument("--profdata", required=True, metavar="TOOL",
+                    help="the llvm-profdata program")
+    ap.add_argument("--md", required=True, metavar="FILE", help="the whole table (Markdown)")
+    ap.add_argument("--json", required=True, metavar="FILE", help="the table as JSON")
+    ap.add_argument("--faults-build", action="store_true",
+                    help="the build has the fault seam: ipc/faults.h counts too")
+    ap.add_argument("--quiet", action="store_true", help="do not print the short table")
     a = ap.parse_args()
 
     funcs = public_functions(a.repo, a.faults_build)

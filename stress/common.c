@@ -262,7 +262,7 @@ static int parse_options(struct stress *s, int argc, char **argv)
     bool seed_given = false, progress_given = false;
     const char *faults_text = NULL;
     struct cli_rest ng = {0};
-    char prog[64], procs_help[64], intro[4096];
+    char prog[64], procs_help[64], intro[4096], outro[2048];
     snprintf(prog, sizeof(prog), "ipcstorm stress %s", spec->name);
     snprintf(procs_help, sizeof(procs_help), "worker processes (default %u, at most %u)",
              spec->default_procs, spec->max_procs);
@@ -376,11 +376,19 @@ static int parse_options(struct stress *s, int argc, char **argv)
                 "--with-stress-ng=ARGS, is the whole of ARGS (split at spaces)\n"
                 "and options may follow it: --with-stress-ng \"--cpu 1 --fork 1\""};
     opts[n] = (struct cli_opt){0};
+    snprintf(outro, sizeof(outro),
+             "Examples:\n"
+             "%s"
+             "  ipcstorm stress %s --duration 30\n"
+             "  ipcstorm stress %s --seed 42 --json   # a report's seed replays its run\n"
+             "\n"
+             "Exit status: 0 every invariant held, 1 setup error or interrupted, 2 a\n"
+             "violation, 64 usage error.\n",
+             spec->examples ? spec->examples : "", spec->name, spec->name);
     const struct cli_cmd cmd = {
         .prog = prog,
         .intro = intro,
-        .outro = "Exit status: 0 every invariant held, 1 setup error or interrupted, 2 a\n"
-                 "violation, 64 usage error.\n",
+        .outro = outro,
         .opts = opts,
     };
     int rc = cli_parse(&cmd, argc, argv, NULL);

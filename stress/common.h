@@ -93,6 +93,9 @@ struct stress_spec {
     unsigned max_procs;                /* --procs upper bound */
     const struct stress_xopt *xopts;   /* terminated by name NULL; may be NULL */
     const struct stress_fault *faults; /* IPC_TEST_FAULTS only; terminated by name NULL */
+    /* Optional example command lines for --help, each "  ipcstorm stress <name> ...\n",
+     * printed before two generic ones. */
+    const char *examples;
 };
 
 /* ---- run state --------------------------------------------------------------- */

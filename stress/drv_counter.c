@@ -66,6 +66,7 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "counter",
+    .examples = "  ipcstorm stress counter --kinds mutex --victims 4 --duration 20\n",
     .summary = "N processes x M increments of a shared counter for each lock kind; lock holders\n"
                "SIGKILLed at random moments (mutex kind).",
     .invariants =

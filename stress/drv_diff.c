@@ -85,6 +85,8 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "diff",
+    .examples =
+        "  ipcstorm stress diff --duration 30 --cmds 80   # needs redis-server (scripts/deps)\n",
     .summary =
         "ipcstorm serve and a real redis-server (scripts/deps installs it) get the same random\n"
         "command streams (valid, boundary values, malformed, pipelined, split at random\n"

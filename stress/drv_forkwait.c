@@ -70,6 +70,7 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "forkwait",
+    .examples = "  ipcstorm stress forkwait --method fork --batch 1 --duration 10\n",
     .summary = "Children created by fork, vfork and posix_spawn (exec of /bin/sh) and function\n"
                "children exit with codes and die by signals chosen from the seed; orphaned\n"
                "grandchildren are adopted through the child subreaper.",

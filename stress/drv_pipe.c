@@ -58,6 +58,7 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "pipe",
+    .examples = "  ipcstorm stress pipe --procs 8 --frames 2000 --duration 20\n",
     .summary = "Framed messages with random sizes and chunking from several writers over one pipe.",
     .invariants =
         "  frame-intact          every frame decodes (magic, version, CRC) in the atomic "

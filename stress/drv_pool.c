@@ -72,6 +72,7 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "pool",
+    .examples = "  ipcstorm stress pool --batch 1024 --kill-rate 100 --duration 20\n",
     .summary = "submit and map on a worker pool while workers are SIGKILLed at random moments;\n"
                "every third round, 3-4 threads share a fresh pool (submit, collect, map).",
     .invariants =

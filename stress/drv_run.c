@@ -39,6 +39,7 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "run",
+    .examples = "  ipcstorm stress run --max-bytes 16777216 --duration 20\n",
     .summary = "subprocess.run-style captures: large stdout and stderr at once, stdin bytes,\n"
                "timeouts (SIGTERM obeyed or ignored), missing binaries, non-executable files.",
     .invariants =

@@ -84,6 +84,7 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "signals",
+    .examples = "  ipcstorm stress signals --modes rt-signalfd --procs 1 --per-sender 5000\n",
     .summary = "Real-time signals queued with payloads by several senders, SIGUSR1 with "
                "acknowledgements,\nSIGTERM shutdown, and a multi-threaded sigwaitinfo receiver.",
     .invariants =

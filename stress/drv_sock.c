@@ -78,6 +78,7 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "sock",
+    .examples = "  ipcstorm stress sock --workers 4 --hostile 10 --duration 30\n",
     .summary =
         "The pre-fork RESP2 server with clients pipelining PING/ECHO/INCR over TCP and Unix\n"
         "sockets, hostile clients mixed in.",

@@ -98,6 +98,7 @@ static const struct stress_xopt xopts[] = {
 
 static const struct stress_spec spec = {
     .name = "supervisor",
+    .examples = "  ipcstorm stress supervisor --kills 8 --duration 20\n",
     .summary = "The pre-fork server's supervisor: worker deaths and restarts, the no-worker\n"
                "answer, SIGUSR1 statistics, max clients, a worker out of descriptors, UDP,\n"
                "the Unix path and the graceful stop, each against an exact oracle. --faults\n"

@@ -263,6 +263,253 @@ def case_progress_fd():
     usage_error(["stress", "pipe", "--progress-fd", "1000"], "--progress-fd")
 
 
+# ---- help_teaches: every --help has an example and its exit statuses ----------
+# The format every --help must follow (README "Exit status"; issue 14, item 6):
+#   - exit status 0 and the help on stdout;
+#   - an examples block: a line that starts, in column 0, with "Example:" or
+#     "Examples" followed by ":" or " (" (e.g. "Examples (after a failure):"),
+#     then lines indented by at least two spaces up to the next blank or
+#     unindented line; at least one of them must contain the command itself:
+#     "ipcstorm <subcommand...>", "scripts/<name>" or "bench/ipcbench" (a path
+#     may come before it: "build/release/bench/ipcbench");
+#   - an exit-status paragraph: a line that starts, in column 0, with
+#     "Exit status:"; the paragraph (up to the next blank line) must name the
+#     codes 0 and 64 as numbers (other codes as the command has them).
+EXAMPLES_HEAD = re.compile(r"^Examples?(:| \()")
+EXIT_HEAD = re.compile(r"^Exit status:")
+
+
+def help_problems(text, command):
+    """What the help text lacks, as a list of messages (empty: it teaches)."""
+    lines = text.splitlines()
+    problems = []
+    heads = [i for i, l in enumerate(lines) if EXAMPLES_HEAD.match(l)]
+    examples = []
+    for i in heads:
+        for l in lines[i + 1:]:
+            if not l.startswith("  ") or not l.strip():
+                break
+            examples.append(l.strip())
+    if not heads:
+        problems.append("no line starting with 'Example:' or 'Examples:'")
+    elif not any(re.search(r"(^|[\s|;&/])%s(\s|$)" % re.escape(command), e) for e in examples):
+        problems.append("no indented example line under 'Examples' runs %r" % command)
+    exits = [i for i, l in enumerate(lines) if EXIT_HEAD.match(l)]
+    if not exits:
+        problems.append("no line starting with 'Exit status:'")
+    for i in exits:
+        para = []
+        for l in lines[i:]:
+            if not l.strip():
+                break
+            para.append(l)
+        para = " ".join(para)
+        for code in ("0", "64"):
+            if not re.search(r"(?<![\w+.-])%s(?![\w.+-]|\.\d)" % code, para):
+                problems.append("the 'Exit status:' paragraph does not name code %s" % code)
+    return problems, examples
+
+
+def example_commands(example):
+    """The ipcstorm invocations of one example line, as argument lists: the line is
+    split like a shell would (comments dropped), into commands at | ; && ||, and
+    redirections with their file are left out."""
+    lex = shlex.shlex(example, posix=True, punctuation_chars=True)
+    lex.whitespace_split = True
+    lex.commenters = "#"
+    cmds, cur, skip_next = [], [], False
+    for tok in lex:
+        if skip_next:
+            skip_next = False
+            continue
+        if tok in ("|", ";", "&&", "||", "&"):
+            cmds.append(cur)
+            cur = []
+        elif tok in ("<", ">", ">>", "2>", "<>", ">&"):
+            skip_next = True
+        else:
+            cur.append(tok)
+    cmds.append(cur)
+    return [c[1:] for c in cmds if c and c[0] == "ipcstorm"]
+
+
+def case_help_teaches():
+    failures = []
+    # The ipcstorm command, each subcommand (cli/cmd_*.c), the subcommands their
+    # usage lines name ("ipcstorm frame encode ..."), and each stress driver.
+    subs = sorted(f[4:-2].replace("_", "-") for f in os.listdir(os.path.join(SRC, "cli"))
+                  if f.startswith("cmd_") and f.endswith(".c"))
+    check(subs, "no cli/cmd_*.c found")
+    drivers = sorted(f[4:-2] for f in os.listdir(os.path.join(SRC, "stress"))
+                     if f.startswith("drv_") and f.endswith(".c"))
+    check(drivers, "no stress/drv_*.c found")
+    todo = [[]] + [[c] for c in subs] + [["stress", d] for d in drivers]
+    seen = set()
+    checked = 0
+    while todo:
+        c = todo.pop(0)
+        if tuple(c) in seen:
+            continue
+        seen.add(tuple(c))
+        name = " ".join(["ipcstorm"] + c)
+        rc, out, err = run(c + ["--help"])
+        text = out.decode(errors="replace")
+        if rc != 0 or not text.startswith("usage:"):
+            failures.append("%s --help: exit %d, stdout %r, stderr %r" % (name, rc, text[:60], err[:200]))
+            continue
+        checked += 1
+        problems, examples = help_problems(text, name)
+        failures += ["%s --help: %s" % (name, p) for p in problems]
+        for m in re.finditer(r"^(?:usage:|      ) +%s ([a-z][a-z0-9-]*)\b" % re.escape(name), text, re.M):
+            todo.append(c + [m.group(1)])
+        # Every option an example uses exists: the example with --help put in
+        # before "--" (run's command) or --with-stress-ng (its arguments), or at
+        # the end, must print the help (exit 0), not a usage error.
+        for e in examples:
+            for args in example_commands(e):
+                if args[:len(c)] != c:
+                    continue
+                cut = len(args)
+                for stop in ("--", "--with-stress-ng"):
+                    if stop in args[len(c):]:
+                        cut = min(cut, args.index(stop, len(c)))
+                if "--help" not in args[:cut] and "-h" not in args[:cut]:
+                    args = args[:cut] + ["--help"] + args[cut:]
+                rc, _, err = run(args)
+                if rc != 0:
+                    failures.append("%s --help: the example %r is rejected (exit %d): %s" %
+                                    (name, e, rc, err.strip()[:200]))
+    check(checked >= 1 + len(subs) + len(drivers), "only %d helps checked" % checked)
+    # The benchmark helper, when this build has it (scripts/bench runs it).
+    ipcbench = os.path.join(os.path.dirname(BIN), "bench", "ipcbench")
+    if os.access(ipcbench, os.X_OK):
+        p = subprocess.run([ipcbench, "--help"], capture_output=True, timeout=60)
+        problems, _ = help_problems(p.stdout.decode(errors="replace"), "bench/ipcbench")
+        if p.returncode != 0:
+            problems.append("exit %d" % p.returncode)
+        failures += ["bench/ipcbench --help: %s" % m for m in problems]
+    # Every script in scripts/ (executable files; scripts/lib/ holds sourced helpers).
+    scripts = sorted(f for f in os.listdir(os.path.join(SRC, "scripts"))
+                     if os.path.isfile(os.path.join(SRC, "scripts", f)) and
+                     os.access(os.path.join(SRC, "scripts", f), os.X_OK))
+    check(scripts, "no executable in scripts/")
+    for f in scripts:
+        p = subprocess.run([os.path.join(SRC, "scripts", f), "--help"], capture_output=True,
+                           timeout=60, cwd=SRC, stdin=subprocess.DEVNULL)
+        text = p.stdout.decode(errors="replace")
+        if p.returncode != 0 or not text.strip():
+            failures.append("scripts/%s --help: exit %d, stdout %r, stderr %r" %
+                            (f, p.returncode, text[:60], p.stderr.decode(errors="replace")[:200]))
+            continue
+        problems, _ = help_problems(text, "scripts/" + f)
+        failures += ["scripts/%s --help: %s" % (f, p) for p in problems]
+    check(not failures, "%d problem(s):\n  %s" % (len(failures), "\n  ".join(failures)))
+    print("%d ipcstorm helps and %d scripts teach" % (checked, len(scripts)))
+
+
+# ---- progress_lines: scripts/lib/progress.sh --------------------------------------
+PROGRESS_SCRIPT = r"""
+set -euo pipefail
+. "$1/scripts/lib/progress.sh"
+exec 3>&"$4"
+progress_init demo
+progress_phase "build" "$2" 's/^\[\([0-9]*\/[0-9]*\)\].*/step \1/p'
+echo "[3/7] Building x" >"$2"
+progress_detail "first sample"
+progress_log "a warning"
+echo "ticker ${_progress_ticker:-none}" >&3
+progress_done PASS
+progress_phase "row two"
+echo "ticker ${_progress_ticker:-none}" >&3
+if [ "$3" = wait ]; then
+  read -r _    # blocks until the test signals us
+fi
+progress_done "ratio 1.00"
+"""
+
+
+def progress_run(mode, wait=False):
+    """Runs PROGRESS_SCRIPT with IPC_PROGRESS=mode; returns the process (stderr
+    piped, the ticker pids on fd 3) and its pipe ends."""
+    log = os.path.join(os.environ.get("TMPDIR", "/tmp"), "ipcstorm-progress-%d.log" % os.getpid())
+    r, w = os.pipe()
+    env = dict(os.environ, IPC_PROGRESS=mode)
+    p = subprocess.Popen(["bash", "-c", PROGRESS_SCRIPT, "progress", SRC, log,
+                          "wait" if wait else "run", str(w)], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, pass_fds=(w,))
+    os.close(w)
+    return p, r, log
+
+
+def ticker_pids(r):
+    text = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        text += chunk
+    os.close(r)
+    return [int(x) for x in re.findall(rb"ticker (\d+)", text)], text
+
+
+def case_progress_lines():
+    # Plain (CI): one line per event, no escape sequence, no background ticker.
+    p, r, log = progress_run("plain")
+    _, err = p.communicate(timeout=60)
+    pids, raw = ticker_pids(r)
+    os.unlink(log)
+    check(p.returncode == 0, "plain: exit %d: %s" % (p.returncode, err))
+    lines = err.decode().splitlines()
+    want = ["demo: build ...", "demo: build: first sample", "a warning",
+            re.compile(r"demo: build: PASS \(\d+s\)$"), "demo: row two ...",
+            re.compile(r"demo: row two: ratio 1\.00 \(\d+s\)$")]
+    check(len(lines) == len(want), "plain: lines %r" % lines)
+    for got, w in zip(lines, want):
+        check(w.match(got) if hasattr(w, "match") else got == w, "plain: %r, expected %r" % (got, w))
+    check(b"\x1b" not in err and b"\r" not in err, "plain: escape sequences in %r" % err)
+    check(raw.count(b"ticker none") == 2, "plain: a ticker ran: %r" % raw)
+    # Live (a terminal): the line is redrawn in place (\r, clear to end of line),
+    # shows the phase and the log's step, every phase ends in a permanent line, and
+    # no ticker is left once the script is gone.
+    p, r, log = progress_run("live")
+    _, err = p.communicate(timeout=60)
+    pids, raw = ticker_pids(r)
+    os.unlink(log)
+    check(p.returncode == 0, "live: exit %d: %s" % (p.returncode, err))
+    text = err.decode()
+    check("\r\x1b[K" in text, "live: no redraw in %r" % text)
+    check(re.search(r"\r\x1b\[Kdemo \d+s \| build \d+s \| (first sample|step 3/7)", text),
+          "live: no live line for the phase in %r" % text)
+    check(re.search(r"\r\x1b\[Kdemo: build: PASS \(\d+s\)\n", text), "live: no done line in %r" % text)
+    check(re.search(r"\r\x1b\[Ka warning\n", text), "live: log line garbled in %r" % text)
+    check(text.endswith("demo: row two: ratio 1.00 (%s)\n" % text.rsplit("(", 1)[-1][:-2]),
+          "live: no final line with a newline: %r" % text[-80:])
+    check(len(pids) == 2, "live: tickers %r" % raw)
+    for pid in pids:
+        check(not os.path.exists("/proc/%d" % pid) or
+              open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+              "live: ticker %d still running after the script ended" % pid)
+    # Live, stopped by SIGTERM mid-phase: the trap ends the ticker, keeps the line
+    # (with a newline) and the script still dies of SIGTERM.
+    p, r, log = progress_run("live", wait=True)
+    first = b""
+    while first.count(b"\n") < 2:  # both ticker lines: the script is in its read
+        chunk = os.read(r, 4096)
+        check(chunk, "live/TERM: the script ended early")
+        first += chunk
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    pids, raw = ticker_pids(r)
+    pids = [int(x) for x in re.findall(rb"ticker (\d+)", first + raw)]
+    os.unlink(log)
+    check(p.returncode == -signal.SIGTERM, "live/TERM: exit %d, expected death by SIGTERM" % p.returncode)
+    check(re.search(r"demo \d+s \| row two \d+s\n$", err.decode()), "live/TERM: last line %r" % err[-80:])
+    for pid in pids:
+        check(not os.path.exists("/proc/%d" % pid) or
+              open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+              "live/TERM: ticker %d still running after the script died" % pid)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
