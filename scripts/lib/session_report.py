@@ -659,14 +659,16 @@ RESULT_COLOUR = {"PASS": "#2e7d32", "FAIL": "#c62828", "HANG": "#c62828", "ERROR
 LINE_COLOUR = "#1565c0"
 
 
-def nice_max(v):
+def nice_axis(v):
+    """(top, step) of a y axis from 0 with 4 steps of 1, 2, 2.5 or 5 x 10^k covering V."""
     if not v or v <= 0:
-        return 1
-    e = 10 ** math.floor(math.log10(v))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if v <= m * e:
-            return m * e
-    return 10 * e
+        return 4, 1
+    raw = v / 4
+    e = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if raw <= m * e:
+            return 4 * m * e, m * e
+    return 40 * e, 10 * e
 
 
 def short_num(v):
@@ -677,13 +679,15 @@ def short_num(v):
     return f"{v:g}"
 
 
-def svg_chart(points, unit, current_id, css_class):
-    """A small line chart. POINTS: (session id, value or None, result). The y axis
-    starts at 0 and carries UNIT; the point of CURRENT_ID is drawn larger."""
-    w, h, left, right, top, bottom = 340, 150, 48, 12, 12, 34
+def svg_chart(points, unit, current_id, css_class, width=340):
+    """A small line chart. POINTS: (session id, value or None, result[, comparable]).
+    The y axis starts at 0 and carries UNIT; the point of CURRENT_ID is drawn
+    larger, points measured under other conditions hollow."""
+    w, h, left, right, top, bottom = width, 150, 48, 12, 12, 34
     pw, ph = w - left - right, h - top - bottom
-    vals = [v for _, v, _ in points if v is not None]
-    ymax = nice_max(max(vals) * 1.05 if vals else 1)
+    points = [tuple(p) + (True,) * (4 - len(p)) for p in points]
+    vals = [p[1] for p in points if p[1] is not None]
+    ymax, ystep = nice_axis(max(vals) if vals else 1)
     n = len(points)
 
     def px(i):
@@ -696,7 +700,7 @@ def svg_chart(points, unit, current_id, css_class):
     out = [f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
            f'viewBox="0 0 {w} {h}" role="img" aria-label="{e(unit)} per session">']
     for k in range(0, 5):
-        gv = ymax * k / 4
+        gv = ystep * k
         y = py(gv)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{w - right}" y2="{y:.1f}" stroke="#e0e0e0"/>')
         out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10" '
@@ -704,7 +708,7 @@ def svg_chart(points, unit, current_id, css_class):
     out.append(f'<text x="10" y="{top + ph / 2:.0f}" font-size="10" fill="#333" text-anchor="middle" '
                f'transform="rotate(-90 10 {top + ph / 2:.0f})">{e(unit)}</text>')
     seg = []
-    for i, (sid, v, _) in enumerate(points):
+    for i, (sid, v, _, _) in enumerate(points):
         if v is None:
             if len(seg) > 1:
                 out.append(f'<polyline fill="none" stroke="{LINE_COLOUR}" stroke-width="2" '
@@ -714,12 +718,15 @@ def svg_chart(points, unit, current_id, css_class):
         seg.append(f"{px(i):.1f},{py(v):.1f}")
     if len(seg) > 1:
         out.append(f'<polyline fill="none" stroke="{LINE_COLOUR}" stroke-width="2" points="{" ".join(seg)}"/>')
-    for i, (sid, v, res) in enumerate(points):
+    for i, (sid, v, res, comparable) in enumerate(points):
         if v is None:
             continue
         r = 5 if sid == current_id else 3.5
-        out.append(f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="{r}" fill="{RESULT_COLOUR.get(res, "#555")}">'
-                   f'<title>{e(sid)}: {fmt(v)} {e(unit)} ({e(res)})</title></circle>')
+        colour = RESULT_COLOUR.get(res, "#555")
+        paint = f'fill="{colour}"' if comparable else f'fill="#fff" stroke="{colour}" stroke-width="2"'
+        note = "" if comparable else ", other load or duration"
+        out.append(f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="{r}" {paint}>'
+                   f'<title>{e(sid)}: {fmt(v)} {e(unit)} ({e(res)}{note})</title></circle>')
     labels = {0, n - 1} if n > 1 else {0}
     for i in sorted(labels):
         anchor = "start" if (i == 0 and n > 1) else "end" if i == n - 1 and n > 1 else "middle"
@@ -741,7 +748,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .PASS{color:#2e7d32;font-weight:bold}.FAIL,.HANG{color:#c62828;font-weight:bold}.ERROR{color:#ef6c00;font-weight:bold}
 .charts{display:flex;flex-wrap:wrap;gap:14px}.chart{border:1px solid #ddd;padding:6px;background:#fafafa}
 .op{font-size:.8em;color:#555;margin:0 0 4px 0;max-width:340px}
-code{font-size:.85em;word-break:break-all}pre{font-size:.8em;background:#f4f4f4;padding:8px;overflow-x:auto}
+code{font-size:.85em;word-break:break-all}code.seed{word-break:normal;white-space:nowrap}
+.pair{display:flex;gap:8px}pre{font-size:.8em;background:#f4f4f4;padding:8px;overflow-x:auto}
 """
 
 
@@ -776,7 +784,7 @@ def render(rep, hist):
         h.append(f"<tr><td>{e(d['label'])}</td><td class=\"{e(d['result'])}\">{e(d['result'])}</td>"
                  f"<td class=n>{fmt(d.get('ops'))}</td><td class=n>{fmt(d.get('ops_per_sec'))}</td>"
                  f"<td class=n>{f'{ch * 100:+.1f}%' if ch is not None else '-'}</td>"
-                 f"<td class=n>{fmt(d.get('violations'))}</td><td><code>{e(str(d.get('seed')))}</code></td>"
+                 f"<td class=n>{fmt(d.get('violations'))}</td><td><code class=seed>{e(str(d.get('seed')))}</code></td>"
                  f"<td>{e(d.get('op') or '')}</td></tr>")
     h.append("</table>")
 
@@ -789,14 +797,17 @@ def render(rep, hist):
     h.append("<h2>ops/s per driver, across sessions</h2>")
     h.append("<p>Each chart has its own scale: an op means something different for each "
              "driver. Dots: green passed, red failed or hung, orange setup error; the larger "
-             "dot is this session. A gap: the driver did not run in that session.</p>")
+             "dot is this session; a hollow dot ran under another load or time per driver "
+             "than this session (not comparable). A gap: the driver did not run in that "
+             "session. Hover a dot for its session and value.</p>")
     h.append('<div class="charts">')
     for key in keys:
         pts = []
         label = op = None
         for s in hist:
             d = next((x for x in s["drivers"] if driver_key(x) == key), None)
-            pts.append((s["id"], d.get("ops_per_sec") if d else None, d["result"] if d else ""))
+            pts.append((s["id"], d.get("ops_per_sec") if d else None, d["result"] if d else "",
+                        same_conditions(s, rep)))
             if d:
                 label, op = d["label"], d.get("op")
         h.append(f'<div class="chart"><h3>{e(label)}</h3>'
@@ -832,10 +843,11 @@ def render(rep, hist):
                 f = next((x for x in s["fuzz"] if x["target"] == t), None)
                 cov.append((s["id"], f.get("coverage") if f else None, f["result"] if f else ""))
                 eps.append((s["id"], f.get("exec_per_sec") if f else None, f["result"] if f else ""))
-            h.append(f'<div class="chart"><h3>{e(t)}: coverage</h3><p class="op">edges (cov)</p>'
-                     f'{svg_chart(cov, "edges", sid, "fuzz-chart")}</div>')
-            h.append(f'<div class="chart"><h3>{e(t)}: exec/s</h3><p class="op">executions per second</p>'
-                     f'{svg_chart(eps, "exec/s", sid, "fuzz-chart")}</div>')
+            h.append(f'<div class="chart"><h3>{e(t)}</h3><div class="pair">'
+                     f'<div><p class="op">coverage: edges (cov)</p>'
+                     f'{svg_chart(cov, "edges", sid, "fuzz-chart", 262)}</div>'
+                     f'<div><p class="op">executions per second</p>'
+                     f'{svg_chart(eps, "exec/s", sid, "fuzz-chart", 262)}</div></div></div>')
         h.append("</div>")
     else:
         h.append("<p>No session in the history fuzzed.</p>")
