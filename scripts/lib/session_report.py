@@ -78,9 +78,10 @@ def load_session(path):
         rep = json.loads(text)
     except ValueError as e:
         what = "empty" if not text.strip() else f"not valid JSON ({e})"
+        logs = f" (its logs are in {path}/logs)" if os.path.isdir(os.path.join(path, "logs")) else ""
         raise SessionError(f"{rj}: damaged report ({what}; {len(text)} bytes, truncated?). It was "
-                           f"left as it is (its logs are in {path}/logs): name another "
-                           f"session (scripts/session --list), or remove that folder yourself")
+                           f"left as it is{logs}: name another session (scripts/session "
+                           f"--list), or remove that folder yourself")
     if not isinstance(rep, dict) or rep.get("schema") != SCHEMA:
         found = rep.get("schema") if isinstance(rep, dict) else None
         hint = (f'its schema is "{found}"' if found else
@@ -439,6 +440,9 @@ def compare(new, old, hist):
 
     lines.append(f"compare: {head(new)}")
     lines.append(f"   with: {head(old)}")
+    ln, lo = new.get("host", {}).get("load_avg_1m"), old.get("host", {}).get("load_avg_1m")
+    if ln is not None and lo is not None:
+        lines.append(f"machine load average at the end: {lo} -> {ln} (a busy machine makes everything slower)")
     if not same_conditions(new, old):
         pn, po = new.get("params", {}), old.get("params", {})
         lines.append(f"note: the sessions ran under different conditions (load {po.get('load')!r} "

@@ -37,9 +37,12 @@ session = os.path.join(repo, "scripts", "session")
 failures = []
 
 
-def check(ok, what):
+def check(ok, what, detail=""):
+    """Prints the check; on failure also DETAIL (the output it looked at)."""
     print(("ok   " if ok else "FAIL ") + what)
     if not ok:
+        if detail:
+            print("     " + detail.strip().replace("\n", "\n     "))
         failures.append(what)
     return ok
 
@@ -152,7 +155,7 @@ def test(tmp, chromium):
     # 1. nothing to compare yet
     rc, out, err = run(["--compare"], env)
     check(rc == 1 and root in err and "run scripts/session" in err,
-          f"--compare with no session: exit 1 and names {root} ({rc}: {err.strip()})")
+          f"--compare with no session: exit 1 and names {root}", f"exit {rc}\n{err}")
 
     # 2. history: two committed real sessions, then A (piped) and B (on a terminal)
     fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -161,16 +164,16 @@ def test(tmp, chromium):
         if re.match(r"^\d{8}T\d{6}Z$", name):
             shutil.copytree(os.path.join(fixtures, name), os.path.join(root, name))
     rc, out, err = run(quick + ["--drivers", "pipe,counter"], env)
-    check(rc == 0, f"session A (pipe, counter) passes: exit {rc}\n{err[-2000:]}")
+    check(rc == 0, "session A (pipe, counter) passes", f"exit {rc}\n{out}{err[-3000:]}")
     check("\r" not in err and "\033" not in err, "session A's piped output has no \\r or escape")
     check(re.search(r"^    pipe: PASS  ops=[\d,]+  ops/s=[\d,]+  violations=0", err, re.M) is not None,
           "session A prints one result line per driver")
     sessions = sorted(d for d in os.listdir(root) if d > "2001")
     a_id = sessions[-1]
     rc, text = run_on_pty(quick + ["--drivers", "pipe", "--driver-args", "--fault unlocked-large"], env)
-    check(rc == 2, f"session B (pipe with a planted bug) exits 2: {rc}\n{text[-2000:]}")
+    check(rc == 2, "session B (pipe with a planted bug) exits 2", f"exit {rc}\n{text[-3000:]}")
     check(re.search(r"\r\033\[Kpipe +\d+\.\ds/1s  ops ", text) is not None,
-          "session B on a terminal draws the live line (\\r, erase, driver, elapsed, ops)")
+          "session B on a terminal draws the live line (\\r, erase, driver, elapsed, ops)", repr(text[:3000]))
     check("VIOLATION frame-intact" in text, "session B shows the violation as it happens")
     b_id = sorted(d for d in os.listdir(root) if d > "2001")[-1]
     check(b_id != a_id, f"each session has its own folder ({a_id}, {b_id})")
@@ -194,9 +197,11 @@ def test(tmp, chromium):
         check(rc == 2 and f"compare: {b_id}" in out and f"with: {a_id}" in out
               and "new violations:" in out and "reproduce: " in out and "--seed" in out
               and re.search(r"^counter .*not run in this session", out, re.M) is not None,
-              f"{' '.join(args)}: B vs A, new violation with reproduce command, exit 2 ({rc})\n{out}{err}")
+              f"{' '.join(args)}: B vs A, new violation with reproduce command, exit 2",
+              f"exit {rc}\n{out}{err}")
     rc, out, err = run(["--compare", b_id], env)
-    check(rc == 1 and "latest session itself" in err, f"--compare with the latest itself: exit 1 ({err.strip()})")
+    check(rc == 1 and "latest session itself" in err, "--compare with the latest itself: exit 1",
+          f"exit {rc}\n{err}")
 
     # 4. bad folders: exit 1, the path named, nothing changed
     bad = os.path.join(tmp, "bad")
@@ -214,21 +219,22 @@ def test(tmp, chromium):
             f.write(content)
         rc, out, err = run(["--compare", d], env)
         check(rc == 1 and os.path.join(d, "report.json") in err and expect in err,
-              f"--compare {name} folder: exit 1, names its report.json, says '{expect}' ({rc}: {err.strip()})")
+              f"--compare {name} folder: exit 1, names its report.json, says '{expect}'",
+              f"exit {rc}\n{err}")
         with open(os.path.join(d, "report.json")) as f:
             check(f.read() == content, f"the {name} report.json is left as it was")
     os.makedirs(os.path.join(bad, "unfinished", "logs"))
     rc, out, err = run(["--compare", os.path.join(bad, "unfinished")], env)
-    check(rc == 1 and "did not finish" in err, f"--compare unfinished folder: exit 1 ({err.strip()})")
+    check(rc == 1 and "did not finish" in err, "--compare unfinished folder: exit 1", f"exit {rc}\n{err}")
     rc, out, err = run(["--compare", os.path.join(bad, "missing")], env)
-    check(rc == 1 and "no such session folder" in err, f"--compare missing folder: exit 1 ({err.strip()})")
+    check(rc == 1 and "no such session folder" in err, "--compare missing folder: exit 1", f"exit {rc}\n{err}")
     # A damaged session inside the history is skipped (and named), not fatal.
     shutil.copytree(os.path.join(bad, "truncated"), os.path.join(root, "29991231T000000Z"))
     rc, out, err = run(["--compare"], env)
     check(rc == 2 and f"compare: {b_id}" in out and "29991231T000000Z" in err,
-          f"a damaged session in the history is named and skipped ({rc}: {err.strip()})")
+          "a damaged session in the history is named and skipped", f"exit {rc}\n{out}{err}")
     rc, out, err = run(["--list"], env)
-    check(rc == 0 and "UNREADABLE" in out and a_id in out and b_id in out, "--list shows every session")
+    check(rc == 0 and "UNREADABLE" in out and a_id in out and b_id in out, "--list shows every session", out)
     check(os.path.isdir(os.path.join(root, "29991231T000000Z")), "nothing was deleted")
     shutil.rmtree(os.path.join(root, "29991231T000000Z"))
     rc, out, err = run(["--keep", "x"], env)
@@ -252,7 +258,8 @@ def test(tmp, chromium):
             r = json.load(f)
         keys |= {(d["name"], d["build"]) for d in r["drivers"]}
         targets |= {t["target"] for t in r["fuzz"]}
-    check(ndrv == len(keys) and ndrv >= 2, f"the rendered page has one chart per driver: {ndrv} of {len(keys)}")
+    check(ndrv == len(keys) and ndrv >= 2, f"the rendered page has one chart per driver: {ndrv} of {len(keys)}",
+          dom[:3000])
     check(nfuzz == 2 * len(targets) and nfuzz >= 2,
           f"two charts (coverage, exec/s) per fuzz target: {nfuzz} for {len(targets)} targets")
     m = re.search(r"<h3>pipe</h3>.*?(<svg class=\"driver-chart\".*?</svg>)", dom, re.S)
