@@ -176,8 +176,10 @@ def collect_driver(sess_dir, row):
                 violations.append({"invariant": m.group(1), "detail": m.group(2),
                                    "reproduce": m.group(4)})
     first_error = next((ln.strip()[:300] for ln in log if ERROR_RE.search(ln)), None)
-    if result in ("HANG",):
+    if result == "HANG":
         first_error = first_error or f"did not finish within its time limit (exit {rc})"
+    elif result == "INTERRUPTED":
+        first_error = first_error or "interrupted (SIGINT or SIGTERM) before its time was up"
     elif result not in ("PASS",) and not first_error and not violations:
         first_error = f"exit status {rc}"
     dur = j.get("duration_s")
@@ -423,6 +425,16 @@ def group_violations(d):
     return out
 
 
+def finding_text(x):
+    """One line for a fuzz finding: scripts/fuzz's own line, or kind, frame and count."""
+    if x.get("line"):
+        return x["line"]
+    text = " ".join(str(x[k]) for k in ("kind", "frame") if x.get(k)) or "finding"
+    if x.get("count", 1) and x.get("count", 1) > 1:
+        text += f" ({x['count']} inputs)"
+    return text
+
+
 def violation_sigs(d):
     return {v.get("invariant") or "?" for v in d.get("violation_details") or []}
 
@@ -541,7 +553,7 @@ def compare(new, old, hist):
                          f"{(f'{ch * 100:+.1f}%' if ch is not None else '-'):>8}  "
                          f"{arrow(o.get('corpus_size'), f.get('corpus_size')):>11}  {'; '.join(verdict)}")
             for x in fresh:
-                lines.append(f"  finding: {x.get('line') or x.get('kind')}")
+                lines.append(f"  finding: {finding_text(x)}")
                 if x.get("reproduce"):
                     lines.append(f"    reproduce: {x['reproduce']}")
         for t in old_f:
@@ -576,11 +588,11 @@ def cmd_compare(a):
         try:
             new = load_session(resolve(root, a.new))
         except SessionError as e:
-            print(f"session --compare: {e}", file=sys.stderr)
+            print(f"{a.label}: {e}", file=sys.stderr)
             return EXIT_SETUP
     else:
         if not complete:
-            print(f"session --compare: no finished session in {os.path.abspath(root)} yet: run "
+            print(f"{a.label}: no finished session in {os.path.abspath(root)} yet: run "
                   f"scripts/session (twice, to have something to compare)", file=sys.stderr)
             return EXIT_SETUP
         new = complete[-1]
@@ -588,16 +600,16 @@ def cmd_compare(a):
         try:
             old = load_session(resolve(root, a.old))
         except SessionError as e:
-            print(f"session --compare: {e}", file=sys.stderr)
+            print(f"{a.label}: {e}", file=sys.stderr)
             return EXIT_SETUP
         if os.path.samefile(old["_path"], new["_path"]):
-            print(f"session --compare: {old['_path']} is the latest session itself; name an "
+            print(f"{a.label}: {old['_path']} is the latest session itself; name an "
                   f"older one (scripts/session --list)", file=sys.stderr)
             return EXIT_SETUP
     else:
         older = [s for s in complete if s["id"] < new["id"]]
         if not older:
-            print(f"session --compare: {new['_path']} is the only finished session in "
+            print(f"{a.label}: no finished session before {new['id']} in "
                   f"{os.path.abspath(root)}: nothing to compare with yet; run scripts/session "
                   f"again, or name a session folder: scripts/session --compare DIR",
                   file=sys.stderr)
@@ -635,7 +647,7 @@ def cmd_table(a):
     for f in rep["fuzz"]:
         detail = f"cov {fmt(f.get('coverage'))}  ft {fmt(f.get('features'))}  corpus {fmt(f.get('corpus_size'))}"
         if f["findings"]:
-            detail += f"  {len(f['findings'])} finding(s): {f['findings'][0].get('line', '')[:100]}"
+            detail += f"  {len(f['findings'])} finding(s): {finding_text(f['findings'][0])[:100]}"
         print(f"{'fuzz':<7} {f['target']:<24} {fmt(f.get('execs')):>12} {fmt(f.get('exec_per_sec')):>10} "
               f"{f['seconds']:>8.1f}  {f['result']:<11} {detail}")
     n = len(rep["drivers"]) + len(rep["fuzz"])
@@ -652,7 +664,7 @@ def cmd_table(a):
                   f"    reproduce: {d['reproduce']}")
     for f in rep["fuzz"]:
         for x in f["findings"]:
-            print(f"  fuzz {f['target']}: {x.get('line') or x.get('kind')}"
+            print(f"  fuzz {f['target']}: {finding_text(x)}"
                   + (f"\n    reproduce: {x['reproduce']}" if x.get("reproduce") else ""))
     return EXIT_OK
 
@@ -870,7 +882,7 @@ def render(rep, hist):
         for f in s["fuzz"]:
             for x in f.get("findings") or []:
                 rows.append((s["id"], f"fuzz {f['target']}", f["result"],
-                             x.get("line") or f"{x.get('kind', '')} {x.get('frame', '')}", x.get("reproduce")))
+                             finding_text(x), x.get("reproduce")))
     if rows:
         h.append('<table class="violations"><tr><th>session</th><th>driver or target</th><th>result</th>'
                  "<th>what</th><th>reproduce</th></tr>")
@@ -920,7 +932,7 @@ def render_md(rep, prev):
                 L.append(f"  reproduce: `{v.get('reproduce') or d.get('reproduce')}`")
     for f in rep["fuzz"]:
         for x in f["findings"]:
-            L.append(f"- **fuzz {f['target']}**: {x.get('line') or x.get('kind')}"
+            L.append(f"- **fuzz {f['target']}**: {finding_text(x)}"
                      + (f"  \n  reproduce: `{x['reproduce']}`" if x.get("reproduce") else ""))
     if prev:
         lines, _ = compare(rep, prev[-1], [prev[-1]])
@@ -990,6 +1002,7 @@ def main():
     m = sub.add_parser("compare")
     m.add_argument("--root", default="build/sessions")
     m.add_argument("--new", help="the newer session (default: the latest finished one)")
+    m.add_argument("--label", default="session --compare", help="prefix of error messages")
     m.add_argument("old", nargs="?", help="the older session (default: the one before the newer)")
     li = sub.add_parser("list")
     li.add_argument("--root", default="build/sessions")
