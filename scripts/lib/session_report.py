@@ -975,7 +975,7 @@ def cmd_prune(a):
     doomed = dirs[:-a.keep] if a.keep > 0 else dirs
     for d in doomed:
         shutil.rmtree(d)
-        print(f"session: removed {d}", file=sys.stderr)
+        print(f"scripts/session --keep {a.keep}: removed {d}", file=sys.stderr)
     return EXIT_OK
 
 
