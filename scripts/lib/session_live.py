@@ -84,8 +84,7 @@ class Status:
         return found
 
     def violations(self):
-        v = self.values.get("violations")
-        return int(v) if v is not None else self.violation_lines
+        return max(int(self.values.get("violations", 0)), self.violation_lines)
 
     def text(self, width):
         el = self.elapsed()
@@ -132,6 +131,31 @@ def main():
     tty = out.isatty() and os.environ.get("TERM", "") != "dumb"
     status = Status(args.name, args.planned, args.kind)
 
+    # SIGINT/SIGTERM handlers first: one arriving while the child starts is
+    # passed on as soon as its process group exists.
+    stop = {"asked": False, "sigint_at": None, "timed_out": False, "killed": False, "pid": None}
+
+    def interrupt_group(why):
+        pid = stop["pid"]
+        if pid is None or stop["sigint_at"] is not None:
+            return
+        stop["sigint_at"] = time.monotonic()
+        try:
+            os.killpg(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+        if why == "timeout":
+            stop["timed_out"] = True
+            emit_line(f"{args.name}: still running after {args.timeout:g} s: SIGINT "
+                      f"(SIGKILL in {args.kill_after:g} s)")
+
+    def on_signal(signum, _frame):
+        stop["asked"] = True
+        interrupt_group("signal")
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
     log = open(args.log, "ab")
     child_out = log if args.merge else open(args.stdout, "wb")
     rfd, wfd = os.pipe()
@@ -162,27 +186,9 @@ def main():
     except OSError:
         pass
     os.close(wfd)
-
-    stop = {"asked": False, "sigint_at": None, "timed_out": False, "killed": False}
-
-    def interrupt_group(why):
-        if stop["sigint_at"] is None:
-            stop["sigint_at"] = time.monotonic()
-            try:
-                os.killpg(pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
-            if why == "timeout":
-                stop["timed_out"] = True
-                emit_line(f"{args.name}: still running after {args.timeout:g} s: SIGINT "
-                          f"(SIGKILL in {args.kill_after:g} s)")
-
-    def on_signal(signum, _frame):
-        stop["asked"] = True
+    stop["pid"] = pid
+    if stop["asked"]:
         interrupt_group("signal")
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
 
     shown = {"len": 0}
 
@@ -241,6 +247,13 @@ def main():
             # read what is there, then stop listening.
             drain_until = now + 1.0
         elif now >= drain_until:
+            # Something the child started still holds its stderr: nothing of the
+            # run may outlive it.
+            emit_line(f"{args.name}: processes left in its process group after it exited: SIGKILL")
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             break
         try:
             ready, _, _ = select.select([rfd], [], [], 0.25 if drain_until is None else 0.05)
@@ -262,8 +275,6 @@ def main():
                     lines.append(buf)
                 for raw in lines:
                     handle_line(raw)
-        elif drain_until is not None:
-            break
         if wstatus is None:
             try:
                 done, ws = os.waitpid(pid, os.WNOHANG)

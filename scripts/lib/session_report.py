@@ -31,6 +31,7 @@ import time
 
 SCHEMA = "ipcstorm-session"
 SCHEMA_VERSION = 1
+MAX_CHART_SESSIONS = 100  # charts and tables of report.html: the newest 100 sessions
 NOISE_FLOOR = 0.15  # relative ops/s or exec/s change always treated as noise
 EXIT_OK, EXIT_SETUP, EXIT_FOUND, EXIT_USAGE = 0, 1, 2, 64
 ID_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
@@ -772,7 +773,9 @@ code{font-size:.85em;word-break:break-all}code.seed{word-break:normal;white-spac
 def render(rep, hist):
     e = html.escape
     sid = rep["id"]
-    hist = [s for s in hist if s["id"] <= sid][-30:]
+    hist = [s for s in hist if s["id"] <= sid]
+    dropped = max(len(hist) - MAX_CHART_SESSIONS, 0)
+    hist = hist[dropped:]
     if not any(s["id"] == sid for s in hist):
         hist.append(rep)
     prev = [s for s in hist if s["id"] < sid and s.get("complete", True)]
@@ -788,7 +791,8 @@ def render(rep, hist):
              f"{'<code>stress-ng ' + e(p['load']) + '</code>' if p.get('load') else 'none'}"
              f"{', fault phase at rate ' + str(p['fault_rate']) if p.get('fault_rate') else ''}"
              f"{', fuzzing ' + str(p['fuzz_seconds']) + ' s per target' if rep['fuzz'] else ''}. "
-             f"History: {len(hist)} session(s) from {e(hist[0]['id'])}.</p>")
+             f"History: {len(hist)} session(s) from {e(hist[0]['id'])}"
+             f"{f' (the {dropped} older kept sessions are left out)' if dropped else ''}.</p>")
 
     # this session's table
     h.append("<h2>Drivers</h2><table><tr><th>driver</th><th>result</th><th>ops</th><th>ops/s</th>"
