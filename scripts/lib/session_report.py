@@ -255,9 +255,10 @@ def collect_fuzz(sess_dir, row, fuzz_work):
            "features": None, "corpus_size": None, "findings": [], "log": row["log"],
            "source": None}
     fresh = lambda p: os.path.exists(p) and os.path.getmtime(p) >= started - 1  # noqa: E731
-    for sp in (os.path.join(fuzz_work, "summary.json"),
+    kept = os.path.join(sess_dir, "logs", f"fuzz-{t}.summary.json")  # copied by scripts/session
+    for sp in (kept, os.path.join(fuzz_work, "summary.json"),
                os.path.join(fuzz_work, "libfuzzer", t, "summary.json")):
-        if not fresh(sp):
+        if not os.path.exists(sp) or (sp != kept and not fresh(sp)):
             continue
         try:
             with open(sp, encoding="utf-8") as f:
@@ -452,6 +453,8 @@ def compare(new, old, hist):
         return f"{r['id']} (commit {c}{', dirty' if r.get('dirty') else ''}, {r['result']})"
 
     lines.append(f"compare: {head(new)}")
+    if not new.get("complete", True):
+        lines[-1] += "  [interrupted: a partial session]"
     lines.append(f"   with: {head(old)}")
     ln, lo = new.get("host", {}).get("load_avg_1m"), old.get("host", {}).get("load_avg_1m")
     if ln is not None and lo is not None:
@@ -482,7 +485,9 @@ def compare(new, old, hist):
                 verdict.append("SLOWER")
             else:
                 verdict.append("within noise")
-        if d["result"] != "PASS" and (o is None or o["result"] == "PASS"):
+        if d["result"] == "INTERRUPTED":
+            verdict.append("interrupted (partial run)")
+        elif d["result"] != "PASS" and (o is None or o["result"] in ("PASS", "INTERRUPTED")):
             verdict.append(f"now {d['result']}")
             worse.append(f"{d['label']}: {d['result']}")
         elif o and o["result"] != "PASS" and d["result"] == "PASS":
@@ -537,7 +542,7 @@ def compare(new, old, hist):
                 dc = f["coverage"] - o["coverage"]
                 if dc:
                     verdict.append(f"coverage {dc:+d}")
-            if f["result"] != "PASS" and o.get("result", "PASS") == "PASS":
+            if f["result"] not in ("PASS", "INTERRUPTED") and o.get("result", "PASS") in ("PASS", "INTERRUPTED"):
                 verdict.append(f"now {f['result']}")
                 worse.append(f"fuzz {t}: {f['result']}")
             old_lines = {x.get("hash") or x.get("line") for x in o.get("findings") or []}
