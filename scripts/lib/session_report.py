@@ -57,7 +57,7 @@ class SessionError(Exception):
 # ---------------------------------------------------------------- reading sessions
 def load_session(path):
     """report.json of session folder PATH, checked; raises SessionError."""
-    path = os.path.abspath(path)
+    path = os.path.realpath(path)  # build/session is a link: its history is next to the target
     if not os.path.exists(path):
         raise SessionError(f"{path}: no such session folder")
     if not os.path.isdir(path):
@@ -476,7 +476,7 @@ def compare(new, old, hist):
             verdict.append("new in this session")
         ch = pct(o and o.get("ops_per_sec"), d.get("ops_per_sec")) if o else None
         band_vals = [s_d.get("ops_per_sec") for s in hist if same_conditions(s, new)
-                     for s_d in s["drivers"] if driver_key(s_d) == key]
+                     for s_d in s["drivers"] if driver_key(s_d) == key and s_d["result"] == "PASS"]
         band, n = noise_band(band_vals)
         if ch is not None and same_conditions(new, old):
             if ch > band:
@@ -492,6 +492,8 @@ def compare(new, old, hist):
             worse.append(f"{d['label']}: {d['result']}")
         elif o and o["result"] != "PASS" and d["result"] == "PASS":
             verdict.append(f"fixed (was {o['result']})")
+        elif o and d["result"] != "PASS" and o["result"] == d["result"]:
+            verdict.append(f"still {d['result']}")
         fresh = violation_sigs(d) - (violation_sigs(o) if o else set())
         if fresh:
             verdict.append(f"new violations: {', '.join(sorted(fresh))}")
@@ -506,8 +508,8 @@ def compare(new, old, hist):
             lines.append(f"{o['label']:<24} {fmt(o.get('ops_per_sec')):>11} {'-':>11} {'-':>8} "
                          f"{'':>6}  not run in this session")
     lines.append("noise: a change within ±15% or within the spread (max-min)/median of the "
-                 "earlier sessions under the same load (when there are 3 or more), whichever is "
-                 "wider, is noise")
+                 "earlier passing runs under the same load (when there are 3 or more), whichever "
+                 "is wider, is noise")
 
     new_violations = []
     for key, d in new_d.items():
@@ -535,7 +537,7 @@ def compare(new, old, hist):
             verdict = []
             ch = pct(o.get("exec_per_sec"), f.get("exec_per_sec"))
             band, _ = noise_band([s_f.get("exec_per_sec") for s in hist for s_f in s["fuzz"]
-                                  if s_f["target"] == t])
+                                  if s_f["target"] == t and s_f["result"] == "PASS"])
             if ch is not None:
                 verdict.append("faster" if ch > band else "SLOWER" if ch < -band else "exec/s within noise")
             if f.get("coverage") is not None and o.get("coverage") is not None:
@@ -708,7 +710,10 @@ def svg_chart(points, unit, current_id, css_class, width=340):
     w, h, left, right, top, bottom = width, 150, 48, 12, 12, 34
     pw, ph = w - left - right, h - top - bottom
     points = [tuple(p) + (True,) * (4 - len(p)) for p in points]
-    vals = [p[1] for p in points if p[1] is not None]
+    # The scale fits the comparable points; another load's points above it sit
+    # on the top edge (their title gives the value).
+    vals = [p[1] for p in points if p[1] is not None and p[3]] or \
+        [p[1] for p in points if p[1] is not None]
     ymax, ystep = nice_axis(max(vals) if vals else 1)
     n = len(points)
 
@@ -716,7 +721,7 @@ def svg_chart(points, unit, current_id, css_class, width=340):
         return left + (pw / 2 if n == 1 else i * pw / (n - 1))
 
     def py(v):
-        return top + ph - (v / ymax) * ph
+        return top + ph - (min(v, ymax) / ymax) * ph
 
     e = html.escape
     out = [f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
@@ -730,8 +735,8 @@ def svg_chart(points, unit, current_id, css_class, width=340):
     out.append(f'<text x="10" y="{top + ph / 2:.0f}" font-size="10" fill="#333" text-anchor="middle" '
                f'transform="rotate(-90 10 {top + ph / 2:.0f})">{e(unit)}</text>')
     seg = []
-    for i, (sid, v, _, _) in enumerate(points):
-        if v is None:
+    for i, (sid, v, _, comparable) in enumerate(points):
+        if v is None or not comparable:  # the line joins comparable sessions only
             if len(seg) > 1:
                 out.append(f'<polyline fill="none" stroke="{LINE_COLOUR}" stroke-width="2" '
                            f'points="{" ".join(seg)}"/>')
@@ -747,6 +752,8 @@ def svg_chart(points, unit, current_id, css_class, width=340):
         colour = RESULT_COLOUR.get(res, "#555")
         paint = f'fill="{colour}"' if comparable else f'fill="#fff" stroke="{colour}" stroke-width="2"'
         note = "" if comparable else ", other load or duration"
+        if v > ymax:
+            note += ", off the scale"
         out.append(f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="{r}" {paint}>'
                    f'<title>{e(sid)}: {fmt(v)} {e(unit)} ({e(res)}{note})</title></circle>')
     labels = {0, n - 1} if n > 1 else {0}
