@@ -156,7 +156,9 @@ def read_lines(path, limit=2_000_000):
 def result_of(rc, json_result):
     if json_result in ("PASS", "FAIL", "ERROR", "INTERRUPTED"):
         return json_result
-    return {0: "PASS", 2: "FAIL", 124: "HANG", 137: "HANG", 130: "INTERRUPTED"}.get(rc, "ERROR")
+    # 130, 143: the runner itself was stopped by SIGINT or SIGTERM.
+    return {0: "PASS", 2: "FAIL", 124: "HANG", 137: "HANG", 130: "INTERRUPTED",
+            143: "INTERRUPTED"}.get(rc, "ERROR")
 
 
 def collect_driver(sess_dir, row):

@@ -10,7 +10,8 @@ end to end, with real sessions and a real browser.
    output going to a pipe (CI: line per event, no escapes), B runs pipe with a
    planted bug (--fault unlocked-large) on a pseudo-terminal (the live line).
    Two sessions committed from real full runs (fixtures/, with fuzz targets) are
-   the older history, so report.html also has fuzz charts.
+   the older history, so report.html also has fuzz charts. A third session is
+   stopped by SIGTERM as soon as its driver starts.
 3. --compare (B vs A, and B vs A named) shows the new violation with its reproduce
    command and exits 2; report.json has the schema, seeds, reproduce commands.
 4. Damaged, foreign, newer-schema and unfinished folders: exit 1, the path in the
@@ -199,6 +200,29 @@ def test(tmp, chromium):
               and re.search(r"^counter .*not run in this session", out, re.M) is not None,
               f"{' '.join(args)}: B vs A, new violation with reproduce command, exit 2",
               f"exit {rc}\n{out}{err}")
+    # A session stopped by SIGTERM (CI cancelling) as soon as its driver started:
+    # exit 1, a report of what ran marked incomplete, and --compare still takes B
+    # as the latest finished session.
+    p = subprocess.Popen([session] + quick[:-1] + ["60", "--drivers", "pipe"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    for line in p.stderr:
+        seen += line
+        if line.startswith("--- "):
+            p.send_signal(15)
+            break
+    rest, _ = p.communicate(timeout=60)
+    seen += rest
+    c_id = sorted(d for d in os.listdir(root) if d > "2001")[-1]
+    with open(os.path.join(root, c_id, "report.json")) as f:
+        rc_rep = json.load(f)
+    check(p.returncode == 1 and rc_rep["result"] == "INTERRUPTED" and rc_rep["complete"] is False
+          and rc_rep["drivers"][0]["result"] == "INTERRUPTED",
+          "a session stopped by SIGTERM exits 1 with an incomplete INTERRUPTED report",
+          f"exit {p.returncode}, {rc_rep['result']}\n{seen}")
+    rc, out, err = run(["--compare"], env)
+    check(rc == 2 and f"compare: {b_id}" in out, "--compare skips the interrupted session",
+          f"exit {rc}\n{out}{err}")
     rc, out, err = run(["--compare", b_id], env)
     check(rc == 1 and "latest session itself" in err, "--compare with the latest itself: exit 1",
           f"exit {rc}\n{err}")
@@ -253,9 +277,13 @@ def test(tmp, chromium):
     nfuzz = len(re.findall(r'<svg class="fuzz-chart"', dom))
     keys = set()
     targets = set()
+    nsess = 0  # finished sessions: the interrupted one is not charted
     for sid in os.listdir(root):
         with open(os.path.join(root, sid, "report.json")) as f:
             r = json.load(f)
+        if not r["complete"]:
+            continue
+        nsess += 1
         keys |= {(d["name"], d["build"]) for d in r["drivers"]}
         targets |= {t["target"] for t in r["fuzz"]}
     check(ndrv == len(keys) and ndrv >= 2, f"the rendered page has one chart per driver: {ndrv} of {len(keys)}",
@@ -264,7 +292,6 @@ def test(tmp, chromium):
           f"two charts (coverage, exec/s) per fuzz target: {nfuzz} for {len(targets)} targets")
     m = re.search(r"<h3>pipe</h3>.*?(<svg class=\"driver-chart\".*?</svg>)", dom, re.S)
     npts = len(re.findall(r"<circle", m.group(1))) if m else 0
-    nsess = len(os.listdir(root))
     check(npts == nsess, f"the pipe chart has a point per session: {npts} of {nsess}")
     check(re.search(r'class="violations".*frame-intact.*--seed \d+', dom, re.S) is not None,
           "the violations table has the violation and its reproduce command")
