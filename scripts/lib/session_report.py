@@ -480,7 +480,9 @@ def compare(new, old, hist):
         band_vals = [s_d.get("ops_per_sec") for s in hist if same_conditions(s, new)
                      for s_d in s["drivers"] if driver_key(s_d) == key and s_d["result"] == "PASS"]
         band, n = noise_band(band_vals)
-        if ch is not None and same_conditions(new, old):
+        # Speed verdicts only between passing runs: a run that failed or hung
+        # counted its ops while something was wrong.
+        if ch is not None and same_conditions(new, old) and d["result"] == o["result"] == "PASS":
             if ch > band:
                 verdict.append("faster")
             elif ch < -band:
@@ -540,7 +542,7 @@ def compare(new, old, hist):
             ch = pct(o.get("exec_per_sec"), f.get("exec_per_sec"))
             band, _ = noise_band([s_f.get("exec_per_sec") for s in hist for s_f in s["fuzz"]
                                   if s_f["target"] == t and s_f["result"] == "PASS"])
-            if ch is not None:
+            if ch is not None and f["result"] == o.get("result") == "PASS":
                 verdict.append("faster" if ch > band else "SLOWER" if ch < -band else "exec/s within noise")
             if f.get("coverage") is not None and o.get("coverage") is not None:
                 dc = f["coverage"] - o["coverage"]
@@ -712,9 +714,9 @@ def svg_chart(points, unit, current_id, css_class, width=340):
     w, h, left, right, top, bottom = width, 150, 48, 12, 12, 34
     pw, ph = w - left - right, h - top - bottom
     points = [tuple(p) + (True,) * (4 - len(p)) for p in points]
-    # The scale fits the comparable points; another load's points above it sit
-    # on the top edge (their title gives the value).
-    vals = [p[1] for p in points if p[1] is not None and p[3]] or \
+    # The scale fits the comparable passing points; other points above it (another
+    # load, a failed run's ops) sit on the top edge, their title gives the value.
+    vals = [p[1] for p in points if p[1] is not None and p[3] and p[2] == "PASS"] or \
         [p[1] for p in points if p[1] is not None]
     ymax, ystep = nice_axis(max(vals) if vals else 1)
     n = len(points)
@@ -869,7 +871,8 @@ def render(rep, hist):
         else:
             h.append("<p>This session did not fuzz (--no-fuzz); the charts show the earlier sessions.</p>")
         h.append("<p>Coverage: libFuzzer's <code>cov</code> (edges reached by the corpus); the "
-                 "campaign folder (build/fuzz-work) persists, so coverage should not fall.</p>")
+                 "campaign folder (build/fuzz-work) persists, so coverage should hold or grow (a "
+                 "small dip: inputs that behave differently from run to run).</p>")
         h.append('<div class="charts">')
         for t in targets:
             cov, eps = [], []
