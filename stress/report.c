@@ -70,12 +70,14 @@ static void reproduce_command(const struct stress *s, char *buf, size_t cap)
     for (int i = 1; i < s->argc; i++) {
         const char *a = s->argv[i];
         bool takes_next = i + 1 < s->argc;
-        if (!strcmp(a, "--seed") && takes_next) {
+        /* --progress-fd names a descriptor of the wrapper that ran it: not there
+         * when the line is pasted into a shell. */
+        if ((!strcmp(a, "--seed") || !strcmp(a, "--progress-fd")) && takes_next) {
             i++;
             continue;
         }
         if (!strncmp(a, "--seed=", 7) || !strcmp(a, "--json") ||
-            !strncmp(a, "--with-stress-ng=", 17))
+            !strncmp(a, "--progress-fd=", 14) || !strncmp(a, "--with-stress-ng=", 17))
             continue;
         if (!strcmp(a, "--with-stress-ng")) {
             /* Its one-value form (options may follow), or every remaining argument. */

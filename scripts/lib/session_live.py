@@ -19,11 +19,11 @@ status shown to the user:
   (default 30) so CI logs show the run is alive. No carriage returns, no escapes.
 
 Where the numbers come from: the elapsed time is our own clock; ops, ops/s,
-checks and violations come from progress lines the child prints on stderr,
-"progress: NAME elapsed=S ops=N ops/s=R checks=N violations=N" (stress drivers
-started with --progress; see the report of issue 14), or from any line with
-"key=value" / "key: value" pairs of those names (exec/s, cov, ft, corp, findings
-for a fuzz target). Without such lines the status shows the elapsed time and the
+checks and violations come from the progress lines a stress driver started
+with --progress-fd 2 prints on stderr once a second ("elapsed=S ops=N
+ops_per_sec=R checks=N violations=N"), or from any line with "key=value" /
+"key: value" pairs of those names (exec/s, cov, ft, corp, findings for a fuzz
+target). Without such lines the status shows the elapsed time and the
 violations counted from VIOLATION lines.
 
 The child runs in a process group of its own. SIGINT or SIGTERM to this process
@@ -48,6 +48,8 @@ EVENT_RE = re.compile(
 # "key=value" or "key: value"; values are numbers, optionally with a / and more.
 PAIR_RE = re.compile(r"(?<![\w/])(ops/s|exec/s|ops|checks|violations|elapsed|cov|ft|corp|corpus|"
                      r"findings|execs)[=:]\s*([0-9][0-9.,]*)")
+# A stress driver's --progress-fd line: read, never shown as an event.
+PROGRESS_RE = re.compile(r"^elapsed=[0-9.]+ ops=\d+ ")
 NUMERIC_KEYS = ("ops", "ops/s", "checks", "violations", "exec/s", "execs", "cov", "ft", "corp",
                 "corpus", "findings")
 
@@ -216,7 +218,7 @@ def main():
 
     def handle_line(raw):
         line = raw.decode("utf-8", "replace").replace("\r", "").replace("\033[K", "")
-        if status.take(line) and line.startswith("progress: "):
+        if status.take(line) and PROGRESS_RE.match(line):
             return
         if EVENT_RE.match(line):
             if line.startswith("VIOLATION"):
