@@ -4,9 +4,14 @@
 # The contract (https://google.github.io/oss-fuzz/getting-started/new-project-guide/):
 # compile with $CC $CFLAGS, link with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, put each
 # target in $OUT with <target>_seed_corpus.zip, <target>.dict and <target>.options.
-# No CMake here: base-builder's CMake is older than the 3.25 the project needs, and
-# libipc is just core/src/*.c and the server layer server/src/*.c (the same globs
-# and include paths as the CMake targets ipc and ipcserver).
+# The same commands serve every engine and sanitizer OSS-Fuzz and ClusterFuzzLite
+# ask for: with FUZZING_ENGINE=afl, $CC is afl-clang-fast and $LIB_FUZZING_ENGINE
+# AFL++'s libAFLDriver.a; SANITIZER=memory, undefined, coverage only change
+# $CFLAGS. oss-fuzz/projects/ipcstorm/build.sh runs this script; scripts/check-cflite
+# runs it for every engine/sanitizer pair with base-builder's environment.
+# No CMake here: the project needs CMake 3.25, which not every base-builder image
+# has, and libipc is just core/src/*.c and the server layer server/src/*.c (the
+# same globs and include paths as the CMake targets ipc and ipcserver).
 #
 # Per-target libFuzzer options come from a line in the target's source:
 #   // libfuzzer-options: max_len=65536 handle_usr1=0
