@@ -805,6 +805,11 @@ bool stress_running(struct stress *s)
     return true;
 }
 
+bool stress_aborted(const struct stress *s)
+{
+    return g_stop || s->setup_failed;
+}
+
 void stress_add_ops(struct stress *s, uint64_t n)
 {
     s->ops += n;

@@ -156,6 +156,10 @@ int stress_begin(struct stress *s, const struct stress_spec *spec, int argc, cha
  * below --duration. Refreshes the progress line on a terminal (at most 5 times/s). */
 bool stress_running(struct stress *s);
 
+/* True once the run was interrupted (SIGINT, SIGTERM) or hit a setup error: unlike
+ * the end of --duration, a reason to skip even the work a driver owes every run. */
+bool stress_aborted(const struct stress *s);
+
 /* Writes the template "$TMPDIR/ipcstorm-<tag>-" plus mkdtemp's six X into buf
  * (TMPDIR when it is absolute and the result fits size, else /tmp) and returns
  * buf, for mkdtemp or mkstemp. */

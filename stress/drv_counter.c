@@ -999,6 +999,13 @@ static const char *check_kinds(const char *value, const void *ctx)
     return n ? NULL : want;
 }
 
+/* Whether a round of pass `pass` runs: while the run goes on, and in the first
+ * pass until the run is aborted (see the main loop). */
+static bool round_due(struct stress *s, unsigned pass)
+{
+    return stress_running(s) || (pass == 0 && !stress_aborted(s));
+}
+
 int ipcstorm_stress_counter(int argc, char **argv)
 {
     struct stress s;
@@ -1021,15 +1028,16 @@ int ipcstorm_stress_counter(int argc, char **argv)
     struct shared *sh = ipc_shm_base(region);
     struct stress_rng rng;
     stress_rng_init(&rng, s.seed, 0);
-    for (unsigned round = 0; stress_running(&s); round++) {
-        enum ipc_lock_kind k = kinds[round % nk];
-        run_round(&s, sh, k, &rng);
-        /* Each pass over the kinds ends with a named or memfd region round and a
-         * counter table round. They come after the kinds' rounds, not before: on a
-         * loaded machine one region round can outlast a short run, and a run that
-         * never reached a kind's exact count would check nothing it was asked to. */
+    /* Each pass runs every kind's round, then a named or memfd region round and a
+     * counter table round. The first pass runs whole even past --duration: on a
+     * loaded machine one round can outlast a short run, and a run that never
+     * reached a kind's exact count (or the region's) would check nothing. */
+    for (unsigned round = 0;; round++) {
         unsigned pass = round / nk;
-        if (round % nk == nk - 1 && stress_running(&s)) {
+        if (!round_due(&s, pass))
+            break;
+        run_round(&s, sh, kinds[round % nk], &rng);
+        if (round % nk == nk - 1 && round_due(&s, pass)) {
             enum ipc_lock_kind rk = kinds[pass % nk]; /* each kind in turn */
             if (rk == IPC_LOCK_NONE)
                 rk = IPC_LOCK_ATOMIC;
@@ -1038,7 +1046,7 @@ int ipcstorm_stress_counter(int argc, char **argv)
             check_counter_destroy(&s, rk);
             if (pass % 3 == 1)
                 check_counter_new_enomem(&s);
-            if (stress_running(&s))
+            if (round_due(&s, pass))
                 run_ctab_round(&s, &rng);
         }
     }
