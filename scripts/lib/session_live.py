@@ -172,6 +172,9 @@ def main():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            # Python ignores SIGXFSZ, and an ignored signal stays ignored across
+            # exec (subprocess restores it; a hand-made fork must do it too).
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
             os.close(rfd)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
