@@ -1,0 +1,513 @@
+#!/usr/bin/env python3
+"""fuzz_tool.py - the parts of scripts/fuzz that read engine output: AFL++ campaign
+checks and per-run baselines, the live progress line, per-run statistics and the
+machine-readable summary (build/fuzz-work/summary.json). scripts/fuzz calls it;
+it is not meant to be run by hand (python3 fuzz_tool.py SUBCOMMAND --help).
+
+Why per-run figures need a baseline: AFL++ keeps execs_done and run_time across
+an in-place resume (load_stats_file), so a resumed campaign's fuzzer_stats hold
+the whole campaign; this run's work is the difference from the figures read
+before it started.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import time
+
+SUMMARY_SCHEMA = 1
+FINDING_PREFIXES = ("crash-", "leak-", "timeout-", "oom-", "slow-unit-")
+
+
+def write_atomic(path, text):
+    """Writes a whole file or nothing: a stopped run leaves the old file intact."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# ---- AFL++ -------------------------------------------------------------------
+
+def read_afl_stats(path):
+    """fuzzer_stats as a dict of strings; None when the file is absent."""
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    stats = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            stats[key.strip()] = value.strip()
+    stats["_text"] = text
+    return stats
+
+
+def afl_stats_well_formed(stats):
+    """afl-fuzz itself refuses ("Malformed data") a file whose first two lines are
+    not start_time and last_update: what a run killed mid-write leaves."""
+    lines = stats["_text"].splitlines()
+    return (len(lines) >= 2 and re.match(r"start_time\s*: \d+$", lines[0]) is not None
+            and re.match(r"last_update\s*: \d+$", lines[1]) is not None)
+
+
+def has_entries(d):
+    try:
+        return any(n.startswith("id:") for n in os.listdir(d))
+    except OSError:
+        return False
+
+
+def cmd_afl_check(a):
+    """Decides, per AFL++ instance folder, how this run starts, and refuses a
+    folder it cannot resume without losing data. Prints 'NAME fresh|resume' lines;
+    exit 3 with a message on stderr when the campaign folder cannot be used."""
+    bad = []
+    notes = []
+    for inst in a.instances:
+        d = os.path.join(a.dir, inst)
+        if not os.path.exists(d):
+            print(f"{inst} fresh")
+            continue
+        stats_path = os.path.join(d, "fuzzer_stats")
+        stats = read_afl_stats(stats_path)
+        if stats is not None:
+            version = stats.get("afl_version", "")
+            if version and a.afl_version and version.lstrip("+") != a.afl_version.lstrip("+"):
+                bad.append(f"{d} was written by AFL++ {version.lstrip('+')}, this is AFL++ "
+                           f"{a.afl_version.lstrip('+')}; AFL++ does not resume another "
+                           "version's campaign")
+                continue
+            cmdline = stats.get("command_line", "")
+            binary = os.path.basename(a.binary)
+            if cmdline and not re.search(r"/%s(_forksrv)?( |$|')" % re.escape(a.target), cmdline):
+                bad.append(f"{d} is a campaign of another target (its command line: "
+                           f"{cmdline[:160]}), not {a.target} ({binary})")
+                continue
+            if not afl_stats_well_formed(stats):
+                aside = f"{stats_path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+                os.rename(stats_path, aside)
+                notes.append(f"{stats_path} was half-written (a stopped run); moved to {aside}, "
+                             "resuming from the queue")
+        queue = has_entries(os.path.join(d, "queue")) or has_entries(os.path.join(d, "_resume"))
+        if queue:
+            print(f"{inst} resume")
+        else:
+            bad.append(f"{d} exists but holds no queue to resume (a run stopped before "
+                       "AFL++ wrote one, or not an AFL++ folder)")
+    for n in notes:
+        print(f"scripts/fuzz: note: {n}", file=sys.stderr)
+    if bad:
+        for b in bad:
+            print(f"scripts/fuzz: cannot resume: {b}", file=sys.stderr)
+        print(f"scripts/fuzz: nothing was changed. Run again with --fresh to move {a.dir} "
+              "aside (renamed with a timestamp, not deleted) and start from "
+              f"corpus/{a.target}/, or set IPC_FUZZ_WORK to another folder.", file=sys.stderr)
+        return 3
+    return 0
+
+
+def afl_figures(d):
+    s = read_afl_stats(os.path.join(d, "fuzzer_stats")) or {}
+
+    def num(key):
+        try:
+            return float(s.get(key, "0").rstrip("%"))
+        except ValueError:
+            return 0.0
+    return {"execs_done": int(num("execs_done")), "run_time": int(num("run_time")),
+            "saved_crashes": int(num("saved_crashes")), "saved_hangs": int(num("saved_hangs")),
+            "edges_found": int(num("edges_found")), "corpus_count": int(num("corpus_count")),
+            "bitmap_cvg": num("bitmap_cvg"), "last_update": int(num("last_update"))}
+
+
+def afl_plot_last(d):
+    """The newest plot_data row (written every 5 s, fuzzer_stats only every 60 s):
+    relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs,
+    map_size, saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs,
+    edges_found."""
+    try:
+        with open(os.path.join(d, "plot_data"), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        cols = [c.strip() for c in line.split(",")]
+        if len(cols) >= 13 and cols[0].isdigit():
+            try:
+                return {"corpus_count": int(cols[3]), "saved_crashes": int(cols[7]),
+                        "saved_hangs": int(cols[8]), "execs_per_sec": float(cols[10]),
+                        "execs_done": int(cols[11]), "edges_found": int(cols[12])}
+            except ValueError:
+                return None
+    return None
+
+
+def cmd_afl_new_findings(a):
+    """Crash and hang inputs AFL++ saved in this run (its counters minus the baseline)."""
+    base = {}
+    if os.path.exists(a.baseline):
+        with open(a.baseline) as f:
+            base = json.load(f)
+    n = 0
+    for inst in a.instances:
+        now = afl_figures(os.path.join(a.dir, inst))
+        b = base.get(inst, {})
+        for k in ("saved_crashes", "saved_hangs"):
+            n += now[k] - b.get(k, 0) if now[k] >= b.get(k, 0) else now[k]
+    print(n)
+    return 0
+
+
+def cmd_triage_simple(a):
+    """Placeholder triage: one line per finding file (replaced by cmd_triage)."""
+    n = 0
+    for src in a.inputs:
+        files = [os.path.join(src, x) for x in sorted(os.listdir(src))] if os.path.isdir(src) else [src]
+        for f in files:
+            name = os.path.basename(f)
+            if not (name.startswith(FINDING_PREFIXES) or name.startswith("id:")):
+                continue
+            n += 1
+            print(f"scripts/fuzz: FINDING {a.target}: {f}\n    reproduce: scripts/repro {a.target} {f}",
+                  file=sys.stderr)
+    return 2 if n else 0
+
+
+def cmd_afl_baseline(a):
+    base = {inst: afl_figures(os.path.join(a.dir, inst)) for inst in a.instances}
+    write_atomic(a.out, json.dumps(base, indent=1) + "\n")
+    return 0
+
+
+# ---- libFuzzer ---------------------------------------------------------------
+
+FORK_LINE = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s (\d+) "
+                       r"oom/timeout/crash: (\d+)/(\d+)/(\d+) time: (\d+)s")
+CLASSIC_LINE = re.compile(r"^#(\d+)\s+(?:NEW|REDUCE|pulse|INITED|DONE|RELOAD)\s+cov: (\d+) "
+                          r"ft: (\d+) corp: (\d+)/\S+.*?exec/s: (\d+)")
+
+
+def libfuzzer_figures(log):
+    """Execs, cov, ft and corpus size from a libFuzzer log (fork or classic mode)."""
+    fig = {"execs": 0, "cov": 0, "ft": 0, "corpus": 0, "exec_per_sec": 0}
+    try:
+        with open(log, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return fig
+    final = {}
+    for line in lines:
+        m = FORK_LINE.match(line) or CLASSIC_LINE.match(line)
+        if m:
+            fig.update(execs=int(m.group(1)), cov=int(m.group(2)), ft=int(m.group(3)),
+                       corpus=int(m.group(4)), exec_per_sec=int(m.group(5)))
+        elif line.startswith("stat::"):
+            k, _, v = line.partition(":")[2].partition(":")
+            final[k.strip(": ")] = v.strip()
+    if "number_of_executed_units" in final:
+        fig["execs"] = int(final["number_of_executed_units"])
+        fig["exec_per_sec"] = int(final.get("average_exec_per_sec", fig["exec_per_sec"]))
+    return fig
+
+
+def count_findings(dirs):
+    n = 0
+    for d in dirs:
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        n += sum(1 for x in names if x.startswith(FINDING_PREFIXES) or x.startswith("id:"))
+    return n
+
+
+# ---- live progress -------------------------------------------------------------
+
+def fmt_count(n):
+    n = float(n)
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return f"{int(n)}"
+
+
+def fmt_secs(s):
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def sample(a, base):
+    """The current figures of this run: execs, exec/s, cov, ft, corpus, findings."""
+    if a.engine == "libfuzzer":
+        f = libfuzzer_figures(a.log)
+        findings = count_findings([a.findings_dir]) - a.findings_before
+        return {"execs": f["execs"], "cov": f["cov"], "ft": f["ft"], "corpus": f["corpus"],
+                "findings": max(0, findings)}
+    execs = cov = corpus = findings = 0
+    fresh = unknown = False
+    for inst in a.instances:
+        d = os.path.join(a.dir, inst)
+        # plot_data is written every 5 s but only after the first minute, and
+        # fuzzer_stats every 60 s: take the newer of the two (both cumulative).
+        p = afl_plot_last(d) or {}
+        st = afl_figures(d)
+        if st["execs_done"] > p.get("execs_done", -1):
+            p = st
+            if st["last_update"] < a.started + 5:
+                unknown = True  # only the figures AFL++ wrote at its start
+        else:
+            fresh = True
+        b = base.get(inst, {})
+        e = p.get("execs_done", 0)
+        execs += e - b.get("execs_done", 0) if e >= b.get("execs_done", 0) else e
+        cov = max(cov, p.get("edges_found", 0))
+        # The queue and the crash/hang folders are live, unlike the figures.
+        corpus = max(corpus, count_ids(os.path.join(d, "queue")))
+        n = count_ids(os.path.join(d, "crashes")) + count_ids(os.path.join(d, "hangs"))
+        key = f"_found_{inst}"
+        if key not in base or n < base[key]:
+            base[key] = n  # AFL++ moved an earlier run's crashes/ aside at start
+        findings += n - base[key]
+    return {"execs": None if unknown else execs, "cov": cov, "ft": None, "corpus": corpus,
+            "findings": findings, "stale": not fresh}
+
+
+def count_ids(d):
+    try:
+        return sum(1 for n in os.listdir(d) if n.startswith("id:"))
+    except OSError:
+        return 0
+
+
+def progress_text(a, s, elapsed):
+    ft = "-" if s["ft"] is None else fmt_count(s["ft"])
+    if s["execs"] is None:
+        # AFL++ writes its figures once a minute at first.
+        execs = eps = "-"
+    else:
+        execs = fmt_count(s["execs"]) + (" (<=60s old)" if s.get("stale") else "")
+        eps = fmt_count(s["execs"] / elapsed if elapsed > 0 else 0)
+    return (f"{a.engine} {a.target}: {fmt_secs(elapsed)}/{fmt_secs(a.seconds)} "
+            f"execs {execs} exec/s {eps} cov {fmt_count(s['cov'])} "
+            f"ft {ft} corpus {fmt_count(s['corpus'])} findings {s['findings']}")
+
+
+def cmd_watch(a):
+    """Runs beside the fuzzer until SIGTERM or the fuzzer's pid is gone. On a TTY
+    one line rewritten in place each second; otherwise one line per event (a new
+    finding) and a status line every --every seconds, for CI logs."""
+    base = {}
+    if a.baseline and os.path.exists(a.baseline):
+        with open(a.baseline) as f:
+            base = json.load(f)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    t0 = time.monotonic()
+    a.started = time.time()
+    last_findings = 0
+    last_status = t0
+    tty = a.mode == "tty"
+    out = sys.stderr
+    while not stop:
+        time.sleep(1)
+        alive = True
+        try:
+            os.kill(a.pid, 0)
+        except OSError:
+            alive = False
+        now = time.monotonic()
+        s = sample(a, base)
+        line = progress_text(a, s, now - t0)
+        if tty:
+            out.write("\r\033[K" + line)
+            out.flush()
+        else:
+            if s["findings"] > last_findings:
+                out.write(f"scripts/fuzz: {a.target}: {s['findings'] - last_findings} new "
+                          f"finding input(s) at {fmt_secs(now - t0)} (triaged at the end)\n")
+            if a.every > 0 and now - last_status >= a.every:
+                out.write(f"scripts/fuzz: {line}\n")
+                last_status = now
+            out.flush()
+        last_findings = s["findings"]
+        if not alive:
+            break
+    if tty:
+        out.write("\r\033[K")
+        out.flush()
+    return 0
+
+
+# ---- per-run statistics and the summary ----------------------------------------
+
+def cmd_stats(a):
+    """Writes <workdir>/stats.json and <workdir>/result ("exec/s execs", read by
+    scripts/session) for this run only."""
+    if a.engine == "libfuzzer":
+        f = libfuzzer_figures(a.log)
+        execs = f["execs"]
+        cov, ft, corpus = f["cov"], f["ft"], f["corpus"]
+        run_secs = a.wall
+        per_inst = {}
+    else:
+        base = {}
+        if a.baseline and os.path.exists(a.baseline):
+            with open(a.baseline) as fh:
+                base = json.load(fh)
+        execs = 0
+        run_secs = 0
+        cov = corpus = 0
+        per_inst = {}
+        for inst in a.instances:
+            now = afl_figures(os.path.join(a.dir, inst))
+            b = base.get(inst, {"execs_done": 0, "run_time": 0})
+            # A counter below its baseline means AFL++ started over: count it whole.
+            e = now["execs_done"] - b["execs_done"] if now["execs_done"] >= b["execs_done"] \
+                else now["execs_done"]
+            r = now["run_time"] - b["run_time"] if now["run_time"] >= b["run_time"] \
+                else now["run_time"]
+            per_inst[inst] = {"execs": e, "seconds": r, "execs_before": b["execs_done"],
+                              "campaign_execs": now["execs_done"]}
+            execs += e
+            run_secs = max(run_secs, r)
+            cov = max(cov, now["edges_found"])
+            corpus = max(corpus, now["corpus_count"])
+        ft = None
+        if run_secs <= 0:
+            run_secs = a.wall
+    eps = int(execs / run_secs) if run_secs > 0 else 0
+    stats = {"target": a.target, "engine": a.engine, "execs": execs, "exec_per_sec": eps,
+             "seconds": round(run_secs, 1), "wall_seconds": round(a.wall, 1), "cov": cov,
+             "ft": ft, "corpus": corpus, "jobs": a.jobs, "mode": a.mode, "resumed": a.resumed,
+             "instances": per_inst, "exit_status": a.exit_status,
+             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    write_atomic(os.path.join(a.workdir, "stats.json"), json.dumps(stats, indent=1) + "\n")
+    write_atomic(os.path.join(a.workdir, "result"), f"{eps} {execs}\n")
+    print(f"{eps} {execs}")
+    return 0
+
+
+def cmd_summary(a):
+    """Merges this invocation's per-target stats.json (and triage.json) into
+    summary.json: one entry per (engine, target), the newest run of each."""
+    path = a.out
+    entries = {}
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                old = json.load(f)
+            if old.get("schema") == SUMMARY_SCHEMA:
+                for e in old.get("targets", []):
+                    entries[(e.get("engine"), e.get("target"))] = e
+        except (OSError, ValueError):
+            pass  # a damaged summary is rebuilt from the runs of this invocation
+    for wd in a.workdirs:
+        try:
+            with open(os.path.join(wd, "stats.json")) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            continue
+        st["work_dir"] = wd
+        st["findings"] = []
+        tj = os.path.join(wd, "triage.json")
+        if os.path.exists(tj):
+            try:
+                with open(tj) as f:
+                    st["findings"] = json.load(f).get("findings", [])
+            except (OSError, ValueError):
+                pass
+        entries[(st["engine"], st["target"])] = st
+    doc = {"schema": SUMMARY_SCHEMA, "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "targets": sorted(entries.values(), key=lambda e: (e["engine"], e["target"]))}
+    write_atomic(path, json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(prog="fuzz_tool.py", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("afl-check")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--target", required=True)
+    c.add_argument("--binary", required=True)
+    c.add_argument("--afl-version", default="")
+    c.add_argument("instances", nargs="+")
+    c.set_defaults(fn=cmd_afl_check)
+
+    c = sub.add_parser("afl-baseline")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--out", required=True)
+    c.add_argument("instances", nargs="+")
+    c.set_defaults(fn=cmd_afl_baseline)
+
+    c = sub.add_parser("watch")
+    c.add_argument("--engine", required=True)
+    c.add_argument("--target", required=True)
+    c.add_argument("--pid", type=int, required=True)
+    c.add_argument("--seconds", type=float, required=True)
+    c.add_argument("--mode", choices=("tty", "lines"), required=True)
+    c.add_argument("--every", type=float, default=60)
+    c.add_argument("--log", default="")
+    c.add_argument("--findings-dir", default="")
+    c.add_argument("--findings-before", type=int, default=0)
+    c.add_argument("--dir", default="")
+    c.add_argument("--baseline", default="")
+    c.add_argument("instances", nargs="*")
+    c.set_defaults(fn=cmd_watch)
+
+    c = sub.add_parser("stats")
+    c.add_argument("--engine", required=True)
+    c.add_argument("--target", required=True)
+    c.add_argument("--workdir", required=True)
+    c.add_argument("--wall", type=float, required=True)
+    c.add_argument("--jobs", type=int, default=1)
+    c.add_argument("--mode", default="")
+    c.add_argument("--resumed", type=int, default=0)
+    c.add_argument("--exit-status", type=int, default=0)
+    c.add_argument("--log", default="")
+    c.add_argument("--dir", default="")
+    c.add_argument("--baseline", default="")
+    c.add_argument("instances", nargs="*")
+    c.set_defaults(fn=cmd_stats)
+
+    c = sub.add_parser("afl-new-findings")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--baseline", required=True)
+    c.add_argument("instances", nargs="+")
+    c.set_defaults(fn=cmd_afl_new_findings)
+
+    c = sub.add_parser("triage")
+    c.add_argument("--target", required=True)
+    c.add_argument("--engine", default="auto")
+    c.add_argument("--repo", required=True)
+    c.add_argument("--artifacts", required=True)
+    c.add_argument("--out", required=True)
+    c.add_argument("--libfuzzer-bin", default="")
+    c.add_argument("--afl-bin", default="")
+    c.add_argument("--replay-build", default="")
+    c.add_argument("inputs", nargs="*")
+    c.set_defaults(fn=cmd_triage_simple)
+
+    c = sub.add_parser("count-findings")
+    c.add_argument("dirs", nargs="*")
+    c.set_defaults(fn=lambda a: print(count_findings(a.dirs)) or 0)
+
+    c = sub.add_parser("summary")
+    c.add_argument("--out", required=True)
+    c.add_argument("workdirs", nargs="*")
+    c.set_defaults(fn=cmd_summary)
+
+    a = p.parse_args()
+    sys.exit(a.fn(a))
+
+
+if __name__ == "__main__":
+    main()
