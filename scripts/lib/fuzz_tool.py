@@ -17,6 +17,9 @@ import signal
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fuzz_triage import cmd_triage  # noqa: E402
+
 SUMMARY_SCHEMA = 1
 FINDING_PREFIXES = ("crash-", "leak-", "timeout-", "oom-", "slow-unit-")
 
@@ -165,21 +168,6 @@ def cmd_afl_new_findings(a):
     return 0
 
 
-def cmd_triage_simple(a):
-    """Placeholder triage: one line per finding file (replaced by cmd_triage)."""
-    n = 0
-    for src in a.inputs:
-        files = [os.path.join(src, x) for x in sorted(os.listdir(src))] if os.path.isdir(src) else [src]
-        for f in files:
-            name = os.path.basename(f)
-            if not (name.startswith(FINDING_PREFIXES) or name.startswith("id:")):
-                continue
-            n += 1
-            print(f"scripts/fuzz: FINDING {a.target}: {f}\n    reproduce: scripts/repro {a.target} {f}",
-                  file=sys.stderr)
-    return 2 if n else 0
-
-
 def cmd_afl_baseline(a):
     base = {inst: afl_figures(os.path.join(a.dir, inst)) for inst in a.instances}
     write_atomic(a.out, json.dumps(base, indent=1) + "\n")
@@ -226,6 +214,8 @@ def count_findings(dirs):
             continue
         n += sum(1 for x in names if x.startswith(FINDING_PREFIXES) or x.startswith("id:"))
     return n
+
+
 
 
 # ---- live progress -------------------------------------------------------------
@@ -493,8 +483,13 @@ def main():
     c.add_argument("--libfuzzer-bin", default="")
     c.add_argument("--afl-bin", default="")
     c.add_argument("--replay-build", default="")
+    c.add_argument("--no-build", type=int, default=int(os.environ.get("IPC_FUZZ_NO_BUILD", "0") == "1"))
+    c.add_argument("--frames", type=int, default=int(os.environ.get("IPC_FUZZ_TRIAGE_FRAMES", "3")))
+    c.add_argument("--minimize-seconds", type=int,
+                   default=int(os.environ.get("IPC_FUZZ_MINIMIZE_SECONDS", "30")))
+    c.add_argument("--timeout", type=int, default=int(os.environ.get("IPC_FUZZ_TRIAGE_TIMEOUT", "20")))
     c.add_argument("inputs", nargs="*")
-    c.set_defaults(fn=cmd_triage_simple)
+    c.set_defaults(fn=cmd_triage)
 
     c = sub.add_parser("count-findings")
     c.add_argument("dirs", nargs="*")

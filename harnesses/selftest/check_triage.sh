@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# harnesses/selftest/check_triage.sh REPO - the ctest test fuzz_triage_selftest
+# (label fuzz): scripts/fuzz finds, triages and reproduces the planted bug of the
+# test-only target fuzz_selftest in both engines, resumes an AFL++ campaign, and
+# deduplicates. It compiles its own small binaries of fuzz_selftest (libFuzzer,
+# AFL++ persistent and fork server, ASan replay: one C file each, seconds) in a
+# temporary folder, so it neither needs nor touches build/fuzz, build/afl,
+# build/asan, build/fuzz-work or artifacts/.
+#
+# Checks (each can fail):
+#   1 libFuzzer (fork mode, --keep-going): exit 2, exactly one FINDING line, kind
+#     SEGV, top frame selftest_store_record, and its reproduce command exits 2
+#     with the same report; summary.json lists the finding.
+#   2 AFL++: the same, and the finding is the libFuzzer one (same folder: the hash
+#     is engine-independent).
+#   3 AFL++ again: the queue of run 2 is still there (every input), the run says
+#     it resumed, and its executions are this run's: campaign - before.
+#   4 --triage of 5 planted inputs of one bug and 2 of another: two findings,
+#     x5 and x2 (the second an invariant failure in selftest_check_length);
+#     triage again: the same two lines, counts unchanged.
+# Exit status: 0 pass, 1 could not run (a tool is missing), 2 a check failed.
+set -euo pipefail
+repo=$(cd "${1:?usage: check_triage.sh REPO}" && pwd)
+for tool in clang afl-clang-fast afl-fuzz afl-tmin python3; do
+  command -v "$tool" >/dev/null || { echo "check_triage: $tool not found (scripts/deps installs it)" >&2; exit 1; }
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-triage.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "check_triage: FAIL: $*" >&2; exit 2; }
+src=$repo/harnesses/selftest/fuzz_selftest.c
+mkdir -p "$tmp/lf/harnesses" "$tmp/afl/harnesses" "$tmp/asan/harnesses"
+san=("-fsanitize=address,undefined" -fno-sanitize-recover=all -fno-omit-frame-pointer)
+# The project's warnings (CMakeLists.txt), so that this copy fails where the build would.
+warn=(-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -std=c11 -D_GNU_SOURCE)
+clang -g -O1 "${warn[@]}" "${san[@]}" -fsanitize=fuzzer "$src" -o "$tmp/lf/harnesses/fuzz_selftest"
+AFL_QUIET=1 afl-clang-fast -g -O2 "${warn[@]}" "$src" "$repo/harnesses/afl_driver.c" \
+  -o "$tmp/afl/harnesses/fuzz_selftest"
+AFL_QUIET=1 afl-clang-fast -g -O2 "${warn[@]}" "$src" "$repo/harnesses/afl_forksrv_driver.c" \
+  -o "$tmp/afl/harnesses/fuzz_selftest_forksrv"
+clang -g -O1 "${warn[@]}" "${san[@]}" -I"$repo/testing" -I"$repo/core/base" "$src" \
+  "$repo/harnesses/replay_main.c" "$repo/testing/hygiene.c" -o "$tmp/asan/harnesses/replay_fuzz_selftest"
+
+export IPC_FUZZ_NO_BUILD=1 IPC_REPRO_NO_BUILD=1 IPC_FUZZ_NICE=0
+export IPC_FUZZ_BUILD_DIR=$tmp/lf IPC_AFL_BUILD_DIR=$tmp/afl IPC_REPRO_BUILD_DIR=$tmp/asan
+export IPC_FUZZ_WORK=$tmp/work IPC_FUZZ_ARTIFACTS=$tmp/artifacts IPC_FUZZ_MINIMIZE_SECONDS=3
+
+run_fuzz() { # log args...: scripts/fuzz's exit status in $rc, its output in log
+  local log=$1
+  shift
+  rc=0
+  "$repo/scripts/fuzz" --plain "$@" >"$log" 2>&1 || rc=$?
+}
+one_finding() { # log engine: the only FINDING line of log, checked; sets $line
+  local log=$1 eng=$2 n
+  n=$(grep -c '^scripts/fuzz: FINDING ' "$log" || true)
+  [ "$n" = 1 ] || { cat "$log" >&2; fail "$eng: $n finding lines, want 1 (5 inputs of one bug are one finding)"; }
+  line=$(grep '^scripts/fuzz: FINDING ' "$log")
+  [[ "$line" == "scripts/fuzz: FINDING fuzz_selftest SEGV in selftest_store_record "* ]] ||
+    fail "$eng: finding line without kind SEGV and frame selftest_store_record: $line"
+}
+check_repro() { # finding line: its reproduce command must reproduce the bug
+  local cmd prc=0
+  cmd=${1##* reproduce: }
+  [[ "$cmd" =~ ^scripts/repro\ fuzz_selftest\ [^\ ]+$ ]] || fail "no reproduce command in: $1"
+  # The printed command, run as printed from the repository (the environment above
+  # points it at the test's replay binary).
+  (cd "$repo" && eval "$cmd") >"$tmp/repro.log" 2>&1 || prc=$?
+  [ "$prc" = 2 ] || { cat "$tmp/repro.log" >&2; fail "'$cmd' exited $prc, want 2 (reproduces)"; }
+  if ! grep -q 'SEGV on unknown address' "$tmp/repro.log" || ! grep -q 'in selftest_store_record' "$tmp/repro.log"; then
+    cat "$tmp/repro.log" >&2
+    fail "'$cmd' did not print the SEGV report in selftest_store_record"
+  fi
+}
+
+# ---- 1: libFuzzer -------------------------------------------------------------
+run_fuzz "$tmp/lf.log" --engine libfuzzer --keep-going --seconds 3 fuzz_selftest
+[ "$rc" = 2 ] || { cat "$tmp/lf.log" >&2; fail "libFuzzer run exited $rc, want 2 (a finding)"; }
+one_finding "$tmp/lf.log" libFuzzer
+lf_line=$line
+check_repro "$lf_line"
+python3 - "$tmp/work/summary.json" <<'PY' || fail "summary.json does not list the libFuzzer finding"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+t = [e for e in doc["targets"] if e["engine"] == "libfuzzer" and e["target"] == "fuzz_selftest"]
+assert doc["schema"] == 1 and len(t) == 1 and t[0]["execs"] > 0, doc
+f = t[0]["findings"]
+assert len(f) == 1 and f[0]["kind"] == "SEGV" and f[0]["top_frame"] == "selftest_store_record", f
+assert f[0]["count"] >= 1 and f[0]["reproduce"].startswith("scripts/repro fuzz_selftest "), f
+PY
+echo "check_triage: libFuzzer: ${lf_line#scripts/fuzz: }" >&2
+
+# ---- 2: AFL++ -----------------------------------------------------------------
+run_fuzz "$tmp/afl1.log" --engine afl --seconds 3 fuzz_selftest
+[ "$rc" = 2 ] || { cat "$tmp/afl1.log" >&2; fail "AFL++ run exited $rc, want 2 (a finding)"; }
+one_finding "$tmp/afl1.log" AFL++
+afl_line=$line
+check_repro "$afl_line"
+dir_of() { local s=${1%%/ reproduce:*}; echo "${s##* }"; }
+[ "$(dir_of "$afl_line")" = "$(dir_of "$lf_line")" ] ||
+  fail "the engines' findings of one bug are in two folders: $(dir_of "$lf_line") and $(dir_of "$afl_line")"
+echo "check_triage: AFL++: ${afl_line#scripts/fuzz: }" >&2
+
+# ---- 3: AFL++ resumes -----------------------------------------------------------
+main=$tmp/work/afl/fuzz_selftest/main
+# By content: AFL++ renumbers the entries it re-imports (in reverse order) on resume.
+queue_hashes() { find "$main/queue" -maxdepth 1 -type f -name 'id:*' -exec sha1sum {} + | cut -c1-40 | sort -u; }
+queue_hashes >"$tmp/queue1"
+[ -s "$tmp/queue1" ] || fail "AFL++ run 1 left no queue in $main/queue"
+before=$(awk -F' *: ' '$1 == "execs_done" {print $2}' "$main/fuzzer_stats")
+run_fuzz "$tmp/afl2.log" --engine afl --seconds 2 fuzz_selftest
+[ "$rc" = 0 ] || [ "$rc" = 2 ] || { cat "$tmp/afl2.log" >&2; fail "AFL++ run 2 exited $rc"; }
+grep -q 'main: resume (queue kept' "$tmp/afl2.log" || { cat "$tmp/afl2.log" >&2; fail "AFL++ run 2 did not resume"; }
+queue_hashes >"$tmp/queue2"
+missing=$(comm -23 "$tmp/queue1" "$tmp/queue2" | wc -l)
+[ "$missing" = 0 ] || fail "$missing queue inputs of run 1 are gone after run 2"
+python3 - "$tmp/work/afl/fuzz_selftest/stats.json" "$before" <<'PY' || fail "AFL++ run 2 did not count its own executions only"
+import json, sys
+st = json.load(open(sys.argv[1]))
+before = int(sys.argv[2])
+m = st["instances"]["main"]
+assert st["resumed"] == 1 and m["execs_before"] == before > 0, (st, before)
+assert m["execs"] == m["campaign_execs"] - before and 0 < st["execs"] == m["execs"], st
+print(f"check_triage: AFL++ resume: run 1 {before} execs, run 2 {m['execs']} execs "
+      f"({st['exec_per_sec']} exec/s), campaign {m['campaign_execs']}", file=sys.stderr)
+PY
+
+# ---- 4: dedupe and re-triage ------------------------------------------------------
+mkdir -p "$tmp/planted"
+for i in 1 2 3 4 5; do printf 'BUG%s' "$i" >"$tmp/planted/segv-$i"; done
+for i in 1 2; do
+  { printf 'INV!'; head -c 300000 /dev/zero | tr '\0' "$i"; } >"$tmp/planted/inv-$i"
+done
+export IPC_FUZZ_ARTIFACTS=$tmp/artifacts2
+for pass in 1 2; do
+  run_fuzz "$tmp/triage$pass.log" --triage fuzz_selftest "$tmp/planted"
+  [ "$rc" = 2 ] || { cat "$tmp/triage$pass.log" >&2; fail "--triage pass $pass exited $rc, want 2"; }
+  n=$(grep -c '^scripts/fuzz: FINDING ' "$tmp/triage$pass.log" || true)
+  if [ "$n" != 2 ] ||
+     ! grep -q '^scripts/fuzz: FINDING fuzz_selftest SEGV in selftest_store_record .* x5 ' "$tmp/triage$pass.log" ||
+     ! grep -q '^scripts/fuzz: FINDING fuzz_selftest invariant in selftest_check_length .* x2 ' "$tmp/triage$pass.log"; then
+    cat "$tmp/triage$pass.log" >&2
+    fail "--triage pass $pass: want SEGV x5 and invariant x2 only"
+  fi
+done
+folders=$(find "$tmp/artifacts2/fuzz_selftest" -mindepth 1 -maxdepth 1 -type d | wc -l)
+[ "$folders" = 2 ] || fail "$folders finding folders after two triage passes, want 2"
+grep -q '\[known\]' "$tmp/triage2.log" || fail "triage pass 2 did not recognize its findings as known"
+echo "check_triage: dedupe: 7 planted inputs -> 2 findings (x5, x2), unchanged by a second triage" >&2
+echo "check_triage: PASS" >&2
