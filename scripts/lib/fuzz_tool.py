@@ -377,6 +377,7 @@ def cmd_stats(a):
              "seconds": round(run_secs, 1), "wall_seconds": round(a.wall, 1), "cov": cov,
              "ft": ft, "corpus": corpus, "jobs": a.jobs, "mode": a.mode, "resumed": a.resumed,
              "instances": per_inst, "exit_status": a.exit_status,
+             "new_finding_inputs": a.new_findings,
              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_atomic(os.path.join(a.workdir, "stats.json"), json.dumps(stats, indent=1) + "\n")
     write_atomic(os.path.join(a.workdir, "result"), f"{eps} {execs}\n")
@@ -462,6 +463,7 @@ def main():
     c.add_argument("--mode", default="")
     c.add_argument("--resumed", type=int, default=0)
     c.add_argument("--exit-status", type=int, default=0)
+    c.add_argument("--new-findings", type=int, default=0)
     c.add_argument("--log", default="")
     c.add_argument("--dir", default="")
     c.add_argument("--baseline", default="")
@@ -483,6 +485,7 @@ def main():
     c.add_argument("--libfuzzer-bin", default="")
     c.add_argument("--afl-bin", default="")
     c.add_argument("--replay-build", default="")
+    c.add_argument("--since", type=float, default=0)
     c.add_argument("--no-build", type=int, default=int(os.environ.get("IPC_FUZZ_NO_BUILD", "0") == "1"))
     c.add_argument("--frames", type=int, default=int(os.environ.get("IPC_FUZZ_TRIAGE_FRAMES", "3")))
     c.add_argument("--minimize-seconds", type=int,

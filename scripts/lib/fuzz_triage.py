@@ -36,10 +36,10 @@ import sys
 import time
 
 SANITIZER_ENV = {
-    "ASAN_OPTIONS": "symbolize=1:handle_abort=1:detect_leaks=1:abort_on_error=0:"
+    "ASAN_OPTIONS": "symbolize=1:handle_abort=1:detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0:"
                     "allocator_may_return_null=1:detect_stack_use_after_return=1",
     "UBSAN_OPTIONS": "symbolize=1:print_stacktrace=1:halt_on_error=1:report_error_type=1",
-    "LSAN_OPTIONS": "symbolize=1",
+    "LSAN_OPTIONS": "symbolize=1:fast_unwind_on_malloc=0",
 }
 SKIP_FUNC = re.compile(
     r"^(__sanitizer|__asan|__ubsan|__lsan|__msan|__tsan|__interceptor|___interceptor|"
@@ -49,8 +49,35 @@ SKIP_FUNC = re.compile(
 SKIP_FILE = re.compile(r"(compiler-rt|sanitizer_common|/libc\.so|/libstdc\+\+|/ld-linux|"
                        r"libc-start|libc_start|replay_main\.c|afl_driver\.c|afl_forksrv_driver\.c|"
                        r"/nptl/|sysdeps/)")
-FRAME = re.compile(r"^\s*#(\d+) 0x[0-9a-f]+ in (.+?)(?: (/\S+?|[\w./-]+\.\w+:\d+(?::\d+)?))?"
-                   r"(?: \(.*\))?\s*$")
+FRAME = re.compile(r"^\s*#(\d+) 0x[0-9a-f]+\s*(.*)$")
+LOCATION = re.compile(r"^\S*(/\S*|\.\w+:\d+(:\d+)?)$")
+
+
+def parse_frame(rest):
+    """'in func /path/file.c:12:5 (module+0x..) (BuildId: ..)' -> (func, location,
+    module); a frame without a symbol gives func '?'."""
+    module = ""
+    rest = rest.strip()
+    while rest.endswith(")"):
+        depth, i = 0, len(rest) - 1
+        while i >= 0:
+            depth += {")": 1, "(": -1}.get(rest[i], 0)
+            if depth == 0:
+                break
+            i -= 1
+        inner = rest[i + 1:-1]
+        if i < 0 or not (inner.startswith("/") or inner.startswith("BuildId") or "+0x" in inner):
+            break
+        if "+0x" in inner:
+            module = inner
+        rest = rest[:i].rstrip()
+    if not rest.startswith("in "):
+        return "?", "", module
+    rest = rest[3:]
+    parts = rest.rsplit(" ", 1)
+    if len(parts) == 2 and LOCATION.match(parts[1]):
+        return parts[0].strip(), parts[1], module
+    return rest.strip(), "", module
 HEADER = re.compile(r"(==\d+==\s*ERROR: |runtime error: |invariant violated|contract violated|"
                     r"ERROR: libFuzzer|Direct leak of|Indirect leak of)")
 
@@ -218,10 +245,12 @@ def frames_of(log, repo):
                 break  # the end of the first stack
             continue
         seen_first = True
-        func, loc = m.group(2).strip(), (m.group(3) or "")
+        func, loc, module = parse_frame(m.group(2))
+        if func == "?":
+            continue  # no symbol (libc without debug info): says nothing about the bug
         func = re.sub(r"\(\.llvm\.\d+\)|\.cold(\.\d+)?$|\.part\.\d+$|\.isra\.\d+$|\.constprop\.\d+$",
                       "", func)
-        if SKIP_FUNC.match(func) or SKIP_FILE.search(loc) or SKIP_FILE.search(line):
+        if SKIP_FUNC.match(func) or SKIP_FILE.search(loc) or SKIP_FILE.search(module):
             continue
         if loc.startswith(repo + "/"):
             loc = loc[len(repo) + 1:]
@@ -306,14 +335,17 @@ def cmd_triage(a):
         index = {}
     runners = {}
     touched = {}  # folder name -> number of inputs added now
+    hit = {}  # folder name -> inputs of the run that started at --since
     created = set()
     for path in files:
         with open(path, "rb") as f:
             data = f.read()
         h = sha1_bytes(data)
         known = index.get(h)
+        recent = a.since > 0 and os.path.getmtime(path) >= a.since
         if known and os.path.isfile(os.path.join(a.artifacts, known, "finding.json")):
             touched.setdefault(known, 0)
+            hit[known] = hit.get(known, 0) + int(recent)
             continue
         engine = a.engine if a.engine in ("libfuzzer", "afl") else guess_engine(path)
         if engine not in runners:
@@ -367,16 +399,20 @@ def cmd_triage(a):
         index[h] = name
         write_atomic(index_path, json.dumps(index, indent=1, sort_keys=True) + "\n")
         touched[name] = touched.get(name, 0) + 1
+        hit[name] = hit.get(name, 0) + int(recent)
 
     findings = []
     for name in sorted(touched):
+        if a.since > 0 and not hit.get(name):
+            continue  # a bug of an earlier run, not hit by this one
         with open(os.path.join(a.artifacts, name, "finding.json")) as f:
             meta = json.load(f)
         meta["new"] = name in created
         meta["added"] = touched[name]
         findings.append(meta)
         where = f" ({meta['top_location']})" if meta.get("top_location") else ""
-        status = "new" if meta["new"] else (f"+{touched[name]}" if touched[name] else "known")
+        status = "new" if meta["new"] else (f"+{touched[name]}" if touched[name] else
+                                            ("hit again" if hit.get(name) else "known"))
         print(f"scripts/fuzz: FINDING {a.target} {meta['kind']} in {meta['top_frame']}{where} "
               f"x{meta['count']} [{status}] {meta['dir']}/ reproduce: {meta['reproduce']}",
               file=sys.stderr)
