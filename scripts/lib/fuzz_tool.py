@@ -8,6 +8,33 @@ Why per-run figures need a baseline: AFL++ keeps execs_done and run_time across
 an in-place resume (load_stats_file), so a resumed campaign's fuzzer_stats hold
 the whole campaign; this run's work is the difference from the figures read
 before it started.
+
+build/fuzz-work/summary.json (schema 1), rewritten at the end of every
+scripts/fuzz run; one entry per (engine, target), the newest run of each:
+  {"schema": 1, "updated": "2026-11-30T09:00:00Z", "targets": [ENTRY...]}
+ENTRY (also build/fuzz-work/<engine>/<target>/stats.json, without work_dir and
+findings):
+  target, engine         "resp_parse", "libfuzzer" | "afl"
+  execs, exec_per_sec    this run only (AFL++: all instances, minus the baseline)
+  seconds, wall_seconds  fuzzing time of this run (AFL++ run_time), wall clock
+  cov                    libFuzzer "cov:" (fork mode counts differently from
+                         classic mode) | AFL++ edges_found
+  ft                     libFuzzer "ft:" (features) | null for AFL++
+  corpus                 libFuzzer "corp:" | AFL++ corpus_count (largest instance)
+  jobs, mode             N, "classic" | "fork" | "persistent" | "forkserver"
+  resumed                1 when the run continued an earlier campaign
+  instances              AFL++: {"main": {execs, seconds, execs_before,
+                         campaign_execs}, "s1": ...}; {} for libFuzzer
+  exit_status            the engine's exit status
+  new_finding_inputs     finding inputs (crash/leak/timeout/oom files) of this run
+  finished               UTC time
+  work_dir               the campaign folder
+  findings               the bugs this run's inputs hit, one object each: target,
+                         kind, hash, dir, top_frame, top_location, frames, engine,
+                         origin, run_by, minimize, count (distinct inputs of the bug
+                         so far), new (bug first seen now), added (inputs new to
+                         artifacts/), first_seen, last_seen, sources, reproduce
+                         ("scripts/repro TARGET artifacts/.../minimized")
 """
 import argparse
 import json
@@ -301,8 +328,11 @@ def cmd_watch(a):
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     t0 = time.monotonic()
     a.started = time.time()
-    last_findings = 0
-    last_status = t0
+    reported_findings = 0
+    last_event = t0 - 10
+    # AFL++ writes its figures about 60 s after it starts: the first status line
+    # 5 s later than the period shows them instead of "-".
+    last_status = t0 + (5 if a.engine == "afl" else 0)
     tty = a.mode == "tty"
     out = sys.stderr
     while not stop:
@@ -319,14 +349,18 @@ def cmd_watch(a):
             out.write("\r\033[K" + line)
             out.flush()
         else:
-            if s["findings"] > last_findings:
-                out.write(f"scripts/fuzz: {a.target}: {s['findings'] - last_findings} new "
-                          f"finding input(s) at {fmt_secs(now - t0)} (triaged at the end)\n")
+            # At most one finding line per 10 s: a bug that is hit all the time
+            # must not flood a CI log for an hour.
+            if s["findings"] > reported_findings and now - last_event >= 10:
+                out.write(f"scripts/fuzz: {a.target}: {s['findings'] - reported_findings} new "
+                          f"finding input(s) by {fmt_secs(now - t0)}, {s['findings']} in this run "
+                          "(triaged at the end)\n")
+                reported_findings = s["findings"]
+                last_event = now
             if a.every > 0 and now - last_status >= a.every:
                 out.write(f"scripts/fuzz: {line}\n")
                 last_status = now
             out.flush()
-        last_findings = s["findings"]
         if not alive:
             break
     if tty:
