@@ -524,7 +524,7 @@ def main():
     c.add_argument("--frames", type=int, default=int(os.environ.get("IPC_FUZZ_TRIAGE_FRAMES", "3")))
     c.add_argument("--minimize-seconds", type=int,
                    default=int(os.environ.get("IPC_FUZZ_MINIMIZE_SECONDS", "30")))
-    c.add_argument("--timeout", type=int, default=int(os.environ.get("IPC_FUZZ_TRIAGE_TIMEOUT", "20")))
+    c.add_argument("--timeout", type=int, default=int(os.environ.get("IPC_FUZZ_TRIAGE_TIMEOUT", "10")))
     c.add_argument("inputs", nargs="*")
     c.set_defaults(fn=cmd_triage)
 

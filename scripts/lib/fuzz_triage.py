@@ -326,6 +326,12 @@ def guess_engine(path):
 def cmd_triage(a):
     a.repo = os.path.abspath(a.repo)
     files = finding_files(a.inputs)
+    if not files:
+        if a.since == 0:
+            print(f"scripts/fuzz: triage: no input files in {' '.join(a.inputs)}", file=sys.stderr)
+        if a.out:
+            write_atomic(a.out, json.dumps({"target": a.target, "findings": []}, indent=1) + "\n")
+        return 0
     os.makedirs(a.artifacts, exist_ok=True)
     index_path = os.path.join(a.artifacts, ".triage-index.json")
     try:
