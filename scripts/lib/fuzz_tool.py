@@ -232,14 +232,25 @@ def libfuzzer_figures(log):
     return fig
 
 
-def count_findings(dirs):
+def count_findings(dirs, since=0.0):
+    """Finding files in dirs, only those written at or after since (epoch seconds)
+    when it is given: libFuzzer names a finding by its content, so finding an input
+    again rewrites the file instead of adding one."""
     n = 0
     for d in dirs:
         try:
             names = os.listdir(d)
         except OSError:
             continue
-        n += sum(1 for x in names if x.startswith(FINDING_PREFIXES) or x.startswith("id:"))
+        for x in names:
+            if not (x.startswith(FINDING_PREFIXES) or x.startswith("id:")):
+                continue
+            try:
+                if since and os.path.getmtime(os.path.join(d, x)) < since:
+                    continue
+            except OSError:
+                continue
+            n += 1
     return n
 
 
@@ -264,7 +275,7 @@ def sample(a, base):
     """The current figures of this run: execs, exec/s, cov, ft, corpus, findings."""
     if a.engine == "libfuzzer":
         f = libfuzzer_figures(a.log)
-        findings = count_findings([a.findings_dir]) - a.findings_before
+        findings = count_findings([a.findings_dir], a.since)
         return {"execs": f["execs"], "cov": f["cov"], "ft": f["ft"], "corpus": f["corpus"],
                 "findings": max(0, findings)}
     execs = cov = corpus = findings = 0
@@ -482,7 +493,7 @@ def main():
     c.add_argument("--every", type=float, default=60)
     c.add_argument("--log", default="")
     c.add_argument("--findings-dir", default="")
-    c.add_argument("--findings-before", type=int, default=0)
+    c.add_argument("--since", type=float, default=0)
     c.add_argument("--dir", default="")
     c.add_argument("--baseline", default="")
     c.add_argument("instances", nargs="*")
@@ -529,8 +540,9 @@ def main():
     c.set_defaults(fn=cmd_triage)
 
     c = sub.add_parser("count-findings")
+    c.add_argument("--since", type=float, default=0)
     c.add_argument("dirs", nargs="*")
-    c.set_defaults(fn=lambda a: print(count_findings(a.dirs)) or 0)
+    c.set_defaults(fn=lambda a: print(count_findings(a.dirs, a.since)) or 0)
 
     c = sub.add_parser("summary")
     c.add_argument("--out", required=True)
