@@ -28,6 +28,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-triage.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 fail() { echo "check_triage: FAIL: $*" >&2; exit 2; }
+note() { echo "check_triage: [${SECONDS}s] $*" >&2; }
 src=$repo/harnesses/selftest/fuzz_selftest.c
 mkdir -p "$tmp/lf/harnesses" "$tmp/afl/harnesses" "$tmp/asan/harnesses"
 san=("-fsanitize=address,undefined" -fno-sanitize-recover=all -fno-omit-frame-pointer)
@@ -40,6 +41,7 @@ AFL_QUIET=1 afl-clang-fast -g -O2 "${warn[@]}" "$src" "$repo/harnesses/afl_forks
   -o "$tmp/afl/harnesses/fuzz_selftest_forksrv"
 clang -g -O1 "${warn[@]}" "${san[@]}" -I"$repo/testing" -I"$repo/core/base" "$src" \
   "$repo/harnesses/replay_main.c" "$repo/testing/hygiene.c" -o "$tmp/asan/harnesses/replay_fuzz_selftest"
+note "compiled fuzz_selftest for libFuzzer, AFL++ and the ASan replay"
 
 export IPC_FUZZ_NO_BUILD=1 IPC_REPRO_NO_BUILD=1 IPC_FUZZ_NICE=0
 export IPC_FUZZ_BUILD_DIR=$tmp/lf IPC_AFL_BUILD_DIR=$tmp/afl IPC_REPRO_BUILD_DIR=$tmp/asan
@@ -88,7 +90,7 @@ f = t[0]["findings"]
 assert len(f) == 1 and f[0]["kind"] == "SEGV" and f[0]["top_frame"] == "selftest_store_record", f
 assert f[0]["count"] >= 1 and f[0]["reproduce"].startswith("scripts/repro fuzz_selftest "), f
 PY
-echo "check_triage: libFuzzer: ${lf_line#scripts/fuzz: }" >&2
+note "libFuzzer: ${lf_line#scripts/fuzz: }"
 
 # ---- 2: AFL++ -----------------------------------------------------------------
 run_fuzz "$tmp/afl1.log" --engine afl --seconds 3 fuzz_selftest
@@ -99,7 +101,30 @@ check_repro "$afl_line"
 dir_of() { local s=${1%%/ reproduce:*}; echo "${s##* }"; }
 [ "$(dir_of "$afl_line")" = "$(dir_of "$lf_line")" ] ||
   fail "the engines' findings of one bug are in two folders: $(dir_of "$lf_line") and $(dir_of "$afl_line")"
-echo "check_triage: AFL++: ${afl_line#scripts/fuzz: }" >&2
+note "AFL++: ${afl_line#scripts/fuzz: }"
+
+# Minimized by each engine's tool: libFuzzer's in the folder of run 1; AFL++'s
+# crashes triaged again as AFL++ findings into a folder of their own.
+minimized_by() { # folder tool
+  python3 - "$1" "$2" <<'PY' || fail "$1 was not minimized by $2"
+import json, os, sys
+d, tool = sys.argv[1], sys.argv[2]
+meta = json.load(open(os.path.join(d, "finding.json")))
+note = meta["minimize"]
+small, big = os.path.getsize(os.path.join(d, "minimized")), os.path.getsize(os.path.join(d, "input"))
+assert note.startswith("minimized by " + tool) and small <= big, (note, small, big)
+print(f"check_triage: {tool}: {note}", file=sys.stderr)
+PY
+}
+minimized_by "$tmp/artifacts/fuzz_selftest/$(basename "$(dir_of "$lf_line")")" "libFuzzer"
+IPC_FUZZ_ARTIFACTS=$tmp/artifacts-afl IPC_FUZZ_TRIAGE_ENGINE=afl \
+  run_fuzz "$tmp/afl-triage.log" --triage fuzz_selftest "$tmp/work/afl/fuzz_selftest/main/crashes"
+[ "$rc" = 2 ] || { cat "$tmp/afl-triage.log" >&2; fail "--triage of the AFL++ crashes exited $rc, want 2"; }
+one_finding "$tmp/afl-triage.log" "AFL++ --triage"
+[ "$(basename "$(dir_of "$line")")" = "$(basename "$(dir_of "$lf_line")")" ] ||
+  fail "AFL++'s crashes triaged alone give another bug hash: $line"
+minimized_by "$tmp/artifacts-afl/fuzz_selftest/$(basename "$(dir_of "$line")")" "afl-tmin"
+note "minimized by both engines' tools"
 
 # ---- 3: AFL++ resumes -----------------------------------------------------------
 main=$tmp/work/afl/fuzz_selftest/main
@@ -146,5 +171,5 @@ done
 folders=$(find "$tmp/artifacts2/fuzz_selftest" -mindepth 1 -maxdepth 1 -type d | wc -l)
 [ "$folders" = 2 ] || fail "$folders finding folders after two triage passes, want 2"
 grep -q '\[known\]' "$tmp/triage2.log" || fail "triage pass 2 did not recognize its findings as known"
-echo "check_triage: dedupe: 7 planted inputs -> 2 findings (x5, x2), unchanged by a second triage" >&2
-echo "check_triage: PASS" >&2
+note "dedupe: 7 planted inputs -> 2 findings (x5, x2), unchanged by a second triage"
+note "PASS"

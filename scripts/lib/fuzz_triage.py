@@ -290,8 +290,14 @@ def minimize(a, engine, kind, src, dst, runner, key):
         shutil.copyfile(src, dst)
         return "not minimized (no libFuzzer binary or afl-tmin)"
     env = dict(os.environ)
-    env.update(SANITIZER_ENV)
-    env.update({"AFL_SKIP_CPUFREQ": "1", "AFL_NO_AFFINITY": "1"})
+    if how == "afl-tmin":
+        # The AFL++ build has no sanitizer, and afl-tmin refuses options it did
+        # not set itself (e.g. ASAN_OPTIONS without abort_on_error=1).
+        for k in SANITIZER_ENV:
+            env.pop(k, None)
+        env.update({"AFL_SKIP_CPUFREQ": "1", "AFL_NO_AFFINITY": "1"})
+    else:
+        env.update(SANITIZER_ENV)
     with open(log_path, "w") as lf:
         p = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              env=env, start_new_session=True, cwd=os.path.dirname(dst))
@@ -300,6 +306,9 @@ def minimize(a, engine, kind, src, dst, runner, key):
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+    if how == "afl-tmin" and p.returncode != 0:
+        shutil.copyfile(src, dst)
+        return f"not minimized (afl-tmin exited {p.returncode}; log {rel(log_path, a.repo)})"
     if not os.path.isfile(tmp) or os.path.getsize(tmp) > os.path.getsize(src):
         shutil.copyfile(src, dst)
         return f"not minimized ({how} made nothing smaller; log {rel(log_path, a.repo)})"
