@@ -18,6 +18,9 @@
 #   4 --triage of 5 planted inputs of one bug and 2 of another: two findings,
 #     x5 and x2 (the second an invariant failure in selftest_check_length);
 #     triage again: the same two lines, counts unchanged.
+#   5 campaign folders of another AFL++ version or target: exit 1, a message with
+#     the path and --fresh, nothing touched; --fresh moves a folder aside; a
+#     half-written fuzzer_stats is set aside and the queue resumed.
 # Exit status: 0 pass, 1 could not run (a tool is missing), 2 a check failed.
 set -euo pipefail
 repo=$(cd "${1:?usage: check_triage.sh REPO}" && pwd)
@@ -45,7 +48,7 @@ note "compiled fuzz_selftest for libFuzzer, AFL++ and the ASan replay"
 
 export IPC_FUZZ_NO_BUILD=1 IPC_REPRO_NO_BUILD=1 IPC_FUZZ_NICE=0
 export IPC_FUZZ_BUILD_DIR=$tmp/lf IPC_AFL_BUILD_DIR=$tmp/afl IPC_REPRO_BUILD_DIR=$tmp/asan
-export IPC_FUZZ_WORK=$tmp/work IPC_FUZZ_ARTIFACTS=$tmp/artifacts IPC_FUZZ_MINIMIZE_SECONDS=3
+export IPC_FUZZ_WORK=$tmp/work IPC_FUZZ_ARTIFACTS=$tmp/artifacts IPC_FUZZ_MINIMIZE_SECONDS=2
 
 run_fuzz() { # log args...: scripts/fuzz's exit status in $rc, its output in log
   local log=$1
@@ -76,7 +79,7 @@ check_repro() { # finding line: its reproduce command must reproduce the bug
 }
 
 # ---- 1: libFuzzer -------------------------------------------------------------
-run_fuzz "$tmp/lf.log" --engine libfuzzer --keep-going --seconds 3 fuzz_selftest
+run_fuzz "$tmp/lf.log" --engine libfuzzer --keep-going --seconds 2 fuzz_selftest
 [ "$rc" = 2 ] || { cat "$tmp/lf.log" >&2; fail "libFuzzer run exited $rc, want 2 (a finding)"; }
 one_finding "$tmp/lf.log" libFuzzer
 lf_line=$line
@@ -172,4 +175,48 @@ folders=$(find "$tmp/artifacts2/fuzz_selftest" -mindepth 1 -maxdepth 1 -type d |
 [ "$folders" = 2 ] || fail "$folders finding folders after two triage passes, want 2"
 grep -q '\[known\]' "$tmp/triage2.log" || fail "triage pass 2 did not recognize its findings as known"
 note "dedupe: 7 planted inputs -> 2 findings (x5, x2), unchanged by a second triage"
+
+# ---- 5: campaign folders it must not resume ------------------------------------------
+# Copies of the AFL++ campaign: another version's, another target's (refused with the
+# path, nothing changed), a half-written fuzzer_stats (set aside, resumed), --fresh
+# (moved aside, not deleted).
+bad_campaign() { # name sed-expression-on-fuzzer_stats expected-message
+  local w=$tmp/bad-$1 before after
+  mkdir -p "$w/afl"
+  cp -a "$tmp/work/afl/fuzz_selftest" "$w/afl/"
+  sed -i "$2" "$w/afl/fuzz_selftest/main/fuzzer_stats"
+  before=$(find "$w/afl/fuzz_selftest" -exec stat -c '%n %s %Y' {} + | sort)
+  IPC_FUZZ_WORK=$w run_fuzz "$tmp/bad-$1.log" --engine afl --seconds 1 fuzz_selftest
+  after=$(find "$w/afl/fuzz_selftest" -exec stat -c '%n %s %Y' {} + | sort)
+  [ "$rc" = 1 ] || { cat "$tmp/bad-$1.log" >&2; fail "$1 campaign: exit $rc, want 1"; }
+  if ! grep -q "cannot resume: $w/afl/fuzz_selftest/main .*$3" "$tmp/bad-$1.log" ||
+     ! grep -q -- "--fresh" "$tmp/bad-$1.log"; then
+    cat "$tmp/bad-$1.log" >&2
+    fail "$1 campaign: no clear message"
+  fi
+  [ "$before" = "$after" ] || fail "$1 campaign: files changed although the run was refused"
+}
+bad_campaign version 's/^afl_version .*/afl_version       : ++9.99z/' "AFL++ 9.99z, this is AFL++"
+bad_campaign target 's|^command_line .*|command_line      : afl-fuzz -o x -- /b/harnesses/resp_parse|' "another target"
+w=$tmp/bad-version
+IPC_FUZZ_WORK=$w run_fuzz "$tmp/fresh.log" --engine afl --seconds 1 --fresh fuzz_selftest
+[ "$rc" = 0 ] || [ "$rc" = 2 ] || { cat "$tmp/fresh.log" >&2; fail "--fresh run exited $rc"; }
+aside=$(find "$w/afl" -maxdepth 1 -name 'fuzz_selftest.old-*' | head -n 1)
+if [ -z "$aside" ] || [ ! -d "$aside/main/queue" ]; then
+  fail "--fresh did not keep the old campaign as fuzz_selftest.old-*"
+fi
+w=$tmp/bad-half
+mkdir -p "$w/afl"
+cp -a "$tmp/work/afl/fuzz_selftest" "$w/afl/"
+head -c 20 "$tmp/work/afl/fuzz_selftest/main/fuzzer_stats" >"$w/afl/fuzz_selftest/main/fuzzer_stats"
+IPC_FUZZ_WORK=$w run_fuzz "$tmp/half.log" --engine afl --seconds 1 fuzz_selftest
+[ "$rc" = 0 ] || [ "$rc" = 2 ] || { cat "$tmp/half.log" >&2; fail "half-written fuzzer_stats: exit $rc"; }
+if ! grep -q "was half-written (a stopped run); moved to" "$tmp/half.log" ||
+   ! grep -q 'main: resume' "$tmp/half.log"; then
+  cat "$tmp/half.log" >&2
+  fail "half-written fuzzer_stats: not set aside and resumed"
+fi
+damaged=("$w/afl/fuzz_selftest/main/fuzzer_stats.damaged-"*)
+[ -f "${damaged[0]}" ] || fail "the half-written fuzzer_stats is gone"
+note "bad campaign folders: other version, other target refused untouched; --fresh and a half-written fuzzer_stats handled"
 note "PASS"
