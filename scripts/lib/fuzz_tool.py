@@ -40,7 +40,9 @@ import argparse
 import json
 import os
 import re
+import select
 import signal
+import socket
 import sys
 import time
 
@@ -195,6 +197,14 @@ def cmd_afl_new_findings(a):
     return 0
 
 
+def cmd_free_udp_port(a):
+    """A free loopback UDP port for AFL++'s statsd figures (AFL_STATSD_PORT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+    return 0
+
+
 def cmd_afl_baseline(a):
     base = {inst: afl_figures(os.path.join(a.dir, inst)) for inst in a.instances}
     write_atomic(a.out, json.dumps(base, indent=1) + "\n")
@@ -271,7 +281,26 @@ def fmt_secs(s):
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def sample(a, base):
+STATSD_LINE = re.compile(r"^fuzzing\.(\w+):([0-9.]+)\|g\|#banner:([^,\s]+)")
+
+
+def drain_statsd(sock, live):
+    """Reads every waiting AFL++ statsd datagram (AFL_STATSD, dogstatsd tags, one
+    per second per instance) into live[banner][metric]."""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return
+        for line in data.decode(errors="replace").splitlines():
+            m = STATSD_LINE.match(line)
+            if m:
+                live.setdefault(m.group(3), {})[m.group(1)] = float(m.group(2))
+
+
+def sample(a, base, live=None):
     """The current figures of this run: execs, exec/s, cov, ft, corpus, findings."""
     if a.engine == "libfuzzer":
         f = libfuzzer_figures(a.log)
@@ -286,7 +315,12 @@ def sample(a, base):
         # fuzzer_stats every 60 s: take the newer of the two (both cumulative).
         p = afl_plot_last(d) or {}
         st = afl_figures(d)
-        if st["execs_done"] > p.get("execs_done", -1):
+        sd = (live or {}).get(inst)
+        if sd and sd.get("execs_done", -1) >= max(st["execs_done"], p.get("execs_done", -1)):
+            # The statsd figures of the last second.
+            p = {k: int(sd.get(k, 0)) for k in ("execs_done", "edges_found", "corpus_count")}
+            fresh = True
+        elif st["execs_done"] > p.get("execs_done", -1):
             p = st
             if st["last_update"] < a.started + 5:
                 unknown = True  # only the figures AFL++ wrote at its start
@@ -337,24 +371,44 @@ def cmd_watch(a):
             base = json.load(f)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    sock = None
+    live = {}
+    if a.statsd_port:
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", a.statsd_port))
+            sock.setblocking(False)
+        except OSError:
+            sock = None  # the port was taken meanwhile: the figures files will do
     t0 = time.monotonic()
     a.started = time.time()
     reported_findings = 0
     last_event = t0 - 10
-    # AFL++ writes its figures about 60 s after it starts: the first status line
-    # 5 s later than the period shows them instead of "-".
-    last_status = t0 + (5 if a.engine == "afl" else 0)
+    last_status = t0
     tty = a.mode == "tty"
     out = sys.stderr
     while not stop:
-        time.sleep(1)
+        deadline = time.monotonic() + 1
+        while sock is not None and not stop:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                ready, _, _ = select.select([sock], [], [], left)
+            except InterruptedError:
+                continue
+            if ready:
+                drain_statsd(sock, live)
+        if sock is None:
+            time.sleep(1)
         alive = True
         try:
             os.kill(a.pid, 0)
         except OSError:
             alive = False
         now = time.monotonic()
-        s = sample(a, base)
+        s = sample(a, base, live)
         line = progress_text(a, s, now - t0)
         if tty:
             out.write("\r\033[K" + line)
@@ -496,8 +550,12 @@ def main():
     c.add_argument("--since", type=float, default=0)
     c.add_argument("--dir", default="")
     c.add_argument("--baseline", default="")
+    c.add_argument("--statsd-port", type=int, default=0)
     c.add_argument("instances", nargs="*")
     c.set_defaults(fn=cmd_watch)
+
+    c = sub.add_parser("free-udp-port")
+    c.set_defaults(fn=cmd_free_udp_port)
 
     c = sub.add_parser("stats")
     c.add_argument("--engine", required=True)
