@@ -349,6 +349,8 @@ def cmd_triage(a):
     except (OSError, ValueError):
         index = {}
     runners = {}
+    ran = 0
+    left = 0
     touched = {}  # folder name -> number of inputs added now
     hit = {}  # folder name -> inputs of the run that started at --since
     created = set()
@@ -362,6 +364,10 @@ def cmd_triage(a):
             touched.setdefault(known, 0)
             hit[known] = hit.get(known, 0) + int(recent)
             continue
+        if a.max_inputs and ran >= a.max_inputs:
+            left += 1  # a bug hit all the time must not keep the run busy for hours
+            continue
+        ran += 1
         engine = a.engine if a.engine in ("libfuzzer", "afl") else guess_engine(path)
         if engine not in runners:
             runners[engine] = Runner(a, engine)
@@ -431,7 +437,12 @@ def cmd_triage(a):
         print(f"scripts/fuzz: FINDING {a.target} {meta['kind']} in {meta['top_frame']}{where} "
               f"x{meta['count']} [{status}] {meta['dir']}/ reproduce: {meta['reproduce']}",
               file=sys.stderr)
+    if left:
+        print(f"scripts/fuzz: triage: {left} more input(s) not triaged yet (at most {a.max_inputs} "
+              f"per run, IPC_FUZZ_TRIAGE_MAX); continue with: scripts/fuzz --triage {a.target}",
+              file=sys.stderr)
     if a.out:
-        write_atomic(a.out, json.dumps({"target": a.target, "findings": findings}, indent=1) + "\n")
+        write_atomic(a.out, json.dumps({"target": a.target, "findings": findings,
+                                        "untriaged_inputs": left}, indent=1) + "\n")
     reproduced = [m for m in findings if not m["kind"].startswith("unreproducible")]
     return 2 if reproduced else 0
