@@ -139,6 +139,8 @@ before=$(awk -F' *: ' '$1 == "execs_done" {print $2}' "$main/fuzzer_stats")
 run_fuzz "$tmp/afl2.log" --engine afl --seconds 2 fuzz_selftest
 [ "$rc" = 0 ] || [ "$rc" = 2 ] || { cat "$tmp/afl2.log" >&2; fail "AFL++ run 2 exited $rc"; }
 grep -q 'main: resume (queue kept' "$tmp/afl2.log" || { cat "$tmp/afl2.log" >&2; fail "AFL++ run 2 did not resume"; }
+grep -q "executions in this run (run 2 of the campaign: " "$tmp/afl2.log" ||
+  { cat "$tmp/afl2.log" >&2; fail "AFL++ run 2 did not print its own and the campaign's executions"; }
 queue_hashes >"$tmp/queue2"
 missing=$(comm -23 "$tmp/queue1" "$tmp/queue2" | wc -l)
 [ "$missing" = 0 ] || fail "$missing queue inputs of run 1 are gone after run 2"
@@ -149,6 +151,7 @@ before = int(sys.argv[2])
 m = st["instances"]["main"]
 assert st["resumed"] == 1 and m["execs_before"] == before > 0, (st, before)
 assert m["execs"] == m["campaign_execs"] - before and 0 < st["execs"] == m["execs"], st
+assert st["run"] == 2 and st["campaign_execs"] == m["campaign_execs"], st
 print(f"check_triage: AFL++ resume: run 1 {before} execs, run 2 {m['execs']} execs "
       f"({st['exec_per_sec']} exec/s), campaign {m['campaign_execs']}", file=sys.stderr)
 PY

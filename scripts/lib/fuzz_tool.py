@@ -13,7 +13,9 @@ build/fuzz-work/summary.json (schema 1), rewritten at the end of every
 scripts/fuzz run; one entry per (engine, target), the newest run of each:
   {"schema": 1, "updated": "2026-11-30T09:00:00Z", "targets": [ENTRY...]}
 ENTRY (also build/fuzz-work/<engine>/<target>/stats.json, without work_dir and
-findings):
+findings; <engine>/<target>/runs.jsonl keeps one line per run of the campaign with
+run, finished, execs, exec_per_sec, seconds, cov, ft, corpus, jobs, mode, resumed,
+new_finding_inputs):
   target, engine         "resp_parse", "libfuzzer" | "afl"
   execs, exec_per_sec    this run only (AFL++: all instances, minus the baseline)
   seconds, wall_seconds  fuzzing time of this run (AFL++ run_time), wall clock
@@ -28,6 +30,9 @@ findings):
   exit_status            the engine's exit status
   new_finding_inputs     finding inputs (crash/leak/timeout/oom files) of this run
   finished               UTC time
+  run                    this run's number in the campaign (1 = a fresh campaign)
+  campaign_execs         executions of the whole campaign, this run included
+                         (AFL++: its execs_done; libFuzzer: the sum over runs.jsonl)
   work_dir               the campaign folder
   findings               the bugs this run's inputs hit, one object each: target,
                          kind, hash, dir, top_frame, top_location, frames, engine,
@@ -478,10 +483,41 @@ def cmd_stats(a):
              "instances": per_inst, "exit_status": a.exit_status,
              "new_finding_inputs": a.new_findings,
              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    # The campaign's history: one line per run (a line cut short by a crash of
+    # this script is skipped when read back).
+    history = os.path.join(a.workdir, "runs.jsonl")
+    runs = read_runs(history)
+    stats["run"] = len(runs) + 1
+    campaign = sum(r.get("execs", 0) for r in runs) + execs
+    if per_inst:
+        # AFL++'s own counters also cover runs from before this history.
+        campaign = max(campaign, sum(v["campaign_execs"] for v in per_inst.values()))
+    stats["campaign_execs"] = campaign
+    with open(history, "a") as f:
+        f.write(json.dumps({k: stats[k] for k in ("run", "finished", "execs", "exec_per_sec",
+                                                  "seconds", "cov", "ft", "corpus", "jobs",
+                                                  "mode", "resumed", "new_finding_inputs")}) + "\n")
     write_atomic(os.path.join(a.workdir, "stats.json"), json.dumps(stats, indent=1) + "\n")
     write_atomic(os.path.join(a.workdir, "result"), f"{eps} {execs}\n")
-    print(f"{eps} {execs}")
+    resumed = f" (run {stats['run']} of the campaign: {campaign} executions in all)" \
+        if stats["run"] > 1 or a.resumed else ""
+    print(f"scripts/fuzz: {a.target}: {execs} executions in this run{resumed}, {eps} exec/s, "
+          f"cov {cov}, ft {'-' if ft is None else ft}, corpus {corpus}")
     return 0
+
+
+def read_runs(path):
+    runs = []
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                try:
+                    runs.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return runs
 
 
 def cmd_summary(a):
