@@ -626,6 +626,8 @@ def main():
     c.add_argument("--replay-build", default="")
     c.add_argument("--since", type=float, default=0)
     c.add_argument("--max-inputs", type=int, default=int(os.environ.get("IPC_FUZZ_TRIAGE_MAX", "200")))
+    c.add_argument("--max-seconds", type=int,
+                   default=int(os.environ.get("IPC_FUZZ_TRIAGE_SECONDS", "600")))
     c.add_argument("--no-build", type=int, default=int(os.environ.get("IPC_FUZZ_NO_BUILD", "0") == "1"))
     c.add_argument("--frames", type=int, default=int(os.environ.get("IPC_FUZZ_TRIAGE_FRAMES", "3")))
     c.add_argument("--minimize-seconds", type=int,

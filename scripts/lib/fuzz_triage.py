@@ -349,6 +349,7 @@ def cmd_triage(a):
     except (OSError, ValueError):
         index = {}
     runners = {}
+    t_start = time.monotonic()
     ran = 0
     left = 0
     touched = {}  # folder name -> number of inputs added now
@@ -364,7 +365,8 @@ def cmd_triage(a):
             touched.setdefault(known, 0)
             hit[known] = hit.get(known, 0) + int(recent)
             continue
-        if a.max_inputs and ran >= a.max_inputs:
+        if (a.max_inputs and ran >= a.max_inputs) or \
+                (a.max_seconds and time.monotonic() - t_start > a.max_seconds):
             left += 1  # a bug hit all the time must not keep the run busy for hours
             continue
         ran += 1
@@ -439,7 +441,8 @@ def cmd_triage(a):
               file=sys.stderr)
     if left:
         print(f"scripts/fuzz: triage: {left} more input(s) not triaged yet (at most {a.max_inputs} "
-              f"per run, IPC_FUZZ_TRIAGE_MAX); continue with: scripts/fuzz --triage {a.target}",
+              f"inputs and {a.max_seconds} s per run: IPC_FUZZ_TRIAGE_MAX, "
+              f"IPC_FUZZ_TRIAGE_SECONDS); continue with: scripts/fuzz --triage {a.target}",
               file=sys.stderr)
     if a.out:
         write_atomic(a.out, json.dumps({"target": a.target, "findings": findings,
