@@ -205,31 +205,21 @@ def collect_driver(sess_dir, row):
     }
 
 
-FIELD_ALIASES = {
-    "execs": ("execs", "executions", "total_execs", "execs_done", "runs"),
-    "exec_per_sec": ("exec_per_sec", "execs_per_sec", "exec_s", "exec/s", "eps"),
-    "coverage": ("coverage", "cov", "edges", "edges_found"),
-    "features": ("features", "ft"),
-    "corpus_size": ("corpus_size", "corpus", "corp", "corpus_count", "queue_size", "corpus_inputs"),
-}
+# scripts/fuzz's build/fuzz-work/summary.json (schema 1, see scripts/lib/fuzz_tool.py):
+# {"schema": 1, "targets": [{"target", "engine", "execs", "exec_per_sec", "cov", "ft",
+# "corpus", "findings": [{"kind", "top_frame", "hash", "count", "reproduce", "dir"}]}]}
+SUMMARY_FIELDS = {"execs": "execs", "exec_per_sec": "exec_per_sec", "coverage": "cov",
+                  "features": "ft", "corpus_size": "corpus"}
+FINDING_FIELDS = {"kind": "kind", "frame": "top_frame", "hash": "hash", "count": "count",
+                  "reproduce": "reproduce", "path": "dir"}
 
 
-def summary_entry(obj, target):
-    """The entry of TARGET in a scripts/fuzz summary of any of the likely shapes:
-    {"targets": [{"target": T, ...}]}, {"targets": {T: {...}}}, [{"name": T}], {T: {...}}."""
-    if isinstance(obj, dict) and "targets" in obj:
-        return summary_entry(obj["targets"], target)
-    if isinstance(obj, list):
-        for e in obj:
-            if isinstance(e, dict) and target in (e.get("target"), e.get("name")):
-                return e
-        return None
-    if isinstance(obj, dict):
-        e = obj.get(target)
-        if isinstance(e, dict):
+def summary_entry(obj, target, engine="libfuzzer"):
+    """The entry of TARGET run by ENGINE in a scripts/fuzz summary, or None."""
+    targets = obj.get("targets") if isinstance(obj, dict) else None
+    for e in targets if isinstance(targets, list) else []:
+        if isinstance(e, dict) and e.get("target") == target and e.get("engine") == engine:
             return e
-        if obj.get("target") == target or obj.get("name") == target:
-            return obj
     return None
 
 
@@ -269,20 +259,12 @@ def collect_fuzz(sess_dir, row, fuzz_work):
             e = None
         if not e:
             continue
-        for key, aliases in FIELD_ALIASES.items():
-            for a in aliases:
-                if number(e.get(a)) is not None:
-                    out[key] = number(e.get(a))
-                    break
-        fnd = e.get("findings")
-        if isinstance(fnd, list):
-            for x in fnd:
-                if isinstance(x, dict):
-                    out["findings"].append({k: x.get(k) for k in
-                                            ("kind", "frame", "hash", "count", "reproduce",
-                                             "path", "line") if x.get(k) is not None})
-                else:
-                    out["findings"].append({"line": str(x)})
+        for key, field in SUMMARY_FIELDS.items():
+            out[key] = number(e.get(field))
+        for x in e.get("findings") or []:
+            if isinstance(x, dict):
+                out["findings"].append({k: x[f] for k, f in FINDING_FIELDS.items()
+                                        if x.get(f) is not None})
         out["engine"] = e.get("engine", out["engine"])
         out["source"] = os.path.relpath(sp, sess_dir)
         break
