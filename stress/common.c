@@ -397,13 +397,15 @@ static int parse_options(struct stress *s, int argc, char **argv)
     s->procs = (unsigned)procs;
     s->progress_fd = -1;
     if (progress_given) {
-        /* Close-on-exec: the driver's exec'd children must not hold the wrapper's pipe. */
-        if (fcntl((int)progress_fd, F_SETFD, FD_CLOEXEC) < 0) {
+        /* A private close-on-exec copy: exec'd children must not hold the wrapper's
+         * pipe, and N itself (often 2, stderr) must stay as it is for them. */
+        int fd = fcntl((int)progress_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) {
             fprintf(stderr, "%s: --progress-fd %" PRIu64 ": not an open descriptor (%s)\n", prog,
                     progress_fd, strerror(errno));
             return CLI_EXIT_USAGE;
         }
-        s->progress_fd = (int)progress_fd;
+        s->progress_fd = fd;
         s->progress_pid = getpid();
     }
     if (ng.first || ng.argv) {

@@ -52,18 +52,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fuzz_triage import cmd_triage  # noqa: E402
+from fuzz_triage import cmd_triage, write_atomic  # noqa: E402
 
 SUMMARY_SCHEMA = 1
-FINDING_PREFIXES = ("crash-", "leak-", "timeout-", "oom-", "slow-unit-")
+FINDING_PREFIXES = ("crash-", "leak-", "timeout-", "oom-")
 
 
-def write_atomic(path, text):
-    """Writes a whole file or nothing: a stopped run leaves the old file intact."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def since(now, before):
+    """A counter's growth since its baseline; below the baseline AFL++ started
+    over, and the whole value is this run's."""
+    return now - before if now >= before else now
 
 
 # ---- AFL++ -------------------------------------------------------------------
@@ -104,7 +102,7 @@ def cmd_afl_check(a):
     folder it cannot resume without losing data. Prints 'NAME fresh|resume' lines;
     exit 3 with a message on stderr when the campaign folder cannot be used."""
     bad = []
-    notes = []
+    notes, renames = [], []
     for inst in a.instances:
         d = os.path.join(a.dir, inst)
         if not os.path.exists(d):
@@ -127,7 +125,7 @@ def cmd_afl_check(a):
                 continue
             if not afl_stats_well_formed(stats):
                 aside = f"{stats_path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
-                os.rename(stats_path, aside)
+                renames.append((stats_path, aside))
                 notes.append(f"{stats_path} was half-written (a stopped run); moved to {aside}, "
                              "resuming from the queue")
         queue = has_entries(os.path.join(d, "queue")) or has_entries(os.path.join(d, "_resume"))
@@ -136,8 +134,11 @@ def cmd_afl_check(a):
         else:
             bad.append(f"{d} exists but holds no queue to resume (a run stopped before "
                        "AFL++ wrote one, or not an AFL++ folder)")
-    for n in notes:
-        print(f"scripts/fuzz: note: {n}", file=sys.stderr)
+    if not bad:  # nothing is touched unless every instance can resume
+        for src, dst in renames:
+            os.rename(src, dst)
+        for n in notes:
+            print(f"scripts/fuzz: note: {n}", file=sys.stderr)
     if bad:
         for b in bad:
             print(f"scripts/fuzz: cannot resume: {b}", file=sys.stderr)
@@ -197,7 +198,7 @@ def cmd_afl_new_findings(a):
         now = afl_figures(os.path.join(a.dir, inst))
         b = base.get(inst, {})
         for k in ("saved_crashes", "saved_hangs"):
-            n += now[k] - b.get(k, 0) if now[k] >= b.get(k, 0) else now[k]
+            n += since(now[k], b.get(k, 0))
     print(n)
     return 0
 
@@ -333,7 +334,7 @@ def sample(a, base, live=None):
             fresh = True
         b = base.get(inst, {})
         e = p.get("execs_done", 0)
-        execs += e - b.get("execs_done", 0) if e >= b.get("execs_done", 0) else e
+        execs += since(e, b.get("execs_done", 0))
         cov = max(cov, p.get("edges_found", 0))
         # The queue and the crash/hang folders are live, unlike the figures.
         corpus = max(corpus, count_ids(os.path.join(d, "queue")))
@@ -462,11 +463,8 @@ def cmd_stats(a):
         for inst in a.instances:
             now = afl_figures(os.path.join(a.dir, inst))
             b = base.get(inst, {"execs_done": 0, "run_time": 0})
-            # A counter below its baseline means AFL++ started over: count it whole.
-            e = now["execs_done"] - b["execs_done"] if now["execs_done"] >= b["execs_done"] \
-                else now["execs_done"]
-            r = now["run_time"] - b["run_time"] if now["run_time"] >= b["run_time"] \
-                else now["run_time"]
+            e = since(now["execs_done"], b["execs_done"])
+            r = since(now["run_time"], b["run_time"])
             per_inst[inst] = {"execs": e, "seconds": r, "execs_before": b["execs_done"],
                               "campaign_execs": now["execs_done"]}
             execs += e

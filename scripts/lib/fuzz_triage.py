@@ -87,6 +87,7 @@ def sha1_bytes(b):
 
 
 def write_atomic(path, data):
+    """Writes a whole file or nothing: a stopped run leaves the old file intact."""
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
@@ -114,7 +115,7 @@ def origin_of(path):
     prefixes) or afl-crash, afl-hang (AFL++'s folders)."""
     name = os.path.basename(path)
     parent = os.path.basename(os.path.dirname(path))
-    for p in ("crash", "leak", "timeout", "oom", "slow-unit"):
+    for p in ("crash", "leak", "timeout", "oom"):
         if name.startswith(p + "-"):
             return p
     if parent.startswith("crashes"):

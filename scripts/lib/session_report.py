@@ -133,7 +133,6 @@ def history(root, upto_id=None, warn=True):
 VIOLATION_RE = re.compile(r"^VIOLATION (\S+): (.*) \[([\w-]+)\]; reproduce: (.*)$")
 ERROR_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
                       r"WARNING: ThreadSanitizer|setup error|==\d+==ERROR")
-FUZZ_STATUS_RE = re.compile(r"cov[:=]\s*(\d+).*?ft[:=]\s*(\d+).*?corp[:=]\s*(\d+)")
 
 
 def last_json_line(path):
@@ -236,52 +235,30 @@ def number(v):
     return None
 
 
-def collect_fuzz(sess_dir, row, fuzz_work):
-    """One fuzz target: scripts/fuzz's summary.json when it has one written by this
-    run, else the result file and libFuzzer's log of this run."""
+def collect_fuzz(sess_dir, row):
+    """One fuzz target: scripts/fuzz's summary.json of this run, else (no summary:
+    the run failed early) the FINDING lines of its log."""
     t = row["name"]
-    started = float(row["start"])
     rc = int(row["rc"])
     out = {"target": t, "engine": "libfuzzer", "result": result_of(rc, None), "exit_status": rc,
            "seconds": float(row["wall"]), "execs": None, "exec_per_sec": None, "coverage": None,
            "features": None, "corpus_size": None, "findings": [], "log": row["log"],
            "source": None}
-    fresh = lambda p: os.path.exists(p) and os.path.getmtime(p) >= started - 1  # noqa: E731
-    kept = os.path.join(sess_dir, "logs", f"fuzz-{t}.summary.json")  # copied by scripts/session
-    for sp in (kept, os.path.join(fuzz_work, "summary.json"),
-               os.path.join(fuzz_work, "libfuzzer", t, "summary.json")):
-        if not os.path.exists(sp) or (sp != kept and not fresh(sp)):
-            continue
-        try:
-            with open(sp, encoding="utf-8") as f:
-                e = summary_entry(json.load(f), t)
-        except (OSError, ValueError):
-            e = None
-        if not e:
-            continue
+    # scripts/fuzz's summary of this run, copied into logs/ by scripts/session.
+    kept = os.path.join(sess_dir, "logs", f"fuzz-{t}.summary.json")
+    try:
+        with open(kept, encoding="utf-8") as f:
+            e = summary_entry(json.load(f), t)
+    except (OSError, ValueError):
+        e = None
+    if e:
         for key, field in SUMMARY_FIELDS.items():
             out[key] = number(e.get(field))
         for x in e.get("findings") or []:
             if isinstance(x, dict):
                 out["findings"].append({k: x[f] for k, f in FINDING_FIELDS.items()
                                         if x.get(f) is not None})
-        out["engine"] = e.get("engine", out["engine"])
-        out["source"] = os.path.relpath(sp, sess_dir)
-        break
-    lf = os.path.join(fuzz_work, "libfuzzer", t)
-    if out["source"] is None and fresh(os.path.join(lf, "result")):
-        parts = (read_lines(os.path.join(lf, "result")) or [""])[0].split()
-        if len(parts) >= 2:
-            out["exec_per_sec"], out["execs"] = number(parts[0]), number(parts[1])
-        out["source"] = os.path.relpath(os.path.join(lf, "result"), sess_dir)
-    if out["coverage"] is None and fresh(os.path.join(lf, "fuzz.log")):
-        for ln in reversed(read_lines(os.path.join(lf, "fuzz.log"))):
-            m = FUZZ_STATUS_RE.search(ln)
-            if m:
-                out["coverage"], out["features"] = int(m.group(1)), int(m.group(2))
-                if out["corpus_size"] is None:
-                    out["corpus_size"] = int(m.group(3))
-                break
+        out["source"] = os.path.relpath(kept, sess_dir)
     if not out["findings"]:
         lines = read_lines(os.path.join(sess_dir, row["log"]))
         for i, ln in enumerate(lines):
@@ -328,7 +305,7 @@ def cmd_collect(a):
     sess = os.path.abspath(a.session)
     rows = read_rows(os.path.join(sess, "rows.tsv"))
     drivers = [collect_driver(sess, r) for r in rows if r["kind"] == "driver"]
-    fuzz = [collect_fuzz(sess, r, a.fuzz_work) for r in rows if r["kind"] == "fuzz"]
+    fuzz = [collect_fuzz(sess, r) for r in rows if r["kind"] == "fuzz"]
     bad = [d for d in drivers if d["result"] != "PASS"] + [f for f in fuzz if f["result"] != "PASS"]
     if any(x["result"] in ("FAIL", "HANG") for x in bad):
         result = "FAIL"
@@ -995,7 +972,6 @@ def main():
     c.add_argument("--fault-rate", type=float)
     c.add_argument("--tsan", action="store_true")
     c.add_argument("--fuzz-seconds", type=int)
-    c.add_argument("--fuzz-work", default="build/fuzz-work")
     c.add_argument("--interrupted", action="store_true")
     r = sub.add_parser("render")
     r.add_argument("session")
