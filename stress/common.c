@@ -62,8 +62,23 @@ static void on_stop_signal(int sig)
     g_stop_sig = sig;
 }
 
+/* Every signal starts at its default action, whatever launched the driver: an
+ * ignored disposition survives fork and exec (nohup ignores SIGHUP, Python
+ * SIGXFSZ), and the drivers' oracles predict how a signal ends a child or a
+ * server's worker. Drivers that want a signal ignored say so themselves. */
+static void default_ignored_signals(void)
+{
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &sa) == 0 &&
+            sa.sa_handler == SIG_IGN)
+            signal(sig, SIG_DFL);
+    }
+}
+
 static void install_stop_handlers(void)
 {
+    default_ignored_signals();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;

@@ -1415,25 +1415,11 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Crash signals that the sanitizers leave to the kernel. */
-static const int g_crash_sigs[] = {SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ, SIGTRAP};
-
 static int crash_signal(struct stress_rng *rng)
 {
-    return g_crash_sigs[stress_rng_below(rng, sizeof(g_crash_sigs) / sizeof(g_crash_sigs[0]))];
-}
-
-/* The worker-restart checks need the signals they send to kill a worker. An
- * ignored disposition survives fork and exec, and some launchers pass one on
- * (Python ignores SIGXFSZ and a child it forks by hand keeps that): the server's
- * workers would shrug the signal off and the driver would blame the supervisor. */
-static void default_crash_signals(void)
-{
-    for (size_t i = 0; i < sizeof(g_crash_sigs) / sizeof(g_crash_sigs[0]); i++) {
-        struct sigaction sa;
-        if (sigaction(g_crash_sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-            signal(g_crash_sigs[i], SIG_DFL);
-    }
+    /* Crash signals that the sanitizers leave to the kernel. */
+    static const int sigs[] = {SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ, SIGTRAP};
+    return sigs[stress_rng_below(rng, sizeof(sigs) / sizeof(sigs[0]))];
 }
 
 /* Kills pid with sig and checks the supervisor's account of it and the restart. */
@@ -2231,7 +2217,6 @@ int ipcstorm_stress_supervisor(int argc, char **argv)
         stress_setup_error(&s, "mkdtemp: %s", strerror(errno));
         return stress_end(&s);
     }
-    default_crash_signals();
     if (stress_faults_on(&s))
         fprintf(stderr, "supervisor: --faults accepted, injection stays paused: every check "
                         "here is exact and needs a fault-free server\n");

@@ -263,6 +263,21 @@ def case_progress_fd():
     usage_error(["stress", "pipe", "--progress-fd", "1000"], "--progress-fd")
 
 
+def case_inherited_ignored_signals():
+    # A driver launched with signals ignored (nohup ignores SIGHUP; Python and
+    # subprocess(restore_signals=False) pass SIGXFSZ on) starts from the default
+    # actions: forkwait's children must still die by the SIGHUP they are sent.
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGHUP, signal.SIGXFSZ)}
+    try:
+        p = subprocess.run([BIN, "stress", "forkwait", "--duration", "2"], capture_output=True,
+                           timeout=120, restore_signals=False)
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 0, "forkwait with SIGHUP ignored: exit %d: %s" % (p.returncode, err[-600:]))
+
+
 # ---- help_teaches: every --help has an example and its exit statuses ----------
 # The format every --help must follow (README "Exit status"; issue 14, item 6):
 #   - exit status 0 and the help on stdout;
