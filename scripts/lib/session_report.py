@@ -745,6 +745,11 @@ code{font-size:.85em;word-break:break-all}code.seed{word-break:normal;white-spac
 """
 
 
+def first_seen(hist, part, key):
+    """The keys of every row of `part` across the sessions, in first-seen order."""
+    return list(dict.fromkeys(key(row) for sess in hist for row in sess[part]))
+
+
 def render(rep, hist):
     e = html.escape
     sid = rep["id"]
@@ -784,11 +789,7 @@ def render(rep, hist):
     h.append("</table>")
 
     # one chart per driver
-    keys = []
-    for s in hist:
-        for d in s["drivers"]:
-            if driver_key(d) not in keys:
-                keys.append(driver_key(d))
+    keys = first_seen(hist, "drivers", driver_key)
     h.append("<h2>ops/s per driver, across sessions</h2>")
     h.append("<p>Each chart has its own scale: an op means something different for each "
              "driver. Dots: green passed, red failed or hung, orange setup error; the larger "
@@ -811,11 +812,7 @@ def render(rep, hist):
     h.append("</div>")
 
     # fuzz
-    targets = []
-    for s in hist:
-        for f in s["fuzz"]:
-            if f["target"] not in targets:
-                targets.append(f["target"])
+    targets = first_seen(hist, "fuzz", lambda f: f["target"])
     h.append("<h2>Fuzz targets, across sessions</h2>")
     if targets:
         if rep["fuzz"]:
