@@ -124,6 +124,93 @@ static double bench_crc_anchor(size_t payload_len, size_t count, double seconds)
     return (double)bytes / (t - t0);
 }
 
+/* ---- CRC paths and memcpy ------------------------------------------------------ */
+
+/* One mode per CRC-32C implementation (ipc_crc32c_with), the single-stream crc32q
+ * loop above, and memcpy, each over len-byte pieces of a 256 KiB working set (it
+ * stays in L2 like a pipe's pages do; a longer len is one piece). The CRC of every
+ * piece is checked against the table path once before timing, so a wrong fast
+ * path cannot post a rate. Returns bytes per second of this thread's CPU time:
+ * the work is single-threaded and CPU-bound, and on a shared machine the wall
+ * clock would mostly measure the other tenants. */
+struct crc_mode {
+    const char *mode;
+    int impl; /* enum ipc_crc32c_impl, or one of the two below */
+};
+#define CRC_MODE_CRC32Q -1
+#define CRC_MODE_MEMCPY -2
+static const struct crc_mode crc_modes[] = {
+    {"crc-table", IPC_CRC32C_TABLE},
+    {"crc-sse42", IPC_CRC32C_SSE42},
+    {"crc-sse42-3way", IPC_CRC32C_SSE42_3WAY},
+    {"crc-pclmul", IPC_CRC32C_PCLMUL},
+    {"crc-vpclmul", IPC_CRC32C_VPCLMUL},
+    {"crc-isal", IPC_CRC32C_ISAL},
+    {"crc-auto", IPC_CRC32C_AUTO},
+    {"crc-crc32q", CRC_MODE_CRC32Q},
+    {"memcpy", CRC_MODE_MEMCPY},
+};
+
+static const struct crc_mode *find_crc_mode(const char *mode)
+{
+    for (size_t i = 0; i < sizeof(crc_modes) / sizeof(crc_modes[0]); i++)
+        if (!strcmp(crc_modes[i].mode, mode))
+            return &crc_modes[i];
+    return NULL;
+}
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double bench_crc_path(const struct crc_mode *m, size_t len, double seconds)
+{
+    if (m->impl >= 0 && ipc_crc32c_available((enum ipc_crc32c_impl)m->impl) != 1)
+        die("this CPU or build lacks the implementation", -ENOTSUP);
+    size_t set = len < (256u << 10) ? (256u << 10) / len * len : len;
+    size_t pieces = set / len;
+    uint8_t *src = malloc(set), *dst = malloc(set);
+    if (!src || !dst)
+        die("malloc", -ENOMEM);
+    for (size_t i = 0; i < set; i++)
+        src[i] = (uint8_t)(i * 131 + 7);
+    for (size_t i = 0; i < pieces; i++) {
+        const uint8_t *piece = src + i * len;
+        uint32_t want = ipc_crc32c_with(IPC_CRC32C_TABLE, 0, piece, len);
+        uint32_t got = m->impl == CRC_MODE_CRC32Q ? crc32q_single(0, piece, len)
+                       : m->impl >= 0
+                           ? ipc_crc32c_with((enum ipc_crc32c_impl)m->impl, 0, piece, len)
+                           : want;
+        if (got != want)
+            violation("a CRC-32C path differs from the table implementation");
+    }
+    volatile uint32_t sink = 0;
+    uint64_t bytes = 0;
+    double t0 = thread_cpu_s(), t;
+    do {
+        for (size_t i = 0; i < pieces; i++) {
+            uint8_t *piece = src + i * len;
+            if (m->impl == CRC_MODE_MEMCPY) {
+                memcpy(dst + i * len, piece, len);
+                __asm__ volatile("" : : "r"(dst) : "memory"); /* keep the copy */
+            } else if (m->impl == CRC_MODE_CRC32Q) {
+                sink ^= crc32q_single(0, piece, len);
+            } else {
+                sink ^= ipc_crc32c_with((enum ipc_crc32c_impl)m->impl, 0, piece, len);
+            }
+        }
+        bytes += set;
+        t = thread_cpu_s();
+    } while (t - t0 < seconds);
+    (void)sink;
+    free(src);
+    free(dst);
+    return (double)bytes / (t - t0);
+}
+
 /* ---- pipes ------------------------------------------------------------------- */
 
 /* One writer process, this process reads. framed: ipc_frame_write_fd per chunk
@@ -283,31 +370,39 @@ static double bench_counter(enum counter_side side, int procs, uint64_t incs)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N]\n\n"
-                 "Prints \"MODE RATE UNIT\". Modes (ours / anchor pairs):\n"
-                 "  decode-64k        frame decoder on 64 KiB frames, bytes/s\n"
-                 "  crc32q-64k        single-stream SSE4.2 crc32q over the same bytes, bytes/s\n"
-                 "  decode-16         frame decoder on 16-byte payloads, frames/s\n"
-                 "  pipe-framed       framed pipe, one writer, --chunk bytes per frame, bytes/s\n"
-                 "  pipe-raw          raw write/read of --chunk bytes, bytes/s\n"
-                 "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
-                 "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
-                 "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n"
-                 "\n"
-                 "Options (each takes a value):\n"
-                 "  --seconds S       time per measurement (default 1; decode, crc, pipe modes)\n"
-                 "  --chunk BYTES     bytes per write/frame (default 65536; pipe modes)\n"
-                 "  --incs N          increments per process (default 2000000; counter modes)\n"
-                 "\n"
-                 "scripts/bench runs it in pairs (ours, anchor) and prints the ratios.\n"
-                 "\n"
-                 "Examples:\n"
-                 "  build/release/bench/ipcbench pipe-framed --chunk 4096 --seconds 2\n"
-                 "  build/release/bench/ipcbench counter-mutex --incs 4000000\n"
-                 "\n"
-                 "Exit status: 0 measured, 1 could not run (a system call failed), 2 an\n"
-                 "invariant was violated (a counter total or a decoded frame is wrong),\n"
-                 "64 usage error.\n");
+    fprintf(out,
+            "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N]\n\n"
+            "Prints \"MODE RATE UNIT\". Modes (ours / anchor pairs):\n"
+            "  decode-64k        frame decoder on 64 KiB frames, bytes/s\n"
+            "  crc32q-64k        single-stream SSE4.2 crc32q over the same bytes, bytes/s\n"
+            "  decode-16         frame decoder on 16-byte payloads, frames/s\n"
+            "  pipe-framed       framed pipe, one writer, --chunk bytes per frame, bytes/s\n"
+            "  pipe-raw          raw write/read of --chunk bytes, bytes/s\n"
+            "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
+            "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
+            "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n"
+            "  crc-table, crc-sse42, crc-sse42-3way, crc-pclmul, crc-vpclmul, crc-isal,\n"
+            "  crc-auto          ipc_crc32c_with(that implementation) over --len-byte\n"
+            "                    buffers, bytes per CPU second (exit 1 if the CPU or\n"
+            "                    build lacks it)\n"
+            "  crc-crc32q        single-stream crc32q loop, same buffers, bytes per CPU second\n"
+            "  memcpy            memcpy of --len-byte buffers, bytes per CPU second\n"
+            "\n"
+            "Options (each takes a value):\n"
+            "  --seconds S       time per measurement (default 1; decode, crc, pipe modes)\n"
+            "  --chunk BYTES     bytes per write/frame (default 65536; pipe modes)\n"
+            "  --incs N          increments per process (default 2000000; counter modes)\n"
+            "  --len BYTES       buffer length (default 65536; crc-* and memcpy modes)\n"
+            "\n"
+            "scripts/bench runs it in pairs (ours, anchor) and prints the ratios.\n"
+            "\n"
+            "Examples:\n"
+            "  build/release/bench/ipcbench pipe-framed --chunk 4096 --seconds 2\n"
+            "  build/release/bench/ipcbench counter-mutex --incs 4000000\n"
+            "\n"
+            "Exit status: 0 measured, 1 could not run (a system call failed), 2 an\n"
+            "invariant was violated (a counter total or a decoded frame is wrong),\n"
+            "64 usage error.\n");
 }
 
 /* Usage errors are exit status 64, as every ipcstorm command's. */
@@ -323,6 +418,7 @@ int main(int argc, char **argv)
     double seconds = 1.0;
     size_t chunk = 65536;
     uint64_t incs = 2000000;
+    size_t crc_len = 65536;
     if ((argc - 2) % 2 != 0) {
         fprintf(stderr, "ipcbench: option %s needs a value\n", argv[argc - 1]);
         return IPCBENCH_EXIT_USAGE;
@@ -341,6 +437,8 @@ int main(int argc, char **argv)
             chunk = (size_t)v;
         else if (!strcmp(argv[i], "--incs"))
             incs = (uint64_t)v;
+        else if (!strcmp(argv[i], "--len") && v >= 1 && v <= (1u << 30))
+            crc_len = (size_t)v;
         else {
             fprintf(stderr, "ipcbench: unknown option '%s'\n", argv[i]);
             return IPCBENCH_EXIT_USAGE;
@@ -364,6 +462,8 @@ int main(int argc, char **argv)
         rate = bench_counter(BARE_ROBUST_MUTEX, 2, incs), unit = "incs/s";
     else if (!strcmp(mode, "counter-atomic"))
         rate = bench_counter(BARE_ATOMIC, 2, incs), unit = "incs/s";
+    else if (find_crc_mode(mode))
+        rate = bench_crc_path(find_crc_mode(mode), crc_len, seconds);
     else {
         fprintf(stderr, "ipcbench: unknown mode '%s'\n", mode);
         usage(stderr);
