@@ -213,10 +213,46 @@ static double bench_crc_path(const struct crc_mode *m, size_t len, double second
 
 /* ---- pipes ------------------------------------------------------------------- */
 
-/* One writer process, this process reads. framed: ipc_frame_write_fd per chunk
- * (payload = chunk - 12 bytes, starting with a sequence number) and a reader that
- * decodes from large reads; raw: write/read of chunk bytes. Returns bytes/s of
- * stream (frame overhead included, so both sides move the same bytes). */
+/* One writer process, this process reads. Both sides of the pair do the same
+ * syscalls on the same pipe (default capacity): the writer one write (raw) or one
+ * writev of header, payload, trailer (framed, ipc_frame_write_fd) per chunk, each
+ * chunk starting with a sequence number; the reader read()s up to
+ * PIPE_READ_BLOCK bytes at a time and checks every chunk's sequence number (raw:
+ * at the chunk boundaries of the stream; framed: in each decoded frame, whose CRC
+ * the decoder verified). Returns bytes/s of stream (frame overhead included, so
+ * both sides move the same bytes). */
+#define PIPE_READ_BLOCK (256u * 1024)
+
+/* The raw reader's check: collects the first 8 bytes of every chunk from a
+ * stream cut anywhere. */
+struct raw_seq_check {
+    size_t chunk, pos; /* pos: offset within the current chunk */
+    uint64_t expect;
+    uint8_t seq[8];
+};
+
+static void raw_seq_feed(struct raw_seq_check *c, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (c->pos < sizeof(c->seq)) {
+            size_t k = sizeof(c->seq) - c->pos < n ? sizeof(c->seq) - c->pos : n;
+            memcpy(c->seq + c->pos, p, k);
+            c->pos += k, p += k, n -= k;
+            if (c->pos == sizeof(c->seq)) {
+                uint64_t seq;
+                memcpy(&seq, c->seq, sizeof(seq));
+                if (seq != c->expect++)
+                    violation("raw pipe: sequence number out of order");
+            }
+            continue;
+        }
+        size_t k = c->chunk - c->pos < n ? c->chunk - c->pos : n;
+        c->pos += k, p += k, n -= k;
+        if (c->pos == c->chunk)
+            c->pos = 0;
+    }
+}
+
 static double bench_pipe(size_t chunk, double seconds, int framed)
 {
     if (chunk <= IPC_FRAME_OVERHEAD + 8)
@@ -238,32 +274,33 @@ static double bench_pipe(size_t chunk, double seconds, int framed)
             _exit(1);
         for (uint64_t seq = 0; read(stop.rd, &c, 1) < 0 && errno == EAGAIN; seq++) {
             ssize_t n;
-            if (framed) {
-                memcpy(buf, &seq, sizeof(seq));
+            memcpy(buf, &seq, sizeof(seq));
+            if (framed)
                 n = ipc_frame_write_fd(wr, 1, buf, chunk - IPC_FRAME_OVERHEAD,
                                        IPC_PIPE_NO_SIGPIPE_GUARD);
-            } else {
+            else
                 n = ipc_pipe_write_all(wr, buf, chunk, IPC_PIPE_NO_SIGPIPE_GUARD);
-            }
             if (n < 0)
                 _exit(n == -EPIPE ? 0 : 1);
         }
         _exit(0);
     }
     int rd = ipc_pipe_use_read_end(&p);
-    size_t cap = framed ? 256 * 1024 : chunk;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = malloc(PIPE_READ_BLOCK);
     if (!buf)
         die("malloc", -ENOMEM);
     struct ipc_frame_dec dec = {0};
+    struct raw_seq_check raw = {.chunk = chunk};
     uint64_t bytes = 0, expect_seq = 0;
     double t0 = ipc__now_s(), t = t0;
     while (t - t0 < seconds) {
-        ssize_t n = framed ? read(rd, buf, cap) : ipc_pipe_read_full(rd, buf, cap);
+        ssize_t n = read(rd, buf, PIPE_READ_BLOCK);
         if (n <= 0)
             die("pipe read", n < 0 ? -errno : -EIO);
         bytes += (uint64_t)n;
-        if (framed) {
+        if (!framed) {
+            raw_seq_feed(&raw, buf, (size_t)n);
+        } else {
             size_t off = 0;
             while (off < (size_t)n) {
                 struct ipc_frame f;
@@ -291,6 +328,8 @@ static double bench_pipe(size_t chunk, double seconds, int framed)
     free(buf);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         die("writer process failed", -EIO);
+    if (!framed && raw.expect == 0)
+        violation("raw pipe: no chunk arrived");
     return (double)bytes / (t - t0);
 }
 
