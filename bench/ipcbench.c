@@ -253,7 +253,7 @@ static void raw_seq_feed(struct raw_seq_check *c, const uint8_t *p, size_t n)
     }
 }
 
-static double bench_pipe(size_t chunk, double seconds, int framed)
+static double bench_pipe(size_t chunk, double seconds, int framed, size_t pipe_size)
 {
     if (chunk <= IPC_FRAME_OVERHEAD + 8)
         die("chunk too small", -EINVAL);
@@ -261,6 +261,8 @@ static double bench_pipe(size_t chunk, double seconds, int framed)
     int rc = ipc_pipe_open(&p, 0);
     if (rc < 0 || (rc = ipc_pipe_open(&stop, IPC_PIPE_NONBLOCK)) < 0)
         die("ipc_pipe_open", rc);
+    if (pipe_size && (rc = ipc_pipe_set_capacity(p.wr, pipe_size)) < 0)
+        die("ipc_pipe_set_capacity", rc);
     pid_t pid = fork();
     if (pid < 0)
         die("fork", -errno);
@@ -457,7 +459,7 @@ int main(int argc, char **argv)
     double seconds = 1.0;
     size_t chunk = 65536;
     uint64_t incs = 2000000;
-    size_t crc_len = 65536;
+    size_t crc_len = 65536, pipe_size = 0;
     if ((argc - 2) % 2 != 0) {
         fprintf(stderr, "ipcbench: option %s needs a value\n", argv[argc - 1]);
         return IPCBENCH_EXIT_USAGE;
@@ -476,6 +478,8 @@ int main(int argc, char **argv)
             chunk = (size_t)v;
         else if (!strcmp(argv[i], "--incs"))
             incs = (uint64_t)v;
+        else if (!strcmp(argv[i], "--pipe-size") && v <= (1u << 30))
+            pipe_size = (size_t)v;
         else if (!strcmp(argv[i], "--len") && v >= 1 && v <= (1u << 30))
             crc_len = (size_t)v;
         else {
@@ -492,9 +496,9 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "decode-16"))
         rate = bench_decode(16, 65536, seconds, 1), unit = "frames/s";
     else if (!strcmp(mode, "pipe-framed"))
-        rate = bench_pipe(chunk, seconds, 1);
+        rate = bench_pipe(chunk, seconds, 1, pipe_size);
     else if (!strcmp(mode, "pipe-raw"))
-        rate = bench_pipe(chunk, seconds, 0);
+        rate = bench_pipe(chunk, seconds, 0, pipe_size);
     else if (!strcmp(mode, "counter-mutex"))
         rate = bench_counter(OURS_MUTEX, 2, incs), unit = "incs/s";
     else if (!strcmp(mode, "counter-bare"))
