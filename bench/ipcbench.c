@@ -434,13 +434,13 @@ static double bench_counter(enum counter_side side, int procs, uint64_t incs)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N]\n\n"
+            "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N] [--len BYTES] ...\n\n"
             "Prints \"MODE RATE UNIT\". Modes (ours / anchor pairs):\n"
             "  decode-64k        frame decoder on 64 KiB frames, bytes/s\n"
             "  crc32q-64k        single-stream SSE4.2 crc32q over the same bytes, bytes/s\n"
             "  decode-16         frame decoder on 16-byte payloads, frames/s\n"
             "  pipe-framed       framed pipe, one writer, --chunk bytes per frame, bytes/s\n"
-            "  pipe-raw          raw write/read of --chunk bytes, bytes/s\n"
+            "  pipe-raw          raw pipe, one write per --chunk bytes, same reads, bytes/s\n"
             "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
             "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
             "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n"
@@ -456,6 +456,11 @@ static void usage(FILE *out)
             "  --chunk BYTES     bytes per write/frame (default 65536; pipe modes)\n"
             "  --incs N          increments per process (default 2000000; counter modes)\n"
             "  --len BYTES       buffer length (default 65536; crc-* and memcpy modes)\n"
+            "  --pipe-size BYTES pipe capacity, F_SETPIPE_SZ (default: the system's, 64 KiB;\n"
+            "                    pipe modes, both sides alike)\n"
+            "  --crc-impl N      ipc_crc32c_force(N) first (enum ipc_crc32c_impl: 1 table,\n"
+            "                    2 sse4.2, 3 sse4.2-3way, 4 pclmul, 5 vpclmul, 6 isa-l;\n"
+            "                    default 0, auto; pipe and decode modes)\n"
             "\n"
             "scripts/bench runs it in pairs (ours, anchor) and prints the ratios.\n"
             "\n"
