@@ -145,6 +145,7 @@ static const struct crc_mode crc_modes[] = {
     {"crc-sse42-3way", IPC_CRC32C_SSE42_3WAY},
     {"crc-pclmul", IPC_CRC32C_PCLMUL},
     {"crc-vpclmul", IPC_CRC32C_VPCLMUL},
+    {"crc-hybrid", IPC_CRC32C_HYBRID},
     {"crc-isal", IPC_CRC32C_ISAL},
     {"crc-auto", IPC_CRC32C_AUTO},
     {"crc-crc32q", CRC_MODE_CRC32Q},
@@ -444,7 +445,8 @@ static void usage(FILE *out)
             "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
             "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
             "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n"
-            "  crc-table, crc-sse42, crc-sse42-3way, crc-pclmul, crc-vpclmul, crc-isal,\n"
+            "  crc-table, crc-sse42, crc-sse42-3way, crc-pclmul, crc-vpclmul, crc-hybrid,\n"
+            "  crc-isal,\n"
             "  crc-auto          ipc_crc32c_with(that implementation) over --len-byte\n"
             "                    buffers, bytes per CPU second (exit 1 if the CPU or\n"
             "                    build lacks it)\n"
@@ -459,7 +461,8 @@ static void usage(FILE *out)
             "  --pipe-size BYTES pipe capacity, F_SETPIPE_SZ (default: the system's, 64 KiB;\n"
             "                    pipe modes, both sides alike)\n"
             "  --crc-impl N      ipc_crc32c_force(N) first (enum ipc_crc32c_impl: 1 table,\n"
-            "                    2 sse4.2, 3 sse4.2-3way, 4 pclmul, 5 vpclmul, 6 isa-l;\n"
+            "                    2 sse4.2, 3 sse4.2-3way, 4 pclmul, 5 vpclmul, 6 isa-l,\n"
+            "                    7 hybrid;\n"
             "                    default 0, auto; pipe and decode modes)\n"
             "\n"
             "scripts/bench runs it in pairs (ours, anchor) and prints the ratios.\n"

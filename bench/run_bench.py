@@ -136,7 +136,7 @@ def seam_rows(root, build, faults_build, rounds, seconds):
 # ---- CRC-32C paths (row id "crc") ----------------------------------------------
 CRC_PATHS = (("table", "crc-table"), ("sse4.2", "crc-sse42"),
              ("sse4.2-3way", "crc-sse42-3way"), ("pclmul", "crc-pclmul"),
-             ("vpclmul-avx512", "crc-vpclmul"), ("isa-l", "crc-isal"),
+             ("vpclmul-avx512", "crc-vpclmul"), ("hybrid", "crc-hybrid"), ("isa-l", "crc-isal"),
              ("memcpy (context)", "memcpy"))
 CRC_LENGTHS = ((4096, "4 KiB"), (65536, "64 KiB"))
 

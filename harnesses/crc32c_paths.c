@@ -1,14 +1,16 @@
 /* crc32c_paths - fuzz target for the CRC-32C implementations (ipc/crc32c.h).
  *
  * Targets: ipc_crc32c, ipc_crc32c_with (every implementation this CPU and build
- * offer: sse4.2, sse4.2-3way, pclmul, vpclmul-avx512, isa-l), ipc_crc32c_combine,
- * ipc_crc32c_available, ipc_crc32c_force, ipc_crc32c_current, ipc_crc32c_name.
+ * offer: sse4.2, sse4.2-3way, pclmul, vpclmul-avx512, isa-l, hybrid),
+ * ipc_crc32c_combine, ipc_crc32c_available, ipc_crc32c_force,
+ * ipc_crc32c_current, ipc_crc32c_name.
  *
  * Input: bytes 0-3 = the initial CRC (little endian), bytes 4-5 = the split
  * point seed (little endian, taken modulo the data length + 1), then the data
- * (up to 8 KiB: every lane count, fold loop and tail of the folding paths is
- * reached below that). Shorter inputs run with zero-filled header fields.
- * No fault schedule: the CRC functions make no seam call.
+ * (up to 8 KiB: every lane count, fold loop and tail of the folding paths, and
+ * both block sizes of the hybrid, 3008 and 6016 bytes, are reached below that).
+ * Shorter inputs run with zero-filled header fields. No fault schedule: the CRC
+ * functions make no seam call.
  *
  * Invariants (abort on violation):
  *  - the table path equals a bitwise model written here from the polynomial, on
@@ -21,7 +23,7 @@
  *  - ipc_crc32c_combine(crc(init, a), crc(0, b), |b|) == crc(init, ab);
  *  - ipc_crc32c (the process-wide choice) equals the table path; once per
  *    process: available/force/current/name as documented for every enum value,
- *    AUTO's choice is the first available of vpclmul, pclmul, sse4.2-3way, table.
+ *    AUTO's choice is the first available of hybrid, sse4.2-3way, table.
  *
  * Speed (scripts/fuzz --bench): per input, 64 placements x the implementations x
  * the length in CRC work (all paths but the table run at > 10 GB/s), one table
@@ -45,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ALIGNMENTS 64
 
 static const char *const impl_names[IPC_CRC32C_IMPL_END] = {
-    "auto", "table", "sse4.2", "sse4.2-3way", "pclmul", "vpclmul-avx512", "isa-l"};
+    "auto", "table", "sse4.2", "sse4.2-3way", "pclmul", "vpclmul-avx512", "isa-l", "hybrid"};
 
 /* Bitwise CRC-32C, independent of the library's tables. */
 FUZZ_NOCOV static uint32_t crc_model(uint32_t crc, const uint8_t *p, size_t n)
@@ -90,9 +92,10 @@ FUZZ_NOCOV static void api_once(void)
     /* Folding needs crc32q for its last lane and tail. */
     FUZZ_CHECK(ipc_crc32c_available(IPC_CRC32C_PCLMUL) <= ipc_crc32c_available(IPC_CRC32C_SSE42));
     FUZZ_CHECK(ipc_crc32c_available(IPC_CRC32C_VPCLMUL) <= ipc_crc32c_available(IPC_CRC32C_PCLMUL));
+    FUZZ_CHECK(ipc_crc32c_available(IPC_CRC32C_HYBRID) == ipc_crc32c_available(IPC_CRC32C_VPCLMUL));
     FUZZ_CHECK(ipc_crc32c_force(IPC_CRC32C_AUTO) == 0);
-    static const enum ipc_crc32c_impl order[] = {IPC_CRC32C_VPCLMUL, IPC_CRC32C_PCLMUL,
-                                                 IPC_CRC32C_SSE42_3WAY, IPC_CRC32C_TABLE};
+    static const enum ipc_crc32c_impl order[] = {IPC_CRC32C_HYBRID, IPC_CRC32C_SSE42_3WAY,
+                                                 IPC_CRC32C_TABLE};
     size_t first = 0;
     while (ipc_crc32c_available(order[first]) != 1)
         first++;

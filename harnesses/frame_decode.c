@@ -146,12 +146,12 @@ FUZZ_NOCOV static void crc_api_once(void)
         FUZZ_CHECK(r == 0 && ipc_crc32c_current() == impl);
         FUZZ_CHECK(ipc_crc32c(0, "123456789", 9) == 0xE3069283u);
     }
-    /* AUTO: the fastest available, the first of vpclmul, pclmul, the three
-     * streams, the table (harnesses/crc32c_paths.c checks every path). */
+    /* AUTO: the fastest available, the first of the hybrid (VPCLMULQDQ folding
+     * beside crc32q streams), the three streams, the table
+     * (harnesses/crc32c_paths.c checks every path). */
     FUZZ_CHECK(ipc_crc32c_force(IPC_CRC32C_AUTO) == 0);
     enum ipc_crc32c_impl auto_want =
-        ipc_crc32c_available(IPC_CRC32C_VPCLMUL) == 1      ? IPC_CRC32C_VPCLMUL
-        : ipc_crc32c_available(IPC_CRC32C_PCLMUL) == 1     ? IPC_CRC32C_PCLMUL
+        ipc_crc32c_available(IPC_CRC32C_HYBRID) == 1       ? IPC_CRC32C_HYBRID
         : ipc_crc32c_available(IPC_CRC32C_SSE42_3WAY) == 1 ? IPC_CRC32C_SSE42_3WAY
                                                            : IPC_CRC32C_TABLE;
     FUZZ_CHECK(ipc_crc32c_current() == auto_want);
