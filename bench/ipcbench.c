@@ -124,13 +124,141 @@ static double bench_crc_anchor(size_t payload_len, size_t count, double seconds)
     return (double)bytes / (t - t0);
 }
 
+/* ---- CRC paths and memcpy ------------------------------------------------------ */
+
+/* One mode per CRC-32C implementation (ipc_crc32c_with), the single-stream crc32q
+ * loop above, and memcpy, each over len-byte pieces of a 256 KiB working set (it
+ * stays in L2 like a pipe's pages do; a longer len is one piece). The CRC of every
+ * piece is checked against the table path once before timing, so a wrong fast
+ * path cannot post a rate. Returns bytes per second of this thread's CPU time:
+ * the work is single-threaded and CPU-bound, and on a shared machine the wall
+ * clock would mostly measure the other tenants. */
+struct crc_mode {
+    const char *mode;
+    int impl; /* enum ipc_crc32c_impl, or one of the two below */
+};
+#define CRC_MODE_CRC32Q -1
+#define CRC_MODE_MEMCPY -2
+static const struct crc_mode crc_modes[] = {
+    {"crc-table", IPC_CRC32C_TABLE},
+    {"crc-sse42", IPC_CRC32C_SSE42},
+    {"crc-sse42-3way", IPC_CRC32C_SSE42_3WAY},
+    {"crc-pclmul", IPC_CRC32C_PCLMUL},
+    {"crc-vpclmul", IPC_CRC32C_VPCLMUL},
+    {"crc-hybrid", IPC_CRC32C_HYBRID},
+    {"crc-isal", IPC_CRC32C_ISAL},
+    {"crc-auto", IPC_CRC32C_AUTO},
+    {"crc-crc32q", CRC_MODE_CRC32Q},
+    {"memcpy", CRC_MODE_MEMCPY},
+};
+
+static const struct crc_mode *find_crc_mode(const char *mode)
+{
+    for (size_t i = 0; i < sizeof(crc_modes) / sizeof(crc_modes[0]); i++)
+        if (!strcmp(crc_modes[i].mode, mode))
+            return &crc_modes[i];
+    return NULL;
+}
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double bench_crc_path(const struct crc_mode *m, size_t len, double seconds)
+{
+    if (m->impl >= 0 && ipc_crc32c_available((enum ipc_crc32c_impl)m->impl) != 1)
+        die("this CPU or build lacks the implementation", -ENOTSUP);
+    size_t set = len < (256u << 10) ? (256u << 10) / len * len : len;
+    size_t pieces = set / len;
+    uint8_t *src = malloc(set), *dst = malloc(set);
+    if (!src || !dst)
+        die("malloc", -ENOMEM);
+    for (size_t i = 0; i < set; i++)
+        src[i] = (uint8_t)(i * 131 + 7);
+    for (size_t i = 0; i < pieces; i++) {
+        const uint8_t *piece = src + i * len;
+        uint32_t want = ipc_crc32c_with(IPC_CRC32C_TABLE, 0, piece, len);
+        uint32_t got = m->impl == CRC_MODE_CRC32Q ? crc32q_single(0, piece, len)
+                       : m->impl >= 0
+                           ? ipc_crc32c_with((enum ipc_crc32c_impl)m->impl, 0, piece, len)
+                           : want;
+        if (got != want)
+            violation("a CRC-32C path differs from the table implementation");
+    }
+    volatile uint32_t sink = 0;
+    uint64_t bytes = 0;
+    double t0 = thread_cpu_s(), t;
+    do {
+        for (size_t i = 0; i < pieces; i++) {
+            uint8_t *piece = src + i * len;
+            if (m->impl == CRC_MODE_MEMCPY) {
+                memcpy(dst + i * len, piece, len);
+                __asm__ volatile("" : : "r"(dst) : "memory"); /* keep the copy */
+            } else if (m->impl == CRC_MODE_CRC32Q) {
+                sink ^= crc32q_single(0, piece, len);
+            } else {
+                sink ^= ipc_crc32c_with((enum ipc_crc32c_impl)m->impl, 0, piece, len);
+            }
+        }
+        bytes += set;
+        t = thread_cpu_s();
+    } while (t - t0 < seconds);
+    (void)sink;
+    free(src);
+    free(dst);
+    return (double)bytes / (t - t0);
+}
+
 /* ---- pipes ------------------------------------------------------------------- */
 
-/* One writer process, this process reads. framed: ipc_frame_write_fd per chunk
- * (payload = chunk - 12 bytes, starting with a sequence number) and a reader that
- * decodes from large reads; raw: write/read of chunk bytes. Returns bytes/s of
- * stream (frame overhead included, so both sides move the same bytes). */
-static double bench_pipe(size_t chunk, double seconds, int framed)
+/* One writer process, this process reads. Both sides of the pair do the same
+ * syscalls on the same pipe (default capacity): the writer one write (raw) or one
+ * writev of header, payload, trailer (framed, ipc_frame_write_fd) per chunk, each
+ * chunk starting with a sequence number; the reader read()s up to
+ * PIPE_READ_BLOCK bytes at a time and checks every chunk's sequence number (raw:
+ * at the chunk boundaries of the stream; framed: in each decoded frame, whose CRC
+ * the decoder verified; a frame is decoded in place once a later read completed
+ * it). Returns bytes/s of stream (frame overhead included, so
+ * both sides move the same bytes). */
+#define PIPE_READ_BLOCK (256u * 1024)
+/* The framed reader reads into a larger buffer so that a frame cut by a read is
+ * completed in place by the next one (no copy into the decoder). */
+#define PIPE_READ_BUF (1024u * 1024)
+
+/* The raw reader's check: collects the first 8 bytes of every chunk from a
+ * stream cut anywhere. */
+struct raw_seq_check {
+    size_t chunk, pos; /* pos: offset within the current chunk */
+    uint64_t expect;
+    uint8_t seq[8];
+};
+
+static void raw_seq_feed(struct raw_seq_check *c, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (c->pos < sizeof(c->seq)) {
+            size_t k = sizeof(c->seq) - c->pos < n ? sizeof(c->seq) - c->pos : n;
+            memcpy(c->seq + c->pos, p, k);
+            c->pos += k, p += k, n -= k;
+            if (c->pos == sizeof(c->seq)) {
+                uint64_t seq;
+                memcpy(&seq, c->seq, sizeof(seq));
+                if (seq != c->expect++)
+                    violation("raw pipe: sequence number out of order");
+            }
+            continue;
+        }
+        size_t k = c->chunk - c->pos < n ? c->chunk - c->pos : n;
+        c->pos += k, p += k, n -= k;
+        if (c->pos == c->chunk)
+            c->pos = 0;
+    }
+}
+
+static double bench_pipe(size_t chunk, double seconds, int framed, size_t pipe_size)
 {
     if (chunk <= IPC_FRAME_OVERHEAD + 8)
         die("chunk too small", -EINVAL);
@@ -138,6 +266,8 @@ static double bench_pipe(size_t chunk, double seconds, int framed)
     int rc = ipc_pipe_open(&p, 0);
     if (rc < 0 || (rc = ipc_pipe_open(&stop, IPC_PIPE_NONBLOCK)) < 0)
         die("ipc_pipe_open", rc);
+    if (pipe_size && (rc = ipc_pipe_set_capacity(p.wr, pipe_size)) < 0)
+        die("ipc_pipe_set_capacity", rc);
     pid_t pid = fork();
     if (pid < 0)
         die("fork", -errno);
@@ -151,47 +281,66 @@ static double bench_pipe(size_t chunk, double seconds, int framed)
             _exit(1);
         for (uint64_t seq = 0; read(stop.rd, &c, 1) < 0 && errno == EAGAIN; seq++) {
             ssize_t n;
-            if (framed) {
-                memcpy(buf, &seq, sizeof(seq));
+            memcpy(buf, &seq, sizeof(seq));
+            if (framed)
                 n = ipc_frame_write_fd(wr, 1, buf, chunk - IPC_FRAME_OVERHEAD,
                                        IPC_PIPE_NO_SIGPIPE_GUARD);
-            } else {
+            else
                 n = ipc_pipe_write_all(wr, buf, chunk, IPC_PIPE_NO_SIGPIPE_GUARD);
-            }
             if (n < 0)
                 _exit(n == -EPIPE ? 0 : 1);
         }
         _exit(0);
     }
     int rd = ipc_pipe_use_read_end(&p);
-    size_t cap = framed ? 256 * 1024 : chunk;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = malloc(PIPE_READ_BUF);
     if (!buf)
         die("malloc", -ENOMEM);
     struct ipc_frame_dec dec = {0};
+    struct raw_seq_check raw = {.chunk = chunk};
     uint64_t bytes = 0, expect_seq = 0;
+    size_t start = 0, end = 0; /* framed: undecoded bytes are buf[start, end) */
     double t0 = ipc__now_s(), t = t0;
     while (t - t0 < seconds) {
-        ssize_t n = framed ? read(rd, buf, cap) : ipc_pipe_read_full(rd, buf, cap);
+        if (PIPE_READ_BUF - end < PIPE_READ_BLOCK) { /* keep the partial frame */
+            memmove(buf, buf + start, end - start);
+            end -= start;
+            start = 0;
+        }
+        ssize_t n = read(rd, buf + end, PIPE_READ_BLOCK);
         if (n <= 0)
             die("pipe read", n < 0 ? -errno : -EIO);
         bytes += (uint64_t)n;
-        if (framed) {
-            size_t off = 0;
-            while (off < (size_t)n) {
-                struct ipc_frame f;
-                ssize_t used = ipc_frame_decode(&dec, buf + off, (size_t)n - off, &f);
-                if (used == IPC_ENEEDMORE)
-                    break;
-                if (used < 0)
-                    die("ipc_frame_decode", used);
-                uint64_t seq;
-                memcpy(&seq, f.payload, sizeof(seq));
-                if (seq != expect_seq++)
-                    violation("framed pipe: sequence number out of order");
-                off += (size_t)used;
-            }
+        if (!framed) {
+            raw_seq_feed(&raw, buf, (size_t)n);
+            t = ipc__now_s();
+            continue;
         }
+        end += (size_t)n;
+        while (end - start >= IPC_FRAME_HEADER_SIZE) {
+            /* A frame is decoded only once it lies whole in buf: in place, no
+             * copy into the decoder. The length is only peeked at here; the
+             * decoder checks the header (a bad one fails right away). */
+            size_t whole = IPC_FRAME_OVERHEAD + (size_t)ipc__load_be32(buf + start + 4);
+            if (end - start < whole && whole <= PIPE_READ_BUF - PIPE_READ_BLOCK &&
+                buf[start] == IPC_FRAME_MAGIC0)
+                break;
+            struct ipc_frame f;
+            ssize_t used = ipc_frame_decode(&dec, buf + start, end - start, &f);
+            if (used == IPC_ENEEDMORE) { /* larger than the in-place window */
+                start = end;
+                break;
+            }
+            if (used < 0)
+                die("ipc_frame_decode", used);
+            uint64_t seq;
+            memcpy(&seq, f.payload, sizeof(seq));
+            if (seq != expect_seq++)
+                violation("framed pipe: sequence number out of order");
+            start += (size_t)used;
+        }
+        if (start == end)
+            start = end = 0;
         t = ipc__now_s();
     }
     if (write(stop.wr, "x", 1) != 1)
@@ -204,6 +353,8 @@ static double bench_pipe(size_t chunk, double seconds, int framed)
     free(buf);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         die("writer process failed", -EIO);
+    if (!framed && raw.expect == 0)
+        violation("raw pipe: no chunk arrived");
     return (double)bytes / (t - t0);
 }
 
@@ -283,31 +434,46 @@ static double bench_counter(enum counter_side side, int procs, uint64_t incs)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N]\n\n"
-                 "Prints \"MODE RATE UNIT\". Modes (ours / anchor pairs):\n"
-                 "  decode-64k        frame decoder on 64 KiB frames, bytes/s\n"
-                 "  crc32q-64k        single-stream SSE4.2 crc32q over the same bytes, bytes/s\n"
-                 "  decode-16         frame decoder on 16-byte payloads, frames/s\n"
-                 "  pipe-framed       framed pipe, one writer, --chunk bytes per frame, bytes/s\n"
-                 "  pipe-raw          raw write/read of --chunk bytes, bytes/s\n"
-                 "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
-                 "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
-                 "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n"
-                 "\n"
-                 "Options (each takes a value):\n"
-                 "  --seconds S       time per measurement (default 1; decode, crc, pipe modes)\n"
-                 "  --chunk BYTES     bytes per write/frame (default 65536; pipe modes)\n"
-                 "  --incs N          increments per process (default 2000000; counter modes)\n"
-                 "\n"
-                 "scripts/bench runs it in pairs (ours, anchor) and prints the ratios.\n"
-                 "\n"
-                 "Examples:\n"
-                 "  build/release/bench/ipcbench pipe-framed --chunk 4096 --seconds 2\n"
-                 "  build/release/bench/ipcbench counter-mutex --incs 4000000\n"
-                 "\n"
-                 "Exit status: 0 measured, 1 could not run (a system call failed), 2 an\n"
-                 "invariant was violated (a counter total or a decoded frame is wrong),\n"
-                 "64 usage error.\n");
+    fprintf(out,
+            "usage: ipcbench MODE [--seconds S] [--chunk BYTES] [--incs N] [--len BYTES] ...\n\n"
+            "Prints \"MODE RATE UNIT\". Modes (ours / anchor pairs):\n"
+            "  decode-64k        frame decoder on 64 KiB frames, bytes/s\n"
+            "  crc32q-64k        single-stream SSE4.2 crc32q over the same bytes, bytes/s\n"
+            "  decode-16         frame decoder on 16-byte payloads, frames/s\n"
+            "  pipe-framed       framed pipe, one writer, --chunk bytes per frame, bytes/s\n"
+            "  pipe-raw          raw pipe, one write per --chunk bytes, same reads, bytes/s\n"
+            "  counter-mutex     libipc counter (robust mutex), 2 processes, incs/s\n"
+            "  counter-bare      bare glibc robust-mutex loop, 2 processes, incs/s\n"
+            "  counter-atomic    bare atomic fetch_add loop, 2 processes, incs/s\n"
+            "  crc-table, crc-sse42, crc-sse42-3way, crc-pclmul, crc-vpclmul, crc-hybrid,\n"
+            "  crc-isal,\n"
+            "  crc-auto          ipc_crc32c_with(that implementation) over --len-byte\n"
+            "                    buffers, bytes per CPU second (exit 1 if the CPU or\n"
+            "                    build lacks it)\n"
+            "  crc-crc32q        single-stream crc32q loop, same buffers, bytes per CPU second\n"
+            "  memcpy            memcpy of --len-byte buffers, bytes per CPU second\n"
+            "\n"
+            "Options (each takes a value):\n"
+            "  --seconds S       time per measurement (default 1; decode, crc, pipe modes)\n"
+            "  --chunk BYTES     bytes per write/frame (default 65536; pipe modes)\n"
+            "  --incs N          increments per process (default 2000000; counter modes)\n"
+            "  --len BYTES       buffer length (default 65536; crc-* and memcpy modes)\n"
+            "  --pipe-size BYTES pipe capacity, F_SETPIPE_SZ (default: the system's, 64 KiB;\n"
+            "                    pipe modes, both sides alike)\n"
+            "  --crc-impl N      ipc_crc32c_force(N) first (enum ipc_crc32c_impl: 1 table,\n"
+            "                    2 sse4.2, 3 sse4.2-3way, 4 pclmul, 5 vpclmul, 6 isa-l,\n"
+            "                    7 hybrid;\n"
+            "                    default 0, auto; pipe and decode modes)\n"
+            "\n"
+            "scripts/bench runs it in pairs (ours, anchor) and prints the ratios.\n"
+            "\n"
+            "Examples:\n"
+            "  build/release/bench/ipcbench pipe-framed --chunk 4096 --seconds 2\n"
+            "  build/release/bench/ipcbench counter-mutex --incs 4000000\n"
+            "\n"
+            "Exit status: 0 measured, 1 could not run (a system call failed), 2 an\n"
+            "invariant was violated (a counter total or a decoded frame is wrong),\n"
+            "64 usage error.\n");
 }
 
 /* Usage errors are exit status 64, as every ipcstorm command's. */
@@ -323,6 +489,8 @@ int main(int argc, char **argv)
     double seconds = 1.0;
     size_t chunk = 65536;
     uint64_t incs = 2000000;
+    size_t crc_len = 65536, pipe_size = 0;
+    int crc_impl = IPC_CRC32C_AUTO;
     if ((argc - 2) % 2 != 0) {
         fprintf(stderr, "ipcbench: option %s needs a value\n", argv[argc - 1]);
         return IPCBENCH_EXIT_USAGE;
@@ -341,11 +509,20 @@ int main(int argc, char **argv)
             chunk = (size_t)v;
         else if (!strcmp(argv[i], "--incs"))
             incs = (uint64_t)v;
+        else if (!strcmp(argv[i], "--crc-impl") && v < IPC_CRC32C_IMPL_END && v == (int)v)
+            crc_impl = (int)v;
+        else if (!strcmp(argv[i], "--pipe-size") && v <= (1u << 30))
+            pipe_size = (size_t)v;
+        else if (!strcmp(argv[i], "--len") && v >= 1 && v <= (1u << 30))
+            crc_len = (size_t)v;
         else {
             fprintf(stderr, "ipcbench: unknown option '%s'\n", argv[i]);
             return IPCBENCH_EXIT_USAGE;
         }
     }
+    int frc = ipc_crc32c_force((enum ipc_crc32c_impl)crc_impl);
+    if (frc < 0)
+        die("ipc_crc32c_force (--crc-impl)", frc);
     double rate;
     const char *unit = "bytes/s";
     if (!strcmp(mode, "decode-64k"))
@@ -355,15 +532,17 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "decode-16"))
         rate = bench_decode(16, 65536, seconds, 1), unit = "frames/s";
     else if (!strcmp(mode, "pipe-framed"))
-        rate = bench_pipe(chunk, seconds, 1);
+        rate = bench_pipe(chunk, seconds, 1, pipe_size);
     else if (!strcmp(mode, "pipe-raw"))
-        rate = bench_pipe(chunk, seconds, 0);
+        rate = bench_pipe(chunk, seconds, 0, pipe_size);
     else if (!strcmp(mode, "counter-mutex"))
         rate = bench_counter(OURS_MUTEX, 2, incs), unit = "incs/s";
     else if (!strcmp(mode, "counter-bare"))
         rate = bench_counter(BARE_ROBUST_MUTEX, 2, incs), unit = "incs/s";
     else if (!strcmp(mode, "counter-atomic"))
         rate = bench_counter(BARE_ATOMIC, 2, incs), unit = "incs/s";
+    else if (find_crc_mode(mode))
+        rate = bench_crc_path(find_crc_mode(mode), crc_len, seconds);
     else {
         fprintf(stderr, "ipcbench: unknown mode '%s'\n", mode);
         usage(stderr);

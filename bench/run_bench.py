@@ -133,6 +133,47 @@ def seam_rows(root, build, faults_build, rounds, seconds):
     return rows
 
 
+# ---- CRC-32C paths (row id "crc") ----------------------------------------------
+CRC_PATHS = (("table", "crc-table"), ("sse4.2", "crc-sse42"),
+             ("sse4.2-3way", "crc-sse42-3way"), ("pclmul", "crc-pclmul"),
+             ("vpclmul-avx512", "crc-vpclmul"), ("hybrid", "crc-hybrid"), ("isa-l", "crc-isal"),
+             ("memcpy (context)", "memcpy"))
+CRC_LENGTHS = ((4096, "4 KiB"), (65536, "64 KiB"))
+
+
+def crc_rows(b, rounds, rid="crc"):
+    """Every CRC-32C implementation this CPU and build offer (ipcbench crc-*) and
+    memcpy, at 4 KiB and 64 KiB, each against the single-stream crc32q loop over
+    the same buffers. Rates are bytes per CPU second of the measuring thread (the
+    work is CPU-bound; the wall clock of a shared machine measures the others), so
+    0.5 s per sample is enough. A path the CPU or build lacks (ipcbench says so)
+    has no row."""
+    crc_b = Bench(b.build, min(b.seconds, 0.5))
+    rows = []
+    for length, label in CRC_LENGTHS:
+        for name, mode in CRC_PATHS:
+            metric = "CRC-32C bytes/CPU-s, %s, %s (anchor: single-stream crc32q)" % (
+                name, label)
+            if mode == "memcpy":
+                metric = "memcpy bytes/CPU-s, %s (anchor: single-stream crc32q)" % label
+            try:
+                mo, ma, a, bb = measure_pair(
+                    rounds, lambda m=mode, n=length: crc_b.ipcbench_rate(m, "--len", str(n)),
+                    lambda n=length: crc_b.ipcbench_rate("crc-crc32q", "--len", str(n)),
+                    rid, "B/s")
+            except RuntimeError as e:
+                if "lacks the implementation" in str(e):
+                    continue
+                rows.append(dict(id=rid, metric=metric, error=str(e)))
+                continue
+            rows.append(dict(id=rid, metric=metric, unit="B/s", ours=mo, anchor=ma,
+                             ours_samples=a, anchor_samples=bb, ratio=mo / ma, goal=None,
+                             goal_is_absolute=False, met=None,
+                             ours_cmd="ipcbench %s --len %d" % (mode, length),
+                             anchor_cmd="ipcbench crc-crc32q --len %d" % length, error=None))
+    return rows
+
+
 def serve_rows(root, build, rounds, seconds):
     """Runs bench/serve_vs_redis and turns its table rows into result rows."""
     script = os.path.join(root, "bench", "serve_vs_redis")
@@ -234,11 +275,13 @@ def main():
         ("pipe-64k", "framed pipe bytes/s, 64 KiB chunks",
          lambda: b.ipcbench_rate("pipe-framed", "--chunk", "65536"),
          lambda: b.ipcbench_rate("pipe-raw", "--chunk", "65536"), "B/s", 0.9, False,
-         "framed pipe, one writer", "raw write/read"),
+         "framed pipe, one writer (one writev per frame)",
+         "raw pipe (one write per chunk); both read 256 KiB blocks"),
         ("pipe-4k", "framed pipe bytes/s, 4 KiB chunks",
          lambda: b.ipcbench_rate("pipe-framed", "--chunk", "4096"),
          lambda: b.ipcbench_rate("pipe-raw", "--chunk", "4096"), "B/s", 0.9, False,
-         "framed pipe, one writer", "raw write/read"),
+         "framed pipe, one writer (one writev per frame)",
+         "raw pipe (one write per chunk); both read 256 KiB blocks"),
         ("decode-64k", "decode bytes/s, 64 KiB frames, in memory",
          lambda: b.ipcbench_rate("decode-64k"), lambda: b.ipcbench_rate("crc32q-64k"), "B/s",
          1.0, False, "frame decoder (CRC verified)", "single-stream SSE4.2 crc32q loop"),
@@ -259,7 +302,7 @@ def main():
     # Progress events: "row ID (i/n): METRIC" when a row starts, "row ID: ours k/n:
     # RATE" per sample, "row ID: done: ..." when it ends.
     planned = [r[0] for r in rows if want(r[0])] + [
-        rid for rid in ("seam", "serve", "fuzz") if want(rid)]
+        rid for rid in ("crc", "seam", "serve", "fuzz") if want(rid)]
 
     def start(rid, metric):
         event("row %s (%d/%d): %s" % (rid, planned.index(rid) + 1, len(planned), metric))
@@ -305,6 +348,12 @@ def main():
                             goal_is_absolute=absolute, met=met, ours_cmd=ours_desc,
                             anchor_cmd=anchor_desc, error=err))
         done(rid, results[-1:])
+
+    if want("crc"):
+        start("crc", "CRC-32C per implementation and memcpy vs single-stream crc32q")
+        new = crc_rows(b, rounds)
+        done("crc", new)
+        results += new
 
     if want("seam"):
         start("seam", "fault seam compiled out and compiled in but idle")

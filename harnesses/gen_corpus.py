@@ -22,6 +22,7 @@ of [kind][nth-1 low][nth-1 high][action]; a lone 0x00 is the empty schedule.
   proc_ops         [sched] [cfg] ([op][arg][len] bytes)*
   sock_addr        [port16le][flags] text   (no schedule: the address helpers make
                    no seam call)
+  crc32c_paths     [init32le][split16le] data   (no schedule: no seam call)
 Each seed is written once with the empty schedule; some are also written with
 schedules that fail an allocation, interrupt or shorten a transfer, and so on.
 The call kinds and their errno lists are read from core/include/ipc/faults.h and
@@ -183,6 +184,28 @@ def gen_sock_addr(o):
     o.add("sock_addr", struct.pack("<HB", 0, 2) + bytes([0, 0, 127, 0, 0, 1, 0x18, 0xec]),
           faults=b"")
     o.add("sock_addr", b"\x00", faults=b"")  # one byte: argument validation (api_edges)
+
+
+def gen_crc32c_paths(o):
+    """Lengths at every threshold of the CRC paths: the 8-byte steps and 1/2/4-byte
+    tail of crc32q, the 3 x 256 and 3 x 8192 blocks of the three streams, the
+    128/256-byte minimum and the 64/256-byte steps of the folding loops, 16-byte
+    single-lane steps; initial CRCs 0, ~0 and others; splits anywhere."""
+    lens = [0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 127, 128, 129, 143, 255, 256,
+            257, 271, 319, 320, 511, 767, 768, 769, 1000, 4095, 4096, 4097, 8191, 8192]
+    inits = (0, 0xFFFFFFFF, 0xE3069283, 0x12345678)
+    for i, n in enumerate(lens):
+        init = inits[i % len(inits)]
+        split = (n // 2, n, 0, 16, 64 + 7)[i % 5]
+        o.add("crc32c_paths", struct.pack("<IH", init, split) + pattern(n, i + 1), faults=b"")
+    # a run of zeros and of 0xFF bytes (RFC 3720 B.4's vectors, 32 bytes and long)
+    for n in (32, 4096):
+        o.add("crc32c_paths", struct.pack("<IH", 0, 5) + bytes(n), faults=b"")
+        o.add("crc32c_paths", struct.pack("<IH", 0, 5) + b"\xff" * n, faults=b"")
+    o.add("crc32c_paths", struct.pack("<IH", 0, 4) + b"123456789", faults=b"")
+    # inputs shorter than the header: the fields are zero-filled
+    for n in range(0, 6):
+        o.add("crc32c_paths", bytes(range(1, n + 1)), faults=b"")
 
 
 # frame_decode cfg byte: bits 0-2 max_payload index into
@@ -656,6 +679,7 @@ def main():
     gen_resp(o)
     gen_proc_ops(o)
     gen_sock_addr(o)
+    gen_crc32c_paths(o)
     if a.capture:
         n = capture(o, a.server)
         print(f"gen_corpus: captured {n} client streams", file=sys.stderr)

@@ -6,7 +6,10 @@
  *   8 + len_ <= have_      inside the trailer (bytes kept in trl_)
  * Fields are validated in wire order as soon as their last byte is seen, and
  * every error is attributed to the first byte of its field, which is what makes
- * the result independent of how the stream is chunked. */
+ * the result independent of how the stream is chunked. A frame assembled across
+ * calls has its CRC extended as its bytes arrive (crc_), so the checksum of a
+ * large frame read in pieces from a pipe is computed while the writer is still
+ * sending the rest, not all at once after its last byte. */
 #include "ipc/frame.h"
 
 #include <errno.h>
@@ -170,6 +173,7 @@ static int dec_reserve(struct ipc_frame_dec *dec, size_t need)
 static void dec_header_done(struct ipc_frame_dec *dec)
 {
     dec->len_ = ipc__load_be32(dec->hdr_ + 4);
+    dec->crc_ = ipc_crc32c(0, dec->hdr_, IPC_FRAME_HEADER_SIZE);
     if (dec->buf_cap_ > DEC_KEEP_ALLOC && dec->buf_cap_ / 4 > dec->len_) {
         free(dec->buf_);
         dec->buf_ = NULL;
@@ -239,6 +243,7 @@ ssize_t ipc_frame_decode(struct ipc_frame_dec *dec, const void *buf, size_t len,
             if (dec_reserve(dec, got + k) < 0)
                 return -ENOMEM;
             memcpy(dec->buf_ + got, p, k);
+            dec->crc_ = ipc_crc32c(dec->crc_, p, k);
             dec->have_ += k;
         } else {
             size_t got = dec->have_ - IPC_FRAME_HEADER_SIZE - dec->len_;
@@ -249,9 +254,7 @@ ssize_t ipc_frame_decode(struct ipc_frame_dec *dec, const void *buf, size_t len,
             dec->have_ += k;
             if (got + k == IPC_FRAME_TRAILER_SIZE) {
                 size_t body = IPC_FRAME_HEADER_SIZE + dec->len_;
-                uint32_t crc = ipc_crc32c(0, dec->hdr_, IPC_FRAME_HEADER_SIZE);
-                crc = ipc_crc32c(crc, dec->buf_, dec->len_);
-                if (crc != ipc__load_be32(dec->trl_))
+                if (dec->crc_ != ipc__load_be32(dec->trl_))
                     return dec_fail(dec, IPC_EBADCRC, body, body + IPC_FRAME_TRAILER_SIZE);
                 /* Non-NULL even for an empty payload, as documented. */
                 out->payload = dec->len_ ? dec->buf_ : dec->trl_;
@@ -360,6 +363,7 @@ ssize_t ipc_frame_read_fd(int fd, struct ipc_frame_dec *dec, struct ipc_frame *o
         if (want > dec->buf_cap_ - done)
             want = dec->buf_cap_ - done;
         rc = read_exact(fd, dec->buf_ + done, want, &got);
+        dec->crc_ = ipc_crc32c(dec->crc_, dec->buf_ + done, got);
         done += got;
         dec->have_ += got;
         dec->pos_ += got;

@@ -1,14 +1,19 @@
 /* test_crc32c.c - CRC-32C against RFC 3720 vectors on every implementation, and
- * the implementations against each other over many lengths and alignments. */
+ * the implementations against each other over many lengths and alignments, every
+ * length 0..4096, and buffers that end exactly at an unmapped page. */
 #include "testutil.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ipc/crc32c.h"
 #include "ipc/error.h"
 
 #define IPCT_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const enum ipc_crc32c_impl all_impls[] = {IPC_CRC32C_TABLE, IPC_CRC32C_SSE42,
-                                                 IPC_CRC32C_SSE42_3WAY, IPC_CRC32C_AUTO};
+static const enum ipc_crc32c_impl all_impls[] = {
+    IPC_CRC32C_TABLE,   IPC_CRC32C_SSE42, IPC_CRC32C_SSE42_3WAY, IPC_CRC32C_PCLMUL,
+    IPC_CRC32C_VPCLMUL, IPC_CRC32C_ISAL,  IPC_CRC32C_HYBRID,     IPC_CRC32C_AUTO};
 
 /* Bit-at-a-time reference, independent of the library's tables. */
 static uint32_t crc_ref(uint32_t crc, const uint8_t *p, size_t n)
@@ -98,7 +103,6 @@ static void test_impls_agree(void **state)
                      24576 + 768, 49152 + 768 * 3 + 7,
                      65536 - 1,   0};
     lens[IPCT_COUNT(lens) - 1] = max;
-    int have_hw = ipc_crc32c_available(IPC_CRC32C_SSE42) == 1;
     for (size_t li = 0; li < IPCT_COUNT(lens) + 200; li++) {
         size_t len = li < IPCT_COUNT(lens) ? lens[li] : rng() % max;
         if (len > max)
@@ -108,14 +112,70 @@ static void test_impls_agree(void **state)
             uint32_t t = ipc_crc32c_with(IPC_CRC32C_TABLE, init, buf + al, len);
             if (len < 2000)
                 assert_int_equal(t, crc_ref(init, buf + al, len));
-            if (have_hw) {
-                assert_int_equal(ipc_crc32c_with(IPC_CRC32C_SSE42, init, buf + al, len), t);
-                assert_int_equal(ipc_crc32c_with(IPC_CRC32C_SSE42_3WAY, init, buf + al, len), t);
-            }
+            for (int impl = IPC_CRC32C_SSE42; impl < IPC_CRC32C_IMPL_END; impl++)
+                if (ipc_crc32c_available((enum ipc_crc32c_impl)impl) == 1)
+                    assert_int_equal(
+                        ipc_crc32c_with((enum ipc_crc32c_impl)impl, init, buf + al, len), t);
             assert_int_equal(ipc_crc32c(init, buf + al, len), t);
         }
     }
     free(buf);
+}
+
+/* Every implementation equals the table path at every length 0..4096 (each
+ * internal threshold and lane count is crossed), at a rotating alignment. */
+static void test_every_length(void **state)
+{
+    (void)state;
+    enum { MAX = 4096 };
+    uint8_t *buf = malloc(MAX + 64);
+    assert_non_null(buf);
+    for (size_t i = 0; i < MAX + 64; i++)
+        buf[i] = (uint8_t)rng();
+    for (int impl = IPC_CRC32C_SSE42; impl < IPC_CRC32C_IMPL_END; impl++) {
+        if (ipc_crc32c_available((enum ipc_crc32c_impl)impl) != 1)
+            continue;
+        for (size_t len = 0; len <= MAX; len++) {
+            size_t al = len % 64;
+            uint32_t init = (uint32_t)rng();
+            assert_int_equal(ipc_crc32c_with((enum ipc_crc32c_impl)impl, init, buf + al, len),
+                             ipc_crc32c_with(IPC_CRC32C_TABLE, init, buf + al, len));
+        }
+    }
+    free(buf);
+}
+
+/* Buffers that start at a page boundary or end exactly where a PROT_NONE page
+ * begins: a path that reads one byte too far (a 16- or 64-byte load past the
+ * end) takes SIGSEGV here even without ASan. */
+static void test_page_boundaries(void **state)
+{
+    (void)state;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *map = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + 2 * page, page, PROT_NONE), 0);
+    uint8_t *end = map + 2 * page; /* first byte of the guard page */
+    for (size_t i = 0; i < 2 * page; i++)
+        map[i] = (uint8_t)rng();
+    for (int impl = IPC_CRC32C_SSE42; impl < IPC_CRC32C_IMPL_END; impl++) {
+        if (ipc_crc32c_available((enum ipc_crc32c_impl)impl) != 1)
+            continue;
+        for (size_t len = 0; len <= 2 * page; len += len < 600 ? 1 : 61) {
+            uint32_t init = (uint32_t)rng();
+            /* Ending at the guard page. */
+            const uint8_t *p = end - len;
+            assert_int_equal(ipc_crc32c_with((enum ipc_crc32c_impl)impl, init, p, len),
+                             ipc_crc32c_with(IPC_CRC32C_TABLE, init, p, len));
+            /* Straddling the boundary between the two mapped pages. */
+            if (len <= page) {
+                p = map + page - len / 2;
+                assert_int_equal(ipc_crc32c_with((enum ipc_crc32c_impl)impl, init, p, len),
+                                 ipc_crc32c_with(IPC_CRC32C_TABLE, init, p, len));
+            }
+        }
+    }
+    munmap(map, 3 * page);
 }
 
 static void test_combine(void **state)
@@ -151,19 +211,35 @@ static void test_api_validation(void **state)
     assert_int_equal(ipc_crc32c_current(), IPC_CRC32C_TABLE);
     IPCT_OK(ipc_crc32c_force(IPC_CRC32C_AUTO));
     assert_int_not_equal(ipc_crc32c_current(), IPC_CRC32C_AUTO);
-    if (ipc_crc32c_available(IPC_CRC32C_SSE42) == 1)
+    /* AUTO is the first available of the fastest-first list. */
+    if (ipc_crc32c_available(IPC_CRC32C_HYBRID) == 1)
+        assert_int_equal(ipc_crc32c_current(), IPC_CRC32C_HYBRID);
+    else if (ipc_crc32c_available(IPC_CRC32C_SSE42) == 1)
         assert_int_equal(ipc_crc32c_current(), IPC_CRC32C_SSE42_3WAY);
     else
         assert_int_equal(ipc_crc32c_force(IPC_CRC32C_SSE42), -ENOTSUP);
+    /* Folding needs crc32q for its tail: never without SSE4.2. */
+    if (ipc_crc32c_available(IPC_CRC32C_SSE42) != 1) {
+        assert_int_equal(ipc_crc32c_available(IPC_CRC32C_PCLMUL), 0);
+        assert_int_equal(ipc_crc32c_available(IPC_CRC32C_VPCLMUL), 0);
+    }
+    if (ipc_crc32c_available(IPC_CRC32C_PCLMUL) != 1)
+        assert_int_equal(ipc_crc32c_available(IPC_CRC32C_VPCLMUL), 0);
+    assert_int_equal(ipc_crc32c_available(IPC_CRC32C_HYBRID),
+                     ipc_crc32c_available(IPC_CRC32C_VPCLMUL));
+    assert_string_equal(ipc_crc32c_name(IPC_CRC32C_HYBRID), "hybrid");
+    assert_string_equal(ipc_crc32c_name(IPC_CRC32C_PCLMUL), "pclmul");
+    assert_string_equal(ipc_crc32c_name(IPC_CRC32C_VPCLMUL), "vpclmul-avx512");
+    assert_string_equal(ipc_crc32c_name(IPC_CRC32C_ISAL), "isa-l");
+    assert_int_equal(ipc_crc32c_available((enum ipc_crc32c_impl)IPC_CRC32C_IMPL_END), -EINVAL);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IPCT_TEST(test_rfc3720_vectors),
-        IPCT_TEST(test_impls_agree),
-        IPCT_TEST(test_combine),
-        IPCT_TEST(test_api_validation),
+        IPCT_TEST(test_rfc3720_vectors), IPCT_TEST(test_impls_agree),
+        IPCT_TEST(test_every_length),    IPCT_TEST(test_page_boundaries),
+        IPCT_TEST(test_combine),         IPCT_TEST(test_api_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,7 @@ struct ipc_frame_dec {
     size_t buf_cap_;     /* allocated bytes in buf_ */
     size_t have_;        /* bytes of the current frame buffered (header+payload+trailer) */
     uint32_t len_;       /* payload length once the header is complete */
+    uint32_t crc_;       /* CRC-32C of the frame's bytes buffered so far (from the header) */
     int err_;            /* sticky error, 0 when healthy */
     uint8_t hdr_[IPC_FRAME_HEADER_SIZE];
     uint8_t trl_[IPC_FRAME_TRAILER_SIZE];
