@@ -13,6 +13,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -44,6 +45,30 @@ struct ipc_proc {
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static ipc_proc *reg_head;
+
+#if defined(__SANITIZE_THREAD__)
+#define IPC_PROC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IPC_PROC_TSAN 1
+#endif
+#endif
+
+/* In a fork child, whose only thread is the copy of the one that held reg_lock
+ * across fork (the only thread that can hold it then): the lock is free again.
+ * A fresh initializer, as libc does with its own locks after fork, rather than
+ * an unlock: a fork child maps each code page it runs with a page fault, and the
+ * unlock's three (the PLT and two of libc's) were a tenth of what the library
+ * adds to a fork + exit + wait. ThreadSanitizer keeps the unlock, which it must
+ * see to know the lock free. */
+static void reg_lock_release_in_child(void)
+{
+#ifdef IPC_PROC_TSAN
+    pthread_mutex_unlock(&reg_lock);
+#else
+    reg_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+#endif
+}
 
 static void reg_add_locked(ipc_proc *p)
 {
@@ -89,6 +114,7 @@ struct child_ctx {
     int src[3];
     int setpgid;
     sigset_t oldmask; /* the spawning thread's mask, restored for function children */
+    int blocked;      /* block_all ran: oldmask is valid and every signal is blocked */
     int err_fd;       /* report errno here (CLOEXEC error pipe) */
     ipc_proc_fn fn;
     void *arg;
@@ -107,16 +133,18 @@ static void child_report(struct child_ctx *c, int err)
 
 static int child_setup(struct child_ctx *c)
 {
-    /* Every signal is blocked here (see block_all). A function child is a copy of the
-     * caller: it gets the caller's handlers and mask back. An exec child must not run
+    /* Every signal is blocked here (see block_all), but in a function child without
+     * setup, which is forked with the caller's mask as it is. A function child is a
+     * copy of the caller: it gets the caller's handlers and mask back. An exec child must not run
      * a parent handler before exec (with vfork it would run on the parent's stack and
      * memory; with fork it could write to the parent's self-pipe), and starts with an
      * empty mask as with libuv: a caller that blocks SIGTERM for a signalfd must
      * not make its children immune to ipc_run's timeout. Ignored signals stay
      * ignored, as exec keeps them. */
-    if (c->fn)
-        ipc__sys_sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
-    else
+    if (c->fn) {
+        if (c->blocked) /* (the parent's call, already bound in a lazily bound program) */
+            ipc__sys_pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
+    } else
         ipc__child_reset_signals();
     if (c->setpgid && setpgid(0, 0) < 0)
         return errno;
@@ -207,8 +235,13 @@ static _Noreturn void child_main(struct child_ctx *c)
                 ipc__close_invalidate(&c->err_fd);
             }
             int rc = c->fn(c->arg);
-            fflush(stdout);
-            fflush(stderr);
+            /* Only what fn left buffered (the parent flushed stdout before fork).
+             * Looking first spares the child fflush's code, which a fork child
+             * maps a page fault at a time: a fifth of a fork + exit + wait. */
+            if (__fpending(stdout))
+                fflush(stdout);
+            if (__fpending(stderr))
+                fflush(stderr);
             ipc__exit_child(rc & 0xff); /* function children are always forked */
         }
         err = ipc__child_exec(c->file, c->path_env, c->argv, c->envp);
@@ -243,6 +276,7 @@ static void block_all(struct child_ctx *c)
     sigset_t all;
     sigfillset(&all);
     ipc__sys_pthread_sigmask(SIG_SETMASK, &all, &c->oldmask);
+    c->blocked = 1;
 }
 
 static void reap_failed(pid_t pid)
@@ -302,28 +336,35 @@ static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
 {
     int ep[2] = {-1, -1};
     int rc;
-    if (!setup_cannot_fail(c)) {
+    int setup = !setup_cannot_fail(c);
+    if (setup) {
         rc = err_pipe_open(ep);
         if (rc < 0)
             return rc;
     }
     c->err_fd = ep[1];
-    if (c->fn) {
-        /* Otherwise buffered parent output would be written twice, once per process. */
+    /* Otherwise buffered parent output would be written twice, once per process.
+     * (__fpending first: it also binds the symbol the child looks at, so that no
+     * child of a lazily bound program resolves it again.) */
+    if (c->fn && __fpending(stdout))
         fflush(stdout);
-    }
-    block_all(c);
+    /* A function child without setup goes straight to fn, a copy of the caller with
+     * the caller's handlers and mask: blocking signals across its fork would only
+     * delay them by a few instructions, at the cost of three system calls. */
+    if (setup)
+        block_all(c);
     pid_t pid = ipc__sys_fork();
     if (pid == 0) {
         /* The forking thread held reg_lock (see spawn_common); this copy of it is
          * the child's only thread, so a function child can use the library. */
-        pthread_mutex_unlock(&reg_lock);
+        reg_lock_release_in_child();
         if (ep[0] >= 0)
             close(ep[0]);
         child_main(c);
     }
     int e = pid < 0 ? ipc__neg_errno() : 0;
-    ipc__sys_pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
+    if (c->blocked)
+        ipc__sys_pthread_sigmask(SIG_SETMASK, &c->oldmask, NULL);
     if (ep[0] < 0) {
         if (pid < 0)
             return e;
@@ -886,22 +927,27 @@ int ipc_proc_wait(ipc_proc *p, int timeout_ms, unsigned flags, struct ipc_proc_s
     int64_t deadline = (int64_t)ipc__now_ns() + (int64_t)timeout_ms * 1000000;
     int nap = 1;
     for (;;) {
-        int rc = try_wait(p, options | WNOHANG, st);
-        if (rc != -EAGAIN)
-            return rc;
         int64_t left = ms_left(deadline);
-        if (left <= 0)
-            return -ETIMEDOUT;
-        if (p->pidfd >= 0 && !options) {
-            /* Readable once the child has terminated. */
+        if (p->pidfd >= 0 && !options && left > 0) {
+            /* Readable once the child has terminated (at once if it has): polled
+             * before the first waitpid, which would only find a live child. */
             struct pollfd pfd = {p->pidfd, POLLIN, 0};
             if (ipc__sys_poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
                 return ipc__neg_errno();
-        } else {
-            sleep_ms(left < nap ? (int)left : nap);
-            if (nap < 16)
-                nap *= 2;
+            int rc = try_wait(p, WNOHANG, st);
+            if (rc != -EAGAIN)
+                return rc;
+            continue; /* EINTR, or the time ran out: the deadline decides */
         }
+        int rc = try_wait(p, options | WNOHANG, st);
+        if (rc != -EAGAIN)
+            return rc;
+        left = ms_left(deadline);
+        if (left <= 0)
+            return -ETIMEDOUT;
+        sleep_ms(left < nap ? (int)left : nap);
+        if (nap < 16)
+            nap *= 2;
     }
 }
 
