@@ -243,6 +243,18 @@ int ipc__child_exec(const char *file, const char *path_env, char *const argv[], 
     return seen_eacces ? EACCES : last;
 }
 
+/* Whether fp holds unwritten output. With glibc, its buffer pointers (public in
+ * struct _IO_FILE) are read in place: a call to __fpending would cost a fork
+ * child a page fault on libc's code, a tenth of the child's own work. */
+static int pending_output(FILE *fp)
+{
+#if defined(__GLIBC__)
+    return fp->_IO_write_ptr > fp->_IO_write_base;
+#else
+    return __fpending(fp) > 0;
+#endif
+}
+
 static _Noreturn void child_main(struct child_ctx *c)
 {
     int err = child_setup(c);
@@ -259,10 +271,11 @@ static _Noreturn void child_main(struct child_ctx *c)
             int rc = c->fn(c->arg);
             /* Only what fn left buffered (the parent flushed stdout before fork).
              * Looking first spares the child fflush's code, which a fork child
-             * maps a page fault at a time: a fifth of a fork + exit + wait. */
-            if (__fpending(stdout))
+             * maps a page fault at a time (fork copies no page table entries of
+             * code): a fifth of a fork + exit + wait. */
+            if (pending_output(stdout))
                 fflush(stdout);
-            if (__fpending(stderr))
+            if (pending_output(stderr))
                 fflush(stderr);
             ipc__exit_child(rc & 0xff); /* function children are always forked */
         }
@@ -365,10 +378,8 @@ static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
             return rc;
     }
     c->err_fd = ep[1];
-    /* Otherwise buffered parent output would be written twice, once per process.
-     * (__fpending first: it also binds the symbol the child looks at, so that no
-     * child of a lazily bound program resolves it again.) */
-    if (c->fn && __fpending(stdout))
+    /* Otherwise buffered parent output would be written twice, once per process. */
+    if (c->fn && pending_output(stdout))
         fflush(stdout);
     /* A function child without setup goes straight to fn, a copy of the caller with
      * the caller's handlers and mask: blocking signals across its fork would only
@@ -669,9 +680,13 @@ static int resolve_stdio(struct child_ctx *c, const struct ipc_proc_options *o)
 static int spawn_common(ipc_proc **out, struct child_ctx *c, enum ipc_proc_method m,
                         const struct ipc_proc_options *o)
 {
-    ipc_proc *p = ipc__sys_calloc(1, sizeof(*p));
+    /* malloc, not calloc: glibc's calloc bypasses the per-thread cache that free
+     * fills, so every spawn + free would go through the arena (and, after a fork,
+     * take a page fault on it). */
+    ipc_proc *p = ipc__sys_malloc(sizeof(*p));
     if (!p)
         return -ENOMEM;
+    memset(p, 0, sizeof(*p));
     pid_t pid = -1;
     int rc;
     pthread_mutex_lock(&reg_lock);
