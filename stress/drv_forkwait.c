@@ -67,7 +67,7 @@ static const struct stress_xopt xopts[] = {
      "not). Every status is verified with every method.\n"
      "In these three modes the checks not about the counted\n"
      "children (reap_orphans' timeout) run in the first round,\n"
-     "then on a budget of about 2% of the run time",
+     "then on a budget of about 1% of the run time",
      check_method},
     {"exec", STRESS_XOPT_STR, &opt_exec, 0, 0,
      "PATH: with --method fork, vfork or posix_spawn, every\n"
@@ -202,10 +202,10 @@ static enum kind pick_kind(struct stress_rng *rng)
  * and a 1 ms timeout, ~3 ms; "nothing to reap" without orphans) would, run every round, cost 10-20
  * times a bare fork + wait and turn a spawn row into a measure of itself. In the single-method
  * modes it runs in the first round and then once the time since its last run
- * reaches PERIODIC_SPACING times what that run took: about 2% of the wall time
+ * reaches PERIODIC_SPACING times what that run took: about 1% of the wall time
  * on any machine, and still a few times per second. The mixed default runs it
  * every round. */
-#define PERIODIC_SPACING 49.0
+#define PERIODIC_SPACING 99.0
 
 struct periodic {
     double next; /* stress_elapsed() from which it is due again */
