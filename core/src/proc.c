@@ -128,6 +128,9 @@ struct child_ctx {
     int err_fd;         /* report errno here (CLOEXEC error pipe), or -1: */
     int err_shared;     /* ... here, in memory the parent shares (clone3 path) */
     int handlers_clear; /* created with every caught signal back at SIG_DFL */
+    int want_pidfd;     /* the object gets a pidfd (no IPC_PROC_F_NO_PIDFD) */
+    int pidfd_done;     /* the spawn settled the pidfd itself (clone3): pidfd, or -1 */
+    int pidfd;
     ipc_proc_fn fn;
     void *arg;
 #if IPC_COVERAGE
@@ -432,6 +435,7 @@ static int spawn_fork(struct child_ctx *c, pid_t *pid_out)
 #define IPC_PROC_CLONE3         1
 #define IPC_CLONE_VM            0x00000100ull
 #define IPC_CLONE_VFORK         0x00004000ull
+#define IPC_CLONE_PIDFD         0x00001000ull
 #define IPC_CLONE_CLEAR_SIGHAND 0x100000000ull
 #define IPC_CLONE_STACK         (32 * 1024)
 
@@ -482,6 +486,17 @@ static __attribute__((noinline)) long clone3_vfork(struct ipc_clone_args *ca, st
  * seccomp filter that refuses it. */
 static _Atomic int clone3_missing;
 
+/* Whether the seam fails the pidfd that CLONE_PIDFD stands in for, as it would
+ * fail the pidfd_open that the other methods make. */
+static int pidfd_fault(void)
+{
+#if IPC_FAULTS
+    return ipc__fault_int(IPC_FAULT_pidfd_open, IPC__SITE) != 0;
+#else
+    return 0;
+#endif
+}
+
 /* Returns 0 and *pid_out, a negative errno, or 1 when clone3 cannot be used. */
 static int spawn_clone3(struct child_ctx *c, pid_t *pid_out)
 {
@@ -500,7 +515,20 @@ static int spawn_clone3(struct child_ctx *c, pid_t *pid_out)
 #if IPC_COVERAGE
     c->vforked = 1;
 #endif
+    /* The pidfd comes with the child (CLONE_PIDFD, close-on-exec) instead of from a
+     * pidfd_open afterwards. When it cannot be had (injected, EMFILE, ENFILE) the
+     * object goes without, as after a failed pidfd_open. */
+    int pidfd = -1;
+    if (c->want_pidfd && !pidfd_fault()) {
+        ca.flags |= IPC_CLONE_PIDFD;
+        ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    }
     long pid = ipc__sys_clone3_vfork(&ca, c);
+    if (pid < 0 && (ca.flags & IPC_CLONE_PIDFD) && (errno == EMFILE || errno == ENFILE)) {
+        ca.flags &= ~IPC_CLONE_PIDFD;
+        ca.pidfd = 0;
+        pid = ipc__sys_clone3_vfork(&ca, c);
+    }
     /* What the child wrote, read after it is gone (the compiler must not reuse an
      * earlier load: the asm above clobbers memory). */
     int err = *(volatile int *)&c->err_shared;
@@ -514,9 +542,13 @@ static int spawn_clone3(struct child_ctx *c, pid_t *pid_out)
         return -e;
     }
     if (err != 0) {
+        if (pidfd >= 0)
+            close(pidfd);
         reap_failed((pid_t)pid);
         return err > 0 ? -err : -EIO;
     }
+    c->pidfd_done = 1;
+    c->pidfd = pidfd;
     *pid_out = (pid_t)pid;
     return 0;
 }
@@ -689,6 +721,9 @@ static int spawn_common(ipc_proc **out, struct child_ctx *c, enum ipc_proc_metho
     memset(p, 0, sizeof(*p));
     pid_t pid = -1;
     int rc;
+    c->want_pidfd = !(o && (o->flags & IPC_PROC_F_NO_PIDFD));
+    c->pidfd_done = 0;
+    c->pidfd = -1;
     pthread_mutex_lock(&reg_lock);
     switch (m) {
     case IPC_PROC_FORK:
@@ -707,7 +742,7 @@ static int spawn_common(ipc_proc **out, struct child_ctx *c, enum ipc_proc_metho
         return rc;
     }
     p->pid = pid;
-    p->pidfd = (o && (o->flags & IPC_PROC_F_NO_PIDFD)) ? -1 : open_pidfd(pid);
+    p->pidfd = c->pidfd_done ? c->pidfd : c->want_pidfd ? open_pidfd(pid) : -1;
     if (o && (o->flags & IPC_PROC_F_SETPGID)) {
         /* Also in the parent, so a signal to the group right after spawn cannot race
          * the child's own setpgid (EACCES once it has exec'd is fine). */
