@@ -61,13 +61,14 @@ static const struct stress_xopt xopts[] = {
      "children, killed ones, orphans) with every spawn method;\n"
      "fork: only function children (ipc_proc_fork) that _exit\n"
      "with a seeded code, the equivalent of stress-ng --fork's\n"
-     "child; vfork, posix_spawn: only /bin/sh children spawned\n"
+     "child; vfork, posix_spawn: only /bin/sh (or --exec) children spawned\n"
      "with that method, exiting with a code or killing themselves\n"
      "(they pay an exec, which stress-ng --vfork's child does\n"
      "not). Every status is verified with every method.\n"
      "In these three modes the checks not about the counted\n"
-     "children (reap_orphans' timeout) run in the first round,\n"
-     "then on a budget of about 1% of the run time",
+     "children (reap_orphans: its timeout, nothing to reap) run\n"
+     "in the first round, then on a budget of about 1% of the\n"
+     "run time",
      check_method},
     {"exec", STRESS_XOPT_STR, &opt_exec, 0, 0,
      "PATH: with --method fork, vfork or posix_spawn, every\n"
