@@ -173,7 +173,9 @@ static int child_setup(struct child_ctx *c)
         ipc__child_reset_signals();
     if (c->setpgid && setpgid(0, 0) < 0)
         return errno;
-    int rc = ipc_redir_apply_fds(c->src);
+    /* Called only with something to apply: its code is one more page for a fork
+     * child to fault in. */
+    int rc = c->src[0] >= 0 || c->src[1] >= 0 || c->src[2] >= 0 ? ipc_redir_apply_fds(c->src) : 0;
     if (rc < 0)
         return -rc;
     if (c->cwd && chdir(c->cwd) < 0)
@@ -714,11 +716,12 @@ static int spawn_common(ipc_proc **out, struct child_ctx *c, enum ipc_proc_metho
 {
     /* malloc, not calloc: glibc's calloc bypasses the per-thread cache that free
      * fills, so every spawn + free would go through the arena (and, after a fork,
-     * take a page fault on it). */
+     * take a page fault on it). Not memset either, which compilers turn back into
+     * calloc: a literal with a field that is not zero. */
     ipc_proc *p = ipc__sys_malloc(sizeof(*p));
     if (!p)
         return -ENOMEM;
-    memset(p, 0, sizeof(*p));
+    *p = (ipc_proc){.pidfd = -1};
     pid_t pid = -1;
     int rc;
     c->want_pidfd = !(o && (o->flags & IPC_PROC_F_NO_PIDFD));
