@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -432,6 +433,84 @@ static double bench_counter(enum counter_side side, int procs, uint64_t incs)
     return (double)incs * procs / t;
 }
 
+/* ---- processes: the bare loops behind the spawn rows -------------------------- */
+
+/* The anchors of `ipcstorm stress forkwait --method fork|vfork|posix_spawn --batch 1`:
+ * one child at a time, created, reaped with waitpid and its status checked against
+ * what it was told, nothing else. The exec'd program is bench/exit0 (built next to
+ * this program), the same one the forkwait side runs with --exec: half the children
+ * exit with a code (0..255), half kill themselves with a terminating signal, as
+ * forkwait draws them. Returns processes/s. */
+enum proc_anchor { BARE_FORK, BARE_VFORK_EXEC, BARE_POSIX_SPAWN };
+
+extern char **environ;
+
+/* bench/exit0 in this program's directory. */
+static void exit0_path(char *out, size_t cap)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        die("readlink /proc/self/exe", -errno);
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    if ((size_t)snprintf(out, cap, "%s/exit0", self) >= cap)
+        die("path of exit0", -ENAMETOOLONG);
+    if (access(out, X_OK) != 0)
+        die(out, -errno);
+}
+
+static double bench_proc(enum proc_anchor how, double seconds)
+{
+    static const int term_sigs[] = {SIGTERM, SIGKILL, SIGHUP, SIGINT, SIGUSR1, SIGUSR2, SIGALRM};
+    char exe[4096], arg[16];
+    if (how != BARE_FORK)
+        exit0_path(exe, sizeof(exe));
+    char *argv[] = {exe, arg, NULL};
+    uint64_t procs = 0, draw = 0x9e3779b97f4a7c15u;
+    double t0 = ipc__now_s(), t;
+    do {
+        draw = draw * 6364136223846793005u + 1442695040888963407u; /* an LCG: any mix */
+        uint32_t r = (uint32_t)(draw >> 33);
+        int code = (int)(r & 0xff), sig = 0;
+        if (how != BARE_FORK && (r & 0x100))
+            sig = term_sigs[(r >> 9) % (sizeof(term_sigs) / sizeof(term_sigs[0]))];
+        snprintf(arg, sizeof(arg), sig ? "-%d" : "%d", sig ? sig : code);
+        pid_t pid;
+        if (how == BARE_FORK) {
+            pid = fork();
+            if (pid == 0)
+                _exit(code);
+        } else if (how == BARE_VFORK_EXEC) {
+            pid = vfork();
+            if (pid == 0) {
+                execve(exe, argv, environ);
+                _exit(127);
+            }
+        } else {
+            int rc = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
+            if (rc != 0)
+                die("posix_spawn", -rc);
+        }
+        if (pid < 0)
+            die("fork", -errno);
+        int st;
+        pid_t w;
+        while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+            ;
+        if (w != pid)
+            die("waitpid", -errno);
+        if (sig ? !(WIFSIGNALED(st) && WTERMSIG(st) == sig)
+                : !(WIFEXITED(st) && WEXITSTATUS(st) == code))
+            violation("a child's status is not the exit code or signal it was given");
+        procs++;
+        t = ipc__now_s();
+    } while (t - t0 < seconds);
+    return (double)procs / (t - t0);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -452,9 +531,14 @@ static void usage(FILE *out)
             "                    build lacks it)\n"
             "  crc-crc32q        single-stream crc32q loop, same buffers, bytes per CPU second\n"
             "  memcpy            memcpy of --len-byte buffers, bytes per CPU second\n"
+            "  proc-fork         bare fork + _exit(code) + waitpid, status checked, procs/s\n"
+            "  proc-vfork-exec   bare vfork + execve of bench/exit0 + waitpid, procs/s\n"
+            "  proc-posix-spawn  bare posix_spawn of bench/exit0 + waitpid, procs/s\n"
+            "                    (exit0 children: half exit with a code, half kill\n"
+            "                    themselves; every status checked; one at a time)\n"
             "\n"
             "Options (each takes a value):\n"
-            "  --seconds S       time per measurement (default 1; decode, crc, pipe modes)\n"
+            "  --seconds S       time per measurement (default 1; decode, crc, pipe, proc modes)\n"
             "  --chunk BYTES     bytes per write/frame (default 65536; pipe modes)\n"
             "  --incs N          increments per process (default 2000000; counter modes)\n"
             "  --len BYTES       buffer length (default 65536; crc-* and memcpy modes)\n"
@@ -543,6 +627,12 @@ int main(int argc, char **argv)
         rate = bench_counter(BARE_ATOMIC, 2, incs), unit = "incs/s";
     else if (find_crc_mode(mode))
         rate = bench_crc_path(find_crc_mode(mode), crc_len, seconds);
+    else if (!strcmp(mode, "proc-fork"))
+        rate = bench_proc(BARE_FORK, seconds), unit = "procs/s";
+    else if (!strcmp(mode, "proc-vfork-exec"))
+        rate = bench_proc(BARE_VFORK_EXEC, seconds), unit = "procs/s";
+    else if (!strcmp(mode, "proc-posix-spawn"))
+        rate = bench_proc(BARE_POSIX_SPAWN, seconds), unit = "procs/s";
     else {
         fprintf(stderr, "ipcbench: unknown mode '%s'\n", mode);
         usage(stderr);

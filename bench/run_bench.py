@@ -39,6 +39,13 @@ class Bench:
                   self.seconds * 10 + 60)
         return float(out.split()[1])
 
+    def proc_anchor_rate(self, mode):
+        # The bare process loops run exactly as long as the forkwait side of their
+        # pair (stress_seconds), so that start-up costs weigh alike.
+        out = run([self.ipcbench, mode, "--seconds", str(self.stress_seconds())],
+                  self.seconds * 10 + 60)
+        return float(out.split()[1])
+
     def counter_rate(self, mode):
         # A fixed amount of work, sized so one run takes about --seconds.
         incs = str(int(max(200000, 4000000 * self.seconds)))
@@ -247,21 +254,55 @@ def main():
     b = Bench(args.build, args.seconds)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-    # Same shape on both sides of the stress-ng pairs: one worker, one child (or one
-    # receiver) at a time, as stress-ng's defaults (--fork-max 1, --vfork-max 1).
+    # Same shape on both sides of the process pairs: one worker, one child at a time
+    # (stress-ng's defaults too: --fork-max 1, --vfork-max 1). The exec rows run the
+    # project's bench/exit0 on both sides (no libc: the exec is the kernel's alone);
+    # its children exit with a code or kill themselves, as forkwait draws them.
+    exit0 = os.path.join(args.build, "bench", "exit0")
     fork_args = ("--method", "fork", "--batch", "1")
-    vfork_args = ("--method", "vfork", "--batch", "1")
+    vfork_args = ("--method", "vfork", "--batch", "1", "--exec", exit0)
+    spawn_args = ("--method", "posix_spawn", "--batch", "1", "--exec", exit0)
+    vfork_sh_args = ("--method", "vfork", "--batch", "1")
     sig_args = ("--modes", "rt-signalfd", "--procs", "1", "--per-sender", "5000")
     # id, metric, ours, anchor, unit, goal (ratio or absolute), goal is absolute?
     rows = [
-        ("fork", "processes/s, fork, every status verified",
+        # ours per child: ipc_proc_fork (pidfd_open, registry), ipc_proc_wait with
+        # a 10 s timeout (poll on the pidfd, waitpid), the status decoded and
+        # formatted and checked against the code sent, a second wait and waitpid
+        # (ECHILD: reaped once), and per round one waitid (no stray child).
+        ("fork", "processes/s, fork + _exit + waitpid, status checked (ours also: pidfd, "
+         "10 s timed wait, status text, reaped-once and no-stray checks)",
+         lambda: b.stress_rate("forkwait", *fork_args),
+         lambda: b.proc_anchor_rate("proc-fork"), "proc/s", 0.9, False,
+         "ipcstorm stress forkwait " + " ".join(fork_args),
+         "ipcbench proc-fork (bare fork + _exit + waitpid, status checked)"),
+        # ours per child as above, with ipc_proc_spawn: an exec error would come back
+        # from the spawn itself (shared memory with clone3, a CLOEXEC pipe with plain
+        # vfork), and the child execs with an empty signal mask and caught signals
+        # at their defaults (CLONE_CLEAR_SIGHAND; glibc's loop for posix_spawn).
+        ("vfork", "processes/s, vfork + execve of bench/exit0 + waitpid, status checked "
+         "(ours also: pidfd, empty signal mask, timed wait, the same checks)",
+         lambda: b.stress_rate("forkwait", *vfork_args),
+         lambda: b.proc_anchor_rate("proc-vfork-exec"), "proc/s", 0.9, False,
+         "ipcstorm stress forkwait --method vfork --batch 1 --exec bench/exit0",
+         "ipcbench proc-vfork-exec (bare vfork + execve + waitpid, status checked)"),
+        ("spawn", "processes/s, posix_spawn of bench/exit0 + waitpid, status checked "
+         "(ours also: pidfd, empty signal mask, timed wait, the same checks)",
+         lambda: b.stress_rate("forkwait", *spawn_args),
+         lambda: b.proc_anchor_rate("proc-posix-spawn"), "proc/s", 0.9, False,
+         "ipcstorm stress forkwait --method posix_spawn --batch 1 --exec bench/exit0",
+         "ipcbench proc-posix-spawn (bare posix_spawn + waitpid, status checked)"),
+        # Context: stress-ng's own loops (they check less: stress-ng --fork does
+        # not look at the status).
+        ("fork-stress-ng", "processes/s, fork, vs stress-ng (context)",
          lambda: b.stress_rate("forkwait", *fork_args),
          lambda: b.stress_ng_rate("fork"), "proc/s", 2.0, False,
          "ipcstorm stress forkwait " + " ".join(fork_args), "stress-ng --fork 1"),
-        ("vfork", "processes/s, vfork + exec of /bin/sh, every status verified",
-         lambda: b.stress_rate("forkwait", *vfork_args),
-         lambda: b.stress_ng_rate("vfork"), "proc/s", 1.0, False,
-         "ipcstorm stress forkwait " + " ".join(vfork_args), "stress-ng --vfork 1"),
+        ("vfork-stress-ng", "processes/s, vfork + exec of /bin/sh vs stress-ng's vfork + "
+         "_exit (different work: no exec there; context)",
+         lambda: b.stress_rate("forkwait", *vfork_sh_args),
+         lambda: b.stress_ng_rate("vfork"), "proc/s", None, False,
+         "ipcstorm stress forkwait " + " ".join(vfork_sh_args), "stress-ng --vfork 1"),
         ("signals", "RT signals/s, every one verified",
          lambda: b.stress_rate("signals", *sig_args), lambda: b.stress_ng_rate("sigq"),
          "sig/s", 1.0, False, "ipcstorm stress signals " + " ".join(sig_args),

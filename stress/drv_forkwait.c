@@ -12,7 +12,11 @@
  * /dev/null) in exec'd and function children, checked byte-exact per
  * destination against a model of ipc/redir.h.
  * --method fork|vfork|posix_spawn narrows the run to one spawn method for
- * scripts/bench (see the --help text); the default, mixed, exercises them all. */
+ * scripts/bench (see the --help text); the default, mixed, exercises them all.
+ * --exec PATH makes those children exec PATH (bench/exit0) instead of /bin/sh, so
+ * that a spawn row measures the spawn, not the shell. In those single-method
+ * modes the checks that are not about the counted children run on a time budget
+ * (see struct periodic); the mixed default runs every check every round. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -45,8 +49,10 @@ const char ipcstorm_stress_forkwait_summary[] =
 
 static uint64_t opt_batch = 16;
 static const char *opt_method = "mixed";
+static const char *opt_exec = NULL;
 
 static const char *check_method(const char *value, const void *ctx);
+static const char *check_exec(const char *value, const void *ctx);
 static const struct stress_xopt xopts[] = {
     {"batch", STRESS_XOPT_U64, &opt_batch, 1, MAX_BATCH,
      "children per round and per --procs (default 16, at most 128 in all)", NULL},
@@ -55,11 +61,22 @@ static const struct stress_xopt xopts[] = {
      "children, killed ones, orphans) with every spawn method;\n"
      "fork: only function children (ipc_proc_fork) that _exit\n"
      "with a seeded code, the equivalent of stress-ng --fork's\n"
-     "child; vfork, posix_spawn: only /bin/sh children spawned\n"
+     "child; vfork, posix_spawn: only /bin/sh (or --exec) children spawned\n"
      "with that method, exiting with a code or killing themselves\n"
      "(they pay an exec, which stress-ng --vfork's child does\n"
-     "not). Every status is verified with every method",
+     "not). Every status is verified with every method.\n"
+     "In these three modes the checks not about the counted\n"
+     "children (reap_orphans: its timeout, nothing to reap) run\n"
+     "in the first round, then on a budget of about 1% of the\n"
+     "run time",
      check_method},
+    {"exec", STRESS_XOPT_STR, &opt_exec, 0, 0,
+     "PATH: with --method fork, vfork or posix_spawn, every\n"
+     "child execs PATH (with fork: fork + exec) instead of\n"
+     "running /bin/sh or a function; run as `PATH CODE` it\n"
+     "must exit CODE, as `PATH -SIG` die by signal SIG, as\n"
+     "bench/exit0 does (scripts/bench's spawn rows)",
+     check_exec},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -70,7 +87,9 @@ static const struct stress_fault faults[] = {
 
 static const struct stress_spec spec = {
     .name = "forkwait",
-    .examples = "  ipcstorm stress forkwait --method fork --batch 1 --duration 10\n",
+    .examples =
+        "  ipcstorm stress forkwait --method fork --batch 1 --duration 10\n"
+        "  ipcstorm stress forkwait --method vfork --batch 1 --exec build/release/bench/exit0\n",
     .summary = "Children created by fork, vfork and posix_spawn (exec of /bin/sh) and function\n"
                "children exit with codes and die by signals chosen from the seed; orphaned\n"
                "grandchildren are adopted through the child subreaper.",
@@ -142,19 +161,70 @@ static const char *check_method(const char *value, const void *ctx)
     return parse_method(value) == -2 ? "mixed, fork, vfork or posix_spawn" : NULL;
 }
 
-/* The kind of child i: any kind when mixed, function exits for fork, exec'd
- * shells for vfork and posix_spawn (those methods exist to exec). */
+/* --exec takes a path with a slash (no PATH search); that it names an executable
+ * file is checked when the run starts (exec_unusable). */
+static const char *check_exec(const char *value, const void *ctx)
+{
+    (void)ctx;
+    return strchr(value, '/') ? NULL : "a path with a '/', such as build/release/bench/exit0";
+}
+
+/* NULL when path is an executable regular file, else why not. */
+static const char *exec_unusable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return strerror(errno);
+    if (!S_ISREG(st.st_mode))
+        return "not a regular file";
+    return access(path, X_OK) == 0 ? NULL : strerror(errno);
+}
+
+/* The kind of child i: any kind when mixed, function exits for fork (exec'd
+ * children with --exec), exec'd shells or --exec programs for vfork and
+ * posix_spawn (those methods exist to exec). */
 static enum kind pick_kind(struct stress_rng *rng)
 {
     switch (g_method) {
     case M_MIXED:
         return (enum kind)stress_rng_below(rng, K_COUNT);
     case IPC_PROC_FORK:
-        return K_FN_EXIT;
+        if (!opt_exec)
+            return K_FN_EXIT;
+        /* fall through */
     default:
         return stress_rng_below(rng, 2) ? K_EXEC_SIGNAL : K_EXEC_EXIT;
     }
 }
+
+/* ---- checks on a time budget (single-method modes) ------------------------------ */
+
+/* A check that is not about the counted children (check_reap_timeout: two forks
+ * and a 1 ms timeout, ~3 ms; "nothing to reap" without orphans) would, run every round, cost 10-20
+ * times a bare fork + wait and turn a spawn row into a measure of itself. In the single-method
+ * modes it runs in the first round and then once the time since its last run
+ * reaches PERIODIC_SPACING times what that run took: about 1% of the wall time
+ * on any machine, and still a few times per second. The mixed default runs it
+ * every round. */
+#define PERIODIC_SPACING 99.0
+
+struct periodic {
+    double next; /* stress_elapsed() from which it is due again */
+};
+
+static bool periodic_due(const struct periodic *p, const struct stress *s)
+{
+    return g_method == M_MIXED || stress_elapsed(s) >= p->next;
+}
+
+static void periodic_ran(struct periodic *p, const struct stress *s, double started)
+{
+    double now = stress_elapsed(s);
+    p->next = now + (now - started) * PERIODIC_SPACING;
+}
+
+/* check_reap_timeout, and ipc_proc_reap_orphans in a round without orphans. */
+static struct periodic g_round_checks;
 
 struct child {
     enum kind kind;
@@ -1270,14 +1340,18 @@ static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
         c->method = IPC_PROC_FORK;
         int r;
         if (c->kind == K_EXEC_EXIT || c->kind == K_EXEC_SIGNAL) {
-            char script[64];
+            char script[64], arg[16];
             if (c->kind == K_EXEC_EXIT) {
                 snprintf(script, sizeof(script), "exit %d", c->want_code);
+                snprintf(arg, sizeof(arg), "%d", c->want_code);
             } else {
                 c->want_signal = term_sigs[stress_rng_below(rng, ARRAY_SIZE(term_sigs))];
                 snprintf(script, sizeof(script), "kill -%d $$", c->want_signal);
+                snprintf(arg, sizeof(arg), "-%d", c->want_signal);
             }
-            char *argv[] = {"/bin/sh", "-c", script, NULL};
+            char *sh_argv[] = {"/bin/sh", "-c", script, NULL};
+            char *exec_argv[] = {(char *)opt_exec, arg, NULL};
+            char **argv = opt_exec ? exec_argv : sh_argv;
             struct ipc_proc_options o;
             memset(&o, 0, sizeof(o));
             o.method = g_method == M_MIXED ? (enum ipc_proc_method)stress_rng_range(
@@ -1411,12 +1485,16 @@ static void run_round(struct stress *s, struct stress_rng *rng, unsigned round)
     }
     ipc_pipe_close(&release); /* EOF: the grandchildren exit with their codes */
     bool forget = stress_fault(s, "forget-child") && norph > 0;
+    bool budgeted = !forget && periodic_due(&g_round_checks, s);
+    double check_start = stress_elapsed(s);
     if (forget)
         reap_orphans_by_hand(s, orph, norph); /* the planted bug: one is forgotten */
-    else
+    else if (norph > 0 || budgeted)           /* without orphans: only "nothing to reap" */
         reap_orphans_by_library(s, orph, norph);
-    if (!forget)
+    if (budgeted) {
         check_reap_timeout(s);
+        periodic_ran(&g_round_checks, s, check_start);
+    }
     stress_check_no_stray_children(s, "no-stray-child");
     ipc_pipe_close(&block);
     ipc_pipe_close(&report);
@@ -1436,6 +1514,16 @@ int ipcstorm_stress_forkwait(int argc, char **argv)
                 "posix_spawn, not '%s'\n",
                 opt_method);
         stress_setup_error(&s, "bad --method");
+        return stress_end(&s);
+    }
+    if (opt_exec && g_method == M_MIXED) {
+        /* The mixed run execs /bin/sh through every spawn function, scripts and all. */
+        stress_setup_error(&s, "--exec needs --method fork, vfork or posix_spawn");
+        return stress_end(&s);
+    }
+    const char *why = opt_exec ? exec_unusable(opt_exec) : NULL;
+    if (why) {
+        stress_setup_error(&s, "--exec %s: cannot run it: %s", opt_exec, why);
         return stress_end(&s);
     }
     int was = ipc_proc_is_subreaper();

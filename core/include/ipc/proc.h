@@ -12,7 +12,9 @@
  * process is safe: only async-signal-safe calls run between fork and exec (function
  * children, see ipc_proc_fork, are the caller's responsibility).
  * Nothing here changes process-wide signal dispositions; a spawn blocks signals in
- * the calling thread only for the few instructions around fork/vfork.
+ * the calling thread only for the few instructions around fork/vfork (not at all
+ * for a function child without stdio/setpgid setup, nor for vfork through clone3,
+ * whose child starts with the handlers reset by the kernel).
  *
  * Errors under faults (what harnesses/faultsweep.c observed with every seam call
  * of this module failed in turn; the same holds for real failures):
@@ -54,7 +56,10 @@ typedef struct ipc_proc ipc_proc;
 enum ipc_proc_method {
     IPC_PROC_AUTO = 0,
     IPC_PROC_FORK = 1,        /* fork + exec; exec errors through a CLOEXEC error pipe */
-    IPC_PROC_VFORK = 2,       /* vfork (CLONE_VM|CLONE_VFORK) + exec; errors via the error pipe */
+    IPC_PROC_VFORK = 2,       /* vfork (CLONE_VM|CLONE_VFORK) + exec; on x86_64 through clone3
+                               * with CLONE_CLEAR_SIGHAND (Linux 5.5+; vfork where refused
+                               * and in sanitizer builds); exec errors via shared memory
+                               * (clone3) or the error pipe (vfork) */
     IPC_PROC_POSIX_SPAWN = 3, /* posix_spawn / posix_spawnp (glibc reports exec errors) */
 };
 
