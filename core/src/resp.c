@@ -558,6 +558,16 @@ int ipc_resp_buf_append(struct ipc_resp_buf *b, const void *p, size_t n)
     return 0;
 }
 
+/* Replaces every byte c of p[0, n) with r. memchr finds them rather than a test of
+ * every byte: an error reply echoes client bytes, and under the fuzzing build each
+ * test was a traced call. */
+static void replace_byte(char *p, size_t n, char c, char r)
+{
+    char *end = p + n;
+    while ((p = memchr(p, c, (size_t)(end - p))) != NULL)
+        *p++ = r;
+}
+
 /* "<prefix><body>\r\n" in one reservation; sanitize maps CR/LF in body to spaces. */
 static int write_line(struct ipc_resp_buf *b, char prefix, const char *body, size_t n, int sanitize)
 {
@@ -568,9 +578,11 @@ static int write_line(struct ipc_resp_buf *b, char prefix, const char *body, siz
         return rc;
     char *d = b->data + b->len;
     d[0] = prefix;
-    for (size_t i = 0; i < n; i++) {
-        char c = body[i];
-        d[1 + i] = (sanitize && (c == '\r' || c == '\n')) ? ' ' : c;
+    if (n > 0)
+        memcpy(d + 1, body, n);
+    if (sanitize) {
+        replace_byte(d + 1, n, '\r', ' ');
+        replace_byte(d + 1, n, '\n', ' ');
     }
     d[1 + n] = '\r';
     d[2 + n] = '\n';
