@@ -61,30 +61,24 @@ static size_t limit_inline(const struct ipc_resp_parser *p)
  * of the parser's cost under the fuzzing build, where every comparison is a traced
  * call (-fsanitize=fuzzer's trace-cmp), and the table is no slower elsewhere. */
 enum {
-    CL_DIGIT = 1 << 0,    /* '0'..'9' */
-    CL_HEX = 1 << 1,      /* '0'..'9', 'a'..'f', 'A'..'F' */
-    CL_SPACE = 1 << 2,    /* isspace() in the C locale: skipped between inline arguments */
-    CL_ARG_END = 1 << 3,  /* ' ', '\t', '\n', '\r': end an unquoted inline argument */
-    CL_QUOTE = 1 << 4,    /* '"', '\'': open a quoted part */
-    CL_LINE_END = 1 << 5, /* '\r', '\n', NUL: one of them ends every inline line */
-    CL_DQ_STOP = 1 << 6,  /* '"', '\\': end a run of plain bytes in double quotes */
-    CL_SQ_STOP = 1 << 7,  /* '\'', '\\': end a run of plain bytes in single quotes */
+    CL_DIGIT = 1 << 0, /* '0'..'9' */
+    CL_HEX = 1 << 1,   /* '0'..'9', 'a'..'f', 'A'..'F' */
+    CL_SPACE = 1 << 2, /* isspace() in the C locale: skipped between inline arguments */
+    CL_QUOTE = 1 << 3, /* '"', '\'': open a quoted part of an inline argument */
 };
 
 static const unsigned char byte_class[256] = {
     ['0' ... '9'] = CL_DIGIT | CL_HEX,
     ['a' ... 'f'] = CL_HEX,
     ['A' ... 'F'] = CL_HEX,
-    [' '] = CL_SPACE | CL_ARG_END,
-    ['\t'] = CL_SPACE | CL_ARG_END,
-    ['\n'] = CL_SPACE | CL_ARG_END | CL_LINE_END,
-    ['\r'] = CL_SPACE | CL_ARG_END | CL_LINE_END,
+    [' '] = CL_SPACE,
+    ['\t'] = CL_SPACE,
+    ['\n'] = CL_SPACE,
+    ['\r'] = CL_SPACE,
     ['\v'] = CL_SPACE,
     ['\f'] = CL_SPACE,
-    ['\0'] = CL_LINE_END,
-    ['"'] = CL_QUOTE | CL_DQ_STOP,
-    ['\''] = CL_QUOTE | CL_SQ_STOP,
-    ['\\'] = CL_DQ_STOP | CL_SQ_STOP,
+    ['"'] = CL_QUOTE,
+    ['\''] = CL_QUOTE,
 };
 
 static int byte_is(char c, unsigned cls)
@@ -195,12 +189,22 @@ static int parse_num(const char *buf, size_t i, size_t len, int neg_ok, uint64_t
 {
     int is_neg = neg_ok && i < len && buf[i] == '-';
     i += (size_t)is_neg;
-    /* The digits there are, at most 20 (20 are already one too many). uint64_t
-     * holds any 19 digits, so v cannot wrap before the checks below. */
-    size_t first = i, stop = len - i > 20 ? i + 20 : len;
+    /* The number ends at its "\r": memchr finds it among the next 20 bytes (20
+     * digits are already one too many), and the bytes before it must all be
+     * digits, which the class table tells without a test per byte (under the
+     * fuzzing build each test is a traced call). v is meaningful only when they
+     * are; uint64_t holds any 19 digits, so it cannot wrap before the checks. */
+    size_t first = i, window = len - i < 20 ? len - i : 20;
+    const char *cr = memchr(buf + i, '\r', window);
+    size_t end = cr ? (size_t)(cr - buf) : i + window;
+    unsigned all_digits = CL_DIGIT;
     uint64_t v = 0;
-    while (i < stop && byte_is(buf[i], CL_DIGIT))
-        v = v * 10 + (uint64_t)(buf[i++] - '0');
+    for (; i < end; i++) {
+        all_digits &= byte_class[(unsigned char)buf[i]];
+        v = v * 10 + (uint64_t)((unsigned char)buf[i] - '0');
+    }
+    if (!all_digits)
+        return -1;
     size_t ndig = i - first;
     /* Judged on the digits so far, so that a number that can only fail fails as
      * soon as the digit that breaks it arrives: more than 19 digits, a leading
@@ -283,14 +287,15 @@ static int quote_closes_cleanly(const char *line, size_t n, size_t i)
  * a quote, which is unescaped, its unquoted prefix included (as in Redis), into
  * p->scratch from *sc on (advancing *sc); or IPC_EPROTO_QUOTES.
  * The byte line[n] is readable and is the one that ended the line ('\n', the '\r'
- * before it, or a NUL: CL_LINE_END), so the runs of plain bytes stop there without
- * a bound check of their own. */
+ * before it, or a NUL), and line[0, n) holds no NUL: so strcspn() finds the end of
+ * a run of plain bytes with every line end among its stop bytes, never past n, and
+ * without a test per byte here (under the fuzzing build each one was a traced
+ * call: the argument bytes were most of an inline request's cost). */
 static int scan_inline_arg(struct ipc_resp_parser *p, const char *line, size_t n, size_t *pos,
                            size_t *sc)
 {
     size_t i = *pos, start = i;
-    while (!byte_is(line[i], CL_ARG_END | CL_QUOTE | CL_LINE_END))
-        i++;
+    i += strcspn(line + i, " \t\r\n\"'");
     if (!byte_is(line[i], CL_QUOTE)) {
         *pos = i; /* i == n, or an argument end */
         return 0;
@@ -299,12 +304,11 @@ static int scan_inline_arg(struct ipc_resp_parser *p, const char *line, size_t n
     memcpy(out, line + start, i - start);
     out += i - start;
     const char quote = line[i++];
-    const unsigned stop = (quote == '"' ? CL_DQ_STOP : CL_SQ_STOP) | CL_LINE_END;
+    const char *stop = quote == '"' ? "\"\\\r\n" : "'\\\r\n";
     for (;;) {
         /* a run of plain bytes, then the byte that stopped it */
         size_t run = i;
-        while (!byte_is(line[i], stop))
-            i++;
+        i += strcspn(line + i, stop);
         memcpy(out, line + run, i - run);
         out += i - run;
         if (i >= n)
