@@ -61,24 +61,30 @@ static size_t limit_inline(const struct ipc_resp_parser *p)
  * of the parser's cost under the fuzzing build, where every comparison is a traced
  * call (-fsanitize=fuzzer's trace-cmp), and the table is no slower elsewhere. */
 enum {
-    CL_DIGIT = 1 << 0, /* '0'..'9' */
-    CL_HEX = 1 << 1,   /* '0'..'9', 'a'..'f', 'A'..'F' */
-    CL_SPACE = 1 << 2, /* isspace() in the C locale: skipped between inline arguments */
-    CL_QUOTE = 1 << 3, /* '"', '\'': open a quoted part of an inline argument */
+    CL_DIGIT = 1 << 0,    /* '0'..'9' */
+    CL_HEX = 1 << 1,      /* '0'..'9', 'a'..'f', 'A'..'F' */
+    CL_SPACE = 1 << 2,    /* isspace() in the C locale: skipped between inline arguments */
+    CL_ARG_END = 1 << 3,  /* ' ', '\t', '\n', '\r': end an unquoted inline argument */
+    CL_QUOTE = 1 << 4,    /* '"', '\'': open a quoted part */
+    CL_LINE_END = 1 << 5, /* '\r', '\n', NUL: one of them ends every inline line */
+    CL_DQ_STOP = 1 << 6,  /* '"', '\\': end a run of plain bytes in double quotes */
+    CL_SQ_STOP = 1 << 7,  /* '\'', '\\': end a run of plain bytes in single quotes */
 };
 
 static const unsigned char byte_class[256] = {
     ['0' ... '9'] = CL_DIGIT | CL_HEX,
     ['a' ... 'f'] = CL_HEX,
     ['A' ... 'F'] = CL_HEX,
-    [' '] = CL_SPACE,
-    ['\t'] = CL_SPACE,
-    ['\n'] = CL_SPACE,
-    ['\r'] = CL_SPACE,
+    [' '] = CL_SPACE | CL_ARG_END,
+    ['\t'] = CL_SPACE | CL_ARG_END,
+    ['\n'] = CL_SPACE | CL_ARG_END | CL_LINE_END,
+    ['\r'] = CL_SPACE | CL_ARG_END | CL_LINE_END,
     ['\v'] = CL_SPACE,
     ['\f'] = CL_SPACE,
-    ['"'] = CL_QUOTE,
-    ['\''] = CL_QUOTE,
+    ['\0'] = CL_LINE_END,
+    ['"'] = CL_QUOTE | CL_DQ_STOP,
+    ['\''] = CL_QUOTE | CL_SQ_STOP,
+    ['\\'] = CL_DQ_STOP | CL_SQ_STOP,
 };
 
 static int byte_is(char c, unsigned cls)
@@ -287,15 +293,14 @@ static int quote_closes_cleanly(const char *line, size_t n, size_t i)
  * a quote, which is unescaped, its unquoted prefix included (as in Redis), into
  * p->scratch from *sc on (advancing *sc); or IPC_EPROTO_QUOTES.
  * The byte line[n] is readable and is the one that ended the line ('\n', the '\r'
- * before it, or a NUL), and line[0, n) holds no NUL: so strcspn() finds the end of
- * a run of plain bytes with every line end among its stop bytes, never past n, and
- * without a test per byte here (under the fuzzing build each one was a traced
- * call: the argument bytes were most of an inline request's cost). */
+ * before it, or a NUL: CL_LINE_END), so the runs of plain bytes stop there without
+ * a bound check of their own. */
 static int scan_inline_arg(struct ipc_resp_parser *p, const char *line, size_t n, size_t *pos,
                            size_t *sc)
 {
     size_t i = *pos, start = i;
-    i += strcspn(line + i, " \t\r\n\"'");
+    while (!byte_is(line[i], CL_ARG_END | CL_QUOTE | CL_LINE_END))
+        i++;
     if (!byte_is(line[i], CL_QUOTE)) {
         *pos = i; /* i == n, or an argument end */
         return 0;
@@ -304,11 +309,12 @@ static int scan_inline_arg(struct ipc_resp_parser *p, const char *line, size_t n
     memcpy(out, line + start, i - start);
     out += i - start;
     const char quote = line[i++];
-    const char *stop = quote == '"' ? "\"\\\r\n" : "'\\\r\n";
+    const unsigned stop = (quote == '"' ? CL_DQ_STOP : CL_SQ_STOP) | CL_LINE_END;
     for (;;) {
         /* a run of plain bytes, then the byte that stopped it */
         size_t run = i;
-        i += strcspn(line + i, stop);
+        while (!byte_is(line[i], stop))
+            i++;
         memcpy(out, line + run, i - run);
         out += i - run;
         if (i >= n)
