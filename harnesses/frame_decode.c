@@ -7,8 +7,7 @@
  * ipc_crc32c_current, ipc_crc32c_name, and the
  * argument checks of ipc_frame_encode_iov, ipc_frame_read_fd, ipc_frame_write_fd.
  *
- * A one-byte payload checks argument validation instead (api_edges; the first such
- * payload of a process: the checks do not depend on the input).
+ * A one-byte payload checks argument validation instead (api_edges).
  *
  * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
  * steps; 0x00 = none), then the payload: byte 0 = config (bits 0-2: max_payload choice, bit 3:
@@ -612,16 +611,8 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t skip = fuzz_faults_parse(&ff, data, size);
     data += skip;
     size -= skip;
-    /* The argument checks take no input and run before any fault is armed: their
-     * outcome is the same every time, so they run on the first one-byte payload of
-     * the process (replaying such an input runs them), not on every one (pipes,
-     * decoders and parsers made and freed each time were a twentieth of the
-     * target's time). */
-    static int api_checked;
-    if (size == 1 && !api_checked) {
+    if (size == 1)
         api_edges();
-        api_checked = 1;
-    }
     static struct outcome ref, w, c;
     if (size < 2)
         return 0;

@@ -5,8 +5,7 @@
  * writer: ipc_resp_write_{array,bulk,simple,error,int,null,empty_array,
  * null_array,parse_error}, ipc_resp_buf_consume, ipc_resp_buf_free.
  *
- * A one-byte payload checks argument validation instead (api_edges; the first such
- * payload of a process: the checks do not depend on the input).
+ * A one-byte payload checks argument validation instead (api_edges).
  *
  * Input: a fault schedule (fuzz_util.h: byte 0 = step count K, then K 4-byte
  * steps; 0x00 = none), then the payload: byte 0 = config (bits 0-1: limits
@@ -576,16 +575,8 @@ FUZZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #endif
     data += skip;
     size -= skip;
-    /* The argument checks take no input and run before any fault is armed: their
-     * outcome is the same every time, so they run on the first one-byte payload of
-     * the process (replaying such an input runs them), not on every one (pipes,
-     * decoders and parsers made and freed each time were a twentieth of the
-     * target's time). */
-    static int api_checked;
-    if (size == 1 && !api_checked) {
+    if (size == 1)
         api_edges();
-        api_checked = 1;
-    }
     if (size < 2)
         return 0;
     int profile = data[0] & 3;
