@@ -433,24 +433,75 @@ FUZZ_NOCOV static void drive_execute(ipc_conn *conn, const struct setup *su, con
     }
 }
 
-struct reader {
+/* The reader of DRIVE_SERVE_FD's replies: one thread for the whole process, handed
+ * one socket per input (a thread created and joined per input - clone, a stack
+ * mapped and unmapped - cost more than the rest of such an input). It reads until
+ * EOF, then reports the job done; the mutex orders its writes to the received
+ * bytes before the main thread looks at them. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started;
+    int busy; /* a job is handed out and not finished */
     int fd;
     struct received *rc;
-};
+} reader = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, -1, NULL};
 
-FUZZ_NOCOV static void *read_all(void *arg)
+FUZZ_NOCOV static void *reader_main(void *arg)
 {
-    struct reader *rd = arg;
+    (void)arg;
     static char rbuf[1 << 16];
     for (;;) {
-        ssize_t r = recv(rd->fd, rbuf, sizeof(rbuf), 0);
-        if (r > 0)
-            got(rd->rc, rbuf, (size_t)r);
-        else if (r == 0)
-            return NULL;
-        else
-            FUZZ_CHECK(errno == EINTR);
+        FUZZ_CHECK(pthread_mutex_lock(&reader.mu) == 0);
+        while (!reader.busy)
+            FUZZ_CHECK(pthread_cond_wait(&reader.cv, &reader.mu) == 0);
+        int fd = reader.fd;
+        struct received *rc = reader.rc;
+        FUZZ_CHECK(pthread_mutex_unlock(&reader.mu) == 0);
+        for (;;) {
+            ssize_t r = recv(fd, rbuf, sizeof(rbuf), 0);
+            if (r > 0)
+                got(rc, rbuf, (size_t)r);
+            else if (r == 0)
+                break;
+            else
+                FUZZ_CHECK(errno == EINTR);
+        }
+        FUZZ_CHECK(pthread_mutex_lock(&reader.mu) == 0);
+        reader.busy = 0;
+        FUZZ_CHECK(pthread_cond_broadcast(&reader.cv) == 0);
+        FUZZ_CHECK(pthread_mutex_unlock(&reader.mu) == 0);
     }
+    return NULL;
+}
+
+/* Hands fd to the reader thread (started on first use). */
+FUZZ_NOCOV static void reader_start(int fd, struct received *rc)
+{
+    FUZZ_CHECK(pthread_mutex_lock(&reader.mu) == 0);
+    if (!reader.started) {
+        pthread_t th;
+        FUZZ_CHECK(pthread_create(&th, NULL, reader_main, NULL) == 0);
+        FUZZ_CHECK(pthread_detach(th) == 0);
+        reader.started = 1;
+    }
+    FUZZ_CHECK(!reader.busy);
+    reader.fd = fd;
+    reader.rc = rc;
+    reader.busy = 1;
+    FUZZ_CHECK(pthread_cond_broadcast(&reader.cv) == 0);
+    FUZZ_CHECK(pthread_mutex_unlock(&reader.mu) == 0);
+}
+
+/* Waits until the reader has read fd to its EOF. */
+FUZZ_NOCOV static void reader_wait(void)
+{
+    FUZZ_CHECK(pthread_mutex_lock(&reader.mu) == 0);
+    while (reader.busy)
+        FUZZ_CHECK(pthread_cond_wait(&reader.cv, &reader.mu) == 0);
+    reader.rc = NULL;
+    reader.fd = -1;
+    FUZZ_CHECK(pthread_mutex_unlock(&reader.mu) == 0);
 }
 
 /* ipc_conn_serve_fd on a blocking socket: the whole input is already sent (it fits
@@ -463,14 +514,12 @@ FUZZ_NOCOV static void drive_serve_fd(struct ipc_conn_env *env, const char *s, s
     int cfd = sv[0], sfd = sv[1];
     FUZZ_CHECK(n == 0 || send(cfd, s, n, MSG_NOSIGNAL) == (ssize_t)n);
     FUZZ_CHECK(shutdown(cfd, SHUT_WR) == 0);
-    struct reader rd = {cfd, rc};
-    pthread_t th;
-    FUZZ_CHECK(pthread_create(&th, NULL, read_all, &rd) == 0);
+    reader_start(cfd, rc);
     uint64_t before = fuzz_faults_injected(ff);
     int r = ipc_conn_serve_fd(env, sfd);
     FUZZ_CHECK(r == 0 || (r == -ENOMEM && fuzz_faults_injected(ff) != before));
     FUZZ_CHECK(shutdown(sfd, SHUT_WR) == 0);
-    FUZZ_CHECK(pthread_join(th, NULL) == 0);
+    reader_wait();
     close(cfd);
     close(sfd);
 }

@@ -30,10 +30,9 @@ union slot {
 /* cmd->argv hands the slot array out as struct ipc_resp_arg[]. */
 _Static_assert(sizeof(union slot) == sizeof(struct ipc_resp_arg), "slot layout");
 
-struct limits {
-    size_t mb, bulk, inl;
-};
-
+/* The effective limits. Each is worked out where it is needed (the count when a
+ * multibulk header is read, ...), not all three on every call: this parser runs
+ * once per request, and in the fuzzing build every comparison is a traced call. */
 static size_t clamp_limit(size_t v, size_t def, size_t hard)
 {
     if (v == 0)
@@ -41,15 +40,65 @@ static size_t clamp_limit(size_t v, size_t def, size_t hard)
     return v > hard ? hard : v;
 }
 
-static struct limits eff_limits(const struct ipc_resp_parser *p)
+static size_t limit_multibulk(const struct ipc_resp_parser *p)
 {
-    struct limits l = {
-        clamp_limit(p->limits.max_multibulk, IPC_RESP_DEFAULT_MAX_MULTIBULK,
-                    IPC_RESP_DEFAULT_MAX_MULTIBULK),
-        clamp_limit(p->limits.max_bulk, IPC_RESP_DEFAULT_MAX_BULK, IPC_RESP_HARD_MAX_BULK),
-        clamp_limit(p->limits.max_inline, IPC_RESP_DEFAULT_MAX_INLINE, IPC_RESP_HARD_MAX_INLINE),
-    };
-    return l;
+    return clamp_limit(p->limits.max_multibulk, IPC_RESP_DEFAULT_MAX_MULTIBULK,
+                       IPC_RESP_DEFAULT_MAX_MULTIBULK);
+}
+
+static size_t limit_bulk(const struct ipc_resp_parser *p)
+{
+    return clamp_limit(p->limits.max_bulk, IPC_RESP_DEFAULT_MAX_BULK, IPC_RESP_HARD_MAX_BULK);
+}
+
+static size_t limit_inline(const struct ipc_resp_parser *p)
+{
+    return clamp_limit(p->limits.max_inline, IPC_RESP_DEFAULT_MAX_INLINE, IPC_RESP_HARD_MAX_INLINE);
+}
+
+/* Byte classes of the scanners: one table lookup and one test per byte instead of
+ * a chain of comparisons (is it a digit, a space, a tab, ...). The chains were most
+ * of the parser's cost under the fuzzing build, where every comparison is a traced
+ * call (-fsanitize=fuzzer's trace-cmp), and the table is no slower elsewhere. */
+enum {
+    CL_DIGIT = 1 << 0,    /* '0'..'9' */
+    CL_HEX = 1 << 1,      /* '0'..'9', 'a'..'f', 'A'..'F' */
+    CL_SPACE = 1 << 2,    /* isspace() in the C locale: skipped between inline arguments */
+    CL_ARG_END = 1 << 3,  /* ' ', '\t', '\n', '\r': end an unquoted inline argument */
+    CL_QUOTE = 1 << 4,    /* '"', '\'': open a quoted part */
+    CL_LINE_END = 1 << 5, /* '\r', '\n', NUL: one of them ends every inline line */
+    CL_DQ_STOP = 1 << 6,  /* '"', '\\': end a run of plain bytes in double quotes */
+    CL_SQ_STOP = 1 << 7,  /* '\'', '\\': end a run of plain bytes in single quotes */
+};
+
+static const unsigned char byte_class[256] = {
+    ['0' ... '9'] = CL_DIGIT | CL_HEX,
+    ['a' ... 'f'] = CL_HEX,
+    ['A' ... 'F'] = CL_HEX,
+    [' '] = CL_SPACE | CL_ARG_END,
+    ['\t'] = CL_SPACE | CL_ARG_END,
+    ['\n'] = CL_SPACE | CL_ARG_END | CL_LINE_END,
+    ['\r'] = CL_SPACE | CL_ARG_END | CL_LINE_END,
+    ['\v'] = CL_SPACE,
+    ['\f'] = CL_SPACE,
+    ['\0'] = CL_LINE_END,
+    ['"'] = CL_QUOTE | CL_DQ_STOP,
+    ['\''] = CL_QUOTE | CL_SQ_STOP,
+    ['\\'] = CL_DQ_STOP | CL_SQ_STOP,
+};
+
+static int byte_is(char c, unsigned cls)
+{
+    return (byte_class[(unsigned char)c] & cls) != 0;
+}
+
+/* Whether the two bytes at b are "\r\n": one comparison for both. */
+static int is_crlf(const char *b)
+{
+    uint16_t two, crlf;
+    memcpy(&two, b, 2);
+    memcpy(&crlf, "\r\n", 2);
+    return two == crlf;
 }
 
 int ipc_resp_parser_init(struct ipc_resp_parser *p, const struct ipc_resp_limits *lim)
@@ -144,40 +193,47 @@ static ssize_t fail(struct ipc_resp_parser *p, int code, unsigned char byte)
 static int parse_num(const char *buf, size_t i, size_t len, int neg_ok, uint64_t max, uint64_t *val,
                      int *neg, size_t *next)
 {
-    int is_neg = 0;
-    if (i < len && buf[i] == '-' && neg_ok) {
-        is_neg = 1;
-        i++;
-    }
+    int is_neg = neg_ok && i < len && buf[i] == '-';
+    i += (size_t)is_neg;
+    /* The number ends at its "\r": memchr finds it among the next 20 bytes (20
+     * digits are already one too many), and the bytes before it must all be
+     * digits, which the class table tells without a test per byte (under the
+     * fuzzing build each test is a traced call). v is meaningful only when they
+     * are; uint64_t holds any 19 digits, so it cannot wrap before the checks. */
+    size_t first = i, window = len - i < 20 ? len - i : 20;
+    const char *cr = memchr(buf + i, '\r', window);
+    size_t end = cr ? (size_t)(cr - buf) : i + window;
+    unsigned all_digits = CL_DIGIT;
     uint64_t v = 0;
-    size_t ndig = 0;
-    for (; i < len; i++) {
-        unsigned char c = (unsigned char)buf[i];
-        if (c >= '0' && c <= '9') {
-            if (ndig == 1 && v == 0)
-                return -1; /* leading zero */
-            if (ndig == 0 && c == '0' && is_neg)
-                return -1; /* "-0" */
-            v = v * 10 + (c - '0');
-            ndig++;
-            /* Redis takes any int64 (string2ll); a negative count means "ignore".
-             * 19 digits stay below UINT64_MAX, so v cannot wrap before the check. */
-            if (ndig > 19 || (is_neg ? v > (uint64_t)INT64_MAX + 1 : v > max))
-                return -1;
-            continue;
-        }
-        if (c != '\r' || ndig == 0)
-            return -1;
-        if (i + 1 >= len)
-            return 0;
-        if (buf[i + 1] != '\n')
-            return -1;
-        *val = v;
-        *neg = is_neg;
-        *next = i + 2;
-        return 1;
+    for (; i < end; i++) {
+        all_digits &= byte_class[(unsigned char)buf[i]];
+        v = v * 10 + (uint64_t)((unsigned char)buf[i] - '0');
     }
-    return 0;
+    if (!all_digits)
+        return -1;
+    size_t ndig = i - first;
+    /* Judged on the digits so far, so that a number that can only fail fails as
+     * soon as the digit that breaks it arrives: more than 19 digits, a leading
+     * zero, "-0", or above the limit (a longer number is only larger). Redis takes
+     * any int64 (string2ll); a negative count means "ignore". */
+    if (ndig > 19 || (ndig > 0 && buf[first] == '0' && (ndig > 1 || is_neg)))
+        return -1;
+    if (is_neg ? v > (uint64_t)INT64_MAX + 1 : v > max)
+        return -1;
+    /* the common case first: digits, then the whole "\r\n" */
+    if (!(len - i >= 2 && is_crlf(buf + i) && ndig > 0)) {
+        if (i == len)
+            return 0;
+        if (buf[i] != '\r' || ndig == 0)
+            return -1;
+        if (i + 1 == len)
+            return 0;
+        return -1; /* "\r" and then not "\n" */
+    }
+    *val = v;
+    *neg = is_neg;
+    *next = i + 2;
+    return 1;
 }
 
 static int grow_args(struct ipc_resp_parser *p, size_t need)
@@ -195,11 +251,6 @@ static int grow_args(struct ipc_resp_parser *p, size_t need)
     return 0;
 }
 
-static int is_hex(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 static int hex_val(unsigned char c)
 {
     if (c <= '9')
@@ -209,20 +260,14 @@ static int hex_val(unsigned char c)
     return c - 'A' + 10;
 }
 
-/* isspace() in the C locale, which sdssplitargs uses between arguments. */
-static int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
 /* The escape that starts with the backslash at line[i], inside double quotes:
  * stores the byte it stands for in *out and returns how many bytes it spans.
  * \xHH is a hex byte, \n \r \t \b \a the usual controls, any other \c is c, and a
  * backslash that ends the line stands for itself. */
 static size_t unescape_double_quoted(const char *line, size_t n, size_t i, char *out)
 {
-    if (i + 3 < n && line[i + 1] == 'x' && is_hex((unsigned char)line[i + 2]) &&
-        is_hex((unsigned char)line[i + 3])) {
+    if (i + 3 < n && line[i + 1] == 'x' && byte_is(line[i + 2], CL_HEX) &&
+        byte_is(line[i + 3], CL_HEX)) {
         *out =
             (char)(hex_val((unsigned char)line[i + 2]) * 16 + hex_val((unsigned char)line[i + 3]));
         return 4;
@@ -240,35 +285,39 @@ static size_t unescape_double_quoted(const char *line, size_t n, size_t i, char 
 /* A closing quote at line[i] must end the line or be followed by whitespace. */
 static int quote_closes_cleanly(const char *line, size_t n, size_t i)
 {
-    return i + 1 == n || is_ws((unsigned char)line[i + 1]);
-}
-
-/* The bytes that end an unquoted argument (sdssplitargs's, not all of isspace). */
-static int ends_unquoted_arg(char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    return i + 1 == n || byte_is(line[i + 1], CL_SPACE);
 }
 
 /* Scans the argument that starts at line[*pos] (not whitespace) and leaves *pos
  * just after it. Returns 0 for a plain argument, line[start, *pos); 1 for one with
  * a quote, which is unescaped, its unquoted prefix included (as in Redis), into
- * p->scratch from *sc on (advancing *sc); or IPC_EPROTO_QUOTES. */
+ * p->scratch from *sc on (advancing *sc); or IPC_EPROTO_QUOTES.
+ * The byte line[n] is readable and is the one that ended the line ('\n', the '\r'
+ * before it, or a NUL: CL_LINE_END), so the runs of plain bytes stop there without
+ * a bound check of their own. */
 static int scan_inline_arg(struct ipc_resp_parser *p, const char *line, size_t n, size_t *pos,
                            size_t *sc)
 {
     size_t i = *pos, start = i;
-    while (i < n && !ends_unquoted_arg(line[i]) && line[i] != '"' && line[i] != '\'')
+    while (!byte_is(line[i], CL_ARG_END | CL_QUOTE | CL_LINE_END))
         i++;
-    if (i == n || ends_unquoted_arg(line[i])) {
-        *pos = i;
+    if (!byte_is(line[i], CL_QUOTE)) {
+        *pos = i; /* i == n, or an argument end */
         return 0;
     }
     char *out = p->scratch + *sc;
     memcpy(out, line + start, i - start);
     out += i - start;
     const char quote = line[i++];
-    for (;; i++) {
-        if (i == n)
+    const unsigned stop = (quote == '"' ? CL_DQ_STOP : CL_SQ_STOP) | CL_LINE_END;
+    for (;;) {
+        /* a run of plain bytes, then the byte that stopped it */
+        size_t run = i;
+        while (!byte_is(line[i], stop))
+            i++;
+        memcpy(out, line + run, i - run);
+        out += i - run;
+        if (i >= n)
             return IPC_EPROTO_QUOTES; /* unterminated quotes */
         char c = line[i];
         if (c == quote) {
@@ -277,11 +326,12 @@ static int scan_inline_arg(struct ipc_resp_parser *p, const char *line, size_t n
             break;
         }
         if (c == '\\' && quote == '"')
-            i += unescape_double_quoted(line, n, i, out++) - 1;
-        else if (c == '\\' && i + 1 < n && line[i + 1] == '\'')
-            *out++ = line[++i];
-        else
-            *out++ = c;
+            i += unescape_double_quoted(line, n, i, out++);
+        else if (c == '\\' && i + 1 < n && line[i + 1] == '\'') {
+            *out++ = '\'';
+            i += 2;
+        } else
+            *out++ = line[i++]; /* a '\r' inside the line, or a lone '\\' in '...' */
     }
     *pos = i + 1;
     *sc = (size_t)(out - p->scratch);
@@ -306,7 +356,7 @@ static ssize_t split_inline(struct ipc_resp_parser *p, const char *line, size_t 
     }
     size_t i = 0, argc = 0, sc = 0;
     for (;;) {
-        while (i < n && is_ws((unsigned char)line[i]))
+        while (i < n && byte_is(line[i], CL_SPACE))
             i++;
         if (i == n)
             return (ssize_t)argc;
@@ -324,14 +374,15 @@ static ssize_t split_inline(struct ipc_resp_parser *p, const char *line, size_t 
 }
 
 static ssize_t parse_inline(struct ipc_resp_parser *p, const char *buf, size_t len,
-                            const struct limits *l, struct ipc_resp_cmd *cmd)
+                            struct ipc_resp_cmd *cmd)
 {
-    /* A line is at most l->inl bytes before its '\n': look no further than that, and
+    const size_t inl = limit_inline(p);
+    /* A line is at most inl bytes before its '\n': look no further than that, and
      * fail as soon as that many bytes have arrived without one. */
-    size_t window = len < l->inl + 1 ? len : l->inl + 1;
+    size_t window = len < inl + 1 ? len : inl + 1;
     const char *nl = p->pos < window ? memchr(buf + p->pos, '\n', window - p->pos) : NULL;
     if (!nl) {
-        if (len > l->inl)
+        if (len > inl)
             return fail(p, IPC_EPROTO_INLINE, 0);
         p->pos = len;
         return IPC_ENEEDMORE;
@@ -357,13 +408,13 @@ static ssize_t parse_inline(struct ipc_resp_parser *p, const char *buf, size_t l
 }
 
 static ssize_t parse_multibulk(struct ipc_resp_parser *p, const char *buf, size_t len,
-                               const struct limits *l, struct ipc_resp_cmd *cmd)
+                               struct ipc_resp_cmd *cmd)
 {
     uint64_t v;
     int neg;
     size_t next;
     if (p->state == ST_MB_HDR) {
-        int r = parse_num(buf, 1, len, 1, l->mb, &v, &neg, &next);
+        int r = parse_num(buf, 1, len, 1, limit_multibulk(p), &v, &neg, &next);
         if (r == 0)
             return IPC_ENEEDMORE;
         if (r < 0)
@@ -377,13 +428,14 @@ static ssize_t parse_multibulk(struct ipc_resp_parser *p, const char *buf, size_
         p->pos = next;
         p->state = ST_ARG_HDR;
     }
+    const size_t max_bulk = limit_bulk(p);
     while (p->remaining > 0) {
         if (p->state == ST_ARG_HDR) {
             if (p->pos >= len)
                 return IPC_ENEEDMORE;
             if (buf[p->pos] != '$')
                 return fail(p, IPC_EPROTO_DOLLAR, (unsigned char)buf[p->pos]);
-            int r = parse_num(buf, p->pos + 1, len, 0, l->bulk, &v, &neg, &next);
+            int r = parse_num(buf, p->pos + 1, len, 0, max_bulk, &v, &neg, &next);
             if (r == 0)
                 return IPC_ENEEDMORE;
             if (r < 0)
@@ -394,13 +446,16 @@ static ssize_t parse_multibulk(struct ipc_resp_parser *p, const char *buf, size_
         }
         /* ST_ARG_DATA */
         size_t avail = len - p->pos;
-        if (avail > p->bulk_len && buf[p->pos + p->bulk_len] != '\r')
-            return fail(p, IPC_EPROTO_BULK, 0);
-        if (avail < p->bulk_len + 2)
-            return IPC_ENEEDMORE;
-        if (buf[p->pos + p->bulk_len + 1] != '\n')
-            return fail(p, IPC_EPROTO_BULK, 0);
-        /* nargs < remaining + nargs = count <= l->mb bounds this allocation */
+        if (!(avail >= p->bulk_len + 2 && is_crlf(buf + p->pos + p->bulk_len))) {
+            /* not the data and its "\r\n" (the common case): a wrong byte where
+             * they must be, else more is needed */
+            if (avail > p->bulk_len && buf[p->pos + p->bulk_len] != '\r')
+                return fail(p, IPC_EPROTO_BULK, 0);
+            if (avail < p->bulk_len + 2)
+                return IPC_ENEEDMORE;
+            return fail(p, IPC_EPROTO_BULK, 0); /* "\r" and then not "\n" */
+        }
+        /* nargs < remaining + nargs = count <= max_multibulk bounds this allocation */
         int rc = grow_args(p, p->nargs + 1);
         if (rc < 0) {
             clear_request(p);
@@ -446,10 +501,9 @@ ssize_t ipc_resp_parse(struct ipc_resp_parser *p, const char *buf, size_t len,
         p->state = buf[0] == '*' ? ST_MB_HDR : ST_INLINE;
         p->pos = 0;
     }
-    struct limits l = eff_limits(p);
     if (p->state == ST_INLINE)
-        return parse_inline(p, buf, len, &l, cmd);
-    return parse_multibulk(p, buf, len, &l, cmd);
+        return parse_inline(p, buf, len, cmd);
+    return parse_multibulk(p, buf, len, cmd);
 }
 
 /* ---- reply writer -------------------------------------------------------- */
@@ -514,6 +568,16 @@ int ipc_resp_buf_append(struct ipc_resp_buf *b, const void *p, size_t n)
     return 0;
 }
 
+/* Replaces every byte c of p[0, n) with r. memchr finds them rather than a test of
+ * every byte: an error reply echoes client bytes, and under the fuzzing build each
+ * test was a traced call. */
+static void replace_byte(char *p, size_t n, char c, char r)
+{
+    char *end = p + n;
+    while ((p = memchr(p, c, (size_t)(end - p))) != NULL)
+        *p++ = r;
+}
+
 /* "<prefix><body>\r\n" in one reservation; sanitize maps CR/LF in body to spaces. */
 static int write_line(struct ipc_resp_buf *b, char prefix, const char *body, size_t n, int sanitize)
 {
@@ -524,9 +588,11 @@ static int write_line(struct ipc_resp_buf *b, char prefix, const char *body, siz
         return rc;
     char *d = b->data + b->len;
     d[0] = prefix;
-    for (size_t i = 0; i < n; i++) {
-        char c = body[i];
-        d[1 + i] = (sanitize && (c == '\r' || c == '\n')) ? ' ' : c;
+    if (n > 0)
+        memcpy(d + 1, body, n);
+    if (sanitize) {
+        replace_byte(d + 1, n, '\r', ' ');
+        replace_byte(d + 1, n, '\n', ' ');
     }
     d[1 + n] = '\r';
     d[2 + n] = '\n';
