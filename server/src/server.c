@@ -194,7 +194,8 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
     *out = NULL;
     if (opts->port < 0 || opts->port > 65535 || opts->workers > IPC_SERVER_MAX_WORKERS ||
         opts->max_bulk > IPC_RESP_HARD_MAX_BULK || opts->table_capacity > IPC_CTAB_MAX_CAPACITY ||
-        opts->max_clients > 10000000u || (opts->no_tcp && !opts->unix_path))
+        opts->max_clients > 10000000u || (opts->no_tcp && !opts->unix_path) ||
+        opts->busy_poll_us < -1 || opts->busy_poll_us > IPC_SERVER_MAX_BUSY_POLL_US)
         return -EINVAL;
     struct ipc_server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -209,6 +210,8 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
         s->opt.workers = ipc__cpu_count(IPC_SERVER_MAX_WORKERS);
     if (!s->opt.max_clients)
         s->opt.max_clients = IPC_SERVER_DEFAULT_MAX_CLIENTS;
+    if (!s->opt.busy_poll_us)
+        s->opt.busy_poll_us = IPC_SERVER_DEFAULT_BUSY_POLL_US;
     if (!s->opt.table_capacity)
         s->opt.table_capacity = (size_t)IPC_CTAB_DEFAULT_CAPACITY * 16;
     s->nworkers = s->opt.workers;
@@ -756,15 +759,29 @@ static void worker_dispatch(struct worker *w, int fd)
 static int worker_loop(struct worker *w)
 {
     struct epoll_event evs[SRV_EVENTS_MAX];
+    int busy_poll_us = w->s->opt.busy_poll_us;
+    uint64_t busy_ns = busy_poll_us > 0 ? (uint64_t)busy_poll_us * 1000u : 0;
+    uint64_t busy_until = 0; /* poll without sleeping until then */
     for (;;) {
         int timeout;
         if (worker_timeout(w, &timeout))
             return 0;
+        /* Busy polling: under load the next request comes within microseconds, and
+         * sleeping for it costs the client a wakeup of this worker on another CPU
+         * (an IPI, a VM exit in a guest) and hands this core to other work. */
+        if (busy_until && !w->stopping) {
+            if (ipc__now_ns() < busy_until)
+                timeout = 0;
+            else
+                busy_until = 0;
+        }
         int n = epoll_wait(w->epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
         if (n < 0 && errno != EINTR)
             return 1;
         for (int i = 0; i < n; i++)
             worker_dispatch(w, (int)evs[i].data.u64);
+        if (w->nreplies && busy_ns)
+            busy_until = ipc__now_ns() + busy_ns;
         send_replies(w);
     }
 }
