@@ -736,18 +736,16 @@ static int socket_failed(struct ipc_conn *c, int err)
     return (err == -ECONNRESET || err == -EPIPE) ? (IPC_CONN_DONE | IPC_CONN_CLOSING) : err;
 }
 
-int ipc_conn_pump(struct ipc_conn *c, int fd)
+/* Reads what is available while input is welcome and executes it, writing
+ * nothing. Returns 0, or the negative errno of a socket error. A full read loops
+ * (at most 8 times) so that a large pipelined burst is taken in one call; a short
+ * read means the socket is drained for now and level-triggered readiness brings
+ * the caller back. Reading stops at the output high-water mark: the caller's
+ * flush lets it go on. */
+static int read_input(struct ipc_conn *c, int fd)
 {
-    if (!c || fd < 0)
-        return -EINVAL;
-    if (c->failed)
-        return IPC_CONN_DONE | IPC_CONN_CLOSING;
-    /* Read once: a short read means the socket is drained for now, and level-
-     * triggered readiness brings us back; a full read loops so that pipelined input
-     * is executed in batches without waiting for another wakeup. */
     for (int rounds = 0; rounds < 8; rounds++) {
-        int st = ipc_conn_state(c);
-        if (!(st & IPC_CONN_WANT_READ))
+        if (!(ipc_conn_state(c) & IPC_CONN_WANT_READ))
             break;
         size_t space = in_space(c);
         if (space == 0)
@@ -758,7 +756,7 @@ int ipc_conn_pump(struct ipc_conn *c, int fd)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
-            return socket_failed(c, -errno);
+            return -errno;
         }
         if (r == 0) {
             ipc_conn_eof(c);
@@ -767,17 +765,43 @@ int ipc_conn_pump(struct ipc_conn *c, int fd)
         c->in_len += (size_t)r;
         c->env->stats.bytes_in += (size_t)r;
         run_input(c);
-        int frc = flush_out(c, fd);
-        if (frc < 0)
-            return socket_failed(c, frc);
         if ((size_t)r < space)
             break;
     }
-    run_input(c);
-    int frc = flush_out(c, fd);
-    if (frc < 0)
-        return socket_failed(c, frc);
+    return 0;
+}
+
+int ipc_conn_pump_in(struct ipc_conn *c, int fd)
+{
+    if (!c || fd < 0)
+        return -EINVAL;
+    if (c->failed)
+        return IPC_CONN_DONE | IPC_CONN_CLOSING;
+    int rc = read_input(c, fd);
+    if (rc < 0)
+        return socket_failed(c, rc);
     return ipc_conn_state(c);
+}
+
+int ipc_conn_pump_out(struct ipc_conn *c, int fd)
+{
+    if (!c || fd < 0)
+        return -EINVAL;
+    if (c->failed)
+        return IPC_CONN_DONE | IPC_CONN_CLOSING;
+    run_input(c);
+    int rc = flush_out(c, fd);
+    if (rc < 0)
+        return socket_failed(c, rc);
+    return ipc_conn_state(c);
+}
+
+int ipc_conn_pump(struct ipc_conn *c, int fd)
+{
+    int st = ipc_conn_pump_in(c, fd);
+    if (st < 0 || (st & IPC_CONN_DONE))
+        return st;
+    return ipc_conn_pump_out(c, fd);
 }
 
 int ipc_conn_serve_fd(struct ipc_conn_env *env, int fd)

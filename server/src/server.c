@@ -194,7 +194,8 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
     *out = NULL;
     if (opts->port < 0 || opts->port > 65535 || opts->workers > IPC_SERVER_MAX_WORKERS ||
         opts->max_bulk > IPC_RESP_HARD_MAX_BULK || opts->table_capacity > IPC_CTAB_MAX_CAPACITY ||
-        opts->max_clients > 10000000u || (opts->no_tcp && !opts->unix_path))
+        opts->max_clients > 10000000u || (opts->no_tcp && !opts->unix_path) ||
+        opts->busy_poll_us < -1 || opts->busy_poll_us > IPC_SERVER_MAX_BUSY_POLL_US)
         return -EINVAL;
     struct ipc_server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -209,6 +210,8 @@ int ipc_server_new(ipc_server **out, const struct ipc_server_options *opts)
         s->opt.workers = ipc__cpu_count(IPC_SERVER_MAX_WORKERS);
     if (!s->opt.max_clients)
         s->opt.max_clients = IPC_SERVER_DEFAULT_MAX_CLIENTS;
+    if (!s->opt.busy_poll_us)
+        s->opt.busy_poll_us = IPC_SERVER_DEFAULT_BUSY_POLL_US;
     if (!s->opt.table_capacity)
         s->opt.table_capacity = (size_t)IPC_CTAB_DEFAULT_CAPACITY * 16;
     s->nworkers = s->opt.workers;
@@ -299,7 +302,11 @@ void ipc_server_free(ipc_server *s)
 struct wconn {
     struct ipc_conn *c;
     uint32_t events;
+    int reply_due; /* in the worker's reply list for this loop iteration */
 };
+
+/* At most one entry per event of one epoll_wait. */
+#define SRV_EVENTS_MAX 128
 
 struct worker {
     struct ipc_server *s;
@@ -312,6 +319,10 @@ struct worker {
     struct ipc_conn_env env, udp_env;
     struct wconn *conns; /* indexed by fd */
     size_t nconns_cap;
+    /* Connections that read input in this loop iteration: their replies are
+     * written once all ready connections have been read, as Redis does. */
+    int replies[SRV_EVENTS_MAX];
+    size_t nreplies;
     size_t live;
     int stopping;
     uint64_t paused_until; /* listeners taken out of epoll after EMFILE without reserve */
@@ -381,6 +392,7 @@ static void close_conn(struct worker *w, int fd)
     ipc_conn_free(wc->c);
     wc->c = NULL;
     wc->events = 0;
+    wc->reply_due = 0; /* a new connection may get this fd in the same iteration */
     drain_and_close(fd);
     w->live--;
     release_client_slot(w);
@@ -418,10 +430,10 @@ static void update_events(struct worker *w, int fd, int st)
         wc->events = want;
 }
 
-static void serve_conn(struct worker *w, int fd)
+/* After a read or a write: closes a finished or stuck connection, else watches
+ * what it waits for. */
+static void settle_conn(struct worker *w, int fd, int st)
 {
-    struct wconn *wc = &w->conns[fd];
-    int st = ipc_conn_pump(wc->c, fd);
     if (st < 0 || (st & IPC_CONN_DONE)) {
         close_conn(w, fd);
         return;
@@ -431,6 +443,26 @@ static void serve_conn(struct worker *w, int fd)
         return;
     }
     update_events(w, fd, st);
+}
+
+/* A ready connection: reads and executes what it sent; the replies wait in its
+ * output buffer for send_replies, after every other ready connection was read. */
+static void serve_conn(struct worker *w, int fd)
+{
+    struct wconn *wc = &w->conns[fd];
+    int st = ipc_conn_pump_in(wc->c, fd);
+    if (st < 0 || (st & IPC_CONN_DONE)) {
+        close_conn(w, fd);
+        return;
+    }
+    if (wc->reply_due)
+        return;
+    if (w->nreplies < SRV_EVENTS_MAX) {
+        wc->reply_due = 1;
+        w->replies[w->nreplies++] = fd;
+    } else {
+        settle_conn(w, fd, ipc_conn_pump_out(wc->c, fd)); /* cannot happen: one per event */
+    }
 }
 
 static void new_client(struct worker *w, int fd, int tcp)
@@ -625,6 +657,23 @@ static void worker_flush_stopping(struct worker *w, int fd)
     close_conn(w, fd);
 }
 
+/* One write per connection and loop iteration, with every reply it is owed. */
+static void send_replies(struct worker *w)
+{
+    for (size_t i = 0; i < w->nreplies; i++) {
+        int fd = w->replies[i];
+        struct wconn *wc = &w->conns[fd];
+        if (!wc->reply_due || !wc->c)
+            continue; /* closed meanwhile (and maybe its fd reused) */
+        wc->reply_due = 0;
+        if (w->stopping)
+            worker_flush_stopping(w, fd); /* a signal in the same batch began the stop */
+        else
+            settle_conn(w, fd, ipc_conn_pump_out(wc->c, fd));
+    }
+    w->nreplies = 0;
+}
+
 /* Everything a worker needs before its loop. Returns 0, or -1 (the worker exits 1). */
 static int worker_setup(struct worker *w)
 {
@@ -664,6 +713,8 @@ static int worker_setup(struct worker *w)
 static int worker_timeout(struct worker *w, int *timeout)
 {
     *timeout = -1;
+    if (!w->listeners_paused && !w->stopping)
+        return 0; /* the common case: no clock to read */
     uint64_t now = ipc__now_ns();
     if (w->listeners_paused) {
         if (now >= w->paused_until) {
@@ -707,16 +758,31 @@ static void worker_dispatch(struct worker *w, int fd)
 /* Returns the worker's exit code: 0 after a stop, 1 if epoll failed. */
 static int worker_loop(struct worker *w)
 {
-    struct epoll_event evs[128];
+    struct epoll_event evs[SRV_EVENTS_MAX];
+    int busy_poll_us = w->s->opt.busy_poll_us;
+    uint64_t busy_ns = busy_poll_us > 0 ? (uint64_t)busy_poll_us * 1000u : 0;
+    uint64_t busy_until = 0; /* poll without sleeping until then */
     for (;;) {
         int timeout;
         if (worker_timeout(w, &timeout))
             return 0;
+        /* Busy polling: under load the next request comes within microseconds, and
+         * sleeping for it costs the client a wakeup of this worker on another CPU
+         * (an IPI, a VM exit in a guest) and hands this core to other work. */
+        if (busy_until && !w->stopping) {
+            if (ipc__now_ns() < busy_until)
+                timeout = 0;
+            else
+                busy_until = 0;
+        }
         int n = epoll_wait(w->epfd, evs, (int)IPC__ARRAY_SIZE(evs), timeout);
         if (n < 0 && errno != EINTR)
             return 1;
         for (int i = 0; i < n; i++)
             worker_dispatch(w, (int)evs[i].data.u64);
+        if (w->nreplies && busy_ns)
+            busy_until = ipc__now_ns() + busy_ns;
+        send_replies(w);
     }
 }
 

@@ -454,6 +454,44 @@ static void test_serve_fd(void **state)
     ipc_ctab_free(t);
 }
 
+/* The halves of ipc_conn_pump: pump_in executes without writing, pump_out sends
+ * the replies to everything read so far in one write. */
+static void test_pump_halves(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fx_open(&f, NULL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    static const char req[] = "PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nPING\r\n";
+    assert_int_equal(send(sv[1], req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+    int st = ipc_conn_pump_in(f.c, sv[0]);
+    assert_int_equal(st, IPC_CONN_WANT_READ | IPC_CONN_WANT_WRITE);
+    char buf[64];
+    assert_int_equal(recv(sv[1], buf, sizeof(buf), 0), -1); /* nothing sent yet */
+    assert_int_equal(errno, EAGAIN);
+    st = ipc_conn_pump_out(f.c, sv[0]);
+    assert_int_equal(st, IPC_CONN_WANT_READ);
+    ssize_t r = recv(sv[1], buf, sizeof(buf) - 1, 0);
+    assert_true(r > 0);
+    buf[r] = 0;
+    assert_string_equal(buf, "+PONG\r\n$2\r\nhi\r\n+PONG\r\n");
+    /* EOF: pump_in closes the connection, pump_out is then DONE. */
+    assert_int_equal(send(sv[1], "QUIT\r\n", 6, 0), 6);
+    st = ipc_conn_pump_in(f.c, sv[0]);
+    assert_true(st & IPC_CONN_CLOSING);
+    assert_true(st & IPC_CONN_WANT_WRITE);
+    st = ipc_conn_pump_out(f.c, sv[0]);
+    assert_true(st & IPC_CONN_DONE);
+    r = recv(sv[1], buf, sizeof(buf) - 1, 0);
+    assert_int_equal(r, 5);
+    close(sv[0]);
+    close(sv[1]);
+    assert_int_equal(ipc_conn_pump_in(NULL, 0), -EINVAL);
+    assert_int_equal(ipc_conn_pump_out(NULL, 0), -EINVAL);
+    fx_close(&f);
+}
+
 static void test_pump_nonblocking(void **state)
 {
     (void)state;
@@ -549,7 +587,8 @@ int main(void)
         IPCT_TEST(test_quit_and_eof),     IPCT_TEST(test_chunking_invariant),
         IPCT_TEST(test_backpressure),     IPCT_TEST(test_too_big_request),
         IPCT_TEST(test_execute_api),      IPCT_TEST(test_serve_fd),
-        IPCT_TEST(test_pump_nonblocking), IPCT_TEST(test_pump_full_buffer),
+        IPCT_TEST(test_pump_halves),      IPCT_TEST(test_pump_nonblocking),
+        IPCT_TEST(test_pump_full_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,13 @@ static void test_server_setup(void **state)
     assert_int_equal(ipc_server_new(&s, &bad), -EINVAL);
     bad = (struct ipc_server_options){.no_tcp = 1};
     assert_int_equal(ipc_server_new(&s, &bad), -EINVAL);
+    bad = (struct ipc_server_options){.busy_poll_us = -2};
+    assert_int_equal(ipc_server_new(&s, &bad), -EINVAL);
+    bad = (struct ipc_server_options){.busy_poll_us = IPC_SERVER_MAX_BUSY_POLL_US + 1};
+    assert_int_equal(ipc_server_new(&s, &bad), -EINVAL);
+    struct ipc_server_options never_spin = {.busy_poll_us = -1};
+    IPCT_OK(ipc_server_new(&s, &never_spin));
+    ipc_server_free(s);
     assert_int_equal(ipc_server_new(NULL, &o), -EINVAL);
     assert_int_equal(ipc_server_run(NULL), -EINVAL);
     ipc_server_free(NULL);

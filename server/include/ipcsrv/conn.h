@@ -15,7 +15,8 @@
  *  - by bytes: ipc_conn_feed() / ipc_conn_output() / ipc_conn_consume_output() /
  *    ipc_conn_run(), with ipc_conn_state() telling what the connection wants next;
  *  - by fd: ipc_conn_pump() does one non-blocking read/execute/write round on a
- *    socket, ipc_conn_serve_fd() serves a blocking or non-blocking fd until EOF.
+ *    socket (or its halves ipc_conn_pump_in() and ipc_conn_pump_out()),
+ *    ipc_conn_serve_fd() serves a blocking or non-blocking fd until EOF.
  *
  * Protocol errors (the parser's exact Redis text) and QUIT queue a final reply and
  * put the connection in the closing state: no more input is executed, and once the
@@ -137,6 +138,16 @@ size_t ipc_conn_memory(const ipc_conn *conn);
  * socket error (the connection is then DONE). Poll for the WANT_READ / WANT_WRITE
  * bits between calls. Never closes fd. One thread at a time per connection. */
 int ipc_conn_pump(ipc_conn *conn, int fd);
+
+/* ipc_conn_pump in two halves, for an event loop that answers like Redis: first
+ * ipc_conn_pump_in on every ready connection (reads what is available while input
+ * is welcome and executes it; sends nothing), then ipc_conn_pump_out on each that
+ * has output (executes what the high-water mark held back and writes until done or
+ * it would block), so a client gets one write per loop iteration with the replies
+ * to everything it had sent. Same results and rules as ipc_conn_pump, which is
+ * ipc_conn_pump_in followed by ipc_conn_pump_out. */
+int ipc_conn_pump_in(ipc_conn *conn, int fd);
+int ipc_conn_pump_out(ipc_conn *conn, int fd);
 
 /* Serves fd until the connection is DONE (EOF, QUIT, protocol error, peer reset):
  * creates a connection on env, pumps it (polling when fd is non-blocking) and frees

@@ -49,9 +49,11 @@
 extern "C" {
 #endif
 
-#define IPC_SERVER_DEFAULT_PORT        6380
-#define IPC_SERVER_MAX_WORKERS         256
-#define IPC_SERVER_DEFAULT_MAX_CLIENTS 10000
+#define IPC_SERVER_DEFAULT_PORT         6380
+#define IPC_SERVER_MAX_WORKERS          256
+#define IPC_SERVER_DEFAULT_MAX_CLIENTS  10000
+#define IPC_SERVER_DEFAULT_BUSY_POLL_US 50
+#define IPC_SERVER_MAX_BUSY_POLL_US     10000
 
 struct ipc_server_options {
     const char *bind;      /* host for TCP/UDP: "127.0.0.1" (NULL), "::1", "localhost" */
@@ -67,6 +69,15 @@ struct ipc_server_options {
     size_t table_capacity; /* counter keys; 0 = IPC_CTAB_DEFAULT_CAPACITY * 16 */
     FILE *log;             /* lifecycle lines; NULL = stderr */
     int quiet;             /* no lifecycle lines (errors still go to log) */
+    int busy_poll_us;      /* after a loop iteration that served clients, a worker polls
+                              without sleeping this long before it blocks in epoll_wait:
+                              a client that sends its next request within that window
+                              pays no cross-CPU wakeup of the worker (nor does the worker
+                              hand its core to other work for a gap of microseconds).
+                              0 = IPC_SERVER_DEFAULT_BUSY_POLL_US, -1 = never spin (block
+                              at once, as Redis does), at most
+                              IPC_SERVER_MAX_BUSY_POLL_US. Costs at most that much CPU
+                              per burst of requests; an idle worker sleeps. */
 };
 
 typedef struct ipc_server ipc_server;
