@@ -19,13 +19,18 @@ int ipcstorm_cmd_serve(int argc, char **argv)
 {
     struct ipc_server_options o = {.port = IPC_SERVER_DEFAULT_PORT};
     uint64_t port = IPC_SERVER_DEFAULT_PORT, workers = 0, max_clients = 0, max_bulk = 0;
+    uint64_t busy_poll_us = IPC_SERVER_DEFAULT_BUSY_POLL_US;
     bool udp = false, no_tcp = false, quiet = false, debug_faults = false;
     const char *bind = NULL, *unix_path = NULL;
-    char port_help[64], maxc_help[64];
+    char port_help[64], maxc_help[64], busy_help[160];
     snprintf(port_help, sizeof(port_help), "TCP port (default %d; 0 = ephemeral)",
              IPC_SERVER_DEFAULT_PORT);
     snprintf(maxc_help, sizeof(maxc_help), "connections across all workers (default %d)",
              IPC_SERVER_DEFAULT_MAX_CLIENTS);
+    snprintf(busy_help, sizeof(busy_help),
+             "after serving clients, poll this long without sleeping before\n"
+             "blocking (default %d; 0 = block at once, as Redis does)",
+             IPC_SERVER_DEFAULT_BUSY_POLL_US);
     const struct cli_opt opts[] = {
         {.name = "bind",
          .kind = CLI_OPT_STR,
@@ -70,6 +75,12 @@ int ipcstorm_cmd_serve(int argc, char **argv)
          .max = IPC_RESP_HARD_MAX_BULK,
          .arg = "BYTES",
          .help = "largest bulk argument (default 1048576)"},
+        {.name = "busy-poll-us",
+         .kind = CLI_OPT_U64,
+         .dest = &busy_poll_us,
+         .max = IPC_SERVER_MAX_BUSY_POLL_US,
+         .arg = "US",
+         .help = busy_help},
         {.name = "quiet",
          .kind = CLI_OPT_FLAG,
          .dest = &quiet,
@@ -110,6 +121,8 @@ int ipcstorm_cmd_serve(int argc, char **argv)
     o.max_clients = (unsigned)max_clients;
     o.max_bulk = (size_t)max_bulk;
     o.quiet = quiet;
+    /* The library's 0 means its default; the command's 0 means no spinning. */
+    o.busy_poll_us = busy_poll_us ? (int)busy_poll_us : -1;
     if (debug_faults) {
 #ifdef IPC_TEST_FAULTS
         ipc_conn_debug_faults_enable(1);

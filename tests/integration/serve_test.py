@@ -388,8 +388,9 @@ def case_protocol_errors():
         srv.stop()
     finally:
         srv.kill()
-    # --max-bulk is the bulk limit
-    srv = Server("--max-bulk", "10")
+    # --max-bulk is the bulk limit (with --busy-poll-us 0: workers that block at
+    # once, as Redis does, serve the same)
+    srv = Server("--max-bulk", "10", "--busy-poll-us", "0")
     try:
         s = srv.connect()
         check(command(s, b"*2\r\n$4\r\nECHO\r\n$10\r\n0123456789\r\n") == b"$10\r\n0123456789\r\n", "10 bytes")
