@@ -465,6 +465,12 @@ static void exit0_path(char *out, size_t cap)
 static double bench_proc(enum proc_anchor how, double seconds)
 {
     static const int term_sigs[] = {SIGTERM, SIGKILL, SIGHUP, SIGINT, SIGUSR1, SIGUSR2, SIGALRM};
+    /* The children die by these signals: an ignore inherited from whatever launched
+     * the bench (nohup's SIGHUP) would survive the exec and make them live on, as
+     * the forkwait side resets them too (stress_begin). */
+    for (size_t i = 0; i < sizeof(term_sigs) / sizeof(term_sigs[0]); i++)
+        if (term_sigs[i] != SIGKILL)
+            signal(term_sigs[i], SIG_DFL);
     char exe[4096], arg[16];
     if (how != BARE_FORK)
         exit0_path(exe, sizeof(exe));
