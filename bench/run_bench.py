@@ -453,7 +453,9 @@ def main():
         goal_s = "-" if goal is None else (
             (">= " + human(goal, r.get("unit", ""))) if r.get("goal_is_absolute")
             else ">= %.2f" % goal)
-        ratio_s = "-" if r.get("ratio") is None else "%.2f" % r["ratio"]
+        # Small ratios (a fuzz target against the empty one) keep 3 significant digits.
+        ratio_s = "-" if r.get("ratio") is None else (
+            "%.2f" % r["ratio"] if r["ratio"] >= 0.1 else "%.3g" % r["ratio"])
         met_s = "-" if r.get("met") is None else ("yes" if r["met"] else "NO")
         print("| %s | %s | %s | %s | %s | %s |" % (
             r["metric"], human(r.get("ours"), r.get("unit", "")),
