@@ -254,7 +254,9 @@ int ipc__child_exec(const char *file, const char *path_env, char *const argv[], 
 static int pending_output(FILE *fp)
 {
 #if defined(__GLIBC__)
-    return fp->_IO_write_ptr > fp->_IO_write_base;
+    /* A wide-oriented stream (fwide > 0) keeps its text in a separate wide buffer
+     * that these pointers do not see: always flush it. */
+    return fp->_mode > 0 || fp->_IO_write_ptr > fp->_IO_write_base;
 #else
     return __fpending(fp) > 0;
 #endif
@@ -456,14 +458,16 @@ static __attribute__((noinline)) long clone3_vfork(struct ipc_clone_args *ca, st
 {
     long ret;
     /* The child starts on the new stack with the parent's registers but rax:
-     * aligned, no frame to return to, it calls clone3_child, which never returns. */
+     * aligned, no frame to return to, it calls clone3_child, which never returns.
+     * Both operands are read before rbp is cleared (either may live in rbp). */
     __asm__ volatile("syscall\n\t"
                      "test %%rax, %%rax\n\t"
                      "jnz 1f\n\t"
+                     "mov %[entry], %%rax\n\t"
+                     "mov %[c], %%rdi\n\t"
                      "xor %%ebp, %%ebp\n\t"
                      "and $-16, %%rsp\n\t"
-                     "mov %[c], %%rdi\n\t"
-                     "call *%[entry]\n\t"
+                     "call *%%rax\n\t"
                      "ud2\n"
                      "1:"
                      : "=a"(ret)
@@ -536,7 +540,10 @@ static int spawn_clone3(struct child_ctx *c, pid_t *pid_out)
     int err = *(volatile int *)&c->err_shared;
     if (pid < 0) {
         int e = errno;
-        if (e == ENOSYS || e == EINVAL || e == EPERM) {
+        /* Only a shortage is the spawn's own error; any other refusal (ENOSYS on
+         * old kernels, EINVAL before CLONE_CLEAR_SIGHAND, whatever errno a seccomp
+         * filter returns) means clone3 is unusable here: plain vfork from now on. */
+        if (e != EAGAIN && e != ENOMEM && e != EINTR && e != EMFILE && e != ENFILE) {
             atomic_store_explicit(&clone3_missing, 1, memory_order_relaxed);
             c->handlers_clear = 0;
             return 1;

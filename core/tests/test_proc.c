@@ -15,10 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "ipc/proc.h"
 #include "ipc_base.h"
@@ -791,6 +798,97 @@ static void test_reap_orphans_concurrent_with_spawn(void **state)
     assert_int_equal(r.orphans, 0); /* every child had an owner */
 }
 
+/* Bug: vfork spawns went through clone3 and fell back to plain vfork only on
+ * ENOSYS, EINVAL or EPERM; a seccomp filter refusing clone3 with another errno
+ * (EACCES here) failed every vfork spawn. In a helper process: a filter stays. */
+static void test_vfork_spawn_survives_refused_clone3(void **state)
+{
+    (void)state;
+    fflush(stdout);
+    pid_t helper = fork();
+    assert_true(helper >= 0);
+    if (helper == 0) {
+#ifdef SYS_clone3
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {.len = IPC__ARRAY_SIZE(f), .filter = f};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+            _exit(77);
+#endif
+        for (int i = 0; i < 3; i++) {
+            struct ipc_proc_options o;
+            memset(&o, 0, sizeof(o));
+            o.method = IPC_PROC_VFORK;
+            char *argv[] = {"/bin/sh", "-c", "exit 5", NULL};
+            ipc_proc *pr;
+            struct ipc_proc_status st;
+            if (ipc_proc_spawn(&pr, argv, &o) != 0)
+                _exit(10 + i);
+            if (ipc_proc_wait(pr, -1, 0, &st) != 0 || !st.exited || st.code != 5)
+                _exit(20 + i);
+            ipc_proc_free(pr);
+        }
+        _exit(0);
+    }
+    int raw;
+    assert_int_equal(waitpid(helper, &raw, 0), helper);
+    assert_true(WIFEXITED(raw));
+    if (WEXITSTATUS(raw) == 77)
+        skip(); /* no seccomp here */
+    assert_int_equal(WEXITSTATUS(raw), 0);
+}
+
+/* Bug: a function child flushed stdout only when glibc's byte buffer held data, so
+ * what it wrote to a wide-oriented stdout (fwide > 0: its own buffer) was lost at
+ * _exit. A helper process, because a stream's orientation cannot be undone. */
+static int fn_wide_print(void *arg)
+{
+    (void)arg;
+    wprintf(L"wide %d\n", 7);
+    return 3;
+}
+
+static void test_fork_fn_flushes_wide_stdout(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    fflush(stdout); /* the helper reopens stdout, which writes what it holds */
+    pid_t helper = fork();
+    assert_true(helper >= 0);
+    if (helper == 0) {
+        /* cmocka left stdout byte-oriented: a reopened stream has no orientation. */
+        if (!freopen("/dev/null", "w", stdout) || dup2(p[1], 1) != 1 || fwide(stdout, 1) <= 0)
+            _exit(90);
+        ipc_proc *pr;
+        struct ipc_proc_status st;
+        if (ipc_proc_fork(&pr, fn_wide_print, NULL, NULL) < 0)
+            _exit(91);
+        if (ipc_proc_wait(pr, -1, 0, &st) < 0 || !st.exited || st.code != 3)
+            _exit(92);
+        ipc_proc_free(pr);
+        _exit(0); /* nothing of the helper's own is buffered */
+    }
+    close(p[1]);
+    char buf[64];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)n;
+    close(p[0]);
+    buf[got] = '\0';
+    int raw;
+    assert_int_equal(waitpid(helper, &raw, 0), helper);
+    assert_true(WIFEXITED(raw));
+    assert_int_equal(WEXITSTATUS(raw), 0);
+    assert_string_equal(buf, "wide 7\n");
+}
+
 /* Bug: exec children inherited the calling thread's signal mask, so a caller that
  * blocks SIGTERM (e.g. for a signalfd) spawned children that SIGTERM (ipc_run's
  * timeout) could not stop. */
@@ -850,6 +948,8 @@ int main(int argc, char **argv)
         IPCT_TEST(test_fork_fn_ignores_inherited_error_pipe),
         IPCT_TEST(test_reap_orphans_concurrent_with_spawn),
         IPCT_TEST(test_exec_child_starts_with_empty_mask),
+        IPCT_TEST(test_fork_fn_flushes_wide_stdout),
+        IPCT_TEST(test_vfork_spawn_survives_refused_clone3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
