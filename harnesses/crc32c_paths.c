@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "model_crc.h"
 #include "ipc/crc32c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,18 +50,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const impl_names[IPC_CRC32C_IMPL_END] = {
     "auto", "table", "sse4.2", "sse4.2-3way", "pclmul", "vpclmul-avx512", "isa-l", "hybrid"};
 
-/* Bitwise CRC-32C, independent of the library's tables. */
-FUZZ_NOCOV static uint32_t crc_model(uint32_t crc, const uint8_t *p, size_t n)
-{
-    crc = ~crc;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-    }
-    return ~crc;
-}
-
 /* Once per process: the implementation choice API. */
 FUZZ_NOCOV static void api_once(void)
 {
@@ -68,7 +57,7 @@ FUZZ_NOCOV static void api_once(void)
     if (done)
         return;
     done = 1;
-    FUZZ_CHECK(crc_model(0, (const uint8_t *)"123456789", 9) == 0xE3069283u);
+    FUZZ_CHECK(model_crc_bitwise(0, (const uint8_t *)"123456789", 9) == 0xE3069283u);
     for (int i = 0; i < IPC_CRC32C_IMPL_END; i++) {
         enum ipc_crc32c_impl impl = (enum ipc_crc32c_impl)i;
         FUZZ_CHECK(strcmp(ipc_crc32c_name(impl), impl_names[i]) == 0);
@@ -122,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The oracle: the table path, itself checked against the model. */
     uint32_t want = ipc_crc32c_with(IPC_CRC32C_TABLE, init, d, n);
     size_t m = n < MODEL_MAX ? n : MODEL_MAX;
-    FUZZ_CHECK(ipc_crc32c_with(IPC_CRC32C_TABLE, init, d, m) == crc_model(init, d, m));
+    FUZZ_CHECK(ipc_crc32c_with(IPC_CRC32C_TABLE, init, d, m) == model_crc_bitwise(init, d, m));
     FUZZ_CHECK(ipc_crc32c(init, d, n) == want);
     uint32_t head = ipc_crc32c_with(IPC_CRC32C_TABLE, init, d, split);
     uint32_t tail0 = ipc_crc32c_with(IPC_CRC32C_TABLE, 0, d + split, n - split);

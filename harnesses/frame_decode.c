@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
+#include "model_crc.h"
 #include "ipc/crc32c.h"
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
@@ -81,56 +82,7 @@ FUZZ_NOCOV static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* ---- CRC-32C model ------------------------------------------------------------------ */
-/* CRC-32C from its definition (reflected polynomial 0x82F63B78, initial value and
- * final xor 0xFFFFFFFF): a byte table generated bit by bit from the polynomial,
- * sharing nothing with libipc's implementations, and from it the tables that
- * advance the CRC over 8 bytes at once (model_table[k][b]: byte b followed by k
- * zero bytes), so that the model over each input's first CRC_MODEL_MAX bytes costs
- * a fraction of the target's time (byte at a time it was a tenth). crc_api_once
- * holds the model to the standard check value, byte-wise and 8 bytes at a time. */
-static uint32_t model_table[8][256];
-
-FUZZ_NOCOV static void model_init(void)
-{
-    if (model_table[0][1])
-        return;
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        model_table[0][i] = c;
-    }
-    for (int k = 1; k < 8; k++)
-        for (uint32_t i = 0; i < 256; i++)
-            model_table[k][i] =
-                (model_table[k - 1][i] >> 8) ^ model_table[0][model_table[k - 1][i] & 0xff];
-}
-
-FUZZ_NOCOV static uint32_t crc_model_bytes(uint32_t crc, const uint8_t *p, size_t n)
-{
-    crc = ~crc;
-    while (n--)
-        crc = model_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-FUZZ_NOCOV static uint32_t crc_model(uint32_t crc, const uint8_t *p, size_t n)
-{
-    crc = ~crc;
-    for (; n >= 8; n -= 8, p += 8) {
-        /* the 8 bytes in stream order, the CRC folded into the first four */
-        uint32_t lo =
-            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-        lo ^= crc;
-        crc = model_table[7][lo & 0xff] ^ model_table[6][(lo >> 8) & 0xff] ^
-              model_table[5][(lo >> 16) & 0xff] ^ model_table[4][lo >> 24] ^ model_table[3][p[4]] ^
-              model_table[2][p[5]] ^ model_table[1][p[6]] ^ model_table[0][p[7]];
-    }
-    while (n--)
-        crc = model_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
+/* ---- CRC-32C model: model_crc.h --------------------------------------------------- */
 
 /* Bytes of each input checked against the model with every implementation: more
  * than 3 x 256, the shortest input the three-stream implementation splits. */
@@ -149,18 +101,7 @@ FUZZ_NOCOV static void crc_api_once(void)
     if (done)
         return;
     done = 1;
-    model_init();
-    FUZZ_CHECK(crc_model_bytes(0, (const uint8_t *)"123456789", 9) == 0xE3069283u);
-    FUZZ_CHECK(crc_model(0, (const uint8_t *)"123456789", 9) == 0xE3069283u);
-    /* the 8-byte steps against the byte-wise model, at every length and start
-     * of a 64-byte pattern */
-    uint8_t pat[64];
-    for (size_t i = 0; i < sizeof(pat); i++)
-        pat[i] = (uint8_t)(i * 151u + 7u);
-    for (size_t at = 0; at < 8; at++)
-        for (size_t n = 0; at + n <= sizeof(pat); n++)
-            FUZZ_CHECK(crc_model(0x12345678u, pat + at, n) ==
-                       crc_model_bytes(0x12345678u, pat + at, n));
+    FUZZ_CHECK(model_crc(0, (const uint8_t *)"123456789", 9) == 0xE3069283u);
     FUZZ_CHECK(ipc_crc32c_available(IPC_CRC32C_AUTO) == 1);
     FUZZ_CHECK(ipc_crc32c_available(IPC_CRC32C_TABLE) == 1);
     FUZZ_CHECK(ipc_crc32c_available((enum ipc_crc32c_impl)99) == -EINVAL);
@@ -199,8 +140,8 @@ FUZZ_NOCOV static void crc_check(const uint8_t *s, size_t n, uint32_t seed)
 {
     size_t bound = n < CRC_MODEL_MAX ? n : CRC_MODEL_MAX;
     size_t k = (size_t)seed * 7919u % (bound + 1);
-    uint32_t a = crc_model(0, s, k);
-    uint32_t ab = crc_model(a, s + k, bound - k);
+    uint32_t a = model_crc(0, s, k);
+    uint32_t ab = model_crc(a, s + k, bound - k);
     /* crc(B) from the table implementation (held to the model just below):
      * a mismatch is a bug of combine or of the table, either way a finding. */
     uint32_t b = ipc_crc32c_with(IPC_CRC32C_TABLE, 0, s + k, bound - k);
@@ -232,7 +173,7 @@ FUZZ_NOCOV static void crc_check(const uint8_t *s, size_t n, uint32_t seed)
  * uses whenever the CPU has SSE4.2. */
 FUZZ_NOCOV static uint32_t reference_crc(const uint8_t *p, size_t n)
 {
-    return n <= REF_MODEL_MAX ? crc_model(0, p, n) : ipc_crc32c_with(IPC_CRC32C_TABLE, 0, p, n);
+    return n <= REF_MODEL_MAX ? model_crc(0, p, n) : ipc_crc32c_with(IPC_CRC32C_TABLE, 0, p, n);
 }
 
 /* The wire format, written from the spec without looking at the decoder. */

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
+#include "model_crc.h"
 #include "ipc/crc32c.h"
 #include "ipc/frame.h"
 #include "ipc/pipe.h"
@@ -109,29 +110,11 @@ FUZZ_NOCOV static const uint8_t *generated(size_t len)
 /* ---- the frame format, independently ---------------------------------------------- */
 /* docs/design.md section 3: magic "IF", version 1, type, big-endian payload length
  * (8 header bytes), the payload, a big-endian CRC-32C of header and payload (4
- * trailer bytes). The CRC model is built bit by bit from the reflected polynomial
- * 0x82F63B78, sharing nothing with libipc. */
+ * trailer bytes). The CRC model is model_crc.h, sharing nothing with libipc. */
 #define FORMAT_HEADER  8u
 #define FORMAT_TRAILER 4u
 /* Longest frame checked with the model alone (more would cost exec/s). */
 #define CRC_MODEL_MAX 1024u
-
-static uint32_t model_table[256];
-
-FUZZ_NOCOV static uint32_t crc_model(uint32_t crc, const uint8_t *p, size_t n)
-{
-    if (!model_table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-            model_table[i] = c;
-        }
-    crc = ~crc;
-    while (n--)
-        crc = model_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
 
 FUZZ_NOCOV static uint32_t be32_at(const uint8_t *p)
 {
@@ -147,7 +130,7 @@ FUZZ_NOCOV static uint32_t generated_block_crc(void)
     static uint32_t crc;
     static int have;
     if (!have) {
-        crc = crc_model(0, generated(GEN_MAX), GEN_MAX);
+        crc = model_crc(0, generated(GEN_MAX), GEN_MAX);
         have = 1;
     }
     return crc;
@@ -167,9 +150,9 @@ FUZZ_NOCOV static void check_format(const uint8_t *f, uint8_t type, const uint8_
     FUZZ_CHECK(be32_at(f + 4) == len);
     uint32_t trailer = be32_at(f + FORMAT_HEADER + len);
     if (FORMAT_HEADER + len <= CRC_MODEL_MAX) {
-        FUZZ_CHECK(trailer == crc_model(0, f, FORMAT_HEADER + len));
+        FUZZ_CHECK(trailer == model_crc(0, f, FORMAT_HEADER + len));
     } else if (len == GEN_MAX && payload == generated(GEN_MAX)) {
-        uint32_t head = crc_model(0, f, FORMAT_HEADER);
+        uint32_t head = model_crc(0, f, FORMAT_HEADER);
         FUZZ_CHECK(trailer == ipc_crc32c_combine(head, generated_block_crc(), len));
     } else {
         /* The hardware implementations (fast) when there are any, else the
